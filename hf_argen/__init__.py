@@ -1,0 +1,18 @@
+"""hf_argen: Hugging Face-native autoregressive generative models.
+
+Importing the package registers every config, model and processor with the `transformers` Auto classes.
+"""
+
+from . import auto  # noqa: F401  (registration side effect)
+from .image_processing import PixelCNNImageProcessor, make_grid
+from .pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration, PixelCNNOutput
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PixelCNNConfig",
+    "PixelCNNForImageGeneration",
+    "PixelCNNImageProcessor",
+    "PixelCNNOutput",
+    "make_grid",
+]
