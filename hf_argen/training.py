@@ -99,6 +99,8 @@ class TrainingArguments:
     sample_steps: int | None = None  # also samples at the end when sample_fn is given
     ema_decay: float | None = None
     dataloader_num_workers: int = 0
+    ddp_find_unused_parameters: bool = False  # True for models with parameters outside the loss graph
+    use_cpu: bool | None = None  # None: CPU when no CUDA/MPS device (multi-process CPU runs then use gloo)
 
     def __post_init__(self):
         positive = ["train_batch_size", "num_train_epochs", "gradient_accumulation_steps", "logging_steps"]
@@ -290,12 +292,15 @@ class Trainer:
         tracker_config: dict | None = None,
     ):
         from accelerate import Accelerator
-        from accelerate.utils import ProjectConfiguration
+        from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
 
         self.args = args
         self.accelerator = Accelerator(
+            cpu=args.use_cpu if args.use_cpu is not None else not _has_accelerator_device(),
             mixed_precision=args.mixed_precision,
             log_with=None if args.report_to == "none" else args.report_to,
+            kwargs_handlers=[DistributedDataParallelKwargs(
+                find_unused_parameters=args.ddp_find_unused_parameters)],
             project_config=ProjectConfiguration(project_dir=args.output_dir,
                                                 logging_dir=os.path.join(args.output_dir, "logs")),
         )
@@ -518,6 +523,11 @@ class Trainer:
         accelerator.wait_for_everyone()
         accelerator.end_training()
         return TrainResult(global_step=self.global_step, metrics=metrics, output_dir=args.output_dir)
+
+
+def _has_accelerator_device() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return torch.cuda.is_available() or bool(mps is not None and mps.is_available())
 
 
 def _to_device(batch, device):

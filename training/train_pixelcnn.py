@@ -168,6 +168,8 @@ def main(argv=None):
         checkpoints_total_limit=args.checkpoints_total_limit, resume_from_checkpoint=args.resume_from_checkpoint,
         seed=args.seed, report_to=args.report_to, logging_steps=args.logging_steps, eval_steps=args.eval_steps,
         sample_steps=args.sample_steps, ema_decay=args.ema_decay,
+        # The last gated layer's horizontal output conv feeds nothing (only its skip path reaches the head).
+        ddp_find_unused_parameters=True,
     )
     command = "accelerate launch training/train_pixelcnn.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     trainer = Trainer(
