@@ -12,8 +12,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-UPLOAD_IGNORE = ["checkpoint-*", "checkpoint-*/**", ".tmp-*", ".tmp-*/**", "logs/**", "samples/**",
-                 "train_results.json"]
+UPLOAD_IGNORE = [
+    "checkpoint-*",
+    "checkpoint-*/**",
+    ".tmp-*",
+    ".tmp-*/**",
+    "logs/**",
+    "samples/**",
+    "train_results.json",
+]
 
 _TEMPLATE = """---
 {{ card_data }}
@@ -85,18 +92,40 @@ def write_pixelcnn_model_card(
     nats = metrics.get("nats_per_image", metrics.get("eval_nats_per_image"))
     if bits is None:
         raise ValueError("`metrics` must hold 'bits_per_dim' (or 'eval_bits_per_dim').")
-    results = [EvalResult(task_type="unconditional-image-generation" if config.get("num_classes") is None
-                          else "image-generation", task_name="Image generation (likelihood)",
-                          dataset_type=dataset, dataset_name=dataset, dataset_split=split,
-                          metric_type="bits_per_dim", metric_name="test bits/dim", metric_value=round(bits, 4))]
+    results = [
+        EvalResult(
+            task_type="unconditional-image-generation"
+            if config.get("num_classes") is None
+            else "image-generation",
+            task_name="Image generation (likelihood)",
+            dataset_type=dataset,
+            dataset_name=dataset,
+            dataset_split=split,
+            metric_type="bits_per_dim",
+            metric_name="test bits/dim",
+            metric_value=round(bits, 4),
+        )
+    ]
     if nats is not None:
-        results.append(EvalResult(task_type=results[0].task_type, task_name=results[0].task_name,
-                                  dataset_type=dataset, dataset_name=dataset, dataset_split=split,
-                                  metric_type="nll_nats_per_image", metric_name="test NLL (nats/image)",
-                                  metric_value=round(nats, 3)))
+        results.append(
+            EvalResult(
+                task_type=results[0].task_type,
+                task_name=results[0].task_name,
+                dataset_type=dataset,
+                dataset_name=dataset,
+                dataset_split=split,
+                metric_type="nll_nats_per_image",
+                metric_name="test NLL (nats/image)",
+                metric_value=round(nats, 3),
+            )
+        )
     card_data = ModelCardData(
-        model_name=repo_id, license="apache-2.0", library_name="transformers", pipeline_tag=None,
-        tags=["hf_argen", "pixelcnn", "autoregressive", "image-generation"], datasets=hub_dataset_ids or None,
+        model_name=repo_id,
+        license="apache-2.0",
+        library_name="transformers",
+        pipeline_tag=None,
+        tags=["hf_argen", "pixelcnn", "autoregressive", "image-generation"],
+        datasets=hub_dataset_ids or None,
         eval_results=results,
     )
     size = config.get("image_size")
@@ -112,10 +141,17 @@ def write_pixelcnn_model_card(
     if nats is not None:
         table.append({"dataset": dataset, "split": split, "metric": "NLL nats/image", "value": f"{nats:.2f}"})
     card = ModelCard.from_template(
-        card_data, template_str=_TEMPLATE, model_name=repo_id, description=description, results=table,
-        command=command, repo_id=repo_id, size=size, sample_grid=sample_grid or "",
-        eval_command=eval_command or f"python scripts/evaluate_pixelcnn.py --model {repo_id} "
-                                     f"--dataset_name {dataset} --split {split}",
+        card_data,
+        template_str=_TEMPLATE,
+        model_name=repo_id,
+        description=description,
+        results=table,
+        command=command,
+        repo_id=repo_id,
+        size=size,
+        sample_grid=sample_grid or "",
+        eval_command=eval_command
+        or f"python scripts/evaluate_pixelcnn.py --model {repo_id} --dataset_name {dataset} --split {split}",
         training_data=training_data or "",
     )
     path = folder / "README.md"
@@ -123,9 +159,15 @@ def write_pixelcnn_model_card(
     return path
 
 
-def push_to_hub(folder: str | Path, repo_id: str, token: str | None = None, private: bool = False,
-                commit_message: str = "Upload model", ignore_patterns: list[str] | None = None,
-                endpoint: str | None = None) -> str:
+def push_to_hub(
+    folder: str | Path,
+    repo_id: str,
+    token: str | None = None,
+    private: bool = False,
+    commit_message: str = "Upload model",
+    ignore_patterns: list[str] | None = None,
+    endpoint: str | None = None,
+) -> str:
     """Create `repo_id` (if needed) and upload `folder` (no checkpoints/logs); returns the commit URL."""
     from huggingface_hub import HfApi
 
@@ -136,9 +178,13 @@ def push_to_hub(folder: str | Path, repo_id: str, token: str | None = None, priv
         raise ValueError(f"{folder} is not a saved model folder (no config.json).")
     api = HfApi(endpoint=endpoint, token=token)
     url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-    info = api.upload_folder(repo_id=url.repo_id, folder_path=str(folder), commit_message=commit_message,
-                             ignore_patterns=UPLOAD_IGNORE if ignore_patterns is None else ignore_patterns,
-                             repo_type="model")
+    info = api.upload_folder(
+        repo_id=url.repo_id,
+        folder_path=str(folder),
+        commit_message=commit_message,
+        ignore_patterns=UPLOAD_IGNORE if ignore_patterns is None else ignore_patterns,
+        repo_type="model",
+    )
     return str(info)
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Upload a saved model folder (e.g. model_cards/pixelcnn-digits) to the Hub: create the repo, upload the folder.
+"""Upload a saved model folder (e.g. model_cards/pixelcnn-digits) to the Hub: create the repo, upload.
 
     python scripts/push_to_hub.py --model model_cards/pixelcnn-digits --hub_model_id you/pixelcnn-digits
 
@@ -17,8 +17,12 @@ except ImportError:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="saved model folder (config.json, model.safetensors, ...)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--model", required=True, help="saved model folder (config.json, model.safetensors, ...)"
+    )
     parser.add_argument("--hub_model_id", required=True)
     parser.add_argument("--hub_token", default=None)
     parser.add_argument("--private", action="store_true")
@@ -26,8 +30,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from hf_argen.hub import push_to_hub
 
-    url = push_to_hub(args.model, args.hub_model_id, token=args.hub_token, private=args.private,
-                      commit_message=args.commit_message)
+    url = push_to_hub(
+        args.model,
+        args.hub_model_id,
+        token=args.hub_token,
+        private=args.private,
+        commit_message=args.commit_message,
+    )
     print(url)
 
 

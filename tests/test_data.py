@@ -37,7 +37,9 @@ def test_digits_fixed_split_sizes_labels_and_levels():
     levels = encode_images(test, processor)
     digits = load_digits()
     assert levels.shape == (360, 1, 8, 8) and levels.dtype == torch.long
-    np.testing.assert_array_equal(levels[:, 0].numpy(), digits.images[::5])  # test = index % 5 == 0, exact levels
+    np.testing.assert_array_equal(
+        levels[:, 0].numpy(), digits.images[::5]
+    )  # test = index % 5 == 0, exact levels
     assert test["label"] == digits.target[::5].tolist()
     np.testing.assert_array_equal(encode_images(train, processor)[:4, 0].numpy(), digits.images[[1, 2, 3, 4]])
     with pytest.raises(ValueError, match="split"):
@@ -64,7 +66,7 @@ def test_mnist_from_tiny_idx_files_via_data_dir_and_env(tmp_path, monkeypatch):
     labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
     folder = tmp_path / "mnist"
     folder.mkdir()
-    for split, prefix in (("train", "train"), ("test", "t10k")):
+    for prefix in ("train", "t10k"):
         _write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
         _write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
@@ -123,14 +125,17 @@ def test_save_to_disk_rgb_and_columns(tmp_path):
     import datasets
 
     arrays = _rgb_images(4)
-    source = datasets.Dataset.from_dict({"img": [Image.fromarray(a) for a in arrays], "fine": [0, 1, 2, 3]},
-                                        features=datasets.Features({"img": datasets.Image(),
-                                                                    "fine": datasets.Value("int64")}))
+    source = datasets.Dataset.from_dict(
+        {"img": [Image.fromarray(a) for a in arrays], "fine": [0, 1, 2, 3]},
+        features=datasets.Features({"img": datasets.Image(), "fine": datasets.Value("int64")}),
+    )
     datasets.DatasetDict({"train": source}).save_to_disk(str(tmp_path / "saved"))
     dataset = load_image_dataset(str(tmp_path / "saved"), "train", label_column="fine")
     assert dataset.column_names == ["image", "label"] and dataset["label"] == [0, 1, 2, 3]
     levels = encode_images(dataset, PixelCNNImageProcessor(num_levels=4, num_channels=3))
-    np.testing.assert_array_equal(levels[1].numpy(), np.moveaxis(arrays[1], -1, 0).astype(np.int64) * 4 // 256)
+    np.testing.assert_array_equal(
+        levels[1].numpy(), np.moveaxis(arrays[1], -1, 0).astype(np.int64) * 4 // 256
+    )
     with pytest.raises(ValueError, match="image_column"):
         load_image_dataset(str(tmp_path / "saved"), "train", image_column="nope")
 
@@ -145,10 +150,36 @@ def test_train_pixelcnn_on_rgb_imagefolder(tmp_path):
         for i, array in enumerate(_rgb_images(8, size=4)):
             Image.fromarray(array).save(folder / f"{i}.png")
             handle.write(json.dumps({"file_name": f"{i}.png", "label": i % 2}) + "\n")
-    result = main(["--dataset_name", str(tmp_path / "data"), "--output_dir", str(tmp_path / "out"),
-                   "--hidden_size", "6", "--num_hidden_layers", "1", "--output_hidden_size", "6",
-                   "--first_kernel_size", "3", "--train_batch_size", "4", "--max_train_steps", "2",
-                   "--eval_split", "none", "--no_samples", "--checkpointing_steps", "2"])
+    result = main(
+        [
+            "--dataset_name",
+            str(tmp_path / "data"),
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--hidden_size",
+            "6",
+            "--num_hidden_layers",
+            "1",
+            "--output_hidden_size",
+            "6",
+            "--first_kernel_size",
+            "3",
+            "--train_batch_size",
+            "4",
+            "--max_train_steps",
+            "2",
+            "--eval_split",
+            "none",
+            "--no_samples",
+            "--checkpointing_steps",
+            "2",
+        ]
+    )
     assert result.global_step == 2
     config = json.loads((tmp_path / "out" / "config.json").read_text())
-    assert (config["num_channels"], config["num_levels"], config["image_size"], config["num_classes"]) == (3, 256, 4, 2)
+    assert (config["num_channels"], config["num_levels"], config["image_size"], config["num_classes"]) == (
+        3,
+        256,
+        4,
+        2,
+    )

@@ -48,16 +48,25 @@ class FakeHub:
                     return self._reply(200, {"errors": [], "warnings": []})
                 if "/preupload/" in path:
                     files = json.loads(body)["files"]
-                    return self._reply(200, {"files": [{"path": f["path"], "uploadMode": "regular",
-                                                        "shouldIgnore": False} for f in files]})
+                    return self._reply(
+                        200,
+                        {
+                            "files": [
+                                {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
+                                for f in files
+                            ]
+                        },
+                    )
                 if "/commit/" in path:
                     for line in body.splitlines():
                         item = json.loads(line)
                         if item["key"] == "file":
                             hub.files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
                     repo_id = path.split("/api/models/")[1].split("/commit/")[0]
-                    return self._reply(200, {"commitUrl": f"{hub.endpoint}/{repo_id}/commit/{'a' * 40}",
-                                             "commitOid": "a" * 40})
+                    return self._reply(
+                        200,
+                        {"commitUrl": f"{hub.endpoint}/{repo_id}/commit/{'a' * 40}", "commitOid": "a" * 40},
+                    )
                 return self._reply(404, {"error": "not found"})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -75,8 +84,15 @@ class FakeHub:
 
 @pytest.fixture
 def saved_model(tmp_path):
-    config = PixelCNNConfig(image_size=4, num_levels=17, num_classes=10, hidden_size=4, num_hidden_layers=1,
-                            output_hidden_size=4, first_kernel_size=3)
+    config = PixelCNNConfig(
+        image_size=4,
+        num_levels=17,
+        num_classes=10,
+        hidden_size=4,
+        num_hidden_layers=1,
+        output_hidden_size=4,
+        first_kernel_size=3,
+    )
     folder = tmp_path / "model"
     PixelCNNForImageGeneration(config).save_pretrained(folder)
     PixelCNNImageProcessor(num_levels=17, image_size=4).save_pretrained(folder)
@@ -90,9 +106,14 @@ def test_model_card_has_model_index_with_the_measured_figure(saved_model):
 
     from hf_argen.hub import write_pixelcnn_model_card
 
-    path = write_pixelcnn_model_card(saved_model, "me/pixelcnn-digits", command="accelerate launch x.py",
-                                     dataset="digits", split="test",
-                                     metrics={"bits_per_dim": 1.23456, "nats_per_image": 54.7})
+    path = write_pixelcnn_model_card(
+        saved_model,
+        "me/pixelcnn-digits",
+        command="accelerate launch x.py",
+        dataset="digits",
+        split="test",
+        metrics={"bits_per_dim": 1.23456, "nats_per_image": 54.7},
+    )
     card = ModelCard.load(path)
     index = card.data.to_dict()["model-index"][0]
     metrics = {m["type"]: m["value"] for m in index["results"][0]["metrics"]}
@@ -106,19 +127,34 @@ def test_model_card_has_model_index_with_the_measured_figure(saved_model):
 def test_push_to_hub_uploads_the_folder_to_a_local_server(saved_model, monkeypatch):
     from hf_argen.hub import push_to_hub, write_pixelcnn_model_card
 
-    write_pixelcnn_model_card(saved_model, "me/pixelcnn-digits", command="c", dataset="digits", split="test",
-                              metrics={"bits_per_dim": 1.5})
+    write_pixelcnn_model_card(
+        saved_model,
+        "me/pixelcnn-digits",
+        command="c",
+        dataset="digits",
+        split="test",
+        metrics={"bits_per_dim": 1.5},
+    )
     with FakeHub() as hub:
         monkeypatch.setenv("HF_ENDPOINT", hub.endpoint)
         url = push_to_hub(saved_model, "me/pixelcnn-digits", token="hf_fake_token", endpoint=hub.endpoint)
     assert hub.validated and "model-index" in hub.validated[0]
     assert url.startswith(hub.endpoint) and "me/pixelcnn-digits" in url
     assert hub.repos and hub.repos[0]["name"] == "pixelcnn-digits"
-    assert set(hub.files) == {"README.md", "config.json", "model.safetensors", "preprocessor_config.json",
-                              "configuration_pixelcnn.py", "modeling_pixelcnn.py"}  # no checkpoints
+    assert set(hub.files) == {
+        "README.md",
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+        "configuration_pixelcnn.py",
+        "modeling_pixelcnn.py",
+    }  # no checkpoints
     assert hub.files["model.safetensors"] == (saved_model / "model.safetensors").read_bytes()
-    assert all(r[2].get("authorization") == "Bearer hf_fake_token" or r[2].get("Authorization") ==
-               "Bearer hf_fake_token" for r in hub.requests)
+    assert all(
+        r[2].get("authorization") == "Bearer hf_fake_token"
+        or r[2].get("Authorization") == "Bearer hf_fake_token"
+        for r in hub.requests
+    )
 
 
 def test_push_script_against_local_server(saved_model, tmp_path):
@@ -127,11 +163,28 @@ def test_push_script_against_local_server(saved_model, tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     with FakeHub() as hub:
-        env = {"HF_ENDPOINT": hub.endpoint, "HF_TOKEN": "hf_fake", "PYTHONPATH": str(root), "PATH": "/usr/bin:/bin",
-               "HF_HOME": str(tmp_path / "hf_home")}
-        done = subprocess.run([sys.executable, str(root / "scripts" / "push_to_hub.py"), "--model", str(saved_model),
-                               "--hub_model_id", "me/tiny", "--private"], env=env, capture_output=True, text=True,
-                              timeout=300)
+        env = {
+            "HF_ENDPOINT": hub.endpoint,
+            "HF_TOKEN": "hf_fake",
+            "PYTHONPATH": str(root),
+            "PATH": "/usr/bin:/bin",
+            "HF_HOME": str(tmp_path / "hf_home"),
+        }
+        done = subprocess.run(
+            [
+                sys.executable,
+                str(root / "scripts" / "push_to_hub.py"),
+                "--model",
+                str(saved_model),
+                "--hub_model_id",
+                "me/tiny",
+                "--private",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     assert done.returncode == 0, done.stderr[-2000:]
     repo = hub.repos[0]
     assert (repo.get("visibility") == "private" or repo.get("private") is True) and "config.json" in hub.files

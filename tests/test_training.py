@@ -16,11 +16,37 @@ from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "training" / "train_pixelcnn.py"
-ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-       "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
-TINY = ["--dataset_name", "digits", "--hidden_size", "8", "--num_hidden_layers", "1", "--output_hidden_size", "16",
-        "--first_kernel_size", "3", "--train_batch_size", "16", "--eval_split", "none", "--no_samples",
-        "--num_threads", "1", "--lr_scheduler", "cosine", "--learning_rate", "3e-3"]
+ENV = {
+    **os.environ,
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "OMP_NUM_THREADS": "1",
+    "PYTHONPATH": str(ROOT),
+    "TOKENIZERS_PARALLELISM": "false",
+}
+TINY = [
+    "--dataset_name",
+    "digits",
+    "--hidden_size",
+    "8",
+    "--num_hidden_layers",
+    "1",
+    "--output_hidden_size",
+    "16",
+    "--first_kernel_size",
+    "3",
+    "--train_batch_size",
+    "16",
+    "--eval_split",
+    "none",
+    "--no_samples",
+    "--num_threads",
+    "1",
+    "--lr_scheduler",
+    "cosine",
+    "--learning_rate",
+    "3e-3",
+]
 
 
 def _weights(path) -> dict:
@@ -33,22 +59,42 @@ def _max_diff(a: dict, b: dict) -> float:
 
 
 def _run(args, **kwargs):
-    return subprocess.run([sys.executable, str(SCRIPT), *args], env=ENV, capture_output=True, text=True,
-                          timeout=600, **kwargs)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], env=ENV, capture_output=True, text=True, timeout=600, **kwargs
+    )
 
 
 def test_kill_and_resume_gives_the_same_weights(tmp_path):
     """SIGKILL at a random moment after the first checkpoint, resume with `latest`: same final weights."""
-    steps = ["--max_train_steps", "150", "--checkpointing_steps", "10", "--checkpoints_total_limit", "2",
-             "--gradient_accumulation_steps", "2", "--dropout", "0.2", "--ema_decay", "0.9", "--seed", "3",
-             "--logging_steps", "10"]
+    steps = [
+        "--max_train_steps",
+        "150",
+        "--checkpointing_steps",
+        "10",
+        "--checkpoints_total_limit",
+        "2",
+        "--gradient_accumulation_steps",
+        "2",
+        "--dropout",
+        "0.2",
+        "--ema_decay",
+        "0.9",
+        "--seed",
+        "3",
+        "--logging_steps",
+        "10",
+    ]
     reference = tmp_path / "reference"
     done = _run([*TINY, *steps, "--output_dir", str(reference)])
     assert done.returncode == 0, done.stderr[-3000:]
 
     killed = tmp_path / "killed"
-    process = subprocess.Popen([sys.executable, str(SCRIPT), *TINY, *steps, "--output_dir", str(killed)],
-                               env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPT), *TINY, *steps, "--output_dir", str(killed)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 300
     while not (killed / "checkpoint-10").is_dir() and time.time() < deadline and process.poll() is None:
         time.sleep(0.02)
@@ -75,8 +121,18 @@ def test_resume_past_max_train_steps_saves_the_final_model(tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     expected = _weights(tmp_path)
     (tmp_path / "model.safetensors").unlink()
-    again = _run([*TINY, *steps, "--max_train_steps", "5", "--output_dir", str(tmp_path),
-                  "--resume_from_checkpoint", "latest"])
+    again = _run(
+        [
+            *TINY,
+            *steps,
+            "--max_train_steps",
+            "5",
+            "--output_dir",
+            str(tmp_path),
+            "--resume_from_checkpoint",
+            "latest",
+        ]
+    )
     assert again.returncode == 0, again.stderr[-3000:]
     assert _max_diff(expected, _weights(tmp_path)) == 0.0
     assert json.loads((tmp_path / "train_results.json").read_text())["global_step"] == 8
@@ -86,13 +142,56 @@ def test_resume_past_max_train_steps_saves_the_final_model(tmp_path):
 def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path):
     """2 CPU processes (gloo) x batch 8 == 1 process x batch 16: same data order, gradients averaged."""
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
-    args = ["--dataset_name", "digits", "--hidden_size", "8", "--num_hidden_layers", "1", "--output_hidden_size",
-            "16", "--first_kernel_size", "3", "--eval_split", "test", "--no_samples", "--num_threads", "1",
-            "--max_train_steps", "6", "--checkpointing_steps", "3", "--logging_steps", "3", "--seed", "5"]
-    two = subprocess.run([accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-                          "--mixed_precision", "no", "--dynamo_backend", "no", str(SCRIPT), *args,
-                          "--train_batch_size", "8", "--output_dir", str(tmp_path / "two")],
-                         env=ENV, capture_output=True, text=True, timeout=600)
+    args = [
+        "--dataset_name",
+        "digits",
+        "--hidden_size",
+        "8",
+        "--num_hidden_layers",
+        "1",
+        "--output_hidden_size",
+        "16",
+        "--first_kernel_size",
+        "3",
+        "--eval_split",
+        "test",
+        "--no_samples",
+        "--num_threads",
+        "1",
+        "--max_train_steps",
+        "6",
+        "--checkpointing_steps",
+        "3",
+        "--logging_steps",
+        "3",
+        "--seed",
+        "5",
+    ]
+    two = subprocess.run(
+        [
+            accelerate,
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            str(SCRIPT),
+            *args,
+            "--train_batch_size",
+            "8",
+            "--output_dir",
+            str(tmp_path / "two"),
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert two.returncode == 0, two.stderr[-3000:]
     assert (tmp_path / "two" / "checkpoint-6" / "random_states_1.pkl").is_file()  # really 2 processes
     one = _run([*args, "--train_batch_size", "16", "--output_dir", str(tmp_path / "one")])
