@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
+import shutil
 import sys
 
 import torch
@@ -261,6 +262,9 @@ def main(argv=None):
             **result.metrics,
         }
         Path(args.output_dir, "training_info.json").write_text(json.dumps(info, indent=2))
+        grids = sorted(Path(args.output_dir, "samples").glob("step-*.png"))
+        if grids:  # the final grid, where model cards expect it
+            shutil.copyfile(grids[-1], Path(args.output_dir, "samples.png"))
         if args.push_to_hub:
             from hf_argen.hub import push_to_hub, write_pixelcnn_model_card
 
