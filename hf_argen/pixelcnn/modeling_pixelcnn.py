@@ -333,7 +333,13 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         return PixelCNNOutput(loss=loss, logits=logits)
 
     def _logits(self, pixel_values: torch.Tensor, class_labels: torch.Tensor | None) -> torch.Tensor:
-        x = self.normalize(pixel_values)
+        return self.logits_from_inputs(self.normalize(pixel_values), class_labels)
+
+    def logits_from_inputs(self, x: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits `(B, C, H, W, num_levels)` from normalised float inputs `x` `(B, C, H, W)`, unchecked.
+
+        Differentiable in `x`, which is what receptive-field and causality checks need.
+        """
         v, h, skips = x, x, []
         for layer in self.layers:
             v, h, gated = layer(v, h, class_labels)
