@@ -17,7 +17,7 @@ from hf_argen.receptive_field import dependency_map, raster_index
 
 
 def tiny_config(**overrides) -> PixelCNNConfig:
-    values = dict(image_size=5, num_channels=3, num_levels=4, num_classes=3, hidden_size=12,
+    values = dict(image_size=5, num_channels=3, num_levels=4, num_classes=3, hidden_size=13,
                   num_hidden_layers=3, kernel_size=3, first_kernel_size=3, output_hidden_size=12)
     values.update(overrides)
     return PixelCNNConfig(**values)
@@ -234,7 +234,7 @@ def test_class_conditioning_changes_logits_and_samples():
         (dict(first_kernel_size=2), "first_kernel_size"),
         (dict(num_hidden_layers=-1), "num_hidden_layers"),
         (dict(num_channels=2), "num_channels"),
-        (dict(hidden_size=13), "hidden_size"),
+        (dict(hidden_size=2), "hidden_size"),
         (dict(num_classes=0), "num_classes"),
         (dict(architecture="pixelrnn"), "architecture"),
         (dict(dropout=1.5), "dropout"),
