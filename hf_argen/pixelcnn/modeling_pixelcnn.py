@@ -30,6 +30,7 @@ from transformers.generation.logits_process import (
 from transformers.utils import ModelOutput
 
 from .configuration_pixelcnn import PixelCNNConfig
+from .sampling_pixelcnn import CachedSampler
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -471,8 +472,9 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         return images
 
     def _generate_cached(self, batch_size, class_labels, processors, generator, progress) -> torch.LongTensor:
-        # Filled in by the fast-sampling work; until then, the reference path.
-        return self._generate_naive(batch_size, class_labels, processors, generator, progress)
+        """Fast sampler: each layer computed only where a new sub-pixel changes it (see `sampling_pixelcnn`)."""
+        sampler = CachedSampler(self, batch_size, class_labels)
+        return sampler.sample(lambda logits: self._sample(logits, processors, generator), self._row_iterator(progress))
 
 
 __all__ = ["PixelCNNConfig", "PixelCNNForImageGeneration", "PixelCNNOutput", "PixelCNNPreTrainedModel"]
