@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
-from transformers.cache_utils import Cache, DynamicCache
+from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from .configuration_ar_transformer import ARTransformerConfig
@@ -87,6 +87,58 @@ def attention_bias(
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Key/value cache
+# ----------------------------------------------------------------------------------------------------------
+class GrowingKVLayer(DynamicLayer):
+    """A `DynamicLayer` whose keys/values live in a buffer grown by doubling.
+
+    `DynamicLayer.update` concatenates, copying the whole cache at every generated token (O(length) per
+    token); here appending is amortised O(1). `keys`/`values` stay prefix views of the buffers, so every other
+    `DynamicLayer` operation (crop, beam reordering, batch selection) works unchanged: an operation that
+    replaces the tensors (e.g. `index_select` for beams) makes the next `update` adopt them as a new buffer.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._key_buffer = self._value_buffer = None
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        length = self.keys.shape[-2] if self.keys.dim() == 4 else 0
+        new_length = length + key_states.shape[-2]
+        buffer = self._key_buffer
+        adopted = (
+            buffer is not None
+            and length > 0
+            and self.keys.data_ptr() == buffer.data_ptr()
+            and self.keys.stride() == buffer.stride()
+            and self.keys.shape[:2] == buffer.shape[:2]
+        )
+        if not adopted or new_length > buffer.shape[-2]:
+            batch, heads, _, head_dim = key_states.shape
+            capacity = max(2 * new_length, 64)
+            self._key_buffer = key_states.new_empty(batch, heads, capacity, head_dim)
+            self._value_buffer = value_states.new_empty(batch, heads, capacity, value_states.shape[-1])
+            if length:
+                self._key_buffer[:, :, :length] = self.keys
+                self._value_buffer[:, :, :length] = self.values
+        self._key_buffer[:, :, length:new_length] = key_states
+        self._value_buffer[:, :, length:new_length] = value_states
+        self.keys = self._key_buffer[:, :, :new_length]
+        self.values = self._value_buffer[:, :, :new_length]
+        return self.keys, self.values
+
+
+def use_growing_layers(cache: Cache) -> None:
+    """Swap the still-empty plain `DynamicLayer`s of a `DynamicCache` for `GrowingKVLayer`s (same results)."""
+    if type(cache) is DynamicCache and not cache.offloading:
+        for index, layer in enumerate(cache.layers):
+            if type(layer) is DynamicLayer and not layer.is_initialized:
+                cache.layers[index] = GrowingKVLayer()
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Layers
 # ----------------------------------------------------------------------------------------------------------
 class ARTransformerAttention(nn.Module):
@@ -142,8 +194,9 @@ class ARTransformerBlock(nn.Module):
 
     def forward(self, hidden_states, rotary=None, mask=None, is_causal=False, cache=None):
         attn = self.self_attn(self.input_layernorm(hidden_states), rotary, mask, is_causal, cache)
-        hidden_states = hidden_states + self.dropout(attn)
-        return hidden_states + self.dropout(self.mlp(self.post_attention_layernorm(hidden_states)))
+        mlp_input = hidden_states + (self.dropout(attn) if self.training else attn)
+        mlp = self.mlp(self.post_attention_layernorm(mlp_input))
+        return mlp_input + (self.dropout(mlp) if self.training else mlp)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -213,6 +266,13 @@ class ARTransformerModel(ARTransformerPreTrainedModel):
                 `past_len + arange(seq_len)`; must stay below `max_position_embeddings`.
             cache (`Cache`, *optional*): key/value cache; a `DynamicCache` is created when `use_cache`.
         """
+        hidden_states, cache = self._hidden_states(
+            input_ids, attention_mask, position_ids, cache, inputs_embeds, use_cache
+        )
+        return BaseModelOutputWithPast(last_hidden_state=hidden_states, cache=cache)
+
+    def _hidden_states(self, input_ids, attention_mask, position_ids, cache, inputs_embeds, use_cache):
+        """`forward` without the output dataclass (the decoding hot path): `(hidden_states, cache)`."""
         config = self.config
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of `input_ids` and `inputs_embeds`.")
@@ -221,9 +281,13 @@ class ARTransformerModel(ARTransformerPreTrainedModel):
             inputs_embeds = self.embed_tokens(input_ids)
         batch, length = inputs_embeds.shape[:2]
         use_cache = config.use_cache if use_cache is None else use_cache
-        if use_cache and cache is None:
+        if not use_cache:
+            cache = None
+        elif cache is None:
             cache = DynamicCache(config=config)
         past_length = cache.get_seq_length() if cache is not None else 0
+        if cache is not None and past_length == 0:
+            use_growing_layers(cache)
 
         if position_ids is None:
             position_ids = torch.arange(past_length, past_length + length, device=inputs_embeds.device)[None]
@@ -245,12 +309,12 @@ class ARTransformerModel(ARTransformerPreTrainedModel):
             rotary = rotary_cos_sin(
                 position_ids.expand(batch, -1), config.head_dim, config.rope_theta, hidden_states.dtype
             )
-        hidden_states = self.dropout(hidden_states)
+        if self.training:
+            hidden_states = self.dropout(hidden_states)
         mask, is_causal = attention_bias(attention_mask, length, past_length, hidden_states.device)
         for layer in self.layers:
-            hidden_states = layer(hidden_states, rotary, mask, is_causal, cache if use_cache else None)
-        cache = cache if use_cache else None
-        return BaseModelOutputWithPast(last_hidden_state=self.norm(hidden_states), cache=cache)
+            hidden_states = layer(hidden_states, rotary, mask, is_causal, cache)
+        return self.norm(hidden_states), cache
 
 
 class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
@@ -300,15 +364,9 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
             logits_to_keep (`int`): if > 0, only the last `logits_to_keep` positions get logits.
             (other arguments as in [`ARTransformerModel.forward`])
         """
-        outputs = self.model(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            position_ids=position_ids,
-            cache=cache,
-            inputs_embeds=inputs_embeds,
-            use_cache=use_cache,
+        hidden_states, cache = self.model._hidden_states(
+            input_ids, attention_mask, position_ids, cache, inputs_embeds, use_cache
         )
-        hidden_states = outputs.last_hidden_state
         if logits_to_keep:
             hidden_states = hidden_states[:, -logits_to_keep:]
         logits = self.lm_head(hidden_states)
@@ -316,8 +374,39 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
         if labels is not None:
             loss = causal_lm_loss(logits, labels)
         if return_dict is False:
-            return tuple(x for x in (loss, logits, outputs.cache) if x is not None)
-        return CausalLMOutputWithPast(loss=loss, logits=logits, cache=outputs.cache)
+            return tuple(x for x in (loss, logits, cache) if x is not None)
+        return CausalLMOutputWithPast(loss=loss, logits=logits, cache=cache)
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids,
+        next_sequence_length=None,
+        cache=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        is_first_iteration=False,
+        **kwargs,
+    ):
+        """`GenerationMixin`'s input preparation, with a lean path for the one-token decoding steps."""
+        if is_first_iteration or next_sequence_length != 1 or cache is None or inputs_embeds is not None:
+            return super().prepare_inputs_for_generation(
+                input_ids,
+                next_sequence_length=next_sequence_length,
+                cache=cache,
+                attention_mask=attention_mask,
+                inputs_embeds=inputs_embeds,
+                is_first_iteration=is_first_iteration,
+                **kwargs,
+            )
+        model_inputs = {"input_ids": input_ids[:, -1:], "cache": cache}
+        if (position_ids := kwargs.pop("position_ids", None)) is not None:
+            model_inputs["position_ids"] = position_ids[:, -1:]
+        if attention_mask is not None:
+            model_inputs["attention_mask"] = attention_mask
+        for key, value in kwargs.items():
+            if key not in model_inputs and key not in ("labels", "next_sequence_length"):
+                model_inputs[key] = value
+        return model_inputs
 
     def _validate_generated_length(self, generation_config, input_ids_length, has_default_max_length):
         """Refuse, before decoding, a prompt plus generation longer than `max_position_embeddings`."""
