@@ -150,6 +150,14 @@ def test_auto_classes_and_save_load_round_trip(tmp_path):
     assert torch.equal(model(images, labels).logits, loaded(images, labels).logits)
 
 
+def test_truncated_weights_raise_an_oserror_naming_the_file(tmp_path):
+    tiny_model().save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(OSError, match="model.safetensors"):
+        AutoModel.from_pretrained(tmp_path)
+
+
 def test_remote_code_load_without_hf_argen(tmp_path):
     model = tiny_model()
     model_dir = tmp_path / "model"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.generation.logits_process import (
@@ -239,6 +240,17 @@ class PixelCNNPreTrainedModel(PreTrainedModel):
     base_model_prefix = "pixelcnn"
     main_input_name = "pixel_values"
     supports_gradient_checkpointing = False
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`; a corrupt or truncated weights file raises an `OSError` naming it."""
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except SafetensorError as error:
+            raise OSError(
+                f"The weights of {str(pretrained_model_name_or_path)!r} (model.safetensors) are corrupt or "
+                f"truncated: {error}. Re-download or re-save the model."
+            ) from error
 
     def _init_weights(self, module):
         if isinstance(module, nn.Conv2d):
