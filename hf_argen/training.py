@@ -275,6 +275,20 @@ def resolve_checkpoint(output_dir: str | os.PathLike, resume_from_checkpoint: st
     return path
 
 
+def load_checkpoint_weights(checkpoint: str | os.PathLike, ema: bool = False) -> dict:
+    """Weights of a checkpoint folder: `model.safetensors`, or with `ema=True` the EMA shadow weights."""
+    checkpoint = Path(checkpoint)
+    if not ema:
+        from safetensors.torch import load_file
+
+        return load_file(str(checkpoint / "model.safetensors"))
+    for path in sorted(checkpoint.glob("custom_checkpoint_*.pkl")):
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if isinstance(state, dict) and "shadow" in state:
+            return dict(state["shadow"])
+    raise ValueError(f"{checkpoint} holds no EMA weights (the run had no `ema_decay`).")
+
+
 # ----------------------------------------------------------------------------------------------------------
 # The loop
 # ----------------------------------------------------------------------------------------------------------
@@ -418,6 +432,9 @@ class Trainer:
         accelerator.save_state(str(temp))
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
+            config = getattr(self.unwrapped_model, "config", None)
+            if hasattr(config, "to_json_file"):  # makes the checkpoint loadable with from_pretrained
+                config.to_json_file(str(temp / "config.json"))
             state = {
                 "global_step": step,
                 "steps_per_epoch": self.steps_per_epoch,
@@ -603,6 +620,7 @@ __all__ = [
     "TrainingArguments",
     "default_compute_loss",
     "list_checkpoints",
+    "load_checkpoint_weights",
     "num_update_steps",
     "resolve_checkpoint",
     "shard_indices",
