@@ -1,236 +1,181 @@
+#!/usr/bin/env python
 """Train a causal LM (ARTransformerForCausalLM or ARRNNForCausalLM) on a `datasets` text dataset.
 
-A byte-level BPE tokenizer is trained with `tokenizers` on the training texts and saved next to the model as a
+    accelerate launch training/train_causal_lm.py --dataset_name fortunes --output_dir out
+
+A byte-level BPE tokenizer is trained with `tokenizers` on the training texts and saved with the model as a
 `PreTrainedTokenizerFast` with `<bos>`/`<eos>`/`<pad>`; every example is BOS + text + EOS, so the model learns
-to end its texts. The result loads with `pipeline("text-generation", model=<output>/final)`.
-
-    PYTHONPATH=. python training/train_causal_lm.py --dataset fortunes --output-dir /work/runs/me/fortunes \\
-        --model transformer --hidden-size 160 --num-layers 4 --num-heads 4 --vocab-size 2000 --steps 3000
-
-Checkpoints (`<output>/checkpoint`: model, tokenizer, optimizer, step) are written every `--save-every` steps;
-rerunning the same command resumes from them.
+to end its texts. The output folder loads with `pipeline("text-generation", model=output_dir)`.
+Flags follow the `diffusers` example scripts; the loop is `hf_argen.training.Trainer` (checkpoints, exact
+resume with `--resume_from_checkpoint latest`).
 """
 
+from __future__ import annotations
+
 import argparse
+import functools
 import json
 import logging
 import math
-import os
-import random
-import time
+import shlex
+import sys
+from pathlib import Path
 
 import torch
 
-from hf_argen import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
-from hf_argen.causal_lm.text import collate_causal_lm, load_text_dataset, tokenize_dataset, train_tokenizer
-
-logger = logging.getLogger("train_causal_lm")
+try:  # run from a clean clone without `pip install -e .`
+    import hf_argen  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--dataset", default="fortunes", help="'fortunes', a save_to_disk folder, a file or a Hub id"
-    )
-    parser.add_argument("--split", default="train")
-    parser.add_argument("--text-column", default="text")
-    parser.add_argument("--output-dir", required=True)
-    parser.add_argument("--model", choices=("transformer", "rnn"), default="transformer")
-    parser.add_argument("--cell-type", choices=("lstm", "gru"), default="lstm")
-    parser.add_argument("--vocab-size", type=int, default=2000)
-    parser.add_argument("--hidden-size", type=int, default=160)
-    parser.add_argument("--num-layers", type=int, default=4)
-    parser.add_argument("--num-heads", type=int, default=4)
-    parser.add_argument("--position-embedding-type", choices=("learned", "rotary"), default="rotary")
-    parser.add_argument("--dropout", type=float, default=0.1)
-    parser.add_argument("--max-length", type=int, default=128, help="longest example (tokens incl. BOS/EOS)")
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--warmup-steps", type=int, default=100)
-    parser.add_argument("--weight-decay", type=float, default=0.01)
-    parser.add_argument("--validation-fraction", type=float, default=0.05)
-    parser.add_argument("--eval-every", type=int, default=250)
-    parser.add_argument("--save-every", type=int, default=250)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--max-examples", type=int, default=None, help="use only this many texts (smoke tests)"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data = parser.add_argument_group("data")
+    data.add_argument("--dataset_name", default="fortunes",
+                      help="'fortunes' (Debian package, offline), a save_to_disk folder, a text/json/csv file "
+                           "or a Hub id.")
+    data.add_argument("--dataset_split", default="train")
+    data.add_argument("--text_column", default="text")
+    data.add_argument("--validation_fraction", type=float, default=0.05)
+    data.add_argument("--max_length", type=int, default=128, help="longest example in tokens (BOS/EOS included); "
+                                                                   "longer texts are dropped.")
+    data.add_argument("--max_examples", type=int, default=None, help="use only the first N texts.")
+    data.add_argument("--tokenizer_vocab_size", type=int, default=2000)
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--model_type", choices=("transformer", "rnn"), default="transformer")
+    model.add_argument("--cell_type", choices=("lstm", "gru"), default="lstm")
+    model.add_argument("--hidden_size", type=int, default=160)
+    model.add_argument("--num_hidden_layers", type=int, default=4)
+    model.add_argument("--num_attention_heads", type=int, default=4)
+    model.add_argument("--position_embedding_type", choices=("learned", "rotary"), default="rotary")
+    model.add_argument("--dropout", type=float, default=0.1)
+
+    train = parser.add_argument_group("training")
+    train.add_argument("--output_dir", required=True)
+    train.add_argument("--train_batch_size", type=int, default=32, help="per process")
+    train.add_argument("--eval_batch_size", type=int, default=64)
+    train.add_argument("--learning_rate", type=float, default=2e-3)
+    train.add_argument("--lr_scheduler", default="cosine")
+    train.add_argument("--lr_warmup_steps", type=int, default=100)
+    train.add_argument("--weight_decay", type=float, default=0.01)
+    train.add_argument("--adam_beta2", type=float, default=0.98)
+    train.add_argument("--max_grad_norm", type=float, default=1.0)
+    train.add_argument("--num_train_epochs", type=int, default=5)
+    train.add_argument("--max_train_steps", type=int, default=None)
+    train.add_argument("--checkpointing_steps", type=int, default=250)
+    train.add_argument("--checkpoints_total_limit", type=int, default=2)
+    train.add_argument("--resume_from_checkpoint", default=None, help="a checkpoint folder or 'latest'.")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--report_to", default="none", choices=["none", "tensorboard"])
+    train.add_argument("--logging_steps", type=int, default=50)
+    train.add_argument("--eval_steps", type=int, default=250)
+    train.add_argument("--num_threads", type=int, default=None, help="torch.set_num_threads for this process.")
     return parser.parse_args(argv)
 
 
 def build_model(args, tokenizer):
-    special = dict(
-        vocab_size=len(tokenizer),
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    if args.model == "transformer":
+    from hf_argen import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
+
+    special = dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id,
+                   eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+    if args.model_type == "transformer":
         config = ARTransformerConfig(
-            hidden_size=args.hidden_size,
-            num_hidden_layers=args.num_layers,
-            num_attention_heads=args.num_heads,
-            max_position_embeddings=args.max_length + 128,
-            position_embedding_type=args.position_embedding_type,
-            hidden_dropout=args.dropout,
-            **special,
+            hidden_size=args.hidden_size, num_hidden_layers=args.num_hidden_layers,
+            num_attention_heads=args.num_attention_heads, max_position_embeddings=args.max_length + 128,
+            position_embedding_type=args.position_embedding_type, hidden_dropout=args.dropout, **special,
         )
         return ARTransformerForCausalLM(config)
-    config = ARRNNConfig(
-        hidden_size=args.hidden_size,
-        num_hidden_layers=args.num_layers,
-        cell_type=args.cell_type,
-        hidden_dropout=args.dropout,
-        **special,
-    )
+    config = ARRNNConfig(hidden_size=args.hidden_size, num_hidden_layers=args.num_hidden_layers,
+                         cell_type=args.cell_type, hidden_dropout=args.dropout, **special)
     return ARRNNForCausalLM(config)
 
 
-@torch.no_grad()
-def evaluate(model, examples, pad_token_id, batch_size=64) -> float:
-    """Mean NLL in nats per predicted token (every token after BOS, EOS included)."""
-    model.eval()
-    total, count = 0.0, 0
-    for start in range(0, len(examples), batch_size):
-        batch = collate_causal_lm(examples[start : start + batch_size], pad_token_id)
-        logits = model(input_ids=batch["input_ids"], use_cache=False).logits[:, :-1].float()
-        targets = batch["labels"][:, 1:]
-        nll = torch.nn.functional.cross_entropy(
-            logits.transpose(1, 2), targets, ignore_index=-100, reduction="sum"
-        )
-        total += nll.item()
-        count += int((targets != -100).sum())
-    model.train()
-    return total / count
+def make_eval_fn(examples: list, pad_token_id: int, batch_size: int):
+    """Validation NLL in nats per predicted token (every token after BOS, EOS included) and perplexity."""
+    from hf_argen.causal_lm.text import collate_causal_lm
+    from hf_argen.training import shard_indices
 
+    def eval_fn(model, accelerator):
+        indices = list(shard_indices(len(examples), accelerator))
+        total = torch.zeros(2, dtype=torch.float64, device=accelerator.device)
+        for start in range(0, len(indices), batch_size):
+            batch = collate_causal_lm([examples[i] for i in indices[start : start + batch_size]], pad_token_id)
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            logits = model(input_ids=batch["input_ids"], use_cache=False).logits[:, :-1].float()
+            targets = batch["labels"][:, 1:]
+            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100,
+                                                    reduction="sum")
+            total += torch.stack([nll.double(), (targets != -100).sum().double()])
+        total = accelerator.reduce(total, reduction="sum")
+        nats = (total[0] / total[1]).item()
+        return {"validation_nats_per_token": nats, "validation_perplexity": math.exp(nats)}
 
-def lr_at(step, args):
-    if step < args.warmup_steps:
-        return args.lr * (step + 1) / args.warmup_steps
-    progress = (step - args.warmup_steps) / max(1, args.steps - args.warmup_steps)
-    return args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    return eval_fn
 
 
 def main(argv=None):
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    torch.set_num_threads(args.threads)
-    random.seed(args.seed)
-    torch.manual_seed(args.seed)
-    os.makedirs(args.output_dir, exist_ok=True)
-    checkpoint = os.path.join(args.output_dir, "checkpoint")
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
-    dataset = load_text_dataset(args.dataset, args.split, args.text_column)
+    from hf_argen.causal_lm.text import collate_causal_lm, load_text_dataset, tokenize_dataset, train_tokenizer
+    from hf_argen.training import Trainer, TrainingArguments
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    hf_logging.set_verbosity_warning()
+    logging.getLogger("accelerate").setLevel(logging.WARNING)
+    logger = logging.getLogger(__name__)
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
+
+    dataset = load_text_dataset(args.dataset_name, args.dataset_split, args.text_column)
     if args.max_examples is not None:
         dataset = dataset.select(range(min(args.max_examples, len(dataset))))
     split = dataset.train_test_split(test_size=args.validation_fraction, seed=args.seed)
-    if os.path.isdir(checkpoint):
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-        model = AutoModelForCausalLM.from_pretrained(checkpoint)
-        state = torch.load(os.path.join(checkpoint, "training_state.pt"), weights_only=False)
-        logger.info("resuming from %s at step %d", checkpoint, state["step"])
+    # The tokenizer is trained once and kept, so a resumed run tokenises exactly as the first one.
+    tokenizer_dir = Path(args.output_dir, "tokenizer")
+    if tokenizer_dir.exists():
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     else:
-        tokenizer = train_tokenizer(split["train"][args.text_column], vocab_size=args.vocab_size)
-        model = build_model(args, tokenizer)
-        state = None
+        tokenizer = train_tokenizer(split["train"][args.text_column], vocab_size=args.tokenizer_vocab_size)
+        tokenizer.save_pretrained(tokenizer_dir)
     train = list(tokenize_dataset(split["train"], tokenizer, args.max_length, args.text_column))
     valid = list(tokenize_dataset(split["test"], tokenizer, args.max_length, args.text_column))
-    logger.info(
-        "%d training / %d validation texts; %s with %d parameters",
-        len(train),
-        len(valid),
-        type(model).__name__,
-        sum(p.numel() for p in model.parameters()),
-    )
 
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=args.lr,
-        betas=(0.9, 0.98),
-    )
-    step, history = 0, []
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        step, history = state["step"], state["history"]
-        random.setstate(state["python_rng"])
-        torch.set_rng_state(state["torch_rng"])
-
-    model.train()
-    order, position = [], 0
-    started = time.time()
-    while step < args.steps:
-        if position + args.batch_size > len(order):
-            order, position = random.sample(range(len(train)), len(train)), 0
-        batch = collate_causal_lm(
-            [train[i] for i in order[position : position + args.batch_size]], tokenizer.pad_token_id
-        )
-        position += args.batch_size
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, args)
-        loss = model(input_ids=batch["input_ids"], labels=batch["labels"], use_cache=False).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        step += 1
-        if step % 50 == 0:
-            logger.info(
-                "step %d loss %.4f lr %.2e (%.1f s)",
-                step,
-                loss.item(),
-                lr_at(step, args),
-                time.time() - started,
-            )
-        if step % args.eval_every == 0 or step == args.steps:
-            nll = evaluate(model, valid, tokenizer.pad_token_id)
-            history.append({"step": step, "validation_nats_per_token": nll, "perplexity": math.exp(nll)})
-            logger.info("step %d validation %.4f nats/token (perplexity %.2f)", step, nll, math.exp(nll))
-        if step % args.save_every == 0 or step == args.steps:
-            model.save_pretrained(checkpoint)
-            tokenizer.save_pretrained(checkpoint)
-            torch.save(
-                {
-                    "optimizer": optimizer.state_dict(),
-                    "step": step,
-                    "history": history,
-                    "python_rng": random.getstate(),
-                    "torch_rng": torch.get_rng_state(),
-                },
-                os.path.join(checkpoint, "training_state.pt"),
-            )
-
-    final = os.path.join(args.output_dir, "final")
-    model.eval()
+    torch.manual_seed(args.seed)
+    model = build_model(args, tokenizer)
     model.generation_config.update(
-        do_sample=True,
-        top_p=0.9,
-        temperature=0.8,
-        max_new_tokens=args.max_length,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
+        do_sample=True, top_p=0.9, temperature=0.8, max_new_tokens=args.max_length,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )
-    model.save_pretrained(final)
-    tokenizer.save_pretrained(final)
-    metrics = {
-        "steps": step,
-        "history": history,
-        "train_texts": len(train),
-        "validation_texts": len(valid),
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "args": vars(args),
-    }
-    with open(os.path.join(final, "training_metrics.json"), "w") as handle:
-        json.dump(metrics, handle, indent=2)
-    logger.info("saved %s", final)
+    logger.info("%d training / %d validation texts (<= %d tokens); %s with %d parameters", len(train), len(valid),
+                args.max_length, type(model).__name__, sum(p.numel() for p in model.parameters()))
+
+    training_args = TrainingArguments(
+        output_dir=args.output_dir, train_batch_size=args.train_batch_size, learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay, adam_beta2=args.adam_beta2, lr_scheduler=args.lr_scheduler,
+        lr_warmup_steps=args.lr_warmup_steps, num_train_epochs=args.num_train_epochs,
+        max_train_steps=args.max_train_steps, max_grad_norm=args.max_grad_norm,
+        checkpointing_steps=args.checkpointing_steps, checkpoints_total_limit=args.checkpoints_total_limit,
+        resume_from_checkpoint=args.resume_from_checkpoint, seed=args.seed, report_to=args.report_to,
+        logging_steps=args.logging_steps, eval_steps=args.eval_steps,
+    )
+    trainer = Trainer(
+        model, training_args, train, collate_fn=functools.partial(collate_causal_lm,
+                                                                  pad_token_id=tokenizer.pad_token_id),
+        eval_fn=make_eval_fn(valid, tokenizer.pad_token_id, args.eval_batch_size), processors=[tokenizer],
+        tracker_config={"dataset_name": args.dataset_name, "train_examples": len(train)},
+    )
+    result = trainer.train()
+    if trainer.accelerator.is_main_process:
+        command = "accelerate launch training/train_causal_lm.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        info = {"command": command, "dataset": args.dataset_name, "train_texts": len(train),
+                "validation_texts": len(valid), "parameters": sum(p.numel() for p in model.parameters()),
+                **result.metrics}
+        Path(args.output_dir, "training_info.json").write_text(json.dumps(info, indent=2))
+    return result
 
 
 if __name__ == "__main__":
