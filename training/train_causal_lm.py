@@ -42,6 +42,8 @@ def parse_args(argv=None):
                                                                    "longer texts are dropped.")
     data.add_argument("--max_examples", type=int, default=None, help="use only the first N texts.")
     data.add_argument("--tokenizer_vocab_size", type=int, default=2000)
+    data.add_argument("--no_packing", action="store_true",
+                      help="one text per training row (padded) instead of packing whole texts into rows.")
 
     model = parser.add_argument_group("model")
     model.add_argument("--model_type", choices=("transformer", "rnn"), default="transformer")
@@ -120,7 +122,13 @@ def main(argv=None):
     from transformers import AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    from hf_argen.causal_lm.text import collate_causal_lm, load_text_dataset, tokenize_dataset, train_tokenizer
+    from hf_argen.causal_lm.text import (
+        collate_causal_lm,
+        load_text_dataset,
+        pack_examples,
+        tokenize_dataset,
+        train_tokenizer,
+    )
     from hf_argen.training import Trainer, TrainingArguments
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
@@ -143,6 +151,9 @@ def main(argv=None):
         tokenizer.save_pretrained(tokenizer_dir)
     train = list(tokenize_dataset(split["train"], tokenizer, args.max_length, args.text_column))
     valid = list(tokenize_dataset(split["test"], tokenizer, args.max_length, args.text_column))
+    num_train_texts = len(train)
+    if not args.no_packing:
+        train = pack_examples(train, args.max_length)
 
     torch.manual_seed(args.seed)
     model = build_model(args, tokenizer)
@@ -150,8 +161,9 @@ def main(argv=None):
         do_sample=True, top_p=0.9, temperature=0.8, max_new_tokens=args.max_length,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
     )
-    logger.info("%d training / %d validation texts (<= %d tokens); %s with %d parameters", len(train), len(valid),
-                args.max_length, type(model).__name__, sum(p.numel() for p in model.parameters()))
+    logger.info("%d training texts in %d rows / %d validation texts (<= %d tokens); %s with %d parameters",
+                num_train_texts, len(train), len(valid), args.max_length, type(model).__name__,
+                sum(p.numel() for p in model.parameters()))
 
     training_args = TrainingArguments(
         output_dir=args.output_dir, train_batch_size=args.train_batch_size, learning_rate=args.learning_rate,
@@ -171,9 +183,9 @@ def main(argv=None):
     result = trainer.train()
     if trainer.accelerator.is_main_process:
         command = "accelerate launch training/train_causal_lm.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-        info = {"command": command, "dataset": args.dataset_name, "train_texts": len(train),
-                "validation_texts": len(valid), "parameters": sum(p.numel() for p in model.parameters()),
-                **result.metrics}
+        info = {"command": command, "dataset": args.dataset_name, "train_texts": num_train_texts,
+                "train_rows": len(train), "validation_texts": len(valid),
+                "parameters": sum(p.numel() for p in model.parameters()), **result.metrics}
         Path(args.output_dir, "training_info.json").write_text(json.dumps(info, indent=2))
     return result
 

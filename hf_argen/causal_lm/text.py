@@ -106,6 +106,26 @@ def tokenize_dataset(
     return encoded.filter(lambda row: len(row["input_ids"]) <= max_length)
 
 
+def pack_examples(examples: Iterable[dict], max_length: int) -> list[dict]:
+    """Concatenate whole BOS ... EOS examples, in order, into rows of at most `max_length` tokens.
+
+    Training on packed rows wastes no compute on padding; every row starts with a BOS, and the EOS -> BOS
+    boundaries inside a row still teach the model where texts end.
+    """
+    rows, current = [], []
+    for example in examples:
+        ids = list(example["input_ids"])
+        if len(ids) > max_length:
+            raise ValueError(f"An example has {len(ids)} tokens, more than `max_length` ({max_length}).")
+        if current and len(current) + len(ids) > max_length:
+            rows.append({"input_ids": current})
+            current = []
+        current = current + ids
+    if current:
+        rows.append({"input_ids": current})
+    return rows
+
+
 def collate_causal_lm(examples: list[dict], pad_token_id: int) -> dict[str, torch.Tensor]:
     """Right-pad `[{"input_ids": [...]}, ...]` to `input_ids`, `attention_mask`, `labels` (-100 = pad)."""
     length = max(len(example["input_ids"]) for example in examples)
@@ -119,4 +139,11 @@ def collate_causal_lm(examples: list[dict], pad_token_id: int) -> dict[str, torc
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 
-__all__ = ["collate_causal_lm", "load_text_dataset", "read_fortunes", "tokenize_dataset", "train_tokenizer"]
+__all__ = [
+    "collate_causal_lm",
+    "load_text_dataset",
+    "pack_examples",
+    "read_fortunes",
+    "tokenize_dataset",
+    "train_tokenizer",
+]
