@@ -106,14 +106,16 @@ def main():
         f"prompt {args.prompt_length} tokens, greedy, median of {args.repeats} runs"
     )
     print(
-        f"parameters: ARTransformerForCausalLM {num_parameters(ours):,}, GPT2LMHeadModel {num_parameters(gpt2):,}, "
+        f"parameters: ARTransformerForCausalLM {num_parameters(ours):,}, "
+        f"GPT2LMHeadModel {num_parameters(gpt2):,}, "
         f"ARRNNForCausalLM (2-layer LSTM) {num_parameters(rnn):,}\n"
     )
 
     print("Throughput = batch * new tokens / time; wall = wall-clock, cpu = this process's CPU time (less")
     print("sensitive to other jobs on a shared machine). Ratio = ARTransformer / GPT-2.\n")
     print(
-        "| new tokens | ARTransformer tok/s (wall / cpu) | GPT-2 tok/s (wall / cpu) | ratio wall | ratio cpu |"
+        "| new tokens | ARTransformer tok/s (wall / cpu) | GPT-2 tok/s (wall / cpu) "
+        "| ratio wall | ratio cpu |"
     )
     print("|---:|---:|---:|---:|---:|")
     for new_tokens in args.new_tokens:
