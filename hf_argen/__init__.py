@@ -6,6 +6,7 @@ Importing the package registers every config, model and processor with the `tran
 from . import auto  # noqa: F401  (registration side effect)
 from .image_processing import PixelCNNImageProcessor, make_grid
 from .pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration, PixelCNNOutput
+from .vqvae import VQVAEConfig, VQVAEModel, VQVAEOutput
 
 __version__ = "0.1.0"
 
@@ -14,5 +15,8 @@ __all__ = [
     "PixelCNNForImageGeneration",
     "PixelCNNImageProcessor",
     "PixelCNNOutput",
+    "VQVAEConfig",
+    "VQVAEModel",
+    "VQVAEOutput",
     "make_grid",
 ]
