@@ -284,6 +284,10 @@ def test_save_load_round_trip_is_identical(tmp_path):
     assert isinstance(loaded, VQVAEModel)
     state, loaded_state = model.state_dict(), loaded.state_dict()
     assert state.keys() == loaded_state.keys()
+    # The EMA statistics and restart counters are saved with the weights (persistent buffers).
+    for name in ("codebook", "ema_cluster_size", "ema_embed_sum", "unused_steps", "initialized"):
+        assert f"quantizer.{name}" in state
+    assert model.quantizer.unused_steps.sum() > 0  # non-trivial state to round-trip
     for key in state:
         assert torch.equal(state[key], loaded_state[key]), key
     assert bool(loaded.quantizer.initialized)
