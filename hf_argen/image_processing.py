@@ -84,7 +84,9 @@ class PixelCNNImageProcessor(BaseImageProcessor):
     # ---- levels -> images ---------------------------------------------------------------------------
     def levels_to_uint8(self, pixel_values: torch.Tensor | np.ndarray) -> np.ndarray:
         """Levels `(..., C, H, W)` -> uint8 `(..., H, W, C)` with 0 -> 0 and num_levels - 1 -> 255."""
-        array = pixel_values.detach().cpu().numpy() if isinstance(pixel_values, torch.Tensor) else np.asarray(pixel_values)
+        if isinstance(pixel_values, torch.Tensor):
+            pixel_values = pixel_values.detach().cpu().numpy()
+        array = np.asarray(pixel_values)
         if array.size and (array.min() < 0 or array.max() >= self.num_levels):
             raise ValueError(f"`pixel_values` must be in [0, {self.num_levels}).")
         scaled = np.round(array.astype(np.float64) * 255.0 / (self.num_levels - 1)).astype(np.uint8)
@@ -94,7 +96,7 @@ class PixelCNNImageProcessor(BaseImageProcessor):
         """Levels `(B, C, H, W)` -> list of PIL images ("L" or "RGB")."""
         images = self.levels_to_uint8(pixel_values)
         if images.ndim != 4:
-            raise ValueError(f"`pixel_values` must be (batch, channels, height, width), got {tuple(pixel_values.shape)}.")
+            raise ValueError(f"`pixel_values` must be (batch, channels, height, width), got {tuple(images.shape)}.")
         return [Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image) for image in images]
 
 
@@ -105,8 +107,8 @@ def make_grid(images: Sequence[Image.Image], num_columns: int, scale: int = 1, p
     width, height = images[0].size
     width, height = width * scale, height * scale
     num_rows = -(-len(images) // num_columns)
-    grid = Image.new(images[0].mode, (num_columns * (width + padding) + padding, num_rows * (height + padding) + padding),
-                     color=255 if images[0].mode == "L" else (255, 255, 255))
+    grid_size = (num_columns * (width + padding) + padding, num_rows * (height + padding) + padding)
+    grid = Image.new(images[0].mode, grid_size, color=255 if images[0].mode == "L" else (255, 255, 255))
     for index, image in enumerate(images):
         row, column = divmod(index, num_columns)
         grid.paste(image.resize((width, height), Image.NEAREST),

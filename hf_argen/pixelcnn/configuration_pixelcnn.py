@@ -17,13 +17,12 @@ class PixelCNNConfig(PreTrainedConfig):
         num_levels (`int`, defaults to 256): intensity levels per sub-pixel (softmax size), `>= 2`.
         num_classes (`int`, *optional*): number of classes for class-conditional generation;
             `None` means unconditional.
-        hidden_size (`int`, defaults to 64): feature maps per stack; divisible by `num_channels`
-            (the features are split into one group per colour channel).
+        hidden_size (`int`, defaults to 64): feature maps per stack, `>= num_channels` (the features are
+            split into one interleaved group per colour channel).
         num_hidden_layers (`int`, defaults to 10): gated layers after the first (mask A) layer.
         kernel_size (`int`, defaults to 3): odd spatial kernel size of the gated layers.
         first_kernel_size (`int`, defaults to 7): odd kernel size (>= 3) of the first (mask A) layer.
-        output_hidden_size (`int`, defaults to 256): width of the two-layer output head (divisible by
-            `num_channels`).
+        output_hidden_size (`int`, defaults to 256): width of the two-layer output head, `>= num_channels`.
         architecture (`str`, defaults to `"gated"`): `"gated"` for the vertical + horizontal stacks
             (no blind spot), `"masked"` for the original single-stack masked PixelCNN (with blind spot).
         dropout (`float`, defaults to 0.0): dropout on the gated activations during training.
@@ -53,21 +52,12 @@ class PixelCNNConfig(PreTrainedConfig):
         if self.num_classes is not None:
             _check_int("num_classes", self.num_classes, 1)
         _check_int("hidden_size", self.hidden_size, self.num_channels)
-        if self.hidden_size % self.num_channels:
-            raise ValueError(
-                f"`hidden_size` must be divisible by `num_channels` ({self.num_channels}), got {self.hidden_size}."
-            )
         _check_int("num_hidden_layers", self.num_hidden_layers, 0)
         for name, minimum in (("kernel_size", 1), ("first_kernel_size", 3)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum or value % 2 == 0:
                 raise ValueError(f"`{name}` must be an odd integer >= {minimum}, got {value!r}.")
         _check_int("output_hidden_size", self.output_hidden_size, self.num_channels)
-        if self.output_hidden_size % self.num_channels:
-            raise ValueError(
-                f"`output_hidden_size` must be divisible by `num_channels` ({self.num_channels}), "
-                f"got {self.output_hidden_size}."
-            )
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"`architecture` must be one of {ARCHITECTURES}, got {self.architecture!r}.")
         if not 0.0 <= self.dropout < 1.0:

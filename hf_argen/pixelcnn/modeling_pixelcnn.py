@@ -1,7 +1,7 @@
 """Gated PixelCNN (van den Oord et al., 2016, "Conditional Image Generation with PixelCNN Decoders").
 
 Sub-pixels are modelled in raster order and, within a pixel, R then G then B. Every feature map is split
-into `num_channels` interleaved groups (channel `o` belongs to group `o % num_channels`); a feature of group
+into `num_channels` interleaved groups (channel `k` of a block of features is in group `k % num_channels`); a feature of group
 `c` at pixel (i, j) may depend on every earlier pixel and on sub-pixels `< c` of pixel (i, j) itself.
 
 Two architectures share the gated layer and the output head:
@@ -30,18 +30,30 @@ from transformers.generation.logits_process import (
 from transformers.utils import ModelOutput
 
 from .configuration_pixelcnn import PixelCNNConfig
+from .sampling_pixelcnn import CachedSampler
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Masks
 # ----------------------------------------------------------------------------------------------------------
-def channel_group_mask(in_channels: int, out_channels: int, num_groups: int, strict: bool) -> torch.Tensor:
-    """`(out_channels, in_channels)` bool mask: may output group `g_o` read input group `g_i` at the same pixel.
+def channel_groups(num_channels: int, num_groups: int, period: int | None = None) -> torch.Tensor:
+    """Group of each of `num_channels` channels: `(k % period) % num_groups`.
 
-    Mask A (`strict=True`) allows `g_i < g_o`, mask B allows `g_i <= g_o`; channel `k` is in group `k % num_groups`.
+    `period` is the width of one feature block: `hidden_size` for the `[f; g]` gate pre-activations and for the
+    concatenated skip features, so that channel `k` of every block lands in the same group.
     """
-    out_groups = torch.arange(out_channels) % num_groups
-    in_groups = torch.arange(in_channels) % num_groups
+    return (torch.arange(num_channels) % (period or num_channels)) % num_groups
+
+
+def channel_group_mask(
+    in_channels: int, out_channels: int, num_groups: int, strict: bool, in_period=None, out_period=None
+) -> torch.Tensor:
+    """`(out_channels, in_channels)` bool mask: may an output channel read an input channel of the same pixel.
+
+    Mask A (`strict=True`) allows input group < output group, mask B allows <= (see `channel_groups`).
+    """
+    out_groups = channel_groups(out_channels, num_groups, out_period)
+    in_groups = channel_groups(in_channels, num_groups, in_period)
     if strict:
         return in_groups[None, :] < out_groups[:, None]
     return in_groups[None, :] <= out_groups[:, None]
@@ -73,17 +85,17 @@ class MaskedConv2d(nn.Conv2d):
         return F.conv2d(x, self.masked_weight(), self.bias)
 
 
-def pointwise_conv(in_channels: int, out_channels: int, num_groups: int, strict: bool = False) -> MaskedConv2d:
-    """1x1 convolution that respects the channel groups (mask B unless `strict`)."""
-    mask = channel_group_mask(in_channels, out_channels, num_groups, strict)[:, :, None, None]
+def pointwise_conv(in_channels: int, out_channels: int, num_groups: int, in_period=None, out_period=None):
+    """1x1 convolution that respects the channel groups (mask B)."""
+    mask = channel_group_mask(in_channels, out_channels, num_groups, False, in_period, out_period)[:, :, None, None]
     return MaskedConv2d(in_channels, out_channels, 1, mask=mask)
 
 
 def horizontal_conv(in_channels, out_channels, kernel_size, num_groups, strict) -> MaskedConv2d:
-    """1 x (k//2 + 1) convolution over the current pixel and the k//2 pixels to its left."""
+    """1 x (k//2 + 1) convolution over the current pixel and the k//2 pixels to its left; `[f; g]` outputs."""
     width = kernel_size // 2 + 1
     mask = torch.ones(out_channels, in_channels, 1, width, dtype=torch.bool)
-    mask[:, :, 0, -1] = channel_group_mask(in_channels, out_channels, num_groups, strict)
+    mask[:, :, 0, -1] = channel_group_mask(in_channels, out_channels, num_groups, strict, out_period=out_channels // 2)
     return MaskedConv2d(in_channels, out_channels, (1, width), mask=mask, padding=(width - 1, 0, 0, 0))
 
 
@@ -106,12 +118,13 @@ def full_masked_conv(in_channels, out_channels, kernel_size, num_groups, strict)
     mask = torch.zeros(out_channels, in_channels, kernel_size, kernel_size, dtype=torch.bool)
     mask[:, :, :half, :] = True
     mask[:, :, half, :half] = True
-    mask[:, :, half, half] = channel_group_mask(in_channels, out_channels, num_groups, strict)
+    mask[:, :, half, half] = channel_group_mask(in_channels, out_channels, num_groups, strict,
+                                                out_period=out_channels // 2)
     return MaskedConv2d(in_channels, out_channels, kernel_size, mask=mask, padding=(half, half, half, half))
 
 
 def gate(x: torch.Tensor) -> torch.Tensor:
-    """tanh(f) * sigmoid(g) with `x = [f; g]` along dim 1 (channel groups of f and g line up)."""
+    """tanh(f) * sigmoid(g) with `x = [f; g]` along dim 1 (channel `k` of f and of g share a group)."""
     f, g = x.chunk(2, dim=1)
     return torch.tanh(f) * torch.sigmoid(g)
 
@@ -192,7 +205,8 @@ class PixelCNNHead(nn.Module):
         num_layers = config.num_hidden_layers + 1
         self.num_channels, self.num_levels = config.num_channels, config.num_levels
         # One 1x1 conv over the concatenated gated features of every layer == the sum of per-layer skips.
-        self.skip = pointwise_conv(num_layers * config.hidden_size, config.hidden_size, groups)
+        self.skip = pointwise_conv(num_layers * config.hidden_size, config.hidden_size, groups,
+                                   in_period=config.hidden_size)
         self.hidden = pointwise_conv(config.hidden_size, config.output_hidden_size, groups)
         # Output channel `level * C + c` is in group `c`, so logits reshape to (B, levels, C, H, W).
         self.logits = pointwise_conv(config.output_hidden_size, config.num_levels * groups, groups)
@@ -333,7 +347,13 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         return PixelCNNOutput(loss=loss, logits=logits)
 
     def _logits(self, pixel_values: torch.Tensor, class_labels: torch.Tensor | None) -> torch.Tensor:
-        x = self.normalize(pixel_values)
+        return self.logits_from_inputs(self.normalize(pixel_values), class_labels)
+
+    def logits_from_inputs(self, x: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits `(B, C, H, W, num_levels)` from normalised float inputs `x` `(B, C, H, W)`, unchecked.
+
+        Differentiable in `x`, which is what receptive-field and causality checks need.
+        """
         v, h, skips = x, x, []
         for layer in self.layers:
             v, h, gated = layer(v, h, class_labels)
@@ -452,8 +472,9 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         return images
 
     def _generate_cached(self, batch_size, class_labels, processors, generator, progress) -> torch.LongTensor:
-        # Filled in by the fast-sampling work; until then, the reference path.
-        return self._generate_naive(batch_size, class_labels, processors, generator, progress)
+        """Fast sampler: each layer computed only where a new sub-pixel changes it (see `sampling_pixelcnn`)."""
+        sampler = CachedSampler(self, batch_size, class_labels)
+        return sampler.sample(lambda logits: self._sample(logits, processors, generator), self._row_iterator(progress))
 
 
 __all__ = ["PixelCNNConfig", "PixelCNNForImageGeneration", "PixelCNNOutput", "PixelCNNPreTrainedModel"]

@@ -1,0 +1,300 @@
+"""Properties of the Gated PixelCNN: causality, no blind spot, exact likelihoods, I/O, sampling, errors."""
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from transformers import AutoConfig, AutoModel
+
+import hf_argen  # noqa: F401  (registers the Auto classes)
+from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
+from hf_argen.receptive_field import dependency_map, raster_index
+
+
+def tiny_config(**overrides) -> PixelCNNConfig:
+    values = dict(image_size=5, num_channels=3, num_levels=4, num_classes=3, hidden_size=13,
+                  num_hidden_layers=3, kernel_size=3, first_kernel_size=3, output_hidden_size=12)
+    values.update(overrides)
+    return PixelCNNConfig(**values)
+
+
+def tiny_model(**overrides) -> PixelCNNForImageGeneration:
+    """A tiny model with random (not zero) biases, so no two levels tie exactly as they can at init."""
+    model = PixelCNNForImageGeneration(tiny_config(**overrides)).eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("bias"):
+                parameter.normal_(std=0.1)
+    return model
+
+
+def all_subpixels(config):
+    return [(c, r, col) for r in range(config.image_size) for col in range(config.image_size)
+            for c in range(config.num_channels)]
+
+
+def dependency_matrix(model) -> torch.Tensor:
+    """D[i, j] = the logits of sub-pixel i depend on input sub-pixel j (both in generation order)."""
+    config = model.config
+    n = config.num_subpixels
+    matrix = torch.zeros(n, n, dtype=torch.bool)
+    for c, r, col in all_subpixels(config):
+        deps = dependency_map(model, r, col, c)  # (C, H, W)
+        i = raster_index(c, r, col, config.num_channels, config.image_size)
+        matrix[i] = deps.permute(1, 2, 0).reshape(-1)  # (H, W, C) flattening == generation order
+    return matrix
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Causality and the blind spot
+# ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("architecture", ["gated", "masked"])
+@pytest.mark.parametrize("num_channels", [1, 3])
+def test_no_logit_sees_its_own_or_a_later_subpixel(architecture, num_channels):
+    model = tiny_model(architecture=architecture, num_channels=num_channels)
+    matrix = dependency_matrix(model)
+    assert not torch.triu(matrix).any(), "a logit depends on its own or a later sub-pixel"
+
+
+def test_colour_order_within_a_pixel():
+    model = tiny_model(num_channels=3)
+    deps = [dependency_map(model, 2, 2, c) for c in range(3)]  # (C, H, W) each
+    assert not deps[0][:, 2, 2].any()                           # R sees nothing of its own pixel
+    assert deps[1][:, 2, 2].tolist() == [True, False, False]    # G sees R
+    assert deps[2][:, 2, 2].tolist() == [True, True, False]     # B sees R and G
+
+
+def test_perturbing_current_and_later_subpixels_leaves_logits_unchanged():
+    model = tiny_model(num_channels=3)
+    config = model.config
+    generator = torch.Generator().manual_seed(1)
+    images = torch.randint(0, config.num_levels, (2, 3, 5, 5), generator=generator)
+    labels = torch.tensor([0, 2])
+    reference = model(images, labels).logits
+    order = all_subpixels(config)
+    for index in torch.randint(0, len(order), (12,), generator=generator).tolist():
+        perturbed = images.clone()
+        for c, r, col in order[index:]:
+            perturbed[:, c, r, col] = torch.randint(0, config.num_levels, (2,), generator=generator)
+        c, r, col = order[index]
+        logits = model(perturbed, labels).logits
+        torch.testing.assert_close(logits[:, c, r, col], reference[:, c, r, col], rtol=0, atol=1e-6)
+    # ... while changing an earlier sub-pixel does change later logits (the test is not vacuous).
+    changed = images.clone()
+    changed[:, 0, 0, 0] = (changed[:, 0, 0, 0] + 1) % config.num_levels
+    assert not torch.allclose(model(changed, labels).logits[:, :, 4, 4], reference[:, :, 4, 4])
+
+
+def test_gated_pixelcnn_has_no_blind_spot():
+    model = tiny_model(image_size=6, num_hidden_layers=5)
+    matrix = dependency_matrix(model)
+    n = model.config.num_subpixels
+    expected = torch.tril(torch.ones(n, n, dtype=torch.bool), diagonal=-1)
+    assert torch.equal(matrix, expected), "some logit misses an earlier sub-pixel"
+
+
+def test_masked_pixelcnn_has_a_blind_spot_up_and_to_the_right():
+    model = tiny_model(image_size=6, num_hidden_layers=5, architecture="masked", num_channels=1)
+    row, col = 5, 1
+    deps = dependency_map(model, row, col)[0]  # (H, W)
+    earlier = torch.zeros(6, 6, dtype=torch.bool)
+    earlier[:row] = True
+    earlier[row, :col] = True
+    missed = earlier & ~deps
+    assert missed.any(), "the masked PixelCNN should miss some earlier pixels"
+    rows, cols = missed.nonzero(as_tuple=True)
+    assert (rows < row).all() and (cols > col).all(), "the blind spot lies up and to the right"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Exact likelihoods
+# ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("architecture", ["gated", "masked"])
+def test_probabilities_of_all_images_sum_to_one(architecture):
+    model = tiny_model(image_size=2, num_channels=3, num_levels=2, architecture=architecture)
+    images = torch.tensor(list(itertools.product([0, 1], repeat=12))).view(-1, 2, 2, 3).permute(0, 3, 1, 2)
+    for label in range(3):
+        labels = torch.full((images.shape[0],), label)
+        total = model.log_likelihood(images, labels).double().exp().sum()
+        assert abs(total.item() - 1.0) < 1e-4
+
+
+def test_loss_and_bits_per_dim_agree_with_log_likelihood():
+    model = tiny_model()
+    images = torch.randint(0, 4, (3, 3, 5, 5))
+    labels = torch.tensor([0, 1, 2])
+    loss = model(images, labels, labels=images).loss
+    log_likelihood = model.log_likelihood(images, labels)
+    assert torch.allclose(loss, -log_likelihood.sum() / images.numel(), atol=1e-5)
+    bits = model.bits_per_dim(images, labels)
+    assert torch.allclose(bits, -log_likelihood / (75 * torch.log(torch.tensor(2.0))), atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Save / load, Auto classes, remote code
+# ---------------------------------------------------------------------------------------------------------
+def test_auto_classes_and_save_load_round_trip(tmp_path):
+    config = tiny_config()
+    model = AutoModel.from_config(config).eval()
+    assert isinstance(model, PixelCNNForImageGeneration)
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists()
+    assert isinstance(AutoConfig.from_pretrained(tmp_path), PixelCNNConfig)
+    loaded = AutoModel.from_pretrained(tmp_path)
+    images, labels = torch.randint(0, 4, (2, 3, 5, 5)), torch.tensor([1, 2])
+    assert torch.equal(model(images, labels).logits, loaded(images, labels).logits)
+
+
+def test_remote_code_load_without_hf_argen(tmp_path):
+    model = tiny_model()
+    model_dir = tmp_path / "model"
+    model.save_pretrained(model_dir)
+    assert json.loads((model_dir / "config.json").read_text())["auto_map"]["AutoConfig"]
+    images, labels = torch.randint(0, 4, (2, 3, 5, 5)), torch.tensor([1, 2])
+    torch.save({"images": images, "labels": labels, "logits": model(images, labels).logits}, tmp_path / "io.pt")
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["hf_argen"] = None  # make `import hf_argen` fail
+        try:
+            import hf_argen
+        except ImportError:
+            pass
+        else:
+            raise SystemExit("hf_argen is importable")
+        import torch
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained({str(model_dir)!r}, trust_remote_code=True)
+        io = torch.load({str(tmp_path / "io.pt")!r})
+        assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+        torch.testing.assert_close(model(io["images"], io["labels"]).logits, io["logits"], rtol=0, atol=1e-6)
+        print("REMOTE_OK")
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["HF_HOME"] = str(tmp_path / "hf_home")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert "REMOTE_OK" in result.stdout, result.stderr[-3000:]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Sampling
+# ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("use_cache", [False, True])
+def test_generate_shape_dtype_range_and_reproducibility(use_cache):
+    model = tiny_model(image_size=4)
+    images = model.generate(class_labels=[0, 1, 2], generator=torch.Generator().manual_seed(3), use_cache=use_cache)
+    assert images.shape == (3, 3, 4, 4) and images.dtype == torch.long
+    assert images.min() >= 0 and images.max() < 4
+    again = model.generate(class_labels=[0, 1, 2], seed=3, use_cache=use_cache)
+    assert torch.equal(images, again)
+    other = model.generate(class_labels=[0, 1, 2], seed=4, use_cache=use_cache)
+    assert not torch.equal(images, other)
+
+
+def test_generate_unconditional_and_repeated_label():
+    model = tiny_model(image_size=3, num_classes=None)
+    assert model.generate(num_images=2, seed=0).shape == (2, 3, 3, 3)
+    conditional = tiny_model(image_size=3)
+    assert conditional.generate(class_labels=1, num_images=4, seed=0).shape == (4, 3, 3, 3)
+
+
+def test_top_k_one_is_greedy():
+    model = tiny_model(image_size=3)
+    a = model.generate(class_labels=[0, 1], top_k=1, seed=0)
+    b = model.generate(class_labels=[0, 1], top_k=1, seed=123)
+    assert torch.equal(a, b)
+
+
+def test_class_conditioning_changes_logits_and_samples():
+    model = tiny_model(image_size=4)
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.class_bias.weight.normal_(std=2.0)
+    images = torch.randint(0, 4, (1, 3, 4, 4))
+    assert not torch.allclose(model(images, [0]).logits, model(images, [1]).logits)
+    zero = model.generate(class_labels=[0] * 4, seed=0)
+    one = model.generate(class_labels=[1] * 4, seed=0)
+    assert not torch.equal(zero, one)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Bad input
+# ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "overrides, name",
+    [
+        (dict(image_size=0), "image_size"),
+        (dict(image_size=-3), "image_size"),
+        (dict(num_levels=1), "num_levels"),
+        (dict(kernel_size=4), "kernel_size"),
+        (dict(first_kernel_size=2), "first_kernel_size"),
+        (dict(num_hidden_layers=-1), "num_hidden_layers"),
+        (dict(num_channels=2), "num_channels"),
+        (dict(hidden_size=2), "hidden_size"),
+        (dict(num_classes=0), "num_classes"),
+        (dict(architecture="pixelrnn"), "architecture"),
+        (dict(dropout=1.5), "dropout"),
+    ],
+)
+def test_bad_config_values_raise(overrides, name):
+    with pytest.raises(ValueError, match=name):
+        tiny_config(**overrides)
+
+
+def test_bad_pixel_values_raise():
+    model = tiny_model()
+    labels = torch.tensor([0, 1])
+    with pytest.raises(ValueError, match=r"pixel_values.*\[0, 4\)"):
+        model(torch.full((2, 3, 5, 5), 4), labels)
+    with pytest.raises(ValueError, match=r"pixel_values.*\[0, 4\)"):
+        model(torch.full((2, 3, 5, 5), -1), labels)
+    with pytest.raises(ValueError, match="pixel_values.*integer levels"):
+        model(torch.rand(2, 3, 5, 5), labels)
+    with pytest.raises(ValueError, match=r"pixel_values.*shape \(batch, 3, 5, 5\)"):
+        model(torch.zeros(2, 1, 5, 5, dtype=torch.long), labels)
+    with pytest.raises(ValueError, match=r"pixel_values.*shape"):
+        model(torch.zeros(2, 3, 6, 6, dtype=torch.long), labels)
+    with pytest.raises(ValueError, match=r"pixel_values.*shape"):
+        model(torch.zeros(3, 5, 5, dtype=torch.long), labels)
+    with pytest.raises(ValueError, match="labels"):
+        model(torch.zeros(2, 3, 5, 5, dtype=torch.long), labels, labels=torch.full((2, 3, 5, 5), 9))
+
+
+def test_bad_class_labels_raise():
+    model = tiny_model()
+    images = torch.zeros(2, 3, 5, 5, dtype=torch.long)
+    with pytest.raises(ValueError, match="class_labels.*required"):
+        model(images)
+    with pytest.raises(ValueError, match=r"class_labels.*\[0, 3\)"):
+        model(images, torch.tensor([0, 3]))
+    with pytest.raises(ValueError, match="class_labels.*integers"):
+        model(images, torch.tensor([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"class_labels.*shape \(2,\)"):
+        model(images, torch.tensor([0, 1, 2]))
+    with pytest.raises(ValueError, match="class_labels.*unconditional"):
+        tiny_model(num_classes=None)(images, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="class_labels.*required"):
+        model.generate(num_images=2)
+    with pytest.raises(ValueError, match="num_images"):
+        model.generate(class_labels=[0, 1], num_images=3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        (dict(temperature=0), "temperature"),
+        (dict(temperature=-1.0), "temperature"),
+        (dict(top_k=0), "top_k"),
+        (dict(top_p=0.0), "top_p"),
+        (dict(top_p=1.5), "top_p"),
+        (dict(num_images=0), "num_images"),
+    ],
+)
+def test_bad_sampling_arguments_raise(kwargs, name):
+    model = tiny_model(num_classes=None)
+    with pytest.raises(ValueError, match=name):
+        model.generate(**kwargs)
