@@ -316,7 +316,9 @@ def test_remote_code_load_without_hf_argen(tmp_path):
         assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
         expected = torch.load({str(tmp_path / "expected.pt")!r})
         assert torch.equal(model.encode(expected["x"]), expected["codes"])
-        assert torch.equal(model(expected["x"]).reconstruction, expected["reconstruction"])
+        # Thread counts may differ from the parent process (float summation order): allow rounding only.
+        torch.testing.assert_close(model(expected["x"]).reconstruction, expected["reconstruction"],
+                                   rtol=1e-5, atol=1e-6)
         print("ok")
         """
     )
