@@ -59,12 +59,12 @@ import torch
 import hf_argen  # registers the model with the Auto classes (or pass trust_remote_code=True without it)
 from transformers import AutoModel
 
-model = AutoModel.from_pretrained("{{ repo_id }}")
+model = AutoModel.from_pretrained("{{ load_path }}")
 images = model.generate(class_labels=torch.arange(10), seed=0)  # (10, 1, {{ size }}, {{ size }}) levels
 ```
 
 ```bash
-python scripts/generate.py --model {{ repo_id }} --class_labels 0 1 2 3 4 5 6 7 8 9 --seed 0 --output grid.png
+python scripts/generate.py --model {{ load_path }} --class_labels 0 1 2 3 4 5 6 7 8 9 --seed 0 --output grid.png
 ```
 """
 
@@ -81,6 +81,7 @@ def write_pixelcnn_model_card(
     training_data: str | None = None,
     sample_grid: str | None = "samples.png",
     hub_dataset_ids: list[str] | None = None,
+    load_path: str | None = None,
 ) -> Path:
     """Write `folder/README.md`; `metrics` holds `bits_per_dim` (or `eval_bits_per_dim`) and optional nats."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
@@ -135,7 +136,7 @@ def write_pixelcnn_model_card(
             f"({'class-conditional' if config.get('num_classes') else 'unconditional'}, "
             f"{config.get('num_channels')}x{size}x{size}, {config.get('num_levels')} levels per sub-pixel, "
             f"hidden_size={config.get('hidden_size')}, {config.get('num_hidden_layers')} gated layers) from "
-            "[hf_argen](https://github.com/). Exact likelihoods in bits per dimension (sub-pixel)."
+            "hf_argen. Exact likelihoods in bits per dimension (sub-pixel)."
         )
     table = [{"dataset": dataset, "split": split, "metric": "bits/dim", "value": f"{bits:.4f}"}]
     if nats is not None:
@@ -148,6 +149,7 @@ def write_pixelcnn_model_card(
         results=table,
         command=command,
         repo_id=repo_id,
+        load_path=load_path or repo_id,
         size=size,
         sample_grid=sample_grid or "",
         eval_command=eval_command

@@ -62,7 +62,7 @@ def main(argv=None):
             ]
         )
     eval_command = (
-        f"python scripts/evaluate_pixelcnn.py --model {args.hub_model_id or folder} "
+        f"python scripts/evaluate_pixelcnn.py --model {folder} "
         f"--dataset_name {metrics['dataset']} --split {metrics['split']}"
     )
     path = write_pixelcnn_model_card(
@@ -76,6 +76,7 @@ def main(argv=None):
         description=args.description,
         training_data=args.training_data,
         hub_dataset_ids=args.hub_dataset_ids,
+        load_path=str(folder),
     )
     print(f"wrote {path} (bits/dim {metrics['bits_per_dim']:.4f} on {metrics['dataset']}:{metrics['split']})")
 

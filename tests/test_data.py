@@ -37,9 +37,7 @@ def test_digits_fixed_split_sizes_labels_and_levels():
     levels = encode_images(test, processor)
     digits = load_digits()
     assert levels.shape == (360, 1, 8, 8) and levels.dtype == torch.long
-    np.testing.assert_array_equal(
-        levels[:, 0].numpy(), digits.images[::5]
-    )  # test = index % 5 == 0, exact levels
+    np.testing.assert_array_equal(levels[:, 0].numpy(), digits.images[::5])  # test = index % 5 == 0, exact levels
     assert test["label"] == digits.target[::5].tolist()
     np.testing.assert_array_equal(encode_images(train, processor)[:4, 0].numpy(), digits.images[[1, 2, 3, 4]])
     with pytest.raises(ValueError, match="split"):
@@ -133,9 +131,7 @@ def test_save_to_disk_rgb_and_columns(tmp_path):
     dataset = load_image_dataset(str(tmp_path / "saved"), "train", label_column="fine")
     assert dataset.column_names == ["image", "label"] and dataset["label"] == [0, 1, 2, 3]
     levels = encode_images(dataset, PixelCNNImageProcessor(num_levels=4, num_channels=3))
-    np.testing.assert_array_equal(
-        levels[1].numpy(), np.moveaxis(arrays[1], -1, 0).astype(np.int64) * 4 // 256
-    )
+    np.testing.assert_array_equal(levels[1].numpy(), np.moveaxis(arrays[1], -1, 0).astype(np.int64) * 4 // 256)
     with pytest.raises(ValueError, match="image_column"):
         load_image_dataset(str(tmp_path / "saved"), "train", image_column="nope")
 
@@ -183,3 +179,53 @@ def test_train_pixelcnn_on_rgb_imagefolder(tmp_path):
         4,
         2,
     )
+
+
+def test_joint_training_set_records_its_sources(tmp_path, monkeypatch):
+    """digits (repeated) + converted MNIST rows: the mix and its sources land in training_info.json."""
+    from hf_argen.pixelcnn_training import parse_dataset_spec
+    from training.train_pixelcnn import main
+
+    assert parse_dataset_spec("mnist_digits:test") == ("mnist_digits", "test")
+    assert parse_dataset_spec("user/data") == ("user/data", "train")
+    assert parse_dataset_spec("/data/a:b/c") == ("/data/a:b/c", "train")
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    images = np.zeros((7, 28, 28), dtype=np.uint8)
+    images[:, 4:24, 10:18] = 255
+    _write_idx(folder / "train-images-idx3-ubyte", images)
+    _write_idx(folder / "train-labels-idx1-ubyte", np.arange(7, dtype=np.uint8))
+    monkeypatch.setenv(DATA_DIR_ENV, str(folder))
+    main(
+        [
+            "--dataset_name",
+            "digits",
+            "--extra_train_datasets",
+            "mnist_digits:train",
+            "--train_repeats",
+            "2",
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--hidden_size",
+            "4",
+            "--num_hidden_layers",
+            "1",
+            "--output_hidden_size",
+            "4",
+            "--first_kernel_size",
+            "3",
+            "--max_train_steps",
+            "1",
+            "--eval_split",
+            "none",
+            "--no_samples",
+            "--train_batch_size",
+            "8",
+        ]
+    )
+    info = json.loads((tmp_path / "out" / "training_info.json").read_text())
+    assert info["train_data"] == [
+        {"dataset": "digits:train", "examples": 2 * 1437},
+        {"dataset": "mnist_digits:train", "examples": 7},
+    ]
+    assert info["command"].startswith("accelerate launch training/train_pixelcnn.py --dataset_name digits")

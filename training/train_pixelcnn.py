@@ -25,9 +25,7 @@ except ImportError:
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group("data")
     data.add_argument(
         "--dataset_name",
@@ -40,8 +38,7 @@ def parse_args(argv=None):
         "--extra_train_datasets",
         nargs="*",
         default=[],
-        help="more training sets as NAME[:SPLIT] (e.g. mnist_digits:train mnist_digits:test), "
-        "mixed with the main one.",
+        help="more training sets as NAME[:SPLIT] (e.g. mnist_digits:train mnist_digits:test), mixed with the main one.",
     )
     data.add_argument(
         "--train_repeats",
@@ -49,9 +46,7 @@ def parse_args(argv=None):
         default=1,
         help="how many times the main training set appears in the mix (upweights it).",
     )
-    data.add_argument(
-        "--eval_split", default="test", help="split of --dataset_name to evaluate on; 'none' to skip."
-    )
+    data.add_argument("--eval_split", default="test", help="split of --dataset_name to evaluate on; 'none' to skip.")
     data.add_argument(
         "--data_dir",
         default=None,
@@ -99,9 +94,7 @@ def parse_args(argv=None):
     train.add_argument("--sample_steps", type=int, default=None)
     train.add_argument("--no_samples", action="store_true", help="skip the final sample grid.")
     train.add_argument("--ema_decay", type=float, default=None)
-    train.add_argument(
-        "--num_threads", type=int, default=None, help="torch.set_num_threads for this process."
-    )
+    train.add_argument("--num_threads", type=int, default=None, help="torch.set_num_threads for this process.")
 
     hub = parser.add_argument_group("hub")
     hub.add_argument("--push_to_hub", action="store_true")
@@ -203,9 +196,7 @@ def main(argv=None):
     sample_fn = (
         None
         if args.no_samples
-        else make_sample_fn(
-            processor, config.num_classes, seed=args.seed, scale=max(1, 64 // config.image_size)
-        )
+        else make_sample_fn(processor, config.num_classes, seed=args.seed, scale=max(1, 64 // config.image_size))
     )
     training_args = TrainingArguments(
         output_dir=args.output_dir,
@@ -233,7 +224,9 @@ def main(argv=None):
         # The last gated layer's horizontal output conv feeds nothing (only its skip path reaches the head).
         ddp_find_unused_parameters=True,
     )
-    command = "accelerate launch training/train_pixelcnn.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "accelerate launch training/train_pixelcnn.py " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
+    )
     trainer = Trainer(
         model,
         training_args,
@@ -247,9 +240,7 @@ def main(argv=None):
             "train_examples": len(train_tensors["pixel_values"]),
         },
     )
-    logging.getLogger(__name__).info(
-        "training data: %s (%d examples)", sources, len(train_tensors["pixel_values"])
-    )
+    logging.getLogger(__name__).info("training data: %s (%d examples)", sources, len(train_tensors["pixel_values"]))
     result = trainer.train()
     if trainer.accelerator.is_main_process:
         import json
