@@ -4,6 +4,7 @@ Importing the package registers every config, model and processor with the `tran
 """
 
 from . import auto  # noqa: F401  (registration side effect)
+from .causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 from .image_processing import PixelCNNImageProcessor, make_grid
 from .pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration, PixelCNNOutput
 from .vqvae import VQVAEConfig, VQVAEModel, VQVAEOutput
@@ -11,6 +12,10 @@ from .vqvae import VQVAEConfig, VQVAEModel, VQVAEOutput
 __version__ = "0.1.0"
 
 __all__ = [
+    "ARRNNConfig",
+    "ARRNNForCausalLM",
+    "ARTransformerConfig",
+    "ARTransformerForCausalLM",
     "PixelCNNConfig",
     "PixelCNNForImageGeneration",
     "PixelCNNImageProcessor",

@@ -5,8 +5,9 @@ Registering also marks each config/model class for remote code (`register_for_au
 then loads with `trust_remote_code=True` on a machine without hf_argen.
 """
 
-from transformers import AutoConfig, AutoImageProcessor, AutoModel
+from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForCausalLM
 
+from .causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 from .image_processing import PixelCNNImageProcessor
 from .pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration
 from .vqvae import VQVAEConfig, VQVAEModel
@@ -25,6 +26,8 @@ def register_all() -> None:
     _register(PixelCNNConfig, {AutoModel: PixelCNNForImageGeneration})
     AutoImageProcessor.register(PixelCNNConfig, slow_image_processor_class=PixelCNNImageProcessor, exist_ok=True)
     _register(VQVAEConfig, {AutoModel: VQVAEModel})
+    _register(ARTransformerConfig, {AutoModelForCausalLM: ARTransformerForCausalLM})
+    _register(ARRNNConfig, {AutoModelForCausalLM: ARRNNForCausalLM})
 
 
 register_all()

@@ -1,8 +1,9 @@
 """Gated PixelCNN (van den Oord et al., 2016, "Conditional Image Generation with PixelCNN Decoders").
 
 Sub-pixels are modelled in raster order and, within a pixel, R then G then B. Every feature map is split
-into `num_channels` interleaved groups (channel `k` of a block of features is in group `k % num_channels`); a feature of group
-`c` at pixel (i, j) may depend on every earlier pixel and on sub-pixels `< c` of pixel (i, j) itself.
+into `num_channels` interleaved groups (channel `k` of a block of features is in group `k % num_channels`);
+a feature of group `c` at pixel (i, j) may depend on every earlier pixel and on sub-pixels `< c` of pixel
+(i, j) itself.
 
 Two architectures share the gated layer and the output head:
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from torch import nn
 from transformers import PreTrainedModel
 from transformers.generation.logits_process import (
@@ -239,6 +241,17 @@ class PixelCNNPreTrainedModel(PreTrainedModel):
     main_input_name = "pixel_values"
     supports_gradient_checkpointing = False
 
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`; a corrupt or truncated weights file raises an `OSError` naming it."""
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        except SafetensorError as error:
+            raise OSError(
+                f"The weights of {str(pretrained_model_name_or_path)!r} (model.safetensors) are corrupt or "
+                f"truncated: {error}. Re-download or re-save the model."
+            ) from error
+
     def _init_weights(self, module):
         if isinstance(module, nn.Conv2d):
             # LeCun-uniform over the weights a mask leaves connected.
@@ -411,10 +424,16 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
 
     @staticmethod
     def _sample(logits: torch.Tensor, processors: LogitsProcessorList, generator) -> torch.Tensor:
-        """Sample one level per row of `logits` `(B, num_levels)` -> `(B,)`."""
+        """Sample one level per row of `logits` `(B, num_levels)` -> `(B,)`, by inverting the CDF.
+
+        One uniform draw per row (cheaper per call than `torch.multinomial`, which matters at one call per
+        sub-pixel); levels with zero probability (masked by top-k/top-p) are never drawn.
+        """
         scores = processors(None, logits.float()) if processors else logits.float()
-        probs = torch.softmax(scores, dim=-1)
-        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        cdf = torch.softmax(scores, dim=-1).cumsum_(dim=-1)
+        uniform = torch.rand(cdf.shape[0], 1, generator=generator, device=cdf.device, dtype=cdf.dtype)
+        levels = torch.searchsorted(cdf, uniform * cdf[:, -1:], right=True)
+        return levels.squeeze(1).clamp_(max=cdf.shape[1] - 1)
 
     @torch.no_grad()
     def generate(

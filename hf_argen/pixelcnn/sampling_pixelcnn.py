@@ -24,8 +24,19 @@ import torch
 import torch.nn.functional as F
 
 
-def _gate(pre: torch.Tensor, hidden: int) -> torch.Tensor:
-    return torch.tanh(pre[:, :hidden]) * torch.sigmoid(pre[:, hidden:])
+def _fold_tanh(weight_or_bias: torch.Tensor, hidden: int, dim: int) -> torch.Tensor:
+    """Scale the `f` half of a gate pre-activation by -2, so that `_folded_gate` needs one sigmoid call."""
+    scale = torch.ones(2 * hidden, dtype=weight_or_bias.dtype, device=weight_or_bias.device)
+    scale[:hidden] = -2.0
+    shape = [1] * weight_or_bias.dim()
+    shape[dim] = 2 * hidden
+    return (weight_or_bias * scale.view(shape)).contiguous()
+
+
+def _folded_gate(pre: torch.Tensor, hidden: int, out: torch.Tensor) -> torch.Tensor:
+    """tanh(f) * sigmoid(g) from `pre = [-2 f; g]`: sigmoid(g) * (1 - 2 sigmoid(-2 f)), written into `out`."""
+    s = torch.sigmoid(pre)
+    return torch.addcmul(s[:, hidden:], s[:, :hidden], s[:, hidden:], value=-2.0, out=out)
 
 
 def _window_matrix(weight: torch.Tensor) -> torch.Tensor:
@@ -51,6 +62,66 @@ class _HeadMatrices:
         x = torch.addmm(self.skip_bias, skip_features, self.skip_weight).relu_()
         x = torch.addmm(self.hidden_bias, x, self.hidden_weight).relu_()
         return torch.addmm(self.logits_bias[channel], x, self.logits_weight[channel])
+
+
+class _HorizontalSteps:
+    """Buffers and pre-made views for the per-sub-pixel horizontal stack of the gated architecture.
+
+    Slicing a tensor costs about as much as a small kernel, so every view a step needs is made once here, and
+    every op writes into a preallocated buffer (`out=`): a step is then 4-5 kernels per layer and no slicing.
+    """
+
+    def __init__(self, layers, batch_size: int, size: int, hidden: int, factory: dict):
+        self.layers = layers
+        self.last = len(layers) - 1
+        # Horizontal-stack inputs of the current row, `(B, (half + S) * in_channels)`, zero padded on the left.
+        # Only columns <= the current one are read; stale values from the previous row meet masked weights.
+        self.inputs = [torch.zeros(batch_size, (layer["half"] + size) * layer["in_channels"], **factory)
+                       for layer in layers]
+        self.skip = torch.empty(batch_size, len(layers) * hidden, **factory)
+        self.pre = [torch.empty(batch_size, 2 * hidden, **factory) for _ in layers]
+        self.sig = [torch.empty(batch_size, 2 * hidden, **factory) for _ in layers]
+        self.sig_f = [sig[:, :hidden] for sig in self.sig]
+        self.sig_g = [sig[:, hidden:] for sig in self.sig]
+        self.skip_slots = [self.skip[:, i * hidden : (i + 1) * hidden] for i in range(len(layers))]
+        self.windows, self.slots, self.centres = [], [], []
+        for index, layer in enumerate(layers):
+            width, in_channels = layer["half"] + 1, layer["in_channels"]
+            inputs = self.inputs[index]
+            self.windows.append([inputs[:, col * in_channels : (col + width) * in_channels] for col in range(size)])
+            self.centres.append([inputs[:, (col + width - 1) * in_channels : (col + width) * in_channels]
+                                 for col in range(size)])
+            if index < self.last:
+                next_inputs, next_half = self.inputs[index + 1], layers[index + 1]["half"]
+                self.slots.append([next_inputs[:, (next_half + col) * hidden : (next_half + col + 1) * hidden]
+                                   for col in range(size)])
+        first = layers[0]
+        num_channels = first["in_channels"]
+        self.image_inputs = [[self.inputs[0][:, (first["half"] + col) * num_channels + channel]
+                              for channel in range(num_channels)] for col in range(size)]
+
+    def image_input(self, col: int, channel: int) -> torch.Tensor:
+        """The `(B,)` view of the first layer's input that holds sub-pixel `(col, channel)` of the row."""
+        return self.image_inputs[col][channel]
+
+    def run(self, row_biases, col: int) -> torch.Tensor:
+        """Horizontal stack at pixel `col` of the current row; returns the skip features `(B, layers * F)`."""
+        for index, layer in enumerate(self.layers):
+            pre = torch.addmm(row_biases[index][col], self.windows[index][col], layer["horizontal_matrix"],
+                              out=self.pre[index])
+            torch.sigmoid(pre, out=self.sig[index])
+            # tanh(f) * sigmoid(g) == sigmoid(g) * (1 - 2 sigmoid(-2 f)); the -2 is folded into the weights.
+            gated = torch.addcmul(self.sig_g[index], self.sig_f[index], self.sig_g[index], value=-2.0,
+                                  out=self.skip_slots[index])
+            if index == self.last:
+                break  # the last layer's horizontal output feeds nothing
+            slot = self.slots[index][col]
+            if layer["first"]:
+                torch.addmm(layer["output_bias"], gated, layer["output_weight"], out=slot)
+            else:  # residual: the layer's own input at this pixel
+                torch.addmm(self.centres[index][col], gated, layer["output_weight"], out=slot)
+                slot.add_(layer["output_bias"])
+        return self.skip
 
 
 class CachedSampler:
@@ -99,7 +170,7 @@ class CachedSampler:
             h_class_bias=h_bias,
             link_weight=layer.link.weight[:, :, 0, 0],
             link_bias=layer.link.bias,
-            horizontal_matrix=_window_matrix(layer.horizontal.masked_weight()),
+            horizontal_matrix=_fold_tanh(_window_matrix(layer.horizontal.masked_weight()), hidden, dim=1),
             horizontal_bias=layer.horizontal.bias,
             output_weight=layer.output.masked_weight()[:, :, 0, 0].t().contiguous(),
             output_bias=layer.output.bias,
@@ -115,8 +186,8 @@ class CachedSampler:
         return dict(
             half=kernel // 2,
             first=layer.first,
-            matrix=_window_matrix(weight),
-            bias=bias.contiguous(),
+            matrix=_fold_tanh(_window_matrix(weight), hidden, dim=1),
+            bias=_fold_tanh(bias, hidden, dim=1),
             output_weight=layer.output.masked_weight()[:, :, 0, 0].t().contiguous(),
             output_bias=layer.output.bias,
             in_channels=self.channels if layer.first else hidden,
@@ -134,31 +205,28 @@ class CachedSampler:
         return levels.to(self.factory["dtype"]) * (2.0 / (self.config.num_levels - 1)) - 1.0
 
     def _sample_gated(self, draw, rows) -> torch.LongTensor:
-        B, C, S, hidden = self.batch_size, self.channels, self.size, self.hidden
-        images = torch.zeros(B, C, S, S, dtype=torch.long, device=self.factory["device"])
+        B, C, S = self.batch_size, self.channels, self.size
         # Vertical-stack inputs of every layer, zero padded: `half` rows on top, `half` columns each side.
         vertical_inputs = [
             torch.zeros(B, layer["in_channels"], S + layer["half"], S + 2 * layer["half"], **self.factory)
             for layer in self.layers
         ]
+        steps = _HorizontalSteps(self.layers, B, S, self.hidden, self.factory)
+        # Level -> normalised input value, written straight into the image row the first layer reads.
+        to_input = self._normalise(torch.arange(self.config.num_levels, device=self.factory["device"]))
+        sampled = []
+        first_half = self.layers[0]["half"]
         for row in rows:
-            row_biases = self._vertical_row(vertical_inputs, row)
-            # Horizontal-stack inputs of the current row, `(B, (half + S) * in_channels)`, zero padded on the left.
-            horizontal_inputs = [
-                torch.zeros(B, (layer["half"] + S) * layer["in_channels"], **self.factory) for layer in self.layers
-            ]
-            image_row = horizontal_inputs[0]
-            first_half = self.layers[0]["half"]
+            row_biases = [bias.unbind(0) for bias in self._vertical_row(vertical_inputs, row)]
             for col in range(S):
                 for channel in range(C):
-                    skip = self._horizontal_pixel(horizontal_inputs, row_biases, col)
-                    levels = draw(self.head(skip, channel))
-                    images[:, channel, row, col] = levels
-                    image_row[:, (first_half + col) * C + channel] = self._normalise(levels)
+                    levels = draw(self.head(steps.run(row_biases, col), channel))
+                    torch.index_select(to_input, 0, levels, out=steps.image_input(col, channel))
+                    sampled.append(levels)
             # The finished image row feeds the vertical stack of later rows.
-            half = self.layers[0]["half"]
-            vertical_inputs[0][:, :, row + half, half : half + S] = self._normalise(images[:, :, row])
-        return images
+            finished = torch.stack(sampled[-S * C :], dim=1).view(B, S, C).permute(0, 2, 1)
+            vertical_inputs[0][:, :, row + first_half, first_half : first_half + S] = to_input[finished]
+        return torch.stack(sampled, dim=1).view(B, S, S, C).permute(0, 3, 1, 2).contiguous()
 
     def _vertical_row(self, vertical_inputs, row: int) -> list[torch.Tensor]:
         """Run the vertical stack on row `row`; returns per-layer horizontal biases `(S, B, 2F)`."""
@@ -174,35 +242,12 @@ class CachedSampler:
             if layer["h_class_bias"] is not None:
                 h_bias = h_bias + layer["h_class_bias"]
                 v_pre = v_pre + layer["v_class_bias"]
-            row_biases.append(h_bias.permute(2, 0, 1).contiguous())
+            row_biases.append(_fold_tanh(h_bias, hidden, dim=1).permute(2, 0, 1).contiguous())
             if index + 1 < len(self.layers):
                 next_half = self.layers[index + 1]["half"]
                 v_out = torch.tanh(v_pre[:, :hidden]) * torch.sigmoid(v_pre[:, hidden:])
                 vertical_inputs[index + 1][:, :, row + next_half, next_half : next_half + S] = v_out
         return row_biases
-
-    def _horizontal_pixel(self, horizontal_inputs, row_biases, col: int) -> torch.Tensor:
-        """Horizontal stack at pixel `col` of the current row; returns the skip features `(B, layers * F)`."""
-        hidden = self.hidden
-        gated_outputs = []
-        last = len(self.layers) - 1
-        for index, layer in enumerate(self.layers):
-            width = layer["half"] + 1
-            in_channels = layer["in_channels"]
-            inputs = horizontal_inputs[index]
-            window = inputs[:, col * in_channels : (col + width) * in_channels]
-            pre = torch.addmm(row_biases[index][col], window, layer["horizontal_matrix"])
-            gated = _gate(pre, hidden)
-            gated_outputs.append(gated)
-            if index == last:
-                break  # the last layer's horizontal output feeds nothing
-            out = torch.addmm(layer["output_bias"], gated, layer["output_weight"])
-            if not layer["first"]:
-                centre = (col + width - 1) * in_channels
-                out = out + inputs[:, centre : centre + hidden]
-            next_half = self.layers[index + 1]["half"]
-            horizontal_inputs[index + 1][:, (next_half + col) * hidden : (next_half + col + 1) * hidden] = out
-        return torch.cat(gated_outputs, dim=1)
 
     def _sample_masked(self, draw, rows) -> torch.LongTensor:
         B, C, S, hidden = self.batch_size, self.channels, self.size, self.hidden
@@ -214,15 +259,15 @@ class CachedSampler:
         ]
         last = len(self.layers) - 1
         first_half = self.layers[0]["half"]
+        skip = torch.empty(B, len(self.layers) * hidden, **self.factory)
         for row in rows:
             for col in range(S):
                 for channel in range(C):
-                    gated_outputs = []
                     for index, layer in enumerate(self.layers):
                         half = layer["half"]
                         window = inputs[index][:, row : row + half + 1, col : col + 2 * half + 1].reshape(B, -1)
-                        gated = _gate(torch.addmm(layer["bias"], window, layer["matrix"]), hidden)
-                        gated_outputs.append(gated)
+                        pre = torch.addmm(layer["bias"], window, layer["matrix"])
+                        gated = _folded_gate(pre, hidden, out=skip[:, index * hidden : (index + 1) * hidden])
                         if index == last:
                             break
                         out = torch.addmm(layer["output_bias"], gated, layer["output_weight"])
@@ -230,7 +275,7 @@ class CachedSampler:
                             out = out + inputs[index][:, row + half, col + half]
                         next_half = self.layers[index + 1]["half"]
                         inputs[index + 1][:, row + next_half, col + next_half] = out
-                    levels = draw(self.head(torch.cat(gated_outputs, dim=1), channel))
+                    levels = draw(self.head(skip, channel))
                     images[:, channel, row, col] = levels
                     inputs[0][:, row + first_half, col + first_half, channel] = self._normalise(levels)
         return images

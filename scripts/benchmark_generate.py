@@ -1,0 +1,159 @@
+"""Benchmark `generate()` speed of the causal LMs against `transformers`' GPT-2 of identical size.
+
+Prints two tables:
+1. greedy tokens/s of ARTransformerForCausalLM vs GPT2LMHeadModel (same width, depth, heads, MLP, vocabulary,
+   learned positions, tied embeddings: identical parameter counts), batch 4, measured interleaved in one run;
+2. ARRNNForCausalLM per-token time at several generation lengths (should be flat: O(1) per token).
+
+    PYTHONPATH=. python scripts/benchmark_generate.py [--threads 1] [--repeats 5]
+"""
+
+import argparse
+import statistics
+import time
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from hf_argen import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--vocab-size", type=int, default=512)
+    parser.add_argument("--hidden-size", type=int, default=256)
+    parser.add_argument("--num-layers", type=int, default=4)
+    parser.add_argument("--num-heads", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--prompt-length", type=int, default=16)
+    parser.add_argument("--new-tokens", type=int, nargs="+", default=[64, 512])
+    parser.add_argument("--rnn-new-tokens", type=int, nargs="+", default=[64, 512, 2048])
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per setting (median reported)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 = quiet on shared CPUs)")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args()
+
+
+def build_models(args):
+    torch.manual_seed(args.seed)
+    max_positions = args.prompt_length + max(args.new_tokens)
+    ours = ARTransformerForCausalLM(
+        ARTransformerConfig(
+            vocab_size=args.vocab_size,
+            hidden_size=args.hidden_size,
+            num_hidden_layers=args.num_layers,
+            num_attention_heads=args.num_heads,
+            intermediate_size=4 * args.hidden_size,
+            max_position_embeddings=max_positions,
+        )
+    ).eval()
+    gpt2 = GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=args.vocab_size,
+            n_embd=args.hidden_size,
+            n_layer=args.num_layers,
+            n_head=args.num_heads,
+            n_inner=4 * args.hidden_size,
+            n_positions=max_positions,
+            attn_implementation="sdpa",
+            bos_token_id=None,
+            eos_token_id=None,
+        )
+    ).eval()
+    rnn = ARRNNForCausalLM(
+        ARRNNConfig(
+            vocab_size=args.vocab_size, hidden_size=args.hidden_size, num_hidden_layers=2, cell_type="lstm"
+        )
+    ).eval()
+    return ours, gpt2, rnn
+
+
+def num_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())  # tied weights are counted once
+
+
+@torch.inference_mode()
+def time_generate(model, prompt, new_tokens) -> tuple[float, float]:
+    """(wall-clock seconds, process CPU seconds) of one greedy `generate` call."""
+    start, start_cpu = time.perf_counter(), time.process_time()
+    out = model.generate(
+        prompt,
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        do_sample=False,
+        eos_token_id=None,
+        pad_token_id=0,
+    )
+    elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    assert out.shape[1] == prompt.shape[1] + new_tokens
+    return elapsed, elapsed_cpu
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    ours, gpt2, rnn = build_models(args)
+    prompt = torch.randint(
+        0,
+        args.vocab_size,
+        (args.batch_size, args.prompt_length),
+        generator=torch.Generator().manual_seed(args.seed),
+    )
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch_size}, "
+        f"prompt {args.prompt_length} tokens, greedy, median of {args.repeats} runs"
+    )
+    print(
+        f"parameters: ARTransformerForCausalLM {num_parameters(ours):,}, "
+        f"GPT2LMHeadModel {num_parameters(gpt2):,}, "
+        f"ARRNNForCausalLM (2-layer LSTM) {num_parameters(rnn):,}\n"
+    )
+
+    print("Throughput = batch * new tokens / time; wall = wall-clock, cpu = this process's CPU time (less")
+    print("sensitive to other jobs on a shared machine). Ratio = ARTransformer / GPT-2.\n")
+    print(
+        "| new tokens | ARTransformer tok/s (wall / cpu) | GPT-2 tok/s (wall / cpu) "
+        "| ratio wall | ratio cpu |"
+    )
+    print("|---:|---:|---:|---:|---:|")
+    for new_tokens in args.new_tokens:
+        for model in (ours, gpt2):  # warm-up
+            time_generate(model, prompt, min(new_tokens, 16))
+        runs = {"ours": [], "gpt2": []}
+        for _ in range(args.repeats):  # interleaved, so both see the same machine load
+            runs["ours"].append(time_generate(ours, prompt, new_tokens))
+            runs["gpt2"].append(time_generate(gpt2, prompt, new_tokens))
+        tokens = args.batch_size * new_tokens
+        tps = {
+            name: [tokens / statistics.median(run[k] for run in values) for k in (0, 1)]
+            for name, values in runs.items()
+        }
+        print(
+            f"| {new_tokens} | {tps['ours'][0]:,.0f} / {tps['ours'][1]:,.0f} | "
+            f"{tps['gpt2'][0]:,.0f} / {tps['gpt2'][1]:,.0f} | {tps['ours'][0] / tps['gpt2'][0]:.2f}x | "
+            f"{tps['ours'][1] / tps['gpt2'][1]:.2f}x |"
+        )
+
+    print("\nPer-token time of one generate() step (batch of the same size), ms, wall / cpu:\n")
+    print("| new tokens | ARRNN (2-layer LSTM) | ARTransformer |")
+    print("|---:|---:|---:|")
+    time_generate(rnn, prompt, 16)
+    for new_tokens in args.rnn_new_tokens:
+        repeats = max(1, args.repeats if new_tokens <= 512 else args.repeats // 2)
+        cells = []
+        for model in (rnn, ours):
+            if args.prompt_length + new_tokens > getattr(
+                model.config, "max_position_embeddings", float("inf")
+            ):
+                cells.append("(past max_position_embeddings)")
+                continue
+            runs = [time_generate(model, prompt, new_tokens) for _ in range(repeats)]
+            wall, cpu = (1000 * statistics.median(run[k] for run in runs) / new_tokens for k in (0, 1))
+            cells.append(f"{wall:.2f} / {cpu:.2f}")
+        print(f"| {new_tokens} | {cells[0]} | {cells[1]} |")
+
+
+if __name__ == "__main__":
+    main()

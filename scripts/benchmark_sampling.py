@@ -1,0 +1,94 @@
+"""Benchmark PixelCNN sampling: naive (one forward pass per sub-pixel) against the cached sampler.
+
+    python scripts/benchmark_sampling.py                    # the README table (hidden 64, 10 layers, kernel 3)
+    python scripts/benchmark_sampling.py --quick            # small sizes only
+
+For every image size and batch size it prints, measured in this one run on this machine: one forward pass of the
+batch, naive sampling, cached sampling, the speed-up (naive / cached) and cached / one forward pass.
+A naive run costs C*H*W forward passes (about an hour at 32x32x3, batch 16, on 2 CPU cores), so where it would
+take longer than `--naive_budget` seconds, it is timed over `--naive_steps` real naive steps (forward pass + draw,
+which cost the same at every position) and scaled to C*H*W steps; those rows are marked `*`.
+"""
+
+import argparse
+import platform
+import time
+from functools import partial
+
+import torch
+
+from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
+
+SIZES = [(1, 8), (3, 16), (1, 28), (3, 32)]  # (channels, image size)
+
+
+def timed(function, repeats: int = 1) -> float:
+    function()  # warm-up (allocations, kernels)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    return (time.perf_counter() - start) / repeats
+
+
+def naive_seconds(model, batch_size: int, args) -> tuple[float, bool]:
+    """Seconds for a full naive sampling run, measured or scaled from timed steps."""
+    config = model.config
+    steps = config.num_subpixels
+    images = torch.zeros(batch_size, config.num_channels, config.image_size, config.image_size, dtype=torch.long,
+                         device=model.device)
+    processors = model._logits_processor(1.0, None, None)
+    generator = torch.Generator(device=model.device).manual_seed(0)
+
+    def naive_step():
+        with torch.no_grad():
+            logits = model._logits(images, None)[:, 0, 0, 0]
+            images[:, 0, 0, 0] = model._sample(logits, processors, generator)
+
+    per_step = timed(naive_step, repeats=min(args.naive_steps, steps))
+    if per_step * steps <= args.naive_budget:
+        return timed(lambda: model.generate(num_images=batch_size, seed=0, use_cache=False), repeats=1), False
+    return per_step * steps, True
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hidden_size", type=int, default=64)
+    parser.add_argument("--num_hidden_layers", type=int, default=10, help="layers after the first")
+    parser.add_argument("--kernel_size", type=int, default=3)
+    parser.add_argument("--num_levels", type=int, default=256)
+    parser.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 8, 16])
+    parser.add_argument("--naive_budget", type=float, default=60.0, help="seconds a full naive run may take")
+    parser.add_argument("--naive_steps", type=int, default=10, help="timed naive steps when scaling")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--quick", action="store_true", help="only 8x8x1 and 16x16x3")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    sizes = SIZES[:2] if args.quick else SIZES
+    device = torch.device(args.device)
+    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} "
+          f"threads, device {device}; hidden {args.hidden_size}, {args.num_hidden_layers + 1} layers, "
+          f"kernel {args.kernel_size}, {args.num_levels} levels")
+    print("| image | batch | forward s | naive s | cached s | naive / cached | cached / forward |")
+    print("|---|---|---|---|---|---|---|")
+    for channels, size in sizes:
+        config = PixelCNNConfig(image_size=size, num_channels=channels, num_levels=args.num_levels,
+                                hidden_size=args.hidden_size, num_hidden_layers=args.num_hidden_layers,
+                                kernel_size=args.kernel_size)
+        model = PixelCNNForImageGeneration(config).to(device).eval()
+        for batch_size in args.batch_sizes:
+            images = torch.randint(0, args.num_levels, (batch_size, channels, size, size), device=device)
+            with torch.no_grad():
+                forward = timed(partial(model, images), repeats=3)
+            cached = timed(partial(model.generate, num_images=batch_size, seed=0), repeats=1)
+            naive, scaled = naive_seconds(model, batch_size, args)
+            mark = "*" if scaled else ""
+            print(f"| {size}x{size}x{channels} | {batch_size} | {forward:.3f} | {naive:.1f}{mark} | {cached:.2f} "
+                  f"| {naive / cached:.0f}x{mark} | {cached / forward:.2f}x |", flush=True)
+    print("* naive time scaled from timed naive steps (forward pass + draw) to C*H*W steps")
+
+
+if __name__ == "__main__":
+    main()
