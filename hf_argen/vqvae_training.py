@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+import textwrap
 
 import torch
 
@@ -227,13 +228,15 @@ def vqvae_model_card(
     lines = [
         f"# {model_name}",
         "",
-        f"VQ-VAE (van den Oord et al., 2017) trained on {dataset_name} with the `hf_argen` package: a",
-        f"convolutional encoder maps a {size}x{size}x{config.num_channels} image in [-1, 1] to a",
-        f"{side}x{side} grid of codes from a codebook of K={k} centroids (d={config.embedding_dim}),",
-        "kept as running (EMA) estimates of the encoder outputs assigned to them, with k-means",
-        "initialisation and dead-code restarts; a convolutional decoder maps the codes back to pixels.",
-        "The code maps are the",
-        "discrete data an autoregressive prior models.",
+        textwrap.fill(
+            f"VQ-VAE (van den Oord et al., 2017) trained on {dataset_name} with the `hf_argen` package: a "
+            f"convolutional encoder maps a {size}x{size}x{config.num_channels} image in [-1, 1] to a "
+            f"{side}x{side} grid of codes from a codebook of K={k} centroids (d={config.embedding_dim}), kept as "
+            "running (EMA) estimates of the encoder outputs assigned to them, with k-means initialisation and "
+            "dead-code restarts; a convolutional decoder maps the codes back to pixels. The code maps are the "
+            "discrete data an autoregressive prior models.",
+            width=110,
+        ),
         "",
         "## Usage",
         "",
@@ -261,7 +264,8 @@ def vqvae_model_card(
         "code histogram (K would be perfectly uniform use); bits per image is h * w * log2(K).",
     ]
     if eval_command:
-        lines += ["", "Measured with:", "", "```bash", eval_command, "```"]
+        lines += ["", "Measured with (offline, `HF_ARGEN_DATA_DIR` = the folder of the IDX files):", "", "```bash"]
+        lines += [eval_command, "```"]
     if train_command:
         lines += ["", "## Training", "", "```bash", train_command, "```"]
         if hardware:

@@ -30,9 +30,7 @@ DATASET_IDS = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="a saved model folder or Hub id")
     parser.add_argument("--dataset_name", default="mnist")
     parser.add_argument("--split", default="test")
@@ -48,9 +46,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--write_card", action="store_true", help="write README.md into --model")
     parser.add_argument("--model_name", default=None, help="name in the card (default: the folder name)")
-    parser.add_argument(
-        "--repo_id", default=None, help="id/path the card's usage snippet loads (default: --model)"
-    )
+    parser.add_argument("--repo_id", default=None, help="id/path the card's usage snippet loads (default: --model)")
     parser.add_argument("--train_command", default=None, help="training command quoted in the card")
     parser.add_argument("--hardware", default=None, help="hardware note for the card")
     parser.add_argument("--num_threads", type=int, default=None)
@@ -96,7 +92,10 @@ def main(argv=None):
         grid_file = Path(args.grid).name
     if args.write_card:
         dataset_id, dataset_label = DATASET_IDS.get(args.dataset_name, (args.dataset_name, args.dataset_name))
-        command = "PYTHONPATH=. python " + " ".join(shlex.quote(a) for a in sys.argv)
+        command = "PYTHONPATH=. python scripts/evaluate_vqvae.py " + " ".join(
+            shlex.quote(a) for a in ["--model", args.model, "--dataset_name", args.dataset_name, "--split", args.split]
+        )
+        command += " --check_targets"
         card = vqvae_model_card(
             metrics,
             config,

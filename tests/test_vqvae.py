@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +14,8 @@ from transformers import AutoConfig, AutoModel
 import hf_argen  # noqa: F401  (registration)
 from hf_argen.vqvae import VQVAEConfig, VQVAEModel, VQVAEQuantizer
 from hf_argen.vqvae.modeling_vqvae import kmeans
+
+PACKAGE = Path(__file__).resolve().parents[1] / "hf_argen" / "vqvae"
 
 TINY = dict(
     image_size=8,
@@ -389,3 +392,27 @@ def test_bad_codes(bad, match):
 def test_bad_config(kwargs, name):
     with pytest.raises(ValueError, match=name):
         VQVAEConfig(**kwargs)
+
+
+# ---- shipped model ------------------------------------------------------------------------------------------
+SHIPPED = sorted((Path(__file__).resolve().parents[1] / "model_cards").glob("vqvae-*"))
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=[folder.name for folder in SHIPPED])
+def test_shipped_model_folder(folder):
+    from huggingface_hub import ModelCard
+
+    # The remote code next to the weights is the package's code.
+    for name in ("configuration_vqvae.py", "modeling_vqvae.py"):
+        assert (folder / name).read_text() == (PACKAGE / name).read_text(), f"{folder.name}/{name} is stale"
+    model = AutoModel.from_pretrained(folder).eval()
+    config = model.config
+    codes = model.encode(torch.zeros(2, config.num_channels, config.image_size, config.image_size) - 1)
+    assert codes.shape == (2, config.latent_size, config.latent_size)
+    # The card's model-index holds the targets' figures.
+    card = ModelCard.load(folder / "README.md")
+    values = {result.metric_type: result.metric_value for result in card.data.eval_results}
+    assert values["codebook_usage"] >= 95.0
+    assert values["perplexity"] >= config.num_embeddings / 2
+    assert values["bits_per_image"] == pytest.approx(config.bits_per_image)
+    assert (folder / "model.safetensors").stat().st_size < 5 * 2**20
