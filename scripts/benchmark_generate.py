@@ -38,7 +38,7 @@ def parse_args():
 
 def build_models(args):
     torch.manual_seed(args.seed)
-    max_positions = args.prompt_length + max(args.new_tokens)
+    max_positions = args.prompt_length + max(args.new_tokens + args.rnn_new_tokens)
     ours = ARTransformerForCausalLM(
         ARTransformerConfig(
             vocab_size=args.vocab_size,
