@@ -108,9 +108,7 @@ def test_straight_through_is_identity_on_the_quantiser_input():
     flat = latents.detach().permute(0, 2, 3, 1).reshape(-1, 4)
     nearest = torch.cdist(flat, quantizer.codebook).argmin(1)
     assert torch.equal(out.codes.flatten(), nearest)
-    torch.testing.assert_close(
-        out.quantized.detach().permute(0, 2, 3, 1).reshape(-1, 4), quantizer.codebook[nearest]
-    )
+    torch.testing.assert_close(out.quantized.detach().permute(0, 2, 3, 1).reshape(-1, 4), quantizer.codebook[nearest])
 
 
 # ---- EMA codebook ------------------------------------------------------------------------------------------
@@ -146,9 +144,7 @@ def test_ema_update_matches_hand_computation():
     torch.testing.assert_close(quantizer.codebook, sums / smoothed[:, None])
     # Centroid 0 moved from the origin towards its assigned mean [2/3, 1].
     moved = quantizer.codebook[0]
-    assert torch.dist(moved, torch.tensor([2 / 3, 1.0])) < torch.dist(
-        torch.zeros(2), torch.tensor([2 / 3, 1.0])
-    )
+    assert torch.dist(moved, torch.tensor([2 / 3, 1.0])) < torch.dist(torch.zeros(2), torch.tensor([2 / 3, 1.0]))
 
 
 def test_ema_converges_to_cluster_means():
@@ -166,16 +162,10 @@ def test_ema_converges_to_cluster_means():
     with torch.no_grad():
         quantizer.codebook.copy_(torch.tensor([[-1.0, 0.0], [1.0, 0.0]]))
         quantizer.ema_embed_sum.copy_(quantizer.codebook)
-    vectors = (
-        torch.tensor([[-3.0, 1.0], [-2.0, 1.0], [2.0, -1.0], [4.0, -1.0]])
-        .view(1, 2, 2, 2)
-        .permute(0, 3, 1, 2)
-    )
+    vectors = torch.tensor([[-3.0, 1.0], [-2.0, 1.0], [2.0, -1.0], [4.0, -1.0]]).view(1, 2, 2, 2).permute(0, 3, 1, 2)
     for _ in range(100):
         quantizer(vectors, update=True)
-    torch.testing.assert_close(
-        quantizer.codebook, torch.tensor([[-2.5, 1.0], [3.0, -1.0]]), atol=1e-3, rtol=0
-    )
+    torch.testing.assert_close(quantizer.codebook, torch.tensor([[-2.5, 1.0], [3.0, -1.0]]), atol=1e-3, rtol=0)
 
 
 def test_eval_mode_and_no_grad_leave_the_codebook_alone():
@@ -416,3 +406,65 @@ def test_shipped_model_folder(folder):
     assert values["perplexity"] >= config.num_embeddings / 2
     assert values["bits_per_image"] == pytest.approx(config.bits_per_image)
     assert (folder / "model.safetensors").stat().st_size < 5 * 2**20
+
+
+# ---- distributed codebook maintenance ----------------------------------------------------------------------
+DISTRIBUTED_SCRIPT = """
+import os, sys, torch, torch.distributed as dist, torch.multiprocessing as mp
+sys.path.insert(0, {root!r})
+from hf_argen.vqvae import VQVAEConfig, VQVAEQuantizer
+
+def latents(rank, step):
+    generator = torch.Generator().manual_seed(100 * step + rank)
+    return torch.randn(3, 4, 2, 2, generator=generator) * (rank + 1)
+
+def run(rank, world, out, overrides):
+    dist.init_process_group("gloo", init_method="file://" + os.path.join(out, "rendezvous"), rank=rank,
+                            world_size=world)
+    torch.manual_seed(0)  # the same initial state on every process (DDP broadcasts it too)
+    quantizer = VQVAEQuantizer(VQVAEConfig(**overrides))
+    torch.manual_seed(1 + rank)  # different local randomness: k-means seeds and restart picks must be synced
+    for step in range(4):
+        quantizer(latents(rank, step), update=True)
+    torch.save(quantizer.state_dict(), os.path.join(out, f"rank{{rank}}.pt"))
+    dist.destroy_process_group()
+
+def main(out, mode):
+    os.makedirs(out)
+    overrides = dict(image_size=8, num_embeddings=8, embedding_dim=4, downsample_factor=2, decay=0.5)
+    if mode == "exact":
+        overrides.update(kmeans_init=False, dead_code_steps=0)
+    else:
+        overrides.update(kmeans_init=True, dead_code_steps=1)
+    mp.spawn(run, args=(2, out, overrides), nprocs=2)
+    if mode == "exact":  # the same updates on one process, from both ranks' batches concatenated
+        torch.manual_seed(0)
+        quantizer = VQVAEQuantizer(VQVAEConfig(**overrides))
+        for step in range(4):
+            quantizer(torch.cat([latents(0, step), latents(1, step)]), update=True)
+        torch.save(quantizer.state_dict(), os.path.join(out, "single.pt"))
+
+if __name__ == "__main__":
+    for mode in ("exact", "synced"):
+        main(os.path.join(sys.argv[1], mode), mode)
+"""
+
+
+def test_distributed_codebook_updates(tmp_path):
+    """Two gloo processes: EMA statistics are summed over processes, k-means seeds and restarts are synced."""
+    script = tmp_path / "dist_vq.py"
+    script.write_text(DISTRIBUTED_SCRIPT.format(root=str(PACKAGE.parents[1])))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for mode in ("exact", "synced"):
+        rank0, rank1 = (torch.load(tmp_path / mode / f"rank{r}.pt") for r in (0, 1))
+        for key in rank0:  # every process holds the same codebook state
+            assert torch.equal(rank0[key], rank1[key]), (mode, key)
+    # Summed statistics == one process seeing the whole global batch.
+    single = torch.load(tmp_path / "exact" / "single.pt")
+    for key, value in torch.load(tmp_path / "exact" / "rank0.pt").items():
+        torch.testing.assert_close(value, single[key], rtol=1e-5, atol=1e-6)
+    assert bool(torch.load(tmp_path / "synced" / "rank0.pt")["initialized"])
