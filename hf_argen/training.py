@@ -99,6 +99,8 @@ class TrainingArguments:
     sample_steps: int | None = None  # also samples at the end when sample_fn is given
     ema_decay: float | None = None
     dataloader_num_workers: int = 0
+    ddp_find_unused_parameters: bool = False  # True for models with parameters outside the loss graph
+    use_cpu: bool | None = None  # None: CPU when no CUDA/MPS device (multi-process CPU runs then use gloo)
 
     def __post_init__(self):
         positive = ["train_batch_size", "num_train_epochs", "gradient_accumulation_steps", "logging_steps"]
@@ -106,15 +108,22 @@ class TrainingArguments:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-        for name in ("max_train_steps", "checkpointing_steps", "checkpoints_total_limit", "eval_steps",
-                     "sample_steps"):
+        for name in (
+            "max_train_steps",
+            "checkpointing_steps",
+            "checkpoints_total_limit",
+            "eval_steps",
+            "sample_steps",
+        ):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"`{name}` must be a positive integer or None, got {value!r}.")
         if not self.learning_rate > 0:
             raise ValueError(f"`learning_rate` must be > 0, got {self.learning_rate}.")
         if self.mixed_precision not in ("no", "fp16", "bf16"):
-            raise ValueError(f"`mixed_precision` must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}.")
+            raise ValueError(
+                f"`mixed_precision` must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}."
+            )
         if self.report_to not in ("none", "tensorboard"):
             raise ValueError(f"`report_to` must be 'none' or 'tensorboard', got {self.report_to!r}.")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
@@ -132,12 +141,14 @@ class TrainResult:
 # Data
 # ----------------------------------------------------------------------------------------------------------
 class TensorDictDataset(Dataset):
-    """Named tensors of equal length as a map-style dataset; batches are dicts of tensors (fast batched path)."""
+    """Named tensors of equal length as a map-style dataset; batches are dicts of tensors (batched path)."""
 
     def __init__(self, **tensors: torch.Tensor):
         lengths = {len(t) for t in tensors.values()}
         if len(lengths) != 1:
-            raise ValueError(f"tensors must have equal lengths, got { {k: len(t) for k, t in tensors.items()} }.")
+            raise ValueError(
+                f"tensors must have equal lengths, got { {k: len(t) for k, t in tensors.items()} }."
+            )
         self.tensors = tensors
 
     def __len__(self) -> int:
@@ -158,8 +169,9 @@ def _identity(batch):
 class EpochBatchSampler(Sampler):
     """This process's batches of epoch `epoch`, from `start_batch` on (see the module doc for the order)."""
 
-    def __init__(self, num_samples: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1,
-                 group: int = 1):
+    def __init__(
+        self, num_samples: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1, group: int = 1
+    ):
         self.num_samples, self.batch_size, self.seed = num_samples, batch_size, seed
         self.rank, self.world_size, self.group = rank, world_size, group
         self.epoch, self.start_batch = 0, 0
@@ -180,7 +192,7 @@ class EpochBatchSampler(Sampler):
         size = self.batch_size * self.world_size
         for batch in range(self.start_batch, self.batches_per_epoch()):
             start = batch * size + self.rank * self.batch_size
-            yield order[start: start + self.batch_size].tolist()
+            yield order[start : start + self.batch_size].tolist()
 
 
 def shard_indices(num_samples: int, accelerator) -> range:
@@ -248,7 +260,7 @@ def list_checkpoints(output_dir: str | os.PathLike) -> list[tuple[int, Path]]:
 
 
 def resolve_checkpoint(output_dir: str | os.PathLike, resume_from_checkpoint: str | None) -> Path | None:
-    """`"latest"` -> newest complete checkpoint in `output_dir` (None if there is none); a path -> that path."""
+    """`"latest"` -> newest complete checkpoint in `output_dir` (None if none); a path -> that path."""
     if resume_from_checkpoint is None:
         return None
     if resume_from_checkpoint == "latest":
@@ -256,9 +268,25 @@ def resolve_checkpoint(output_dir: str | os.PathLike, resume_from_checkpoint: st
         return checkpoints[-1][1] if checkpoints else None
     path = Path(resume_from_checkpoint)
     if not (path / TRAINER_STATE).is_file():
-        raise ValueError(f"`resume_from_checkpoint` {str(path)!r} is not a complete checkpoint folder "
-                         f"(no {TRAINER_STATE}); pass a checkpoint-<step> folder or 'latest'.")
+        raise ValueError(
+            f"`resume_from_checkpoint` {str(path)!r} is not a complete checkpoint folder "
+            f"(no {TRAINER_STATE}); pass a checkpoint-<step> folder or 'latest'."
+        )
     return path
+
+
+def load_checkpoint_weights(checkpoint: str | os.PathLike, ema: bool = False) -> dict:
+    """Weights of a checkpoint folder: `model.safetensors`, or with `ema=True` the EMA shadow weights."""
+    checkpoint = Path(checkpoint)
+    if not ema:
+        from safetensors.torch import load_file
+
+        return load_file(str(checkpoint / "model.safetensors"))
+    for path in sorted(checkpoint.glob("custom_checkpoint_*.pkl")):
+        state = torch.load(path, map_location="cpu", weights_only=False)
+        if isinstance(state, dict) and "shadow" in state:
+            return dict(state["shadow"])
+    raise ValueError(f"{checkpoint} holds no EMA weights (the run had no `ema_decay`).")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -290,18 +318,25 @@ class Trainer:
         tracker_config: dict | None = None,
     ):
         from accelerate import Accelerator
-        from accelerate.utils import ProjectConfiguration
+        from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
 
         self.args = args
         self.accelerator = Accelerator(
+            cpu=args.use_cpu if args.use_cpu is not None else not _has_accelerator_device(),
             mixed_precision=args.mixed_precision,
             log_with=None if args.report_to == "none" else args.report_to,
-            project_config=ProjectConfiguration(project_dir=args.output_dir,
-                                                logging_dir=os.path.join(args.output_dir, "logs")),
+            kwargs_handlers=[
+                DistributedDataParallelKwargs(find_unused_parameters=args.ddp_find_unused_parameters)
+            ],
+            project_config=ProjectConfiguration(
+                project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")
+            ),
         )
         if len(train_dataset) < args.train_batch_size * self.accelerator.num_processes:
-            raise ValueError(f"`train_dataset` has {len(train_dataset)} examples, fewer than one global batch "
-                             f"({args.train_batch_size} x {self.accelerator.num_processes} processes).")
+            raise ValueError(
+                f"`train_dataset` has {len(train_dataset)} examples, fewer than one global batch "
+                f"({args.train_batch_size} x {self.accelerator.num_processes} processes)."
+            )
         self.train_dataset = train_dataset
         if collate_fn is None and isinstance(train_dataset, TensorDictDataset):
             collate_fn = _identity
@@ -313,24 +348,39 @@ class Trainer:
         self.tracker_config = tracker_config or {}
         torch.manual_seed(args.seed)
         if optimizer is None:
-            optimizer = torch.optim.AdamW(model.parameters(), lr=args.learning_rate, weight_decay=args.weight_decay,
-                                          betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon)
+            optimizer = torch.optim.AdamW(
+                model.parameters(),
+                lr=args.learning_rate,
+                weight_decay=args.weight_decay,
+                betas=(args.adam_beta1, args.adam_beta2),
+                eps=args.adam_epsilon,
+            )
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
-        self.sampler = EpochBatchSampler(len(train_dataset), args.train_batch_size, args.seed,
-                                         self.accelerator.process_index, self.accelerator.num_processes,
-                                         group=args.gradient_accumulation_steps)
+        self.sampler = EpochBatchSampler(
+            len(train_dataset),
+            args.train_batch_size,
+            args.seed,
+            self.accelerator.process_index,
+            self.accelerator.num_processes,
+            group=args.gradient_accumulation_steps,
+        )
         self.steps_per_epoch = self.sampler.batches_per_epoch() // args.gradient_accumulation_steps
         if self.steps_per_epoch == 0:
-            raise ValueError("An epoch holds no complete optimizer step: lower `train_batch_size` or "
-                             "`gradient_accumulation_steps`.")
+            raise ValueError(
+                "An epoch holds no complete optimizer step: lower `train_batch_size` or "
+                "`gradient_accumulation_steps`."
+            )
         self.max_train_steps = args.max_train_steps or args.num_train_epochs * self.steps_per_epoch
         from transformers import get_scheduler
 
         # The scheduler is stepped once per optimizer step (not prepared: Accelerate would step it once per
         # process); it is registered so its state is checkpointed.
-        self.lr_scheduler = get_scheduler(args.lr_scheduler, optimizer=self.optimizer.optimizer,
-                                          num_warmup_steps=args.lr_warmup_steps,
-                                          num_training_steps=self.max_train_steps)
+        self.lr_scheduler = get_scheduler(
+            args.lr_scheduler,
+            optimizer=self.optimizer.optimizer,
+            num_warmup_steps=args.lr_warmup_steps,
+            num_training_steps=self.max_train_steps,
+        )
         self.accelerator.register_for_checkpointing(self.lr_scheduler)
         self.ema = None
         if args.ema_decay is not None:
@@ -370,7 +420,10 @@ class Trainer:
         """Write `checkpoint-<step>` atomically (temp folder + rename); prune beyond the total limit."""
         accelerator = self.accelerator
         output_dir = Path(self.args.output_dir)
-        final, temp = output_dir / f"{CHECKPOINT_PREFIX}{step}", output_dir / f".tmp-{CHECKPOINT_PREFIX}{step}"
+        final, temp = (
+            output_dir / f"{CHECKPOINT_PREFIX}{step}",
+            output_dir / f".tmp-{CHECKPOINT_PREFIX}{step}",
+        )
         if accelerator.is_main_process:
             output_dir.mkdir(parents=True, exist_ok=True)
             if temp.exists():
@@ -379,9 +432,16 @@ class Trainer:
         accelerator.save_state(str(temp))
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
-            state = {"global_step": step, "steps_per_epoch": self.steps_per_epoch,
-                     "max_train_steps": self.max_train_steps, "num_processes": accelerator.num_processes,
-                     "args": asdict(self.args)}
+            config = getattr(self.unwrapped_model, "config", None)
+            if hasattr(config, "to_json_file"):  # makes the checkpoint loadable with from_pretrained
+                config.to_json_file(str(temp / "config.json"))
+            state = {
+                "global_step": step,
+                "steps_per_epoch": self.steps_per_epoch,
+                "max_train_steps": self.max_train_steps,
+                "num_processes": accelerator.num_processes,
+                "args": asdict(self.args),
+            }
             with open(temp / TRAINER_STATE, "w") as handle:
                 json.dump(state, handle, indent=2)
                 handle.flush()
@@ -404,8 +464,11 @@ class Trainer:
             return
         state = json.loads((path / TRAINER_STATE).read_text())
         if state.get("num_processes", 1) != self.accelerator.num_processes:
-            logger.warning("Checkpoint written with %s processes, resuming with %s: the data order differs.",
-                           state.get("num_processes"), self.accelerator.num_processes)
+            logger.warning(
+                "Checkpoint written with %s processes, resuming with %s: the data order differs.",
+                state.get("num_processes"),
+                self.accelerator.num_processes,
+            )
         self.accelerator.load_state(str(path))
         self.global_step = int(state["global_step"])
         logger.info("Resumed from %s at step %d.", path, self.global_step)
@@ -443,15 +506,26 @@ class Trainer:
 
         args, accelerator = self.args, self.accelerator
         if args.report_to != "none":
-            config = {k: v for k, v in {**asdict(args), **self.tracker_config}.items()
-                      if isinstance(v, (int, float, str, bool))}
+            config = {
+                k: v
+                for k, v in {**asdict(args), **self.tracker_config}.items()
+                if isinstance(v, (int, float, str, bool))
+            }
             accelerator.init_trackers(args.tracker_project_name, config=config)
         self._resume()
-        loader = DataLoader(self.train_dataset, batch_sampler=self.sampler, collate_fn=self.collate_fn,
-                            num_workers=args.dataloader_num_workers)
+        loader = DataLoader(
+            self.train_dataset,
+            batch_sampler=self.sampler,
+            collate_fn=self.collate_fn,
+            num_workers=args.dataloader_num_workers,
+        )
         accum = args.gradient_accumulation_steps
-        progress = tqdm(total=self.max_train_steps, initial=min(self.global_step, self.max_train_steps),
-                        disable=not accelerator.is_local_main_process, desc="steps")
+        progress = tqdm(
+            total=self.max_train_steps,
+            initial=min(self.global_step, self.max_train_steps),
+            disable=not accelerator.is_local_main_process,
+            desc="steps",
+        )
         self.model.train()
         running_loss, running_count = torch.zeros((), device=accelerator.device), 0
         metrics: dict = {}
@@ -520,6 +594,11 @@ class Trainer:
         return TrainResult(global_step=self.global_step, metrics=metrics, output_dir=args.output_dir)
 
 
+def _has_accelerator_device() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return torch.cuda.is_available() or bool(mps is not None and mps.is_available())
+
+
 def _to_device(batch, device):
     from accelerate.utils import send_to_device
 
@@ -541,6 +620,7 @@ __all__ = [
     "TrainingArguments",
     "default_compute_loss",
     "list_checkpoints",
+    "load_checkpoint_weights",
     "num_update_steps",
     "resolve_checkpoint",
     "shard_indices",

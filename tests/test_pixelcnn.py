@@ -150,13 +150,24 @@ def test_auto_classes_and_save_load_round_trip(tmp_path):
     assert torch.equal(model(images, labels).logits, loaded(images, labels).logits)
 
 
+def test_truncated_weights_raise_an_oserror_naming_the_file(tmp_path):
+    tiny_model().save_pretrained(tmp_path)
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(OSError, match="model.safetensors"):
+        AutoModel.from_pretrained(tmp_path)
+
+
 def test_remote_code_load_without_hf_argen(tmp_path):
     model = tiny_model()
     model_dir = tmp_path / "model"
     model.save_pretrained(model_dir)
     assert json.loads((model_dir / "config.json").read_text())["auto_map"]["AutoConfig"]
     images, labels = torch.randint(0, 4, (2, 3, 5, 5)), torch.tensor([1, 2])
-    torch.save({"images": images, "labels": labels, "logits": model(images, labels).logits}, tmp_path / "io.pt")
+    samples = model.generate(class_labels=[0, 2], seed=7)
+    torch.save({"images": images, "labels": labels, "logits": model(images, labels).logits, "samples": samples},
+               tmp_path / "io.pt")
+    assert (model_dir / "sampling_pixelcnn.py").exists()  # the cached sampler travels with the model
     script = textwrap.dedent(f"""
         import sys
         sys.modules["hf_argen"] = None  # make `import hf_argen` fail
@@ -172,6 +183,7 @@ def test_remote_code_load_without_hf_argen(tmp_path):
         io = torch.load({str(tmp_path / "io.pt")!r})
         assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
         torch.testing.assert_close(model(io["images"], io["labels"]).logits, io["logits"], rtol=0, atol=1e-6)
+        assert torch.equal(model.generate(class_labels=[0, 2], seed=7), io["samples"])
         print("REMOTE_OK")
     """)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
+import shutil
 import sys
 
 import torch
@@ -26,18 +27,31 @@ except ImportError:
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group("data")
-    data.add_argument("--dataset_name", default="digits",
-                      help="digits | mnist | fashion_mnist | mnist_digits | a Hub id | a local folder "
-                           "(imagefolder or save_to_disk); NAME:SPLIT picks a split.")
+    data.add_argument(
+        "--dataset_name",
+        default="digits",
+        help="digits | mnist | fashion_mnist | mnist_digits | a Hub id | a local folder "
+        "(imagefolder or save_to_disk); NAME:SPLIT picks a split.",
+    )
     data.add_argument("--dataset_split", default="train")
-    data.add_argument("--extra_train_datasets", nargs="*", default=[],
-                      help="more training sets as NAME[:SPLIT] (e.g. mnist_digits:train mnist_digits:test), "
-                           "mixed with the main one.")
-    data.add_argument("--train_repeats", type=int, default=1,
-                      help="how many times the main training set appears in the mix (upweights it).")
+    data.add_argument(
+        "--extra_train_datasets",
+        nargs="*",
+        default=[],
+        help="more training sets as NAME[:SPLIT] (e.g. mnist_digits:train mnist_digits:test), mixed with the main one.",
+    )
+    data.add_argument(
+        "--train_repeats",
+        type=int,
+        default=1,
+        help="how many times the main training set appears in the mix (upweights it).",
+    )
     data.add_argument("--eval_split", default="test", help="split of --dataset_name to evaluate on; 'none' to skip.")
-    data.add_argument("--data_dir", default=None, help="folder with MNIST/Fashion-MNIST IDX files "
-                                                        "(else $HF_ARGEN_DATA_DIR).")
+    data.add_argument(
+        "--data_dir",
+        default=None,
+        help="folder with MNIST/Fashion-MNIST IDX files (else $HF_ARGEN_DATA_DIR).",
+    )
     data.add_argument("--image_column", default=None)
     data.add_argument("--label_column", default=None)
     data.add_argument("--unconditional", action="store_true", help="ignore labels (num_classes=None).")
@@ -96,8 +110,15 @@ def main(argv=None):
 
     from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration, PixelCNNImageProcessor
     from hf_argen.data import load_image_dataset
-    from hf_argen.pixelcnn_training import (DEFAULT_LEVELS, concat_tensors, load_tensors, make_eval_fn,
-                                            make_sample_fn, parse_dataset_spec, pixelcnn_loss)
+    from hf_argen.pixelcnn_training import (
+        DEFAULT_LEVELS,
+        concat_tensors,
+        load_tensors,
+        make_eval_fn,
+        make_sample_fn,
+        parse_dataset_spec,
+        pixelcnn_loss,
+    )
     from hf_argen.training import TensorDictDataset, Trainer, TrainingArguments
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
@@ -111,8 +132,13 @@ def main(argv=None):
         model = PixelCNNForImageGeneration.from_pretrained(args.init_model)
         config = model.config
     else:
-        probe = load_image_dataset(name, split=split, data_dir=args.data_dir, image_column=args.image_column,
-                                   label_column=args.label_column)
+        probe = load_image_dataset(
+            name,
+            split=split,
+            data_dir=args.data_dir,
+            image_column=args.image_column,
+            label_column=args.label_column,
+        )
         first = probe[0]["image"]
         image_size = args.image_size or max(first.size)
         num_channels = args.num_channels or (3 if first.mode in ("RGB", "RGBA", "P") else 1)
@@ -123,8 +149,12 @@ def main(argv=None):
         num_channels=config.num_channels if config else num_channels,
         image_size=config.image_size if config else image_size,
     )
-    common = dict(data_dir=args.data_dir, image_column=args.image_column, label_column=args.label_column,
-                  conditional=not args.unconditional)
+    common = dict(
+        data_dir=args.data_dir,
+        image_column=args.image_column,
+        label_column=args.label_column,
+        conditional=not args.unconditional,
+    )
     parts, repeats, sources = [], [], []
     main_tensors, num_classes, main_sources = load_tensors(name, split, processor, **common)
     parts.append(main_tensors)
@@ -139,10 +169,17 @@ def main(argv=None):
     train_tensors = concat_tensors(parts, repeats)
     if config is None:
         config = PixelCNNConfig(
-            image_size=image_size, num_channels=num_channels, num_levels=num_levels, num_classes=num_classes,
-            hidden_size=args.hidden_size, num_hidden_layers=args.num_hidden_layers, kernel_size=args.kernel_size,
-            first_kernel_size=args.first_kernel_size, output_hidden_size=args.output_hidden_size,
-            architecture=args.architecture, dropout=args.dropout,
+            image_size=image_size,
+            num_channels=num_channels,
+            num_levels=num_levels,
+            num_classes=num_classes,
+            hidden_size=args.hidden_size,
+            num_hidden_layers=args.num_hidden_layers,
+            kernel_size=args.kernel_size,
+            first_kernel_size=args.first_kernel_size,
+            output_hidden_size=args.output_hidden_size,
+            architecture=args.architecture,
+            dropout=args.dropout,
         )
         torch.manual_seed(args.seed)
         model = PixelCNNForImageGeneration(config)
@@ -156,42 +193,86 @@ def main(argv=None):
     if args.eval_split.lower() != "none":
         eval_tensors, _, _ = load_tensors(name, args.eval_split, processor, **common)
         eval_fn = make_eval_fn(eval_tensors, config.num_subpixels, batch_size=args.eval_batch_size)
-    sample_fn = None if args.no_samples else make_sample_fn(processor, config.num_classes, seed=args.seed,
-                                                            scale=max(1, 64 // config.image_size))
+    sample_fn = (
+        None
+        if args.no_samples
+        else make_sample_fn(processor, config.num_classes, seed=args.seed, scale=max(1, 64 // config.image_size))
+    )
     training_args = TrainingArguments(
-        output_dir=args.output_dir, train_batch_size=args.train_batch_size, learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay, adam_beta1=args.adam_beta1, adam_beta2=args.adam_beta2,
-        lr_scheduler=args.lr_scheduler, lr_warmup_steps=args.lr_warmup_steps,
-        num_train_epochs=args.num_train_epochs, max_train_steps=args.max_train_steps,
-        gradient_accumulation_steps=args.gradient_accumulation_steps, max_grad_norm=args.max_grad_norm,
-        mixed_precision=args.mixed_precision, checkpointing_steps=args.checkpointing_steps,
-        checkpoints_total_limit=args.checkpoints_total_limit, resume_from_checkpoint=args.resume_from_checkpoint,
-        seed=args.seed, report_to=args.report_to, logging_steps=args.logging_steps, eval_steps=args.eval_steps,
-        sample_steps=args.sample_steps, ema_decay=args.ema_decay,
+        output_dir=args.output_dir,
+        train_batch_size=args.train_batch_size,
+        learning_rate=args.learning_rate,
+        weight_decay=args.weight_decay,
+        adam_beta1=args.adam_beta1,
+        adam_beta2=args.adam_beta2,
+        lr_scheduler=args.lr_scheduler,
+        lr_warmup_steps=args.lr_warmup_steps,
+        num_train_epochs=args.num_train_epochs,
+        max_train_steps=args.max_train_steps,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        max_grad_norm=args.max_grad_norm,
+        mixed_precision=args.mixed_precision,
+        checkpointing_steps=args.checkpointing_steps,
+        checkpoints_total_limit=args.checkpoints_total_limit,
+        resume_from_checkpoint=args.resume_from_checkpoint,
+        seed=args.seed,
+        report_to=args.report_to,
+        logging_steps=args.logging_steps,
+        eval_steps=args.eval_steps,
+        sample_steps=args.sample_steps,
+        ema_decay=args.ema_decay,
+        # The last gated layer's horizontal output conv feeds nothing (only its skip path reaches the head).
+        ddp_find_unused_parameters=True,
     )
-    command = "accelerate launch training/train_pixelcnn.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = "accelerate launch training/train_pixelcnn.py " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
+    )
     trainer = Trainer(
-        model, training_args, TensorDictDataset(**train_tensors), compute_loss=pixelcnn_loss, eval_fn=eval_fn,
-        sample_fn=sample_fn, processors=[processor],
-        tracker_config={"dataset_name": args.dataset_name, "train_examples": len(train_tensors["pixel_values"])},
+        model,
+        training_args,
+        TensorDictDataset(**train_tensors),
+        compute_loss=pixelcnn_loss,
+        eval_fn=eval_fn,
+        sample_fn=sample_fn,
+        processors=[processor],
+        tracker_config={
+            "dataset_name": args.dataset_name,
+            "train_examples": len(train_tensors["pixel_values"]),
+        },
     )
-    logging.getLogger(__name__).info("training data: %s (%d examples)", sources,
-                                     len(train_tensors["pixel_values"]))
+    logging.getLogger(__name__).info("training data: %s (%d examples)", sources, len(train_tensors["pixel_values"]))
     result = trainer.train()
     if trainer.accelerator.is_main_process:
         import json
         from pathlib import Path
 
-        info = {"command": command, "train_data": [{"dataset": s, "examples": n} for s, n in sources],
-                "eval_dataset": None if eval_fn is None else f"{name}:{args.eval_split}", **result.metrics}
+        info = {
+            "command": command,
+            "train_data": [{"dataset": s, "examples": n} for s, n in sources],
+            "eval_dataset": None if eval_fn is None else f"{name}:{args.eval_split}",
+            **result.metrics,
+        }
         Path(args.output_dir, "training_info.json").write_text(json.dumps(info, indent=2))
+        grids = sorted(Path(args.output_dir, "samples").glob("step-*.png"))
+        if grids:  # the final grid, where model cards expect it
+            shutil.copyfile(grids[-1], Path(args.output_dir, "samples.png"))
         if args.push_to_hub:
             from hf_argen.hub import push_to_hub, write_pixelcnn_model_card
 
-            write_pixelcnn_model_card(args.output_dir, repo_id=args.hub_model_id, command=command,
-                                      dataset=name, split=args.eval_split, metrics=result.metrics)
-            push_to_hub(args.output_dir, repo_id=args.hub_model_id, token=args.hub_token,
-                        private=args.hub_private_repo)
+            write_pixelcnn_model_card(
+                args.output_dir,
+                repo_id=args.hub_model_id,
+                command=command,
+                dataset=name,
+                split=args.eval_split,
+                metrics=result.metrics,
+            )
+            push_to_hub(
+                args.output_dir,
+                repo_id=args.hub_model_id,
+                token=args.hub_token,
+                private=args.hub_private_repo,
+            )
     return result
 
 

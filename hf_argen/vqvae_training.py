@@ -1,0 +1,296 @@
+"""VQ-VAE recipe: images as float tensors, test-set metrics (PSNR, codebook usage, perplexity, bits per
+image), reconstruction grids, and the hooks that plug them into the shared training loop.
+
+Used by `training/train_vqvae.py`, `scripts/evaluate_vqvae.py` and `scripts/compare_quantizers.py`.
+
+Metric definitions (all over a whole split, not averaged per batch):
+
+* ``psnr``: 10 * log10(1 / MSE), with the MSE taken over every sub-pixel of the split on the [0, 1] scale
+  (the model works on [-1, 1], whose MSE is 4x larger).
+* ``codebook_usage``: fraction of the K codes that occur at least once in the split's code maps.
+* ``perplexity``: exp(entropy) of the split's code histogram, in [1, K]; K means every code is equally used.
+* ``bits_per_image``: size of one code map, h * w * log2(K).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import textwrap
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------------------
+def levels_to_unit_range(levels: torch.Tensor, num_levels: int = 256) -> torch.FloatTensor:
+    """Integer levels in [0, num_levels) -> floats in [-1, 1] (the VQ-VAE's `pixel_values`)."""
+    return levels.float() * (2.0 / (num_levels - 1)) - 1.0
+
+
+def unit_range_to_levels(pixel_values: torch.Tensor, num_levels: int = 256) -> torch.LongTensor:
+    """Floats in [-1, 1] -> nearest integer levels in [0, num_levels)."""
+    levels = torch.round((pixel_values.float().clamp(-1, 1) + 1.0) * ((num_levels - 1) / 2.0))
+    return levels.long()
+
+
+def load_pixel_values(
+    name: str,
+    split: str = "train",
+    data_dir=None,
+    num_channels: int = 1,
+    image_size: int | None = None,
+    image_column: str | None = None,
+) -> torch.FloatTensor:
+    """Load `split` of an image dataset (any name `hf_argen.data.load_image_dataset` accepts) as float
+    `pixel_values` `(N, C, H, W)` in [-1, 1]."""
+    from .data import encode_images, load_image_dataset
+    from .image_processing import PixelCNNImageProcessor
+
+    dataset = load_image_dataset(name, split=split, data_dir=data_dir, image_column=image_column)
+    processor = PixelCNNImageProcessor(num_levels=256, num_channels=num_channels, image_size=image_size)
+    return levels_to_unit_range(encode_images(dataset, processor), 256)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Metrics
+# ----------------------------------------------------------------------------------------------------------
+@torch.no_grad()
+def reconstruction_statistics(model, pixel_values: torch.Tensor, batch_size: int = 500) -> dict:
+    """Summable statistics of `model(pixel_values)` in eval mode: squared error (on [-1, 1]), sub-pixel count,
+    image count and the code histogram `(K,)` (float64).
+
+    `model` is anything whose `forward(pixel_values)` returns `.reconstruction` and `.codes` (a `VQVAEModel`,
+    possibly with another quantiser swapped in).
+    """
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    num_embeddings = model.config.num_embeddings
+    squared_error = torch.zeros((), dtype=torch.float64)
+    counts = torch.zeros(num_embeddings, dtype=torch.float64)
+    try:
+        for start in range(0, len(pixel_values), batch_size):
+            batch = pixel_values[start : start + batch_size].to(device)
+            output = model(pixel_values=batch)
+            squared_error += (output.reconstruction.double() - batch.double()).pow(2).sum().cpu()
+            counts += torch.bincount(output.codes.flatten().cpu(), minlength=num_embeddings).double()
+    finally:
+        model.train(was_training)
+    return {
+        "squared_error": squared_error,
+        "num_subpixels": torch.tensor(float(pixel_values.numel()), dtype=torch.float64),
+        "num_images": torch.tensor(float(len(pixel_values)), dtype=torch.float64),
+        "code_counts": counts,
+    }
+
+
+def summarize_statistics(statistics: dict, config) -> dict:
+    """Statistics (possibly summed over processes) -> metrics: mse (on [-1, 1]), psnr (dB, [0, 1] scale),
+    codebook_usage (fraction), codes_used, perplexity, bits_per_image, num_images."""
+    mse = (statistics["squared_error"] / statistics["num_subpixels"]).item()
+    counts = statistics["code_counts"]
+    probs = counts / counts.sum().clamp(min=1.0)
+    nonzero = probs[probs > 0]
+    perplexity = torch.exp(-(nonzero * nonzero.log()).sum()).item()
+    return {
+        "mse": mse,
+        "psnr": 10.0 * math.log10(4.0 / mse) if mse > 0 else float("inf"),
+        "codebook_usage": (counts > 0).double().mean().item(),
+        "codes_used": int((counts > 0).sum().item()),
+        "perplexity": perplexity,
+        "bits_per_image": config.latent_size**2 * math.log2(config.num_embeddings),
+        "num_images": int(statistics["num_images"].item()),
+    }
+
+
+def evaluate_vqvae(model, pixel_values: torch.Tensor, batch_size: int = 500) -> dict:
+    """Metrics of `model` on `pixel_values` `(N, C, H, W)` in [-1, 1] (see the module docstring)."""
+    return summarize_statistics(reconstruction_statistics(model, pixel_values, batch_size), model.config)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Pictures
+# ----------------------------------------------------------------------------------------------------------
+@torch.no_grad()
+def reconstruction_grid(model, pixel_values: torch.Tensor, num_columns: int = 10, scale: int = 3):
+    """PIL image: rows of originals alternating with rows of their reconstructions (`encode` -> `decode`)."""
+    from PIL import Image
+
+    from .image_processing import make_grid
+
+    was_training = model.training
+    model.eval()
+    try:
+        device = next(model.parameters()).device
+        originals = pixel_values.to(device)
+        reconstructions = model.decode(model.encode(originals))
+    finally:
+        model.train(was_training)
+    rows = []
+    for start in range(0, len(originals), num_columns):
+        rows += [originals[start : start + num_columns], reconstructions[start : start + num_columns]]
+    images = []
+    for row in rows:
+        levels = unit_range_to_levels(row.cpu()).to(torch.uint8)
+        for image in levels:
+            array = image.permute(1, 2, 0).numpy()
+            images.append(Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array))
+        images += [Image.new(images[-1].mode, images[-1].size, 0)] * (num_columns - len(row))
+    return make_grid(images, num_columns=num_columns, scale=scale)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Hooks for hf_argen.training.Trainer
+# ----------------------------------------------------------------------------------------------------------
+def make_eval_fn(eval_pixel_values: torch.Tensor, batch_size: int = 500, prefix: str = "eval_"):
+    """Eval hook: the metrics above on `eval_pixel_values`, sharded over processes and summed."""
+
+    def eval_fn(model, accelerator):
+        from .training import shard_indices
+
+        index = torch.as_tensor(list(shard_indices(len(eval_pixel_values), accelerator)), dtype=torch.long)
+        statistics = reconstruction_statistics(model, eval_pixel_values[index], batch_size)
+        statistics = {
+            name: accelerator.reduce(value.to(accelerator.device), reduction="sum").cpu()
+            for name, value in statistics.items()
+        }
+        metrics = summarize_statistics(statistics, model.config)
+        return {f"{prefix}{name}": value for name, value in metrics.items()}
+
+    return eval_fn
+
+
+def make_sample_fn(pixel_values: torch.Tensor, num_columns: int = 10, scale: int = 3):
+    """Sample hook: the reconstruction grid of a fixed set of images (originals / reconstructions rows)."""
+
+    def sample_fn(model, step):
+        return reconstruction_grid(model, pixel_values, num_columns=num_columns, scale=scale)
+
+    return sample_fn
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Model card
+# ----------------------------------------------------------------------------------------------------------
+def vqvae_model_card(
+    metrics: dict,
+    config,
+    model_name: str,
+    dataset_id: str,
+    dataset_name: str,
+    split: str = "test",
+    train_command: str | None = None,
+    eval_command: str | None = None,
+    grid_file: str | None = None,
+    hardware: str | None = None,
+    repo_id: str | None = None,
+):
+    """A `huggingface_hub.ModelCard` whose `model-index` holds `metrics` (from :func:`evaluate_vqvae`);
+    `repo_id` (default `model_name`) is what the usage snippet loads."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    k = config.num_embeddings
+    figures = [
+        ("psnr", metrics["psnr"], "PSNR (dB)"),
+        ("codebook_usage", 100.0 * metrics["codebook_usage"], "Codebook usage (% of codes)"),
+        ("perplexity", metrics["perplexity"], f"Code perplexity (of K={k})"),
+        ("bits_per_image", metrics["bits_per_image"], "Bits per image (code map)"),
+        ("mse", metrics["mse"], "MSE on [-1, 1]"),
+    ]
+    results = [
+        EvalResult(
+            task_type="image-to-image",
+            task_name="Image reconstruction",
+            dataset_type=dataset_id,
+            dataset_name=dataset_name,
+            dataset_split=split,
+            metric_type=kind,
+            metric_value=round(float(value), 4),
+            metric_name=name,
+        )
+        for kind, value, name in figures
+    ]
+    data = ModelCardData(
+        model_name=model_name,
+        license="apache-2.0",
+        library_name="transformers",
+        datasets=[dataset_id],
+        tags=["vq-vae", "image-to-image", "hf_argen", "custom_code"],
+        pipeline_tag="image-to-image",
+        eval_results=results,
+    )
+    side, size = config.latent_size, config.image_size
+    rows = "\n".join(f"| {name} | {value:.4g} |" for _, value, name in figures)
+    lines = [
+        f"# {model_name}",
+        "",
+        textwrap.fill(
+            f"VQ-VAE (van den Oord et al., 2017) trained on {dataset_name} with the `hf_argen` package: a "
+            f"convolutional encoder maps a {size}x{size}x{config.num_channels} image in [-1, 1] to a "
+            f"{side}x{side} grid of codes from a codebook of K={k} centroids (d={config.embedding_dim}), kept as "
+            "running (EMA) estimates of the encoder outputs assigned to them, with k-means initialisation and "
+            "dead-code restarts; a convolutional decoder maps the codes back to pixels. The code maps are the "
+            "discrete data an autoregressive prior models.",
+            width=110,
+        ),
+        "",
+        "## Usage",
+        "",
+        "```python",
+        "import torch",
+        "from transformers import AutoModel",
+        "",
+        f'model = AutoModel.from_pretrained("{repo_id or model_name}", trust_remote_code=True).eval()',
+        f"pixel_values = torch.rand(4, {config.num_channels}, {config.image_size}, {config.image_size})"
+        " * 2 - 1"
+        "  # images in [-1, 1]",
+        f"codes = model.encode(pixel_values)        # (4, {side}, {side}) long in [0, {k})",
+        f"reconstruction = model.decode(codes)      # (4, {config.num_channels}, {config.image_size}, "
+        f"{config.image_size}) in [-1, 1]",
+        "```",
+        "",
+        f"## Evaluation ({dataset_name} {split} split, {int(metrics.get('num_images', 0)) or 'all'} images)",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        rows,
+        "",
+        "PSNR is 10 log10(1 / MSE) over every pixel of the split on the [0, 1] scale; codebook usage is the",
+        "share of the K codes that occur in the split's code maps; perplexity is exp(entropy) of the split's",
+        "code histogram (K would be perfectly uniform use); bits per image is h * w * log2(K).",
+    ]
+    if eval_command:
+        lines += ["", "Measured with (offline, `HF_ARGEN_DATA_DIR` = the folder of the IDX files):", "", "```bash"]
+        lines += [eval_command, "```"]
+    if train_command:
+        lines += ["", "## Training", "", "```bash", train_command, "```"]
+        if hardware:
+            lines += ["", hardware]
+    if grid_file:
+        lines += [
+            "",
+            "## Reconstructions",
+            "",
+            f"Odd rows: {split} images; even rows: their reconstructions.",
+            "",
+            f"![reconstructions]({grid_file})",
+        ]
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
+
+
+__all__ = [
+    "evaluate_vqvae",
+    "levels_to_unit_range",
+    "load_pixel_values",
+    "make_eval_fn",
+    "make_sample_fn",
+    "reconstruction_grid",
+    "reconstruction_statistics",
+    "summarize_statistics",
+    "unit_range_to_levels",
+    "vqvae_model_card",
+]

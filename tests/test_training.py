@@ -1,0 +1,259 @@
+"""The shared training loop: exact kill-and-resume, resume past the end, 2-process DDP, checkpoint hygiene."""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "training" / "train_pixelcnn.py"
+ENV = {
+    **os.environ,
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "OMP_NUM_THREADS": "1",
+    "PYTHONPATH": str(ROOT),
+    "TOKENIZERS_PARALLELISM": "false",
+}
+TINY = [
+    "--dataset_name",
+    "digits",
+    "--hidden_size",
+    "8",
+    "--num_hidden_layers",
+    "1",
+    "--output_hidden_size",
+    "16",
+    "--first_kernel_size",
+    "3",
+    "--train_batch_size",
+    "16",
+    "--eval_split",
+    "none",
+    "--no_samples",
+    "--num_threads",
+    "1",
+    "--lr_scheduler",
+    "cosine",
+    "--learning_rate",
+    "3e-3",
+]
+
+
+def _weights(path) -> dict:
+    return load_file(str(Path(path) / "model.safetensors"))
+
+
+def _max_diff(a: dict, b: dict) -> float:
+    assert a.keys() == b.keys()
+    return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+
+
+def _run(args, **kwargs):
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], env=ENV, capture_output=True, text=True, timeout=600, **kwargs
+    )
+
+
+def test_kill_and_resume_gives_the_same_weights(tmp_path):
+    """SIGKILL at a random moment after the first checkpoint, resume with `latest`: same final weights."""
+    steps = [
+        "--max_train_steps",
+        "150",
+        "--checkpointing_steps",
+        "10",
+        "--checkpoints_total_limit",
+        "2",
+        "--gradient_accumulation_steps",
+        "2",
+        "--dropout",
+        "0.2",
+        "--ema_decay",
+        "0.9",
+        "--seed",
+        "3",
+        "--logging_steps",
+        "10",
+    ]
+    reference = tmp_path / "reference"
+    done = _run([*TINY, *steps, "--output_dir", str(reference)])
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        [sys.executable, str(SCRIPT), *TINY, *steps, "--output_dir", str(killed)],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 300
+    while not (killed / "checkpoint-10").is_dir() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    delay = random.uniform(0.0, 1.0)
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL, f"run ended before the kill (delay {delay:.2f}s)"
+    assert not (killed / "model.safetensors").exists()
+    # Only complete checkpoints carry the checkpoint name.
+    for folder in killed.glob("checkpoint-*"):
+        assert (folder / "trainer_state.json").is_file() and (folder / "model.safetensors").is_file()
+    resumed = _run([*TINY, *steps, "--output_dir", str(killed), "--resume_from_checkpoint", "latest"])
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resumed from" in resumed.stderr
+    assert _max_diff(_weights(reference), _weights(killed)) <= 1e-6, f"kill delay {delay:.2f}s"
+    assert len(list(killed.glob("checkpoint-*"))) == 2  # checkpoints_total_limit
+    assert not list(killed.glob(".tmp-checkpoint-*"))
+
+
+def test_resume_past_max_train_steps_saves_the_final_model(tmp_path):
+    steps = ["--checkpointing_steps", "4", "--seed", "1", "--logging_steps", "4"]
+    first = _run([*TINY, *steps, "--max_train_steps", "8", "--output_dir", str(tmp_path)])
+    assert first.returncode == 0, first.stderr[-3000:]
+    expected = _weights(tmp_path)
+    (tmp_path / "model.safetensors").unlink()
+    again = _run(
+        [
+            *TINY,
+            *steps,
+            "--max_train_steps",
+            "5",
+            "--output_dir",
+            str(tmp_path),
+            "--resume_from_checkpoint",
+            "latest",
+        ]
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert _max_diff(expected, _weights(tmp_path)) == 0.0
+    assert json.loads((tmp_path / "train_results.json").read_text())["global_step"] == 8
+    assert (tmp_path / "preprocessor_config.json").is_file() and (tmp_path / "config.json").is_file()
+
+
+def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path):
+    """2 CPU processes (gloo) x batch 8 == 1 process x batch 16: same data order, gradients averaged."""
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
+    args = [
+        "--dataset_name",
+        "digits",
+        "--hidden_size",
+        "8",
+        "--num_hidden_layers",
+        "1",
+        "--output_hidden_size",
+        "16",
+        "--first_kernel_size",
+        "3",
+        "--eval_split",
+        "test",
+        "--no_samples",
+        "--num_threads",
+        "1",
+        "--max_train_steps",
+        "6",
+        "--checkpointing_steps",
+        "3",
+        "--logging_steps",
+        "3",
+        "--seed",
+        "5",
+    ]
+    two = subprocess.run(
+        [
+            accelerate,
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            str(SCRIPT),
+            *args,
+            "--train_batch_size",
+            "8",
+            "--output_dir",
+            str(tmp_path / "two"),
+        ],
+        env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert (tmp_path / "two" / "checkpoint-6" / "random_states_1.pkl").is_file()  # really 2 processes
+    one = _run([*args, "--train_batch_size", "16", "--output_dir", str(tmp_path / "one")])
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert _max_diff(_weights(tmp_path / "one"), _weights(tmp_path / "two")) < 1e-5
+    results = [json.loads((tmp_path / d / "train_results.json").read_text()) for d in ("one", "two")]
+    assert results[0]["eval_bits_per_dim"] == pytest.approx(results[1]["eval_bits_per_dim"], abs=1e-4)
+
+
+def test_epoch_batch_sampler_shards_and_skips():
+    from hf_argen.training import EpochBatchSampler
+
+    full = EpochBatchSampler(50, 4, seed=0, world_size=1)
+    ranks = [EpochBatchSampler(50, 2, seed=0, rank=r, world_size=2) for r in range(2)]
+    global_batches = list(full)
+    shards = [list(s) for s in ranks]
+    assert len(global_batches) == 12 and all(len(s) == 12 for s in shards)
+    for b, batch in enumerate(global_batches):
+        assert batch == shards[0][b] + shards[1][b]
+    full.set_epoch(0, start_batch=5)
+    assert list(full) == global_batches[5:]
+    full.set_epoch(1)
+    assert list(full) != global_batches
+    grouped = EpochBatchSampler(50, 4, seed=0, group=5)  # whole accumulation groups only
+    assert grouped.batches_per_epoch() == 10
+
+
+def test_checkpoint_helpers(tmp_path):
+    from hf_argen.training import list_checkpoints, resolve_checkpoint
+
+    for step in (5, 20, 10):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-30").mkdir()  # incomplete: no trainer_state.json
+    (tmp_path / ".tmp-checkpoint-40").mkdir()
+    assert [s for s, _ in list_checkpoints(tmp_path)] == [5, 10, 20]
+    assert resolve_checkpoint(tmp_path, "latest").name == "checkpoint-20"
+    assert resolve_checkpoint(tmp_path / "none", "latest") is None
+    with pytest.raises(ValueError, match="resume_from_checkpoint"):
+        resolve_checkpoint(tmp_path, str(tmp_path / "checkpoint-30"))
+
+
+def test_training_arguments_validate():
+    from hf_argen.training import TrainingArguments
+
+    with pytest.raises(ValueError, match="train_batch_size"):
+        TrainingArguments(output_dir="x", train_batch_size=0)
+    with pytest.raises(ValueError, match="report_to"):
+        TrainingArguments(output_dir="x", report_to="wandb")
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainingArguments(output_dir="x", ema_decay=1.5)
+
+
+def test_ema_tracks_and_restores():
+    from hf_argen.training import EMAModel
+
+    model = torch.nn.Linear(2, 2)
+    ema = EMAModel(model, decay=0.5)
+    original = model.weight.detach().clone()
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    ema.update(model)
+    with ema.applied(model):
+        assert not torch.equal(model.weight, original + 1.0)
+    assert torch.equal(model.weight, original + 1.0)
