@@ -385,3 +385,28 @@ def test_config_value_errors():
     with pytest.raises(ValueError, match="vocab_size"):
         ARTransformerConfig(vocab_size=0)
     assert ARRNNConfig(num_hidden_layers=3).layer_types == ["linear_attention"] * 3
+
+
+def test_growing_kv_layer_matches_dynamic_layer():
+    from transformers.cache_utils import DynamicLayer
+
+    growing, plain = modeling_ar_transformer.GrowingKVLayer(), DynamicLayer()
+    generator = torch.Generator().manual_seed(0)
+
+    def step(length):
+        k, v = torch.randn(3, 2, length, 4, generator=generator), torch.randn(3, 2, length, 4, generator=generator)
+        (gk, gv), (pk, pv) = growing.update(k, v), plain.update(k, v)
+        assert torch.equal(gk, pk) and torch.equal(gv, pv)
+
+    step(5)
+    for _ in range(70):  # crosses the first capacity (64 + ...) several times
+        step(1)
+    growing.crop(-3), plain.crop(-3)
+    step(2)
+    beams = torch.tensor([2, 0, 0])
+    growing.reorder_cache(beams), plain.reorder_cache(beams)
+    step(1)
+    growing.batch_select_indices(torch.tensor([0, 2])), plain.batch_select_indices(torch.tensor([0, 2]))
+    k, v = torch.randn(2, 2, 1, 4), torch.randn(2, 2, 1, 4)
+    assert torch.equal(growing.update(k, v)[0], plain.update(k, v)[0])
+    assert growing.get_seq_length() == plain.get_seq_length() == 76
