@@ -131,3 +131,21 @@ def test_train_causal_lm_entry_point(tmp_path):
     generator = pipeline("text-generation", model=str(out))
     assert isinstance(generator("the", max_new_tokens=3)[0]["generated_text"], str)
     assert (out / "checkpoint-2").exists()
+
+
+SHIPPED = sorted((ROOT / "model_cards").glob("ar-*-fortunes"))
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=[folder.name for folder in SHIPPED])
+def test_shipped_text_model(folder):
+    package = ROOT / "hf_argen" / "causal_lm" / "transformer"
+    for name in ("configuration_ar_transformer.py", "modeling_ar_transformer.py"):
+        assert (folder / name).read_text() == (package / name).read_text(), f"{folder.name}/{name} is stale"
+    assert (folder / "model.safetensors").stat().st_size < 10 * 2**20  # small
+    generator = pipeline("text-generation", model=str(folder))
+    assert generator.tokenizer.eos_token_id == generator.model.config.eos_token_id
+    torch.manual_seed(0)
+    ids = generator.tokenizer(["", ""], return_tensors="pt")["input_ids"]
+    out = generator.model.generate(ids, max_new_tokens=128)
+    assert (out == generator.tokenizer.eos_token_id).any(1).all()  # complete, EOS-terminated texts
+    assert isinstance(generator("The")[0]["generated_text"], str)

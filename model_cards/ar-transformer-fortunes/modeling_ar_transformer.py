@@ -93,40 +93,36 @@ class GrowingKVLayer(DynamicLayer):
     """A `DynamicLayer` whose keys/values live in a buffer grown by doubling.
 
     `DynamicLayer.update` concatenates, copying the whole cache at every generated token (O(length) per
-    token); here appending is amortised O(1). `keys`/`values` stay prefix views of the buffers, so every other
+    token); here appending is amortised O(1). `keys`/`values` are prefix views of the buffers, so every other
     `DynamicLayer` operation (crop, beam reordering, batch selection) works unchanged: an operation that
-    replaces the tensors (e.g. `index_select` for beams) makes the next `update` adopt them as a new buffer.
+    replaces the tensors (e.g. `index_select` for beams) makes the next `update` copy them into a new buffer.
     """
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._key_buffer = self._value_buffer = None
+        self._key_buffer = self._value_buffer = self._views = None
 
     def update(self, key_states, value_states, *args, **kwargs):
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
         length = self.keys.shape[-2] if self.keys.dim() == 4 else 0
         new_length = length + key_states.shape[-2]
-        buffer = self._key_buffer
-        adopted = (
-            buffer is not None
-            and length > 0
-            and self.keys.data_ptr() == buffer.data_ptr()
-            and self.keys.stride() == buffer.stride()
-            and self.keys.shape[:2] == buffer.shape[:2]
-        )
-        if not adopted or new_length > buffer.shape[-2]:
+        # Still our own views (nothing replaced them since the last update) and room left: write in place.
+        adopted = self._views is not None and self.keys is self._views[0] and self.values is self._views[1]
+        if not adopted or new_length > self._key_buffer.shape[-2]:
             batch, heads, _, head_dim = key_states.shape
             capacity = max(2 * new_length, 64)
-            self._key_buffer = key_states.new_empty(batch, heads, capacity, head_dim)
-            self._value_buffer = value_states.new_empty(batch, heads, capacity, value_states.shape[-1])
+            key_buffer = key_states.new_empty(batch, heads, capacity, head_dim)
+            value_buffer = value_states.new_empty(batch, heads, capacity, value_states.shape[-1])
             if length:
-                self._key_buffer[:, :, :length] = self.keys
-                self._value_buffer[:, :, :length] = self.values
+                key_buffer[:, :, :length] = self.keys
+                value_buffer[:, :, :length] = self.values
+            self._key_buffer, self._value_buffer = key_buffer, value_buffer
         self._key_buffer[:, :, length:new_length] = key_states
         self._value_buffer[:, :, length:new_length] = value_states
         self.keys = self._key_buffer[:, :, :new_length]
         self.values = self._value_buffer[:, :, :new_length]
+        self._views = (self.keys, self.values)
         return self.keys, self.values
 
 
@@ -193,9 +189,13 @@ class ARTransformerBlock(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, hidden_states, rotary=None, mask=None, is_causal=False, cache=None):
-        attn = self.self_attn(self.input_layernorm(hidden_states), rotary, mask, is_causal, cache)
+        # LayerNorms applied functionally: one module call less each on the decoding hot path.
+        norm = self.input_layernorm
+        normed = F.layer_norm(hidden_states, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        attn = self.self_attn(normed, rotary, mask, is_causal, cache)
         mlp_input = hidden_states + (self.dropout(attn) if self.training else attn)
-        mlp = self.mlp(self.post_attention_layernorm(mlp_input))
+        norm = self.post_attention_layernorm
+        mlp = self.mlp(F.layer_norm(mlp_input, norm.normalized_shape, norm.weight, norm.bias, norm.eps))
         return mlp_input + (self.dropout(mlp) if self.training else mlp)
 
 
