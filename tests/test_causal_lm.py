@@ -312,6 +312,7 @@ def test_remote_code_load_without_hf_argen(kind, tmp_path):
     expected = model.generate(prompts(), max_new_tokens=6, do_sample=False, **no_eos(model))
     script = textwrap.dedent(f"""
         import sys, torch
+        sys.modules["hf_argen"] = None  # block the package even where it is pip-installed
         try:
             import hf_argen
             sys.exit("hf_argen must not be importable here")

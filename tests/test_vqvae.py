@@ -302,9 +302,14 @@ def test_remote_code_load_without_hf_argen(tmp_path):
     )
     script = textwrap.dedent(
         f"""
-        import importlib.util, sys, torch
+        import sys, torch
+        sys.modules["hf_argen"] = None  # block the package even where it is pip-installed
+        try:
+            import hf_argen
+            sys.exit("hf_argen must not be importable here")
+        except ImportError:
+            pass
         from transformers import AutoModel
-        assert importlib.util.find_spec("hf_argen") is None, "hf_argen must not be importable here"
         model = AutoModel.from_pretrained({str(tmp_path / "model")!r}, trust_remote_code=True).eval()
         assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
         expected = torch.load({str(tmp_path / "expected.pt")!r})
