@@ -16,9 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "model_cards" / "pixelcnn-digits"
 
 
+@pytest.mark.parametrize("folder", ["pixelcnn-digits", "pixelcnn-mnist"])
 @pytest.mark.parametrize("name", ["configuration_pixelcnn.py", "modeling_pixelcnn.py", "sampling_pixelcnn.py"])
-def test_remote_code_matches_the_package(name):
-    assert (FOLDER / name).read_text() == (ROOT / "hf_argen" / "pixelcnn" / name).read_text()
+def test_remote_code_matches_the_package(folder, name):
+    shipped = ROOT / "model_cards" / folder / name
+    assert shipped.read_text() == (ROOT / "hf_argen" / "pixelcnn" / name).read_text()
 
 
 def test_card_figure_is_the_measured_test_bits_per_dim():

@@ -134,28 +134,52 @@ def gate(x: torch.Tensor) -> torch.Tensor:
 # ----------------------------------------------------------------------------------------------------------
 # Layers
 # ----------------------------------------------------------------------------------------------------------
-class GatedStackLayer(nn.Module):
+class _StackLayer(nn.Module):
+    """What both architectures' layers share: the gated output, its 1x1 conv, the residual and the class bias.
+
+    Subclasses build the pre-activation convolutions; `num_biases` is the width of the class bias (one
+    `[f; g]` block per stack).
+    """
+
+    num_biases = 1
+
+    def __init__(self, config: PixelCNNConfig, first: bool):
+        super().__init__()
+        self.first = first
+        self.groups, self.hidden = config.num_channels, config.hidden_size
+        self.in_channels = config.num_channels if first else config.hidden_size
+        self.kernel_size = config.first_kernel_size if first else config.kernel_size
+        self.output = pointwise_conv(self.hidden, self.hidden, self.groups)
+        self.class_bias = None
+        if config.num_classes is not None:
+            self.class_bias = nn.Embedding(config.num_classes, self.num_biases * 2 * self.hidden)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def horizontal_output(self, h_pre: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gate, 1x1 conv and residual: returns `(h_out, gated)`."""
+        gated = self.dropout(gate(h_pre))
+        h_out = self.output(gated)
+        if not self.first:
+            h_out = h_out + h
+        return h_out, gated
+
+
+class GatedStackLayer(_StackLayer):
     """One layer of the vertical + horizontal stacks.
 
     Shapes: `v`, `h` are `(B, in_channels, H, W)`; returns `(v_out, h_out, skip_features)` with
     `hidden_size` channels each.
     """
 
+    num_biases = 2  # vertical and horizontal
+
     def __init__(self, config: PixelCNNConfig, first: bool):
-        super().__init__()
-        groups, hidden = config.num_channels, config.hidden_size
-        in_channels = config.num_channels if first else hidden
-        kernel_size = config.first_kernel_size if first else config.kernel_size
-        self.first = first
-        self.vertical = vertical_conv(in_channels, 2 * hidden, kernel_size, first)
-        self.horizontal = horizontal_conv(in_channels, 2 * hidden, kernel_size, groups, strict=first)
+        super().__init__(config, first)
+        hidden = self.hidden
+        self.vertical = vertical_conv(self.in_channels, 2 * hidden, self.kernel_size, first)
+        self.horizontal = horizontal_conv(self.in_channels, 2 * hidden, self.kernel_size, self.groups, strict=first)
         # The vertical pre-activation at (i, j) sees only rows < i, so it may feed every group.
         self.link = nn.Conv2d(2 * hidden, 2 * hidden, 1)
-        self.output = pointwise_conv(hidden, hidden, groups)
-        self.class_bias = None
-        if config.num_classes is not None:
-            self.class_bias = nn.Embedding(config.num_classes, 4 * hidden)
-        self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, v, h, class_labels=None):
         v_pre = self.vertical(v)
@@ -163,38 +187,22 @@ class GatedStackLayer(nn.Module):
         if self.class_bias is not None:
             v_bias, h_bias = self.class_bias(class_labels)[:, :, None, None].chunk(2, dim=1)
             v_pre, h_pre = v_pre + v_bias, h_pre + h_bias
-        v_out = gate(v_pre)
-        gated = self.dropout(gate(h_pre))
-        h_out = self.output(gated)
-        if not self.first:
-            h_out = h_out + h
-        return v_out, h_out, gated
+        h_out, gated = self.horizontal_output(h_pre, h)
+        return gate(v_pre), h_out, gated
 
 
-class MaskedStackLayer(nn.Module):
+class MaskedStackLayer(_StackLayer):
     """One layer of the original single-stack PixelCNN (k x k masked conv, gated, residual)."""
 
     def __init__(self, config: PixelCNNConfig, first: bool):
-        super().__init__()
-        groups, hidden = config.num_channels, config.hidden_size
-        in_channels = config.num_channels if first else hidden
-        kernel_size = config.first_kernel_size if first else config.kernel_size
-        self.first = first
-        self.conv = full_masked_conv(in_channels, 2 * hidden, kernel_size, groups, strict=first)
-        self.output = pointwise_conv(hidden, hidden, groups)
-        self.class_bias = None
-        if config.num_classes is not None:
-            self.class_bias = nn.Embedding(config.num_classes, 2 * hidden)
-        self.dropout = nn.Dropout(config.dropout)
+        super().__init__(config, first)
+        self.conv = full_masked_conv(self.in_channels, 2 * self.hidden, self.kernel_size, self.groups, strict=first)
 
     def forward(self, v, h, class_labels=None):
         pre = self.conv(h)
         if self.class_bias is not None:
             pre = pre + self.class_bias(class_labels)[:, :, None, None]
-        gated = self.dropout(gate(pre))
-        h_out = self.output(gated)
-        if not self.first:
-            h_out = h_out + h
+        h_out, gated = self.horizontal_output(pre, h)
         return None, h_out, gated
 
 

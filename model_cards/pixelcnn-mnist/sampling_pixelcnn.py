@@ -116,11 +116,12 @@ class _HorizontalSteps:
             if index == self.last:
                 break  # the last layer's horizontal output feeds nothing
             slot = self.slots[index][col]
+            # Stored without the output biases, which come back through the next row bias (see
+            # `CachedSampler._fold_output_biases`); the residual is the layer's own input at this pixel.
             if layer["first"]:
-                torch.addmm(layer["output_bias"], gated, layer["output_weight"], out=slot)
-            else:  # residual: the layer's own input at this pixel
+                torch.mm(gated, layer["output_weight"], out=slot)
+            else:
                 torch.addmm(self.centres[index][col], gated, layer["output_weight"], out=slot)
-                slot.add_(layer["output_bias"])
         return self.skip
 
 
@@ -154,6 +155,29 @@ class CachedSampler:
                 self.layers.append(self._gated_layer(layer, kernel, class_bias))
             else:
                 self.layers.append(self._masked_layer(layer, kernel, class_bias))
+        if config.architecture == "gated":
+            self._fold_output_biases()
+
+    def _fold_output_biases(self) -> None:
+        """Keep the horizontal stack's 1x1-conv biases out of the per-pixel step.
+
+        The residual stream `h_l` carries the running sum `beta_l` of the output biases of layers <= l, so
+        the step stores `h_l - beta_l` instead (no bias add per layer), and the next layer's window matmul
+        gets `beta_l` back through its row bias: `beta_l @ M_k` for every window column `k` that lies inside the
+        image (left-padding columns hold zeros, not `beta_l`), a `(S, 2F)` correction per layer.
+        """
+        hidden, size = self.hidden, self.size
+        beta = None
+        for layer, next_layer in zip(self.layers, self.layers[1:]):
+            beta = layer["output_bias"] if beta is None else beta + layer["output_bias"]
+            half = next_layer["half"]
+            blocks = next_layer["horizontal_matrix"].view(half + 1, hidden, 2 * hidden)  # window column k
+            per_column = torch.einsum("f,kfo->ko", beta, blocks)  # (half + 1, 2F)
+            correction = torch.zeros(size, 2 * hidden, **self.factory)
+            for col in range(size):
+                first_inside = max(0, half - col)  # window column k is image column col - half + k
+                correction[col] = per_column[first_inside:].sum(dim=0)
+            next_layer["row_correction"] = correction[:, None, :]  # (S, 1, 2F)
 
     # ---- weights as matrices ------------------------------------------------------------------------
     def _gated_layer(self, layer, kernel: int, class_bias):
@@ -242,7 +266,10 @@ class CachedSampler:
             if layer["h_class_bias"] is not None:
                 h_bias = h_bias + layer["h_class_bias"]
                 v_pre = v_pre + layer["v_class_bias"]
-            row_biases.append(_fold_tanh(h_bias, hidden, dim=1).permute(2, 0, 1).contiguous())
+            h_bias = _fold_tanh(h_bias, hidden, dim=1).permute(2, 0, 1)  # (S, B, 2F)
+            if "row_correction" in layer:
+                h_bias = h_bias + layer["row_correction"]
+            row_biases.append(h_bias.contiguous())
             if index + 1 < len(self.layers):
                 next_half = self.layers[index + 1]["half"]
                 v_out = torch.tanh(v_pre[:, :hidden]) * torch.sigmoid(v_pre[:, hidden:])
