@@ -310,3 +310,13 @@ def test_bad_sampling_arguments_raise(kwargs, name):
     model = tiny_model(num_classes=None)
     with pytest.raises(ValueError, match=name):
         model.generate(**kwargs)
+
+
+@pytest.mark.parametrize("architecture", ["gated", "masked"])
+def test_every_parameter_gets_a_gradient(architecture):
+    """No dead weights: DDP without `find_unused_parameters` needs every parameter in the loss."""
+    model = tiny_model(architecture=architecture).train()
+    images = torch.randint(0, 4, (2, 3, 5, 5))
+    model(images, torch.tensor([0, 1]), labels=images).loss.backward()
+    unused = [name for name, parameter in model.named_parameters() if parameter.grad is None]
+    assert not unused, unused

@@ -143,21 +143,24 @@ class _StackLayer(nn.Module):
 
     num_biases = 1
 
-    def __init__(self, config: PixelCNNConfig, first: bool):
+    def __init__(self, config: PixelCNNConfig, first: bool, last: bool = False):
         super().__init__()
         self.first = first
         self.groups, self.hidden = config.num_channels, config.hidden_size
         self.in_channels = config.num_channels if first else config.hidden_size
         self.kernel_size = config.first_kernel_size if first else config.kernel_size
-        self.output = pointwise_conv(self.hidden, self.hidden, self.groups)
+        # The last layer's horizontal output would feed nothing (only skip features reach the head).
+        self.output = None if last else pointwise_conv(self.hidden, self.hidden, self.groups)
         self.class_bias = None
         if config.num_classes is not None:
             self.class_bias = nn.Embedding(config.num_classes, self.num_biases * 2 * self.hidden)
         self.dropout = nn.Dropout(config.dropout)
 
     def horizontal_output(self, h_pre: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Gate, 1x1 conv and residual: returns `(h_out, gated)`."""
+        """Gate, 1x1 conv and residual: returns `(h_out, gated)`; `h_out` is None in the last layer."""
         gated = self.dropout(gate(h_pre))
+        if self.output is None:
+            return None, gated
         h_out = self.output(gated)
         if not self.first:
             h_out = h_out + h
@@ -173,8 +176,8 @@ class GatedStackLayer(_StackLayer):
 
     num_biases = 2  # vertical and horizontal
 
-    def __init__(self, config: PixelCNNConfig, first: bool):
-        super().__init__(config, first)
+    def __init__(self, config: PixelCNNConfig, first: bool, last: bool = False):
+        super().__init__(config, first, last)
         hidden = self.hidden
         self.vertical = vertical_conv(self.in_channels, 2 * hidden, self.kernel_size, first)
         self.horizontal = horizontal_conv(self.in_channels, 2 * hidden, self.kernel_size, self.groups, strict=first)
@@ -194,8 +197,8 @@ class GatedStackLayer(_StackLayer):
 class MaskedStackLayer(_StackLayer):
     """One layer of the original single-stack PixelCNN (k x k masked conv, gated, residual)."""
 
-    def __init__(self, config: PixelCNNConfig, first: bool):
-        super().__init__(config, first)
+    def __init__(self, config: PixelCNNConfig, first: bool, last: bool = False):
+        super().__init__(config, first, last)
         self.conv = full_masked_conv(self.in_channels, 2 * self.hidden, self.kernel_size, self.groups, strict=first)
 
     def forward(self, v, h, class_labels=None):
@@ -286,7 +289,10 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         super().__init__(config)
         layer_class = GatedStackLayer if config.architecture == "gated" else MaskedStackLayer
         self.layers = nn.ModuleList(
-            [layer_class(config, first=(index == 0)) for index in range(config.num_hidden_layers + 1)]
+            [
+                layer_class(config, first=(index == 0), last=(index == config.num_hidden_layers))
+                for index in range(config.num_hidden_layers + 1)
+            ]
         )
         self.head = PixelCNNHead(config)
         self.post_init()

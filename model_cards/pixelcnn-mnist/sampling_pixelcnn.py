@@ -39,6 +39,14 @@ def _folded_gate(pre: torch.Tensor, hidden: int, out: torch.Tensor) -> torch.Ten
     return torch.addcmul(s[:, hidden:], s[:, :hidden], s[:, hidden:], value=-2.0, out=out)
 
 
+def _output_matrices(layer) -> dict:
+    """The horizontal 1x1 output conv as `(F, F)` matrix + bias; absent in the last layer."""
+    if layer.output is None:
+        return dict(output_weight=None, output_bias=None)
+    return dict(output_weight=layer.output.masked_weight()[:, :, 0, 0].t().contiguous(),
+                output_bias=layer.output.bias)
+
+
 def _window_matrix(weight: torch.Tensor) -> torch.Tensor:
     """Conv weight `(out, in, kh, kw)` -> matrix `(kh * kw * in, out)` for windows laid out as (kh, kw, in)."""
     return weight.permute(2, 3, 1, 0).reshape(-1, weight.shape[0]).contiguous()
@@ -196,8 +204,7 @@ class CachedSampler:
             link_bias=layer.link.bias,
             horizontal_matrix=_fold_tanh(_window_matrix(layer.horizontal.masked_weight()), hidden, dim=1),
             horizontal_bias=layer.horizontal.bias,
-            output_weight=layer.output.masked_weight()[:, :, 0, 0].t().contiguous(),
-            output_bias=layer.output.bias,
+            **_output_matrices(layer),
             in_channels=self.channels if layer.first else hidden,
         )
 
@@ -212,8 +219,7 @@ class CachedSampler:
             first=layer.first,
             matrix=_fold_tanh(_window_matrix(weight), hidden, dim=1),
             bias=_fold_tanh(bias, hidden, dim=1),
-            output_weight=layer.output.masked_weight()[:, :, 0, 0].t().contiguous(),
-            output_bias=layer.output.bias,
+            **_output_matrices(layer),
             in_channels=self.channels if layer.first else hidden,
         )
 
