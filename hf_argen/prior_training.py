@@ -28,7 +28,7 @@ import torch
 
 logger = logging.getLogger(__name__)
 
-PRIOR_TYPES = ("transformer", "rnn")
+PRIOR_TYPES = ("transformer", "rnn", "pixelcnn")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -193,7 +193,10 @@ def build_prior(
     hidden_dropout: float = 0.0,
     cell_type: str = "lstm",
 ):
-    """A freshly initialised causal LM prior (`ARTransformerForCausalLM` or `ARRNNForCausalLM`)."""
+    """A freshly initialised prior: `ARTransformerForCausalLM` / `ARRNNForCausalLM` over class-prefixed token
+    sequences of length `sequence_length`, or (``"pixelcnn"``) a class-conditional gated
+    `PixelCNNForImageGeneration` over the `(h, w)` code map with `num_levels = num_codes`, where
+    ``h * w = sequence_length - 1`` (the code id enters its first layer as a scalar intensity)."""
     from .causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 
     special = dict(
@@ -221,6 +224,23 @@ def build_prior(
             **special,
         )
         return ARRNNForCausalLM(config)
+    if prior_type == "pixelcnn":
+        from .pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration
+
+        size = math.isqrt(sequence_length - 1)
+        if size * size != sequence_length - 1:
+            raise ValueError(f"`sequence_length` must be 1 + a square for a PixelCNN prior, got {sequence_length}.")
+        config = PixelCNNConfig(
+            image_size=size,
+            num_channels=1,
+            num_levels=vocabulary.num_codes,
+            num_classes=vocabulary.num_classes,
+            hidden_size=hidden_size,
+            num_hidden_layers=num_hidden_layers,
+            output_hidden_size=2 * hidden_size,
+            dropout=hidden_dropout,
+        )
+        return PixelCNNForImageGeneration(config)
     raise ValueError(f"`prior_type` must be one of {PRIOR_TYPES}, got {prior_type!r}.")
 
 
@@ -228,8 +248,24 @@ def build_prior(
 # Metrics and hooks
 # ----------------------------------------------------------------------------------------------------------
 @torch.no_grad()
+def is_pixelcnn_prior(prior) -> bool:
+    return getattr(prior.config, "model_type", None) == "pixelcnn"
+
+
+def pixelcnn_inputs(sequences: torch.Tensor, vocabulary: PriorVocabulary) -> dict:
+    """Token sequences `(N, 1 + h*w)` -> PixelCNN training inputs: code maps `(N, 1, h, w)` and class labels."""
+    size = math.isqrt(sequences.shape[1] - 1)
+    codes = sequences[:, 1:].reshape(-1, 1, size, size)
+    return {
+        "pixel_values": codes,
+        "class_labels": sequences[:, 0] - vocabulary.class_token_offset,
+        "labels": codes,
+    }
+
+
 def nll_statistics(prior, sequences: torch.Tensor, batch_size: int = 500) -> dict:
-    """Summed NLL (nats, float64) of every code of `sequences` `(N, 1 + L)` under `prior`, and the code count."""
+    """Summed NLL (nats, float64) of every code of `sequences` `(N, 1 + L)` under `prior`, and the code count.
+    A PixelCNN prior reads the class from the class token (`num_levels` = the number of codes)."""
     import torch.nn.functional as F
 
     was_training = prior.training
@@ -239,6 +275,10 @@ def nll_statistics(prior, sequences: torch.Tensor, batch_size: int = 500) -> dic
         device = next(prior.parameters()).device
         for start in range(0, len(sequences), batch_size):
             batch = sequences[start : start + batch_size].to(device)
+            if is_pixelcnn_prior(prior):
+                inputs = pixelcnn_inputs(batch, PriorVocabulary(prior.config.num_levels, prior.config.num_classes))
+                total -= prior.log_likelihood(inputs["pixel_values"], inputs["class_labels"]).double().sum().cpu()
+                continue
             logits = prior(input_ids=batch, use_cache=False).logits[:, :-1].float()
             nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1), reduction="sum")
             total += nll.double().cpu()

@@ -55,7 +55,7 @@ def test_vocabulary_layout():
         vocabulary.sequences(torch.full((1, 7, 7), 512), [0])
 
 
-@pytest.mark.parametrize("prior_type", ["transformer", "rnn"])
+@pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn"])
 def test_pipeline_returns_images(prior_type):
     pipe = tiny_pipeline(prior_type)
     images = pipe(class_labels=[0, 3, 9], generator=torch.Generator().manual_seed(0), temperature=0.8, top_k=4)
@@ -85,8 +85,9 @@ def test_only_code_ids_are_sampled(prior_type):
     assert codes.min() >= 0 and codes.max() < NUM_CODES
 
 
-def test_sampling_is_reproducible_and_leaves_global_rng_alone():
-    pipe = tiny_pipeline()
+@pytest.mark.parametrize("prior_type", ["transformer", "pixelcnn"])
+def test_sampling_is_reproducible_and_leaves_global_rng_alone(prior_type):
+    pipe = tiny_pipeline(prior_type)
     state = torch.random.get_rng_state()
     first = pipe(class_labels=[0, 1, 2], generator=torch.Generator().manual_seed(7), output_type="codes")
     assert torch.equal(torch.random.get_rng_state(), state)
@@ -111,9 +112,12 @@ def test_bad_arguments():
     wrong = build_prior("rnn", PriorVocabulary(NUM_CODES + 1, 10), 50, hidden_size=8, num_hidden_layers=1)
     with pytest.raises(ValueError, match="vocab_size"):
         VQImageGenerationPipeline(tiny_vqvae(), wrong)
+    wrong = build_prior("pixelcnn", PriorVocabulary(NUM_CODES + 1, 10), 50, hidden_size=8, num_hidden_layers=1)
+    with pytest.raises(ValueError, match="num_levels"):
+        VQImageGenerationPipeline(tiny_vqvae(), wrong)
 
 
-@pytest.mark.parametrize("prior_type", ["transformer", "rnn"])
+@pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn"])
 def test_save_and_load_combined_folder(tmp_path, prior_type):
     pipe = tiny_pipeline(prior_type)
     pipe.save_pretrained(tmp_path)
@@ -173,7 +177,7 @@ def test_code_dataset_is_encoded_once_and_cached(tmp_path, monkeypatch):
     assert torch.equal(round_trip, codes)
 
 
-@pytest.mark.parametrize("prior_type", ["transformer", "rnn"])
+@pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn"])
 def test_train_prior_entry_point(tmp_path, prior_type):
     import importlib.util
     from pathlib import Path
@@ -200,3 +204,15 @@ def test_train_prior_entry_point(tmp_path, prior_type):
     pipe = VQImageGenerationPipeline.from_pretrained(out / "pipeline")
     images = pipe(class_labels=list(range(10)), generator=0)
     assert len(images) == 10 and images[0].size == (28, 28)
+
+
+def test_pixelcnn_prior_nll_matches_its_likelihood():
+    pipe = tiny_pipeline("pixelcnn")
+    codes = torch.randint(0, NUM_CODES, (5, 7, 7))
+    labels = torch.tensor([0, 1, 2, 3, 9])
+    sequences = pipe.vocabulary.sequences(codes, labels)
+    metrics = evaluate_prior(pipe.prior, sequences, batch_size=2)
+    expected = -pipe.prior.log_likelihood(codes[:, None], labels).sum().item() / (5 * 49)
+    assert metrics["nll_per_code"] == pytest.approx(expected, rel=1e-5)
+    loss = pipe.prior(pixel_values=codes[:, None], class_labels=labels, labels=codes[:, None]).loss.item()
+    assert metrics["nll_per_code"] == pytest.approx(loss, rel=1e-5)

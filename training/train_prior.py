@@ -5,7 +5,8 @@
 
 The train and eval splits are encoded once with the VQ-VAE and cached as `datasets` datasets under
 `--cache_dir` (default `output_dir/codes`), keyed by the VQ-VAE's weights. The prior (`--prior transformer`:
-`ARTransformerForCausalLM`, `--prior rnn`: `ARRNNForCausalLM`) is trained on `[class token] + h*w codes` in
+`ARTransformerForCausalLM`, `--prior rnn`: `ARRNNForCausalLM`, `--prior pixelcnn`: a class-conditional
+`PixelCNNForImageGeneration` over the code map with num_levels = K) is trained on `[class token] + h*w codes` in
 raster order (token layout: `hf_argen.prior_training.PriorVocabulary`) with the shared loop
 `hf_argen.training.Trainer`; it logs the eval split's NLL (nats per code, bits per image) and writes sample
 grids. At the end `output_dir/pipeline/` holds the two-stage pipeline (vqvae/ + prior/), loadable with
@@ -80,8 +81,6 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if args.prior == "pixelcnn":
-        raise SystemExit("--prior pixelcnn is not implemented yet; use transformer or rnn.")
     from transformers.utils import logging as hf_logging
 
     from hf_argen import VQVAEModel
@@ -93,6 +92,7 @@ def main(argv=None):
         load_code_dataset,
         make_eval_fn,
         make_sample_fn,
+        pixelcnn_inputs,
     )
     from hf_argen.training import TensorDictDataset, Trainer, TrainingArguments
 
@@ -157,7 +157,11 @@ def main(argv=None):
     trainer = Trainer(
         prior,
         training_args,
-        train_dataset=TensorDictDataset(input_ids=train_sequences, labels=train_sequences),
+        train_dataset=(
+            TensorDictDataset(**pixelcnn_inputs(train_sequences, vocabulary))
+            if args.prior == "pixelcnn"
+            else TensorDictDataset(input_ids=train_sequences, labels=train_sequences)
+        ),
         eval_fn=None if eval_sequences is None else make_eval_fn(eval_sequences, batch_size=args.eval_batch_size),
         sample_fn=make_sample_fn(vqvae, vocabulary, num_per_class=2, seed=args.seed),
         save_fn=save_fn,

@@ -38,11 +38,28 @@ class VQImageGenerationPipeline:
         self.vqvae = vqvae
         self.prior = prior
         self.vocabulary = PriorVocabulary(num_codes=vqvae.config.num_embeddings, num_classes=num_classes)
-        if prior.config.vocab_size != self.vocabulary.vocab_size:
+        if self.is_pixelcnn:
+            config = prior.config
+            if config.num_levels != self.vocabulary.num_codes or config.num_classes != num_classes:
+                raise ValueError(
+                    f"a PixelCNN `prior` needs num_levels={self.vocabulary.num_codes} and num_classes={num_classes}, "
+                    f"got {config.num_levels} and {config.num_classes}."
+                )
+            if config.image_size != vqvae.config.latent_size or config.num_channels != 1:
+                raise ValueError(
+                    f"a PixelCNN `prior` needs image_size={vqvae.config.latent_size} and 1 channel, "
+                    f"got {config.image_size} and {config.num_channels}."
+                )
+        elif prior.config.vocab_size != self.vocabulary.vocab_size:
             raise ValueError(
                 f"`prior` has vocab_size {prior.config.vocab_size}, but a VQ-VAE with "
                 f"{self.vocabulary.num_codes} codes and {num_classes} classes needs {self.vocabulary.vocab_size}."
             )
+
+    @property
+    def is_pixelcnn(self) -> bool:
+        """Whether the prior is a class-conditional `PixelCNNForImageGeneration` over the code map."""
+        return getattr(self.prior.config, "model_type", None) == "pixelcnn"
 
     @property
     def num_classes(self) -> int:
@@ -70,14 +87,18 @@ class VQImageGenerationPipeline:
         folder.mkdir(parents=True, exist_ok=True)
         self.vqvae.save_pretrained(folder / "vqvae", **kwargs)
         self.prior.save_pretrained(folder / "prior", **kwargs)
-        config = {"_class_name": type(self).__name__, "num_classes": self.num_classes}
+        config = {
+            "_class_name": type(self).__name__,
+            "num_classes": self.num_classes,
+            "prior_type": "pixelcnn" if self.is_pixelcnn else "causal_lm",
+        }
         (folder / PIPELINE_CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
 
     @classmethod
     def from_pretrained(cls, folder: str | os.PathLike, **kwargs) -> VQImageGenerationPipeline:
         """Load from a local folder written by :meth:`save_pretrained`; `kwargs` go to both models'
         `from_pretrained` (e.g. `device_map`, `dtype`)."""
-        from transformers import AutoModelForCausalLM
+        from transformers import AutoModel, AutoModelForCausalLM
 
         from .. import auto  # noqa: F401  (registers the hf_argen configs with the Auto classes)
         from ..vqvae import VQVAEModel
@@ -88,7 +109,8 @@ class VQImageGenerationPipeline:
             raise ValueError(f"`folder` must hold {PIPELINE_CONFIG_NAME}, vqvae/ and prior/; got {folder}.")
         config = json.loads(config_path.read_text())
         vqvae = VQVAEModel.from_pretrained(folder / "vqvae", **kwargs)
-        prior = AutoModelForCausalLM.from_pretrained(folder / "prior", **kwargs)
+        auto_class = AutoModel if config.get("prior_type") == "pixelcnn" else AutoModelForCausalLM
+        prior = auto_class.from_pretrained(folder / "prior", **kwargs)
         return cls(vqvae=vqvae.eval(), prior=prior.eval(), num_classes=int(config.get("num_classes", 10)))
 
     # ------------------------------------------------------------------------------------------------------
@@ -115,6 +137,8 @@ class VQImageGenerationPipeline:
         if top_p is not None and not 0 < top_p <= 1:
             raise ValueError(f"`top_p` must be in (0, 1] or None, got {top_p}.")
         prompt = self.vocabulary.class_tokens(class_labels)[:, None].to(self.device)
+        if self.is_pixelcnn:
+            return self._sample_codes_pixelcnn(prompt[:, 0], generator, temperature, top_k, top_p)
         length = self.codes_per_image
         h = self.vqvae.config.latent_size
         if prompt.shape[0] == 0:
@@ -151,6 +175,21 @@ class VQImageGenerationPipeline:
         if codes.shape[1] != length or (codes >= self.vocabulary.num_codes).any():
             raise RuntimeError("the prior produced a non-code token or a wrong length; check its config.")
         return codes.reshape(-1, h, h).cpu()
+
+    def _sample_codes_pixelcnn(self, class_tokens, generator, temperature, top_k, top_p) -> torch.LongTensor:
+        h = self.vqvae.config.latent_size
+        if class_tokens.shape[0] == 0:
+            return torch.zeros(0, h, h, dtype=torch.long)
+        if isinstance(generator, int):
+            generator = torch.Generator(device=self.device).manual_seed(generator)
+        codes = self.prior.generate(
+            class_labels=class_tokens - self.vocabulary.class_token_offset,
+            temperature=float(temperature),
+            top_k=top_k,
+            top_p=top_p,
+            generator=generator,
+        )
+        return codes[:, 0].cpu()
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.FloatTensor:
