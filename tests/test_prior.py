@@ -216,3 +216,22 @@ def test_pixelcnn_prior_nll_matches_its_likelihood():
     assert metrics["nll_per_code"] == pytest.approx(expected, rel=1e-5)
     loss = pipe.prior(pixel_values=codes[:, None], class_labels=labels, labels=codes[:, None]).loss.item()
     assert metrics["nll_per_code"] == pytest.approx(loss, rel=1e-5)
+
+
+SHIPPED = __import__("pathlib").Path(__file__).resolve().parents[1] / "model_cards" / "vqvae-prior-mnist"
+
+
+@pytest.mark.skipif(not (SHIPPED / "pipeline_config.json").is_file(), reason="shipped card not built")
+def test_shipped_card_loads_and_samples():
+    from safetensors.torch import load_file
+
+    pipe = VQImageGenerationPipeline.from_pretrained(SHIPPED)
+    assert pipe.vocabulary.num_codes == 512 and pipe.codes_per_image == 49
+    shipped_vqvae = load_file(SHIPPED / "vqvae" / "model.safetensors")
+    original_vqvae = load_file(SHIPPED.parent / "vqvae-mnist" / "model.safetensors")
+    assert shipped_vqvae.keys() == original_vqvae.keys()
+    assert all(torch.equal(shipped_vqvae[k], original_vqvae[k]) for k in original_vqvae)
+    codes = pipe(class_labels=[0, 7], generator=0, output_type="codes")
+    assert codes.shape == (2, 7, 7) and codes.max() < 512
+    readme = (SHIPPED / "README.md").read_text()
+    assert "nats/code" in readme and "bits/image" in readme and (SHIPPED / "samples.png").is_file()
