@@ -340,6 +340,7 @@ def prior_model_card(
     sampling: dict,
     consistency: dict | None = None,
     command: str | None = None,
+    train_command: str | None = None,
 ) -> str:
     """README.md of a two-stage pipeline folder, with the figures measured by `scripts/evaluate_prior.py`."""
     prior_config = pipe.prior.config
@@ -380,6 +381,8 @@ def prior_model_card(
             f"| class consistency of {num_samples} samples | {100 * consistency['consistency']:.1f}% "
             f"(MNIST CNN, {100 * consistency['classifier_accuracy']:.2f}% test accuracy) |"
         )
+    if train_command:
+        lines += ["", "Trained (2-core CPU, one thread) with:", "", "```bash", train_command, "```"]
     lines += [
         "",
         f"![samples](samples.png) — one column per class, {num_samples} samples "

@@ -49,6 +49,7 @@ def main(argv=None):
     parser.add_argument("--classifier_path", default=None, help="MNIST classifier for class consistency.")
     parser.add_argument("--write_card", action="store_true", help="write README.md + samples.png into --model.")
     parser.add_argument("--command", default=None, help="the command line quoted in the card.")
+    parser.add_argument("--train_command", default=None, help="the training command quoted in the card.")
     parser.add_argument("--num_threads", type=int, default=None)
     args = parser.parse_args(argv)
 
@@ -117,6 +118,7 @@ def main(argv=None):
             sampling=dict(seed=args.seed, temperature=args.temperature, top_k=args.top_k),
             consistency=consistency,
             command=args.command,
+            train_command=args.train_command,
         )
         (Path(args.model) / "README.md").write_text(card)
         print(f"wrote {Path(args.model) / 'README.md'} and samples.png")
