@@ -233,5 +233,13 @@ def test_shipped_card_loads_and_samples():
     assert all(torch.equal(shipped_vqvae[k], original_vqvae[k]) for k in original_vqvae)
     codes = pipe(class_labels=[0, 7], generator=0, output_type="codes")
     assert codes.shape == (2, 7, 7) and codes.max() < 512
+    package = SHIPPED.parents[1] / "hf_argen"
+    for shipped, source in [
+        ("prior/modeling_ar_transformer.py", "causal_lm/transformer/modeling_ar_transformer.py"),
+        ("prior/configuration_ar_transformer.py", "causal_lm/transformer/configuration_ar_transformer.py"),
+        ("vqvae/modeling_vqvae.py", "vqvae/modeling_vqvae.py"),
+        ("vqvae/configuration_vqvae.py", "vqvae/configuration_vqvae.py"),
+    ]:  # the remote code in the card must stay identical to the package
+        assert (SHIPPED / shipped).read_text() == (package / source).read_text(), shipped
     readme = (SHIPPED / "README.md").read_text()
     assert "nats/code" in readme and "bits/image" in readme and (SHIPPED / "samples.png").is_file()
