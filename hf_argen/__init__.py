@@ -6,6 +6,7 @@ Importing the package registers every config, model and processor with the `tran
 from . import auto  # noqa: F401  (registration side effect)
 from .causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 from .image_processing import PixelCNNImageProcessor, make_grid
+from .pipelines import VQImageGenerationPipeline
 from .pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration, PixelCNNOutput
 from .vqvae import VQVAEConfig, VQVAEModel, VQVAEOutput
 
@@ -23,5 +24,6 @@ __all__ = [
     "VQVAEConfig",
     "VQVAEModel",
     "VQVAEOutput",
+    "VQImageGenerationPipeline",
     "make_grid",
 ]

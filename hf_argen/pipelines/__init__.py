@@ -1,0 +1,3 @@
+from .vq_image_generation import VQImageGenerationPipeline
+
+__all__ = ["VQImageGenerationPipeline"]

@@ -1,0 +1,398 @@
+"""Latent-prior recipe: encode images to VQ-VAE code maps once (cached as a `datasets` dataset), turn them into
+class-prefixed token sequences, and train / evaluate a causal LM prior on them with the shared loop.
+
+Used by `training/train_prior.py` and `scripts/evaluate_prior.py`.
+
+Token layout (:class:`PriorVocabulary`) for a VQ-VAE with ``K`` codes and ``C`` classes::
+
+    ids [0, K)          codes, in raster order (row by row) of the (h, w) code map
+    ids [K, K + C)      class tokens; class c is K + c
+    id  K + C           pad (never trained on; only there because `generate()` wants one)
+
+A sequence is ``[class token] + h * w codes`` (50 tokens for a 7x7 map). The class token plays the part of
+BOS, so position t of the LM predicts code t: the LM loss over a sequence is exactly the mean NLL per code.
+
+Metrics: ``nll_per_code`` (nats, mean over every code of the split) and ``bits_per_image``
+= ``nll_per_code * h * w / ln 2``; compare with the uniform bound ``h * w * log2(K)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+PRIOR_TYPES = ("transformer", "rnn", "pixelcnn")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Vocabulary
+# ----------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PriorVocabulary:
+    """Token ids of a class-conditional code prior (see the module docstring)."""
+
+    num_codes: int
+    num_classes: int = 10
+
+    def __post_init__(self):
+        for name in ("num_codes", "num_classes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"`{name}` must be an integer >= 1, got {value!r}.")
+
+    @property
+    def class_token_offset(self) -> int:
+        return self.num_codes
+
+    @property
+    def pad_token_id(self) -> int:
+        return self.num_codes + self.num_classes
+
+    @property
+    def vocab_size(self) -> int:
+        return self.num_codes + self.num_classes + 1
+
+    @property
+    def non_code_ids(self) -> list[int]:
+        """Every id that is not a code (what sampling must never produce)."""
+        return list(range(self.num_codes, self.vocab_size))
+
+    def class_tokens(self, class_labels) -> torch.LongTensor:
+        """Class labels `(B,)` in [0, num_classes) -> class token ids `(B,)`."""
+        labels = torch.as_tensor(class_labels, dtype=torch.long).reshape(-1)
+        if labels.numel() and (labels.min() < 0 or labels.max() >= self.num_classes):
+            raise ValueError(
+                f"`class_labels` must be in [0, {self.num_classes}), got range "
+                f"[{int(labels.min())}, {int(labels.max())}]."
+            )
+        return labels + self.class_token_offset
+
+    def sequences(self, codes: torch.Tensor, class_labels) -> torch.LongTensor:
+        """Code maps `(B, h, w)` (or flat `(B, h*w)`) + labels `(B,)` -> token sequences `(B, 1 + h*w)`."""
+        codes = torch.as_tensor(codes, dtype=torch.long).reshape(len(codes), -1)
+        if codes.numel() and (codes.min() < 0 or codes.max() >= self.num_codes):
+            raise ValueError(f"`codes` must be in [0, {self.num_codes}).")
+        return torch.cat([self.class_tokens(class_labels)[:, None], codes], dim=1)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Encoding the dataset once
+# ----------------------------------------------------------------------------------------------------------
+def vqvae_fingerprint(vqvae) -> str:
+    """Short hash of a VQ-VAE's weights and config: the cache key of its code datasets."""
+    digest = hashlib.sha256(vqvae.config.to_json_string(use_diff=False).encode())
+    for name, tensor in sorted(vqvae.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+@torch.no_grad()
+def encode_codes(vqvae, pixel_values: torch.Tensor, batch_size: int = 500) -> torch.LongTensor:
+    """Pixels `(N, C, H, W)` in [-1, 1] -> code maps `(N, h, w)` with `vqvae.encode` (eval mode)."""
+    was_training = vqvae.training
+    vqvae.eval()
+    try:
+        device = next(vqvae.parameters()).device
+        parts = [
+            vqvae.encode(pixel_values[start : start + batch_size].to(device)).cpu()
+            for start in range(0, len(pixel_values), batch_size)
+        ]
+    finally:
+        vqvae.train(was_training)
+    h = w = vqvae.config.latent_size
+    return torch.cat(parts) if parts else torch.zeros(0, h, w, dtype=torch.long)
+
+
+def codes_to_dataset(codes: torch.Tensor, labels: torch.Tensor):
+    """Code maps `(N, h, w)` + labels `(N,)` -> a `datasets.Dataset` with columns `codes` (h x w ints) and
+    `label`."""
+    import datasets
+
+    return datasets.Dataset.from_dict(
+        {"codes": codes.to(torch.int32).numpy().tolist(), "label": labels.to(torch.int64).numpy().tolist()},
+        features=datasets.Features(
+            {
+                "codes": datasets.Array2D(shape=tuple(codes.shape[1:]), dtype="int32"),
+                "label": datasets.Value("int64"),
+            }
+        ),
+    )
+
+
+def dataset_to_tensors(dataset) -> tuple[torch.LongTensor, torch.LongTensor]:
+    """A code dataset (see :func:`codes_to_dataset`) -> codes `(N, h, w)` and labels `(N,)` (long)."""
+    table = dataset.with_format("torch")[:]
+    return table["codes"].long(), table["label"].long()
+
+
+def load_code_dataset(
+    vqvae,
+    dataset_name: str = "mnist",
+    split: str = "train",
+    cache_dir: str | Path | None = None,
+    data_dir=None,
+    image_column: str | None = None,
+    label_column: str = "label",
+    batch_size: int = 500,
+):
+    """The code dataset of `split` under `vqvae`: loaded from
+    ``cache_dir/<dataset_name>-<split>-<vqvae fingerprint>`` when there, else encoded once (images through
+    `vqvae.encode`) and saved there with `save_to_disk`. `cache_dir=None` encodes without caching."""
+    import datasets
+
+    from .data import load_image_dataset
+    from .vqvae_training import load_pixel_values
+
+    path = None
+    if cache_dir is not None:
+        safe_name = str(dataset_name).replace("/", "__")
+        path = Path(cache_dir) / f"{safe_name}-{split}-{vqvae_fingerprint(vqvae)}"
+        if (path / "dataset_info.json").exists():
+            logger.info("loading cached codes from %s", path)
+            return datasets.load_from_disk(str(path))
+    config = vqvae.config
+    images = load_image_dataset(dataset_name, split=split, data_dir=data_dir, image_column=image_column)
+    if label_column not in images.column_names:
+        raise ValueError(f"`label_column` {label_column!r} not in the dataset's columns {images.column_names}.")
+    pixel_values = load_pixel_values(
+        dataset_name,
+        split,
+        data_dir=data_dir,
+        num_channels=config.num_channels,
+        image_size=config.image_size,
+        image_column=image_column,
+    )
+    logger.info("encoding %d images of %s/%s", len(pixel_values), dataset_name, split)
+    codes = encode_codes(vqvae, pixel_values, batch_size)
+    dataset = codes_to_dataset(codes, torch.as_tensor(images[label_column]))
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        dataset.save_to_disk(str(path))
+        dataset = datasets.load_from_disk(str(path))
+    return dataset
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Model
+# ----------------------------------------------------------------------------------------------------------
+def build_prior(
+    prior_type: str,
+    vocabulary: PriorVocabulary,
+    sequence_length: int,
+    hidden_size: int = 128,
+    num_hidden_layers: int = 4,
+    num_attention_heads: int = 4,
+    hidden_dropout: float = 0.0,
+    cell_type: str = "lstm",
+):
+    """A freshly initialised prior: `ARTransformerForCausalLM` / `ARRNNForCausalLM` over class-prefixed token
+    sequences of length `sequence_length`, or (``"pixelcnn"``) a class-conditional gated
+    `PixelCNNForImageGeneration` over the `(h, w)` code map with `num_levels = num_codes`, where
+    ``h * w = sequence_length - 1`` (the code id enters its first layer as a scalar intensity)."""
+    from .causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
+
+    special = dict(
+        vocab_size=vocabulary.vocab_size,
+        pad_token_id=vocabulary.pad_token_id,
+        bos_token_id=None,
+        eos_token_id=None,
+    )
+    if prior_type == "transformer":
+        config = ARTransformerConfig(
+            hidden_size=hidden_size,
+            num_hidden_layers=num_hidden_layers,
+            num_attention_heads=num_attention_heads,
+            max_position_embeddings=sequence_length,
+            hidden_dropout=hidden_dropout,
+            **special,
+        )
+        return ARTransformerForCausalLM(config)
+    if prior_type == "rnn":
+        config = ARRNNConfig(
+            hidden_size=hidden_size,
+            num_hidden_layers=num_hidden_layers,
+            cell_type=cell_type,
+            hidden_dropout=hidden_dropout,
+            **special,
+        )
+        return ARRNNForCausalLM(config)
+    if prior_type == "pixelcnn":
+        from .pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration
+
+        size = math.isqrt(sequence_length - 1)
+        if size * size != sequence_length - 1:
+            raise ValueError(f"`sequence_length` must be 1 + a square for a PixelCNN prior, got {sequence_length}.")
+        config = PixelCNNConfig(
+            image_size=size,
+            num_channels=1,
+            num_levels=vocabulary.num_codes,
+            num_classes=vocabulary.num_classes,
+            hidden_size=hidden_size,
+            num_hidden_layers=num_hidden_layers,
+            output_hidden_size=2 * hidden_size,
+            dropout=hidden_dropout,
+        )
+        return PixelCNNForImageGeneration(config)
+    raise ValueError(f"`prior_type` must be one of {PRIOR_TYPES}, got {prior_type!r}.")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Metrics and hooks
+# ----------------------------------------------------------------------------------------------------------
+@torch.no_grad()
+def is_pixelcnn_prior(prior) -> bool:
+    return getattr(prior.config, "model_type", None) == "pixelcnn"
+
+
+def pixelcnn_inputs(sequences: torch.Tensor, vocabulary: PriorVocabulary) -> dict:
+    """Token sequences `(N, 1 + h*w)` -> PixelCNN training inputs: code maps `(N, 1, h, w)` and class labels."""
+    size = math.isqrt(sequences.shape[1] - 1)
+    codes = sequences[:, 1:].reshape(-1, 1, size, size)
+    return {
+        "pixel_values": codes,
+        "class_labels": sequences[:, 0] - vocabulary.class_token_offset,
+        "labels": codes,
+    }
+
+
+def nll_statistics(prior, sequences: torch.Tensor, batch_size: int = 500) -> dict:
+    """Summed NLL (nats, float64) of every code of `sequences` `(N, 1 + L)` under `prior`, and the code count.
+    A PixelCNN prior reads the class from the class token (`num_levels` = the number of codes)."""
+    import torch.nn.functional as F
+
+    was_training = prior.training
+    prior.eval()
+    total = torch.zeros((), dtype=torch.float64)
+    try:
+        device = next(prior.parameters()).device
+        for start in range(0, len(sequences), batch_size):
+            batch = sequences[start : start + batch_size].to(device)
+            if is_pixelcnn_prior(prior):
+                inputs = pixelcnn_inputs(batch, PriorVocabulary(prior.config.num_levels, prior.config.num_classes))
+                total -= prior.log_likelihood(inputs["pixel_values"], inputs["class_labels"]).double().sum().cpu()
+                continue
+            logits = prior(input_ids=batch, use_cache=False).logits[:, :-1].float()
+            nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1), reduction="sum")
+            total += nll.double().cpu()
+    finally:
+        prior.train(was_training)
+    count = float(sequences.shape[0] * (sequences.shape[1] - 1))
+    return {"nll_sum": total, "num_codes": torch.tensor(count, dtype=torch.float64)}
+
+
+def summarize_nll(statistics: dict, codes_per_image: int) -> dict:
+    """Summed NLL -> ``nll_per_code`` (nats) and ``bits_per_image``."""
+    nll_per_code = (statistics["nll_sum"] / statistics["num_codes"].clamp(min=1.0)).item()
+    return {"nll_per_code": nll_per_code, "bits_per_image": nll_per_code * codes_per_image / math.log(2)}
+
+
+def evaluate_prior(prior, sequences: torch.Tensor, batch_size: int = 500) -> dict:
+    """Test NLL of `prior` on token `sequences` `(N, 1 + L)`: nats per code and bits per image."""
+    return summarize_nll(nll_statistics(prior, sequences, batch_size), sequences.shape[1] - 1)
+
+
+def make_eval_fn(sequences: torch.Tensor, batch_size: int = 500, prefix: str = "eval_"):
+    """Eval hook for the shared Trainer: :func:`evaluate_prior`, sharded over processes and summed."""
+
+    def eval_fn(model, accelerator):
+        from .training import shard_indices
+
+        index = torch.as_tensor(list(shard_indices(len(sequences), accelerator)), dtype=torch.long)
+        statistics = nll_statistics(model, sequences[index], batch_size)
+        statistics = {
+            name: accelerator.reduce(value.to(accelerator.device), reduction="sum").cpu()
+            for name, value in statistics.items()
+        }
+        metrics = summarize_nll(statistics, sequences.shape[1] - 1)
+        return {f"{prefix}{name}": value for name, value in metrics.items()}
+
+    return eval_fn
+
+
+def make_sample_fn(vqvae, vocabulary: PriorVocabulary, num_per_class: int = 2, seed: int = 0):
+    """Sample hook: a grid (one column per class) of images decoded from prior samples."""
+
+    def sample_fn(model, step):
+        from .pipelines import VQImageGenerationPipeline
+
+        pipe = VQImageGenerationPipeline(vqvae=vqvae, prior=model, num_classes=vocabulary.num_classes)
+        return pipe.sample_grid(num_per_class=num_per_class, generator=torch.Generator().manual_seed(seed))
+
+    return sample_fn
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Model card
+# ----------------------------------------------------------------------------------------------------------
+def prior_model_card(
+    pipe,
+    metrics: dict,
+    dataset: str,
+    num_samples: int,
+    sampling: dict,
+    consistency: dict | None = None,
+    command: str | None = None,
+    train_command: str | None = None,
+) -> str:
+    """README.md of a two-stage pipeline folder, with the figures measured by `scripts/evaluate_prior.py`."""
+    prior_config = pipe.prior.config
+    num_codes = pipe.vocabulary.num_codes
+    num_parameters = sum(p.numel() for p in pipe.prior.parameters())
+    uniform_bits = pipe.codes_per_image * math.log2(num_codes)
+    lines = [
+        "---",
+        "library_name: hf_argen",
+        "tags: [vq-vae, autoregressive, image-generation, mnist]",
+        "---",
+        f"# VQ-VAE + {type(pipe.prior).__name__} prior ({dataset.split('/')[0]})",
+        "",
+        "Two-stage, class-conditional generation: the prior samples a "
+        f"{pipe.vqvae.config.latent_size}x{pipe.vqvae.config.latent_size} map of VQ-VAE codes "
+        f"(K={num_codes}) in raster order after a class token, the VQ-VAE (`vqvae/`) decodes it to an image.",
+        "",
+        "```python",
+        "import torch",
+        "from hf_argen import VQImageGenerationPipeline",
+        "",
+        'pipe = VQImageGenerationPipeline.from_pretrained("model_cards/vqvae-prior-mnist")',
+        "images = pipe(class_labels=[0, 1, 2], generator=torch.Generator().manual_seed(0), temperature=1.0)",
+        "```",
+        "",
+        f"Prior: {type(pipe.prior).__name__}, hidden {prior_config.hidden_size}, "
+        f"{prior_config.num_hidden_layers} layers, {num_parameters:,} parameters; vocabulary = {num_codes} codes + "
+        f"{pipe.num_classes} class tokens + pad (only codes can be sampled).",
+        "",
+        "| metric | value |",
+        "|---|---|",
+        f"| test NLL ({dataset}) | {metrics['nll_per_code']:.4f} nats/code |",
+        f"| test NLL per image | {metrics['bits_per_image']:.1f} bits/image |",
+        f"| uniform over codes (reference) | {math.log(num_codes):.4f} nats/code, {uniform_bits:.1f} bits/image |",
+    ]
+    if consistency is not None:
+        lines.append(
+            f"| class consistency of {num_samples} samples | {100 * consistency['consistency']:.1f}% "
+            f"(MNIST CNN, {100 * consistency['classifier_accuracy']:.2f}% test accuracy) |"
+        )
+    if train_command:
+        lines += ["", "Trained (2-core CPU, one thread) with:", "", "```bash", train_command, "```"]
+    lines += [
+        "",
+        f"![samples](samples.png) — one column per class, {num_samples} samples "
+        f"(seed {sampling['seed']}, temperature {sampling['temperature']}, top_k {sampling['top_k']}).",
+        "",
+        "Figures measured on a 2-core CPU with:",
+        "",
+        "```bash",
+        command or "PYTHONPATH=. python scripts/evaluate_prior.py --model <this folder> --write_card",
+        "```",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,245 @@
+"""Latent priors and the two-stage VQ-VAE pipeline, on tiny randomly initialised models (seconds)."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from hf_argen import VQImageGenerationPipeline, VQVAEConfig, VQVAEModel
+from hf_argen.prior_training import (
+    PriorVocabulary,
+    build_prior,
+    codes_to_dataset,
+    dataset_to_tensors,
+    evaluate_prior,
+    load_code_dataset,
+)
+
+NUM_CODES = 16
+
+
+def tiny_vqvae():
+    config = VQVAEConfig(
+        image_size=28,
+        num_embeddings=NUM_CODES,
+        embedding_dim=4,
+        hidden_size=8,
+        residual_hidden_size=4,
+        num_residual_layers=1,
+        kmeans_init=False,
+    )
+    return VQVAEModel(config).eval()
+
+
+def tiny_pipeline(prior_type="transformer"):
+    vqvae = tiny_vqvae()
+    vocabulary = PriorVocabulary(NUM_CODES, 10)
+    prior = build_prior(prior_type, vocabulary, 50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2)
+    return VQImageGenerationPipeline(vqvae, prior.eval(), num_classes=10)
+
+
+def test_vocabulary_layout():
+    vocabulary = PriorVocabulary(512, 10)
+    assert vocabulary.vocab_size == 523 and vocabulary.pad_token_id == 522
+    codes = torch.randint(0, 512, (3, 7, 7))
+    sequences = vocabulary.sequences(codes, [0, 4, 9])
+    assert sequences.shape == (3, 50)
+    assert sequences[:, 0].tolist() == [512, 516, 521]
+    assert torch.equal(sequences[:, 1:], codes.reshape(3, 49))
+    assert vocabulary.non_code_ids == list(range(512, 523))
+    with pytest.raises(ValueError, match="class_labels"):
+        vocabulary.class_tokens([10])
+    with pytest.raises(ValueError, match="codes"):
+        vocabulary.sequences(torch.full((1, 7, 7), 512), [0])
+
+
+@pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn"])
+def test_pipeline_returns_images(prior_type):
+    pipe = tiny_pipeline(prior_type)
+    images = pipe(class_labels=[0, 3, 9], generator=torch.Generator().manual_seed(0), temperature=0.8, top_k=4)
+    assert len(images) == 3
+    assert all(image.size == (28, 28) and image.mode == "L" for image in images)
+    pixels = pipe(class_labels=[1, 2], generator=0, output_type="pt")
+    assert pixels.shape == (2, 1, 28, 28) and pixels.min() >= -1 and pixels.max() <= 1
+    assert pipe(class_labels=[5], generator=0, output_type="codes").shape == (1, 7, 7)
+
+
+@pytest.mark.parametrize("prior_type", ["transformer", "rnn"])
+def test_only_code_ids_are_sampled(prior_type):
+    pipe = tiny_pipeline(prior_type)
+    non_code = pipe.vocabulary.non_code_ids
+
+    def favour_non_codes(module, args, kwargs, output):  # make class/pad ids overwhelmingly likely
+        output.logits[..., non_code] += 30.0
+        return output
+
+    pipe.prior.register_forward_hook(favour_non_codes, with_kwargs=True)
+    prompt = pipe.vocabulary.class_tokens([0, 1])[:, None]
+    torch.manual_seed(0)
+    unrestricted = pipe.prior.generate(prompt, do_sample=True, max_new_tokens=49, pad_token_id=0)
+    assert (unrestricted[:, 1:] >= NUM_CODES).float().mean() > 0.9  # the hook works: non-codes dominate
+    codes = pipe(class_labels=[0, 1, 2, 3], generator=0, output_type="codes")
+    assert codes.shape == (4, 7, 7)
+    assert codes.min() >= 0 and codes.max() < NUM_CODES
+
+
+@pytest.mark.parametrize("prior_type", ["transformer", "pixelcnn"])
+def test_sampling_is_reproducible_and_leaves_global_rng_alone(prior_type):
+    pipe = tiny_pipeline(prior_type)
+    state = torch.random.get_rng_state()
+    first = pipe(class_labels=[0, 1, 2], generator=torch.Generator().manual_seed(7), output_type="codes")
+    assert torch.equal(torch.random.get_rng_state(), state)
+    second = pipe(class_labels=[0, 1, 2], generator=torch.Generator().manual_seed(7), output_type="codes")
+    other = pipe(class_labels=[0, 1, 2], generator=torch.Generator().manual_seed(8), output_type="codes")
+    assert torch.equal(first, second)
+    assert not torch.equal(first, other)
+    assert torch.equal(pipe(class_labels=[4], generator=3, output_type="codes"),
+                       pipe(class_labels=[4], generator=3, output_type="codes"))  # fmt: skip
+
+
+def test_bad_arguments():
+    pipe = tiny_pipeline()
+    with pytest.raises(ValueError, match="class_labels"):
+        pipe(class_labels=[10])
+    with pytest.raises(ValueError, match="temperature"):
+        pipe(class_labels=[0], temperature=0.0)
+    with pytest.raises(ValueError, match="top_k"):
+        pipe(class_labels=[0], top_k=0)
+    with pytest.raises(ValueError, match="output_type"):
+        pipe(class_labels=[0], output_type="numpy")
+    wrong = build_prior("rnn", PriorVocabulary(NUM_CODES + 1, 10), 50, hidden_size=8, num_hidden_layers=1)
+    with pytest.raises(ValueError, match="vocab_size"):
+        VQImageGenerationPipeline(tiny_vqvae(), wrong)
+    wrong = build_prior("pixelcnn", PriorVocabulary(NUM_CODES + 1, 10), 50, hidden_size=8, num_hidden_layers=1)
+    with pytest.raises(ValueError, match="num_levels"):
+        VQImageGenerationPipeline(tiny_vqvae(), wrong)
+
+
+@pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn"])
+def test_save_and_load_combined_folder(tmp_path, prior_type):
+    pipe = tiny_pipeline(prior_type)
+    pipe.save_pretrained(tmp_path)
+    assert (tmp_path / "vqvae" / "model.safetensors").is_file()
+    assert (tmp_path / "prior" / "model.safetensors").is_file()
+    assert json.loads((tmp_path / "pipeline_config.json").read_text())["num_classes"] == 10
+    loaded = VQImageGenerationPipeline.from_pretrained(tmp_path)
+    assert type(loaded.prior) is type(pipe.prior)
+    expected = pipe(class_labels=[0, 5, 9], generator=1, output_type="pt")
+    assert torch.allclose(loaded(class_labels=[0, 5, 9], generator=1, output_type="pt"), expected)
+    with pytest.raises(ValueError, match="pipeline_config.json"):
+        VQImageGenerationPipeline.from_pretrained(tmp_path / "prior")
+
+
+def test_evaluate_prior_is_the_mean_code_nll():
+    pipe = tiny_pipeline()
+    sequences = pipe.vocabulary.sequences(torch.randint(0, NUM_CODES, (5, 7, 7)), [0, 1, 2, 3, 4])
+    metrics = evaluate_prior(pipe.prior, sequences, batch_size=2)
+    loss = pipe.prior(input_ids=sequences, labels=sequences).loss.item()
+    assert metrics["nll_per_code"] == pytest.approx(loss, rel=1e-5)
+    assert metrics["bits_per_image"] == pytest.approx(loss * 49 / math.log(2), rel=1e-5)
+    # an untrained prior spreads its mass over all 27 ids, so it is near log(27) nats per code
+    assert abs(metrics["nll_per_code"] - math.log(27)) < 0.5
+
+
+def synthetic_image_dataset(path, num_per_split=20):
+    import datasets
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+
+    def split(n):
+        images = [Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)) for _ in range(n)]
+        labels = [i % 10 for i in range(n)]
+        features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(num_classes=10)})
+        return datasets.Dataset.from_dict({"image": images, "label": labels}, features=features)
+
+    datasets.DatasetDict({"train": split(num_per_split), "test": split(num_per_split // 2)}).save_to_disk(str(path))
+    return path
+
+
+def test_code_dataset_is_encoded_once_and_cached(tmp_path, monkeypatch):
+    data = synthetic_image_dataset(tmp_path / "images")
+    vqvae = tiny_vqvae()
+    dataset = load_code_dataset(vqvae, str(data), "train", cache_dir=tmp_path / "cache")
+    codes, labels = dataset_to_tensors(dataset)
+    assert codes.shape == (20, 7, 7) and labels.tolist() == [i % 10 for i in range(20)]
+    assert len(list((tmp_path / "cache").iterdir())) == 1
+
+    def fail(*args, **kwargs):
+        raise AssertionError("encoded again although cached")
+
+    monkeypatch.setattr(VQVAEModel, "encode", fail)
+    cached_codes, _ = dataset_to_tensors(load_code_dataset(vqvae, str(data), "train", cache_dir=tmp_path / "cache"))
+    assert torch.equal(cached_codes, codes)
+    round_trip, _ = dataset_to_tensors(codes_to_dataset(codes, labels))
+    assert torch.equal(round_trip, codes)
+
+
+@pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn"])
+def test_train_prior_entry_point(tmp_path, prior_type):
+    import importlib.util
+    from pathlib import Path
+
+    data = synthetic_image_dataset(tmp_path / "images")
+    tiny_vqvae().save_pretrained(tmp_path / "vqvae")
+    spec = importlib.util.spec_from_file_location(
+        "train_prior", Path(__file__).resolve().parents[1] / "training" / "train_prior.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "out"
+    result = module.main([
+        "--vqvae", str(tmp_path / "vqvae"), "--prior", prior_type, "--dataset_name", str(data),
+        "--output_dir", str(out), "--hidden_size", "16", "--num_hidden_layers", "1",
+        "--num_attention_heads", "2", "--train_batch_size", "4", "--max_train_steps", "3",
+        "--lr_warmup_steps", "0", "--checkpointing_steps", "2", "--logging_steps", "1",
+    ])  # fmt: skip
+    assert result.global_step == 3
+    assert math.isfinite(result.metrics["eval_nll_per_code"])
+    assert (out / "checkpoint-2").is_dir()
+    assert (out / "prior" / "model.safetensors").is_file()
+    assert any((out / "codes").iterdir())
+    pipe = VQImageGenerationPipeline.from_pretrained(out / "pipeline")
+    images = pipe(class_labels=list(range(10)), generator=0)
+    assert len(images) == 10 and images[0].size == (28, 28)
+
+
+def test_pixelcnn_prior_nll_matches_its_likelihood():
+    pipe = tiny_pipeline("pixelcnn")
+    codes = torch.randint(0, NUM_CODES, (5, 7, 7))
+    labels = torch.tensor([0, 1, 2, 3, 9])
+    sequences = pipe.vocabulary.sequences(codes, labels)
+    metrics = evaluate_prior(pipe.prior, sequences, batch_size=2)
+    expected = -pipe.prior.log_likelihood(codes[:, None], labels).sum().item() / (5 * 49)
+    assert metrics["nll_per_code"] == pytest.approx(expected, rel=1e-5)
+    loss = pipe.prior(pixel_values=codes[:, None], class_labels=labels, labels=codes[:, None]).loss.item()
+    assert metrics["nll_per_code"] == pytest.approx(loss, rel=1e-5)
+
+
+SHIPPED = __import__("pathlib").Path(__file__).resolve().parents[1] / "model_cards" / "vqvae-prior-mnist"
+
+
+@pytest.mark.skipif(not (SHIPPED / "pipeline_config.json").is_file(), reason="shipped card not built")
+def test_shipped_card_loads_and_samples():
+    from safetensors.torch import load_file
+
+    pipe = VQImageGenerationPipeline.from_pretrained(SHIPPED)
+    assert pipe.vocabulary.num_codes == 512 and pipe.codes_per_image == 49
+    shipped_vqvae = load_file(SHIPPED / "vqvae" / "model.safetensors")
+    original_vqvae = load_file(SHIPPED.parent / "vqvae-mnist" / "model.safetensors")
+    assert shipped_vqvae.keys() == original_vqvae.keys()
+    assert all(torch.equal(shipped_vqvae[k], original_vqvae[k]) for k in original_vqvae)
+    codes = pipe(class_labels=[0, 7], generator=0, output_type="codes")
+    assert codes.shape == (2, 7, 7) and codes.max() < 512
+    package = SHIPPED.parents[1] / "hf_argen"
+    for shipped, source in [
+        ("prior/modeling_ar_transformer.py", "causal_lm/transformer/modeling_ar_transformer.py"),
+        ("prior/configuration_ar_transformer.py", "causal_lm/transformer/configuration_ar_transformer.py"),
+        ("vqvae/modeling_vqvae.py", "vqvae/modeling_vqvae.py"),
+        ("vqvae/configuration_vqvae.py", "vqvae/configuration_vqvae.py"),
+    ]:  # the remote code in the card must stay identical to the package
+        assert (SHIPPED / shipped).read_text() == (package / source).read_text(), shipped
+    readme = (SHIPPED / "README.md").read_text()
+    assert "nats/code" in readme and "bits/image" in readme and (SHIPPED / "samples.png").is_file()
