@@ -390,7 +390,10 @@ def test_bad_config(kwargs, name):
 
 
 # ---- shipped model ------------------------------------------------------------------------------------------
-SHIPPED = sorted((Path(__file__).resolve().parents[1] / "model_cards").glob("vqvae-*"))
+SHIPPED = sorted(  # VQ-VAE folders (the prior pipeline folder holds one in vqvae/ and has its own test)
+    folder for folder in (Path(__file__).resolve().parents[1] / "model_cards").glob("vqvae-*")
+    if (folder / "config.json").exists()
+)
 
 
 @pytest.mark.parametrize("folder", SHIPPED, ids=[folder.name for folder in SHIPPED])
