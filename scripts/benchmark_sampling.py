@@ -4,7 +4,8 @@
     python scripts/benchmark_sampling.py --quick            # small sizes only
 
 For every image size and batch size it prints, measured in this one run on this machine: one forward pass of the
-batch, naive sampling, cached sampling, the speed-up (naive / cached) and cached / one forward pass.
+batch, naive sampling, cached sampling, the speed-up (naive / cached) and cached / one forward pass. Each time
+is the fastest of several runs after a warm-up (5 forward passes, 3 cached samplings).
 A naive run costs C*H*W forward passes (about an hour at 32x32x3, batch 16, on 2 CPU cores), so where it would
 take longer than `--naive_budget` seconds, it is timed over `--naive_steps` real naive steps (forward pass + draw,
 which cost the same at every position) and scaled to C*H*W steps; those rows are marked `*`.
@@ -23,11 +24,14 @@ SIZES = [(1, 8), (3, 16), (1, 28), (3, 32)]  # (channels, image size)
 
 
 def timed(function, repeats: int = 1) -> float:
+    """Fastest of `repeats` timed calls after a warm-up (the minimum is the least noisy on a shared machine)."""
     function()  # warm-up (allocations, kernels)
-    start = time.perf_counter()
+    times = []
     for _ in range(repeats):
+        start = time.perf_counter()
         function()
-    return (time.perf_counter() - start) / repeats
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def naive_seconds(model, batch_size: int, args) -> tuple[float, bool]:
@@ -44,7 +48,7 @@ def naive_seconds(model, batch_size: int, args) -> tuple[float, bool]:
             logits = model._logits(images, None)[:, 0, 0, 0]
             images[:, 0, 0, 0] = model._sample(logits, processors, generator)
 
-    per_step = timed(naive_step, repeats=min(args.naive_steps, steps))
+    per_step = timed(naive_step, repeats=min(args.naive_steps, steps))  # fastest naive step
     if per_step * steps <= args.naive_budget:
         return timed(lambda: model.generate(num_images=batch_size, seed=0, use_cache=False), repeats=1), False
     return per_step * steps, True
@@ -81,8 +85,8 @@ def main():
         for batch_size in args.batch_sizes:
             images = torch.randint(0, args.num_levels, (batch_size, channels, size, size), device=device)
             with torch.no_grad():
-                forward = timed(partial(model, images), repeats=3)
-            cached = timed(partial(model.generate, num_images=batch_size, seed=0), repeats=1)
+                forward = timed(partial(model, images), repeats=5)
+            cached = timed(partial(model.generate, num_images=batch_size, seed=0), repeats=3)
             naive, scaled = naive_seconds(model, batch_size, args)
             mark = "*" if scaled else ""
             print(f"| {size}x{size}x{channels} | {batch_size} | {forward:.3f} | {naive:.1f}{mark} | {cached:.2f} "
