@@ -54,7 +54,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -101,6 +101,13 @@ class TrainingArguments:
     dataloader_num_workers: int = 0
     ddp_find_unused_parameters: bool = False  # True for models with parameters outside the loss graph
     use_cpu: bool | None = None  # None: CPU when no CUDA/MPS device (multi-process CPU runs then use gloo)
+
+    @classmethod
+    def from_namespace(cls, namespace, **overrides) -> TrainingArguments:
+        """Build from parsed command-line flags: every field with a same-named flag, then `overrides`."""
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in vars(namespace).items() if k in names}
+        return cls(**{**values, **overrides})
 
     def __post_init__(self):
         positive = ["train_batch_size", "num_train_epochs", "gradient_accumulation_steps", "logging_steps"]

@@ -165,15 +165,7 @@ def main(argv=None):
                 num_train_texts, len(train), len(valid), args.max_length, type(model).__name__,
                 sum(p.numel() for p in model.parameters()))
 
-    training_args = TrainingArguments(
-        output_dir=args.output_dir, train_batch_size=args.train_batch_size, learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay, adam_beta2=args.adam_beta2, lr_scheduler=args.lr_scheduler,
-        lr_warmup_steps=args.lr_warmup_steps, num_train_epochs=args.num_train_epochs,
-        max_train_steps=args.max_train_steps, max_grad_norm=args.max_grad_norm,
-        checkpointing_steps=args.checkpointing_steps, checkpoints_total_limit=args.checkpoints_total_limit,
-        resume_from_checkpoint=args.resume_from_checkpoint, seed=args.seed, report_to=args.report_to,
-        logging_steps=args.logging_steps, eval_steps=args.eval_steps,
-    )
+    training_args = TrainingArguments.from_namespace(args)
     trainer = Trainer(
         model, training_args, train, collate_fn=functools.partial(collate_causal_lm,
                                                                   pad_token_id=tokenizer.pad_token_id),

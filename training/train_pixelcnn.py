@@ -198,32 +198,7 @@ def main(argv=None):
         if args.no_samples
         else make_sample_fn(processor, config.num_classes, seed=args.seed, scale=max(1, 64 // config.image_size))
     )
-    training_args = TrainingArguments(
-        output_dir=args.output_dir,
-        train_batch_size=args.train_batch_size,
-        learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay,
-        adam_beta1=args.adam_beta1,
-        adam_beta2=args.adam_beta2,
-        lr_scheduler=args.lr_scheduler,
-        lr_warmup_steps=args.lr_warmup_steps,
-        num_train_epochs=args.num_train_epochs,
-        max_train_steps=args.max_train_steps,
-        gradient_accumulation_steps=args.gradient_accumulation_steps,
-        max_grad_norm=args.max_grad_norm,
-        mixed_precision=args.mixed_precision,
-        checkpointing_steps=args.checkpointing_steps,
-        checkpoints_total_limit=args.checkpoints_total_limit,
-        resume_from_checkpoint=args.resume_from_checkpoint,
-        seed=args.seed,
-        report_to=args.report_to,
-        logging_steps=args.logging_steps,
-        eval_steps=args.eval_steps,
-        sample_steps=args.sample_steps,
-        ema_decay=args.ema_decay,
-        # The last gated layer's horizontal output conv feeds nothing (only its skip path reaches the head).
-        ddp_find_unused_parameters=True,
-    )
+    training_args = TrainingArguments.from_namespace(args)
     command = "accelerate launch training/train_pixelcnn.py " + " ".join(
         shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
     )

@@ -127,26 +127,7 @@ def main(argv=None):
         hidden_dropout=args.hidden_dropout,
         cell_type=args.cell_type,
     )
-    training_args = TrainingArguments(
-        output_dir=args.output_dir,
-        train_batch_size=args.train_batch_size,
-        learning_rate=args.learning_rate,
-        weight_decay=args.weight_decay,
-        lr_scheduler=args.lr_scheduler,
-        lr_warmup_steps=args.lr_warmup_steps,
-        num_train_epochs=args.num_train_epochs,
-        max_train_steps=args.max_train_steps,
-        max_grad_norm=args.max_grad_norm,
-        checkpointing_steps=args.checkpointing_steps,
-        checkpoints_total_limit=args.checkpoints_total_limit,
-        resume_from_checkpoint=args.resume_from_checkpoint,
-        seed=args.seed,
-        report_to=args.report_to,
-        tracker_project_name="prior",
-        logging_steps=args.logging_steps,
-        eval_steps=args.eval_steps,
-        sample_steps=args.sample_steps,
-    )
+    training_args = TrainingArguments.from_namespace(args, tracker_project_name="prior")
 
     def save_fn(model, output_dir):
         model.save_pretrained(Path(output_dir) / "prior")
