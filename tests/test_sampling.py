@@ -23,9 +23,9 @@ def sample_with_logits(model, use_cache, **kwargs):
     recorded = []
     sample = PixelCNNForImageGeneration._sample
 
-    def recording_sample(logits, processors, generator):
+    def recording_sample(logits, processors, uniform):
         recorded.append(logits.clone())
-        return sample(logits, processors, generator)
+        return sample(logits, processors, uniform)
 
     model._sample = recording_sample
     try:
