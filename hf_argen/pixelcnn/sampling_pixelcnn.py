@@ -112,7 +112,9 @@ class _GatedSampler:
         self.layers = [self._layer(layer, config, class_labels) for layer in model.layers]
         self._fold_output_biases()
         self._make_buffers()
-        self.head = self._head(model.head, config)
+        self.head = head = self._head(model.head, config)
+        self.head_plan = list(zip(head["skip_bias"], head["skip"], head["feature_slots"], head["hidden_bias"],
+                                  head["hidden"], head["hidden_slots"], head["logits_bias"], head["logits"]))
 
     # ---- weights, rearranged once -------------------------------------------------------------------
     def _layer(self, layer, config, class_labels) -> dict:
@@ -314,12 +316,11 @@ class _GatedSampler:
                 torch.mm(skip, output, out=next_slot)
             else:
                 torch.addmm(residual, skip, output, out=next_slot)
-        head = self.head
-        torch.addmm(head["skip_bias"][channel], self.skip, head["skip"][channel],
-                    out=head["feature_slots"][channel]).relu_()
-        torch.addmm(head["hidden_bias"][channel], head["features"], head["hidden"][channel],
-                    out=head["hidden_slots"][channel]).relu_()
-        return torch.addmm(head["logits_bias"][channel], head["hidden_features"], head["logits"][channel])
+        skip_bias, skip_weight, features_slot, hidden_bias, hidden_weight, hidden_slot, logits_bias, logits_weight = (
+            self.head_plan[channel])
+        torch.addmm(skip_bias, self.skip, skip_weight, out=features_slot).relu_()
+        torch.addmm(hidden_bias, self.head["features"], hidden_weight, out=hidden_slot).relu_()
+        return torch.addmm(logits_bias, self.head["hidden_features"], logits_weight)
 
 
 class CachedSampler:

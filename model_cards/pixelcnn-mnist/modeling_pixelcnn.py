@@ -437,17 +437,20 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         return processors
 
     @staticmethod
-    def _sample(logits: torch.Tensor, processors: LogitsProcessorList, generator) -> torch.Tensor:
-        """Sample one level per row of `logits` `(B, num_levels)` -> `(B,)`, by inverting the CDF.
+    def _sample(logits: torch.Tensor, processors: LogitsProcessorList, uniform: torch.Tensor) -> torch.Tensor:
+        """Sample one level per row of `logits` `(B, num_levels)` by inverting the CDF at `uniform` `(B, 1)`.
 
-        One uniform draw per row (cheaper per call than `torch.multinomial`, which matters at one call per
-        sub-pixel); levels with zero probability (masked by top-k/top-p) are never drawn.
+        Cheaper per call than `torch.multinomial`, which matters at one call per sub-pixel; levels with zero
+        probability (masked by top-k/top-p) are never drawn. Returns `(B,)` levels.
         """
         scores = processors(None, logits.float()) if processors else logits.float()
         cdf = torch.softmax(scores, dim=-1).cumsum_(dim=-1)
-        uniform = torch.rand(cdf.shape[0], 1, generator=generator, device=cdf.device, dtype=cdf.dtype)
-        levels = torch.searchsorted(cdf, uniform * cdf[:, -1:], right=True)
-        return levels.squeeze(1).clamp_(max=cdf.shape[1] - 1)
+        levels = torch.searchsorted(cdf, uniform, right=True).squeeze(1)
+        return levels.clamp_(max=cdf.shape[1] - 1)  # where rounding leaves cdf[:, -1] below the uniform
+
+    def _drawer(self, batch_size: int, processors: LogitsProcessorList, generator) -> _SubPixelDraws:
+        return _SubPixelDraws(self._sample, processors, generator, batch_size,
+                              self.config.num_channels * self.config.image_size, self.device)
 
     @torch.no_grad()
     def generate(
@@ -497,17 +500,38 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         config = self.config
         size = config.image_size
         images = torch.zeros(batch_size, config.num_channels, size, size, dtype=torch.long, device=self.device)
+        draw = self._drawer(batch_size, processors, generator)
         for row in self._row_iterator(progress):
+            draw.start_row()
             for col in range(size):
                 for channel in range(config.num_channels):
                     logits = self._logits(images, class_labels)[:, channel, row, col]
-                    images[:, channel, row, col] = self._sample(logits, processors, generator)
+                    images[:, channel, row, col] = draw(logits)
         return images
 
     def _generate_cached(self, batch_size, class_labels, processors, generator, progress) -> torch.LongTensor:
         """Fast sampler: each layer computed only where a new sub-pixel changes it (see `sampling_pixelcnn`)."""
         sampler = CachedSampler(self, batch_size, class_labels)
-        return sampler.sample(lambda logits: self._sample(logits, processors, generator), self._row_iterator(progress))
+        return sampler.sample(self._drawer(batch_size, processors, generator), self._row_iterator(progress))
+
+
+class _SubPixelDraws:
+    """One level per sub-pixel from `sample(logits, processors, uniform)`, with the uniforms of a whole image
+    row drawn in one call (`start_row`), so that every sampler consumes the generator identically."""
+
+    def __init__(self, sample, processors, generator, batch_size: int, per_row: int, device):
+        self.sample, self.processors, self.generator = sample, processors, generator
+        self.shape, self.device = (per_row, batch_size, 1), device
+        self.uniforms, self.next = (), 0
+
+    def start_row(self) -> None:
+        self.uniforms = torch.rand(self.shape, generator=self.generator, device=self.device).unbind(0)
+        self.next = 0
+
+    def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        uniform = self.uniforms[self.next]
+        self.next += 1
+        return self.sample(logits, self.processors, uniform)
 
 
 __all__ = ["PixelCNNConfig", "PixelCNNForImageGeneration", "PixelCNNOutput", "PixelCNNPreTrainedModel"]

@@ -27,7 +27,10 @@ def check_input_ids(input_ids: torch.Tensor, vocab_size: int, name: str = "input
         raise ValueError(f"`{name}` must hold integer token ids in [0, {vocab_size}), got {input_ids.dtype}.")
     if input_ids.dim() != 2:
         raise ValueError(f"`{name}` must have shape (batch, seq_len), got {tuple(input_ids.shape)}.")
-    if input_ids.numel() and bool(((input_ids < 0) | (input_ids >= vocab_size)).any()):
+    if not input_ids.numel():
+        return
+    low, high = torch.aminmax(input_ids)  # one kernel: this runs at every decoding step
+    if int(low) < 0 or int(high) >= vocab_size:
         raise ValueError(
             f"`{name}` must be token ids in [0, vocab_size={vocab_size}), got range "
             f"[{int(input_ids.min())}, {int(input_ids.max())}]."

@@ -28,7 +28,10 @@ def check_input_ids(input_ids: torch.Tensor, vocab_size: int, name: str = "input
         raise ValueError(f"`{name}` must hold integer token ids in [0, {vocab_size}), got {input_ids.dtype}.")
     if input_ids.dim() != 2:
         raise ValueError(f"`{name}` must have shape (batch, seq_len), got {tuple(input_ids.shape)}.")
-    if input_ids.numel() and bool(((input_ids < 0) | (input_ids >= vocab_size)).any()):
+    if not input_ids.numel():
+        return
+    low, high = torch.aminmax(input_ids)  # one kernel: this runs at every decoding step
+    if int(low) < 0 or int(high) >= vocab_size:
         raise ValueError(
             f"`{name}` must be token ids in [0, vocab_size={vocab_size}), got range "
             f"[{int(input_ids.min())}, {int(input_ids.max())}]."
@@ -289,11 +292,13 @@ class ARTransformerModel(ARTransformerPreTrainedModel):
         if cache is not None and past_length == 0:
             use_growing_layers(cache)
 
+        last_position = past_length + length - 1
         if position_ids is None:
             position_ids = torch.arange(past_length, past_length + length, device=inputs_embeds.device)[None]
         elif position_ids.shape[-1] != length:
             raise ValueError(f"`position_ids` must have length {length}, got {tuple(position_ids.shape)}.")
-        last_position = max(past_length + length - 1, int(position_ids.max()))
+        else:
+            last_position = max(last_position, int(position_ids.max()))
         if last_position >= config.max_position_embeddings:
             raise ValueError(
                 f"The sequence reaches position {last_position}, past "
