@@ -59,6 +59,37 @@ def concat_tensors(parts: list[dict], repeats: list[int]) -> dict:
     }
 
 
+def offset_labels_by_source(parts: list[dict], sources: list[list[str]], num_classes: int) -> tuple[list[dict], int]:
+    """Give every data source its own block of classes: `label + num_classes * source index`.
+
+    Sources are numbered by first appearance (the main dataset's first). Returns the relabelled parts and the
+    new number of classes, `num_classes * number of sources`.
+    """
+    order: dict[str, int] = {}
+    for part_sources in sources:
+        for source in part_sources:
+            order.setdefault(source, len(order))
+    relabelled = []
+    for part, part_sources in zip(parts, sources):
+        offsets = torch.as_tensor([order[s] * num_classes for s in part_sources], dtype=torch.long)
+        relabelled.append({**part, "class_labels": part["class_labels"] + offsets})
+    blocks = {source: f"{i * num_classes}..{(i + 1) * num_classes - 1}" for source, i in order.items()}
+    logger.info("classes per source: %s", blocks)
+    return relabelled, num_classes * len(order)
+
+
+def expand_class_embeddings(model, num_classes: int) -> None:
+    """Grow a conditional PixelCNN's class biases to `num_classes`; class `k` starts as class `k % old`."""
+    old = model.config.num_classes
+    if not old or num_classes <= old:
+        raise ValueError(f"`num_classes` must exceed the model's {old} classes, got {num_classes}.")
+    for layer in model.layers:
+        weight = layer.class_bias.weight.data
+        layer.class_bias = torch.nn.Embedding(num_classes, weight.shape[1]).to(weight)
+        layer.class_bias.weight.data.copy_(weight[torch.arange(num_classes) % old])
+    model.config.num_classes = num_classes
+
+
 def make_eval_fn(eval_tensors: dict, num_subpixels: int, batch_size: int = 256):
     """Eval hook: exact bits/dim and nats/image of the eval tensors, sharded over processes and reduced."""
 

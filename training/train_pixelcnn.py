@@ -46,6 +46,13 @@ def parse_args(argv=None):
         default=1,
         help="how many times the main training set appears in the mix (upweights it).",
     )
+    data.add_argument(
+        "--source_classes",
+        action="store_true",
+        help="give every data source (the `source` column, else the dataset name) its own block of classes: "
+        "label + num_classes * source index, the main dataset's source first. Labels < num_classes then draw "
+        "and score the main dataset's kind (e.g. real digits vs MNIST converted to digits format).",
+    )
     data.add_argument("--eval_split", default="test", help="split of --dataset_name to evaluate on; 'none' to skip.")
     data.add_argument(
         "--data_dir",
@@ -113,9 +120,11 @@ def main(argv=None):
     from hf_argen.pixelcnn_training import (
         DEFAULT_LEVELS,
         concat_tensors,
+        expand_class_embeddings,
         load_tensors,
         make_eval_fn,
         make_sample_fn,
+        offset_labels_by_source,
         parse_dataset_spec,
         pixelcnn_loss,
     )
@@ -160,12 +169,16 @@ def main(argv=None):
     parts.append(main_tensors)
     repeats.append(args.train_repeats)
     sources.append((f"{name}:{split}", len(main_sources) * args.train_repeats))
+    extra_source_lists = []
     for spec in args.extra_train_datasets:
         extra_name, extra_split = parse_dataset_spec(spec)
         tensors, _, extra_sources = load_tensors(extra_name, extra_split, processor, **common)
+        extra_source_lists.append(extra_sources)
         parts.append(tensors)
         repeats.append(1)
         sources.append((f"{extra_name}:{extra_split}", len(extra_sources)))
+    if args.source_classes and num_classes is not None:
+        parts, num_classes = offset_labels_by_source(parts, [main_sources] + extra_source_lists, num_classes)
     train_tensors = concat_tensors(parts, repeats)
     if config is None:
         config = PixelCNNConfig(
@@ -183,11 +196,14 @@ def main(argv=None):
         )
         torch.manual_seed(args.seed)
         model = PixelCNNForImageGeneration(config)
-    elif args.dropout != model.config.dropout:
-        model.config.dropout = args.dropout
-        for module in model.modules():
-            if isinstance(module, torch.nn.Dropout):
-                module.p = args.dropout
+    else:
+        if num_classes is not None and (model.config.num_classes or 0) < num_classes:
+            expand_class_embeddings(model, num_classes)
+        if args.dropout != model.config.dropout:
+            model.config.dropout = args.dropout
+            for module in model.modules():
+                if isinstance(module, torch.nn.Dropout):
+                    module.p = args.dropout
 
     eval_fn = None
     if args.eval_split.lower() != "none":
