@@ -257,3 +257,28 @@ def test_ema_tracks_and_restores():
     with ema.applied(model):
         assert not torch.equal(model.weight, original + 1.0)
     assert torch.equal(model.weight, original + 1.0)
+
+
+def test_source_classes_give_each_source_its_own_block():
+    from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
+    from hf_argen.pixelcnn_training import expand_class_embeddings, offset_labels_by_source
+
+    labels = torch.tensor([0, 3, 9])
+    parts = [{"class_labels": labels}, {"class_labels": labels.clone()}]
+    relabelled, num_classes = offset_labels_by_source(parts, [["digits"] * 3, ["mnist", "digits", "mnist"]], 10)
+    assert num_classes == 20
+    assert relabelled[0]["class_labels"].tolist() == [0, 3, 9]
+    assert relabelled[1]["class_labels"].tolist() == [10, 3, 19]
+
+    config = PixelCNNConfig(image_size=4, num_channels=1, num_levels=4, num_classes=10, hidden_size=6,
+                            num_hidden_layers=1)
+    model = PixelCNNForImageGeneration(config).eval()
+    images = torch.randint(0, 4, (2, 1, 4, 4))
+    before = model(images, class_labels=torch.tensor([3, 7])).logits
+    expand_class_embeddings(model, 20)
+    assert model.config.num_classes == 20
+    # Old classes are unchanged; new class k starts as class k % 10.
+    torch.testing.assert_close(model(images, class_labels=torch.tensor([3, 7])).logits, before)
+    torch.testing.assert_close(model(images, class_labels=torch.tensor([13, 17])).logits, before)
+    with pytest.raises(ValueError, match="num_classes"):
+        expand_class_embeddings(model, 20)
