@@ -39,6 +39,9 @@ def main(argv=None):
     parser.add_argument("--hub_dataset_ids", nargs="*", default=None)
     parser.add_argument("--grid_seed", type=int, default=0)
     parser.add_argument("--grid_rows", type=int, default=4, help="samples per class in the grid")
+    parser.add_argument(
+        "--grid_class_labels", type=int, nargs="+", default=None, help="classes in the grid (default: all)"
+    )
     parser.add_argument("--no_grid", action="store_true", help="keep an existing samples.png")
     args = parser.parse_args(argv)
 
@@ -59,6 +62,7 @@ def main(argv=None):
                 str(args.grid_seed),
                 "--output",
                 str(folder / "samples.png"),
+                *(["--class_labels", *map(str, args.grid_class_labels)] if args.grid_class_labels else []),
             ]
         )
     eval_command = (
