@@ -198,6 +198,11 @@ def main(argv=None):
         model = PixelCNNForImageGeneration(config)
     else:
         if num_classes is not None and (model.config.num_classes or 0) < num_classes:
+            if not args.source_classes or not model.config.num_classes:
+                raise ValueError(
+                    f"The training data has {num_classes} classes but `--init_model` has "
+                    f"{model.config.num_classes}; only `--source_classes` grows a conditional model's classes."
+                )
             expand_class_embeddings(model, num_classes)
         if args.dropout != model.config.dropout:
             model.config.dropout = args.dropout
