@@ -7,7 +7,7 @@ A pipeline folder holds both models and a small JSON file::
         vqvae/                   a VQVAEModel (save_pretrained)
         prior/                   an ARTransformerForCausalLM or ARRNNForCausalLM (save_pretrained)
 
-Token layout of the prior: see `hf_argen.prior_training.PriorVocabulary` (codes [0, K), class c = K + c,
+Token layout of the prior: see `hf_argen.two_stage.vocabulary.PriorVocabulary` (codes [0, K), class c = K + c,
 pad = K + C).
 """
 
@@ -33,7 +33,7 @@ class VQImageGenerationPipeline:
     """
 
     def __init__(self, vqvae, prior, num_classes: int = 10):
-        from ..prior_training import PriorVocabulary
+        from ..two_stage.vocabulary import PriorVocabulary
 
         self.vqvae = vqvae
         self.prior = prior

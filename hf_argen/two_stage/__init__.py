@@ -1,0 +1,3 @@
+from .vocabulary import PriorVocabulary
+
+__all__ = ["PriorVocabulary"]
