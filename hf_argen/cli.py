@@ -9,9 +9,12 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -67,3 +70,46 @@ def run_cli(main: Callable[..., object], argv: list[str] | None = None) -> None:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     sys.exit(status if isinstance(status, int) else 0)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """`--help` keeps the docstring's layout and shows every default (unless the help text already names it)."""
+
+    def _get_help_string(self, action):
+        if "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class ScriptArgumentParser(argparse.ArgumentParser):
+    """An `ArgumentParser` whose errors are one line, `error: ... (see --help)`, exit status 2, like `run_cli`."""
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def script_parser(description: str | None) -> ScriptArgumentParser:
+    """The parser every script starts from: docstring as description, defaults in `--help`, one-line errors."""
+    return ScriptArgumentParser(description=description, formatter_class=HelpFormatter)
+
+
+def add_device_argument(parser: argparse.ArgumentParser) -> None:
+    """`--device` (default `None`: :func:`default_device`); pass the value through :func:`resolve_device`."""
+    parser.add_argument("--device", default=None, help=DEVICE_HELP)
+
+
+def add_hidden_alias(parser: argparse.ArgumentParser, flag: str, dest: str, **kwargs) -> None:
+    """An old spelling of a flag that `--help` does not list (kept where published commands quote it)."""
+    parser.add_argument(flag, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
+
+
+def write_json(path: str | None, data) -> None:
+    """Write `data` as one line of JSON to `path` (`--output_json`); `"-"` means stdout, `None` does nothing."""
+    if path is None:
+        return
+    text = json.dumps(data, default=str) + "\n"
+    if path == "-":
+        sys.stdout.write(text)
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(text)

@@ -5,36 +5,51 @@ Prints two tables:
    learned positions, tied embeddings: identical parameter counts), batch 4, measured interleaved in one run;
 2. ARRNNForCausalLM per-token time at several generation lengths (should be flat: O(1) per token).
 
-    PYTHONPATH=. python scripts/benchmark_generate.py [--threads 1] [--repeats 9]
+    python scripts/benchmark_generate.py [--num_threads 1] [--repeats 9] [--device cuda]
 """
 
-import argparse
 import time
 
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from hf_argen import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
+from hf_argen.cli import (
+    add_device_argument,
+    add_hidden_alias,
+    resolve_device,
+    run_cli,
+    script_parser,
+    write_json,
+)
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--vocab-size", type=int, default=512)
-    parser.add_argument("--hidden-size", type=int, default=256)
-    parser.add_argument("--num-layers", type=int, default=4)
-    parser.add_argument("--num-heads", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=4)
-    parser.add_argument("--prompt-length", type=int, default=16)
-    parser.add_argument("--new-tokens", type=int, nargs="+", default=[64, 512])
-    parser.add_argument("--rnn-new-tokens", type=int, nargs="+", default=[64, 512, 2048])
+def parse_args(argv=None):
+    parser = script_parser(__doc__)
+    parser.add_argument("--vocab_size", type=int, default=512, help="vocabulary of every model")
+    parser.add_argument("--hidden_size", type=int, default=256, help="width of every model")
+    parser.add_argument("--num_hidden_layers", type=int, default=4, help="transformer layers (both transformers)")
+    parser.add_argument("--num_attention_heads", type=int, default=4, help="attention heads")
+    parser.add_argument("--batch_size", type=int, default=4, help="sequences per generate() call")
+    parser.add_argument("--prompt_length", type=int, default=16, help="random prompt tokens")
+    parser.add_argument("--new_tokens", type=int, nargs="+", default=[64, 512], help="lengths of table 1")
+    parser.add_argument("--rnn_new_tokens", type=int, nargs="+", default=[64, 512, 2048], help="lengths of table 2")
     parser.add_argument(
         "--repeats", type=int, default=9, help="timed runs per setting (the fastest is reported: least disturbed)"
     )
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 = quiet on shared CPUs)")
-    parser.add_argument("--seed", type=int, default=0)
-    return parser.parse_args()
+    parser.add_argument("--num_threads", type=int, default=1, help="torch CPU threads (1 = quiet on shared CPUs)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the prompt")
+    parser.add_argument("--output_json", default=None, help="write the tables here as JSON ('-': stdout)")
+    add_device_argument(parser)
+    add_hidden_alias(parser, "--threads", "num_threads", type=int)
+    add_hidden_alias(parser, "--new-tokens", "new_tokens", type=int, nargs="+")
+    add_hidden_alias(parser, "--rnn-new-tokens", "rnn_new_tokens", type=int, nargs="+")
+    args = parser.parse_args(argv)
+    for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "batch_size",
+                 "prompt_length", "repeats"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}.")
+    return args
 
 
 def build_models(args):
@@ -44,8 +59,8 @@ def build_models(args):
         ARTransformerConfig(
             vocab_size=args.vocab_size,
             hidden_size=args.hidden_size,
-            num_hidden_layers=args.num_layers,
-            num_attention_heads=args.num_heads,
+            num_hidden_layers=args.num_hidden_layers,
+            num_attention_heads=args.num_attention_heads,
             intermediate_size=4 * args.hidden_size,
             max_position_embeddings=max_positions,
         )
@@ -54,8 +69,8 @@ def build_models(args):
         GPT2Config(
             vocab_size=args.vocab_size,
             n_embd=args.hidden_size,
-            n_layer=args.num_layers,
-            n_head=args.num_heads,
+            n_layer=args.num_hidden_layers,
+            n_head=args.num_attention_heads,
             n_inner=4 * args.hidden_size,
             n_positions=max_positions,
             attn_implementation="sdpa",
@@ -68,7 +83,8 @@ def build_models(args):
             vocab_size=args.vocab_size, hidden_size=args.hidden_size, num_hidden_layers=2, cell_type="lstm"
         )
     ).eval()
-    return ours, gpt2, rnn
+    device = resolve_device(args.device)
+    return ours.to(device), gpt2.to(device), rnn.to(device)
 
 
 def num_parameters(model) -> int:
@@ -78,6 +94,8 @@ def num_parameters(model) -> int:
 @torch.inference_mode()
 def time_generate(model, prompt, new_tokens) -> tuple[float, float]:
     """(wall-clock seconds, process CPU seconds) of one greedy `generate` call."""
+    if prompt.device.type == "cuda":
+        torch.cuda.synchronize(prompt.device)
     start, start_cpu = time.perf_counter(), time.process_time()
     out = model.generate(
         prompt,
@@ -87,23 +105,27 @@ def time_generate(model, prompt, new_tokens) -> tuple[float, float]:
         eos_token_id=None,
         pad_token_id=0,
     )
+    if prompt.device.type == "cuda":
+        torch.cuda.synchronize(prompt.device)
     elapsed, elapsed_cpu = time.perf_counter() - start, time.process_time() - start_cpu
     assert out.shape[1] == prompt.shape[1] + new_tokens
     return elapsed, elapsed_cpu
 
 
-def main():
-    args = parse_args()
-    torch.set_num_threads(args.threads)
+def main(argv=None):
+    args = parse_args(argv)
+    device = resolve_device(args.device)
+    torch.set_num_threads(args.num_threads)
     ours, gpt2, rnn = build_models(args)
     prompt = torch.randint(
         0,
         args.vocab_size,
         (args.batch_size, args.prompt_length),
         generator=torch.Generator().manual_seed(args.seed),
-    )
+    ).to(device)
+    figures = {"device": str(device), "num_threads": torch.get_num_threads(), "throughput": [], "rnn_per_token": []}
     print(
-        f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch_size}, "
+        f"torch {torch.__version__}, device {device}, threads {torch.get_num_threads()}, batch {args.batch_size}, "
         f"prompt {args.prompt_length} tokens, greedy, fastest of {args.repeats} interleaved runs"
     )
     print(
@@ -136,6 +158,8 @@ def main():
             f"{tps['gpt2'][0]:,.0f} / {tps['gpt2'][1]:,.0f} | {tps['ours'][0] / tps['gpt2'][0]:.2f}x | "
             f"{tps['ours'][1] / tps['gpt2'][1]:.2f}x |"
         )
+        figures["throughput"].append({"new_tokens": new_tokens, "ar_transformer_tokens_per_s": tps["ours"][0],
+                                      "gpt2_tokens_per_s": tps["gpt2"][0]})
 
     print("\nPer-token time of one generate() step (batch of the same size), ms, wall / cpu:\n")
     print("| new tokens | ARRNN (2-layer LSTM) | ARTransformer |")
@@ -154,7 +178,12 @@ def main():
             wall, cpu = (1000 * min(run[k] for run in runs) / new_tokens for k in (0, 1))
             cells.append(f"{wall:.2f} / {cpu:.2f}")
         print(f"| {new_tokens} | {cells[0]} | {cells[1]} |")
+        figures["rnn_per_token"].append(
+            {"new_tokens": new_tokens, "ar_rnn_ms": cells[0], "ar_transformer_ms": cells[1]}
+        )
+    write_json(args.output_json, figures)
+    return figures
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

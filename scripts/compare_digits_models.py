@@ -12,12 +12,11 @@ Training uses the shared loop (`hf_argen.training.Trainer`) with the same budget
 each model is saved under `--output_dir/<name>`, and a rerun reuses finished models (and resumes unfinished
 ones from their last checkpoint).
 
-    PYTHONPATH=. python scripts/compare_digits_models.py --output_dir /work/runs/me/digits-compare
+    python scripts/compare_digits_models.py --output_dir runs/digits-compare
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -34,6 +33,7 @@ from hf_argen import (
     PixelCNNConfig,
     PixelCNNForImageGeneration,
 )
+from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
 from hf_argen.data import digits_split_indices
 from hf_argen.training import TensorDictDataset, Trainer, TrainingArguments
 
@@ -44,17 +44,27 @@ MODELS = ("independent", "rnn", "transformer", "pixelcnn-masked", "pixelcnn-gate
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output_dir", required=True)
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    parser.add_argument("--num_train_epochs", type=int, default=60)
-    parser.add_argument("--train_batch_size", type=int, default=32)
-    parser.add_argument("--learning_rate", type=float, default=2e-3)
+    parser = script_parser(__doc__)
+    parser.add_argument("--output_dir", required=True, help="models are saved (and reused) under output_dir/<name>")
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS), help="models to compare")
+    parser.add_argument("--num_train_epochs", type=int, default=60, help="epochs of every neural model")
+    parser.add_argument("--train_batch_size", type=int, default=32, help="training batch")
+    parser.add_argument("--batch_size", type=int, default=256, help="evaluation batch")
+    parser.add_argument("--learning_rate", type=float, default=2e-3, help="peak learning rate (cosine schedule)")
     parser.add_argument("--hidden_size", type=int, default=128, help="width of the RNN and the transformer")
-    parser.add_argument("--dropout", type=float, default=0.2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num_threads", type=int, default=1)
-    return parser.parse_args(argv)
+    parser.add_argument("--dropout", type=float, default=0.2, help="dropout of every neural model")
+    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
+    parser.add_argument("--num_threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument(
+        "--output_json", default=None,
+        help="also write the table here as JSON (besides output_dir/comparison_table.json)",
+    )
+    add_device_argument(parser)
+    args = parser.parse_args(argv)
+    for name in ("num_train_epochs", "train_batch_size", "batch_size"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}.")
+    return args
 
 
 def load_digits_levels() -> dict[str, torch.Tensor]:
@@ -103,14 +113,22 @@ def loss_fn(name: str):
 
 
 @torch.no_grad()
-def log_likelihood(name: str, model, pixel_values: torch.Tensor) -> torch.Tensor:
-    """Exact log p(x) in nats per image, `(N,)`."""
+def log_likelihood(name: str, model, pixel_values: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Exact log p(x) in nats per image, `(N,)` on the CPU (batches run on the model's device)."""
+    from tqdm.auto import tqdm
+
     model.eval()
-    if name in ("rnn", "transformer"):
-        tokens = to_sequence(pixel_values)
-        log_probs = torch.log_softmax(model(input_ids=tokens, use_cache=False).logits[:, :-1].double(), -1)
-        return log_probs.gather(-1, tokens[:, 1:, None]).squeeze(-1).sum(1)
-    return model.log_likelihood(pixel_values).double()
+    device = next(model.parameters()).device
+    out = []
+    for start in tqdm(range(0, len(pixel_values), batch_size), desc=f"log p(x) {name}", unit="batch", leave=False):
+        batch = pixel_values[start : start + batch_size].to(device)
+        if name in ("rnn", "transformer"):
+            tokens = to_sequence(batch)
+            log_probs = torch.log_softmax(model(input_ids=tokens, use_cache=False).logits[:, :-1].double(), -1)
+            out.append(log_probs.gather(-1, tokens[:, 1:, None]).squeeze(-1).sum(1).cpu())
+        else:
+            out.append(model.log_likelihood(batch).double().cpu())
+    return torch.cat(out)
 
 
 def independent_log_likelihood(train: torch.Tensor, test: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
@@ -139,7 +157,7 @@ def train_model(name: str, data: dict, args) -> tuple[torch.nn.Module, float]:
         output_dir=str(output_dir), train_batch_size=args.train_batch_size, learning_rate=args.learning_rate,
         lr_scheduler="cosine", lr_warmup_steps=50, num_train_epochs=args.num_train_epochs, seed=args.seed,
         checkpointing_steps=500, checkpoints_total_limit=1, resume_from_checkpoint="latest", logging_steps=200,
-        weight_decay=0.01,
+        weight_decay=0.01, use_cpu=resolve_device(args.device).type == "cpu",
     )
     trainer = Trainer(model, training_args, TensorDictDataset(pixel_values=data["train"]),
                       compute_loss=loss_fn(name))
@@ -152,6 +170,7 @@ def train_model(name: str, data: dict, args) -> tuple[torch.nn.Module, float]:
 
 def main(argv=None):
     args = parse_args(argv)
+    device = resolve_device(args.device)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     logging.getLogger("accelerate").setLevel(logging.WARNING)
     torch.set_num_threads(args.num_threads)
@@ -164,9 +183,10 @@ def main(argv=None):
             rows.append((name, NUM_PIXELS * (NUM_LEVELS - 1), bits_per_dim(train_ll), bits_per_dim(test_ll), 0.0))
             continue
         model, seconds = train_model(name, data, args)
+        model.to(device)
         parameters = sum(p.numel() for p in model.parameters())
-        rows.append((name, parameters, bits_per_dim(log_likelihood(name, model, data["train"])),
-                     bits_per_dim(log_likelihood(name, model, data["test"])), seconds))
+        rows.append((name, parameters, bits_per_dim(log_likelihood(name, model, data["train"], args.batch_size)),
+                     bits_per_dim(log_likelihood(name, model, data["test"], args.batch_size)), seconds))
         logging.info("%s: test %.4f bits/dim", name, rows[-1][3])
 
     labels = {
@@ -182,10 +202,13 @@ def main(argv=None):
     print("|---|---:|---:|---:|---:|")
     for name, parameters, train_bpd, test_bpd, seconds in rows:
         print(f"| {labels[name]} | {parameters:,} | {train_bpd:.3f} | {test_bpd:.3f} | {seconds:.0f} |")
-    Path(args.output_dir, "comparison_table.json").write_text(json.dumps(
-        [dict(zip(("model", "parameters", "train_bits_per_dim", "test_bits_per_dim", "train_seconds"), row))
-         for row in rows], indent=2))
+    table = [dict(zip(("model", "parameters", "train_bits_per_dim", "test_bits_per_dim", "train_seconds"), row))
+             for row in rows]
+    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+    Path(args.output_dir, "comparison_table.json").write_text(json.dumps(table, indent=2))
+    write_json(args.output_json, table)
+    return table
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -2,7 +2,7 @@
 """Compare quantisers inside the same VQ-VAE, in one run: same data and data order, same steps, same code
 size.
 
-    PYTHONPATH=. python scripts/compare_quantizers.py --dataset_name mnist --max_train_steps 1500
+    python scripts/compare_quantizers.py --dataset_name mnist --max_train_steps 1500
 
 Rows:
 * ``hf_argen EMA``: this package's quantiser (`codebook_update="ema"`, k-means++ init on the first batch,
@@ -19,20 +19,15 @@ Each model is trained by the shared loop (`hf_argen.training.Trainer`) and evalu
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
 
-try:  # run from a clean clone without `pip install -e .`
-    import hf_argen  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
 
 
 class VectorQuantizeAdapter(nn.Module):
@@ -72,32 +67,40 @@ class VectorQuantizeAdapter(nn.Module):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--dataset_name", default="mnist")
-    parser.add_argument("--data_dir", default=None)
-    parser.add_argument("--eval_split", default="test")
-    parser.add_argument("--max_train_steps", type=int, default=1500)
-    parser.add_argument("--train_batch_size", type=int, default=128)
-    parser.add_argument("--learning_rate", type=float, default=3e-4)
-    parser.add_argument("--num_embeddings", type=int, default=512)
-    parser.add_argument("--embedding_dim", type=int, default=32)
-    parser.add_argument("--hidden_size", type=int, default=64)
-    parser.add_argument("--decay", type=float, default=0.99)
-    parser.add_argument("--dead_code_steps", type=int, default=100)
+    parser = script_parser(__doc__)
+    parser.add_argument("--dataset_name", default="mnist", help="mnist, fashion_mnist, digits, a folder or Hub id")
+    parser.add_argument("--data_dir", default=None, help="folder with IDX files (else $HF_ARGEN_DATA_DIR)")
+    parser.add_argument("--split", default="test", help="split the metrics are measured on (training: 'train')")
+    parser.add_argument("--max_train_steps", type=int, default=1500, help="training steps per quantiser")
+    parser.add_argument("--train_batch_size", type=int, default=128, help="training batch")
+    parser.add_argument("--batch_size", type=int, default=500, help="evaluation batch")
+    parser.add_argument("--learning_rate", type=float, default=3e-4, help="Adam learning rate")
+    parser.add_argument("--num_embeddings", type=int, default=512, help="codebook size K")
+    parser.add_argument("--embedding_dim", type=int, default=32, help="code dimension d")
+    parser.add_argument("--hidden_size", type=int, default=64, help="encoder/decoder width")
+    parser.add_argument("--decay", type=float, default=0.99, help="EMA decay of the codebook")
+    parser.add_argument("--dead_code_steps", type=int, default=100, help="restart a code unused this many steps")
     parser.add_argument(
-        "--num_train_images", type=int, default=None, help="use only the first N (for a quick run)."
+        "--max_train_samples", type=int, default=None, help="use only the first N training images (a quick run)"
     )
-    parser.add_argument("--num_eval_images", type=int, default=None)
-    parser.add_argument("--only", nargs="*", default=None, choices=["ema", "vqtorch", "gradient"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num_threads", type=int, default=None)
-    return parser.parse_args(argv)
+    parser.add_argument("--max_eval_samples", type=int, default=None, help="evaluate the first N images only")
+    parser.add_argument(
+        "--only", nargs="*", default=None, choices=["ema", "vqtorch", "gradient"], help="run only these rows"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
+    parser.add_argument("--num_threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--output_json", default=None, help="write the table here as JSON ('-': stdout)")
+    add_device_argument(parser)
+    args = parser.parse_args(argv)
+    for name in ("max_train_steps", "train_batch_size", "batch_size"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}.")
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
+    device = resolve_device(args.device)
     from hf_argen import VQVAEConfig, VQVAEModel
     from hf_argen.training import TensorDictDataset, Trainer, TrainingArguments
     from hf_argen.vqvae_training import evaluate_vqvae, load_pixel_values
@@ -105,10 +108,8 @@ def main(argv=None):
     logging.basicConfig(level=logging.WARNING)
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
-    train = load_pixel_values(args.dataset_name, "train", data_dir=args.data_dir)[: args.num_train_images]
-    test = load_pixel_values(args.dataset_name, args.eval_split, data_dir=args.data_dir)[
-        : args.num_eval_images
-    ]
+    train = load_pixel_values(args.dataset_name, "train", data_dir=args.data_dir)[: args.max_train_samples]
+    test = load_pixel_values(args.dataset_name, args.split, data_dir=args.data_dir)[: args.max_eval_samples]
     common = dict(
         image_size=train.shape[-1],
         num_channels=train.shape[1],
@@ -149,6 +150,7 @@ def main(argv=None):
                 checkpointing_steps=None,
                 seed=args.seed,
                 logging_steps=max(args.max_train_steps // 5, 1),
+                use_cpu=device.type == "cpu",
             )
             trainer = Trainer(
                 model,
@@ -159,7 +161,7 @@ def main(argv=None):
             start = time.perf_counter()
             trainer.train()
             seconds = time.perf_counter() - start
-        metrics = evaluate_vqvae(model, test)
+        metrics = evaluate_vqvae(model.to(device), test, batch_size=args.batch_size)
         rows.append((label, metrics, seconds / args.max_train_steps))
         print(f"done: {label}: {metrics}", file=sys.stderr, flush=True)
 
@@ -167,7 +169,7 @@ def main(argv=None):
     print(
         f"\n{args.dataset_name}: {len(train)} train images, {args.max_train_steps} steps of "
         f"{args.train_batch_size}, K={k}, d={args.embedding_dim}, "
-        f"{config.latent_size}x{config.latent_size} codes; metrics on {len(test)} {args.eval_split} images\n"
+        f"{config.latent_size}x{config.latent_size} codes; metrics on {len(test)} {args.split} images\n"
     )
     print("| quantiser | PSNR (dB) | codebook usage | perplexity (of K) | train s/step |")
     print("|---|---|---|---|---|")
@@ -176,7 +178,10 @@ def main(argv=None):
             f"| {label} | {metrics['psnr']:.2f} | {100 * metrics['codebook_usage']:.1f} % "
             f"({metrics['codes_used']}/{k}) | {metrics['perplexity']:.1f} / {k} | {per_step:.3f} |"
         )
+    result = [{"quantizer": label, **metrics, "train_seconds_per_step": per_step} for label, metrics, per_step in rows]
+    write_json(args.output_json, {"dataset": args.dataset_name, "split": args.split, "rows": result})
+    return result
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

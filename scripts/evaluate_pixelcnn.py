@@ -1,52 +1,99 @@
 #!/usr/bin/env python
-"""Exact test bits/dim (and nats/image) of a saved PixelCNN on a dataset split.
+"""Exact bits/dim (and nats/image) of a saved PixelCNN on a dataset split.
 
     python scripts/evaluate_pixelcnn.py --model model_cards/pixelcnn-digits --dataset_name digits --split test
 
+A class-conditional model is reported twice: conditional, -log p(x | y) with each image's own label, and
+marginal, -log sum_y p(y) p(x | y) (exact: one forward pass per class, batched), with p(y) the class
+frequencies of the dataset's training split (`--class_prior train`; classes absent there, e.g. the
+MNIST-style classes 10-19 of pixelcnn-digits on digits, get p(y) = 0) or uniform over all the model's
+classes (`--class_prior uniform`). Only the marginal is comparable with an unconditional model's -log p(x).
+
 Several --model folders make an ensemble whose every sub-pixel conditional is the members' average.
+`--output_json FILE` writes the figures as one JSON line (`-`: to stdout instead of the table).
 """
 
-import argparse
-import json
-import sys
 import time
-from pathlib import Path
 
-try:
-    import hf_argen  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import torch
+
+from hf_argen.cli import (
+    add_device_argument,
+    add_hidden_alias,
+    resolve_device,
+    run_cli,
+    script_parser,
+    write_json,
+)
+
+
+def parse_args(argv=None):
+    parser = script_parser(__doc__)
+    parser.add_argument("--model", nargs="+", required=True, help="saved model folder(s) or Hub id(s)")
+    parser.add_argument("--dataset_name", default="digits", help="digits, mnist, fashion_mnist, a folder or Hub id")
+    parser.add_argument("--split", default="test", help="split to evaluate")
+    parser.add_argument("--data_dir", default=None, help="IDX folder for mnist/fashion_mnist (else $HF_ARGEN_DATA_DIR)")
+    parser.add_argument("--image_column", default=None, help="image column (default: detected)")
+    parser.add_argument("--label_column", default=None, help="label column (default: detected)")
+    parser.add_argument("--batch_size", type=int, default=256, help="images (or image-class pairs) per forward pass")
+    parser.add_argument("--max_eval_samples", type=int, default=None, help="evaluate the first N images only")
+    parser.add_argument(
+        "--class_prior",
+        choices=["train", "uniform"],
+        default="train",
+        help="p(y) of the marginal: the training split's class frequencies, or uniform over the model's classes",
+    )
+    parser.add_argument("--num_threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--output_json", default=None, help="write the figures here as JSON ('-': stdout only)")
+    add_device_argument(parser)
+    add_hidden_alias(parser, "--limit", "max_eval_samples", type=int)
+    add_hidden_alias(parser, "--json", "output_json", action="store_const", const="-")
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        raise ValueError(f"--batch_size must be >= 1, got {args.batch_size}.")
+    if args.max_eval_samples is not None and args.max_eval_samples < 1:
+        raise ValueError(f"--max_eval_samples must be >= 1, got {args.max_eval_samples}.")
+    return args
+
+
+def training_class_prior(args, num_classes: int) -> torch.Tensor:
+    """Class frequencies `(num_classes,)` of the training split of `--dataset_name`."""
+    from hf_argen.data import load_image_dataset
+    from hf_argen.evaluation import class_frequencies
+
+    train = load_image_dataset(
+        args.dataset_name,
+        split="train",
+        data_dir=args.data_dir,
+        image_column=args.image_column,
+        label_column=args.label_column,
+    )
+    if "label" not in train.column_names:
+        raise ValueError(
+            f"--class_prior train: the train split of {args.dataset_name!r} has no labels; use --class_prior uniform."
+        )
+    return class_frequencies(train["label"], num_classes)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", nargs="+", required=True, help="saved model folder(s) or Hub id(s)")
-    parser.add_argument("--dataset_name", default="digits")
-    parser.add_argument("--split", default="test")
-    parser.add_argument("--data_dir", default=None, help="IDX folder for mnist/fashion_mnist")
-    parser.add_argument("--image_column", default=None)
-    parser.add_argument("--label_column", default=None)
-    parser.add_argument("--batch_size", type=int, default=256)
-    parser.add_argument("--limit", type=int, default=None, help="evaluate the first N images only")
-    parser.add_argument("--num_threads", type=int, default=None)
-    parser.add_argument("--json", action="store_true", help="print one JSON line instead of a table")
-    args = parser.parse_args(argv)
-
-    import torch
+    args = parse_args(argv)
+    device = resolve_device(args.device)
 
     from hf_argen import PixelCNNForImageGeneration, PixelCNNImageProcessor
     from hf_argen.data import encode_images, load_image_dataset
-    from hf_argen.evaluation import pixelcnn_log_likelihood, pixelcnn_metrics
+    from hf_argen.evaluation import pixelcnn_likelihood_report
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
-    models = [PixelCNNForImageGeneration.from_pretrained(m).eval() for m in args.model]
+    models = [PixelCNNForImageGeneration.from_pretrained(m).to(device).eval() for m in args.model]
     config = models[0].config
     for other in models[1:]:
-        if (other.config.num_subpixels, other.config.num_levels) != (config.num_subpixels, config.num_levels):
-            raise ValueError("--model: ensemble members must share image size, channels and levels.")
+        if (other.config.num_subpixels, other.config.num_levels, other.config.num_classes) != (
+            config.num_subpixels,
+            config.num_levels,
+            config.num_classes,
+        ):
+            raise ValueError("--model: ensemble members must share image size, channels, levels and classes.")
     processor = PixelCNNImageProcessor.from_model_config(config)
     dataset = load_image_dataset(
         args.dataset_name,
@@ -55,34 +102,60 @@ def main(argv=None):
         image_column=args.image_column,
         label_column=args.label_column,
     )
-    if args.limit:
-        dataset = dataset.select(range(min(args.limit, len(dataset))))
+    if args.max_eval_samples:
+        dataset = dataset.select(range(min(args.max_eval_samples, len(dataset))))
     pixel_values = encode_images(dataset, processor)
-    labels = None
-    if config.num_classes is not None:
+    labels, class_prior = None, None
+    conditional = config.num_classes is not None
+    if conditional:
+        if "label" not in dataset.column_names:
+            raise ValueError(f"the model is class-conditional but {args.dataset_name}:{args.split} has no labels.")
         labels = torch.as_tensor(dataset["label"], dtype=torch.long)
+        if labels.min() < 0 or labels.max() >= config.num_classes:
+            raise ValueError(f"labels must be in [0, {config.num_classes}) for this model.")
+        if args.class_prior == "train":
+            class_prior = training_class_prior(args, config.num_classes)
+        else:
+            class_prior = torch.full((config.num_classes,), 1.0 / config.num_classes, dtype=torch.float64)
     start = time.perf_counter()
-    ll = pixelcnn_log_likelihood(models, pixel_values, labels, batch_size=args.batch_size)
-    metrics = pixelcnn_metrics(ll, config.num_subpixels)
+    metrics = pixelcnn_likelihood_report(
+        models, pixel_values, labels, class_prior, batch_size=args.batch_size, progress=True
+    )
     result = {
         "model": args.model,
         "dataset": args.dataset_name,
         "split": args.split,
         **metrics,
         "seconds": round(time.perf_counter() - start, 2),
+        "device": str(device),
     }
-    if args.json:
-        print(json.dumps(result))
-    else:
-        print(f"model(s):        {', '.join(args.model)}")
-        print(
-            f"data:            {args.dataset_name}:{args.split} ({metrics['num_images']} images, "
-            f"{config.num_channels}x{config.image_size}x{config.image_size}, {config.num_levels} levels)"
+    if conditional:
+        result["class_prior"] = args.class_prior
+        result["class_prior_probs"] = [round(p, 6) for p in class_prior.tolist()]
+    write_json(args.output_json, result)
+    if args.output_json == "-":
+        return result
+    print(f"model(s):        {', '.join(args.model)}")
+    print(
+        f"data:            {args.dataset_name}:{args.split} ({metrics['num_images']} images, "
+        f"{config.num_channels}x{config.image_size}x{config.image_size}, {config.num_levels} levels)"
+    )
+    if conditional:
+        used = int((class_prior > 0).sum())
+        prior_text = (
+            f"{args.dataset_name} train class frequencies ({used} of {config.num_classes} classes)"
+            if args.class_prior == "train"
+            else f"uniform over {config.num_classes} classes"
         )
-        print(f"test bits/dim:   {metrics['bits_per_dim']:.4f}")
+        print(f"{args.split} bits/dim, conditional -log p(x|y):  {metrics['bits_per_dim']:.4f}  "
+              f"({metrics['nats_per_image']:.3f} nats/image)")
+        print(f"{args.split} bits/dim, marginal -log p(x):       {metrics['marginal_bits_per_dim']:.4f}  "
+              f"({metrics['marginal_nats_per_image']:.3f} nats/image; p(y) = {prior_text})")
+    else:
+        print(f"{args.split} bits/dim:   {metrics['bits_per_dim']:.4f}")
         print(f"NLL nats/image:  {metrics['nats_per_image']:.3f}")
     return result
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

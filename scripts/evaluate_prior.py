@@ -3,55 +3,54 @@
 bits per image), a class-by-class sample grid and, optionally, class consistency of the samples.
 
     python scripts/evaluate_prior.py --model model_cards/vqvae-prior-mnist --split test \
-        --save_grid samples.png --classifier_path .cache/mnist_classifier.pt
+        --grid samples.png --classifier_path .cache/mnist_classifier.pt
 
 `--write_card` also rewrites the folder's README.md and samples.png with exactly the figures printed here.
 Class consistency: the fraction of samples that a separately trained MNIST CNN (the one of
 `scripts/class_consistency.py`, trained there on first use) recognises as the requested class.
 """
 
-import argparse
-import importlib.util
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
 
-try:
-    import hf_argen  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def load_class_consistency_module():
-    path = Path(__file__).resolve().parent / "class_consistency.py"
-    spec = importlib.util.spec_from_file_location("class_consistency", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from hf_argen.cli import (
+    add_device_argument,
+    add_hidden_alias,
+    resolve_device,
+    run_cli,
+    script_parser,
+    write_json,
+)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", default="model_cards/vqvae-prior-mnist")
-    parser.add_argument("--dataset_name", default="mnist")
-    parser.add_argument("--split", default="test")
+    parser = script_parser(__doc__)
+    parser.add_argument("--model", default="model_cards/vqvae-prior-mnist", help="a two-stage pipeline folder")
+    parser.add_argument("--dataset_name", default="mnist", help="dataset whose code maps are scored")
+    parser.add_argument("--split", default="test", help="split to evaluate")
     parser.add_argument("--data_dir", default=None, help="MNIST IDX folder (else $HF_ARGEN_DATA_DIR).")
     parser.add_argument("--cache_dir", default=None, help="cache the encoded code dataset here.")
-    parser.add_argument("--batch_size", type=int, default=500)
-    parser.add_argument("--num_per_class", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--temperature", type=float, default=1.0)
-    parser.add_argument("--top_k", type=int, default=None)
-    parser.add_argument("--save_grid", default=None, help="save the sample grid (one column per class) here.")
+    parser.add_argument("--batch_size", type=int, default=500, help="sequences per forward pass")
+    parser.add_argument("--num_per_class", type=int, default=10, help="samples per class")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    parser.add_argument("--top_k", type=int, default=None, help="top-k sampling (default: off)")
+    parser.add_argument("--grid", default=None, help="save the sample grid (one column per class) here.")
     parser.add_argument("--classifier_path", default=None, help="MNIST classifier for class consistency.")
+    parser.add_argument("--output_json", default=None, help="write the figures here as JSON ('-': stdout)")
     parser.add_argument("--write_card", action="store_true", help="write README.md + samples.png into --model.")
-    parser.add_argument("--command", default=None, help="the command line quoted in the card.")
+    parser.add_argument(
+        "--command", default=None, help="the command line quoted in the card (default: this run's command)"
+    )
     parser.add_argument("--train_command", default=None, help="the training command quoted in the card.")
-    parser.add_argument("--num_threads", type=int, default=None)
+    parser.add_argument("--num_threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    add_device_argument(parser)
+    add_hidden_alias(parser, "--save_grid", "grid")
     args = parser.parse_args(argv)
+    device = resolve_device(args.device)
 
     import torch
 
@@ -61,6 +60,7 @@ def main(argv=None):
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     pipe = VQImageGenerationPipeline.from_pretrained(args.model)
+    pipe.to(device)
     codes, labels = dataset_to_tensors(
         load_code_dataset(pipe.vqvae, args.dataset_name, args.split, cache_dir=args.cache_dir, data_dir=args.data_dir)
     )
@@ -73,7 +73,7 @@ def main(argv=None):
     print(f"prior: {type(pipe.prior).__name__}, {sum(p.numel() for p in pipe.prior.parameters()):,} parameters")
     print(f"{args.dataset_name}/{args.split}: {len(sequences)} images, "
           f"{pipe.codes_per_image} codes each, K={num_codes}")  # fmt: skip
-    print(f"test NLL: {metrics['nll_per_code']:.4f} nats/code, {metrics['bits_per_image']:.1f} bits/image "
+    print(f"{args.split} NLL: {metrics['nll_per_code']:.4f} nats/code, {metrics['bits_per_image']:.1f} bits/image "
           f"(uniform over codes: {math.log(num_codes):.4f} nats/code, {uniform_bits:.1f} bits/image) "
           f"[{seconds:.1f}s]")  # fmt: skip
 
@@ -86,27 +86,21 @@ def main(argv=None):
     from hf_argen import make_grid
 
     grid = make_grid(pipe.to_pil(pixels), num_columns=pipe.num_classes, scale=2)
-    if args.save_grid:
-        grid.save(args.save_grid)
+    if args.grid:
+        grid.save(args.grid)
 
     consistency = None
     if args.classifier_path:
-        module = load_class_consistency_module()
-        if Path(args.classifier_path).is_file():
-            classifier = module.build_classifier()
-            classifier.load_state_dict(torch.load(args.classifier_path))
-        else:
-            classifier = module.train_classifier(args.classifier_path, args.data_dir)
-        classifier.eval()
-        test_x, test_y = module.mnist_tensors("test", args.data_dir)
-        classifier_accuracy, _ = module.accuracy(classifier, test_x, test_y)
-        target = torch.as_tensor(labels)
-        consistency, predictions = module.accuracy(classifier, (pixels + 1) / 2, target)
-        per_class = [(predictions[target == c] == c).float().mean().item() for c in range(pipe.num_classes)]
-        print(f"classifier test accuracy (MNIST test): {100 * classifier_accuracy:.2f}%")
-        print(f"class consistency: {100 * consistency:.1f}% of samples recognised as the requested class")
-        print("per class: " + ", ".join(f"{c}: {100 * p:.0f}%" for c, p in enumerate(per_class)))
-        consistency = {"consistency": consistency, "classifier_accuracy": classifier_accuracy}
+        from hf_argen.evaluation import class_consistency, classifier_accuracy, load_mnist_classifier, mnist_tensors
+
+        classifier = load_mnist_classifier(args.classifier_path, args.data_dir, device=device)
+        test_x, test_y = mnist_tensors("test", args.data_dir)
+        test_accuracy, _ = classifier_accuracy(classifier, test_x, test_y)
+        result = class_consistency(classifier, (pixels.cpu() + 1) / 2, labels, num_classes=pipe.num_classes)
+        print(f"classifier test accuracy (MNIST test): {100 * test_accuracy:.2f}%")
+        print(f"class consistency: {100 * result['consistency']:.1f}% of samples recognised as the requested class")
+        print("per class: " + ", ".join(f"{c}: {100 * p:.0f}%" for c, p in enumerate(result["per_class"])))
+        consistency = {"consistency": result["consistency"], "classifier_accuracy": test_accuracy}
 
     if args.write_card:
         grid.save(Path(args.model) / "samples.png")
@@ -117,12 +111,28 @@ def main(argv=None):
             num_samples=len(labels),
             sampling=dict(seed=args.seed, temperature=args.temperature, top_k=args.top_k),
             consistency=consistency,
-            command=args.command,
+            command=args.command or "python scripts/evaluate_prior.py " + shlex.join(
+                sys.argv[1:] if argv is None else argv
+            ),
             train_command=args.train_command,
         )
         (Path(args.model) / "README.md").write_text(card)
         print(f"wrote {Path(args.model) / 'README.md'} and samples.png")
+    figures = {
+        "model": args.model,
+        "dataset": args.dataset_name,
+        "split": args.split,
+        **metrics,
+        "num_samples": len(labels),
+        "seed": args.seed,
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        **(consistency or {}),
+        "device": str(device),
+    }
+    write_json(args.output_json, figures)
+    return figures
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -5,34 +5,44 @@
 * sampling through `pipeline("text-generation")` with the folder's generation config: the fraction of samples
   that end with EOS before `max_new_tokens` (complete texts), their mean length, and a few samples.
 
-    PYTHONPATH=. python scripts/evaluate_text_model.py --model model_cards/ar-transformer-fortunes
+    python scripts/evaluate_text_model.py --model model_cards/ar-transformer-fortunes
 """
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import torch
+from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
 import hf_argen  # noqa: F401  (registers the Auto classes)
 from hf_argen.causal_lm.text import collate_causal_lm, load_text_dataset, tokenize_dataset
+from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--dataset_name", default="fortunes")
-    parser.add_argument("--text_column", default="text")
-    parser.add_argument("--validation_fraction", type=float, default=0.05)
-    parser.add_argument("--max_length", type=int, default=128)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--num_samples", type=int, default=200)
-    parser.add_argument("--batch_size", type=int, default=25)
+    parser = script_parser(__doc__)
+    parser.add_argument("--model", required=True, help="a saved causal LM folder or Hub id (with its tokenizer)")
+    parser.add_argument("--dataset_name", default="fortunes", help="text dataset (its train split is held out from)")
+    parser.add_argument("--text_column", default="text", help="text column")
+    parser.add_argument("--validation_fraction", type=float, default=0.05, help="held-out share of the train split")
+    parser.add_argument("--max_length", type=int, default=128, help="tokens per text (as in training)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the held-out split and of sampling")
+    parser.add_argument("--batch_size", type=int, default=64, help="texts per forward pass for the NLL")
+    parser.add_argument("--num_samples", type=int, default=200, help="samples for the EOS count")
+    parser.add_argument("--generation_batch_size", type=int, default=25, help="samples per generate() call")
     parser.add_argument("--show", type=int, default=5, help="samples to print")
-    parser.add_argument("--num_threads", type=int, default=1)
-    return parser.parse_args(argv)
+    parser.add_argument("--output_json", default=None, help="write the figures here as JSON ('-': stdout)")
+    parser.add_argument("--num_threads", type=int, default=1, help="torch CPU threads")
+    add_device_argument(parser)
+    args = parser.parse_args(argv)
+    for name in ("batch_size", "num_samples", "generation_batch_size"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}.")
+    if not 0 < args.validation_fraction < 1:
+        raise ValueError(f"--validation_fraction must be in (0, 1), got {args.validation_fraction}.")
+    return args
 
 
 @torch.no_grad()
@@ -41,10 +51,11 @@ def validation_nll(model, tokenizer, args) -> tuple[float, int]:
     held_out = dataset.train_test_split(test_size=args.validation_fraction, seed=args.seed)["test"]
     examples = list(tokenize_dataset(held_out, tokenizer, args.max_length, args.text_column))
     total, count = 0.0, 0
-    for start in range(0, len(examples), 64):
-        batch = collate_causal_lm(examples[start : start + 64], tokenizer.pad_token_id)
-        logits = model(input_ids=batch["input_ids"], use_cache=False).logits[:, :-1].double()
-        targets = batch["labels"][:, 1:]
+    for start in tqdm(range(0, len(examples), args.batch_size), desc="validation NLL", unit="batch", leave=False):
+        batch = collate_causal_lm(examples[start : start + args.batch_size], tokenizer.pad_token_id)
+        input_ids = batch["input_ids"].to(model.device)
+        logits = model(input_ids=input_ids, use_cache=False).logits[:, :-1].double()
+        targets = batch["labels"][:, 1:].to(model.device)
         total += torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100,
                                                    reduction="sum").item()
         count += int((targets != -100).sum())
@@ -53,19 +64,21 @@ def validation_nll(model, tokenizer, args) -> tuple[float, int]:
 
 def main(argv=None):
     args = parse_args(argv)
+    device = resolve_device(args.device)
     torch.set_num_threads(args.num_threads)
     tokenizer = AutoTokenizer.from_pretrained(args.model)
-    model = AutoModelForCausalLM.from_pretrained(args.model).eval()
+    model = AutoModelForCausalLM.from_pretrained(args.model).to(device).eval()
     parameters = sum(p.numel() for p in model.parameters())
     nll, num_texts = validation_nll(model, tokenizer, args)
 
-    generator = pipeline("text-generation", model=model, tokenizer=tokenizer)
+    generator = pipeline("text-generation", model=model, tokenizer=tokenizer, device=device)
     max_new_tokens = model.generation_config.max_new_tokens
     torch.manual_seed(args.seed)
     complete, lengths, samples = 0, [], []
-    for start in range(0, args.num_samples, args.batch_size):
-        count = min(args.batch_size, args.num_samples - start)
-        prompt = tokenizer([""] * count, return_tensors="pt")
+    for start in tqdm(range(0, args.num_samples, args.generation_batch_size), desc="sampling", unit="batch",
+                      leave=False):
+        count = min(args.generation_batch_size, args.num_samples - start)
+        prompt = tokenizer([""] * count, return_tensors="pt").to(device)
         out = model.generate(**prompt)
         new = out[:, prompt["input_ids"].shape[1] :]
         for row in new.tolist():
@@ -89,7 +102,22 @@ def main(argv=None):
     print("---\nfirst samples of the EOS count above:")
     for text in samples[: args.show]:
         print("---\n" + text)
+    figures = {
+        "model": args.model,
+        "dataset": args.dataset_name,
+        "num_parameters": parameters,
+        "validation_texts": num_texts,
+        "nll_per_token": nll,
+        "perplexity": math.exp(nll),
+        "num_samples": args.num_samples,
+        "complete_samples": complete,
+        "mean_length": sum(lengths) / len(lengths),
+        "seed": args.seed,
+        "device": str(device),
+    }
+    write_json(args.output_json, figures)
+    return figures
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

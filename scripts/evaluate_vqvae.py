@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Evaluate a VQ-VAE on a test split: PSNR, bits per image of the code map, codebook usage, perplexity.
 
-    PYTHONPATH=. python scripts/evaluate_vqvae.py --model model_cards/vqvae-mnist --dataset_name mnist
+    python scripts/evaluate_vqvae.py --model model_cards/vqvae-mnist --dataset_name mnist --split test
 
 `--check_targets` exits with status 1 unless codebook usage >= 95 % and perplexity >= K/2.
 `--write_card` (re)writes the model folder's README.md, whose `model-index` holds the figures printed here,
@@ -10,18 +10,13 @@ and `--grid FILE` saves a reconstruction grid (test images / reconstructions in 
 
 from __future__ import annotations
 
-import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
 
 import torch
 
-try:  # run from a clean clone without `pip install -e .`
-    import hf_argen  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
 
 DATASET_IDS = {
     "mnist": ("ylecun/mnist", "MNIST"),
@@ -30,15 +25,16 @@ DATASET_IDS = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--model", required=True, help="a saved model folder or Hub id")
-    parser.add_argument("--dataset_name", default="mnist")
-    parser.add_argument("--split", default="test")
+    parser.add_argument("--dataset_name", default="mnist", help="mnist, fashion_mnist, digits, a folder or Hub id")
+    parser.add_argument("--split", default="test", help="split to evaluate")
     parser.add_argument("--data_dir", default=None, help="folder with IDX files (else $HF_ARGEN_DATA_DIR)")
-    parser.add_argument("--batch_size", type=int, default=500)
-    parser.add_argument("--output_json", default=None, help="also write the metrics here")
+    parser.add_argument("--batch_size", type=int, default=500, help="images per forward pass")
+    parser.add_argument("--max_eval_samples", type=int, default=None, help="evaluate the first N images only")
+    parser.add_argument("--output_json", default=None, help="also write the metrics here as JSON ('-': stdout)")
     parser.add_argument("--grid", default=None, help="save a reconstruction grid PNG here")
-    parser.add_argument("--num_grid_images", type=int, default=20)
+    parser.add_argument("--num_grid_images", type=int, default=20, help="images in the --grid")
     parser.add_argument(
         "--check_targets",
         action="store_true",
@@ -49,12 +45,17 @@ def parse_args(argv=None):
     parser.add_argument("--repo_id", default=None, help="id/path the card's usage snippet loads (default: --model)")
     parser.add_argument("--train_command", default=None, help="training command quoted in the card")
     parser.add_argument("--hardware", default=None, help="hardware note for the card")
-    parser.add_argument("--num_threads", type=int, default=None)
-    return parser.parse_args(argv)
+    parser.add_argument("--num_threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    add_device_argument(parser)
+    args = parser.parse_args(argv)
+    if args.batch_size < 1:
+        raise ValueError(f"--batch_size must be >= 1, got {args.batch_size}.")
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
+    device = resolve_device(args.device)
     from transformers import AutoModel
 
     from hf_argen.vqvae_training import (
@@ -66,7 +67,7 @@ def main(argv=None):
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
-    model = AutoModel.from_pretrained(args.model).eval()
+    model = AutoModel.from_pretrained(args.model).to(device).eval()
     config = model.config
     pixel_values = load_pixel_values(
         args.dataset_name,
@@ -74,7 +75,7 @@ def main(argv=None):
         data_dir=args.data_dir,
         num_channels=config.num_channels,
         image_size=config.image_size,
-    )
+    )[: args.max_eval_samples]
     metrics = evaluate_vqvae(model, pixel_values, batch_size=args.batch_size)
     k = config.num_embeddings
     print(f"model: {args.model}  dataset: {args.dataset_name}:{args.split} ({metrics['num_images']} images)")
@@ -84,15 +85,14 @@ def main(argv=None):
     print(f"| bits per image (h*w*log2 K) | {metrics['bits_per_image']:.0f} |")
     print(f"| codebook usage | {100 * metrics['codebook_usage']:.1f} % ({metrics['codes_used']}/{k}) |")
     print(f"| perplexity | {metrics['perplexity']:.1f} (K = {k}, K/2 = {k / 2:g}) |")
-    if args.output_json:
-        Path(args.output_json).write_text(json.dumps(metrics, indent=2) + "\n")
+    write_json(args.output_json, metrics)
     grid_file = None
     if args.grid:
         reconstruction_grid(model, pixel_values[: args.num_grid_images]).save(args.grid)
         grid_file = Path(args.grid).name
     if args.write_card:
         dataset_id, dataset_label = DATASET_IDS.get(args.dataset_name, (args.dataset_name, args.dataset_name))
-        command = "PYTHONPATH=. python scripts/evaluate_vqvae.py " + " ".join(
+        command = "python scripts/evaluate_vqvae.py " + " ".join(
             shlex.quote(a) for a in ["--model", args.model, "--dataset_name", args.dataset_name, "--split", args.split]
         )
         command += " --check_targets"
@@ -122,4 +122,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

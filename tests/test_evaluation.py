@@ -1,0 +1,106 @@
+"""Exact likelihoods of `hf_argen.evaluation`: conditional, marginal over classes, ensembles."""
+
+import math
+
+import pytest
+import torch
+
+from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
+from hf_argen.evaluation import (
+    class_frequencies,
+    pixelcnn_class_log_likelihoods,
+    pixelcnn_likelihood_report,
+    pixelcnn_log_likelihood,
+    pixelcnn_marginal_log_likelihood,
+)
+
+
+def tiny_model(num_classes=3, seed=0) -> PixelCNNForImageGeneration:
+    torch.manual_seed(seed)
+    config = PixelCNNConfig(image_size=4, num_channels=1, num_levels=5, num_classes=num_classes, hidden_size=8,
+                            num_hidden_layers=2, kernel_size=3, first_kernel_size=3, output_hidden_size=8)
+    model = PixelCNNForImageGeneration(config).eval()
+    with torch.no_grad():  # larger weights than the initialiser's, so that classes change the likelihood
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.5)
+    return model
+
+
+def images(n=7, seed=1) -> torch.Tensor:
+    return torch.randint(0, 5, (n, 1, 4, 4), generator=torch.Generator().manual_seed(seed))
+
+
+def brute_force_marginal(models, x, prior) -> torch.Tensor:
+    """log sum_y p(y) p(x | y), one image and one class at a time."""
+    out = []
+    for image in x:
+        terms = [
+            math.log(p) + pixelcnn_log_likelihood(models, image[None], torch.tensor([y])).item()
+            for y, p in enumerate(prior.tolist())
+            if p > 0
+        ]
+        out.append(torch.logsumexp(torch.tensor(terms, dtype=torch.float64), dim=0))
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 256])
+def test_marginal_equals_explicit_sum_over_classes(batch_size):
+    model = tiny_model()
+    x = images()
+    prior = torch.tensor([0.5, 0.0, 0.5], dtype=torch.float64)  # a class of zero probability is skipped
+    marginal = pixelcnn_marginal_log_likelihood(model, x, prior, batch_size=batch_size)
+    expected = brute_force_marginal([model], x, prior)
+    torch.testing.assert_close(marginal, expected, rtol=0, atol=1e-4)
+    per_class = [pixelcnn_log_likelihood(model, x, torch.full((len(x),), y)) for y in range(3)]
+    assert not torch.allclose(per_class[0], per_class[2])  # the test would be vacuous otherwise
+
+
+def test_class_log_likelihoods_match_one_class_at_a_time():
+    model = tiny_model()
+    x = images(5)
+    table = pixelcnn_class_log_likelihoods(model, x, [2, 0], batch_size=3)
+    assert table.shape == (5, 2)
+    for column, y in enumerate([2, 0]):
+        torch.testing.assert_close(table[:, column], pixelcnn_log_likelihood(model, x, torch.full((5,), y)),
+                                   rtol=0, atol=1e-4)
+
+
+def test_marginal_of_an_ensemble_and_uniform_default():
+    models = [tiny_model(seed=0), tiny_model(seed=1)]
+    x = images(4)
+    marginal = pixelcnn_marginal_log_likelihood(models, x, None, batch_size=5)
+    expected = brute_force_marginal(models, x, torch.full((3,), 1 / 3, dtype=torch.float64))
+    torch.testing.assert_close(marginal, expected, rtol=0, atol=1e-4)
+
+
+def test_unconditional_marginal_equals_conditional():
+    model = tiny_model(num_classes=None)
+    x = images()
+    torch.testing.assert_close(pixelcnn_marginal_log_likelihood(model, x), pixelcnn_log_likelihood(model, x).double())
+    report = pixelcnn_likelihood_report(model, x)
+    assert "marginal_bits_per_dim" not in report
+    with pytest.raises(ValueError, match="not class-conditional"):
+        pixelcnn_marginal_log_likelihood(model, x, torch.ones(3))
+
+
+def test_report_holds_both_figures():
+    model = tiny_model()
+    x, y = images(6), torch.tensor([0, 1, 2, 0, 1, 2])
+    prior = class_frequencies(y, 3)
+    report = pixelcnn_likelihood_report(model, x, y, prior, batch_size=4, progress=True)
+    conditional = pixelcnn_log_likelihood(model, x, y).double()
+    marginal = brute_force_marginal([model], x, prior)
+    assert report["bits_per_dim"] == pytest.approx(-conditional.mean().item() / (16 * math.log(2)), abs=1e-5)
+    assert report["marginal_bits_per_dim"] == pytest.approx(-marginal.mean().item() / (16 * math.log(2)), abs=1e-5)
+    assert report["num_images"] == 6
+
+
+def test_class_frequencies_and_bad_priors():
+    torch.testing.assert_close(class_frequencies([0, 0, 2, 2], 4), torch.tensor([0.5, 0, 0.5, 0], dtype=torch.float64))
+    with pytest.raises(ValueError, match="labels must be in"):
+        class_frequencies([0, 5], 3)
+    model = tiny_model()
+    with pytest.raises(ValueError, match="3 entries"):
+        pixelcnn_marginal_log_likelihood(model, images(2), torch.ones(4))
+    with pytest.raises(ValueError, match="non-negative"):
+        pixelcnn_marginal_log_likelihood(model, images(2), torch.tensor([1.0, -1.0, 1.0]))

@@ -1,0 +1,170 @@
+"""The scripts' shared dialect: `--help` with defaults, `--device`, `--output_json`, one-line errors.
+
+Scripts are loaded as modules and their `main(argv)` called in-process (a subprocess costs seconds here);
+one subprocess checks what a user sees on the command line.
+"""
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
+from hf_argen.cli import run_cli
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_SCRIPTS = [
+    "benchmark_generate",
+    "benchmark_sampling",
+    "class_consistency",
+    "compare_digits_models",
+    "compare_quantizers",
+    "evaluate_pixelcnn",
+    "evaluate_prior",
+    "evaluate_text_model",
+    "evaluate_vqvae",
+    "receptive_field",
+]
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", MODEL_SCRIPTS)
+def test_help_exits_0_and_shows_device_and_defaults(name, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_script(name).main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    assert "--device" in text and "default" in text
+    assert "PYTHONPATH" not in text
+    source = (ROOT / "scripts" / f"{name}.py").read_text()
+    assert "sys.path" not in source and "run_cli(main)" in source
+
+
+@pytest.mark.parametrize("name", MODEL_SCRIPTS)
+def test_every_option_is_documented(name, monkeypatch):
+    from hf_argen.cli import ScriptArgumentParser
+
+    parsers = []
+
+    def capture(self, args=None, namespace=None):
+        parsers.append(self)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(ScriptArgumentParser, "parse_args", capture)
+    with pytest.raises(SystemExit):
+        load_script(name).main([])
+    undocumented = [a.option_strings for a in parsers[0]._actions if a.option_strings and not a.help]
+    assert not undocumented, f"{name}: options without help: {undocumented}"
+
+
+def save_tiny_pixelcnn(folder: Path, num_classes=10) -> Path:
+    torch.manual_seed(0)
+    config = PixelCNNConfig(image_size=8, num_channels=1, num_levels=17, num_classes=num_classes, hidden_size=8,
+                            num_hidden_layers=1, kernel_size=3, first_kernel_size=3, output_hidden_size=8)
+    PixelCNNForImageGeneration(config).save_pretrained(folder)
+    return folder
+
+
+def test_evaluate_pixelcnn_reports_conditional_and_marginal(tmp_path, capsys):
+    from hf_argen.data import load_image_dataset
+    from hf_argen.evaluation import class_frequencies, pixelcnn_marginal_log_likelihood, pixelcnn_metrics
+
+    model_dir = save_tiny_pixelcnn(tmp_path / "model")
+    out = tmp_path / "eval.json"
+    module = load_script("evaluate_pixelcnn")
+    argv = ["--model", str(model_dir), "--dataset_name", "digits", "--split", "test", "--max_eval_samples", "12",
+            "--batch_size", "64", "--device", "cpu", "--output_json", str(out)]
+    module.main(argv)
+    printed = capsys.readouterr().out
+    assert "conditional" in printed and "marginal" in printed and "test bits/dim" in printed
+    result = json.loads(out.read_text())
+    assert result["device"] == "cpu" and result["num_images"] == 12 and result["class_prior"] == "train"
+    assert result["marginal_bits_per_dim"] > 0 and result["bits_per_dim"] > 0
+
+    # the marginal is the one of the library function with the digits training frequencies
+    model = PixelCNNForImageGeneration.from_pretrained(model_dir).eval()
+    prior = class_frequencies(load_image_dataset("digits", split="train")["label"], 10)
+    assert result["class_prior_probs"] == pytest.approx(prior.tolist(), abs=1e-6)
+    test = load_image_dataset("digits", split="test").select(range(12))
+    from hf_argen import PixelCNNImageProcessor
+    from hf_argen.data import encode_images
+
+    x = encode_images(test, PixelCNNImageProcessor.from_model_config(model.config))
+    expected = pixelcnn_metrics(pixelcnn_marginal_log_likelihood(model, x, prior), 64)["bits_per_dim"]
+    assert result["marginal_bits_per_dim"] == pytest.approx(expected, abs=1e-5)
+
+    # --json (quoted by the README) prints the same figures as one JSON line on stdout
+    module.main(argv[:-2] + ["--json", "--class_prior", "uniform"])
+    line = capsys.readouterr().out.strip()
+    assert "\n" not in line and json.loads(line)["class_prior"] == "uniform"
+
+
+def test_evaluate_pixelcnn_unconditional_model(tmp_path):
+    model_dir = save_tiny_pixelcnn(tmp_path / "model", num_classes=None)
+    out = tmp_path / "eval.json"
+    load_script("evaluate_pixelcnn").main(["--model", str(model_dir), "--limit", "5", "--device", "cpu",
+                                           "--output_json", str(out)])
+    result = json.loads(out.read_text())
+    assert "marginal_bits_per_dim" not in result and result["num_images"] == 5
+
+
+def run_in_process(name, argv, capsys):
+    module = load_script(name)
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(module.main, argv)
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def test_bad_values_are_one_error_line(tmp_path, capsys):
+    model_dir = save_tiny_pixelcnn(tmp_path / "model")
+    capsys.readouterr()  # saving's progress bar
+    for argv in (
+        ["--model", str(model_dir), "--class_prior", "sometimes"],  # argparse: bad choice
+        ["--model", str(model_dir), "--batch_size", "zero"],  # argparse: not an int
+        ["--model", str(model_dir), "--batch_size", "0"],  # the script's check
+        ["--model", str(model_dir), "--device", "tpu"],  # resolve_device
+        ["--model", str(tmp_path / "missing")],  # OSError from from_pretrained
+    ):
+        code, err = run_in_process("evaluate_pixelcnn", argv, capsys)
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code == 2, argv
+        assert len(lines) == 1 and lines[0].startswith("error: "), (argv, err)
+        assert "Traceback" not in err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_device_without_cuda_is_one_error_line(capsys):
+    code, err = run_in_process("receptive_field", ["--device", "cuda"], capsys)
+    assert code == 2 and err.strip().startswith("error: --device 'cuda': CUDA is not available")
+
+
+def test_receptive_field_on_cpu(tmp_path):
+    figure = tmp_path / "rf.png"
+    result = load_script("receptive_field").main(
+        ["--image_size", "6", "--num_hidden_layers", "2", "--row", "3", "--col", "3", "--device", "cpu",
+         "--output", str(figure)]  # the old spelling the README quotes
+    )
+    assert figure.is_file() and result["gated"]["blind_spot"] == 0
+
+
+def test_command_line_error_has_no_traceback(tmp_path):
+    """What a user sees: `python scripts/...` without PYTHONPATH hacks, one line on stderr, exit status 2."""
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "evaluate_pixelcnn.py"), "--model", str(tmp_path / "missing"),
+         "--device", "cpu"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 2
+    assert completed.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert len(completed.stderr.strip().splitlines()) == 1, completed.stderr
+    assert "Traceback" not in completed.stderr
