@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import GenerationConfig, PreTrainedModel
 from transformers.generation.logits_process import (
     LogitsProcessorList,
     TemperatureLogitsWarper,
@@ -301,6 +301,8 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         )
         self.head = PixelCNNHead(config)
         self.post_init()
+        if self.generation_config is None or not self.generation_config.do_sample:  # sampling defaults, saved
+            self.generation_config = GenerationConfig(do_sample=True, temperature=1.0, top_k=0, top_p=1.0)
 
     # ---- input checks -------------------------------------------------------------------------------
     def _check_pixel_values(self, pixel_values: torch.Tensor, name: str = "pixel_values") -> None:

@@ -50,15 +50,7 @@ class ClassConditionalImageGenerationPipeline(Pipeline):
             raise ValueError(f"`num_images` must be a positive integer, got {num_images!r}.")
         if generator is not None and seed is not None:
             raise ValueError("pass either `generator` or `seed`, not both.")
-        defaults = getattr(self.model, "generation_config", None)
-        sampling = dict(temperature=temperature, top_k=top_k, top_p=top_p)
-        for name in sampling:
-            if sampling[name] is None and defaults is not None:
-                sampling[name] = getattr(defaults, name, None)
-        if sampling["top_k"] == 0:
-            sampling["top_k"] = None
-        if sampling["temperature"] is None:
-            sampling["temperature"] = 1.0
+        sampling = dict(temperature=temperature, top_k=top_k, top_p=top_p)  # unset: the model's generation_config
         forward = dict(generator=generator if generator is not None else seed, **sampling)
         return {"num_images": num_images}, forward, {}
 
@@ -77,7 +69,7 @@ class ClassConditionalImageGenerationPipeline(Pipeline):
         class_labels = [label.item() if hasattr(label, "item") else label for label in class_labels]
         return {"class_labels": class_labels * (num_images or 1), "num_images": None}
 
-    def _forward(self, model_inputs, generator=None, temperature=1.0, top_k=None, top_p=None):
+    def _forward(self, model_inputs, generator=None, temperature=None, top_k=None, top_p=None):
         sampling = dict(generator=generator, temperature=temperature, top_k=top_k, top_p=top_p)
         if self.model.config.model_type == "pixelcnn":
             return {"levels": self.model.generate(**model_inputs, **sampling)}
