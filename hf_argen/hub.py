@@ -161,6 +161,18 @@ def write_pixelcnn_model_card(
     return path
 
 
+def files_to_upload(folder: str | Path, ignore_patterns: list[str] | None = None) -> list[str]:
+    """The files of `folder` that :func:`push_to_hub` uploads (relative paths, sorted)."""
+    from huggingface_hub.utils import filter_repo_objects
+
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"{folder} is not a saved model folder (no config.json).")
+    paths = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    ignore = UPLOAD_IGNORE if ignore_patterns is None else ignore_patterns
+    return list(filter_repo_objects(paths, ignore_patterns=ignore))
+
+
 def push_to_hub(
     folder: str | Path,
     repo_id: str,
@@ -178,16 +190,31 @@ def push_to_hub(
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise ValueError(f"{folder} is not a saved model folder (no config.json).")
+    from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
+
     api = HfApi(endpoint=endpoint, token=token)
-    url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
-    info = api.upload_folder(
-        repo_id=url.repo_id,
-        folder_path=str(folder),
-        commit_message=commit_message,
-        ignore_patterns=UPLOAD_IGNORE if ignore_patterns is None else ignore_patterns,
-        repo_type="model",
-    )
+    try:
+        url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
+        info = api.upload_folder(
+            repo_id=url.repo_id,
+            folder_path=str(folder),
+            commit_message=commit_message,
+            ignore_patterns=UPLOAD_IGNORE if ignore_patterns is None else ignore_patterns,
+            repo_type="model",
+        )
+    except LocalTokenNotFoundError as error:
+        raise OSError("no Hub token: pass --hub_token, set $HF_TOKEN or run `hf auth login`.") from error
+    except HfHubHTTPError as error:
+        raise OSError(f"the Hub refused the upload to {repo_id}: {str(error).splitlines()[0]}") from error
+    except (ConnectionError, TimeoutError) as error:
+        raise OSError(f"cannot reach the Hub at {api.endpoint} ({type(error).__name__}); check the network "
+                      "or $HF_ENDPOINT.") from error  # fmt: skip
+    except Exception as error:  # httpx errors (huggingface_hub >= 1.0) without importing httpx here
+        if type(error).__module__.startswith(("httpx", "httpcore")):
+            raise OSError(f"cannot reach the Hub at {api.endpoint} ({type(error).__name__}); check the network "
+                          "or $HF_ENDPOINT.") from error  # fmt: skip
+        raise
     return str(info)
 
 
-__all__ = ["UPLOAD_IGNORE", "push_to_hub", "write_pixelcnn_model_card"]
+__all__ = ["UPLOAD_IGNORE", "files_to_upload", "push_to_hub", "write_pixelcnn_model_card"]

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import GenerationConfig, PreTrainedModel
 from transformers.generation.logits_process import (
     LogitsProcessorList,
     TemperatureLogitsWarper,
@@ -33,6 +33,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_pixelcnn import PixelCNNConfig
 from .sampling_pixelcnn import CachedSampler
+from .sampling_utils import class_ids, rand_tensor, resolve_generator, sampling_defaults
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -253,6 +254,10 @@ class PixelCNNPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = False
 
     @classmethod
+    def can_generate(cls) -> bool:  # so that `generation_config.json` (sampling defaults) is saved and loaded
+        return True
+
+    @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         """`PreTrainedModel.from_pretrained`; a corrupt or truncated weights file raises an `OSError` naming it."""
         try:
@@ -296,6 +301,8 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         )
         self.head = PixelCNNHead(config)
         self.post_init()
+        if self.generation_config is None or not self.generation_config.do_sample:  # sampling defaults, saved
+            self.generation_config = GenerationConfig(do_sample=True, temperature=1.0, top_k=0, top_p=1.0)
 
     # ---- input checks -------------------------------------------------------------------------------
     def _check_pixel_values(self, pixel_values: torch.Tensor, name: str = "pixel_values") -> None:
@@ -457,10 +464,10 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         self,
         class_labels=None,
         num_images: int | None = None,
-        temperature: float = 1.0,
+        temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
-        generator: torch.Generator | None = None,
+        generator: torch.Generator | int | None = None,
         seed: int | None = None,
         use_cache: bool = True,
         progress: bool = False,
@@ -469,10 +476,12 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
 
         Args:
             class_labels (`int`, sequence or `torch.LongTensor` of shape `(batch,)`): classes to draw (conditional
-                models only); an `int` is repeated `num_images` times.
+                models only), as ids or as names from `config.id2label`; an `int` is repeated `num_images` times.
             num_images (`int`, *optional*): batch size (defaults to 1, or to `len(class_labels)`).
-            temperature, top_k, top_p: logits warpers from `transformers`, applied to every sub-pixel.
-            generator (`torch.Generator`, *optional*) / seed (`int`, *optional*): source of randomness.
+            temperature, top_k, top_p: logits warpers from `transformers`, applied to every sub-pixel; unset ones
+                come from `generation_config` when it was written for sampling (`do_sample=True`).
+            generator (`torch.Generator` or `int`, *optional*) / seed (`int`, *optional*): source of randomness; a
+                generator on any device (values are drawn there, then moved), an int seed means a CPU generator.
             use_cache (`bool`): use the cached incremental sampler (fast) instead of one full forward pass per
                 sub-pixel. Both give identical samples for the same generator.
             progress (`bool`): show a tqdm bar over rows.
@@ -480,10 +489,11 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         Returns:
             `torch.LongTensor` of shape `(batch, channels, height, width)` with values in [0, num_levels).
         """
+        class_labels = class_ids(class_labels, self.config.id2label, self.config.num_classes)
         batch_size, class_labels = self._sampling_batch(class_labels, num_images)
+        temperature, top_k, top_p = sampling_defaults(self.generation_config, temperature, top_k, top_p)
         processors = self._logits_processor(temperature, top_k, top_p)
-        if generator is None and seed is not None:
-            generator = torch.Generator(device=self.device).manual_seed(seed)
+        generator = resolve_generator(generator, seed)
         sampler = self._generate_cached if use_cache else self._generate_naive
         return sampler(batch_size, class_labels, processors, generator, progress)
 
@@ -525,7 +535,7 @@ class _SubPixelDraws:
         self.uniforms, self.next = (), 0
 
     def start_row(self) -> None:
-        self.uniforms = torch.rand(self.shape, generator=self.generator, device=self.device).unbind(0)
+        self.uniforms = rand_tensor(self.shape, self.generator, self.device).unbind(0)
         self.next = 0
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:

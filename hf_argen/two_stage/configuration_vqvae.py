@@ -1,3 +1,4 @@
+# Copied from hf_argen.vqvae.configuration_vqvae (edit it, then check_copies.py --fix)
 """Configuration of the VQ-VAE (van den Oord et al., 2017, "Neural Discrete Representation Learning")."""
 
 import math

@@ -1,3 +1,4 @@
+# Copied from hf_argen.causal_lm.transformer.configuration_ar_transformer (edit it, then check_copies.py --fix)
 """Configuration of the decoder-only autoregressive transformer."""
 
 from huggingface_hub.dataclasses import strict

@@ -1,3 +1,4 @@
+# Copied from hf_argen.vqvae.modeling_vqvae (edit it, then check_copies.py --fix)
 """VQ-VAE (van den Oord et al., 2017, "Neural Discrete Representation Learning").
 
 A convolutional encoder maps an image `(B, C, H, W)` in [-1, 1] to a grid of vectors `(B, d, h, w)`; each

@@ -1,3 +1,4 @@
+# Copied from hf_argen.causal_lm.transformer.modeling_ar_transformer (edit it, then check_copies.py --fix)
 """Decoder-only autoregressive transformer (pre-norm, causal SDPA, learned or rotary positions).
 
 Plugs into `transformers`' `GenerationMixin`: the key/value cache is a `transformers` `Cache` (a

@@ -1,0 +1,256 @@
+"""The two-stage model (VQ-VAE + prior in one PreTrainedModel), the image generation pipeline, remote code without
+hf_argen, generators on any device, and the copies of model modules that travel with saved folders."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoImageProcessor, AutoModel, pipeline
+
+from hf_argen import (
+    ClassConditionalImageGenerationPipeline,
+    PixelCNNConfig,
+    PixelCNNForImageGeneration,
+    PixelCNNImageProcessor,
+    VQVAEConfig,
+    VQVAEPriorConfig,
+    VQVAEPriorForImageGeneration,
+)
+from hf_argen.pipelines import TASK
+
+ROOT = Path(__file__).resolve().parents[1]
+NUM_CODES = 16
+VQVAE = dict(image_size=28, num_embeddings=NUM_CODES, embedding_dim=4, hidden_size=8, residual_hidden_size=4,
+             num_residual_layers=1, kmeans_init=False)  # fmt: skip
+PRIORS = {
+    "transformer": dict(model_type="ar_transformer", vocab_size=NUM_CODES + 11, pad_token_id=NUM_CODES + 10,
+                        bos_token_id=None, eos_token_id=None, hidden_size=16, num_hidden_layers=1,
+                        num_attention_heads=2, max_position_embeddings=50),  # fmt: skip
+    "rnn": dict(model_type="ar_rnn", vocab_size=NUM_CODES + 11, pad_token_id=NUM_CODES + 10, bos_token_id=None,
+                eos_token_id=None, hidden_size=16, num_hidden_layers=1),  # fmt: skip
+    "pixelcnn": dict(model_type="pixelcnn", image_size=7, num_levels=NUM_CODES, num_classes=10, hidden_size=8,
+                     num_hidden_layers=1, output_hidden_size=8, first_kernel_size=3),  # fmt: skip
+}
+NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def tiny_two_stage(prior_type="transformer") -> VQVAEPriorForImageGeneration:
+    config = VQVAEPriorConfig(vqvae=VQVAEConfig(**VQVAE), prior=dict(PRIORS[prior_type]), num_classes=10,
+                              id2label=dict(enumerate(NAMES)))  # fmt: skip
+    return VQVAEPriorForImageGeneration(config).eval()
+
+
+def tiny_pixelcnn() -> PixelCNNForImageGeneration:
+    config = PixelCNNConfig(image_size=4, num_levels=5, num_classes=3, hidden_size=4, num_hidden_layers=1,
+                            output_hidden_size=4, first_kernel_size=3, id2label={0: "circle", 1: "square", 2: "x"})
+    return PixelCNNForImageGeneration(config).eval()
+
+
+def save_with_pipeline(model, folder):
+    ClassConditionalImageGenerationPipeline(model=model).save_pretrained(folder)
+    if isinstance(model, PixelCNNForImageGeneration):
+        PixelCNNImageProcessor.from_model_config(model.config).save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn"])
+def test_generate_images_codes_and_pil(prior_type):
+    model = tiny_two_stage(prior_type)
+    pixels = model.generate(class_labels=[0, 3, 9], generator=torch.Generator().manual_seed(0))
+    assert pixels.shape == (3, 1, 28, 28) and pixels.min() >= -1 and pixels.max() <= 1
+    codes = model.generate(class_labels=[0, 3, 9], generator=torch.Generator().manual_seed(0), output_type="codes")
+    assert codes.shape == (3, 7, 7) and codes.max() < NUM_CODES
+    assert torch.equal(model.decode(codes), pixels)
+    images = model.generate(class_labels=["one", 2], seed=1, output_type="pil")
+    assert len(images) == 2 and images[0].size == (28, 28) and images[0].mode == "L"
+    assert model.generate(class_labels=4, num_images=3, seed=0, output_type="codes").shape == (3, 7, 7)
+    loss = model(torch.tensor([0, 1]), codes[:2]).loss
+    assert torch.isfinite(loss)
+
+
+def test_class_names_and_their_errors():
+    model = tiny_two_stage()
+    by_name = model.generate(class_labels=["three", "nine"], seed=2, output_type="codes")
+    assert torch.equal(by_name, model.generate(class_labels=[3, 9], seed=2, output_type="codes"))
+    with pytest.raises(ValueError, match="'zero', 'one'"):
+        model.generate(class_labels=["circle"])
+    pixelcnn = tiny_pixelcnn()
+    assert torch.equal(pixelcnn.generate(class_labels=["square", "circle"], seed=0),
+                       pixelcnn.generate(class_labels=[1, 0], seed=0))  # fmt: skip
+    with pytest.raises(ValueError, match="'circle', 'square', 'x'"):
+        pixelcnn.generate(class_labels=["triangle"])
+
+
+def test_sub_models_save_and_load_alone(tmp_path):
+    model = tiny_two_stage()
+    model.vqvae.save_pretrained(tmp_path / "vqvae")
+    model.prior.save_pretrained(tmp_path / "prior")
+    vqvae = AutoModel.from_pretrained(tmp_path / "vqvae")
+    assert all(torch.equal(a, b) for a, b in zip(vqvae.state_dict().values(), model.vqvae.state_dict().values()))
+    from transformers import AutoModelForCausalLM
+
+    prior = AutoModelForCausalLM.from_pretrained(tmp_path / "prior")
+    ids = torch.randint(0, NUM_CODES, (2, 5))
+    torch.testing.assert_close(prior(ids).logits, model.prior(ids).logits)
+
+
+def test_bad_configs_raise():
+    with pytest.raises(ValueError, match="vocab_size"):
+        VQVAEPriorConfig(vqvae=VQVAEConfig(**VQVAE), prior=dict(PRIORS["transformer"], vocab_size=99))
+    with pytest.raises(ValueError, match="num_levels"):
+        VQVAEPriorConfig(vqvae=VQVAEConfig(**VQVAE), prior=dict(PRIORS["pixelcnn"], num_levels=3))
+    with pytest.raises(ValueError, match="model types"):
+        VQVAEPriorConfig(vqvae=VQVAEConfig(**VQVAE), prior=dict(model_type="bert"))
+    with pytest.raises(ValueError, match="output_type"):
+        tiny_two_stage().generate([0], output_type="numpy")
+
+
+@pytest.mark.parametrize("kind", ["pixelcnn", "two_stage"])
+def test_pipeline_local_without_remote_code(tmp_path, kind):
+    model = tiny_pixelcnn() if kind == "pixelcnn" else tiny_two_stage()
+    folder = save_with_pipeline(model, tmp_path / kind)
+    config = json.loads((folder / "config.json").read_text())
+    assert "pipeline_image_generation.py" in os.listdir(folder) and config["custom_pipelines"]
+    assert json.loads((folder / "generation_config.json").read_text())["do_sample"] is True
+    generator = pipeline(TASK, model=str(folder))
+    assert type(generator) is ClassConditionalImageGenerationPipeline
+    labels = ["circle", 2] if kind == "pixelcnn" else ["one", 2]
+    images = generator(class_labels=labels, num_images=2, seed=0, temperature=0.9, top_k=3, top_p=0.9)
+    size = 4 if kind == "pixelcnn" else 28
+    assert len(images) == 4 and images[0].size == (size, size)
+    again = generator(class_labels=labels, num_images=2, seed=0, temperature=0.9, top_k=3, top_p=0.9)
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(images, again))
+    assert len(generator()) == 10 if kind == "two_stage" else 3  # every class by default
+
+
+def test_generator_on_another_device_is_drawn_there_and_moved():
+    from hf_argen.pixelcnn.sampling_utils import rand_tensor, resolve_generator
+
+    generator = resolve_generator(3)
+    assert generator.device.type == "cpu"
+    expected = torch.rand((2, 3), generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(rand_tensor((2, 3), generator, "cpu"), expected)
+    with pytest.raises(ValueError, match="generator"):
+        resolve_generator("seed")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("kind", ["pixelcnn", "transformer", "pixelcnn_prior"])
+def test_cuda_model_with_cpu_generator_cuda_generator_and_seed(kind):
+    model = tiny_pixelcnn() if kind == "pixelcnn" else tiny_two_stage(kind.replace("_prior", ""))
+    labels = [0, 1, 2]
+    cpu = model.generate(class_labels=labels, generator=torch.Generator().manual_seed(0))
+    model.to("cuda")
+    on_cuda = model.generate(class_labels=labels, generator=torch.Generator().manual_seed(0))
+    assert on_cuda.device.type == "cuda"
+    if kind == "pixelcnn":  # same uniforms -> the same levels, up to rare float ties
+        assert (on_cuda.cpu() == cpu).float().mean() > 0.9
+    model.generate(class_labels=labels, generator=torch.Generator(device="cuda").manual_seed(0))
+    model.generate(class_labels=labels, seed=0)
+    generator = pipeline(TASK, model=model, device="cuda")
+    assert len(generator(class_labels=[0, 1], generator=torch.Generator().manual_seed(0))) == 2
+
+
+def test_copies_are_identical_to_the_package():
+    spec = importlib.util.spec_from_file_location("check_copies", ROOT / "scripts" / "check_copies.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    stale = [str(p) for p, text in module.expected_copies().items() if not p.is_file() or p.read_text() != text]
+    assert not stale, f"run `python scripts/check_copies.py --fix`: {stale}"
+
+
+BLOCK_HF_ARGEN = """
+import sys
+sys.modules["hf_argen"] = None  # make `import hf_argen` fail
+try:
+    import hf_argen
+except ImportError:
+    pass
+else:
+    raise SystemExit("hf_argen is importable")
+"""
+
+
+def run_without_hf_argen(script: str, tmp_path, extra_env=None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["HF_HOME"] = str(tmp_path / "hf_home")
+    env.update(extra_env or {})
+    return subprocess.run([sys.executable, "-c", BLOCK_HF_ARGEN + textwrap.dedent(script)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+def test_remote_code_models_pipelines_and_image_processor_without_hf_argen(tmp_path):
+    folders, expected = {}, {}
+    for kind in ["transformer", "rnn", "pixelcnn"]:
+        model = tiny_two_stage(kind)
+        folders[kind] = str(save_with_pipeline(model, tmp_path / kind))
+        expected[kind] = model.generate(class_labels=[1, "two"], seed=4, output_type="codes")
+    pixelcnn = tiny_pixelcnn()
+    folders["pixelcnn_model"] = str(save_with_pipeline(pixelcnn, tmp_path / "pixelcnn_model"))
+    expected["pixelcnn_model"] = pixelcnn.generate(class_labels=["x", 0], seed=4)
+    torch.save(expected, tmp_path / "expected.pt")
+    result = run_without_hf_argen(f"""
+        import numpy as np, torch
+        from transformers import AutoImageProcessor, AutoModel, pipeline
+        folders, expected = {folders!r}, torch.load("expected.pt")
+        for kind, folder in folders.items():
+            model = AutoModel.from_pretrained(folder, trust_remote_code=True)
+            assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+            if kind == "pixelcnn_model":
+                samples = model.generate(class_labels=["x", 0], seed=4)
+            else:
+                samples = model.generate(class_labels=[1, "two"], seed=4, output_type="codes")
+            assert torch.equal(samples, expected[kind]), kind
+            images = pipeline(model=folder, trust_remote_code=True)(class_labels=[0, 1], num_images=2, seed=0)
+            assert len(images) == 4, kind
+        processor = AutoImageProcessor.from_pretrained(folders["pixelcnn_model"], trust_remote_code=True)
+        assert type(processor).__module__.startswith("transformers_modules")
+        levels = processor(np.zeros((4, 4), dtype=np.uint8))["pixel_values"]
+        assert levels.shape == (1, 1, 4, 4) and levels.dtype == torch.long
+        print("REMOTE_OK")
+    """, tmp_path)
+    assert "REMOTE_OK" in result.stdout, result.stderr[-3000:]
+
+
+def test_auto_image_processor_locally(tmp_path):
+    folder = save_with_pipeline(tiny_pixelcnn(), tmp_path / "m")
+    assert json.loads((folder / "preprocessor_config.json").read_text())["auto_map"]["AutoImageProcessor"]
+    assert (folder / "image_processing_pixelcnn.py").is_file()
+    assert isinstance(AutoImageProcessor.from_pretrained(folder), PixelCNNImageProcessor)
+
+
+def run_script(name, *args, env_extra=None):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], capture_output=True, text=True,
+                          env=env, timeout=600)  # fmt: skip
+
+
+def test_generate_cli_samples_every_kind_and_refuses_the_rest(tmp_path):
+    folder = save_with_pipeline(tiny_two_stage(), tmp_path / "two_stage")
+    done = run_script("generate.py", "--model", str(folder), "--class_labels", "one", "3", "--num_images", "2",
+                      "--device", "cpu", "--output", str(tmp_path / "grid.png"))  # fmt: skip
+    assert done.returncode == 0 and (tmp_path / "grid.png").is_file(), done.stderr[-2000:]
+    tiny_two_stage().vqvae.save_pretrained(tmp_path / "vqvae")
+    for args in (["--model", str(tmp_path / "vqvae")], ["--model", str(folder), "--class_labels", "banana"]):
+        done = run_script("generate.py", *args, "--output", str(tmp_path / "x.png"))
+        lines = [line for line in done.stderr.splitlines() if "Loading weights" not in line and line.strip()]
+        assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), done.stderr[-2000:]
+
+
+def test_push_script_dry_run_and_unreachable_hub(tmp_path):
+    folder = save_with_pipeline(tiny_pixelcnn(), tmp_path / "m")
+    (folder / "checkpoint-1").mkdir()
+    (folder / "checkpoint-1" / "optimizer.bin").write_bytes(b"x")
+    done = run_script("push_to_hub.py", "--model", str(folder), "--hub_model_id", "me/m", "--dry_run")
+    assert done.returncode == 0 and "config.json" in done.stdout and "checkpoint" not in done.stdout
+    done = run_script("push_to_hub.py", "--model", str(folder), "--hub_model_id", "me/m",
+                      env_extra={"HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_x", "HF_HUB_OFFLINE": "0",
+                                 "HF_HOME": str(tmp_path / "hf")})  # fmt: skip
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "cannot reach" in done.stderr, done.stderr
