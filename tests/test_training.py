@@ -234,34 +234,41 @@ def test_checkpoint_helpers(tmp_path):
         resolve_checkpoint(tmp_path, str(tmp_path / "checkpoint-30"))
 
 
-def test_training_arguments_validate():
-    from hf_argen.training import TrainingArguments
+def test_loop_arguments_validate():
+    from hf_argen.training import LoopArguments
 
     with pytest.raises(ValueError, match="train_batch_size"):
-        TrainingArguments(output_dir="x", train_batch_size=0)
+        LoopArguments(output_dir="x", train_batch_size=0)
     with pytest.raises(ValueError, match="report_to"):
-        TrainingArguments(output_dir="x", report_to="wandb")
+        LoopArguments(output_dir="x", report_to="wandb")
     with pytest.raises(ValueError, match="ema_decay"):
-        TrainingArguments(output_dir="x", ema_decay=1.5)
+        LoopArguments(output_dir="x", ema_decay=1.5)
 
 
-def test_ema_tracks_and_restores():
-    from hf_argen.training import EMAModel
+def test_ema_averages_parameters_and_buffers():
+    """`AveragedModel` EMA: float parameters and buffers are averaged, integer buffers copied."""
+    from hf_argen.training import make_ema
 
-    model = torch.nn.Linear(2, 2)
-    ema = EMAModel(model, decay=0.5)
-    original = model.weight.detach().clone()
+    model = torch.nn.BatchNorm1d(2)  # weight/bias, running_mean (float buffer), num_batches_tracked (long)
+    ema = make_ema(model, decay=0.5)
+    ema.update_parameters(model)  # the first update copies
     with torch.no_grad():
         model.weight.add_(1.0)
-    ema.update(model)
-    with ema.applied(model):
-        assert not torch.equal(model.weight, original + 1.0)
-    assert torch.equal(model.weight, original + 1.0)
+        model.running_mean.add_(2.0)
+        model.num_batches_tracked.add_(3)
+    ema.update_parameters(model)
+    averaged = ema.module
+    assert torch.all(averaged.weight < model.weight) and torch.all(averaged.weight > model.weight - 1.0)
+    assert torch.all(averaged.running_mean > 0) and torch.all(averaged.running_mean < 2.0)
+    assert averaged.num_batches_tracked.item() == 3
+    restored = make_ema(model, decay=0.5)
+    restored.load_state_dict(ema.state_dict())
+    assert torch.equal(restored.module.running_mean, averaged.running_mean)
 
 
 def test_source_classes_give_each_source_its_own_block():
     from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
-    from hf_argen.pixelcnn_training import expand_class_embeddings, offset_labels_by_source
+    from hf_argen.training.pixelcnn import expand_class_embeddings, offset_labels_by_source
 
     labels = torch.tensor([0, 3, 9])
     parts = [{"class_labels": labels}, {"class_labels": labels.clone()}]

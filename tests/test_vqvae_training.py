@@ -10,7 +10,7 @@ import torch
 from huggingface_hub import ModelCard
 
 from hf_argen.vqvae import VQVAEConfig, VQVAEModel
-from hf_argen.vqvae_training import (
+from hf_argen.training.vqvae import (
     evaluate_vqvae,
     levels_to_unit_range,
     reconstruction_grid,

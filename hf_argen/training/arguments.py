@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 VALIDATION = "validation"
 VALIDATION_HELP = (
     "split to evaluate on during training: 'validation' = every 10th image of the training split "
-    "(index % 10 == 0), held out from training; 'test' or any split name of the dataset (then the whole "
+    "(index %% 10 == 0), held out from training; 'test' or any split name of the dataset (then the whole "
     "training split trains); 'none' skips evaluation."
 )
 
