@@ -9,7 +9,6 @@ import pytest
 import torch
 from huggingface_hub import ModelCard
 
-from hf_argen.vqvae import VQVAEConfig, VQVAEModel
 from hf_argen.training.vqvae import (
     evaluate_vqvae,
     levels_to_unit_range,
@@ -18,6 +17,7 @@ from hf_argen.training.vqvae import (
     unit_range_to_levels,
     vqvae_model_card,
 )
+from hf_argen.vqvae import VQVAEConfig, VQVAEModel
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(
