@@ -378,3 +378,23 @@ def test_training_scripts_share_one_flag_set():
         names = {f for cls in (DataArguments, RunArguments) for f in cls.__dataclass_fields__}
         shared = names if shared is None else shared
         assert names <= flags
+
+
+def test_two_process_causal_lm_trains_the_tokenizer_once(tmp_path):
+    """2 CPU processes: the main process trains and writes the tokenizer, the other waits and loads it."""
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
+    data = tmp_path / "texts.txt"
+    data.write_text("\n".join(["the cat sat on the mat", "a dog ran in the park", "birds sing at dawn"] * 20))
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision",
+         "no", "--dynamo_backend", "no", str(ROOT / "training" / "train_causal_lm.py"), "--dataset_name", str(data),
+         "--output_dir", str(out), "--tokenizer_vocab_size", "300", "--hidden_size", "16", "--num_hidden_layers",
+         "1", "--num_attention_heads", "2", "--max_length", "16", "--train_batch_size", "2", "--max_train_steps",
+         "2", "--eval_steps", "2", "--checkpointing_steps", "2", "--num_threads", "1", "--device", "cpu"],
+        env=ENV, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stderr.count("training a BPE tokenizer") == 1
+    assert (out / "checkpoint-2" / "random_states_1.pkl").is_file()  # really 2 processes
+    assert (out / "tokenizer" / "tokenizer.json").is_file() and (out / "model.safetensors").is_file()

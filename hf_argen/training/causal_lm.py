@@ -177,8 +177,7 @@ def train_causal_lm(
             **result.metrics,
         }
         Path(run.output_dir, "training_info.json").write_text(json.dumps(info, indent=2))
-    accelerator.wait_for_everyone()
-    return result
+    return result  # (the loop has ended the process group: no barrier here)
 
 
 __all__ = ["CausalLMArguments", "build_model", "make_eval_fn", "train_causal_lm"]

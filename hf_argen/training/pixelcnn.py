@@ -335,8 +335,7 @@ def train_pixelcnn(
                 metrics=result.metrics,
             )
             push_to_hub(run.output_dir, repo_id=run.hub_model_id, token=run.hub_token, private=run.hub_private_repo)
-    accelerator.wait_for_everyone()
-    return result
+    return result  # (the loop has ended the process group: no barrier here)
 
 
 __all__ = [
