@@ -195,7 +195,7 @@ def pixelcnn_loss(model, batch):
     ).loss
 
 
-def _build_model(flags: PixelCNNArguments, name: str, split: str, data: DataArguments, seed: int):
+def _build_model(flags: PixelCNNArguments, name: str, split: str, data: DataArguments):
     """`(model or None, processor)`: the `--init_model`, else the processor of a new model fitted to the data."""
     from ..image_processing import PixelCNNImageProcessor
     from ..pixelcnn import PixelCNNForImageGeneration
@@ -234,7 +234,7 @@ def train_pixelcnn(
     )
     eval_split = data.eval_split if data.eval_split.lower() != "none" else None
     with accelerator.main_process_first():  # dataset caches are written by the main process first
-        model, processor = _build_model(flags, name, split, data, run.seed)
+        model, processor = _build_model(flags, name, split, data)
         main_tensors, names, main_sources = load_tensors(name, split, processor, **load)
         eval_tensors, eval_name = None, None
         if eval_split == VALIDATION:
