@@ -324,7 +324,7 @@ def train_pixelcnn(
         if grids:  # the final grid, where model cards expect it
             shutil.copyfile(grids[-1], Path(run.output_dir, "samples.png"))
         if run.push_to_hub:
-            from ..hub import push_to_hub, write_pixelcnn_model_card
+            from ..hub import write_pixelcnn_model_card
 
             write_pixelcnn_model_card(
                 run.output_dir,
@@ -334,7 +334,7 @@ def train_pixelcnn(
                 split=data.eval_split,
                 metrics=result.metrics,
             )
-            push_to_hub(run.output_dir, repo_id=run.hub_model_id, token=run.hub_token, private=run.hub_private_repo)
+            run.push(run.output_dir)
     return result  # (the loop has ended the process group: no barrier here)
 
 
