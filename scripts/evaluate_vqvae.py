@@ -58,7 +58,7 @@ def main(argv=None):
     device = resolve_device(args.device)
     from transformers import AutoModel
 
-    from hf_argen.vqvae_training import (
+    from hf_argen.training.vqvae import (
         evaluate_vqvae,
         load_pixel_values,
         reconstruction_grid,
