@@ -8,7 +8,7 @@ Models, all unconditional and all exact likelihoods:
 5. gated PixelCNN (vertical + horizontal stacks, no blind spot).
 
 Data: scikit-learn digits, the project's fixed split (test = index % 5 == 0: 360 images; train: 1,437).
-Training uses the shared loop (`hf_argen.training.Trainer`) with the same budget for every neural model;
+Training uses the shared loop (`hf_argen.training.TrainingLoop`) with the same budget for every neural model;
 each model is saved under `--output_dir/<name>`, and a rerun reuses finished models (and resumes unfinished
 ones from their last checkpoint).
 
@@ -35,9 +35,7 @@ from hf_argen import (
 )
 from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
 from hf_argen.data import digits_split_indices
-from hf_argen.training import LoopArguments as TrainingArguments
-from hf_argen.training import TensorDictDataset
-from hf_argen.training import TrainingLoop as Trainer
+from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
 
 NUM_LEVELS, SIZE = 17, 8
 NUM_PIXELS = SIZE * SIZE
@@ -155,13 +153,13 @@ def train_model(name: str, data: dict, args) -> tuple[torch.nn.Module, float]:
             else {}
         return model_class.from_pretrained(output_dir), info.get("train_seconds", float("nan"))
     model = build(name, args)
-    training_args = TrainingArguments(
+    training_args = LoopArguments(
         output_dir=str(output_dir), train_batch_size=args.train_batch_size, learning_rate=args.learning_rate,
         lr_scheduler="cosine", lr_warmup_steps=50, num_train_epochs=args.num_train_epochs, seed=args.seed,
         checkpointing_steps=500, checkpoints_total_limit=1, resume_from_checkpoint="latest", logging_steps=200,
         weight_decay=0.01, use_cpu=resolve_device(args.device).type == "cpu",
     )
-    trainer = Trainer(model, training_args, TensorDictDataset(pixel_values=data["train"]),
+    trainer = TrainingLoop(model, training_args, TensorDictDataset(pixel_values=data["train"]),
                       compute_loss=loss_fn(name))
     start = time.perf_counter()
     trainer.train()

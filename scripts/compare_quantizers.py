@@ -13,8 +13,8 @@ Rows:
   ||sg(z_e) - e||^2, uniform init, no k-means, no restarts.
 
 Encoder, decoder, commitment weight, optimiser, seed and data order are identical; only the quantiser differs.
-Each model is trained by the shared loop (`hf_argen.training.Trainer`) and evaluated on the test split with
-`hf_argen.vqvae_training.evaluate_vqvae`. Prints a Markdown table.
+Each model is trained by the shared loop (`hf_argen.training.TrainingLoop`) and evaluated on the test split with
+`hf_argen.training.vqvae.evaluate_vqvae`. Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -102,9 +102,7 @@ def main(argv=None):
     args = parse_args(argv)
     device = resolve_device(args.device)
     from hf_argen import VQVAEConfig, VQVAEModel
-    from hf_argen.training import LoopArguments as TrainingArguments
-    from hf_argen.training import TensorDictDataset
-    from hf_argen.training import TrainingLoop as Trainer
+    from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
     from hf_argen.training.vqvae import evaluate_vqvae, load_pixel_values
 
     logging.basicConfig(level=logging.WARNING)
@@ -143,7 +141,7 @@ def main(argv=None):
         if key == "vqtorch":
             model.quantizer = VectorQuantizeAdapter(config)
         with tempfile.TemporaryDirectory() as output_dir:
-            training_args = TrainingArguments(
+            training_args = LoopArguments(
                 output_dir=output_dir,
                 train_batch_size=args.train_batch_size,
                 learning_rate=args.learning_rate,
@@ -154,7 +152,7 @@ def main(argv=None):
                 logging_steps=max(args.max_train_steps // 5, 1),
                 use_cpu=device.type == "cpu",
             )
-            trainer = Trainer(
+            trainer = TrainingLoop(
                 model,
                 training_args,
                 train_dataset=TensorDictDataset(pixel_values=train),

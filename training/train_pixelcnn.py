@@ -11,14 +11,6 @@ during training uses a validation split carved from the training images (every 1
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-try:  # run from a clean clone without `pip install -e .`
-    import hf_argen  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 DEFAULTS = dict(
     dataset_name="digits",
     train_batch_size=64,

@@ -15,14 +15,6 @@ shared by every `training/train_*.py` plus the prior's own (`hf_argen.training.p
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-try:  # run from a clean clone without `pip install -e .`
-    import hf_argen  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 DEFAULTS = dict(
     dataset_name="mnist",
     train_batch_size=64,
