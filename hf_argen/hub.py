@@ -1,8 +1,16 @@
-"""Publishing: model cards (huggingface_hub `ModelCard`/`ModelCardData` with a `model-index`) and uploads.
+"""Publishing: one model-card writer for every model kind, and uploads.
 
-* :func:`write_pixelcnn_model_card` writes ``README.md`` into a saved model folder: YAML metadata (license,
-  library, tags, datasets, ``model-index`` with the measured test bits/dim), the training command, the sample
-  grid and a usage snippet.
+* :func:`write_model_card` is the one writer: a `huggingface_hub.ModelCard` from one template (:data:`CARD_TEMPLATE`)
+  with YAML metadata (license, library, tags, datasets named by their Hub ids, a ``model-index`` whose every
+  metric names the split it was measured on), what the model is conditioned on, a usage snippet, the figures, the
+  commands that measured them and that trained the model, and images. It knows nothing of a model kind; a
+  captioner or any later model passes its own description, conditioning, metrics and snippet.
+* :func:`write_card_for_folder` fills it in for a saved hf_argen folder (PixelCNN, VQ-VAE, two-stage VQ-VAE +
+  prior, causal LM): description, conditioning and a usage snippet built from the folder's own ``config.json``
+  (its classes, channels, image size) and its Hub id; training commands and notes from ``training_info.json``
+  (written by the training recipes) unless given. The training recipes call it at the end of a run and the
+  evaluation scripts (``--write_card``) after measuring; :func:`pixelcnn_card_metrics` & co turn a script's
+  figures into :class:`CardMetric` rows.
 * :func:`push_to_hub` creates the repo (``exist_ok``) and uploads the folder (checkpoints and logs left out).
   The endpoint is `huggingface_hub`'s (``HF_ENDPOINT``), so tests point it at a local server.
 """
@@ -10,6 +18,9 @@
 from __future__ import annotations
 
 import json
+import math
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 UPLOAD_IGNORE = [
@@ -20,9 +31,24 @@ UPLOAD_IGNORE = [
     "logs/**",
     "samples/**",
     "train_results.json",
+    "codes/**",
+    "tokenizer/**",
 ]
 
-_TEMPLATE = """---
+TRAINING_INFO = "training_info.json"
+NO_TOKEN = "no Hub token: pass --hub_token, set $HF_TOKEN or run `hf auth login`."
+
+# Dataset names of hf_argen's loaders -> (Hub id or public name, display name). A name not listed is used as
+# it is when it looks like a Hub id; a local folder is named by its last component, never by its path.
+DATASETS = {
+    "mnist": ("ylecun/mnist", "MNIST"),
+    "fashion_mnist": ("zalando-datasets/fashion_mnist", "Fashion-MNIST"),
+    "digits": ("digits", "scikit-learn digits (8x8, 17 levels)"),
+    "mnist_digits": ("ylecun/mnist", "MNIST in the digits format"),
+    "fortunes": ("debian-fortunes", "Debian fortunes"),
+}
+
+CARD_TEMPLATE = """---
 {{ card_data }}
 ---
 
@@ -30,135 +56,539 @@ _TEMPLATE = """---
 
 {{ description }}
 
-![samples]({{ sample_grid }})
+**Conditioned on:** {{ conditioning }}
+{% for image in images %}
+![{{ image.alt }}]({{ image.path }}){% if image.caption %}
 
+{{ image.caption }}{% endif %}
+{% endfor %}
+## Usage
+
+```python
+{{ usage }}
+```
+{% if cli %}
+From a checkout of the hf_argen repository:
+
+```bash
+{{ cli }}
+```
+{% endif %}{% if metrics %}
 ## Results
 
 | dataset | split | metric | value |
-|---|---|---|---|
-{% for row in results %}| {{ row.dataset }} | {{ row.split }} | {{ row.metric }} | {{ row.value }} |
-{% endfor %}
+|---|---|---|---:|
+{% for metric in metrics -%}
+| {{ metric.dataset_label }} | {{ metric.split }} | {{ metric.name }} | {{ metric.display }} |
+{% endfor %}{% if metrics_note %}
+{{ metrics_note }}
+{% endif %}{% if eval_command %}
 Measured with:
 
 ```bash
 {{ eval_command }}
 ```
-
+{% endif %}{% endif %}{% if training or train_commands %}
 ## Training
-
-{{ training_data }}
-
+{% if training %}
+{{ training }}
+{% endif %}{% if train_commands %}
 ```bash
-{{ command }}
+{{ train_commands }}
 ```
+{% endif %}{% endif %}{% for section in sections %}
+## {{ section.title }}
 
-## Usage
-
-```python
-import torch
-import hf_argen  # registers the model with the Auto classes (or pass trust_remote_code=True without it)
-from transformers import AutoModel
-
-model = AutoModel.from_pretrained("{{ load_path }}")
-images = model.generate(class_labels=torch.arange(10), seed=0)  # (10, 1, {{ size }}, {{ size }}) levels
-```
-
-```bash
-python scripts/generate.py --model {{ load_path }} --class_labels 0 1 2 3 4 5 6 7 8 9 --seed 0 --output grid.png
-```
-"""
+{{ section.text }}
+{% endfor %}"""
 
 
-def write_pixelcnn_model_card(
+@dataclass
+class CardMetric:
+    """One figure of a card: `type` (machine name, e.g. ``bits_per_dim``), `name` (what a reader sees; it names
+    the split), `value`, the `split` and `dataset` it was measured on, how to print it (`fmt`) and whether it goes
+    into the ``model-index`` (`index`; figures of samples rather than of a split stay in the table only)."""
+
+    type: str
+    name: str
+    value: float
+    split: str
+    dataset: str | None = None
+    fmt: str = ".4f"
+    index: bool = True
+    unit: str = ""
+
+    @property
+    def display(self) -> str:
+        return f"{self.value:{self.fmt}}{self.unit}"
+
+
+@dataclass
+class CardImage:
+    path: str
+    alt: str = "samples"
+    caption: str = ""
+
+
+@dataclass
+class CardSection:
+    title: str
+    text: str
+
+
+def dataset_reference(name: str | None) -> tuple[str, str]:
+    """`(id, display name)` of a dataset: the Hub id where one is known, never a local path."""
+    if not name:
+        return "unknown", "unknown"
+    base, _, _ = str(name).partition(":")
+    if base in DATASETS:
+        return DATASETS[base]
+    path = Path(base)
+    if path.is_absolute() or base.startswith((".", "~")) or path.exists() or len(path.parts) > 2:
+        return path.name, path.name  # a local folder: its name only
+    return base, base
+
+
+_MACHINE_PATH = re.compile(r"""(?<![\w.-])/(?:tmp|work|home|root|Users|mnt|scratch|var|usr/local)/[^\s,;:)"`']*""")
+
+
+def machine_paths(text: str) -> list[str]:
+    """The paths of a machine (/tmp/..., /work/..., /home/...) that `text` names; a shipped card names none."""
+    return _MACHINE_PATH.findall(text)
+
+
+def write_model_card(
     folder: str | Path,
-    repo_id: str | None,
-    command: str,
-    dataset: str,
-    split: str,
-    metrics: dict,
+    *,
+    model_name: str,
+    description: str,
+    conditioning: str,
+    usage: str,
+    metrics: list[CardMetric] = (),
+    dataset: str | None = None,
+    task_type: str = "image-generation",
+    task_name: str | None = None,
+    tags: list[str] = (),
+    datasets: list[str] | None = None,
+    pipeline_tag: str | None = None,
     eval_command: str | None = None,
-    description: str | None = None,
-    training_data: str | None = None,
-    sample_grid: str | None = "samples.png",
-    hub_dataset_ids: list[str] | None = None,
-    load_path: str | None = None,
+    metrics_note: str | None = None,
+    train_commands: list[str] | str = (),
+    training: str | None = None,
+    images: list[CardImage] = (),
+    cli: str | None = None,
+    sections: list[CardSection] = (),
+    license: str = "apache-2.0",
 ) -> Path:
-    """Write `folder/README.md`; `metrics` holds `bits_per_dim` (or `eval_bits_per_dim`) and optional nats."""
+    """Write `folder/README.md` from :data:`CARD_TEMPLATE` and return its path.
+
+    `dataset` is the dataset of every metric without its own (a loader name such as ``digits`` or a Hub id; it is
+    named by :func:`dataset_reference`, never by a local path); `datasets` (default: those of the metrics) go into
+    the metadata. `metrics` with ``index=True`` form the ``model-index``: one result per (dataset, split), each
+    metric naming its split. `usage` is a Python snippet that runs as written; `cli` an optional shell line.
+    """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     folder = Path(folder)
-    config = json.loads((folder / "config.json").read_text())
-    repo_id = repo_id or folder.name
-    bits = metrics.get("bits_per_dim", metrics.get("eval_bits_per_dim"))
-    nats = metrics.get("nats_per_image", metrics.get("eval_nats_per_image"))
-    if bits is None:
-        raise ValueError("`metrics` must hold 'bits_per_dim' (or 'eval_bits_per_dim').")
-    results = [
-        EvalResult(
-            task_type="unconditional-image-generation"
-            if config.get("num_classes") is None
-            else "image-generation",
-            task_name="Image generation (likelihood)",
-            dataset_type=dataset,
-            dataset_name=dataset,
-            dataset_split=split,
-            metric_type="bits_per_dim",
-            metric_name="test bits/dim",
-            metric_value=round(bits, 4),
-        )
-    ]
-    if nats is not None:
-        results.append(
-            EvalResult(
-                task_type=results[0].task_type,
-                task_name=results[0].task_name,
-                dataset_type=dataset,
-                dataset_name=dataset,
-                dataset_split=split,
-                metric_type="nll_nats_per_image",
-                metric_name="test NLL (nats/image)",
-                metric_value=round(nats, 3),
+    rows, results, named = [], [], []
+    for metric in metrics:
+        dataset_id, label = dataset_reference(metric.dataset or dataset)
+        if dataset_id not in named:
+            named.append(dataset_id)
+        name = metric.name.replace("|", "\\|")  # a table cell
+        rows.append({"dataset_label": label, "split": metric.split, "name": name, "display": metric.display})
+        if metric.index:
+            results.append(
+                EvalResult(
+                    task_type=task_type,
+                    task_name=task_name or task_type.replace("-", " ").capitalize(),
+                    dataset_type=dataset_id,
+                    dataset_name=label,
+                    dataset_split=metric.split,
+                    metric_type=metric.type,
+                    metric_name=metric.name,
+                    metric_value=round(float(metric.value), 4),
+                )
             )
-        )
+    if datasets is None:
+        datasets = named or ([dataset_reference(dataset)[0]] if dataset else [])
     card_data = ModelCardData(
-        model_name=repo_id,
-        license="apache-2.0",
+        model_name=model_name,
+        license=license,
         library_name="transformers",
-        pipeline_tag=None,
-        tags=["hf_argen", "pixelcnn", "autoregressive", "image-generation"],
-        datasets=hub_dataset_ids or None,
-        eval_results=results,
+        pipeline_tag=pipeline_tag,
+        tags=list(dict.fromkeys(["hf_argen", *tags, "custom_code"])),
+        datasets=list(datasets) or None,
+        eval_results=results or None,
     )
-    size = config.get("image_size")
-    if description is None:
-        description = (
-            f"A {config.get('architecture', 'gated')} PixelCNN "
-            f"({'class-conditional' if config.get('num_classes') else 'unconditional'}, "
-            f"{config.get('num_channels')}x{size}x{size}, {config.get('num_levels')} levels per sub-pixel, "
-            f"hidden_size={config.get('hidden_size')}, {config.get('num_hidden_layers')} gated layers) from "
-            "hf_argen. Exact likelihoods in bits per dimension (sub-pixel)."
-        )
-    table = [{"dataset": dataset, "split": split, "metric": "bits/dim", "value": f"{bits:.4f}"}]
-    if nats is not None:
-        table.append({"dataset": dataset, "split": split, "metric": "NLL nats/image", "value": f"{nats:.2f}"})
+    if not isinstance(train_commands, str):
+        train_commands = "\n".join(train_commands)
     card = ModelCard.from_template(
         card_data,
-        template_str=_TEMPLATE,
-        model_name=repo_id,
-        description=description,
-        results=table,
-        command=command,
-        repo_id=repo_id,
-        load_path=load_path or repo_id,
-        size=size,
-        sample_grid=sample_grid or "",
-        eval_command=eval_command
-        or f"python scripts/evaluate_pixelcnn.py --model {repo_id} --dataset_name {dataset} --split {split}",
-        training_data=training_data or "",
+        template_str=CARD_TEMPLATE,
+        model_name=model_name,
+        description=description.strip(),
+        conditioning=conditioning.strip(),
+        usage=usage.strip(),
+        cli=cli,
+        metrics=rows,
+        metrics_note=metrics_note,
+        eval_command=eval_command,
+        training=(training or "").strip(),
+        train_commands=train_commands.strip(),
+        images=[image.__dict__ for image in images],
+        sections=[section.__dict__ for section in sections],
     )
     path = folder / "README.md"
     card.save(path)
     return path
+
+
+# ----------------------------------------------------------------------------------------------------------
+# hf_argen folders: description, conditioning and usage from the folder's own config
+# ----------------------------------------------------------------------------------------------------------
+CAUSAL_LM_TYPES = ("ar_transformer", "ar_rnn")
+
+
+def model_kind(config: dict) -> str:
+    """`"pixelcnn"`, `"vqvae"`, `"two_stage"` or `"causal_lm"` from a `config.json` dict."""
+    model_type = config.get("model_type")
+    if model_type == "vqvae_prior":
+        return "two_stage"
+    if model_type in ("pixelcnn", "vqvae"):
+        return model_type
+    if model_type in CAUSAL_LM_TYPES:
+        return "causal_lm"
+    raise ValueError(f"no card recipe for model_type {model_type!r}; call `write_model_card` with your own parts.")
+
+
+def class_names(config: dict) -> list[str]:
+    """The class names of a class-conditional config (`id2label`, else the ids), in id order."""
+    num_classes = config.get("num_classes") or 0
+    id2label = {int(k): v for k, v in (config.get("id2label") or {}).items()}
+    return [str(id2label.get(i, i)) for i in range(num_classes)]
+
+
+def _conditioning(config: dict, kind: str) -> str:
+    if kind == "causal_lm":
+        return "a text prompt (the empty prompt writes a text from scratch)."
+    if kind == "vqvae":
+        return ("an input image: the VQ-VAE encodes it to a map of discrete codes and decodes a code map back to "
+                "pixels (the first stage of a two-stage generator; it generates nothing on its own).")  # fmt: skip
+    names = class_names(config)
+    if not names:
+        return "nothing: the model is unconditional (`generate(num_images=...)`)."
+    shown = ", ".join(f"{i} `{name}`" for i, name in enumerate(names[:20]))
+    more = f", ... ({len(names) - 20} more)" if len(names) > 20 else ""
+    return (f"a class label, one of {len(names)} classes given by id or by name ({shown}{more}); "
+            "`generate(class_labels=[...])`.")  # fmt: skip
+
+
+def _num_parameters(folder: Path, prefix: str = "") -> int | None:
+    path = folder / "model.safetensors"
+    if not path.is_file():
+        return None
+    from safetensors import safe_open
+
+    total = 0
+    with safe_open(str(path), framework="pt") as weights:
+        for key in weights.keys():
+            if key.startswith(prefix):
+                total += math.prod(weights.get_slice(key).get_shape())
+    return total
+
+
+def _description(config: dict, kind: str, folder: Path) -> str:
+    if kind == "pixelcnn":
+        size = config.get("image_size")
+        conditional = "class-conditional" if config.get("num_classes") else "unconditional"
+        return (
+            f"A {config.get('architecture', 'gated')} PixelCNN ({conditional}, {config.get('num_channels')}x{size}x"
+            f"{size}, {config.get('num_levels')} levels per sub-pixel, hidden_size={config.get('hidden_size')}, "
+            f"{config.get('num_hidden_layers')} gated layers, {_num_parameters(folder) or 0:,} parameters) from "
+            "hf_argen: an autoregressive model with exact likelihoods, reported in bits per dimension (sub-pixel)."
+        )
+    if kind == "vqvae":
+        size, side = config.get("image_size"), config.get("image_size") // config.get("downsample_factor", 4)
+        return (
+            "VQ-VAE (van den Oord et al., 2017) from hf_argen: a convolutional encoder maps a "
+            f"{size}x{size}x{config.get('num_channels')} image in [-1, 1] to a {side}x{side} grid of codes from a "
+            f"codebook of K={config.get('num_embeddings')} centroids (d={config.get('embedding_dim')}), kept as "
+            "running (EMA) estimates of the encoder outputs assigned to them, with k-means initialisation and "
+            "dead-code restarts; a convolutional decoder maps the codes back to pixels. The code maps are the "
+            "discrete data an autoregressive prior models."
+        )
+    if kind == "two_stage":
+        vqvae, prior = config["vqvae"], config["prior"]
+        side = vqvae["image_size"] // vqvae.get("downsample_factor", 4)
+        prior_class = (prior.get("architectures") or [prior.get("model_type")])[0]
+        return (
+            "Two-stage class-conditional image generation in one `VQVAEPriorForImageGeneration` (hf_argen): a "
+            f"{prior_class} prior (hidden_size={prior.get('hidden_size')}, {prior.get('num_hidden_layers')} layers, "
+            f"{_num_parameters(folder, 'prior.') or 0:,} parameters) samples a {side}x{side} map of VQ-VAE codes "
+            f"(K={vqvae['num_embeddings']}) in raster order after a class token, and the VQ-VAE decodes it to a "
+            f"{vqvae['image_size']}x{vqvae['image_size']}x{vqvae.get('num_channels', 1)} image. The VQ-VAE "
+            "(`model.vqvae`) and the prior (`model.prior`) are complete models of their own."
+        )
+    architecture = (config.get("architectures") or [config.get("model_type")])[0]
+    return (
+        f"A causal language model (`{architecture}` from hf_argen, hidden_size={config.get('hidden_size')}, "
+        f"{config.get('num_hidden_layers')} layers, vocabulary {config.get('vocab_size')}, "
+        f"{_num_parameters(folder) or 0:,} parameters) trained on whole texts ending with EOS, so the "
+        "`text-generation` pipeline stops where a text ends."
+    )
+
+
+def usage_snippet(config: dict, repo_id: str, prompt: str = "The") -> tuple[str, str | None]:
+    """`(python snippet, shell line or None)` that load `repo_id` and sample (or encode), built from `config`.
+
+    The snippet needs only `transformers` (remote code: `trust_remote_code=True`) and runs as written.
+    """
+    kind = model_kind(config)
+    if kind == "causal_lm":
+        return (
+            "from transformers import pipeline\n\n"
+            f'generator = pipeline("text-generation", model="{repo_id}", trust_remote_code=True)\n'
+            'print(generator("")[0]["generated_text"])  # a text from scratch\n'
+            f'print(generator({prompt!r})[0]["generated_text"])  # or one that starts with a prompt',
+            f"python scripts/generate.py --model {repo_id} --prompt {json.dumps(prompt)} --num_images 3",
+        )
+    if kind == "vqvae":
+        channels, size = config.get("num_channels", 1), config["image_size"]
+        side, k = size // config.get("downsample_factor", 4), config["num_embeddings"]
+        return (
+            "import torch\n"
+            "from transformers import AutoModel\n\n"
+            f'model = AutoModel.from_pretrained("{repo_id}", trust_remote_code=True).eval()\n'
+            f"pixel_values = torch.rand(4, {channels}, {size}, {size}) * 2 - 1  # images in [-1, 1]\n"
+            f"codes = model.encode(pixel_values)  # (4, {side}, {side}) code ids in [0, {k})\n"
+            f"reconstruction = model.decode(codes)  # (4, {channels}, {size}, {size}) in [-1, 1]",
+            None,
+        )
+    if kind == "two_stage":
+        vqvae = config["vqvae"]
+        channels, size = vqvae.get("num_channels", 1), vqvae["image_size"]
+        side, k = size // vqvae.get("downsample_factor", 4), vqvae["num_embeddings"]
+    else:
+        channels, size, k = config.get("num_channels", 1), config["image_size"], config.get("num_levels")
+    names = class_names(config)
+    lines = ["from transformers import AutoModel, pipeline", "",
+             f'model = AutoModel.from_pretrained("{repo_id}", trust_remote_code=True)']  # fmt: skip
+    if names:
+        ids = list(range(min(len(names), 10)))
+        n = len(ids)
+        generate = f"model.generate(class_labels={ids}, seed=0)"
+        called = f"generator(class_labels={json.dumps(names[:2])}, num_images=2, seed=0)"
+        cli = (f"python scripts/generate.py --model {repo_id} --class_labels {' '.join(map(str, ids))} --seed 0 "
+               "--output grid.png")  # fmt: skip
+        total = 2 * len(names[:2])
+    else:
+        n = 4
+        generate = "model.generate(num_images=4, seed=0)"
+        called = "generator(num_images=4, seed=0)"
+        cli = f"python scripts/generate.py --model {repo_id} --num_images 16 --seed 0 --output grid.png"
+        total = 4
+    if kind == "pixelcnn":
+        lines.append(f"levels = {generate}  # ({n}, {channels}, {size}, {size}) integer levels in [0, {k})")
+    else:
+        lines.append(f"pixels = {generate}  # ({n}, {channels}, {size}, {size}) in [-1, 1]")
+        codes_call = generate.replace("seed=0)", 'seed=0, output_type="codes")')
+        lines.append(f"codes = {codes_call}  # ({n}, {side}, {side}) code ids in [0, {k})")
+    lines += ["", f'generator = pipeline(model="{repo_id}", trust_remote_code=True)',
+              f"images = {called}  # {total} PIL images, {size}x{size}"]  # fmt: skip
+    return "\n".join(lines), cli
+
+
+def read_training_info(folder: str | Path) -> dict:
+    """`folder/training_info.json` (written by the training recipes), or `{}`."""
+    path = Path(folder) / TRAINING_INFO
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+_KIND_PARTS = {  # tags and model-index task per kind
+    "pixelcnn": (["pixelcnn", "autoregressive", "image-generation"], "image-generation",
+                 "Image generation (likelihood)"),
+    "vqvae": (["vq-vae", "image-to-image"], "image-to-image", "Image reconstruction"),
+    "two_stage": (["vq-vae", "autoregressive", "image-generation", "two-stage"], "image-generation",
+                  "Image generation (likelihood of the code maps)"),
+    "causal_lm": (["causal-lm", "text-generation"], "text-generation", "Text generation (likelihood)"),
+}  # fmt: skip
+
+
+def write_card_for_folder(
+    folder: str | Path,
+    metrics: list[CardMetric] = (),
+    dataset: str | None = None,
+    repo_id: str | None = None,
+    eval_command: str | None = None,
+    metrics_note: str | None = None,
+    train_commands: list[str] | None = None,
+    training: str | None = None,
+    description: str | None = None,
+    images: list[CardImage] | None = None,
+    sections: list[CardSection] | None = None,
+    datasets: list[str] | None = None,
+) -> Path:
+    """Write the card of a saved hf_argen folder with :func:`write_model_card`.
+
+    Unset parts come from `folder/training_info.json` (``hub_model_id``, ``commands``/``command``,
+    ``training``, ``description``, ``datasets``, ``sections``, ``dataset``) and then from the folder's
+    ``config.json``: `repo_id` defaults to the Hub id, else the folder as given (the snippet loads it either way).
+    """
+    folder = Path(folder)
+    config = json.loads((folder / "config.json").read_text())
+    kind = model_kind(config)
+    info = read_training_info(folder)
+    repo_id = repo_id or info.get("hub_model_id") or str(folder)
+    if train_commands is None:
+        train_commands = info.get("commands") or ([info["command"]] if info.get("command") else [])
+    if images is None:
+        image_file = {"vqvae": "reconstructions.png"}.get(kind, "samples.png")
+        caption = info.get("image_caption", "")
+        images = [CardImage(image_file, image_file.split(".")[0], caption)] if (folder / image_file).is_file() else []
+    if sections is None:
+        sections = [CardSection(**s) for s in info.get("sections", [])]
+    tags, task_type, task_name = _KIND_PARTS[kind]
+    usage, cli = usage_snippet(config, repo_id, prompt=info.get("prompt", "The"))
+    return write_model_card(
+        folder,
+        model_name=repo_id.rstrip("/").split("/")[-1] if repo_id else folder.name,
+        description=description or info.get("description") or _description(config, kind, folder),
+        conditioning=_conditioning(config, kind),
+        usage=usage,
+        cli=cli,
+        metrics=list(metrics),
+        dataset=dataset or info.get("dataset"),
+        task_type=task_type,
+        task_name=task_name,
+        tags=tags,
+        datasets=datasets or info.get("datasets"),
+        pipeline_tag="text-generation" if kind == "causal_lm" else None,
+        eval_command=eval_command,
+        metrics_note=metrics_note,
+        train_commands=train_commands,
+        training=training or info.get("training"),
+        images=images,
+        sections=sections,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The figures of each evaluation script as card metrics
+# ----------------------------------------------------------------------------------------------------------
+def pixelcnn_card_metrics(report: dict, split: str, class_prior: str | None = None) -> list[CardMetric]:
+    """Rows for :func:`pixelcnn_likelihood_report`'s figures (conditional and, if there, marginal; with or
+    without an ``eval_`` prefix as a training run reports them)."""
+
+    def get(name):
+        return report.get(name, report.get(f"eval_{name}"))
+
+    bits, nats = get("bits_per_dim"), get("nats_per_image")
+    if bits is None:
+        raise ValueError("`report` must hold 'bits_per_dim' (or 'eval_bits_per_dim').")
+    marginal = get("marginal_bits_per_dim")
+    given = ", conditional -log p(x|y)" if marginal is not None else ""
+    rows = [CardMetric("bits_per_dim", f"{split} bits/dim{given}", bits, split)]
+    if nats is not None:
+        rows.append(CardMetric("nll_nats_per_image", f"{split} NLL nats/image{given}", nats, split, fmt=".2f"))
+    if marginal is not None:
+        prior = {"train": "p(y) = training class frequencies", "uniform": "p(y) uniform"}.get(class_prior or "", "")
+        suffix = f", marginal -log p(x){' (' + prior + ')' if prior else ''}"
+        rows.append(CardMetric("marginal_bits_per_dim", f"{split} bits/dim{suffix}", marginal, split))
+        marginal_nats = get("marginal_nats_per_image")
+        if marginal_nats is not None:
+            rows.append(CardMetric("marginal_nll_nats_per_image", f"{split} NLL nats/image{suffix}", marginal_nats,
+                                   split, fmt=".2f"))  # fmt: skip
+    return rows
+
+
+def vqvae_card_metrics(metrics: dict, split: str, num_embeddings: int) -> list[CardMetric]:
+    """Rows for `evaluate_vqvae`'s figures."""
+    return [
+        CardMetric("psnr", f"{split} PSNR (dB)", metrics["psnr"], split, fmt=".2f"),
+        CardMetric(
+            "codebook_usage",
+            f"{split} codebook usage (% of codes)",
+            100.0 * metrics["codebook_usage"],
+            split,
+            fmt=".1f",
+        ),  # fmt: skip
+        CardMetric(
+            "perplexity", f"{split} code perplexity (of K={num_embeddings})", metrics["perplexity"], split, fmt=".1f"
+        ),  # fmt: skip
+        CardMetric(
+            "bits_per_image", "bits per image (code map, h*w*log2 K)", metrics["bits_per_image"], split, fmt=".0f"
+        ),  # fmt: skip
+        CardMetric("mse", f"{split} MSE on [-1, 1]", metrics["mse"], split, fmt=".5f"),
+    ]
+
+
+def prior_card_metrics(
+    metrics: dict,
+    split: str,
+    num_codes: int,
+    codes_per_image: int,
+    consistency: dict | None = None,
+    num_samples: int | None = None,
+) -> list[CardMetric]:
+    """Rows for `evaluate_prior`'s figures (NLL of the split's code maps; class consistency of samples)."""
+    rows = [
+        CardMetric("nll_per_code", f"{split} NLL (nats/code)", metrics["nll_per_code"], split),
+        CardMetric(
+            "bits_per_image", f"{split} NLL per image (bits/image)", metrics["bits_per_image"], split, fmt=".1f"
+        ),  # fmt: skip
+        CardMetric(
+            "uniform_nll_per_code", "uniform over codes, reference (nats/code)", math.log(num_codes), split, index=False
+        ),  # fmt: skip
+        CardMetric(
+            "uniform_bits_per_image",
+            "uniform over codes, reference (bits/image)",
+            codes_per_image * math.log2(num_codes),
+            split,
+            fmt=".1f",
+            index=False,
+        ),  # fmt: skip
+    ]
+    if consistency is not None:
+        rows.append(CardMetric(
+            "class_consistency",
+            f"class consistency of {num_samples} samples (MNIST CNN, {100 * consistency['classifier_accuracy']:.2f}%"
+            " test accuracy)",
+            100 * consistency["consistency"], "samples", fmt=".1f", index=False, unit=" %",
+        ))  # fmt: skip
+    return rows
+
+
+def causal_lm_card_metrics(figures: dict, split: str = "validation") -> list[CardMetric]:
+    """Rows for `evaluate_text_model`'s figures (held-out NLL and perplexity; EOS-terminated samples)."""
+    rows = [
+        CardMetric(
+            "nll_per_token",
+            f"{split} NLL (nats/token, {figures['validation_texts']} held-out texts)",
+            figures["nll_per_token"],
+            split,
+            fmt=".3f",
+        ),  # fmt: skip
+        CardMetric("perplexity", f"{split} perplexity", figures["perplexity"], split, fmt=".1f"),
+    ]
+    if figures.get("num_samples"):
+        share = figures["complete_samples"] / figures["num_samples"]
+        rows += [
+            CardMetric(
+                "eos_terminated",
+                f"samples that end with EOS ({figures['complete_samples']}/"
+                f"{figures['num_samples']}, seed {figures.get('seed', 0)})",
+                100 * share,
+                "samples",
+                fmt=".1f",
+                index=False,
+                unit=" %",
+            ),  # fmt: skip
+            CardMetric(
+                "mean_length", "mean sample length (tokens)", figures["mean_length"], "samples", fmt=".1f", index=False
+            ),  # fmt: skip
+        ]
+    return rows
 
 
 def files_to_upload(folder: str | Path, ignore_patterns: list[str] | None = None) -> list[str]:
@@ -190,8 +620,11 @@ def push_to_hub(
     folder = Path(folder)
     if not (folder / "config.json").is_file():
         raise ValueError(f"{folder} is not a saved model folder (no config.json).")
+    from huggingface_hub import get_token
     from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
 
+    if not token and not get_token():
+        raise OSError(NO_TOKEN)
     api = HfApi(endpoint=endpoint, token=token)
     try:
         url = api.create_repo(repo_id, private=private, exist_ok=True, repo_type="model")
@@ -203,7 +636,7 @@ def push_to_hub(
             repo_type="model",
         )
     except LocalTokenNotFoundError as error:
-        raise OSError("no Hub token: pass --hub_token, set $HF_TOKEN or run `hf auth login`.") from error
+        raise OSError(NO_TOKEN) from error
     except HfHubHTTPError as error:
         raise OSError(f"the Hub refused the upload to {repo_id}: {str(error).splitlines()[0]}") from error
     except (ConnectionError, TimeoutError) as error:
@@ -217,4 +650,65 @@ def push_to_hub(
     return str(info)
 
 
-__all__ = ["UPLOAD_IGNORE", "files_to_upload", "push_to_hub", "write_pixelcnn_model_card"]
+__all__ = [
+    "CARD_TEMPLATE",
+    "DATASETS",
+    "UPLOAD_IGNORE",
+    "CardImage",
+    "CardMetric",
+    "CardSection",
+    "card_metrics",
+    "causal_lm_card_metrics",
+    "dataset_reference",
+    "files_to_upload",
+    "machine_paths",
+    "model_kind",
+    "pixelcnn_card_metrics",
+    "prior_card_metrics",
+    "push_to_hub",
+    "read_training_info",
+    "usage_snippet",
+    "vqvae_card_metrics",
+    "write_card_for_folder",
+    "write_model_card",
+    "write_sample_grid",
+]
+
+
+def card_metrics(config: dict, figures: dict, class_prior: str | None = None) -> list[CardMetric]:
+    """Card rows for the `--output_json` figures of the evaluation script of `config`'s model kind."""
+    kind, split = model_kind(config), figures.get("split", "test")
+    if kind == "pixelcnn":
+        return pixelcnn_card_metrics(figures, split, class_prior or figures.get("class_prior"))
+    if kind == "vqvae":
+        return vqvae_card_metrics(figures, split, config["num_embeddings"])
+    if kind == "two_stage":
+        vqvae = config["vqvae"]
+        side = vqvae["image_size"] // vqvae.get("downsample_factor", 4)
+        consistency = figures if "consistency" in figures else None
+        return prior_card_metrics(figures, split, vqvae["num_embeddings"], side * side, consistency,
+                                  figures.get("num_samples"))  # fmt: skip
+    return causal_lm_card_metrics(figures, split="validation")
+
+
+def write_sample_grid(folder: str | Path, path: str | Path | None = None, class_labels=None, num_per_class: int = 4,
+                      seed: int = 0, scale: int | None = None) -> Path:  # fmt: skip
+    """Sample `num_per_class` images of each class (default: every class; an unconditional model: `num_per_class`
+    rows of 10) from the image generator in `folder` and save them as one grid (default `folder/samples.png`)."""
+    import torch
+    from transformers import AutoModel
+
+    from .image_processing import make_grid
+    from .pipelines import ClassConditionalImageGenerationPipeline
+
+    model = AutoModel.from_pretrained(folder).eval()
+    num_classes = getattr(model.config, "num_classes", None)
+    classes = list(class_labels) if class_labels else (list(range(num_classes)) if num_classes else None)
+    generator = ClassConditionalImageGenerationPipeline(model=model)
+    count = num_per_class if classes else 10 * num_per_class
+    images = generator(class_labels=classes, num_images=count, generator=torch.Generator().manual_seed(seed))
+    size = images[0].size[0]
+    grid = make_grid(images, num_columns=len(classes) if classes else 10, scale=scale or max(1, 64 // size))
+    path = Path(path) if path else Path(folder) / "samples.png"
+    grid.save(path)
+    return path

@@ -11,6 +11,9 @@ classes (`--class_prior uniform`). Only the marginal is comparable with an uncon
 
 Several --model folders make an ensemble whose every sub-pixel conditional is the members' average.
 `--output_json FILE` writes the figures as one JSON line (`-`: to stdout instead of the table).
+`--write_card` then (re)writes the model folder's README.md with exactly these figures (`hf_argen.hub`): its
+`model-index` names the split; training commands and notes come from the folder's training_info.json (or
+`--train_command`), the usage snippet loads `--hub_model_id` (default: the Hub id in training_info.json).
 """
 
 import time
@@ -45,6 +48,11 @@ def parse_args(argv=None):
     )
     parser.add_argument("--num_threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--output_json", default=None, help="write the figures here as JSON ('-': stdout only)")
+    parser.add_argument("--write_card", action="store_true", help="write the figures into --model's README.md")
+    parser.add_argument("--hub_model_id", default=None, help="Hub id the card's usage snippet loads")
+    parser.add_argument(
+        "--train_command", action="append", default=None, help="training command(s) for the card (repeatable)"
+    )
     add_device_argument(parser)
     add_hidden_alias(parser, "--limit", "max_eval_samples", type=int)
     add_hidden_alias(parser, "--json", "output_json", action="store_const", const="-")
@@ -53,7 +61,25 @@ def parse_args(argv=None):
         raise ValueError(f"--batch_size must be >= 1, got {args.batch_size}.")
     if args.max_eval_samples is not None and args.max_eval_samples < 1:
         raise ValueError(f"--max_eval_samples must be >= 1, got {args.max_eval_samples}.")
+    if args.write_card and len(args.model) != 1:
+        raise ValueError("--write_card needs a single --model folder (not an ensemble).")
     return args
+
+
+def write_card(args, metrics: dict, conditional: bool) -> None:
+    """The folder's README.md with the figures just measured."""
+    from hf_argen.hub import pixelcnn_card_metrics, write_card_for_folder
+
+    command = (f"python scripts/evaluate_pixelcnn.py --model {args.model[0]} --dataset_name {args.dataset_name} "
+               f"--split {args.split}")  # fmt: skip
+    if conditional:
+        command += f" --class_prior {args.class_prior}"
+    if args.max_eval_samples:
+        command += f" --max_eval_samples {args.max_eval_samples}"
+    rows = pixelcnn_card_metrics(metrics, args.split, args.class_prior if conditional else None)
+    path = write_card_for_folder(args.model[0], rows, dataset=args.dataset_name, repo_id=args.hub_model_id,
+                                 eval_command=command, train_commands=args.train_command)  # fmt: skip
+    print(f"wrote {path}")
 
 
 def training_class_prior(args, num_classes: int) -> torch.Tensor:
@@ -133,6 +159,8 @@ def main(argv=None):
         result["class_prior"] = args.class_prior
         result["class_prior_probs"] = [round(p, 6) for p in class_prior.tolist()]
     write_json(args.output_json, result)
+    if args.write_card:
+        write_card(args, metrics, conditional)
     if args.output_json == "-":
         return result
     print(f"model(s):        {', '.join(args.model)}")

@@ -5,7 +5,9 @@ bits per image), a class-by-class sample grid and, optionally, class consistency
     python scripts/evaluate_prior.py --model model_cards/vqvae-prior-mnist --split test \
         --grid samples.png --classifier_path .cache/mnist_classifier.pt
 
-`--write_card` also rewrites the folder's README.md and samples.png with exactly the figures printed here.
+`--write_card` also rewrites the folder's README.md (`hf_argen.hub`) and samples.png with exactly the figures printed
+here. The code maps are encoded once and cached; a training run's cache (`<output_dir>/codes`, the folder the
+recipe saves the model in) is reused by default when it is there.
 Class consistency: the fraction of samples that a separately trained MNIST CNN (the one of
 `scripts/class_consistency.py`, trained there on first use) recognises as the requested class.
 """
@@ -28,11 +30,13 @@ from hf_argen.cli import (
 
 def main(argv=None):
     parser = script_parser(__doc__)
-    parser.add_argument("--model", default="model_cards/vqvae-prior-mnist", help="a two-stage pipeline folder")
+    parser.add_argument("--model", default="model_cards/vqvae-prior-mnist", help="a two-stage model folder")
     parser.add_argument("--dataset_name", default="mnist", help="dataset whose code maps are scored")
     parser.add_argument("--split", default="test", help="split to evaluate")
     parser.add_argument("--data_dir", default=None, help="MNIST IDX folder (else $HF_ARGEN_DATA_DIR).")
-    parser.add_argument("--cache_dir", default=None, help="cache the encoded code dataset here.")
+    parser.add_argument(
+        "--cache_dir", default=None, help="cache of the encoded code dataset (default: <model>/codes if there)"
+    )
     parser.add_argument("--batch_size", type=int, default=500, help="sequences per forward pass")
     parser.add_argument("--num_per_class", type=int, default=10, help="samples per class")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
@@ -45,7 +49,10 @@ def main(argv=None):
     parser.add_argument(
         "--command", default=None, help="the command line quoted in the card (default: this run's command)"
     )
-    parser.add_argument("--train_command", default=None, help="the training command quoted in the card.")
+    parser.add_argument(
+        "--train_command", action="append", default=None, help="training command(s) for the card (repeatable)"
+    )
+    parser.add_argument("--hub_model_id", default=None, help="Hub id the card's usage snippet loads")
     parser.add_argument("--num_threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     add_device_argument(parser)
     add_hidden_alias(parser, "--save_grid", "grid")
@@ -55,14 +62,19 @@ def main(argv=None):
     import torch
 
     from hf_argen import VQImageGenerationPipeline
-    from hf_argen.training.prior import dataset_to_tensors, evaluate_prior, load_code_dataset, prior_model_card
+    from hf_argen.hub import CardImage, prior_card_metrics, write_card_for_folder
+    from hf_argen.training.prior import dataset_to_tensors, evaluate_prior, load_code_dataset
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     pipe = VQImageGenerationPipeline.from_pretrained(args.model)
     pipe.to(device)
+    cache_dir = args.cache_dir
+    if cache_dir is None and (Path(args.model) / "codes").is_dir():  # the training run's cache
+        cache_dir = str(Path(args.model) / "codes")
+        print(f"reusing the code cache {cache_dir}")
     codes, labels = dataset_to_tensors(
-        load_code_dataset(pipe.vqvae, args.dataset_name, args.split, cache_dir=args.cache_dir, data_dir=args.data_dir)
+        load_code_dataset(pipe.vqvae, args.dataset_name, args.split, cache_dir=cache_dir, data_dir=args.data_dir)
     )
     sequences = pipe.vocabulary.sequences(codes, labels)
     start = time.perf_counter()
@@ -104,20 +116,16 @@ def main(argv=None):
 
     if args.write_card:
         grid.save(Path(args.model) / "samples.png")
-        card = prior_model_card(
-            pipe,
-            metrics,
-            dataset=f"{args.dataset_name}/{args.split}",
-            num_samples=len(labels),
-            sampling=dict(seed=args.seed, temperature=args.temperature, top_k=args.top_k),
-            consistency=consistency,
-            command=args.command or "python scripts/evaluate_prior.py " + shlex.join(
-                sys.argv[1:] if argv is None else argv
-            ),
-            train_command=args.train_command,
+        command = args.command or "python scripts/evaluate_prior.py " + shlex.join(
+            sys.argv[1:] if argv is None else argv
         )
-        (Path(args.model) / "README.md").write_text(card)
-        print(f"wrote {Path(args.model) / 'README.md'} and samples.png")
+        caption = (f"One column per class, {len(labels)} samples (seed {args.seed}, temperature {args.temperature}, "
+                   f"top_k {args.top_k}).")  # fmt: skip
+        rows = prior_card_metrics(metrics, args.split, num_codes, pipe.codes_per_image, consistency, len(labels))
+        path = write_card_for_folder(args.model, rows, dataset=args.dataset_name, repo_id=args.hub_model_id,
+                                     eval_command=command, train_commands=args.train_command,
+                                     images=[CardImage("samples.png", "samples", caption)])  # fmt: skip
+        print(f"wrote {path} and samples.png")
     figures = {
         "model": args.model,
         "dataset": args.dataset_name,

@@ -6,6 +6,8 @@
   that end with EOS before `max_new_tokens` (complete texts), their mean length, and a few samples.
 
     python scripts/evaluate_text_model.py --model model_cards/ar-transformer-fortunes
+
+`--write_card` then (re)writes the folder's README.md (`hf_argen.hub`) with these figures and samples.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ def parse_args(argv=None):
     parser.add_argument("--show", type=int, default=5, help="samples to print")
     parser.add_argument("--output_json", default=None, help="write the figures here as JSON ('-': stdout)")
     parser.add_argument("--num_threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--write_card", action="store_true", help="write the figures into --model's README.md")
+    parser.add_argument("--hub_model_id", default=None, help="Hub id the card's usage snippet loads")
+    parser.add_argument(
+        "--train_command", action="append", default=None, help="training command(s) for the card (repeatable)"
+    )
     add_device_argument(parser)
     args = parser.parse_args(argv)
     for name in ("batch_size", "num_samples", "generation_batch_size"):
@@ -97,8 +104,9 @@ def main(argv=None):
           "tokens")
     print("\npipeline('text-generation') samples:")
     torch.manual_seed(args.seed)
-    for output in generator([""] * args.show):
-        print("---\n" + output[0]["generated_text"])
+    shown = [output[0]["generated_text"] for output in generator([""] * args.show)]
+    for text in shown:
+        print("---\n" + text)
     print("---\nfirst samples of the EOS count above:")
     for text in samples[: args.show]:
         print("---\n" + text)
@@ -116,7 +124,31 @@ def main(argv=None):
         "device": str(device),
     }
     write_json(args.output_json, figures)
+    if args.write_card:
+        write_card(args, figures, shown, model.generation_config)
     return figures
+
+
+def write_card(args, figures: dict, samples: list[str], generation_config) -> None:
+    from hf_argen.hub import CardSection, causal_lm_card_metrics, read_training_info, write_card_for_folder
+
+    command = f"python scripts/evaluate_text_model.py --model {args.model}"
+    for name, default in (("dataset_name", "fortunes"), ("validation_fraction", 0.05), ("max_length", 128),
+                          ("seed", 0), ("num_samples", 200)):  # fmt: skip
+        if getattr(args, name) != default:
+            command += f" --{name} {getattr(args, name)}"
+    note = (f"Validation: the {figures['validation_texts']} held-out texts of the training split "
+            f"({args.validation_fraction:.0%}, seed {args.seed}), every token after `<bos>`, EOS included. Samples: "
+            f"`generate()` with the folder's generation config (temperature={generation_config.temperature}, "
+            f"top_p={generation_config.top_p}, max_new_tokens={generation_config.max_new_tokens}), seed {args.seed}.")
+    sections = [CardSection(**s) for s in read_training_info(args.model).get("sections", [])]
+    shown = "\n---\n".join(text.strip("\n") for text in samples[:3])
+    sections.insert(0, CardSection("Samples", "From `pipeline(\"text-generation\")` with an empty prompt, seed "
+                                   f"{args.seed} (the evaluation command above):\n\n```\n{shown}\n```"))
+    path = write_card_for_folder(args.model, causal_lm_card_metrics(figures), dataset=args.dataset_name,
+                                 repo_id=args.hub_model_id, eval_command=command, metrics_note=note,
+                                 train_commands=args.train_command, sections=sections)  # fmt: skip
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@
     python scripts/evaluate_vqvae.py --model model_cards/vqvae-mnist --dataset_name mnist --split test
 
 `--check_targets` exits with status 1 unless codebook usage >= 95 % and perplexity >= K/2.
-`--write_card` (re)writes the model folder's README.md, whose `model-index` holds the figures printed here,
-and `--grid FILE` saves a reconstruction grid (test images / reconstructions in alternate rows).
+`--write_card` (re)writes the model folder's README.md (`hf_argen.hub`), whose `model-index` holds the figures
+printed here (training commands and notes from the folder's training_info.json, or `--train_command`), and
+`--grid FILE` saves a reconstruction grid (test images / reconstructions in alternate rows).
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from pathlib import Path
 
 import torch
 
-from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
+from hf_argen.cli import add_device_argument, add_hidden_alias, resolve_device, run_cli, script_parser, write_json
 
-DATASET_IDS = {
-    "mnist": ("ylecun/mnist", "MNIST"),
-    "fashion_mnist": ("zalando-datasets/fashion_mnist", "Fashion-MNIST"),
-}
+METRICS_NOTE = (
+    "PSNR is 10 log10(1 / MSE) over every pixel of the split on the [0, 1] scale; codebook usage is the share of "
+    "the K codes that occur in the split's code maps; perplexity is exp(entropy) of the split's code histogram (K "
+    "would be perfectly uniform use); bits per image is h * w * log2(K)."
+)
 
 
 def parse_args(argv=None):
@@ -41,10 +43,12 @@ def parse_args(argv=None):
         help="exit 1 unless usage >= 95 %% of codes and perplexity >= K/2",
     )
     parser.add_argument("--write_card", action="store_true", help="write README.md into --model")
-    parser.add_argument("--model_name", default=None, help="name in the card (default: the folder name)")
-    parser.add_argument("--repo_id", default=None, help="id/path the card's usage snippet loads (default: --model)")
-    parser.add_argument("--train_command", default=None, help="training command quoted in the card")
-    parser.add_argument("--hardware", default=None, help="hardware note for the card")
+    parser.add_argument("--hub_model_id", default=None, help="Hub id the card's usage snippet loads")
+    parser.add_argument(
+        "--train_command", action="append", default=None, help="training command(s) for the card (repeatable)"
+    )
+    parser.add_argument("--hardware", default=None, help="training note for the card (hardware, time)")
+    add_hidden_alias(parser, "--repo_id", "hub_model_id")
     parser.add_argument("--num_threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     add_device_argument(parser)
     args = parser.parse_args(argv)
@@ -58,12 +62,8 @@ def main(argv=None):
     device = resolve_device(args.device)
     from transformers import AutoModel
 
-    from hf_argen.training.vqvae import (
-        evaluate_vqvae,
-        load_pixel_values,
-        reconstruction_grid,
-        vqvae_model_card,
-    )
+    from hf_argen.hub import vqvae_card_metrics, write_card_for_folder
+    from hf_argen.training.vqvae import evaluate_vqvae, load_pixel_values, reconstruction_grid
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
@@ -91,25 +91,28 @@ def main(argv=None):
         reconstruction_grid(model, pixel_values[: args.num_grid_images]).save(args.grid)
         grid_file = Path(args.grid).name
     if args.write_card:
-        dataset_id, dataset_label = DATASET_IDS.get(args.dataset_name, (args.dataset_name, args.dataset_name))
         command = "python scripts/evaluate_vqvae.py " + " ".join(
             shlex.quote(a) for a in ["--model", args.model, "--dataset_name", args.dataset_name, "--split", args.split]
         )
         command += " --check_targets"
-        card = vqvae_model_card(
-            metrics,
-            config,
-            model_name=args.model_name or Path(args.model).name,
-            dataset_id=dataset_id,
-            dataset_name=dataset_label,
-            split=args.split,
-            train_command=args.train_command,
+        images = None
+        if grid_file:
+            from hf_argen.hub import CardImage
+
+            caption = f"Odd rows: {args.split} images; even rows: their reconstructions."
+            images = [CardImage(grid_file, "reconstructions", caption)]
+        path = write_card_for_folder(
+            args.model,
+            vqvae_card_metrics(metrics, args.split, k),
+            dataset=args.dataset_name,
+            repo_id=args.hub_model_id,
             eval_command=command,
-            grid_file=grid_file,
-            hardware=args.hardware,
-            repo_id=args.repo_id or args.model,
+            metrics_note=METRICS_NOTE,
+            train_commands=args.train_command,
+            training=args.hardware,
+            images=images,
         )
-        card.save(str(Path(args.model) / "README.md"))
+        print(f"wrote {path}")
     if args.check_targets:
         usage_ok, perplexity_ok = metrics["codebook_usage"] >= 0.95, metrics["perplexity"] >= k / 2
         print(

@@ -7,13 +7,7 @@ EMA weights the checkpoint holds; several checkpoints are averaged (checkpoint a
 """
 
 import argparse
-import sys
 from pathlib import Path
-
-try:
-    import hf_argen  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv=None):

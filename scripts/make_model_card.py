@@ -1,90 +1,75 @@
 #!/usr/bin/env python
-"""Write a shipped model folder's README.md (model card with a `model-index`) and its sample grid.
+"""(Re)write a saved model folder's README.md (model card with a `model-index`) from the figures an evaluation
+script measured, and optionally its sample grid. Works for every hf_argen model kind (PixelCNN, VQ-VAE, two-stage,
+causal LM): the card is written by `hf_argen.hub.write_card_for_folder`.
 
-    python scripts/evaluate_pixelcnn.py --model model_cards/pixelcnn-digits --json > eval.json
+    python scripts/evaluate_pixelcnn.py --model model_cards/pixelcnn-digits --output_json eval.json
     python scripts/make_model_card.py --model model_cards/pixelcnn-digits --metrics_json eval.json \
         --command "accelerate launch training/train_pixelcnn.py ..." --hub_model_id you/pixelcnn-digits
 
-The figure in the card is the one `evaluate_pixelcnn.py` printed (read from --metrics_json).
+The figures in the card are the ones the evaluation script wrote (read from --metrics_json); the evaluation
+scripts' own `--write_card` does both steps at once. Training commands and notes default to the folder's
+training_info.json.
 """
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
-try:
-    import hf_argen  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hf_argen.cli import run_cli, script_parser
+
+EVAL_SCRIPTS = {
+    "pixelcnn": "evaluate_pixelcnn.py",
+    "vqvae": "evaluate_vqvae.py",
+    "two_stage": "evaluate_prior.py",
+    "causal_lm": "evaluate_text_model.py",
+}
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--metrics_json", required=True, help="output of evaluate_pixelcnn.py --json")
-    parser.add_argument(
-        "--command",
-        action="append",
-        required=True,
-        help="training command(s), in order (repeat the flag for several stages)",
-    )
-    parser.add_argument(
-        "--training_data", default=None, help="a sentence on the data the model was trained on"
-    )
-    parser.add_argument("--description", default=None)
-    parser.add_argument("--hub_model_id", default=None)
-    parser.add_argument("--hub_dataset_ids", nargs="*", default=None)
-    parser.add_argument("--grid_seed", type=int, default=0)
+    parser = script_parser(__doc__)
+    parser.add_argument("--model", required=True, help="saved model folder")
+    parser.add_argument("--metrics_json", required=True, help="the --output_json of the model's evaluation script")
+    parser.add_argument("--command", action="append", default=None,
+                        help="training command(s), in order (repeat the flag for several stages)")  # fmt: skip
+    parser.add_argument("--training_data", default=None, help="a paragraph on the data and the training run")
+    parser.add_argument("--description", default=None, help="the card's description (default: from config.json)")
+    parser.add_argument("--hub_model_id", default=None, help="Hub id the card's usage snippet loads")
+    parser.add_argument("--hub_dataset_ids", nargs="*", default=None, help="datasets named in the card's metadata")
+    parser.add_argument("--grid_seed", type=int, default=0, help="seed of the sample grid")
     parser.add_argument("--grid_rows", type=int, default=4, help="samples per class in the grid")
-    parser.add_argument(
-        "--grid_class_labels", type=int, nargs="+", default=None, help="classes in the grid (default: all)"
-    )
+    parser.add_argument("--grid_class_labels", nargs="+", default=None, help="classes in the grid (default: all)")
     parser.add_argument("--no_grid", action="store_true", help="keep an existing samples.png")
+    parser.add_argument("--eval_command", default=None, help="the measuring command (default: rebuilt from the JSON)")
     args = parser.parse_args(argv)
 
-    from hf_argen.hub import write_pixelcnn_model_card
+    from hf_argen.hub import card_metrics, model_kind, write_card_for_folder, write_sample_grid
 
     folder = Path(args.model)
-    metrics = json.loads(Path(args.metrics_json).read_text().strip().splitlines()[-1])
-    if not args.no_grid:
-        import generate  # scripts/generate.py, next to this file
-
-        generate.main(
-            [
-                "--model",
-                str(folder),
-                "--num_images",
-                str(args.grid_rows),
-                "--seed",
-                str(args.grid_seed),
-                "--output",
-                str(folder / "samples.png"),
-                *(["--class_labels", *map(str, args.grid_class_labels)] if args.grid_class_labels else []),
-            ]
-        )
-    eval_command = (
-        f"python scripts/evaluate_pixelcnn.py --model {folder} "
-        f"--dataset_name {metrics['dataset']} --split {metrics['split']}"
+    config = json.loads((folder / "config.json").read_text())
+    kind = model_kind(config)
+    figures = json.loads(Path(args.metrics_json).read_text().strip().splitlines()[-1])
+    if not args.no_grid and kind in ("pixelcnn", "two_stage"):
+        labels = [int(c) if c.isdigit() else c for c in args.grid_class_labels or []]
+        write_sample_grid(folder, class_labels=labels, num_per_class=args.grid_rows, seed=args.grid_seed)
+    command = args.eval_command or (
+        f"python scripts/{EVAL_SCRIPTS[kind]} --model {folder}"
+        + (f" --dataset_name {figures['dataset']}" if "dataset" in figures else "")
+        + (f" --split {figures['split']}" if "split" in figures else "")
+        + (f" --class_prior {figures['class_prior']}" if "class_prior" in figures else "")
     )
-    path = write_pixelcnn_model_card(
+    path = write_card_for_folder(
         folder,
-        args.hub_model_id,
-        command="\n".join(args.command),
-        dataset=metrics["dataset"],
-        split=metrics["split"],
-        metrics=metrics,
-        eval_command=eval_command,
+        card_metrics(config, figures),
+        dataset=figures.get("dataset"),
+        repo_id=args.hub_model_id,
+        eval_command=command,
+        train_commands=args.command,
+        training=args.training_data,
         description=args.description,
-        training_data=args.training_data,
-        hub_dataset_ids=args.hub_dataset_ids,
-        load_path=str(folder),
+        datasets=args.hub_dataset_ids,
     )
-    print(f"wrote {path} (bits/dim {metrics['bits_per_dim']:.4f} on {metrics['dataset']}:{metrics['split']})")
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    main()
+    run_cli(main)

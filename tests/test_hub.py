@@ -1,7 +1,9 @@
 """Model cards and uploads, against a local Hub stand-in on 127.0.0.1 (no test reaches the internet)."""
 
 import base64
+import hashlib
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -10,29 +12,66 @@ import pytest
 
 from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration, PixelCNNImageProcessor
 
+COMMIT = "a" * 40
+
 
 class FakeHub:
-    """Answers create-repo, preupload and commit; records every request and the files committed."""
+    """Answers create-repo, preupload and commit (uploads), and model info and file HEAD/GET (downloads, with the
+    headers `huggingface_hub.file_download` reads); records every request and the files committed, per repo."""
 
     def __init__(self):
         self.requests, self.files, self.repos, self.validated = [], {}, [], []
+        self.stored = {}  # repo id -> {path: bytes}
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args):
                 pass
 
-            def _reply(self, status, payload):
+            def _reply(self, status, payload, code=None):
                 body = json.dumps(payload).encode()
                 self.send_response(status)
+                if code:
+                    self.send_header("X-Error-Code", code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _file(self, send_body):
+                path = self.path.split("?")[0]
+                if path.startswith("/api/models/"):  # model info: /api/models/{repo}[/revision/{rev}]
+                    repo_id = path[len("/api/models/"):].split("/revision/")[0]
+                    if repo_id not in hub.stored:
+                        return self._reply(404, {"error": "repo not found"}, code="RepoNotFound")
+                    files = [{"rfilename": name, "size": len(data)} for name, data in hub.stored[repo_id].items()]
+                    return self._reply(200, {"id": repo_id, "modelId": repo_id, "sha": COMMIT, "siblings": files,
+                                             "private": False, "tags": [], "downloads": 0})  # fmt: skip
+                if "/resolve/" not in path:
+                    return self._reply(404, {"error": "not found"})
+                repo_id, rest = path.lstrip("/").split("/resolve/", 1)
+                name = rest.split("/", 1)[1] if "/" in rest else ""
+                if repo_id not in hub.stored:
+                    return self._reply(404, {"error": "repo not found"}, code="RepoNotFound")
+                if name not in hub.stored[repo_id]:
+                    return self._reply(404, {"error": "entry not found"}, code="EntryNotFound")
+                data = hub.stored[repo_id][name]
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("ETag", f'"{hashlib.sha1(data).hexdigest()}"')
+                self.send_header("X-Repo-Commit", COMMIT)
+                self.end_headers()
+                if send_body:
+                    self.wfile.write(data)
+
+            def do_HEAD(self):
+                hub.requests.append(("HEAD", self.path, dict(self.headers), b""))
+                self._file(send_body=False)
+
             def do_GET(self):
                 hub.requests.append(("GET", self.path, dict(self.headers), b""))
-                self._reply(404, {"error": "not found"})
+                self._file(send_body=True)
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -58,11 +97,13 @@ class FakeHub:
                         },
                     )
                 if "/commit/" in path:
+                    repo_id = path.split("/api/models/")[1].split("/commit/")[0]
                     for line in body.splitlines():
                         item = json.loads(line)
                         if item["key"] == "file":
-                            hub.files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
-                    repo_id = path.split("/api/models/")[1].split("/commit/")[0]
+                            data = base64.b64decode(item["value"]["content"])
+                            hub.files[item["value"]["path"]] = data
+                            hub.stored.setdefault(repo_id, {})[item["value"]["path"]] = data
                     return self._reply(
                         200,
                         {"commitUrl": f"{hub.endpoint}/{repo_id}/commit/{'a' * 40}", "commitOid": "a" * 40},
@@ -101,40 +142,116 @@ def saved_model(tmp_path):
     return folder
 
 
-def test_model_card_has_model_index_with_the_measured_figure(saved_model):
+def write_card(folder, repo_id="me/pixelcnn-digits", **kwargs):
+    from hf_argen.hub import pixelcnn_card_metrics, write_card_for_folder
+
+    report = {"bits_per_dim": 1.23456, "nats_per_image": 54.7, "marginal_bits_per_dim": 1.3,
+              "marginal_nats_per_image": 57.1}  # fmt: skip
+    return write_card_for_folder(folder, pixelcnn_card_metrics(report, "test", "train"), dataset="digits",
+                                 repo_id=repo_id, train_commands=["accelerate launch x.py"], **kwargs)  # fmt: skip
+
+
+def test_model_card_has_model_index_with_the_measured_figures(saved_model):
     from huggingface_hub import ModelCard
 
-    from hf_argen.hub import write_pixelcnn_model_card
+    from hf_argen.hub import pixelcnn_card_metrics
 
-    path = write_pixelcnn_model_card(
-        saved_model,
-        "me/pixelcnn-digits",
-        command="accelerate launch x.py",
-        dataset="digits",
-        split="test",
-        metrics={"bits_per_dim": 1.23456, "nats_per_image": 54.7},
-    )
-    card = ModelCard.load(path)
+    card = ModelCard.load(write_card(saved_model))
     index = card.data.to_dict()["model-index"][0]
-    metrics = {m["type"]: m["value"] for m in index["results"][0]["metrics"]}
-    assert metrics["bits_per_dim"] == pytest.approx(1.2346)
-    assert index["results"][0]["dataset"]["split"] == "test"
-    assert "accelerate launch x.py" in card.text and "samples.png" in card.text
+    metrics = {m["type"]: m for m in index["results"][0]["metrics"]}
+    assert metrics["bits_per_dim"]["value"] == pytest.approx(1.2346)
+    assert metrics["marginal_bits_per_dim"]["value"] == pytest.approx(1.3)
+    assert all(m["name"].startswith("test ") for m in metrics.values())  # every metric names its split
+    assert index["results"][0]["dataset"]["split"] == "test" and card.data.datasets == ["digits"]
+    assert "accelerate launch x.py" in card.text and "**Conditioned on:** a class label, one of 10 classes" in card.text
+    assert "-log p(x\\|y)" in card.text  # escaped in the table
     with pytest.raises(ValueError, match="bits_per_dim"):
-        write_pixelcnn_model_card(saved_model, "me/x", command="c", dataset="d", split="s", metrics={})
+        pixelcnn_card_metrics({}, "test")
+
+
+def test_training_info_fills_the_card_and_datasets_are_never_paths(saved_model, tmp_path):
+    from huggingface_hub import ModelCard
+
+    from hf_argen.hub import dataset_reference, machine_paths
+
+    (saved_model / "training_info.json").write_text(json.dumps(
+        {"hub_model_id": "org/from-info", "commands": ["accelerate launch a.py", "accelerate launch b.py"],
+         "training": "Two runs."}))  # fmt: skip
+    from hf_argen.hub import write_card_for_folder
+
+    card = ModelCard.load(write_card_for_folder(saved_model, dataset="digits"))
+    assert 'from_pretrained("org/from-info"' in card.text and "accelerate launch b.py" in card.text
+    assert dataset_reference("mnist")[0] == "ylecun/mnist"
+    assert dataset_reference(str(tmp_path / "my_images"))[0] == "my_images"
+    assert machine_paths("see /tmp/x and /work/runs/y, not model_cards/x") == ["/tmp/x", "/work/runs/y"]
+
+
+def usage_block(text: str) -> str:
+    return re.search(r"## Usage\n\n```python\n(.*?)```", text, re.S).group(1)
+
+
+def run_snippet(readme: Path, repo_id: str, folder: Path) -> dict:
+    snippet = usage_block(readme.read_text())
+    assert repo_id in snippet
+    namespace = {}
+    exec(compile(snippet.replace(repo_id, str(folder)), str(readme), "exec"), namespace)
+    return namespace
+
+
+def test_usage_snippets_run_as_written_for_tiny_models_of_every_kind(tmp_path):
+    from test_two_stage import save_with_pipeline, tiny_pixelcnn, tiny_two_stage
+
+    from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
+    from hf_argen.hub import write_card_for_folder
+
+    conditional = save_with_pipeline(tiny_pixelcnn(), tmp_path / "pixelcnn")
+    write_card_for_folder(conditional, repo_id="org/tiny-pixelcnn")
+    names = run_snippet(conditional / "README.md", "org/tiny-pixelcnn", conditional)
+    assert names["levels"].shape == (3, 1, 4, 4) and len(names["images"]) == 4
+    config = PixelCNNConfig(image_size=4, num_levels=5, hidden_size=4, num_hidden_layers=1, output_hidden_size=4,
+                            first_kernel_size=3)  # fmt: skip
+    unconditional = save_with_pipeline(PixelCNNForImageGeneration(config).eval(), tmp_path / "unconditional")
+    write_card_for_folder(unconditional, repo_id="org/tiny-unconditional")
+    assert "nothing: the model is unconditional" in (unconditional / "README.md").read_text()
+    names = run_snippet(unconditional / "README.md", "org/tiny-unconditional", unconditional)
+    assert names["levels"].shape == (4, 1, 4, 4) and len(names["images"]) == 4
+    two_stage = save_with_pipeline(tiny_two_stage(), tmp_path / "two_stage")
+    write_card_for_folder(two_stage, repo_id="org/tiny-two-stage")
+    text = (two_stage / "README.md").read_text()
+    assert "1 `one`" in text  # the classes and their names
+    names = run_snippet(two_stage / "README.md", "org/tiny-two-stage", two_stage)
+    assert names["pixels"].shape == (10, 1, 28, 28) and names["codes"].shape == (10, 7, 7)
+    two_stage_model = tiny_two_stage()
+    two_stage_model.vqvae.save_pretrained(tmp_path / "vqvae")
+    write_card_for_folder(tmp_path / "vqvae", repo_id="org/tiny-vqvae")
+    names = run_snippet(tmp_path / "vqvae" / "README.md", "org/tiny-vqvae", tmp_path / "vqvae")
+    assert names["reconstruction"].shape == (4, 1, 28, 28)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(p for p in (ROOT / "model_cards").iterdir() if (p / "README.md").is_file())
+
+
+@pytest.mark.parametrize("folder", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_cards(folder):
+    from huggingface_hub import ModelCard
+
+    from hf_argen.hub import machine_paths
+
+    text = (folder / "README.md").read_text()
+    assert not machine_paths(text) and "PYTHONPATH" not in text
+    card = ModelCard.load(folder / "README.md")
+    assert card.data.eval_results and all(r.dataset_split for r in card.data.eval_results)
+    assert "**Conditioned on:**" in text and card.data.datasets
+    repo_id = f"hf-argen/{folder.name}"
+    names = run_snippet(folder / "README.md", repo_id, folder)
+    assert names  # ran as written, with the Hub id replaced by the folder
 
 
 def test_push_to_hub_uploads_the_folder_to_a_local_server(saved_model, monkeypatch):
-    from hf_argen.hub import push_to_hub, write_pixelcnn_model_card
+    from hf_argen.hub import push_to_hub
 
-    write_pixelcnn_model_card(
-        saved_model,
-        "me/pixelcnn-digits",
-        command="c",
-        dataset="digits",
-        split="test",
-        metrics={"bits_per_dim": 1.5},
-    )
+    write_card(saved_model)
     import huggingface_hub.constants
 
     # The suite runs with HF_HUB_OFFLINE=1; this test talks to the loopback stand-in only (explicit endpoint).
@@ -154,6 +271,42 @@ def test_push_to_hub_uploads_the_folder_to_a_local_server(saved_model, monkeypat
         or r[2].get("Authorization") == "Bearer hf_fake_token"
         for r in hub.requests
     )
+
+
+def test_hub_round_trip_push_then_load_by_id_without_hf_argen(tmp_path, monkeypatch):
+    """push_to_hub a tiny PixelCNN and a tiny two-stage model, then load both by Hub id from the same endpoint
+    in a process where `import hf_argen` fails, and generate."""
+    import huggingface_hub.constants
+    import torch
+    from test_two_stage import run_without_hf_argen, save_with_pipeline, tiny_pixelcnn, tiny_two_stage
+
+    from hf_argen.hub import push_to_hub
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    models = {"org/tiny-pixelcnn": tiny_pixelcnn(), "org/tiny-two-stage": tiny_two_stage()}
+    expected = {}
+    with FakeHub() as hub:
+        for repo_id, model in models.items():
+            folder = save_with_pipeline(model, tmp_path / repo_id.split("/")[1])
+            push_to_hub(folder, repo_id, token="hf_fake_token", endpoint=hub.endpoint)
+            kwargs = {} if "pixelcnn" in repo_id else {"output_type": "codes"}
+            expected[repo_id] = model.generate(class_labels=[0, 1], seed=3, **kwargs)
+        assert {"config.json", "model.safetensors", "modeling_vqvae_prior.py"} <= set(hub.stored["org/tiny-two-stage"])
+        torch.save(expected, tmp_path / "expected.pt")
+        env = {"HF_ENDPOINT": hub.endpoint, "HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0", "HF_TOKEN": ""}
+        result = run_without_hf_argen("""
+            import torch
+            from transformers import AutoModel
+            expected = torch.load("expected.pt")
+            for repo_id, samples in expected.items():
+                model = AutoModel.from_pretrained(repo_id, trust_remote_code=True)
+                assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+                kwargs = {} if "pixelcnn" in repo_id else {"output_type": "codes"}
+                assert torch.equal(model.generate(class_labels=[0, 1], seed=3, **kwargs), samples), repo_id
+            print("ROUND_TRIP_OK")
+        """, tmp_path, env)
+    assert "ROUND_TRIP_OK" in result.stdout, result.stderr[-3000:]
+    assert any(method == "HEAD" and "/resolve/" in path for method, path, *_ in hub.requests)
 
 
 def test_push_script_against_local_server(saved_model, tmp_path):

@@ -203,9 +203,13 @@ def test_train_prior_entry_point(tmp_path, prior_type):
     assert result.global_step == 3
     assert math.isfinite(result.metrics["eval_nll_per_code"])
     assert (out / "checkpoint-2").is_dir()
-    assert (out / "prior" / "model.safetensors").is_file()
     assert any((out / "codes").iterdir())
-    pipe = VQImageGenerationPipeline.from_pretrained(out / "pipeline")
+    # The output folder is the two-stage model in its final layout, with a card whose snippet loads it.
+    config = json.loads((out / "config.json").read_text())
+    assert config["model_type"] == "vqvae_prior" and config["custom_pipelines"] and config["id2label"]
+    assert (out / "pipeline_image_generation.py").is_file() and (out / "generation_config.json").is_file()
+    assert "model-index" in (out / "README.md").read_text()
+    pipe = VQImageGenerationPipeline.from_pretrained(out)
     images = pipe(class_labels=list(range(10)), generator=0)
     assert len(images) == 10 and images[0].size == (28, 28)
 

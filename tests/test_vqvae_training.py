@@ -15,7 +15,6 @@ from hf_argen.training.vqvae import (
     reconstruction_grid,
     summarize_statistics,
     unit_range_to_levels,
-    vqvae_model_card,
 )
 from hf_argen.vqvae import VQVAEConfig, VQVAEModel
 
@@ -96,16 +95,17 @@ def test_model_card_model_index_holds_the_metrics(tmp_path):
         "bits_per_image": 64.0,
         "num_images": 10000,
     }
-    card = vqvae_model_card(
-        metrics,
-        config,
-        model_name="vqvae-test",
-        dataset_id="ylecun/mnist",
-        dataset_name="MNIST",
+    from hf_argen.hub import CardImage, vqvae_card_metrics, write_card_for_folder
+
+    VQVAEModel(config).save_pretrained(tmp_path)
+    write_card_for_folder(
+        tmp_path,
+        vqvae_card_metrics(metrics, "test", config.num_embeddings),
+        dataset="mnist",
+        repo_id="me/vqvae-test",
         eval_command="python scripts/evaluate_vqvae.py ...",
-        grid_file="grid.png",
+        images=[CardImage("grid.png", "reconstructions")],
     )
-    card.save(tmp_path / "README.md")
     loaded = ModelCard.load(tmp_path / "README.md")
     values = {result.metric_type: result.metric_value for result in loaded.data.eval_results}
     assert values["psnr"] == 24.5 and values["codebook_usage"] == 98.0 and values["perplexity"] == 300.25

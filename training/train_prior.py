@@ -9,7 +9,8 @@ codes is reused. The prior (`--prior transformer`: `ARTransformerForCausalLM`, `
 `--prior pixelcnn`: a class-conditional `PixelCNNForImageGeneration` over the code map with num_levels = K) is
 trained on `[class token] + h*w codes` in raster order (token layout: `hf_argen.two_stage.PriorVocabulary`); it
 logs the eval split's NLL (default: a validation split carved from the training images, every 10th) and writes
-sample grids. At the end `output_dir/pipeline/` holds the two-stage pipeline (vqvae/ + prior/). Flags are
+sample grids. At the end `output_dir` holds the two-stage model (`VQVAEPriorForImageGeneration`: config.json with
+`id2label` and `custom_pipelines`, one model.safetensors), its card and, with `--push_to_hub`, is uploaded. Flags are
 shared by every `training/train_*.py` plus the prior's own (`hf_argen.training.prior.PriorArguments`).
 """
 
@@ -29,12 +30,12 @@ DEFAULTS = dict(
 
 
 def main(argv=None):
-    from hf_argen.training.arguments import parse_training_args, setup_logging
+    from hf_argen.training.arguments import launch_command, parse_training_args, setup_logging
     from hf_argen.training.prior import PriorArguments, train_prior
 
     data, run, flags = parse_training_args(PriorArguments, argv, description=__doc__, **DEFAULTS)
     setup_logging()
-    return train_prior(data, run, flags)
+    return train_prior(data, run, flags, command=launch_command("training/train_prior.py", argv))
 
 
 if __name__ == "__main__":

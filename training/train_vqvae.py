@@ -26,12 +26,12 @@ DEFAULTS = dict(
 
 
 def main(argv=None):
-    from hf_argen.training.arguments import parse_training_args, setup_logging
+    from hf_argen.training.arguments import launch_command, parse_training_args, setup_logging
     from hf_argen.training.vqvae import VQVAEArguments, train_vqvae
 
     data, run, flags = parse_training_args(VQVAEArguments, argv, description=__doc__, **DEFAULTS)
     setup_logging()
-    return train_vqvae(data, run, flags)
+    return train_vqvae(data, run, flags, command=launch_command("training/train_vqvae.py", argv))
 
 
 if __name__ == "__main__":

@@ -8,10 +8,12 @@ Keyword arguments set that script's defaults; ``--help`` shows every default.
 
 from __future__ import annotations
 
+import json
 import logging
 import shlex
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from .loop import LoopArguments
 
@@ -76,6 +78,22 @@ class RunArguments(LoopArguments):
             logger.info("pushed %s to %s", folder, url)
 
 
+def publish_run(run: RunArguments, info: dict, metrics=(), dataset: str | None = None, images=None) -> None:
+    """End of a run, main process only: `training_info.json` (with the Hub id), the model card written by
+    `hf_argen.hub.write_card_for_folder` from the run's eval figures, then the push when `--push_to_hub`."""
+    from ..hub import TRAINING_INFO, write_card_for_folder
+
+    folder = Path(run.output_dir)
+    if run.hub_model_id:
+        info = {**info, "hub_model_id": run.hub_model_id}
+    (folder / TRAINING_INFO).write_text(json.dumps(info, indent=2))
+    try:
+        write_card_for_folder(folder, list(metrics), dataset=dataset, images=images)
+    except (ValueError, KeyError, OSError) as error:  # the model is saved; a card is not worth losing the run
+        logger.warning("no model card written: %s", error)
+    run.push(folder)
+
+
 def parse_training_args(model_class, argv: list[str] | None = None, description: str | None = None, **defaults):
     """Parse `argv` into `(DataArguments, RunArguments, model_class)`; `defaults` override field defaults."""
     import torch
@@ -112,6 +130,7 @@ __all__ = [
     "DataArguments",
     "RunArguments",
     "launch_command",
+    "publish_run",
     "parse_training_args",
     "setup_logging",
 ]

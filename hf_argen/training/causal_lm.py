@@ -7,7 +7,6 @@ run `training/train_causal_lm.py` starts. The output folder loads with
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from .arguments import VALIDATION, DataArguments, RunArguments
+from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
 from .loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 
 logger = logging.getLogger(__name__)
@@ -176,8 +175,15 @@ def train_causal_lm(
             "parameters": num_parameters,
             **result.metrics,
         }
-        Path(run.output_dir, "training_info.json").write_text(json.dumps(info, indent=2))
-        run.push(run.output_dir)
+        from ..hub import causal_lm_card_metrics
+
+        metrics = []
+        if "validation_nats_per_token" in result.metrics:
+            figures = {"nll_per_token": result.metrics["validation_nats_per_token"],
+                       "perplexity": result.metrics["validation_perplexity"], "validation_texts": len(valid)}
+            split = "validation" if data.eval_split == VALIDATION else data.eval_split
+            metrics = causal_lm_card_metrics(figures, split)
+        publish_run(run, info, metrics, dataset=data.dataset_name)
     return result  # (the loop has ended the process group: no barrier here)
 
 

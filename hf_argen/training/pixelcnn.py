@@ -5,7 +5,6 @@ the whole run that `training/train_pixelcnn.py` starts.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import shutil
@@ -17,7 +16,7 @@ import torch
 from ..data import encode_images, label_names_of, load_image_dataset, validation_indices
 from ..evaluation import pixelcnn_log_likelihood
 from ..image_processing import make_grid
-from .arguments import VALIDATION, DataArguments, RunArguments
+from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
 from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 
 logger = logging.getLogger(__name__)
@@ -186,6 +185,14 @@ def make_sample_fn(
     return sample_fn
 
 
+def save_with_pipeline(model, output_dir) -> None:
+    """The final layout: weights, config (with `id2label` and `custom_pipelines`), `generation_config.json` and the
+    pipeline's file beside them (the processor is saved by the loop)."""
+    from ..pipelines import ClassConditionalImageGenerationPipeline
+
+    ClassConditionalImageGenerationPipeline(model=model).save_pretrained(output_dir)
+
+
 def pixelcnn_loss(model, batch):
     """Mean NLL per sub-pixel (nats) with the inputs as targets."""
     return model(
@@ -307,6 +314,7 @@ def train_pixelcnn(
         eval_fn=eval_fn,
         sample_fn=sample_fn,
         processors=[processor],
+        save_fn=save_with_pipeline,
         tracker_config={"dataset_name": data.dataset_name, "train_examples": len(train_tensors["pixel_values"])},
         accelerator=accelerator,
     )
@@ -315,26 +323,20 @@ def train_pixelcnn(
     if accelerator.is_main_process:
         info = {
             "command": command,
+            "dataset": name,
             "train_data": [{"dataset": s, "examples": n} for s, n in sources],
             "eval_dataset": eval_name,
             **result.metrics,
         }
-        Path(run.output_dir, "training_info.json").write_text(json.dumps(info, indent=2))
         grids = sorted(Path(run.output_dir, "samples").glob("step-*.png"))
         if grids:  # the final grid, where model cards expect it
             shutil.copyfile(grids[-1], Path(run.output_dir, "samples.png"))
-        if run.push_to_hub:
-            from ..hub import write_pixelcnn_model_card
+        from ..hub import pixelcnn_card_metrics
 
-            write_pixelcnn_model_card(
-                run.output_dir,
-                repo_id=run.hub_model_id,
-                command=command,
-                dataset=name,
-                split=data.eval_split,
-                metrics=result.metrics,
-            )
-            run.push(run.output_dir)
+        metrics = []
+        if "eval_bits_per_dim" in result.metrics:
+            metrics = pixelcnn_card_metrics(result.metrics, data.eval_split)
+        publish_run(run, info, metrics, dataset=name)
     return result  # (the loop has ended the process group: no barrier here)
 
 

@@ -22,13 +22,14 @@ import hashlib
 import json
 import logging
 import math
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..two_stage.vocabulary import PriorVocabulary
-from .arguments import VALIDATION, DataArguments, RunArguments
+from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
 from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 
 logger = logging.getLogger(__name__)
@@ -308,14 +309,27 @@ class PriorArguments:
     hidden_dropout: float = 0.0
 
 
-def train_prior(data: DataArguments, run: RunArguments, flags: PriorArguments) -> TrainResult:
-    """The run of `training/train_prior.py`: codes cached once (main process), prior trained, pipeline saved."""
+def class_names_of(dataset_name: str, split: str, data_dir=None, image_column=None, label_column="label"):
+    """The class names of a dataset's label column (a `ClassLabel`), or `None`."""
+    from ..data import load_image_dataset
+
+    try:
+        dataset = load_image_dataset(dataset_name, split=split, data_dir=data_dir, image_column=image_column)
+        return list(getattr(dataset.features.get(label_column), "names", None) or []) or None
+    except (ValueError, KeyError, OSError):
+        return None
+
+
+def train_prior(
+    data: DataArguments, run: RunArguments, flags: PriorArguments, command: str | None = None
+) -> TrainResult:
+    """The run of `training/train_prior.py`: codes cached once (main process), prior trained, and the two-stage
+    model (`VQVAEPriorForImageGeneration`) saved as the output folder, with its card; pushed on request."""
     from ..data import validation_indices
-    from ..pipelines import VQImageGenerationPipeline
+    from ..pipelines import ClassConditionalImageGenerationPipeline
+    from ..two_stage import VQVAEPriorConfig, VQVAEPriorForImageGeneration
     from ..vqvae import VQVAEModel
 
-    if run.push_to_hub:  # the two-stage folder (vqvae/ + prior/) has no config.json for `push_to_hub` yet
-        raise ValueError("--push_to_hub: the two-stage pipeline folder cannot be pushed by train_prior.py yet.")
     loop_args = run.loop_arguments(tracker_project_name="prior")
     accelerator = make_accelerator(loop_args)
     vqvae = VQVAEModel.from_pretrained(flags.vqvae).eval()
@@ -338,6 +352,10 @@ def train_prior(data: DataArguments, run: RunArguments, flags: PriorArguments) -
             eval_dataset = load_code_dataset(vqvae, data.dataset_name, data.eval_split, **load)
             eval_codes, eval_labels = dataset_to_tensors(eval_dataset)
     num_classes = flags.num_classes or int(labels.max()) + 1
+    with accelerator.main_process_first():
+        names = class_names_of(data.dataset_name, data.dataset_split, data.data_dir, data.image_column,
+                               data.label_column or "label")  # fmt: skip
+    id2label = dict(enumerate(names)) if names and len(names) == num_classes else None
     vocabulary = PriorVocabulary(num_codes=vqvae.config.num_embeddings, num_classes=num_classes)
     train_sequences = vocabulary.sequences(codes, labels)
     eval_sequences = None if eval_codes is None else vocabulary.sequences(eval_codes, eval_labels)
@@ -355,11 +373,11 @@ def train_prior(data: DataArguments, run: RunArguments, flags: PriorArguments) -
         cell_type=flags.cell_type,
     )
 
-    def save_fn(model, output_dir):
-        model.save_pretrained(Path(output_dir) / "prior")
-        VQImageGenerationPipeline(vqvae, model, num_classes=num_classes).save_pretrained(
-            Path(output_dir) / "pipeline"
-        )
+    def save_fn(model, output_dir):  # the final layout: one two-stage model with its pipeline file beside it
+        config = VQVAEPriorConfig(vqvae=vqvae.config, prior=model.config, num_classes=num_classes,
+                                  **({"id2label": id2label} if id2label else {}))  # fmt: skip
+        two_stage = VQVAEPriorForImageGeneration(config, vqvae=vqvae, prior=model)
+        ClassConditionalImageGenerationPipeline(model=two_stage).save_pretrained(output_dir)
 
     if flags.prior == "pixelcnn":
         train_dataset = TensorDictDataset(**pixelcnn_inputs(train_sequences, vocabulary))
@@ -378,73 +396,17 @@ def train_prior(data: DataArguments, run: RunArguments, flags: PriorArguments) -
     result = loop.train()
     if accelerator.is_main_process:
         logger.info("final metrics: %s", json.dumps(result.metrics))
+        from ..hub import CardImage, prior_card_metrics
+
+        figures = {k[len("eval_"):]: v for k, v in result.metrics.items() if k.startswith("eval_")}
+        metrics = []
+        if "nll_per_code" in figures:
+            metrics = prior_card_metrics(figures, data.eval_split, vocabulary.num_codes, train_sequences.shape[1] - 1)
+        grids = sorted(Path(run.output_dir, "samples").glob("step-*.png"))
+        images = None
+        if grids:  # the final grid, where the card expects it
+            shutil.copyfile(grids[-1], Path(run.output_dir, "samples.png"))
+            images = [CardImage("samples.png", "samples", "Samples at the end of training, two per class.")]
+        info = {"command": command, "dataset": data.dataset_name, "vqvae": flags.vqvae, **result.metrics}
+        publish_run(run, info, metrics, dataset=data.dataset_name, images=images)
     return result
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Model card
-# ----------------------------------------------------------------------------------------------------------
-def prior_model_card(
-    pipe,
-    metrics: dict,
-    dataset: str,
-    num_samples: int,
-    sampling: dict,
-    consistency: dict | None = None,
-    command: str | None = None,
-    train_command: str | None = None,
-) -> str:
-    """README.md of a two-stage pipeline folder, with the figures measured by `scripts/evaluate_prior.py`."""
-    prior_config = pipe.prior.config
-    num_codes = pipe.vocabulary.num_codes
-    num_parameters = sum(p.numel() for p in pipe.prior.parameters())
-    uniform_bits = pipe.codes_per_image * math.log2(num_codes)
-    lines = [
-        "---",
-        "library_name: hf_argen",
-        "tags: [vq-vae, autoregressive, image-generation, mnist]",
-        "---",
-        f"# VQ-VAE + {type(pipe.prior).__name__} prior ({dataset.split('/')[0]})",
-        "",
-        "Two-stage, class-conditional generation: the prior samples a "
-        f"{pipe.vqvae.config.latent_size}x{pipe.vqvae.config.latent_size} map of VQ-VAE codes "
-        f"(K={num_codes}) in raster order after a class token, the VQ-VAE (`vqvae/`) decodes it to an image.",
-        "",
-        "```python",
-        "import torch",
-        "from hf_argen import VQImageGenerationPipeline",
-        "",
-        'pipe = VQImageGenerationPipeline.from_pretrained("model_cards/vqvae-prior-mnist")',
-        "images = pipe(class_labels=[0, 1, 2], generator=torch.Generator().manual_seed(0), temperature=1.0)",
-        "```",
-        "",
-        f"Prior: {type(pipe.prior).__name__}, hidden {prior_config.hidden_size}, "
-        f"{prior_config.num_hidden_layers} layers, {num_parameters:,} parameters; vocabulary = {num_codes} codes + "
-        f"{pipe.num_classes} class tokens + pad (only codes can be sampled).",
-        "",
-        "| metric | value |",
-        "|---|---|",
-        f"| test NLL ({dataset}) | {metrics['nll_per_code']:.4f} nats/code |",
-        f"| test NLL per image | {metrics['bits_per_image']:.1f} bits/image |",
-        f"| uniform over codes (reference) | {math.log(num_codes):.4f} nats/code, {uniform_bits:.1f} bits/image |",
-    ]
-    if consistency is not None:
-        lines.append(
-            f"| class consistency of {num_samples} samples | {100 * consistency['consistency']:.1f}% "
-            f"(MNIST CNN, {100 * consistency['classifier_accuracy']:.2f}% test accuracy) |"
-        )
-    if train_command:
-        lines += ["", "Trained (2-core CPU, one thread) with:", "", "```bash", train_command, "```"]
-    lines += [
-        "",
-        f"![samples](samples.png) — one column per class, {num_samples} samples "
-        f"(seed {sampling['seed']}, temperature {sampling['temperature']}, top_k {sampling['top_k']}).",
-        "",
-        "Figures measured on a 2-core CPU with:",
-        "",
-        "```bash",
-        command or "PYTHONPATH=. python scripts/evaluate_prior.py --model <this folder> --write_card",
-        "```",
-        "",
-    ]
-    return "\n".join(lines)

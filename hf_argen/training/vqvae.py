@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import textwrap
+import shutil
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 
-from .arguments import VALIDATION, DataArguments, RunArguments
+from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
 from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 
 logger = logging.getLogger(__name__)
@@ -203,7 +204,9 @@ class VQVAEArguments:
     num_sample_images: int = field(default=20, metadata={"help": "images in the reconstruction grid."})
 
 
-def train_vqvae(data: DataArguments, run: RunArguments, flags: VQVAEArguments) -> TrainResult:
+def train_vqvae(
+    data: DataArguments, run: RunArguments, flags: VQVAEArguments, command: str | None = None
+) -> TrainResult:
     """The run of `training/train_vqvae.py`: eval metrics every `--eval_steps`, reconstruction grids."""
     from ..data import validation_indices
     from ..vqvae import VQVAEConfig, VQVAEModel
@@ -261,117 +264,22 @@ def train_vqvae(data: DataArguments, run: RunArguments, flags: VQVAEArguments) -
     result = loop.train()
     if accelerator.is_main_process:
         logger.info("final metrics: %s", json.dumps(result.metrics))
-        run.push(run.output_dir)
+        from ..hub import CardImage, vqvae_card_metrics
+
+        figures = {k[len("eval_"):]: v for k, v in result.metrics.items() if k.startswith("eval_")}
+        metrics = []
+        if "psnr" in figures:
+            metrics = vqvae_card_metrics(figures, data.eval_split, model.config.num_embeddings)
+        grids = sorted(Path(run.output_dir, "samples").glob("step-*.png"))
+        images = None
+        if grids:  # the final reconstruction grid, where the card expects it
+            shutil.copyfile(grids[-1], Path(run.output_dir, "reconstructions.png"))
+            shown_split = data.eval_split if eval_pixels is not None else data.dataset_split
+            images = [CardImage("reconstructions.png", "reconstructions",
+                                f"Odd rows: {shown_split} images; even rows: their reconstructions.")]  # fmt: skip
+        info = {"command": command, "dataset": data.dataset_name, **result.metrics}
+        publish_run(run, info, metrics, dataset=data.dataset_name, images=images)
     return result
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Model card
-# ----------------------------------------------------------------------------------------------------------
-def vqvae_model_card(
-    metrics: dict,
-    config,
-    model_name: str,
-    dataset_id: str,
-    dataset_name: str,
-    split: str = "test",
-    train_command: str | None = None,
-    eval_command: str | None = None,
-    grid_file: str | None = None,
-    hardware: str | None = None,
-    repo_id: str | None = None,
-):
-    """A `huggingface_hub.ModelCard` whose `model-index` holds `metrics` (from :func:`evaluate_vqvae`);
-    `repo_id` (default `model_name`) is what the usage snippet loads."""
-    from huggingface_hub import EvalResult, ModelCard, ModelCardData
-
-    k = config.num_embeddings
-    figures = [
-        ("psnr", metrics["psnr"], "PSNR (dB)"),
-        ("codebook_usage", 100.0 * metrics["codebook_usage"], "Codebook usage (% of codes)"),
-        ("perplexity", metrics["perplexity"], f"Code perplexity (of K={k})"),
-        ("bits_per_image", metrics["bits_per_image"], "Bits per image (code map)"),
-        ("mse", metrics["mse"], "MSE on [-1, 1]"),
-    ]
-    results = [
-        EvalResult(
-            task_type="image-to-image",
-            task_name="Image reconstruction",
-            dataset_type=dataset_id,
-            dataset_name=dataset_name,
-            dataset_split=split,
-            metric_type=kind,
-            metric_value=round(float(value), 4),
-            metric_name=name,
-        )
-        for kind, value, name in figures
-    ]
-    data = ModelCardData(
-        model_name=model_name,
-        license="apache-2.0",
-        library_name="transformers",
-        datasets=[dataset_id],
-        tags=["vq-vae", "image-to-image", "hf_argen", "custom_code"],
-        pipeline_tag="image-to-image",
-        eval_results=results,
-    )
-    side, size = config.latent_size, config.image_size
-    rows = "\n".join(f"| {name} | {value:.4g} |" for _, value, name in figures)
-    lines = [
-        f"# {model_name}",
-        "",
-        textwrap.fill(
-            f"VQ-VAE (van den Oord et al., 2017) trained on {dataset_name} with the `hf_argen` package: a "
-            f"convolutional encoder maps a {size}x{size}x{config.num_channels} image in [-1, 1] to a "
-            f"{side}x{side} grid of codes from a codebook of K={k} centroids (d={config.embedding_dim}), kept as "
-            "running (EMA) estimates of the encoder outputs assigned to them, with k-means initialisation and "
-            "dead-code restarts; a convolutional decoder maps the codes back to pixels. The code maps are the "
-            "discrete data an autoregressive prior models.",
-            width=110,
-        ),
-        "",
-        "## Usage",
-        "",
-        "```python",
-        "import torch",
-        "from transformers import AutoModel",
-        "",
-        f'model = AutoModel.from_pretrained("{repo_id or model_name}", trust_remote_code=True).eval()',
-        f"pixel_values = torch.rand(4, {config.num_channels}, {config.image_size}, {config.image_size})"
-        " * 2 - 1"
-        "  # images in [-1, 1]",
-        f"codes = model.encode(pixel_values)        # (4, {side}, {side}) long in [0, {k})",
-        f"reconstruction = model.decode(codes)      # (4, {config.num_channels}, {config.image_size}, "
-        f"{config.image_size}) in [-1, 1]",
-        "```",
-        "",
-        f"## Evaluation ({dataset_name} {split} split, {int(metrics.get('num_images', 0)) or 'all'} images)",
-        "",
-        "| metric | value |",
-        "|---|---|",
-        rows,
-        "",
-        "PSNR is 10 log10(1 / MSE) over every pixel of the split on the [0, 1] scale; codebook usage is the",
-        "share of the K codes that occur in the split's code maps; perplexity is exp(entropy) of the split's",
-        "code histogram (K would be perfectly uniform use); bits per image is h * w * log2(K).",
-    ]
-    if eval_command:
-        lines += ["", "Measured with (offline, `HF_ARGEN_DATA_DIR` = the folder of the IDX files):", "", "```bash"]
-        lines += [eval_command, "```"]
-    if train_command:
-        lines += ["", "## Training", "", "```bash", train_command, "```"]
-        if hardware:
-            lines += ["", hardware]
-    if grid_file:
-        lines += [
-            "",
-            "## Reconstructions",
-            "",
-            f"Odd rows: {split} images; even rows: their reconstructions.",
-            "",
-            f"![reconstructions]({grid_file})",
-        ]
-    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
 
 
 __all__ = [
@@ -386,5 +294,4 @@ __all__ = [
     "reconstruction_statistics",
     "summarize_statistics",
     "unit_range_to_levels",
-    "vqvae_model_card",
 ]
