@@ -349,3 +349,13 @@ def test_push_to_hub_needs_a_repo_id_and_a_model(tmp_path):
         push_to_hub(tmp_path, "")
     with pytest.raises(ValueError, match="config.json"):
         push_to_hub(tmp_path, "me/x")
+
+
+def test_push_without_a_token_is_one_clear_error(saved_model, monkeypatch):
+    import huggingface_hub
+
+    from hf_argen.hub import push_to_hub
+
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
+    with pytest.raises(OSError, match="no Hub token"):
+        push_to_hub(saved_model, "me/x", endpoint="http://127.0.0.1:9")
