@@ -63,6 +63,17 @@ def contiguous_runs(step_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     return starts, lengths
 
 
+# `transformers` cannot tell how many tokens a purely recurrent cache has consumed (`get_seq_length` needs an
+# attention layer), so `generate()` continuing from a cache would feed the whole sequence again. The model counts
+# them on the cache object itself (copied, reordered and batch-selected with it).
+CONSUMED_TOKENS = "ar_rnn_consumed_tokens"
+
+
+def consumed_tokens(cache: Cache | None) -> int:
+    """Tokens the recurrent state in `cache` has consumed (0 for a new cache)."""
+    return getattr(cache, CONSUMED_TOKENS, 0) if cache is not None else 0
+
+
 class ARRNNLayer(GradientCheckpointingLayer):
     """One single-layer LSTM/GRU, residual from the second layer on.
 
@@ -238,6 +249,8 @@ class ARRNNModel(ARRNNPreTrainedModel):
             hidden_states, new_state = layer(hidden_states, state, step_mask)
             if cache is not None:
                 cache.update_recurrent_state(new_state, index)
+        if cache is not None:
+            setattr(cache, CONSUMED_TOKENS, consumed_tokens(cache) + length)
         return BaseModelOutputWithPast(last_hidden_state=self.norm(hidden_states), cache=cache)
 
 
@@ -263,6 +276,34 @@ class ARRNNForCausalLM(ARRNNPreTrainedModel, GenerationMixin):
 
     def set_output_embeddings(self, value):
         self.lm_head = value
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids,
+        next_sequence_length=None,
+        cache=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        is_first_iteration=False,
+        **kwargs,
+    ):
+        """`GenerationMixin`'s preparation; continuing from a cache that has consumed part of the sequence passed
+        in full (as with attention caches, whose length `generate()` reads), only the new tokens are fed."""
+        seen = consumed_tokens(cache)
+        if is_first_iteration and next_sequence_length is None and seen:
+            total = (inputs_embeds if inputs_embeds is not None else input_ids).shape[1]
+            full = attention_mask is None or attention_mask.shape[1] == input_ids.shape[1]
+            if full and total > seen:
+                next_sequence_length = total - seen
+        return super().prepare_inputs_for_generation(
+            input_ids,
+            next_sequence_length=next_sequence_length,
+            cache=cache,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            is_first_iteration=is_first_iteration,
+            **kwargs,
+        )
 
     @deprecate_kwarg("cache_params", "6.0.0", new_name="cache")
     @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")

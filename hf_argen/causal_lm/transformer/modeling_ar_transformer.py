@@ -161,7 +161,6 @@ class ARTransformerAttention(nn.Module):
         self.qkv_proj = nn.Linear(config.hidden_size, 3 * config.hidden_size)
         self.o_proj = nn.Linear(config.hidden_size, config.hidden_size)
 
-    @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -214,7 +213,6 @@ class ARTransformerBlock(GradientCheckpointingLayer):
         self.mlp = ARTransformerMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -351,13 +349,22 @@ class ARTransformerModel(ARTransformerPreTrainedModel):
                 position_ids.expand(batch, -1), config.head_dim, config.rope_theta, hidden_states.dtype
             )
         hidden_states = self.dropout(hidden_states)
-        mask = create_causal_mask(
-            config=config,
-            inputs_embeds=inputs_embeds,
-            attention_mask=attention_mask,
-            cache=cache,
-            position_ids=position_ids,
-        )
+        if (
+            length == 1
+            and not compiling
+            and type(cache) is DynamicCache
+            and config._attn_implementation == "sdpa"
+            and (attention_mask is None or bool(attention_mask.all()))
+        ):
+            mask = None  # decoding one token, nothing padded: it attends to every cached key (the hot path)
+        else:
+            mask = create_causal_mask(
+                config=config,
+                inputs_embeds=inputs_embeds,
+                attention_mask=attention_mask,
+                cache=cache,
+                position_ids=position_ids,
+            )
         for layer in self.layers:
             hidden_states = layer(
                 hidden_states,
