@@ -161,7 +161,6 @@ class ARTransformerAttention(nn.Module):
         self.qkv_proj = nn.Linear(config.hidden_size, 3 * config.hidden_size)
         self.o_proj = nn.Linear(config.hidden_size, config.hidden_size)
 
-    @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -214,7 +213,6 @@ class ARTransformerBlock(GradientCheckpointingLayer):
         self.mlp = ARTransformerMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -351,13 +349,22 @@ class ARTransformerModel(ARTransformerPreTrainedModel):
                 position_ids.expand(batch, -1), config.head_dim, config.rope_theta, hidden_states.dtype
             )
         hidden_states = self.dropout(hidden_states)
-        mask = create_causal_mask(
-            config=config,
-            inputs_embeds=inputs_embeds,
-            attention_mask=attention_mask,
-            cache=cache,
-            position_ids=position_ids,
-        )
+        if (
+            length == 1
+            and not compiling
+            and type(cache) is DynamicCache
+            and config._attn_implementation == "sdpa"
+            and (attention_mask is None or bool(attention_mask.all()))
+        ):
+            mask = None  # decoding one token, nothing padded: it attends to every cached key (the hot path)
+        else:
+            mask = create_causal_mask(
+                config=config,
+                inputs_embeds=inputs_embeds,
+                attention_mask=attention_mask,
+                cache=cache,
+                position_ids=position_ids,
+            )
         for layer in self.layers:
             hidden_states = layer(
                 hidden_states,
@@ -456,7 +463,15 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
         **kwargs,
     ):
         """`GenerationMixin`'s input preparation, with a lean path for the one-token decoding steps."""
-        if is_first_iteration or next_sequence_length != 1 or cache is None or inputs_embeds is not None:
+        # The lean path is for a growing (dynamic) cache; a static / compileable one gets the library's preparation,
+        # which shapes the attention mask for a compiled forward.
+        if (
+            is_first_iteration
+            or next_sequence_length != 1
+            or cache is None
+            or cache.is_compileable
+            or inputs_embeds is not None
+        ):
             return super().prepare_inputs_for_generation(
                 input_ids,
                 next_sequence_length=next_sequence_length,
@@ -466,9 +481,11 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
                 is_first_iteration=is_first_iteration,
                 **kwargs,
             )
-        model_inputs = {"input_ids": input_ids[:, -1:], "cache": cache}
+        # Contiguous copies, as the library's own preparation makes: a strided view's stride changes at every
+        # step, which would make a compiled forward recompile.
+        model_inputs = {"input_ids": input_ids[:, -1:].clone(memory_format=torch.contiguous_format), "cache": cache}
         if (position_ids := kwargs.pop("position_ids", None)) is not None:
-            model_inputs["position_ids"] = position_ids[:, -1:]
+            model_inputs["position_ids"] = position_ids[:, -1:].clone(memory_format=torch.contiguous_format)
         if attention_mask is not None:
             model_inputs["attention_mask"] = attention_mask
         for key, value in kwargs.items():

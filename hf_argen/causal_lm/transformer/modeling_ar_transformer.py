@@ -463,7 +463,15 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
         **kwargs,
     ):
         """`GenerationMixin`'s input preparation, with a lean path for the one-token decoding steps."""
-        if is_first_iteration or next_sequence_length != 1 or cache is None or inputs_embeds is not None:
+        # The lean path is for a growing (dynamic) cache; a static / compileable one gets the library's preparation,
+        # which shapes the attention mask for a compiled forward.
+        if (
+            is_first_iteration
+            or next_sequence_length != 1
+            or cache is None
+            or cache.is_compileable
+            or inputs_embeds is not None
+        ):
             return super().prepare_inputs_for_generation(
                 input_ids,
                 next_sequence_length=next_sequence_length,
@@ -473,9 +481,11 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
                 is_first_iteration=is_first_iteration,
                 **kwargs,
             )
-        model_inputs = {"input_ids": input_ids[:, -1:], "cache": cache}
+        # Contiguous copies, as the library's own preparation makes: a strided view's stride changes at every
+        # step, which would make a compiled forward recompile.
+        model_inputs = {"input_ids": input_ids[:, -1:].clone(memory_format=torch.contiguous_format), "cache": cache}
         if (position_ids := kwargs.pop("position_ids", None)) is not None:
-            model_inputs["position_ids"] = position_ids[:, -1:]
+            model_inputs["position_ids"] = position_ids[:, -1:].clone(memory_format=torch.contiguous_format)
         if attention_mask is not None:
             model_inputs["attention_mask"] = attention_mask
         for key, value in kwargs.items():
