@@ -377,7 +377,8 @@ class TrainingLoop:
         if len(train_dataset) < args.train_batch_size * self.accelerator.num_processes:
             raise ValueError(
                 f"`train_dataset` has {len(train_dataset)} examples, fewer than one global batch "
-                f"({args.train_batch_size} x {self.accelerator.num_processes} processes)."
+                f"({args.train_batch_size} x {self.accelerator.num_processes} processes): lower "
+                f"--train_batch_size to at most {len(train_dataset) // self.accelerator.num_processes}."
             )
         self.train_dataset = train_dataset
         if collate_fn is None and isinstance(train_dataset, TensorDictDataset):
