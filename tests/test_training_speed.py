@@ -209,3 +209,28 @@ def test_cpu_generator_with_a_cuda_model_generates(tmp_path):
     # The uniforms are drawn on the CPU, so the CUDA model samples (nearly always exactly) what the CPU model does.
     on_cpu = model.generate(class_labels=labels, generator=torch.Generator().manual_seed(3))
     assert (first.cpu() == on_cpu).float().mean() > 0.5
+
+
+def test_benchmark_training_script_times_bare_and_loop_steps(tmp_path, capsys):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_training.py"
+    spec = importlib.util.spec_from_file_location("benchmark_training", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SystemExit) as exit_info:
+        module.main(["--help"])
+    assert exit_info.value.code == 0 and "--device" in capsys.readouterr().out
+    output = tmp_path / "speed.json"
+    module.main(
+        ["--device", "cpu", "--mixed_precision", "no", "--image_size", "8", "--num_levels", "16", "--hidden_size", "8",
+         "--num_hidden_layers", "1", "--output_hidden_size", "16", "--batch_size", "4", "--warmup_steps", "2",
+         "--steps", "2", "--log_every", "2", "--output_json", str(output)]
+    )  # fmt: skip
+    result = json.loads(output.read_text())
+    assert [row["step"] for row in result["rows"]] == ["bare", "loop"]
+    assert all(row["images_per_s"] > 0 for row in result["rows"]) and result["loop_over_bare"] > 0
+    assert result["torch_compile"] is False  # auto: off on the CPU
+    assert "| loop |" in capsys.readouterr().out
