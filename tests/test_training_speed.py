@@ -234,3 +234,24 @@ def test_benchmark_training_script_times_bare_and_loop_steps(tmp_path, capsys):
     assert all(row["images_per_s"] > 0 for row in result["rows"]) and result["loop_over_bare"] > 0
     assert result["torch_compile"] is False  # auto: off on the CPU
     assert "| loop |" in capsys.readouterr().out
+
+
+def test_sync_free_ema_matches_averaged_model():
+    """The loop's EMA (counter read on the CPU) updates exactly as `torch.optim.swa_utils.AveragedModel`."""
+    from torch.optim.swa_utils import AveragedModel
+
+    from hf_argen.training.loop import ema_multi_avg_fn, make_ema
+
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.BatchNorm1d(3))
+    ours, reference = make_ema(model, 0.9), AveragedModel(model, multi_avg_fn=ema_multi_avg_fn(0.9), use_buffers=True)
+    for _ in range(4):
+        model.train()(torch.randn(8, 4))  # moves the BatchNorm statistics and its integer counter
+        with torch.no_grad():
+            for parameter in model.parameters():
+                parameter.add_(torch.randn_like(parameter))
+        ours.update_parameters(model)
+        reference.update_parameters(model)
+    assert ours.state_dict().keys() == reference.state_dict().keys()
+    for key, value in reference.state_dict().items():
+        assert torch.equal(ours.state_dict()[key], value), key
+    assert ours.n_averaged.device.type == "cpu"

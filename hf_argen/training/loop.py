@@ -70,6 +70,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 logger = logging.getLogger(__name__)
@@ -260,12 +261,33 @@ def ema_multi_avg_fn(decay: float) -> Callable:
     return update
 
 
+class SyncFreeAveragedModel(AveragedModel):
+    """`AveragedModel` (parameters and buffers) whose update never waits for the device: the update count
+    `n_averaged` stays on the CPU and is read there, where torch's own update copies it to the parameters'
+    device on every step (a blocking copy on CUDA). Same `state_dict` as `AveragedModel`."""
+
+    @torch.no_grad()
+    def update_parameters(self, model: torch.nn.Module) -> None:
+        averaged = [t.detach() for t in (*self.module.parameters(), *self.module.buffers())]
+        current = [t.detach() for t in (*model.parameters(), *model.buffers())]
+        count = int(self.n_averaged)  # a CPU tensor
+        if count == 0:
+            torch._foreach_copy_(averaged, [c.to(a.device) for a, c in zip(averaged, current)])
+        else:
+            groups: dict = {}
+            for a, c in zip(averaged, current):
+                pair = groups.setdefault((a.device, a.dtype), ([], []))
+                pair[0].append(a)
+                pair[1].append(c.to(a.device))
+            for group_averaged, group_current in groups.values():
+                self.multi_avg_fn(group_averaged, group_current, count)
+        self.n_averaged += 1
+
+
 def make_ema(model: torch.nn.Module, decay: float) -> torch.nn.Module:
     """`torch.optim.swa_utils.AveragedModel` holding the EMA of `model`'s parameters *and* buffers (a VQ
-    codebook's running statistics included); checkpointable with its `state_dict`."""
-    from torch.optim.swa_utils import AveragedModel
-
-    return AveragedModel(model, multi_avg_fn=ema_multi_avg_fn(decay), use_buffers=True)
+    codebook's running statistics included; a :class:`SyncFreeAveragedModel`); checkpointable with its `state_dict`."""
+    return SyncFreeAveragedModel(model, multi_avg_fn=ema_multi_avg_fn(decay), use_buffers=True)
 
 
 # ----------------------------------------------------------------------------------------------------------
