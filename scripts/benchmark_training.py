@@ -15,13 +15,15 @@ on the data), under the same `--mixed_precision`, `--torch_compile`, `--channels
   `--log_every` steps, checkpoints off).
 
 The first `--warmup_steps` (compilation, cuDNN and allocator warm-up) are excluded; the rest are timed from the
-first logging step after the warm-up to the last, both of which wait for the device. `loop / bare` > 1 is what
-the loop adds on top of the model's own step.
+first logging step after the warm-up to the last, both of which wait for the device; with `--repeats N` the two
+are measured alternately N times and the fastest of each is kept. `loop / bare` > 1 is what the loop adds on top
+of the model's own step.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import platform
 import tempfile
@@ -63,13 +65,15 @@ def parse_args(argv=None):
     run.add_argument("--warmup_steps", type=int, default=10, help="untimed steps first (compilation included)")
     run.add_argument("--steps", type=int, default=40, help="timed steps")
     run.add_argument("--log_every", type=int, default=10, help="read the loss back every N steps (both steps)")
+    run.add_argument("--repeats", type=int, default=1,
+                     help="measure bare and loop alternately this many times; the fastest of each is reported")
     parser.add_argument("--only", choices=["bare", "loop"], default=None, help="time only one of the two")
     parser.add_argument("--num_threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the random images")
     parser.add_argument("--output_json", default=None, help="write the results here as JSON ('-': stdout)")
     add_device_argument(parser)
     args = parser.parse_args(argv)
-    for name in ("batch_size", "steps", "log_every", "hidden_size", "num_hidden_layers"):
+    for name in ("batch_size", "steps", "log_every", "hidden_size", "num_hidden_layers", "repeats"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1")
     if args.warmup_steps < args.log_every or args.warmup_steps % args.log_every or args.steps % args.log_every:
@@ -202,10 +206,11 @@ def main(argv=None):
     logging.getLogger("hf_argen.training.loop").setLevel(logging.WARNING)
     os.environ.setdefault("TQDM_DISABLE", "1")  # the loop's progress bar
     seconds = {}
-    if args.only in (None, "bare"):
-        seconds["bare"] = time_bare_step(args, device, compile_model)
-    if args.only in (None, "loop"):
-        seconds["loop"] = time_loop_step(args, device)
+    for _ in range(args.repeats):  # alternated, so that a slow spell of a shared machine hits both
+        if args.only in (None, "bare"):
+            seconds["bare"] = min(seconds.get("bare", math.inf), time_bare_step(args, device, compile_model))
+        if args.only in (None, "loop"):
+            seconds["loop"] = min(seconds.get("loop", math.inf), time_loop_step(args, device))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     print(
         f"PixelCNN {args.image_size}x{args.image_size}x{args.num_channels}, {args.num_levels} levels, hidden "
