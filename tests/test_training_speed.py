@@ -145,7 +145,7 @@ def test_cuda_compiled_training_matches_eager(tmp_path, mixed_precision):
 
 
 @pytest.mark.cuda
-def test_cuda_loop_uses_fused_adamw_and_pinned_batches(tmp_path):
+def test_cuda_loop_uses_fused_adamw(tmp_path):
     loop = _train(tmp_path, device="cuda", steps=1, torch_compile="false")
     assert loop.optimizer.optimizer.defaults["fused"] is True
     assert next(loop.unwrapped_model.parameters()).is_cuda
@@ -206,9 +206,10 @@ def test_cpu_generator_with_a_cuda_model_generates(tmp_path):
     assert first.device.type == "cuda" and first.dtype == torch.long and first.shape == (4, 1, 8, 8)
     assert 0 <= int(first.min()) and int(first.max()) < CONFIG["num_levels"]
     assert torch.equal(first, again)  # reproducible with a CPU generator
-    # The uniforms are drawn on the CPU, so the CUDA model samples (nearly always exactly) what the CPU model does.
+    # The uniforms are drawn on the CPU, so the CUDA model draws what the CPU model does: compared on the first
+    # sub-pixel of each image (later ones condition on earlier draws, which a rounding difference may flip).
     on_cpu = model.generate(class_labels=labels, generator=torch.Generator().manual_seed(3))
-    assert (first.cpu() == on_cpu).float().mean() > 0.5
+    assert torch.equal(first[:, 0, 0, 0].cpu(), on_cpu[:, 0, 0, 0])
 
 
 def test_benchmark_training_script_times_bare_and_loop_steps(tmp_path, capsys):
