@@ -26,6 +26,16 @@ CONFIG = dict(
 )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_accelerator_state():
+    """Runs here use different Accelerator settings (bf16, CUDA): start from, and leave, a fresh state."""
+    from accelerate.state import AcceleratorState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    yield
+    AcceleratorState._reset_state(reset_partial_state=True)
+
+
 class RecordingLoop(TrainingLoop):
     """The loop, keeping every logged training loss (exact floats)."""
 
