@@ -222,7 +222,7 @@ def test_cpu_generator_with_a_cuda_model_generates(tmp_path):
     assert torch.equal(first[:, 0, 0, 0].cpu(), on_cpu[:, 0, 0, 0])
 
 
-def test_benchmark_training_script_times_bare_and_loop_steps(tmp_path, capsys):
+def test_benchmark_training_script_times_bare_and_loop_steps(tmp_path, capsys, monkeypatch):
     import importlib.util
     import json
     from pathlib import Path
@@ -235,6 +235,7 @@ def test_benchmark_training_script_times_bare_and_loop_steps(tmp_path, capsys):
         module.main(["--help"])
     assert exit_info.value.code == 0 and "--device" in capsys.readouterr().out
     output = tmp_path / "speed.json"
+    monkeypatch.setenv("TQDM_DISABLE", "1")  # (main sets it when unset; restored after the test)
     module.main(
         ["--device", "cpu", "--mixed_precision", "no", "--image_size", "8", "--num_levels", "16", "--hidden_size", "8",
          "--num_hidden_layers", "1", "--output_hidden_size", "16", "--batch_size", "4", "--warmup_steps", "2",
