@@ -13,6 +13,7 @@ model's own (`hf_argen.training.causal_lm.CausalLMArguments`).
 from __future__ import annotations
 
 DEFAULTS = dict(
+    torch_compile="false",  # compiling this model on CUDA is not yet verified; --torch_compile true opts in
     dataset_name="fortunes",
     train_batch_size=32,
     eval_batch_size=64,

@@ -17,6 +17,7 @@ shared by every `training/train_*.py` plus the prior's own (`hf_argen.training.p
 from __future__ import annotations
 
 DEFAULTS = dict(
+    torch_compile="false",  # compiling this model on CUDA is not yet verified; --torch_compile true opts in
     dataset_name="mnist",
     train_batch_size=64,
     eval_batch_size=500,

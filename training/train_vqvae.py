@@ -13,6 +13,7 @@ training images, every 10th image): reconstruction MSE, PSNR, codebook usage, pe
 from __future__ import annotations
 
 DEFAULTS = dict(
+    torch_compile="false",  # compiling this model on CUDA is not yet verified; --torch_compile true opts in
     dataset_name="mnist",
     train_batch_size=128,
     eval_batch_size=500,
