@@ -21,7 +21,9 @@ def dependency_map(
         if not 0 <= value < limit:
             raise ValueError(f"`{name}` must be in [0, {limit}), got {value}.")
     generator = torch.Generator().manual_seed(seed)
-    x = (torch.rand(num_probes, channels, size, size, generator=generator) * 2 - 1).to(model.device)
+    # Level-embedding models read `E` features per sub-pixel (see `PixelCNNForImageGeneration.input_features`).
+    features = (config.input_embedding_size,) if getattr(config, "input_embedding", False) else ()
+    x = (torch.rand(num_probes, channels, size, size, *features, generator=generator) * 2 - 1).to(model.device)
     x.requires_grad_(True)
     direction = torch.randn(config.num_levels, generator=generator).to(model.device)
     if class_labels is None and config.num_classes is not None:
@@ -29,7 +31,8 @@ def dependency_map(
     with torch.enable_grad():
         logits = model.logits_from_inputs(x, class_labels)
         (logits[:, channel, row, col] @ direction).sum().backward()
-    return (x.grad != 0).any(dim=0)
+    grad = (x.grad != 0).any(dim=0)
+    return grad.flatten(3).any(dim=3) if features else grad
 
 
 def raster_index(channel: int, row: int, col: int, num_channels: int, image_size: int) -> int:

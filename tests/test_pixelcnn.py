@@ -53,24 +53,27 @@ def dependency_matrix(model) -> torch.Tensor:
 # ---------------------------------------------------------------------------------------------------------
 # Causality and the blind spot
 # ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("input_embedding", [False, True])
 @pytest.mark.parametrize("architecture", ["gated", "masked"])
 @pytest.mark.parametrize("num_channels", [1, 3])
-def test_no_logit_sees_its_own_or_a_later_subpixel(architecture, num_channels):
-    model = tiny_model(architecture=architecture, num_channels=num_channels)
+def test_no_logit_sees_its_own_or_a_later_subpixel(architecture, num_channels, input_embedding):
+    model = tiny_model(architecture=architecture, num_channels=num_channels, input_embedding=input_embedding)
     matrix = dependency_matrix(model)
     assert not torch.triu(matrix).any(), "a logit depends on its own or a later sub-pixel"
 
 
-def test_colour_order_within_a_pixel():
-    model = tiny_model(num_channels=3)
+@pytest.mark.parametrize("input_embedding", [False, True])
+def test_colour_order_within_a_pixel(input_embedding):
+    model = tiny_model(num_channels=3, input_embedding=input_embedding)
     deps = [dependency_map(model, 2, 2, c) for c in range(3)]  # (C, H, W) each
     assert not deps[0][:, 2, 2].any()                           # R sees nothing of its own pixel
     assert deps[1][:, 2, 2].tolist() == [True, False, False]    # G sees R
     assert deps[2][:, 2, 2].tolist() == [True, True, False]     # B sees R and G
 
 
-def test_perturbing_current_and_later_subpixels_leaves_logits_unchanged():
-    model = tiny_model(num_channels=3)
+@pytest.mark.parametrize("input_embedding", [False, True])
+def test_perturbing_current_and_later_subpixels_leaves_logits_unchanged(input_embedding):
+    model = tiny_model(num_channels=3, input_embedding=input_embedding)
     config = model.config
     generator = torch.Generator().manual_seed(1)
     images = torch.randint(0, config.num_levels, (2, 3, 5, 5), generator=generator)
@@ -90,8 +93,9 @@ def test_perturbing_current_and_later_subpixels_leaves_logits_unchanged():
     assert not torch.allclose(model(changed, labels).logits[:, :, 4, 4], reference[:, :, 4, 4])
 
 
-def test_gated_pixelcnn_has_no_blind_spot():
-    model = tiny_model(image_size=6, num_hidden_layers=5)
+@pytest.mark.parametrize("input_embedding", [False, True])
+def test_gated_pixelcnn_has_no_blind_spot(input_embedding):
+    model = tiny_model(image_size=6, num_hidden_layers=5, input_embedding=input_embedding)
     matrix = dependency_matrix(model)
     n = model.config.num_subpixels
     expected = torch.tril(torch.ones(n, n, dtype=torch.bool), diagonal=-1)
@@ -114,14 +118,48 @@ def test_masked_pixelcnn_has_a_blind_spot_up_and_to_the_right():
 # ---------------------------------------------------------------------------------------------------------
 # Exact likelihoods
 # ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("input_embedding", [False, True])
 @pytest.mark.parametrize("architecture", ["gated", "masked"])
-def test_probabilities_of_all_images_sum_to_one(architecture):
-    model = tiny_model(image_size=2, num_channels=3, num_levels=2, architecture=architecture)
+def test_probabilities_of_all_images_sum_to_one(architecture, input_embedding):
+    model = tiny_model(image_size=2, num_channels=3, num_levels=2, architecture=architecture,
+                       input_embedding=input_embedding)
     images = torch.tensor(list(itertools.product([0, 1], repeat=12))).view(-1, 2, 2, 3).permute(0, 3, 1, 2)
     for label in range(3):
         labels = torch.full((images.shape[0],), label)
         total = model.log_likelihood(images, labels).double().exp().sum()
         assert abs(total.item() - 1.0) < 1e-4
+
+
+def test_categorical_codes_sum_to_one_over_every_map():
+    """A 1-channel categorical model over a 2x2 map of 5 unordered codes, as a latent prior is."""
+    model = tiny_model(image_size=2, num_channels=1, num_levels=5, input_embedding=True)
+    maps = torch.tensor(list(itertools.product(range(5), repeat=4))).view(-1, 1, 2, 2)
+    for label in range(3):
+        total = model.log_likelihood(maps, torch.full((maps.shape[0],), label)).double().exp().sum()
+        assert abs(total.item() - 1.0) < 1e-4
+
+
+def test_input_embedding_reads_levels_as_categories():
+    """With the embedding, the first layer reads one learned vector per (channel, level), not the intensity;
+    off by default, so existing configs and weights keep their meaning."""
+    assert tiny_config().input_embedding is False and tiny_config().input_embedding_size == 1
+    model = tiny_model(input_embedding=True)
+    assert model.config.input_embedding_size == 13 // 3
+    assert model.level_embeddings.weight.shape == (3 * 4, 4)
+    assert model.layers[0].horizontal.in_channels == 3 * 4
+    assert "level_embeddings.weight" not in tiny_model().state_dict()
+    images = torch.randint(0, 4, (2, 3, 5, 5))
+    features = model.input_features(images)  # (B, C, H, W, E)
+    torch.testing.assert_close(features[1, 2, 3, 4], model.level_embeddings.weight[2 * 4 + images[1, 2, 3, 4]])
+    # Swapping two levels' embedding rows is the same as relabelling those levels in the input.
+    swapped = tiny_model(input_embedding=True)
+    swapped.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        swapped.level_embeddings.weight[[0, 1]] = model.level_embeddings.weight[[1, 0]]
+    relabelled = images.clone()
+    relabelled[:, 0] = torch.where(images[:, 0] < 2, 1 - images[:, 0], images[:, 0])
+    labels = torch.tensor([0, 1])
+    torch.testing.assert_close(swapped(relabelled, labels).logits, model(images, labels).logits)
 
 
 def test_loss_and_bits_per_dim_agree_with_log_likelihood():
@@ -312,10 +350,11 @@ def test_bad_sampling_arguments_raise(kwargs, name):
         model.generate(**kwargs)
 
 
+@pytest.mark.parametrize("input_embedding", [False, True])
 @pytest.mark.parametrize("architecture", ["gated", "masked"])
-def test_every_parameter_gets_a_gradient(architecture):
+def test_every_parameter_gets_a_gradient(architecture, input_embedding):
     """No dead weights: DDP without `find_unused_parameters` needs every parameter in the loss."""
-    model = tiny_model(architecture=architecture).train()
+    model = tiny_model(architecture=architecture, input_embedding=input_embedding).train()
     images = torch.randint(0, 4, (2, 3, 5, 5))
     model(images, torch.tensor([0, 1]), labels=images).loss.backward()
     unused = [name for name, parameter in model.named_parameters() if parameter.grad is None]

@@ -117,6 +117,14 @@ def test_bad_arguments():
         VQImageGenerationPipeline(tiny_vqvae(), wrong)
 
 
+def test_pixelcnn_prior_reads_codes_through_an_embedding():
+    """Codes are unordered ids: `--prior pixelcnn` embeds them (one learned vector per code), not as intensities."""
+    prior = build_prior("pixelcnn", PriorVocabulary(NUM_CODES, 10), 50, hidden_size=8, num_hidden_layers=1,
+                        kernel_size=5)
+    assert prior.config.input_embedding and prior.config.kernel_size == 5
+    assert prior.level_embeddings.weight.shape == (NUM_CODES, 8)
+
+
 @pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn"])
 def test_save_and_load_combined_folder(tmp_path, prior_type):
     from transformers import AutoModel
@@ -226,21 +234,29 @@ def test_pixelcnn_prior_nll_matches_its_likelihood():
     assert metrics["nll_per_code"] == pytest.approx(loss, rel=1e-5)
 
 
-SHIPPED = __import__("pathlib").Path(__file__).resolve().parents[1] / "model_cards" / "vqvae-prior-mnist"
+MODEL_CARDS = __import__("pathlib").Path(__file__).resolve().parents[1] / "model_cards"
+SHIPPED = ["vqvae-prior-mnist", "vqvae-pixelcnn-prior-mnist"]  # transformer prior, PixelCNN prior
 
 
-def test_shipped_card_loads_and_samples():
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_card_loads_and_samples(name):
     from safetensors.torch import load_file
     from transformers import AutoModel
 
-    model = AutoModel.from_pretrained(SHIPPED)
+    folder = MODEL_CARDS / name
+    model = AutoModel.from_pretrained(folder)
     assert model.vocabulary.num_codes == 512 and model.codes_per_image == 49
-    shipped = load_file(SHIPPED / "model.safetensors")
-    original_vqvae = load_file(SHIPPED.parent / "vqvae-mnist" / "model.safetensors")
+    shipped = load_file(folder / "model.safetensors")
+    original_vqvae = load_file(MODEL_CARDS / "vqvae-mnist" / "model.safetensors")
     assert {f"vqvae.{k}" for k in original_vqvae} <= shipped.keys()
     assert all(torch.equal(shipped[f"vqvae.{k}"], original_vqvae[k]) for k in original_vqvae)
     codes = model.generate(class_labels=[0, 7], generator=0, output_type="codes")
     assert codes.shape == (2, 7, 7) and codes.max() < 512
     assert torch.equal(model.generate(class_labels=["0", "7"], generator=0, output_type="codes"), codes)
-    readme = (SHIPPED / "README.md").read_text()
-    assert "nats/code" in readme and "bits/image" in readme and (SHIPPED / "samples.png").is_file()
+    if model.is_pixelcnn:  # a categorical PixelCNN prior, sampled by the cached sampler == the naive one
+        assert model.config.prior.input_embedding
+        cached = model.prior.generate(class_labels=[0, 7], seed=1, use_cache=True)
+        assert torch.equal(cached, model.prior.generate(class_labels=[0, 7], seed=1, use_cache=False))
+        assert torch.equal(codes, model.prior.generate(class_labels=[0, 7], generator=0)[:, 0])
+    readme = (folder / "README.md").read_text()
+    assert "nats/code" in readme and "bits/image" in readme and (folder / "samples.png").is_file()

@@ -42,6 +42,11 @@ CASES = [
     dict(architecture="gated", num_channels=1, kernel_size=5, first_kernel_size=3, num_hidden_layers=0),
     dict(architecture="masked", num_channels=3),
     dict(architecture="masked", num_channels=1, num_classes=None),
+    dict(architecture="gated", num_channels=3, input_embedding=True),
+    dict(architecture="gated", num_channels=1, input_embedding=True, num_levels=9, first_kernel_size=3),
+    dict(architecture="gated", num_channels=1, input_embedding=True, num_hidden_layers=0),
+    dict(architecture="masked", num_channels=3, input_embedding=True),
+    dict(architecture="masked", num_channels=1, input_embedding=True, num_classes=None),
 ]
 SAMPLING = [dict(), dict(temperature=0.7), dict(top_k=2), dict(top_p=0.8, temperature=1.3)]
 
@@ -60,9 +65,10 @@ def test_cached_and_naive_sampling_are_identical(case, sampling):
     assert torch.equal(cached, naive)
 
 
-def test_cached_logits_match_forward_pass_on_the_sampled_images():
+@pytest.mark.parametrize("input_embedding", [False, True])
+def test_cached_logits_match_forward_pass_on_the_sampled_images(input_embedding):
     """Every step's logits equal the full forward pass on the final image (causality makes them final)."""
-    model = random_model(image_size=4)
+    model = random_model(image_size=4, input_embedding=input_embedding)
     images, logits = sample_with_logits(model, True, class_labels=[1, 0], seed=0)
     forward = model(images, [1, 0]).logits  # (B, C, H, W, L)
     expected = forward.permute(2, 3, 1, 0, 4).reshape(-1, 2, model.config.num_levels)  # raster, then R, G, B

@@ -104,6 +104,10 @@ class _GatedSampler:
         self.hidden = hidden = config.hidden_size
         self.factory = dict(device=model.device, dtype=model.dtype)
         C = self.channels
+        # First-layer features per sub-pixel: 1 intensity, or E embedding features. The model orders them
+        # `e * C + c`; here they are group-sorted, so colour `c` owns the contiguous block `[c * E, (c + 1) * E)`.
+        self.input_size = config.input_embedding_size
+        self.input_order = _group_order(C * self.input_size, C)[0]
         order, self.offsets = _group_order(hidden, C)
         # Pre-activations `[f; g]` sorted by group, `[f_0; g_0; f_1; g_1; ...]`: one contiguous block per group.
         self.pre_order = torch.cat([torch.cat([order[a:b], hidden + order[a:b]])
@@ -120,7 +124,7 @@ class _GatedSampler:
     def _layer(self, layer, config, class_labels) -> dict:
         hidden, order, pre_order = self.hidden, self.order, self.pre_order
         half = (config.first_kernel_size if layer.first else config.kernel_size) // 2
-        in_order = torch.arange(self.channels) if layer.first else order
+        in_order = self.input_order if layer.first else order
         # Horizontal conv as a window matrix: rows (window column, input feature), columns [f; g] (tanh folded).
         weight = layer.horizontal.masked_weight()[:, in_order]  # (2F, in, 1, half + 1)
         horizontal = _fold_tanh(_window_matrix(weight), hidden, dim=1)
@@ -143,7 +147,7 @@ class _GatedSampler:
         return dict(
             half=half,
             first=layer.first,
-            in_channels=self.channels if layer.first else hidden,
+            in_channels=self.channels * self.input_size if layer.first else hidden,
             vertical_weight=_fold_tanh(layer.vertical.masked_weight(), hidden, dim=0).contiguous(
                 memory_format=torch.channels_last),
             vertical_bias=_fold_tanh(layer.vertical.bias, hidden, dim=0),
@@ -253,13 +257,17 @@ class _GatedSampler:
                     matrix, pre, sig, sig_f, sig_g, gated, skip, output = per_group[c]
                     self.plan[col][c].append((row_bias[:, col, 2 * a : 2 * b], window, matrix, pre, sig, sig_f,
                                               sig_g, gated, skip, next_slot, output, residual))
-        first = self.layers[0]
-        self.image_inputs = [[self.inputs[0][:, (first["half"] + col) * C + channel] for channel in range(C)]
-                             for col in range(S)]
+        first, E = self.layers[0], self.input_size
+        self.image_inputs = [[self.inputs[0][:, ((first["half"] + col) * C + channel) * E :][:, :E]
+                              for channel in range(C)] for col in range(S)]
 
     # ---- sampling -----------------------------------------------------------------------------------
     def sample(self, draw, rows, to_input: torch.Tensor) -> torch.LongTensor:
-        B, C, S = self.batch_size, self.channels, self.size
+        """`to_input` `(C, num_levels, E)`: the first-layer features of each level of each colour channel."""
+        B, C, S, E = self.batch_size, self.channels, self.size, self.input_size
+        levels_per_channel = to_input.shape[1]
+        table = to_input.reshape(C * levels_per_channel, E)
+        channel_offsets = torch.arange(C, device=to_input.device)[None, :, None] * levels_per_channel
         # Vertical-stack inputs of every layer, channels last, zero padded: `half` rows on top, `half` columns
         # each side.
         self.vertical_inputs = [
@@ -275,11 +283,12 @@ class _GatedSampler:
             for col in range(S):
                 for channel in range(C):
                     levels = draw(self._step(col, channel))
-                    torch.index_select(to_input, 0, levels, out=self.image_inputs[col][channel])
+                    torch.index_select(to_input[channel], 0, levels, out=self.image_inputs[col][channel])
                     sampled.append(levels)
-            # The finished image row feeds the vertical stack of later rows.
-            finished = torch.stack(sampled[-S * C :], dim=1).view(B, S, C).permute(0, 2, 1)
-            self.vertical_inputs[0][:, :, row + first_half, first_half : first_half + S] = to_input[finished]
+            # The finished image row feeds the vertical stack of later rows (features in the model's order).
+            finished = torch.stack(sampled[-S * C :], dim=1).view(B, S, C).permute(0, 2, 1)  # (B, C, S)
+            features = table[finished + channel_offsets].permute(0, 3, 1, 2).reshape(B, E * C, S)
+            self.vertical_inputs[0][:, :, row + first_half, first_half : first_half + S] = features
         return torch.stack(sampled, dim=1).view(B, S, S, C).permute(0, 3, 1, 2).contiguous()
 
     def _vertical_row(self, row: int) -> None:
@@ -340,6 +349,7 @@ class CachedSampler:
         self.channels = config.num_channels
         self.hidden = config.hidden_size
         self.factory = dict(device=model.device, dtype=model.dtype)
+        self.level_embeddings = getattr(model, "level_embeddings", None)
         if config.architecture == "gated":
             self.gated = _GatedSampler(model, batch_size, class_labels)
             return
@@ -362,7 +372,7 @@ class CachedSampler:
             matrix=_fold_tanh(_window_matrix(weight), hidden, dim=1),
             bias=_fold_tanh(bias, hidden, dim=1),
             **_output_matrices(layer),
-            in_channels=self.channels if layer.first else hidden,
+            in_channels=self.channels * self.config.input_embedding_size if layer.first else hidden,
         )
 
     # ---- sampling -----------------------------------------------------------------------------------
@@ -371,12 +381,19 @@ class CachedSampler:
         """Sample all sub-pixels; `rows` iterates over row indices. `draw.start_row()` is called at the start of
         every row and `draw(logits (B, L)) -> levels (B,)` once per sub-pixel, in raster order."""
         if self.config.architecture == "gated":
-            to_input = self._normalise(torch.arange(self.config.num_levels, device=self.factory["device"]))
-            return self.gated.sample(draw, rows, to_input)
+            return self.gated.sample(draw, rows, self.to_input)
         return self._sample_masked(draw, rows)
 
-    def _normalise(self, levels: torch.Tensor) -> torch.Tensor:
-        return levels.to(self.factory["dtype"]) * (2.0 / (self.config.num_levels - 1)) - 1.0
+    @property
+    def to_input(self) -> torch.Tensor:
+        """`(C, num_levels, E)`: what the first layer reads for each level of each colour channel (E = 1 for an
+        intensity in [-1, 1], else the level embedding)."""
+        config = self.config
+        if self.level_embeddings is not None:
+            return self.level_embeddings.weight.view(self.channels, config.num_levels, -1)
+        levels = torch.arange(config.num_levels, device=self.factory["device"]).to(self.factory["dtype"])
+        intensities = levels * (2.0 / (config.num_levels - 1)) - 1.0
+        return intensities[None, :, None].expand(self.channels, -1, -1)
 
     def _sample_masked(self, draw, rows) -> torch.LongTensor:
         B, C, S, hidden = self.batch_size, self.channels, self.size, self.hidden
@@ -389,6 +406,7 @@ class CachedSampler:
         last = len(self.layers) - 1
         first_half = self.layers[0]["half"]
         skip = torch.empty(B, len(self.layers) * hidden, **self.factory)
+        to_input = self.to_input  # (C, num_levels, E); the model orders first-layer features `e * C + c`
         for row in rows:
             draw.start_row()
             for col in range(S):
@@ -407,5 +425,5 @@ class CachedSampler:
                         inputs[index + 1][:, row + next_half, col + next_half] = out
                     levels = draw(self.head(skip, channel))
                     images[:, channel, row, col] = levels
-                    inputs[0][:, row + first_half, col + first_half, channel] = self._normalise(levels)
+                    inputs[0][:, row + first_half, col + first_half, channel::C] = to_input[channel][levels]
         return images

@@ -156,11 +156,13 @@ def build_prior(
     num_attention_heads: int = 4,
     hidden_dropout: float = 0.0,
     cell_type: str = "lstm",
+    kernel_size: int = 3,
 ):
     """A freshly initialised prior: `ARTransformerForCausalLM` / `ARRNNForCausalLM` over class-prefixed token
     sequences of length `sequence_length`, or (``"pixelcnn"``) a class-conditional gated
     `PixelCNNForImageGeneration` over the `(h, w)` code map with `num_levels = num_codes`, where
-    ``h * w = sequence_length - 1`` (the code id enters its first layer as a scalar intensity)."""
+    ``h * w = sequence_length - 1``, reading the codes through a learned embedding (``input_embedding=True``:
+    codes are unordered ids, not intensities) with `kernel_size` x `kernel_size` gated layers."""
     from ..causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 
     special = dict(
@@ -202,7 +204,9 @@ def build_prior(
             hidden_size=hidden_size,
             num_hidden_layers=num_hidden_layers,
             output_hidden_size=2 * hidden_size,
+            kernel_size=kernel_size,
             dropout=hidden_dropout,
+            input_embedding=True,
         )
         return PixelCNNForImageGeneration(config)
     raise ValueError(f"`prior_type` must be one of {PRIOR_TYPES}, got {prior_type!r}.")
@@ -306,6 +310,7 @@ class PriorArguments:
     num_hidden_layers: int = 4
     num_attention_heads: int = field(default=4, metadata={"help": "transformer only."})
     cell_type: str = field(default="lstm", metadata={"help": "rnn only.", "choices": ["lstm", "gru"]})
+    kernel_size: int = field(default=3, metadata={"help": "pixelcnn only: odd kernel size of the gated layers."})
     hidden_dropout: float = 0.0
 
 
@@ -371,6 +376,7 @@ def train_prior(
         num_attention_heads=flags.num_attention_heads,
         hidden_dropout=flags.hidden_dropout,
         cell_type=flags.cell_type,
+        kernel_size=flags.kernel_size,
     )
 
     def save_fn(model, output_dir):  # the final layout: one two-stage model with its pipeline file beside it

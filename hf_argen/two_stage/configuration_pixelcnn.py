@@ -27,6 +27,11 @@ class PixelCNNConfig(PreTrainedConfig):
         architecture (`str`, defaults to `"gated"`): `"gated"` for the vertical + horizontal stacks
             (no blind spot), `"masked"` for the original single-stack masked PixelCNN (with blind spot).
         dropout (`float`, defaults to 0.0): dropout on the gated activations during training.
+        input_embedding (`bool`, defaults to `False`): how the first layer reads a sub-pixel. `False`: its level
+            as a scalar intensity in [-1, 1] (images, whose levels are ordered). `True`: a learned embedding of the
+            level (categorical inputs such as VQ-VAE code ids, which are unordered), one table per colour channel,
+            `max(1, hidden_size // num_channels)` features per sub-pixel, all in that channel's group, so the
+            masks (causality, colour order) are unchanged.
     """
 
     model_type = "pixelcnn"
@@ -42,6 +47,7 @@ class PixelCNNConfig(PreTrainedConfig):
     output_hidden_size: int = 256
     architecture: str = "gated"
     dropout: float | int = 0.0
+    input_embedding: bool = False
     initializer_range: float = 0.02
 
     def __post_init__(self, **kwargs):
@@ -63,6 +69,11 @@ class PixelCNNConfig(PreTrainedConfig):
             raise ValueError(f"`architecture` must be one of {ARCHITECTURES}, got {self.architecture!r}.")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1), got {self.dropout}.")
+
+    @property
+    def input_embedding_size(self) -> int:
+        """Features per sub-pixel at the first layer: 1 (intensity) or the width of the level embedding."""
+        return max(1, self.hidden_size // self.num_channels) if self.input_embedding else 1
 
     @property
     def num_subpixels(self) -> int:

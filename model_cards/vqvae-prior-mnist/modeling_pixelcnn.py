@@ -149,7 +149,7 @@ class _StackLayer(nn.Module):
         super().__init__()
         self.first = first
         self.groups, self.hidden = config.num_channels, config.hidden_size
-        self.in_channels = config.num_channels if first else config.hidden_size
+        self.in_channels = config.num_channels * config.input_embedding_size if first else config.hidden_size
         self.kernel_size = config.first_kernel_size if first else config.kernel_size
         # The last layer's horizontal output would feed nothing (only skip features reach the head).
         self.output = None if last else pointwise_conv(self.hidden, self.hidden, self.groups)
@@ -281,7 +281,9 @@ class PixelCNNPreTrainedModel(PreTrainedModel):
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
-            nn.init.normal_(module.weight, std=self.config.initializer_range)
+            # The level embedding replaces inputs in [-1, 1]: unit scale, like them; class biases start small.
+            std = 1.0 if module is getattr(self, "level_embeddings", None) else self.config.initializer_range
+            nn.init.normal_(module.weight, std=std)
 
 
 class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
@@ -293,6 +295,10 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
 
     def __init__(self, config: PixelCNNConfig):
         super().__init__(config)
+        # Categorical inputs: one embedding table per colour channel, stacked (row `c * num_levels + level`).
+        self.level_embeddings = None
+        if config.input_embedding:
+            self.level_embeddings = nn.Embedding(config.num_channels * config.num_levels, config.input_embedding_size)
         layer_class = GatedStackLayer if config.architecture == "gated" else MaskedStackLayer
         self.layers = nn.ModuleList(
             [
@@ -381,14 +387,26 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
             return tuple(x for x in (loss, logits) if x is not None)
         return PixelCNNOutput(loss=loss, logits=logits)
 
+    def input_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """What the first layer reads per sub-pixel: intensities `(B, C, H, W)` in [-1, 1], or with
+        `config.input_embedding` the level embeddings `(B, C, H, W, E)`."""
+        if self.level_embeddings is None:
+            return self.normalize(pixel_values)
+        offsets = torch.arange(self.config.num_channels, device=pixel_values.device) * self.config.num_levels
+        return self.level_embeddings(pixel_values + offsets[:, None, None])
+
     def _logits(self, pixel_values: torch.Tensor, class_labels: torch.Tensor | None) -> torch.Tensor:
-        return self.logits_from_inputs(self.normalize(pixel_values), class_labels)
+        return self.logits_from_inputs(self.input_features(pixel_values), class_labels)
 
     def logits_from_inputs(self, x: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits `(B, C, H, W, num_levels)` from normalised float inputs `x` `(B, C, H, W)`, unchecked.
+        """Logits `(B, C, H, W, num_levels)` from first-layer inputs `x` (see `input_features`), unchecked:
+        normalised intensities `(B, C, H, W)`, or level embeddings `(B, C, H, W, E)` with `config.input_embedding`.
 
         Differentiable in `x`, which is what receptive-field and causality checks need.
         """
+        if x.dim() == 5:  # feature `e * C + c` holds embedding feature e of channel c: it is in group c
+            batch, channels, height, width, size = x.shape
+            x = x.permute(0, 4, 1, 2, 3).reshape(batch, size * channels, height, width)
         v, h, skips = x, x, []
         for layer in self.layers:
             v, h, gated = layer(v, h, class_labels)

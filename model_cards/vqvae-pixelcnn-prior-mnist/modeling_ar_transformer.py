@@ -1,0 +1,435 @@
+# Copied from hf_argen.causal_lm.transformer.modeling_ar_transformer (edit it, then check_copies.py --fix)
+"""Decoder-only autoregressive transformer (pre-norm, causal SDPA, learned or rotary positions).
+
+Plugs into `transformers`' `GenerationMixin`: the key/value cache is a `transformers` `Cache` (a
+`DynamicCache` by default) passed to `forward` as `cache`, so greedy, sampling, beam search, streamers
+and logits processors all come from `generate()`.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import GenerationMixin, PreTrainedModel
+from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+
+from .configuration_ar_transformer import ARTransformerConfig
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Input checks
+# ----------------------------------------------------------------------------------------------------------
+def check_input_ids(input_ids: torch.Tensor, vocab_size: int, name: str = "input_ids") -> None:
+    """Raise a ValueError unless `input_ids` is an integer `(batch, seq_len)` tensor in [0, vocab_size)."""
+    if not isinstance(input_ids, torch.Tensor):
+        raise ValueError(f"`{name}` must be a torch.Tensor, got {type(input_ids).__name__}.")
+    if input_ids.dtype.is_floating_point or input_ids.dtype.is_complex or input_ids.dtype == torch.bool:
+        raise ValueError(f"`{name}` must hold integer token ids in [0, {vocab_size}), got {input_ids.dtype}.")
+    if input_ids.dim() != 2:
+        raise ValueError(f"`{name}` must have shape (batch, seq_len), got {tuple(input_ids.shape)}.")
+    if not input_ids.numel():
+        return
+    low, high = torch.aminmax(input_ids)  # one kernel: this runs at every decoding step
+    if int(low) < 0 or int(high) >= vocab_size:
+        raise ValueError(
+            f"`{name}` must be token ids in [0, vocab_size={vocab_size}), got range "
+            f"[{int(input_ids.min())}, {int(input_ids.max())}]."
+        )
+
+
+def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean next-token cross-entropy (nats): `logits[:, t]` predicts `labels[:, t + 1]`; -100 is ignored."""
+    return F.cross_entropy(
+        logits[:, :-1].reshape(-1, logits.shape[-1]).float(), labels[:, 1:].reshape(-1), ignore_index=-100
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Positions
+# ----------------------------------------------------------------------------------------------------------
+def rotary_cos_sin(position_ids: torch.Tensor, head_dim: int, theta: float, dtype) -> tuple:
+    """cos, sin of shape `(batch, 1, seq_len, head_dim)` for `position_ids` `(batch, seq_len)`."""
+    exponent = torch.arange(0, head_dim, 2, device=position_ids.device, dtype=torch.float32) / head_dim
+    inv_freq = 1.0 / (theta**exponent)
+    freqs = position_ids[:, :, None].float() * inv_freq  # (B, T, head_dim / 2)
+    angles = torch.cat((freqs, freqs), dim=-1)[:, None]
+    return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate `x` `(batch, heads, seq_len, head_dim)` (GPT-NeoX half-split convention)."""
+    first, second = x.chunk(2, dim=-1)
+    return x * cos + torch.cat((-second, first), dim=-1) * sin
+
+
+def attention_bias(
+    attention_mask: torch.Tensor | None, query_length: int, past_length: int, device
+) -> tuple[torch.Tensor | None, bool]:
+    """Boolean SDPA mask `(batch, 1, query_length, kv_length)` (True = attend), or `None` plus `is_causal`.
+
+    No mask is built when nothing is padded and the causal structure is SDPA's own (no past) or trivial
+    (one query). Padded query rows attend at least to themselves, so no row is fully masked (no NaNs).
+    """
+    kv_length = past_length + query_length
+    padded = attention_mask is not None and not bool(attention_mask[:, -kv_length:].all())
+    if not padded and (past_length == 0 or query_length == 1):
+        return None, query_length > 1
+    query_positions = torch.arange(query_length, device=device)[:, None] + past_length
+    key_positions = torch.arange(kv_length, device=device)[None, :]
+    mask = (key_positions <= query_positions)[None, None]
+    if padded:
+        if attention_mask.shape[-1] < kv_length:
+            raise ValueError(
+                f"`attention_mask` must cover the cached and new tokens ({kv_length}), got length "
+                f"{attention_mask.shape[-1]}."
+            )
+        mask = mask & attention_mask[:, None, None, -kv_length:].bool()
+        mask = mask | (key_positions == query_positions)[None, None]
+    return mask, False
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Key/value cache
+# ----------------------------------------------------------------------------------------------------------
+class GrowingKVLayer(DynamicLayer):
+    """A `DynamicLayer` whose keys/values live in a buffer grown by doubling.
+
+    `DynamicLayer.update` concatenates, copying the whole cache at every generated token (O(length) per
+    token); here appending is amortised O(1). `keys`/`values` are prefix views of the buffers, so every other
+    `DynamicLayer` operation (crop, beam reordering, batch selection) works unchanged: an operation that
+    replaces the tensors (e.g. `index_select` for beams) makes the next `update` copy them into a new buffer.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._key_buffer = self._value_buffer = self._views = None
+
+    def update(self, key_states, value_states, *args, **kwargs):
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        length = self.keys.shape[-2] if self.keys.dim() == 4 else 0
+        new_length = length + key_states.shape[-2]
+        # Still our own views (nothing replaced them since the last update) and room left: write in place.
+        adopted = self._views is not None and self.keys is self._views[0] and self.values is self._views[1]
+        if not adopted or new_length > self._key_buffer.shape[-2]:
+            batch, heads, _, head_dim = key_states.shape
+            capacity = max(2 * new_length, 64)
+            key_buffer = key_states.new_empty(batch, heads, capacity, head_dim)
+            value_buffer = value_states.new_empty(batch, heads, capacity, value_states.shape[-1])
+            if length:
+                key_buffer[:, :, :length] = self.keys
+                value_buffer[:, :, :length] = self.values
+            self._key_buffer, self._value_buffer = key_buffer, value_buffer
+        self._key_buffer[:, :, length:new_length] = key_states
+        self._value_buffer[:, :, length:new_length] = value_states
+        self.keys = self._key_buffer[:, :, :new_length]
+        self.values = self._value_buffer[:, :, :new_length]
+        self._views = (self.keys, self.values)
+        return self.keys, self.values
+
+
+def use_growing_layers(cache: Cache) -> None:
+    """Swap the still-empty plain `DynamicLayer`s of a `DynamicCache` for `GrowingKVLayer`s (same results)."""
+    if type(cache) is DynamicCache and not cache.offloading:
+        for index, layer in enumerate(cache.layers):
+            if type(layer) is DynamicLayer and not layer.is_initialized:
+                cache.layers[index] = GrowingKVLayer()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Layers
+# ----------------------------------------------------------------------------------------------------------
+class ARTransformerAttention(nn.Module):
+    """Multi-head causal self-attention with a fused QKV projection; `(B, T, H)` -> `(B, T, H)`."""
+
+    def __init__(self, config: ARTransformerConfig, layer_idx: int):
+        super().__init__()
+        self.layer_idx = layer_idx
+        self.num_heads, self.head_dim = config.num_attention_heads, config.head_dim
+        self.dropout = config.attention_dropout
+        self.qkv_proj = nn.Linear(config.hidden_size, 3 * config.hidden_size)
+        self.o_proj = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, hidden_states, rotary=None, mask=None, is_causal=False, cache: Cache | None = None):
+        batch, length, width = hidden_states.shape
+        qkv = self.qkv_proj(hidden_states).view(batch, length, 3, self.num_heads, self.head_dim)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, T, head_dim)
+        if rotary is not None:
+            query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
+        if cache is not None:
+            key, value = cache.update(key, value, self.layer_idx)
+        out = F.scaled_dot_product_attention(
+            query,
+            key,
+            value,
+            attn_mask=mask,
+            is_causal=is_causal,
+            dropout_p=self.dropout if self.training else 0.0,
+        )
+        return self.o_proj(out.transpose(1, 2).reshape(batch, length, width))
+
+
+class ARTransformerMLP(nn.Module):
+    def __init__(self, config: ARTransformerConfig):
+        super().__init__()
+        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size)
+
+    def forward(self, x):
+        return self.down_proj(F.gelu(self.up_proj(x), approximate="tanh"))
+
+
+class ARTransformerBlock(nn.Module):
+    """Pre-norm block: `x + attn(ln(x))`, then `x + mlp(ln(x))`."""
+
+    def __init__(self, config: ARTransformerConfig, layer_idx: int):
+        super().__init__()
+        self.input_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.self_attn = ARTransformerAttention(config, layer_idx)
+        self.post_attention_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.mlp = ARTransformerMLP(config)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+
+    def forward(self, hidden_states, rotary=None, mask=None, is_causal=False, cache=None):
+        # LayerNorms applied functionally: one module call less each on the decoding hot path.
+        norm = self.input_layernorm
+        normed = F.layer_norm(hidden_states, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
+        attn = self.self_attn(normed, rotary, mask, is_causal, cache)
+        mlp_input = hidden_states + (self.dropout(attn) if self.training else attn)
+        norm = self.post_attention_layernorm
+        mlp = self.mlp(F.layer_norm(mlp_input, norm.normalized_shape, norm.weight, norm.bias, norm.eps))
+        return mlp_input + (self.dropout(mlp) if self.training else mlp)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Models
+# ----------------------------------------------------------------------------------------------------------
+class ARTransformerPreTrainedModel(PreTrainedModel):
+    config_class = ARTransformerConfig
+    base_model_prefix = "model"
+    main_input_name = "input_ids"
+    _no_split_modules = ["ARTransformerBlock"]
+    _supports_sdpa = True
+
+    def _init_weights(self, module):
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=std)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=std)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        if isinstance(module, ARTransformerAttention):
+            # GPT-2's scaled init of residual projections: std / sqrt(2 * num_layers).
+            nn.init.normal_(module.o_proj.weight, std=std / (2 * self.config.num_hidden_layers) ** 0.5)
+        elif isinstance(module, ARTransformerMLP):
+            nn.init.normal_(module.down_proj.weight, std=std / (2 * self.config.num_hidden_layers) ** 0.5)
+
+
+class ARTransformerModel(ARTransformerPreTrainedModel):
+    """Embeddings + decoder blocks + final LayerNorm; returns hidden states `(B, T, hidden_size)`."""
+
+    def __init__(self, config: ARTransformerConfig):
+        super().__init__(config)
+        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.embed_positions = None
+        if config.position_embedding_type == "learned":
+            self.embed_positions = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.dropout = nn.Dropout(config.hidden_dropout)
+        self.layers = nn.ModuleList([ARTransformerBlock(config, i) for i in range(config.num_hidden_layers)])
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.embed_tokens
+
+    def set_input_embeddings(self, value):
+        self.embed_tokens = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        cache: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPast:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch, seq_len)`): token ids in [0, vocab_size).
+            attention_mask (`torch.LongTensor` of shape `(batch, past_len + seq_len)`, *optional*): 1 = token,
+                0 = padding (left padding for batched prompts).
+            position_ids (`torch.LongTensor` of shape `(batch, seq_len)`, *optional*): defaults to
+                `past_len + arange(seq_len)`; must stay below `max_position_embeddings`.
+            cache (`Cache`, *optional*): key/value cache; a `DynamicCache` is created when `use_cache`.
+        """
+        hidden_states, cache = self._hidden_states(
+            input_ids, attention_mask, position_ids, cache, inputs_embeds, use_cache
+        )
+        return BaseModelOutputWithPast(last_hidden_state=hidden_states, cache=cache)
+
+    def _hidden_states(self, input_ids, attention_mask, position_ids, cache, inputs_embeds, use_cache):
+        """`forward` without the output dataclass (the decoding hot path): `(hidden_states, cache)`."""
+        config = self.config
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of `input_ids` and `inputs_embeds`.")
+        if input_ids is not None:
+            check_input_ids(input_ids, config.vocab_size)
+            inputs_embeds = self.embed_tokens(input_ids)
+        batch, length = inputs_embeds.shape[:2]
+        use_cache = config.use_cache if use_cache is None else use_cache
+        if not use_cache:
+            cache = None
+        elif cache is None:
+            cache = DynamicCache(config=config)
+        past_length = cache.get_seq_length() if cache is not None else 0
+        if cache is not None and past_length == 0:
+            use_growing_layers(cache)
+
+        last_position = past_length + length - 1
+        if position_ids is None:
+            position_ids = torch.arange(past_length, past_length + length, device=inputs_embeds.device)[None]
+        elif position_ids.shape[-1] != length:
+            raise ValueError(f"`position_ids` must have length {length}, got {tuple(position_ids.shape)}.")
+        else:
+            last_position = max(last_position, int(position_ids.max()))
+        if last_position >= config.max_position_embeddings:
+            raise ValueError(
+                f"The sequence reaches position {last_position}, past "
+                f"`max_position_embeddings` ({config.max_position_embeddings}): shorten the prompt "
+                f"(input_ids of length {length} after {past_length} cached tokens) or `max_new_tokens`."
+            )
+
+        hidden_states = inputs_embeds
+        rotary = None
+        if self.embed_positions is not None:
+            hidden_states = hidden_states + self.embed_positions(position_ids)
+        else:
+            rotary = rotary_cos_sin(
+                position_ids.expand(batch, -1), config.head_dim, config.rope_theta, hidden_states.dtype
+            )
+        if self.training:
+            hidden_states = self.dropout(hidden_states)
+        mask, is_causal = attention_bias(attention_mask, length, past_length, hidden_states.device)
+        for layer in self.layers:
+            hidden_states = layer(hidden_states, rotary, mask, is_causal, cache)
+        return self.norm(hidden_states), cache
+
+
+class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
+    """Decoder-only transformer language model; logits `(batch, seq_len, vocab_size)`.
+
+    `generate()` is `transformers`' own (greedy, sampling, beam search, streamers, logits processors).
+    """
+
+    _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
+
+    def __init__(self, config: ARTransformerConfig):
+        super().__init__(config)
+        self.model = ARTransformerModel(config)
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.model.embed_tokens
+
+    def set_input_embeddings(self, value):
+        self.model.embed_tokens = value
+
+    def get_output_embeddings(self):
+        return self.lm_head
+
+    def set_output_embeddings(self, value):
+        self.lm_head = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        cache: Cache | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int = 0,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> CausalLMOutputWithPast:
+        r"""
+        Args:
+            input_ids (`torch.LongTensor` of shape `(batch, seq_len)`): token ids in [0, vocab_size).
+            labels (`torch.LongTensor` of shape `(batch, seq_len)`, *optional*): usually `input_ids`; shifted
+                inside (position t predicts token t + 1); -100 is ignored. The loss is the mean NLL in nats.
+            logits_to_keep (`int`): if > 0, only the last `logits_to_keep` positions get logits.
+            (other arguments as in [`ARTransformerModel.forward`])
+        """
+        hidden_states, cache = self.model._hidden_states(
+            input_ids, attention_mask, position_ids, cache, inputs_embeds, use_cache
+        )
+        if logits_to_keep:
+            hidden_states = hidden_states[:, -logits_to_keep:]
+        logits = self.lm_head(hidden_states)
+        loss = None
+        if labels is not None:
+            loss = causal_lm_loss(logits, labels)
+        if return_dict is False:
+            return tuple(x for x in (loss, logits, cache) if x is not None)
+        return CausalLMOutputWithPast(loss=loss, logits=logits, cache=cache)
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids,
+        next_sequence_length=None,
+        cache=None,
+        attention_mask=None,
+        inputs_embeds=None,
+        is_first_iteration=False,
+        **kwargs,
+    ):
+        """`GenerationMixin`'s input preparation, with a lean path for the one-token decoding steps."""
+        if is_first_iteration or next_sequence_length != 1 or cache is None or inputs_embeds is not None:
+            return super().prepare_inputs_for_generation(
+                input_ids,
+                next_sequence_length=next_sequence_length,
+                cache=cache,
+                attention_mask=attention_mask,
+                inputs_embeds=inputs_embeds,
+                is_first_iteration=is_first_iteration,
+                **kwargs,
+            )
+        model_inputs = {"input_ids": input_ids[:, -1:], "cache": cache}
+        if (position_ids := kwargs.pop("position_ids", None)) is not None:
+            model_inputs["position_ids"] = position_ids[:, -1:]
+        if attention_mask is not None:
+            model_inputs["attention_mask"] = attention_mask
+        for key, value in kwargs.items():
+            if key not in model_inputs and key not in ("labels", "next_sequence_length"):
+                model_inputs[key] = value
+        return model_inputs
+
+    def _validate_generated_length(self, generation_config, input_ids_length, has_default_max_length):
+        """Refuse, before decoding, a prompt plus generation longer than `max_position_embeddings`."""
+        limit = self.config.max_position_embeddings
+        if input_ids_length > limit:
+            raise ValueError(
+                f"The prompt has {input_ids_length} tokens, more than `max_position_embeddings` ({limit})."
+            )
+        if generation_config.max_length > limit:
+            if has_default_max_length and generation_config.max_new_tokens is None:
+                generation_config.max_length = limit
+            else:
+                raise ValueError(
+                    f"Prompt ({input_ids_length} tokens) + `max_new_tokens` gives `max_length` "
+                    f"{generation_config.max_length}, past `max_position_embeddings` ({limit})."
+                )
+        super()._validate_generated_length(generation_config, input_ids_length, has_default_max_length)
+
+
+__all__ = ["ARTransformerForCausalLM", "ARTransformerModel", "ARTransformerPreTrainedModel"]
