@@ -4,6 +4,13 @@ Importing the package registers every config, model and processor with the `tran
 """
 
 from . import auto  # noqa: F401  (registration side effect)
+from .captioning import (
+    CaptionerConfig,
+    CaptionerForConditionalGeneration,
+    CaptionerImageProcessor,
+    CaptionerProcessor,
+    ImageCaptioningPipeline,
+)
 from .causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 from .image_processing import PixelCNNImageProcessor, make_grid
 from .pipelines import VQImageGenerationPipeline
@@ -17,6 +24,11 @@ __all__ = [
     "ARRNNForCausalLM",
     "ARTransformerConfig",
     "ARTransformerForCausalLM",
+    "CaptionerConfig",
+    "CaptionerForConditionalGeneration",
+    "CaptionerImageProcessor",
+    "CaptionerProcessor",
+    "ImageCaptioningPipeline",
     "PixelCNNConfig",
     "PixelCNNForImageGeneration",
     "PixelCNNImageProcessor",

@@ -7,6 +7,7 @@ then loads with `trust_remote_code=True` on a machine without hf_argen.
 
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForCausalLM
 
+from .captioning.registration import register_captioning
 from .causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 from .image_processing import PixelCNNImageProcessor
 from .pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration
@@ -28,6 +29,7 @@ def register_all() -> None:
     _register(VQVAEConfig, {AutoModel: VQVAEModel})
     _register(ARTransformerConfig, {AutoModelForCausalLM: ARTransformerForCausalLM})
     _register(ARRNNConfig, {AutoModelForCausalLM: ARRNNForCausalLM})
+    register_captioning()
 
 
 register_all()
