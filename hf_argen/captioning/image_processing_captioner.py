@@ -79,8 +79,10 @@ class CaptionerImageProcessor(BaseImageProcessor):
         """Images -> `BatchFeature(pixel_values=FloatTensor (B, C, image_size, image_size))`."""
         if images is None:
             raise ValueError("`images` must be given (a PIL image, array or tensor, or a list of them).")
-        if not isinstance(images, (list, tuple)):
+        if isinstance(images, (Image.Image, np.ndarray, str, bytes)) or type(images).__module__.startswith("torch"):
             images = [images]
+        elif not isinstance(images, (list, tuple)):
+            images = list(images) if hasattr(images, "__iter__") else [images]  # e.g. a `datasets` Column
         if not images:
             raise ValueError("`images` is an empty list.")
         return BatchFeature({"pixel_values": np.stack([self.to_array(image) for image in images])},

@@ -34,6 +34,8 @@ class CaptionerProcessor(ProcessorMixin):
         tokenizer = self.tokenizer
         if isinstance(text, str):
             text = [text]
+        elif not isinstance(text, (list, tuple)) and hasattr(text, "__iter__"):
+            text = list(text)  # e.g. a `datasets` Column
         if not isinstance(text, (list, tuple)) or not all(isinstance(t, str) for t in text):
             raise ValueError("`text` must be a caption string or a list of caption strings.")
         for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
