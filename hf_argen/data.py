@@ -14,8 +14,14 @@ Entry point: :func:`load_image_dataset` (`name`, `split`, ...). Names it underst
   ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist/``, found without configuration).
 * ``"mnist_digits"``: MNIST turned into scikit-learn digits format (see :func:`mnist_to_digits_levels`), with
   a ``source`` column ``"mnist"`` so mixed training sets can tell converted rows from real digits.
-* a local folder: a `save_to_disk` folder (`load_from_disk`) or an `imagefolder` (optionally with
-  ``metadata.jsonl``); any other string is a Hub dataset id (for example ``"uoft-cs/cifar10"``).
+* a local folder: a `save_to_disk` folder (`load_from_disk`) or an `imagefolder`: labels from class subfolder
+  names (``circle/*.png``, ``square/*.png``) or from string or integer labels in ``metadata.jsonl``; string
+  labels become class ids in sorted order of the names (over all of the folder's splits). Any other string is a
+  Hub dataset id (for example ``"uoft-cs/cifar10"``).
+
+Validation split: training carves a fixed validation split from the training images, every
+``VALIDATION_EVERY``-th image (index % 10 == 0), held out from training (:func:`validation_indices`). It is never
+called "test"; the test split is only the dataset's own (for `digits` the fixed index split below).
 
 :func:`encode_images` turns a dataset's images into a `torch.LongTensor` of levels with an image processor.
 """
@@ -30,6 +36,7 @@ import numpy as np
 import torch
 
 DATA_DIR_ENV = "HF_ARGEN_DATA_DIR"
+VALIDATION_EVERY = 10
 DIGITS_LEVELS = 17
 HUB_IDS = {"mnist": "ylecun/mnist", "fashion_mnist": "zalando-datasets/fashion_mnist"}
 _ALIASES = {
@@ -319,12 +326,34 @@ def load_image_dataset(
                     raise ValueError(f"`split` {split!r} not in {path} (has {list(dataset)}).")
                 dataset = dataset[split]
         else:
-            dataset = datasets.load_dataset(
-                "imagefolder", data_dir=str(path), split=split, cache_dir=cache_dir
-            )
+            splits = datasets.load_dataset("imagefolder", data_dir=str(path), cache_dir=cache_dir)
+            if split not in splits:
+                raise ValueError(
+                    f"The image folder {str(path)!r} has no {split!r} split (it has {list(splits)}); "
+                    "training evaluates on a validation split carved from the training images by default "
+                    "(`--eval_split validation`)."
+                )
+            dataset, names = splits[split], _string_label_names(splits, label_column)
+            if names is not None:  # string labels: the same class ids in every split
+                dataset = dataset.cast_column(label_column or "label", datasets.ClassLabel(names=names))
+            return standardize_columns(dataset, image_column, label_column)
         return standardize_columns(dataset, image_column, label_column)
     dataset = datasets.load_dataset(name, split=split, cache_dir=cache_dir)
     return standardize_columns(dataset, image_column, label_column)
+
+
+def _string_label_names(splits, label_column: str | None) -> list[str] | None:
+    """Sorted label names over every split when the label column holds strings, else None."""
+    import datasets
+
+    first = next(iter(splits.values()))
+    column = label_column or ("label" if "label" in first.column_names else None)
+    if column is None or column not in first.features:
+        return None
+    feature = first.features[column]
+    if not (isinstance(feature, datasets.Value) and feature.dtype in ("string", "large_string")):
+        return None
+    return sorted({str(v) for part in splits.values() for v in part[column] if v is not None})
 
 
 def _idx_available(name: str) -> bool:
@@ -367,6 +396,9 @@ def standardize_columns(dataset, image_column: str | None = None, label_column: 
         dataset = dataset.rename_column(image_column, "image")
     if label_column and label_column != "label":
         dataset = dataset.rename_column(label_column, "label")
+    label = dataset.features.get("label")
+    if isinstance(label, datasets.Value) and label.dtype in ("string", "large_string"):
+        dataset = dataset.class_encode_column("label")  # names in sorted order
     return dataset
 
 
@@ -379,6 +411,24 @@ def encode_images(dataset, image_processor, batch_size: int = 1000) -> torch.Lon
     if not chunks:
         raise ValueError("`dataset` is empty.")
     return torch.cat(chunks).long()
+
+
+def validation_indices(num_examples: int, every: int = VALIDATION_EVERY) -> tuple[np.ndarray, np.ndarray]:
+    """`(train, validation)` indices of the fixed validation split: validation = `i % every == 0`."""
+    index = np.arange(num_examples)
+    return index[index % every != 0], index[index % every == 0]
+
+
+def label_names_of(dataset) -> list[str] | None:
+    """Class names of the `label` column (ClassLabel names, else "0".."max"), or None without labels."""
+    import datasets
+
+    if "label" not in dataset.column_names:
+        return None
+    feature = dataset.features["label"]
+    if isinstance(feature, datasets.ClassLabel):
+        return list(feature.names)
+    return [str(i) for i in range(int(max(dataset["label"])) + 1)]
 
 
 def num_classes_of(dataset) -> int | None:
@@ -397,7 +447,9 @@ __all__ = [
     "DATA_DIR_ENV",
     "digits_split_indices",
     "encode_images",
+    "VALIDATION_EVERY",
     "find_idx_dir",
+    "label_names_of",
     "load_digits_dataset",
     "load_idx_dataset",
     "load_image_dataset",
@@ -406,4 +458,5 @@ __all__ = [
     "num_classes_of",
     "read_idx",
     "standardize_columns",
+    "validation_indices",
 ]

@@ -35,7 +35,9 @@ from hf_argen import (
     PixelCNNForImageGeneration,
 )
 from hf_argen.data import digits_split_indices
-from hf_argen.training import TensorDictDataset, Trainer, TrainingArguments
+from hf_argen.training import LoopArguments as TrainingArguments
+from hf_argen.training import TensorDictDataset
+from hf_argen.training import TrainingLoop as Trainer
 
 NUM_LEVELS, SIZE = 17, 8
 NUM_PIXELS = SIZE * SIZE

@@ -99,8 +99,10 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from hf_argen import VQVAEConfig, VQVAEModel
-    from hf_argen.training import TensorDictDataset, Trainer, TrainingArguments
-    from hf_argen.vqvae_training import evaluate_vqvae, load_pixel_values
+    from hf_argen.training import LoopArguments as TrainingArguments
+    from hf_argen.training import TensorDictDataset
+    from hf_argen.training import TrainingLoop as Trainer
+    from hf_argen.training.vqvae import evaluate_vqvae, load_pixel_values
 
     logging.basicConfig(level=logging.WARNING)
     if args.num_threads:

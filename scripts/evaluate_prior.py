@@ -56,7 +56,7 @@ def main(argv=None):
     import torch
 
     from hf_argen import VQImageGenerationPipeline
-    from hf_argen.prior_training import dataset_to_tensors, evaluate_prior, load_code_dataset, prior_model_card
+    from hf_argen.training.prior import dataset_to_tensors, evaluate_prior, load_code_dataset, prior_model_card
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)

@@ -57,7 +57,7 @@ def main(argv=None):
     args = parse_args(argv)
     from transformers import AutoModel
 
-    from hf_argen.vqvae_training import (
+    from hf_argen.training.vqvae import (
         evaluate_vqvae,
         load_pixel_values,
         reconstruction_grid,

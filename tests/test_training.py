@@ -234,34 +234,41 @@ def test_checkpoint_helpers(tmp_path):
         resolve_checkpoint(tmp_path, str(tmp_path / "checkpoint-30"))
 
 
-def test_training_arguments_validate():
-    from hf_argen.training import TrainingArguments
+def test_loop_arguments_validate():
+    from hf_argen.training import LoopArguments
 
     with pytest.raises(ValueError, match="train_batch_size"):
-        TrainingArguments(output_dir="x", train_batch_size=0)
+        LoopArguments(output_dir="x", train_batch_size=0)
     with pytest.raises(ValueError, match="report_to"):
-        TrainingArguments(output_dir="x", report_to="wandb")
+        LoopArguments(output_dir="x", report_to="wandb")
     with pytest.raises(ValueError, match="ema_decay"):
-        TrainingArguments(output_dir="x", ema_decay=1.5)
+        LoopArguments(output_dir="x", ema_decay=1.5)
 
 
-def test_ema_tracks_and_restores():
-    from hf_argen.training import EMAModel
+def test_ema_averages_parameters_and_buffers():
+    """`AveragedModel` EMA: float parameters and buffers are averaged, integer buffers copied."""
+    from hf_argen.training import make_ema
 
-    model = torch.nn.Linear(2, 2)
-    ema = EMAModel(model, decay=0.5)
-    original = model.weight.detach().clone()
+    model = torch.nn.BatchNorm1d(2)  # weight/bias, running_mean (float buffer), num_batches_tracked (long)
+    ema = make_ema(model, decay=0.5)
+    ema.update_parameters(model)  # the first update copies
     with torch.no_grad():
         model.weight.add_(1.0)
-    ema.update(model)
-    with ema.applied(model):
-        assert not torch.equal(model.weight, original + 1.0)
-    assert torch.equal(model.weight, original + 1.0)
+        model.running_mean.add_(2.0)
+        model.num_batches_tracked.add_(3)
+    ema.update_parameters(model)
+    averaged = ema.module
+    assert torch.all(averaged.weight < model.weight) and torch.all(averaged.weight > model.weight - 1.0)
+    assert torch.all(averaged.running_mean > 0) and torch.all(averaged.running_mean < 2.0)
+    assert averaged.num_batches_tracked.item() == 3
+    restored = make_ema(model, decay=0.5)
+    restored.load_state_dict(ema.state_dict())
+    assert torch.equal(restored.module.running_mean, averaged.running_mean)
 
 
 def test_source_classes_give_each_source_its_own_block():
     from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
-    from hf_argen.pixelcnn_training import expand_class_embeddings, offset_labels_by_source
+    from hf_argen.training.pixelcnn import expand_class_embeddings, offset_labels_by_source
 
     labels = torch.tensor([0, 3, 9])
     parts = [{"class_labels": labels}, {"class_labels": labels.clone()}]
@@ -282,3 +289,112 @@ def test_source_classes_give_each_source_its_own_block():
     torch.testing.assert_close(model(images, class_labels=torch.tensor([13, 17])).logits, before)
     with pytest.raises(ValueError, match="num_classes"):
         expand_class_embeddings(model, 20)
+
+
+def _shape_folder(root: Path) -> Path:
+    """An image folder with class subfolders circle/ and square/, 10 images each, and no test split."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    rng = np.random.default_rng(0)
+    for name in ("circle", "square"):
+        (root / name).mkdir(parents=True)
+        for i in range(10):
+            image = Image.new("L", (8, 8), 0)
+            x, y = rng.integers(0, 3, size=2).tolist()
+            draw = ImageDraw.Draw(image)
+            (draw.ellipse if name == "circle" else draw.rectangle)([x, y, x + 4, y + 4], fill=255)
+            image.save(root / name / f"{i}.png")
+    return root
+
+
+def test_own_image_folder_without_test_split_trains_with_defaults(tmp_path, caplog):
+    """The newcomer's path: class subfolders, no test split, default flags; class names land in id2label;
+    a warm-up longer than the run and checkpoint deletions are logged; eval runs on the carved validation split."""
+    import logging
+
+    from training.train_pixelcnn import main
+
+    folder = _shape_folder(tmp_path / "shapes")
+    out = tmp_path / "out"
+    tiny = ["--hidden_size", "4", "--num_hidden_layers", "1", "--output_hidden_size", "4", "--first_kernel_size", "3"]
+    with caplog.at_level(logging.INFO):
+        result = main(
+            ["--dataset_name", str(folder), "--output_dir", str(out), "--train_batch_size", "4", "--max_train_steps",
+             "3", "--checkpointing_steps", "1", "--checkpoints_total_limit", "1", "--lr_warmup_steps", "10", *tiny]
+        )  # fmt: skip
+    assert result.global_step == 3
+    config = json.loads((out / "config.json").read_text())
+    assert config["num_classes"] == 2
+    assert config["id2label"] == {"0": "circle", "1": "square"}
+    assert config["label2id"] == {"circle": 0, "square": 1}
+    info = json.loads((out / "training_info.json").read_text())
+    assert info["train_data"] == [{"dataset": f"{folder}:train", "examples": 18}]  # 2 of 20 held out
+    assert info["eval_dataset"] == f"{folder}:train validation (every 10th image)"  # never called "test"
+    assert "eval_bits_per_dim" in info
+    assert (out / "samples.png").is_file()
+    assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-3"]
+    messages = caplog.text
+    assert "lr_warmup_steps (10)" in messages
+    assert "checkpoints_total_limit=1: deleting" in messages
+
+
+def test_warmup_longer_than_run_is_logged_by_the_loop(tmp_path, caplog):
+    import logging
+
+    from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
+
+    model = torch.nn.Linear(2, 1)
+    args = LoopArguments(output_dir=str(tmp_path), max_train_steps=2, lr_warmup_steps=5, checkpointing_steps=None)
+    with caplog.at_level(logging.WARNING):
+        TrainingLoop(model, args, TensorDictDataset(x=torch.zeros(32, 2)), compute_loss=lambda m, b: m(b["x"]).sum())
+    assert "never reaches" in caplog.text
+
+
+def test_training_scripts_share_one_flag_set():
+    """All four entry points parse the same shared flags (with their own defaults) and show defaults in --help."""
+    import importlib.util
+
+    shared = None
+    for name in ("pixelcnn", "vqvae", "prior", "causal_lm"):
+        spec = importlib.util.spec_from_file_location(f"train_{name}", ROOT / "training" / f"train_{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert len((ROOT / "training" / f"train_{name}.py").read_text().splitlines()) <= 120
+        help_text = subprocess.run(
+            [sys.executable, str(ROOT / "training" / f"train_{name}.py"), "--help"],
+            env=ENV, capture_output=True, text=True, timeout=120,
+        ).stdout  # fmt: skip
+        flags = {token.split()[0] for token in help_text.split("  --")[1:]}
+        for flag in ("mixed_precision", "gradient_accumulation_steps", "checkpointing_steps", "checkpoints_total_limit",
+                     "resume_from_checkpoint", "report_to", "push_to_hub", "hub_model_id", "seed", "eval_steps",
+                     "sample_steps", "ema_decay", "device", "dataset_name", "data_dir", "eval_split", "image_column",
+                     "label_column", "learning_rate", "lr_scheduler", "lr_warmup_steps", "max_train_steps",
+                     "num_train_epochs", "train_batch_size"):  # fmt: skip
+            assert flag in flags, (name, flag)
+        assert "(default: " in help_text
+        from hf_argen.training.arguments import DataArguments, RunArguments
+
+        names = {f for cls in (DataArguments, RunArguments) for f in cls.__dataclass_fields__}
+        shared = names if shared is None else shared
+        assert names <= flags
+
+
+def test_two_process_causal_lm_trains_the_tokenizer_once(tmp_path):
+    """2 CPU processes: the main process trains and writes the tokenizer, the other waits and loads it."""
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
+    data = tmp_path / "texts.txt"
+    data.write_text("\n".join(["the cat sat on the mat", "a dog ran in the park", "birds sing at dawn"] * 20))
+    out = tmp_path / "out"
+    run = subprocess.run(
+        [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision",
+         "no", "--dynamo_backend", "no", str(ROOT / "training" / "train_causal_lm.py"), "--dataset_name", str(data),
+         "--output_dir", str(out), "--tokenizer_vocab_size", "300", "--hidden_size", "16", "--num_hidden_layers",
+         "1", "--num_attention_heads", "2", "--max_length", "16", "--train_batch_size", "2", "--max_train_steps",
+         "2", "--eval_steps", "2", "--checkpointing_steps", "2", "--num_threads", "1", "--device", "cpu"],
+        env=ENV, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stderr.count("training a BPE tokenizer") == 1
+    assert (out / "checkpoint-2" / "random_states_1.pkl").is_file()  # really 2 processes
+    assert (out / "tokenizer" / "tokenizer.json").is_file() and (out / "model.safetensors").is_file()

@@ -9,8 +9,7 @@ import pytest
 import torch
 from huggingface_hub import ModelCard
 
-from hf_argen.vqvae import VQVAEConfig, VQVAEModel
-from hf_argen.vqvae_training import (
+from hf_argen.training.vqvae import (
     evaluate_vqvae,
     levels_to_unit_range,
     reconstruction_grid,
@@ -18,6 +17,7 @@ from hf_argen.vqvae_training import (
     unit_range_to_levels,
     vqvae_model_card,
 )
+from hf_argen.vqvae import VQVAEConfig, VQVAEModel
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(

@@ -4,11 +4,11 @@ API
 ---
 ::
 
-    from hf_argen.training import Trainer, TrainingArguments, TensorDictDataset
+    from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
 
-    args = TrainingArguments(output_dir="out", train_batch_size=64, learning_rate=1e-3, max_train_steps=1000,
+    args = LoopArguments(output_dir="out", train_batch_size=64, learning_rate=1e-3, max_train_steps=1000,
                              checkpointing_steps=200, resume_from_checkpoint="latest", eval_steps=200)
-    trainer = Trainer(
+    loop = TrainingLoop(
         model,                                   # any torch.nn.Module (a PreTrainedModel for save_pretrained)
         args,
         train_dataset=TensorDictDataset(pixel_values=x, class_labels=y),  # or any map-style dataset
@@ -18,12 +18,13 @@ API
         sample_fn=my_samples,                    # (model, step) -> PIL.Image | None, main process only
         save_fn=None,                            # (model, output_dir) -> None; default model.save_pretrained
         processors=[image_processor],            # extra objects with save_pretrained, saved with the model
+        accelerator=None,                        # an `Accelerator` made with `make_accelerator(args)`, or None
     )
-    result = trainer.train()                     # TrainResult(global_step, metrics, output_dir)
+    result = loop.train()                        # TrainResult(global_step, metrics, output_dir)
 
-The hooks get the *unwrapped* model (no DDP wrapper), in eval mode, with EMA weights swapped in when
-`ema_decay` is set. `eval_fn` runs on every process (shard the data with :func:`shard_indices` and combine
-with ``accelerator.reduce``); `sample_fn` runs on the main process only and its image is written to
+The hooks get the *unwrapped* model (no DDP wrapper) in eval mode, or its EMA copy when `ema_decay` is set.
+`eval_fn` runs on every process (use :func:`evaluate_across_processes`: each process scores its shard, the
+sums are reduced); `sample_fn` runs on the main process only and its image is written to
 ``output_dir/samples/step-XXXXXXX.png`` (and to TensorBoard when ``report_to="tensorboard"``).
 
 Behaviour
@@ -70,43 +71,51 @@ TRAINER_STATE = "trainer_state.json"
 # ----------------------------------------------------------------------------------------------------------
 # Arguments and results
 # ----------------------------------------------------------------------------------------------------------
-@dataclass
-class TrainingArguments:
-    """Options of the shared loop (names follow the `diffusers` example scripts)."""
+def _flag(default, help: str, **metadata):
+    return field(default=default, metadata={"help": help, **metadata})
 
-    output_dir: str
-    train_batch_size: int = 16  # per process
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    adam_epsilon: float = 1e-8
-    lr_scheduler: str = "constant"  # any `transformers.get_scheduler` name: constant, cosine, linear, ...
-    lr_warmup_steps: int = 0
-    num_train_epochs: int = 1
-    max_train_steps: int | None = None  # overrides num_train_epochs
-    gradient_accumulation_steps: int = 1
-    max_grad_norm: float | None = 1.0
-    mixed_precision: str = "no"  # no | fp16 | bf16
-    checkpointing_steps: int | None = 500
-    checkpoints_total_limit: int | None = None
-    resume_from_checkpoint: str | None = None  # a path or "latest"
-    seed: int = 0
-    report_to: str = "none"  # none | tensorboard
-    tracker_project_name: str = "hf_argen"
-    logging_steps: int = 50
-    eval_steps: int | None = None  # also evaluates at the end when eval_fn is given
-    sample_steps: int | None = None  # also samples at the end when sample_fn is given
-    ema_decay: float | None = None
-    dataloader_num_workers: int = 0
-    ddp_find_unused_parameters: bool = False  # True for models with parameters outside the loss graph
-    use_cpu: bool | None = None  # None: CPU when no CUDA/MPS device (multi-process CPU runs then use gloo)
+
+@dataclass
+class LoopArguments:
+    """Options of the shared loop (names follow the `diffusers` example scripts); also the shared training
+    flags of every `training/train_*.py` (see :mod:`hf_argen.training.arguments`)."""
+
+    output_dir: str = field(metadata={"help": "where checkpoints, samples and the trained model go."})
+    train_batch_size: int = _flag(16, "examples per process and micro-step.")
+    learning_rate: float = _flag(1e-3, "peak learning rate (AdamW).")
+    weight_decay: float = _flag(0.0, "AdamW weight decay.")
+    adam_beta1: float = _flag(0.9, "AdamW beta1.")
+    adam_beta2: float = _flag(0.999, "AdamW beta2.")
+    adam_epsilon: float = _flag(1e-8, "AdamW epsilon.")
+    lr_scheduler: str = _flag("constant", "any `transformers.get_scheduler` name: constant, cosine, linear, ...")
+    lr_warmup_steps: int = _flag(0, "linear warm-up steps (a warm-up longer than the run is logged).")
+    num_train_epochs: int = _flag(1, "epochs, unless --max_train_steps is given.")
+    max_train_steps: int | None = _flag(None, "optimizer steps; overrides --num_train_epochs.")
+    gradient_accumulation_steps: int = _flag(1, "micro-batches per optimizer step.")
+    max_grad_norm: float | None = _flag(1.0, "gradient clipping norm (None: no clipping).")
+    mixed_precision: str = _flag("no", "autocast precision.", choices=["no", "fp16", "bf16"])
+    checkpointing_steps: int | None = _flag(500, "save a resumable checkpoint every N optimizer steps.")
+    checkpoints_total_limit: int | None = _flag(None, "keep only the newest N checkpoints (deletions are logged).")
+    resume_from_checkpoint: str | None = _flag(None, "a checkpoint-<step> folder or 'latest' (of --output_dir).")
+    seed: int = _flag(0, "seed of the data order, initialisation and dropout.")
+    report_to: str = _flag("none", "experiment tracker.", choices=["none", "tensorboard"])
+    tracker_project_name: str = _flag("hf_argen", "project name for the tracker.")
+    logging_steps: int = _flag(50, "log the training loss every N steps.")
+    eval_steps: int | None = _flag(None, "evaluate every N steps (always at the end when there is an eval set).")
+    sample_steps: int | None = _flag(None, "write a sample grid every N steps (and at the end).")
+    ema_decay: float | None = _flag(None, "keep an EMA of weights and buffers with this decay; saved instead.")
+    dataloader_num_workers: int = _flag(0, "DataLoader worker processes.")
+    ddp_find_unused_parameters: bool = _flag(False, "DDP: for models with parameters outside the loss graph.")
+    device: str | None = _flag(None, "cpu | cuda | cuda:N | mps (default: CUDA when available, else CPU).")
 
     @classmethod
-    def from_namespace(cls, namespace, **overrides) -> TrainingArguments:
-        """Build from parsed command-line flags: every field with a same-named flag, then `overrides`."""
+    def from_namespace(cls, *namespaces, **overrides) -> LoopArguments:
+        """Build from parsed flags (namespaces or dataclasses): every field with a same-named flag, then
+        `overrides`."""
         names = {f.name for f in fields(cls)}
-        values = {k: v for k, v in vars(namespace).items() if k in names}
+        values = {}
+        for namespace in namespaces:
+            values.update({k: v for k, v in vars(namespace).items() if k in names})
         return cls(**{**values, **overrides})
 
     def __post_init__(self):
@@ -210,44 +219,28 @@ def shard_indices(num_samples: int, accelerator) -> range:
 # ----------------------------------------------------------------------------------------------------------
 # EMA
 # ----------------------------------------------------------------------------------------------------------
-class EMAModel:
-    """Exponential moving average of a model's parameters (float32 shadow), checkpointable."""
+def ema_multi_avg_fn(decay: float) -> Callable:
+    """`AveragedModel` update: EMA (`get_ema_multi_avg_fn`) of float tensors with the warm-up decay
+    ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates; integer/bool buffers (counters, flags) are copied."""
+    from torch.optim.swa_utils import get_ema_multi_avg_fn
 
-    def __init__(self, model: torch.nn.Module, decay: float):
-        self.decay = decay
-        self.num_updates = 0
-        self.shadow = {n: p.detach().clone().float() for n, p in model.named_parameters()}
+    def update(averaged: list, current: list, num_averaged) -> None:
+        if not (torch.is_floating_point(averaged[0]) or torch.is_complex(averaged[0])):
+            for target, source in zip(averaged, current):
+                target.copy_(source)
+            return
+        n = int(num_averaged) + 1
+        get_ema_multi_avg_fn(min(decay, (1 + n) / (10 + n)))(averaged, current, num_averaged)
 
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
-        self.num_updates += 1
-        decay = min(self.decay, (1 + self.num_updates) / (10 + self.num_updates))
-        for name, param in model.named_parameters():
-            self.shadow[name].lerp_(param.detach().float(), 1.0 - decay)
+    return update
 
-    @contextlib.contextmanager
-    def applied(self, model: torch.nn.Module):
-        """Temporarily load the averaged weights into `model`."""
-        backup = {n: p.detach().clone() for n, p in model.named_parameters()}
-        self.copy_to(model)
-        try:
-            yield model
-        finally:
-            with torch.no_grad():
-                for name, param in model.named_parameters():
-                    param.copy_(backup[name])
 
-    @torch.no_grad()
-    def copy_to(self, model: torch.nn.Module) -> None:
-        for name, param in model.named_parameters():
-            param.copy_(self.shadow[name].to(param.dtype))
+def make_ema(model: torch.nn.Module, decay: float) -> torch.nn.Module:
+    """`torch.optim.swa_utils.AveragedModel` holding the EMA of `model`'s parameters *and* buffers (a VQ
+    codebook's running statistics included); checkpointable with its `state_dict`."""
+    from torch.optim.swa_utils import AveragedModel
 
-    def state_dict(self) -> dict:
-        return {"decay": self.decay, "num_updates": self.num_updates, "shadow": self.shadow}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.decay, self.num_updates = state["decay"], state["num_updates"]
-        self.shadow = {n: t.float() for n, t in state["shadow"].items()}
+    return AveragedModel(model, multi_avg_fn=ema_multi_avg_fn(decay), use_buffers=True)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -283,7 +276,7 @@ def resolve_checkpoint(output_dir: str | os.PathLike, resume_from_checkpoint: st
 
 
 def load_checkpoint_weights(checkpoint: str | os.PathLike, ema: bool = False) -> dict:
-    """Weights of a checkpoint folder: `model.safetensors`, or with `ema=True` the EMA shadow weights."""
+    """Weights of a checkpoint folder: `model.safetensors`, or with `ema=True` the EMA weights (and buffers)."""
     checkpoint = Path(checkpoint)
     if not ema:
         from safetensors.torch import load_file
@@ -291,7 +284,9 @@ def load_checkpoint_weights(checkpoint: str | os.PathLike, ema: bool = False) ->
         return load_file(str(checkpoint / "model.safetensors"))
     for path in sorted(checkpoint.glob("custom_checkpoint_*.pkl")):
         state = torch.load(path, map_location="cpu", weights_only=False)
-        if isinstance(state, dict) and "shadow" in state:
+        if isinstance(state, dict) and "n_averaged" in state:  # AveragedModel: "module." + model keys
+            return {k.removeprefix("module."): v for k, v in state.items() if k.startswith("module.")}
+        if isinstance(state, dict) and "shadow" in state:  # checkpoints of the earlier hand-written EMA
             return dict(state["shadow"])
     raise ValueError(f"{checkpoint} holds no EMA weights (the run had no `ema_decay`).")
 
@@ -307,13 +302,61 @@ def _default_save(model, output_dir: str) -> None:
     model.save_pretrained(output_dir)
 
 
-class Trainer:
+def make_accelerator(args: LoopArguments):
+    """The `Accelerator` of a run (create it before loading data to use `main_process_first`)."""
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
+
+    if args.device is None:
+        cpu = not _has_accelerator_device()
+    else:
+        from ..cli import resolve_device
+
+        cpu = resolve_device(args.device).type == "cpu"
+    return Accelerator(
+        cpu=cpu,
+        mixed_precision=args.mixed_precision,
+        log_with=None if args.report_to == "none" else args.report_to,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=args.ddp_find_unused_parameters)],
+        project_config=ProjectConfiguration(
+            project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")
+        ),
+    )
+
+
+def evaluate_across_processes(
+    accelerator, num_examples: int, batch_size: int, statistics_fn: Callable, desc: str = "evaluating"
+) -> dict:
+    """Sum `statistics_fn(indices)` (a dict of summable tensors for the examples `indices`) over batches of
+    this process's shard (:func:`shard_indices`), then over processes (`accelerator.reduce`): the totals of
+    the whole set, in float64 on the CPU, on every process. A tqdm bar shows on the main process."""
+    from tqdm.auto import tqdm
+
+    shard = torch.as_tensor(list(shard_indices(num_examples, accelerator)), dtype=torch.long)
+    totals: dict = {}
+    starts = range(0, len(shard), batch_size)
+    for start in tqdm(starts, desc=desc, disable=not accelerator.is_local_main_process, leave=False):
+        for name, value in statistics_fn(shard[start : start + batch_size]).items():
+            value = torch.as_tensor(value, dtype=torch.float64).detach().cpu()
+            totals[name] = totals[name] + value if name in totals else value
+    if not totals:  # an empty shard: ask for the keys and shapes with zero examples
+        totals = {
+            name: torch.zeros_like(torch.as_tensor(value, dtype=torch.float64).cpu())
+            for name, value in statistics_fn(shard[:0]).items()
+        }
+    return {
+        name: accelerator.reduce(value.to(accelerator.device), reduction="sum").cpu()
+        for name, value in sorted(totals.items())
+    }
+
+
+class TrainingLoop:
     """Model-agnostic Accelerate training loop; see the module docstring for the API and its guarantees."""
 
     def __init__(
         self,
         model: torch.nn.Module,
-        args: TrainingArguments,
+        args: LoopArguments,
         train_dataset,
         collate_fn: Callable | None = None,
         compute_loss: Callable | None = None,
@@ -323,22 +366,10 @@ class Trainer:
         processors: list | None = None,
         optimizer: torch.optim.Optimizer | None = None,
         tracker_config: dict | None = None,
+        accelerator=None,
     ):
-        from accelerate import Accelerator
-        from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
-
         self.args = args
-        self.accelerator = Accelerator(
-            cpu=args.use_cpu if args.use_cpu is not None else not _has_accelerator_device(),
-            mixed_precision=args.mixed_precision,
-            log_with=None if args.report_to == "none" else args.report_to,
-            kwargs_handlers=[
-                DistributedDataParallelKwargs(find_unused_parameters=args.ddp_find_unused_parameters)
-            ],
-            project_config=ProjectConfiguration(
-                project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")
-            ),
-        )
+        self.accelerator = accelerator if accelerator is not None else make_accelerator(args)
         if len(train_dataset) < args.train_batch_size * self.accelerator.num_processes:
             raise ValueError(
                 f"`train_dataset` has {len(train_dataset)} examples, fewer than one global batch "
@@ -389,9 +420,16 @@ class Trainer:
             num_training_steps=self.max_train_steps,
         )
         self.accelerator.register_for_checkpointing(self.lr_scheduler)
+        if args.lr_warmup_steps >= self.max_train_steps:
+            logger.warning(
+                "lr_warmup_steps (%d) >= the run's %d optimizer steps: the learning rate never reaches %g.",
+                args.lr_warmup_steps,
+                self.max_train_steps,
+                args.learning_rate,
+            )
         self.ema = None
         if args.ema_decay is not None:
-            self.ema = EMAModel(self.unwrapped_model, args.ema_decay)
+            self.ema = make_ema(self.unwrapped_model, args.ema_decay)
             self.accelerator.register_for_checkpointing(self.ema)
         self.global_step = 0
 
@@ -400,14 +438,18 @@ class Trainer:
     def unwrapped_model(self):
         return self.accelerator.unwrap_model(self.model)
 
+    @property
+    def final_model(self):
+        """The model that is evaluated and saved: the EMA copy when `ema_decay` is set, else the model."""
+        return self.ema.module if self.ema is not None else self.unwrapped_model
+
     @contextlib.contextmanager
     def _eval_model(self):
-        model = self.unwrapped_model
+        model = self.final_model
         was_training = model.training
         model.eval()
-        context = self.ema.applied(model) if self.ema is not None else contextlib.nullcontext()
         try:
-            with context, torch.no_grad():
+            with torch.no_grad():
                 yield model
         finally:
             model.train(was_training)
@@ -459,6 +501,7 @@ class Trainer:
             limit = self.args.checkpoints_total_limit
             if limit is not None:
                 for _, old in list_checkpoints(output_dir)[:-limit]:
+                    logger.info("checkpoints_total_limit=%d: deleting %s", limit, old)
                     shutil.rmtree(old, ignore_errors=True)
         accelerator.wait_for_everyone()
         return final
@@ -557,7 +600,7 @@ class Trainer:
                 self.lr_scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)
                 if self.ema is not None:
-                    self.ema.update(self.unwrapped_model)
+                    self.ema.update_parameters(self.unwrapped_model)
                 self.global_step += 1
                 running_count += 1
                 progress.update(1)
@@ -588,10 +631,7 @@ class Trainer:
         self.sample(self.global_step)
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
-            model = self.unwrapped_model
-            context = self.ema.applied(model) if self.ema is not None else contextlib.nullcontext()
-            with context:
-                self.save_fn(model, args.output_dir)
+            self.save_fn(self.final_model, args.output_dir)
             for processor in self.processors:
                 processor.save_pretrained(args.output_dir)
             results = {"global_step": self.global_step, "max_train_steps": self.max_train_steps, **metrics}
@@ -619,15 +659,17 @@ def num_update_steps(num_samples: int, batch_size: int, num_processes: int = 1, 
 
 
 __all__ = [
-    "EMAModel",
     "EpochBatchSampler",
+    "LoopArguments",
     "TensorDictDataset",
     "TrainResult",
-    "Trainer",
-    "TrainingArguments",
+    "TrainingLoop",
     "default_compute_loss",
+    "evaluate_across_processes",
     "list_checkpoints",
     "load_checkpoint_weights",
+    "make_accelerator",
+    "make_ema",
     "num_update_steps",
     "resolve_checkpoint",
     "shard_indices",

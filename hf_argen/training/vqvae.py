@@ -1,7 +1,8 @@
 """VQ-VAE recipe: images as float tensors, test-set metrics (PSNR, codebook usage, perplexity, bits per
 image), reconstruction grids, and the hooks that plug them into the shared training loop.
 
-Used by `training/train_vqvae.py`, `scripts/evaluate_vqvae.py` and `scripts/compare_quantizers.py`.
+Used by `training/train_vqvae.py` (:func:`train_vqvae`), `scripts/evaluate_vqvae.py` and
+`scripts/compare_quantizers.py`.
 
 Metric definitions (all over a whole split, not averaged per batch):
 
@@ -14,11 +15,16 @@ Metric definitions (all over a whole split, not averaged per batch):
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import textwrap
+from dataclasses import dataclass, field
 
 import torch
+
+from .arguments import VALIDATION, DataArguments, RunArguments
+from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +53,8 @@ def load_pixel_values(
 ) -> torch.FloatTensor:
     """Load `split` of an image dataset (any name `hf_argen.data.load_image_dataset` accepts) as float
     `pixel_values` `(N, C, H, W)` in [-1, 1]."""
-    from .data import encode_images, load_image_dataset
-    from .image_processing import PixelCNNImageProcessor
+    from ..data import encode_images, load_image_dataset
+    from ..image_processing import PixelCNNImageProcessor
 
     dataset = load_image_dataset(name, split=split, data_dir=data_dir, image_column=image_column)
     processor = PixelCNNImageProcessor(num_levels=256, num_channels=num_channels, image_size=image_size)
@@ -120,7 +126,7 @@ def reconstruction_grid(model, pixel_values: torch.Tensor, num_columns: int = 10
     """PIL image: rows of originals alternating with rows of their reconstructions (`encode` -> `decode`)."""
     from PIL import Image
 
-    from .image_processing import make_grid
+    from ..image_processing import make_grid
 
     was_training = model.training
     model.eval()
@@ -144,20 +150,18 @@ def reconstruction_grid(model, pixel_values: torch.Tensor, num_columns: int = 10
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Hooks for hf_argen.training.Trainer
+# Hooks for hf_argen.training.TrainingLoop
 # ----------------------------------------------------------------------------------------------------------
 def make_eval_fn(eval_pixel_values: torch.Tensor, batch_size: int = 500, prefix: str = "eval_"):
     """Eval hook: the metrics above on `eval_pixel_values`, sharded over processes and summed."""
 
     def eval_fn(model, accelerator):
-        from .training import shard_indices
+        def statistics(index):
+            return reconstruction_statistics(model, eval_pixel_values[index], batch_size=max(len(index), 1))
 
-        index = torch.as_tensor(list(shard_indices(len(eval_pixel_values), accelerator)), dtype=torch.long)
-        statistics = reconstruction_statistics(model, eval_pixel_values[index], batch_size)
-        statistics = {
-            name: accelerator.reduce(value.to(accelerator.device), reduction="sum").cpu()
-            for name, value in statistics.items()
-        }
+        statistics = evaluate_across_processes(
+            accelerator, len(eval_pixel_values), batch_size, statistics, desc="eval reconstructions"
+        )
         metrics = summarize_statistics(statistics, model.config)
         return {f"{prefix}{name}": value for name, value in metrics.items()}
 
@@ -171,6 +175,93 @@ def make_sample_fn(pixel_values: torch.Tensor, num_columns: int = 10, scale: int
         return reconstruction_grid(model, pixel_values, num_columns=num_columns, scale=scale)
 
     return sample_fn
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The run
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class VQVAEArguments:
+    """Flags of `training/train_vqvae.py` beyond the shared ones (see `VQVAEConfig`)."""
+
+    image_size: int | None = field(default=None, metadata={"help": "resize to this size (default: as stored)."})
+    num_channels: int = field(default=1, metadata={"choices": [1, 3]})
+    init_model: str | None = field(default=None, metadata={"help": "start from this saved model (fine-tuning)."})
+    num_embeddings: int = 512
+    embedding_dim: int = 32
+    hidden_size: int = 64
+    num_residual_layers: int = 2
+    residual_hidden_size: int = 32
+    downsample_factor: int = 4
+    commitment_cost: float = 0.25
+    codebook_update: str = field(default="ema", metadata={"choices": ["ema", "gradient"]})
+    decay: float = field(default=0.99, metadata={"help": "codebook EMA decay."})
+    epsilon: float = 1e-5
+    no_kmeans_init: bool = False
+    kmeans_iters: int = 10
+    dead_code_steps: int = 100
+    num_sample_images: int = field(default=20, metadata={"help": "images in the reconstruction grid."})
+
+
+def train_vqvae(data: DataArguments, run: RunArguments, flags: VQVAEArguments) -> TrainResult:
+    """The run of `training/train_vqvae.py`: eval metrics every `--eval_steps`, reconstruction grids."""
+    from ..data import validation_indices
+    from ..vqvae import VQVAEConfig, VQVAEModel
+
+    loop_args = run.loop_arguments(tracker_project_name="vqvae")
+    accelerator = make_accelerator(loop_args)
+    load = dict(
+        data_dir=data.data_dir,
+        num_channels=flags.num_channels,
+        image_size=flags.image_size,
+        image_column=data.image_column,
+    )
+    with accelerator.main_process_first():
+        train_pixels = load_pixel_values(data.dataset_name, data.dataset_split, **load)
+        eval_pixels = None
+        if data.eval_split == VALIDATION:
+            train_index, eval_index = validation_indices(len(train_pixels))
+            eval_pixels, train_pixels = train_pixels[eval_index], train_pixels[train_index]
+        elif data.eval_split.lower() != "none":
+            eval_pixels = load_pixel_values(data.dataset_name, data.eval_split, **load)
+    if eval_pixels is not None and data.max_eval_samples:
+        eval_pixels = eval_pixels[: data.max_eval_samples]
+    shown = (eval_pixels if eval_pixels is not None else train_pixels)[: flags.num_sample_images]
+    if flags.init_model:
+        model = VQVAEModel.from_pretrained(flags.init_model)
+    else:
+        config = VQVAEConfig(
+            image_size=train_pixels.shape[-1],
+            num_channels=flags.num_channels,
+            num_embeddings=flags.num_embeddings,
+            embedding_dim=flags.embedding_dim,
+            hidden_size=flags.hidden_size,
+            num_residual_layers=flags.num_residual_layers,
+            residual_hidden_size=flags.residual_hidden_size,
+            downsample_factor=flags.downsample_factor,
+            commitment_cost=flags.commitment_cost,
+            codebook_update=flags.codebook_update,
+            decay=flags.decay,
+            epsilon=flags.epsilon,
+            kmeans_init=not flags.no_kmeans_init,
+            kmeans_iters=flags.kmeans_iters,
+            dead_code_steps=flags.dead_code_steps,
+        )
+        torch.manual_seed(run.seed)
+        model = VQVAEModel(config)
+    loop = TrainingLoop(
+        model,
+        loop_args,
+        train_dataset=TensorDictDataset(pixel_values=train_pixels),
+        eval_fn=None if eval_pixels is None else make_eval_fn(eval_pixels, batch_size=run.eval_batch_size),
+        sample_fn=None if run.no_samples else make_sample_fn(shown),
+        tracker_config={"dataset_name": data.dataset_name, **model.config.to_dict()},
+        accelerator=accelerator,
+    )
+    result = loop.train()
+    if accelerator.is_main_process:
+        logger.info("final metrics: %s", json.dumps(result.metrics))
+    return result
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -283,7 +374,9 @@ def vqvae_model_card(
 
 
 __all__ = [
+    "VQVAEArguments",
     "evaluate_vqvae",
+    "train_vqvae",
     "levels_to_unit_range",
     "load_pixel_values",
     "make_eval_fn",

@@ -1,7 +1,7 @@
 """Latent-prior recipe: encode images to VQ-VAE code maps once (cached as a `datasets` dataset), turn them into
 class-prefixed token sequences, and train / evaluate a causal LM prior on them with the shared loop.
 
-Used by `training/train_prior.py` and `scripts/evaluate_prior.py`.
+Used by `training/train_prior.py` (:func:`train_prior`) and `scripts/evaluate_prior.py`.
 
 Token layout (:class:`PriorVocabulary`) for a VQ-VAE with ``K`` codes and ``C`` classes::
 
@@ -19,13 +19,17 @@ Metrics: ``nll_per_code`` (nats, mean over every code of the split) and ``bits_p
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .two_stage.vocabulary import PriorVocabulary
+from ..two_stage.vocabulary import PriorVocabulary
+from .arguments import VALIDATION, DataArguments, RunArguments
+from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 
 logger = logging.getLogger(__name__)
 
@@ -45,15 +49,21 @@ def vqvae_fingerprint(vqvae) -> str:
 
 
 @torch.no_grad()
-def encode_codes(vqvae, pixel_values: torch.Tensor, batch_size: int = 500) -> torch.LongTensor:
-    """Pixels `(N, C, H, W)` in [-1, 1] -> code maps `(N, h, w)` with `vqvae.encode` (eval mode)."""
+def encode_codes(
+    vqvae, pixel_values: torch.Tensor, batch_size: int = 500, progress: bool = True
+) -> torch.LongTensor:
+    """Pixels `(N, C, H, W)` in [-1, 1] -> code maps `(N, h, w)` with `vqvae.encode` (eval mode); a tqdm bar
+    unless `progress=False`."""
+    from tqdm.auto import tqdm
+
     was_training = vqvae.training
     vqvae.eval()
     try:
         device = next(vqvae.parameters()).device
+        starts = range(0, len(pixel_values), batch_size)
         parts = [
             vqvae.encode(pixel_values[start : start + batch_size].to(device)).cpu()
-            for start in range(0, len(pixel_values), batch_size)
+            for start in tqdm(starts, desc="encoding to codes", disable=not progress, leave=False)
         ]
     finally:
         vqvae.train(was_training)
@@ -92,14 +102,17 @@ def load_code_dataset(
     image_column: str | None = None,
     label_column: str = "label",
     batch_size: int = 500,
+    progress: bool = True,
 ):
     """The code dataset of `split` under `vqvae`: loaded from
     ``cache_dir/<dataset_name>-<split>-<vqvae fingerprint>`` when there, else encoded once (images through
-    `vqvae.encode`) and saved there with `save_to_disk`. `cache_dir=None` encodes without caching."""
+    `vqvae.encode`, with a progress bar unless `progress=False`) and saved there with `save_to_disk`.
+    `cache_dir=None` encodes without caching. In a multi-process run, call it under
+    `accelerator.main_process_first()` so that only the main process encodes and writes."""
     import datasets
 
-    from .data import load_image_dataset
-    from .vqvae_training import load_pixel_values
+    from ..data import load_image_dataset
+    from .vqvae import load_pixel_values
 
     path = None
     if cache_dir is not None:
@@ -121,7 +134,7 @@ def load_code_dataset(
         image_column=image_column,
     )
     logger.info("encoding %d images of %s/%s", len(pixel_values), dataset_name, split)
-    codes = encode_codes(vqvae, pixel_values, batch_size)
+    codes = encode_codes(vqvae, pixel_values, batch_size, progress=progress)
     dataset = codes_to_dataset(codes, torch.as_tensor(images[label_column]))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,7 +160,7 @@ def build_prior(
     sequences of length `sequence_length`, or (``"pixelcnn"``) a class-conditional gated
     `PixelCNNForImageGeneration` over the `(h, w)` code map with `num_levels = num_codes`, where
     ``h * w = sequence_length - 1`` (the code id enters its first layer as a scalar intensity)."""
-    from .causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
+    from ..causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 
     special = dict(
         vocab_size=vocabulary.vocab_size,
@@ -175,7 +188,7 @@ def build_prior(
         )
         return ARRNNForCausalLM(config)
     if prior_type == "pixelcnn":
-        from .pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration
+        from ..pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration
 
         size = math.isqrt(sequence_length - 1)
         if size * size != sequence_length - 1:
@@ -250,17 +263,13 @@ def evaluate_prior(prior, sequences: torch.Tensor, batch_size: int = 500) -> dic
 
 
 def make_eval_fn(sequences: torch.Tensor, batch_size: int = 500, prefix: str = "eval_"):
-    """Eval hook for the shared Trainer: :func:`evaluate_prior`, sharded over processes and summed."""
+    """Eval hook for the shared loop: :func:`evaluate_prior`, sharded over processes and summed."""
 
     def eval_fn(model, accelerator):
-        from .training import shard_indices
+        def statistics(index):
+            return nll_statistics(model, sequences[index], batch_size=max(len(index), 1))
 
-        index = torch.as_tensor(list(shard_indices(len(sequences), accelerator)), dtype=torch.long)
-        statistics = nll_statistics(model, sequences[index], batch_size)
-        statistics = {
-            name: accelerator.reduce(value.to(accelerator.device), reduction="sum").cpu()
-            for name, value in statistics.items()
-        }
+        statistics = evaluate_across_processes(accelerator, len(sequences), batch_size, statistics, desc="eval NLL")
         metrics = summarize_nll(statistics, sequences.shape[1] - 1)
         return {f"{prefix}{name}": value for name, value in metrics.items()}
 
@@ -271,12 +280,103 @@ def make_sample_fn(vqvae, vocabulary: PriorVocabulary, num_per_class: int = 2, s
     """Sample hook: a grid (one column per class) of images decoded from prior samples."""
 
     def sample_fn(model, step):
-        from .pipelines import VQImageGenerationPipeline
+        from ..pipelines import VQImageGenerationPipeline
 
         pipe = VQImageGenerationPipeline(vqvae=vqvae, prior=model, num_classes=vocabulary.num_classes)
         return pipe.sample_grid(num_per_class=num_per_class, generator=torch.Generator().manual_seed(seed))
 
     return sample_fn
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The run
+# ----------------------------------------------------------------------------------------------------------
+@dataclass
+class PriorArguments:
+    """Flags of `training/train_prior.py` beyond the shared ones."""
+
+    vqvae: str = field(metadata={"help": "a saved VQVAEModel folder (e.g. model_cards/vqvae-mnist)."})
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "where the code datasets go (default: output_dir/codes); reused if there."}
+    )
+    num_classes: int | None = field(default=None, metadata={"help": "default: max label + 1 of the training data."})
+    prior: str = field(default="transformer", metadata={"choices": list(PRIOR_TYPES)})
+    hidden_size: int = 128
+    num_hidden_layers: int = 4
+    num_attention_heads: int = field(default=4, metadata={"help": "transformer only."})
+    cell_type: str = field(default="lstm", metadata={"help": "rnn only.", "choices": ["lstm", "gru"]})
+    hidden_dropout: float = 0.0
+
+
+def train_prior(data: DataArguments, run: RunArguments, flags: PriorArguments) -> TrainResult:
+    """The run of `training/train_prior.py`: codes cached once (main process), prior trained, pipeline saved."""
+    from ..data import validation_indices
+    from ..pipelines import VQImageGenerationPipeline
+    from ..vqvae import VQVAEModel
+
+    loop_args = run.loop_arguments(tracker_project_name="prior")
+    accelerator = make_accelerator(loop_args)
+    vqvae = VQVAEModel.from_pretrained(flags.vqvae).eval()
+    cache_dir = flags.cache_dir or str(Path(run.output_dir) / "codes")
+    load = dict(
+        cache_dir=cache_dir,
+        data_dir=data.data_dir,
+        image_column=data.image_column,
+        label_column=data.label_column or "label",
+        progress=accelerator.is_local_main_process,
+    )
+    with accelerator.main_process_first():  # the main process encodes and writes the cache, the others read it
+        codes, labels = dataset_to_tensors(load_code_dataset(vqvae, data.dataset_name, data.dataset_split, **load))
+        eval_codes = eval_labels = None
+        if data.eval_split == VALIDATION:
+            train_index, eval_index = validation_indices(len(codes))
+            eval_codes, eval_labels = codes[eval_index], labels[eval_index]
+            codes, labels = codes[train_index], labels[train_index]
+        elif data.eval_split.lower() != "none":
+            eval_dataset = load_code_dataset(vqvae, data.dataset_name, data.eval_split, **load)
+            eval_codes, eval_labels = dataset_to_tensors(eval_dataset)
+    num_classes = flags.num_classes or int(labels.max()) + 1
+    vocabulary = PriorVocabulary(num_codes=vqvae.config.num_embeddings, num_classes=num_classes)
+    train_sequences = vocabulary.sequences(codes, labels)
+    eval_sequences = None if eval_codes is None else vocabulary.sequences(eval_codes, eval_labels)
+    if eval_sequences is not None and data.max_eval_samples:
+        eval_sequences = eval_sequences[: data.max_eval_samples]
+    torch.manual_seed(run.seed)
+    prior = build_prior(
+        flags.prior,
+        vocabulary,
+        sequence_length=train_sequences.shape[1],
+        hidden_size=flags.hidden_size,
+        num_hidden_layers=flags.num_hidden_layers,
+        num_attention_heads=flags.num_attention_heads,
+        hidden_dropout=flags.hidden_dropout,
+        cell_type=flags.cell_type,
+    )
+
+    def save_fn(model, output_dir):
+        model.save_pretrained(Path(output_dir) / "prior")
+        VQImageGenerationPipeline(vqvae, model, num_classes=num_classes).save_pretrained(
+            Path(output_dir) / "pipeline"
+        )
+
+    if flags.prior == "pixelcnn":
+        train_dataset = TensorDictDataset(**pixelcnn_inputs(train_sequences, vocabulary))
+    else:
+        train_dataset = TensorDictDataset(input_ids=train_sequences, labels=train_sequences)
+    loop = TrainingLoop(
+        prior,
+        loop_args,
+        train_dataset=train_dataset,
+        eval_fn=None if eval_sequences is None else make_eval_fn(eval_sequences, batch_size=run.eval_batch_size),
+        sample_fn=None if run.no_samples else make_sample_fn(vqvae, vocabulary, num_per_class=2, seed=run.seed),
+        save_fn=save_fn,
+        tracker_config={"vqvae": flags.vqvae, "prior": flags.prior, **prior.config.to_dict()},
+        accelerator=accelerator,
+    )
+    result = loop.train()
+    if accelerator.is_main_process:
+        logger.info("final metrics: %s", json.dumps(result.metrics))
+    return result
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -1,0 +1,104 @@
+"""The flags every `training/train_*.py` shares, as dataclasses parsed with `transformers.HfArgumentParser`
+(as the `transformers` example scripts do). A script adds one dataclass of its model's flags::
+
+    data, run, model = parse_training_args(PixelCNNFlags, argv, learning_rate=1e-3, num_train_epochs=20)
+
+Keyword arguments set that script's defaults; ``--help`` shows every default.
+"""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import sys
+from dataclasses import dataclass, field
+
+from .loop import LoopArguments
+
+logger = logging.getLogger(__name__)
+
+VALIDATION = "validation"
+VALIDATION_HELP = (
+    "split to evaluate on during training: 'validation' = every 10th image of the training split "
+    "(index %% 10 == 0), held out from training; 'test' or any split name of the dataset (then the whole "
+    "training split trains); 'none' skips evaluation."
+)
+
+
+@dataclass
+class DataArguments:
+    """Which data trains and evaluates."""
+
+    dataset_name: str = field(
+        default="digits",
+        metadata={
+            "help": "digits | mnist | fashion_mnist | mnist_digits | a Hub id | a local folder (imagefolder with "
+            "class subfolders or metadata.jsonl, or save_to_disk); NAME:SPLIT picks a split."
+        },
+    )
+    dataset_split: str = field(default="train", metadata={"help": "the training split."})
+    eval_split: str = field(default=VALIDATION, metadata={"help": VALIDATION_HELP})
+    data_dir: str | None = field(
+        default=None, metadata={"help": "folder with MNIST/Fashion-MNIST IDX files (else $HF_ARGEN_DATA_DIR)."}
+    )
+    image_column: str | None = field(default=None, metadata={"help": "image column (default: detected)."})
+    label_column: str | None = field(default=None, metadata={"help": "label column (default: detected)."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "evaluate on the first N examples."})
+
+
+@dataclass
+class RunArguments(LoopArguments):
+    """The loop's options plus what every entry point does around it (threads, samples, the Hub)."""
+
+    eval_batch_size: int = field(default=256, metadata={"help": "examples per evaluation batch."})
+    no_samples: bool = field(default=False, metadata={"help": "write no sample grids."})
+    num_threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads for this process."})
+    push_to_hub: bool = field(default=False, metadata={"help": "upload the trained model at the end."})
+    hub_model_id: str | None = field(default=None, metadata={"help": "repo id on the Hub (user/name)."})
+    hub_token: str | None = field(default=None, metadata={"help": "token (default: the logged-in one)."})
+    hub_private_repo: bool = field(default=False, metadata={"help": "create the Hub repo private."})
+
+    def loop_arguments(self, **overrides) -> LoopArguments:
+        """The :class:`LoopArguments` part of these flags."""
+        return LoopArguments.from_namespace(self, **overrides)
+
+
+def parse_training_args(model_class, argv: list[str] | None = None, description: str | None = None, **defaults):
+    """Parse `argv` into `(DataArguments, RunArguments, model_class)`; `defaults` override field defaults."""
+    import torch
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser((DataArguments, RunArguments, model_class), description=description)
+    unknown = set(defaults) - {action.dest for action in parser._actions}
+    if unknown:
+        raise TypeError(f"Unknown flags in defaults: {sorted(unknown)}.")
+    parser.set_defaults(**defaults)
+    data, run, model = parser.parse_args_into_dataclasses(args=argv)
+    if run.num_threads:
+        torch.set_num_threads(run.num_threads)
+    return data, run, model
+
+
+def setup_logging() -> None:
+    """INFO logs of hf_argen and the script; warnings only from `transformers` and `accelerate`."""
+    from transformers.utils import logging as hf_logging
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    hf_logging.set_verbosity_warning()
+    logging.getLogger("accelerate").setLevel(logging.WARNING)
+
+
+def launch_command(script: str, argv: list[str] | None = None) -> str:
+    """The command that reproduces this run: ``accelerate launch <script> <flags>``."""
+    flags = sys.argv[1:] if argv is None else argv
+    return f"accelerate launch {script} " + " ".join(shlex.quote(a) for a in flags)
+
+
+__all__ = [
+    "VALIDATION",
+    "DataArguments",
+    "RunArguments",
+    "launch_command",
+    "parse_training_args",
+    "setup_logging",
+]

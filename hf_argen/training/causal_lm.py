@@ -1,0 +1,183 @@
+"""Text recipe: a byte-level BPE tokenizer trained on the training texts, BOS + text + EOS examples (packed into
+rows by default), a transformer or RNN causal LM, and the validation NLL hook; :func:`train_causal_lm` is the
+run `training/train_causal_lm.py` starts. The output folder loads with
+`pipeline("text-generation", model=output_dir)`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .arguments import VALIDATION, DataArguments, RunArguments
+from .loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CausalLMArguments:
+    """Flags of `training/train_causal_lm.py` beyond the shared ones."""
+
+    text_column: str = "text"
+    validation_fraction: float = field(
+        default=0.05, metadata={"help": "share of the texts held out (seeded) for `--eval_split validation`."}
+    )
+    max_length: int = field(
+        default=128, metadata={"help": "longest example in tokens (BOS/EOS included); longer texts are dropped."}
+    )
+    max_examples: int | None = field(default=None, metadata={"help": "use only the first N texts."})
+    tokenizer_vocab_size: int = 2000
+    no_packing: bool = field(
+        default=False, metadata={"help": "one text per training row (padded) instead of packing texts into rows."}
+    )
+    model_type: str = field(default="transformer", metadata={"choices": ["transformer", "rnn"]})
+    cell_type: str = field(default="lstm", metadata={"help": "rnn only.", "choices": ["lstm", "gru"]})
+    hidden_size: int = 160
+    num_hidden_layers: int = 4
+    num_attention_heads: int = field(default=4, metadata={"help": "transformer only."})
+    position_embedding_type: str = field(default="rotary", metadata={"choices": ["learned", "rotary"]})
+    dropout: float = 0.1
+
+
+def build_model(flags: CausalLMArguments, tokenizer):
+    """A new `ARTransformerForCausalLM` or `ARRNNForCausalLM` for `tokenizer`'s vocabulary."""
+    from ..causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
+
+    special = dict(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    if flags.model_type == "transformer":
+        config = ARTransformerConfig(
+            hidden_size=flags.hidden_size,
+            num_hidden_layers=flags.num_hidden_layers,
+            num_attention_heads=flags.num_attention_heads,
+            max_position_embeddings=flags.max_length + 128,
+            position_embedding_type=flags.position_embedding_type,
+            hidden_dropout=flags.dropout,
+            **special,
+        )
+        return ARTransformerForCausalLM(config)
+    config = ARRNNConfig(
+        hidden_size=flags.hidden_size,
+        num_hidden_layers=flags.num_hidden_layers,
+        cell_type=flags.cell_type,
+        hidden_dropout=flags.dropout,
+        **special,
+    )
+    return ARRNNForCausalLM(config)
+
+
+def make_eval_fn(examples: list, pad_token_id: int, batch_size: int):
+    """Validation NLL in nats per predicted token (every token after BOS, EOS included) and perplexity."""
+    from ..causal_lm.text import collate_causal_lm
+
+    def eval_fn(model, accelerator):
+        def statistics(index):
+            if not len(index):
+                return {"nll": 0.0, "tokens": 0.0}
+            batch = collate_causal_lm([examples[i] for i in index.tolist()], pad_token_id)
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            logits = model(input_ids=batch["input_ids"], use_cache=False).logits[:, :-1].float()
+            targets = batch["labels"][:, 1:]
+            nll = torch.nn.functional.cross_entropy(
+                logits.transpose(1, 2), targets, ignore_index=-100, reduction="sum"
+            )
+            return {"nll": nll.double(), "tokens": (targets != -100).sum().double()}
+
+        totals = evaluate_across_processes(accelerator, len(examples), batch_size, statistics, desc="eval NLL")
+        nats = (totals["nll"] / totals["tokens"]).item()
+        return {"validation_nats_per_token": nats, "validation_perplexity": math.exp(nats)}
+
+    return eval_fn
+
+
+def train_causal_lm(
+    data: DataArguments, run: RunArguments, flags: CausalLMArguments, command: str | None = None
+) -> TrainResult:
+    """The run of `training/train_causal_lm.py`; the tokenizer is trained once (main process) and kept in
+    ``output_dir/tokenizer``, so a resumed run tokenises exactly as the first one."""
+    from transformers import AutoTokenizer
+
+    from ..causal_lm.text import collate_causal_lm, load_text_dataset, pack_examples, tokenize_dataset, train_tokenizer
+
+    loop_args = run.loop_arguments()
+    accelerator = make_accelerator(loop_args)
+    column = flags.text_column
+    tokenizer_dir = Path(run.output_dir, "tokenizer")
+    with accelerator.main_process_first():  # dataset caches and the tokenizer are written once
+        dataset = load_text_dataset(data.dataset_name, data.dataset_split, column)
+        if flags.max_examples is not None:
+            dataset = dataset.select(range(min(flags.max_examples, len(dataset))))
+        train_texts, valid_texts = dataset, None
+        if data.eval_split == VALIDATION:
+            split = dataset.train_test_split(test_size=flags.validation_fraction, seed=run.seed)
+            train_texts, valid_texts = split["train"], split["test"]
+        elif data.eval_split.lower() != "none":
+            valid_texts = load_text_dataset(data.dataset_name, data.eval_split, column)
+        if tokenizer_dir.exists():
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        else:
+            logger.info(
+                "training a BPE tokenizer (%d tokens) on %d texts", flags.tokenizer_vocab_size, len(train_texts)
+            )
+            tokenizer = train_tokenizer(train_texts[column], vocab_size=flags.tokenizer_vocab_size)
+            tokenizer.save_pretrained(tokenizer_dir)
+        train = list(tokenize_dataset(train_texts, tokenizer, flags.max_length, column))
+        valid = [] if valid_texts is None else list(tokenize_dataset(valid_texts, tokenizer, flags.max_length, column))
+    if data.max_eval_samples:
+        valid = valid[: data.max_eval_samples]
+    num_train_texts = len(train)
+    if not flags.no_packing:
+        train = pack_examples(train, flags.max_length)
+    torch.manual_seed(run.seed)
+    model = build_model(flags, tokenizer)
+    model.generation_config.update(
+        do_sample=True,
+        top_p=0.9,
+        temperature=0.8,
+        max_new_tokens=flags.max_length,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    num_parameters = sum(p.numel() for p in model.parameters())
+    logger.info(
+        "%d training texts in %d rows / %d validation texts (<= %d tokens); %s with %d parameters",
+        num_train_texts, len(train), len(valid), flags.max_length, type(model).__name__, num_parameters,
+    )  # fmt: skip
+    loop = TrainingLoop(
+        model,
+        loop_args,
+        train,
+        collate_fn=functools.partial(collate_causal_lm, pad_token_id=tokenizer.pad_token_id),
+        eval_fn=make_eval_fn(valid, tokenizer.pad_token_id, run.eval_batch_size) if valid else None,
+        processors=[tokenizer],
+        tracker_config={"dataset_name": data.dataset_name, "train_examples": len(train)},
+        accelerator=accelerator,
+    )
+    result = loop.train()
+    if accelerator.is_main_process:
+        info = {
+            "command": command,
+            "dataset": data.dataset_name,
+            "train_texts": num_train_texts,
+            "train_rows": len(train),
+            "validation_texts": len(valid),
+            "parameters": num_parameters,
+            **result.metrics,
+        }
+        Path(run.output_dir, "training_info.json").write_text(json.dumps(info, indent=2))
+    return result  # (the loop has ended the process group: no barrier here)
+
+
+__all__ = ["CausalLMArguments", "build_model", "make_eval_fn", "train_causal_lm"]
