@@ -161,6 +161,110 @@ def write_pixelcnn_model_card(
     return path
 
 
+_CAPTIONER_TEMPLATE = """---
+{{ card_data }}
+---
+
+# {{ model_name }}
+
+{{ description }}
+
+## Results
+
+| dataset | split | images | system | exact match (%) | BLEU-4 |
+|---|---|---|---|---|---|
+{% for row in results %}| {{ row.dataset }} | {{ row.split }}: {{ row.subset }} | {{ row.num_images }} \
+| {{ row.system }} | {{ row.exact_match }} | {{ row.bleu4 }} |
+{% endfor %}
+Every figure above is reproduced by:
+
+```bash
+{{ eval_command }}
+```
+{{ notes }}
+## Training
+
+```bash
+{{ command }}
+```
+
+## Usage
+
+```python
+from transformers import pipeline
+
+captioner = pipeline("image-to-text", model="{{ load_path }}", trust_remote_code=True)
+captioner("image.png")  # [{"generated_text": "..."}]
+# or, with hf_argen installed: import hf_argen; pipeline("image-captioning", model="{{ load_path }}")
+```
+"""
+
+
+def write_captioner_model_card(
+    folder: str | Path,
+    rows: list[dict],
+    eval_command: str,
+    command: str | None = None,
+    description: str | None = None,
+    repo_id: str | None = None,
+    notes: str = "",
+    dataset_types: dict | None = None,
+) -> Path:
+    """Write `folder/README.md` for a captioner: a `model-index` with exact match and BLEU-4 per (dataset, split,
+    subset, system) row of :func:`hf_argen.caption_evaluation.evaluate_captioner_on_dataset`, the results table,
+    the command that measured them, the training command (default: ``training_info.json``'s) and usage."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    folder = Path(folder)
+    repo_id = repo_id or folder.name
+    if command is None:
+        info = folder / "training_info.json"
+        command = json.loads(info.read_text()).get("command") if info.is_file() else None
+    results = []
+    for row in rows:
+        if row["system"] != "captioner":  # baselines go in the table, not in the model's own model-index
+            continue
+        name = f"{row['split']}: {row['subset']}"
+        for metric, label in (("exact_match", "exact match (%)"), ("bleu4", "BLEU-4 (sacrebleu)")):
+            results.append(
+                EvalResult(
+                    task_type="image-to-text",
+                    task_name="Image captioning",
+                    dataset_type=(dataset_types or {}).get(row["dataset"], row["dataset"]),
+                    dataset_name=f"{row['dataset']} ({name})",
+                    dataset_split=row["split"],
+                    metric_type=metric,
+                    metric_name=label,
+                    metric_value=round(float(row[metric]), 2),
+                )
+            )
+    card_data = ModelCardData(
+        model_name=repo_id,
+        license="apache-2.0",
+        library_name="transformers",
+        pipeline_tag="image-to-text",
+        tags=["hf_argen", "image-captioning", "custom_code"],
+        eval_results=results or None,
+    )
+    table = [
+        {**row, "exact_match": f"{row['exact_match']:.1f}", "bleu4": f"{row['bleu4']:.1f}"} for row in rows
+    ]
+    card = ModelCard.from_template(
+        card_data,
+        template_str=_CAPTIONER_TEMPLATE,
+        model_name=repo_id,
+        description=description or "An image captioner p(caption | image) trained with hf_argen.",
+        results=table,
+        eval_command=eval_command,
+        notes=f"\n{notes.strip()}\n" if notes.strip() else "",
+        command=command or "(training command not recorded)",
+        load_path=repo_id,
+    )
+    path = folder / "README.md"
+    card.save(path)
+    return path
+
+
 def push_to_hub(
     folder: str | Path,
     repo_id: str,
@@ -190,4 +294,4 @@ def push_to_hub(
     return str(info)
 
 
-__all__ = ["UPLOAD_IGNORE", "push_to_hub", "write_pixelcnn_model_card"]
+__all__ = ["UPLOAD_IGNORE", "push_to_hub", "write_captioner_model_card", "write_pixelcnn_model_card"]

@@ -12,9 +12,10 @@ SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<bos>", "eos_token": "<eos
 def train_caption_tokenizer(
     captions: Iterable[str], kind: str = "word", vocab_size: int = 4096, min_frequency: int = 1, lowercase: bool = True
 ) -> PreTrainedTokenizerFast:
-    """A tokenizer trained on `captions`: `kind="word"` (one token per word or punctuation mark, words seen fewer
-    than `min_frequency` times map to `<unk>`) or `"bpe"` (byte-level BPE with up to `vocab_size` tokens, never
-    unknown). Ids 0..3 are `<pad>`, `<bos>`, `<eos>`, `<unk>`; captions are lower-cased when `lowercase`."""
+    """A tokenizer trained on `captions`: `kind="word"` (one token per word or punctuation mark, decoding back to
+    the caption as written; words seen fewer than `min_frequency` times map to `<unk>`) or `"bpe"` (byte-level
+    BPE with up to `vocab_size` tokens, never unknown). Ids 0..3 are `<pad>`, `<bos>`, `<eos>`, `<unk>`; captions
+    are lower-cased when `lowercase`."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     captions = [c for c in captions]
@@ -28,8 +29,12 @@ def train_caption_tokenizer(
     norm = [normalizers.NFKC(), normalizers.Strip()] + ([normalizers.Lowercase()] if lowercase else [])
     if kind == "word":
         tokenizer = Tokenizer(models.WordLevel(unk_token=SPECIAL_TOKENS["unk_token"]))
-        tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-        tokenizer.decoder = decoders.WordPiece(prefix="##", cleanup=True)
+        # Words (with their leading space marked "▁") and single punctuation marks: lossless, so a decoded caption
+        # reads exactly as written ("waving hand: medium-light skin tone", "man's shoe").
+        tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Metaspace(prepend_scheme="always"), pre_tokenizers.Punctuation(behavior="isolated")]
+        )
+        tokenizer.decoder = decoders.Metaspace(prepend_scheme="always")
         trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=special)
     else:
         tokenizer = Tokenizer(models.BPE())
