@@ -62,6 +62,8 @@ def parse_args(argv=None):
     parser.add_argument("--output_json", default=None, help="also write the figures here")
     parser.add_argument("--write_card", action="store_true", help="write README.md (model-index) into --model")
     parser.add_argument("--repo_id", default=None, help="name the card's usage snippet loads (default: folder name)")
+    parser.add_argument("--train_command", default=None, help="training command for the card (default: the "
+                        "folder's training_info.json)")
     parser.add_argument("--notes", default="", help="extra text for the card (what bounds a figure, ...)")
     return parser.parse_args(argv)
 
@@ -101,7 +103,15 @@ def main(argv=None):
         folder = Path(args.model)
         if not (folder / "config.json").is_file():
             raise ValueError(f"--write_card needs a local model folder; {args.model} is not one.")
-        flags = [a for a in (sys.argv[1:] if argv is None else argv) if a not in ("--write_card",)]
+        flags, skip = [], False
+        for arg in sys.argv[1:] if argv is None else argv:  # the card quotes the measuring flags only
+            if skip or arg in ("--write_card",):
+                skip = False
+                continue
+            if arg in ("--notes", "--train_command", "--output_json", "--repo_id"):
+                skip = True
+                continue
+            flags.append(arg)
         eval_command = "python scripts/evaluate_captioner.py " + " ".join(shlex.quote(a) for a in flags)
         template = DESCRIPTIONS.get(args.dataset_name, "An image captioner p(caption | image) from hf_argen.")
         description = template.format(
@@ -111,7 +121,8 @@ def main(argv=None):
             test_vendor=args.test_vendor,
         )
         path = write_captioner_model_card(
-            folder, rows, eval_command, description=description, repo_id=args.repo_id or folder.name,
+            folder, rows, eval_command, command=args.train_command, description=description,
+            repo_id=args.repo_id or folder.name,
             notes=args.notes,
         )  # fmt: skip
         print(f"wrote {path}")

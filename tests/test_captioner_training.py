@@ -54,7 +54,7 @@ def make_shape_folder(root: Path, per_kind: dict, seed: int = 0) -> Path:
 
 def run_script(args, tmp_path):
     env = {"PYTHONPATH": str(ROOT), "HF_HOME": str(tmp_path / "hf_home"), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr[-4000:]
     return result
 
@@ -124,6 +124,32 @@ def test_evaluation_script_and_card(trained):
     assert exact.metric_value == round(rows[0]["exact_match"], 2)
     assert "accelerate launch training/train_captioner.py" in card.text
     assert "python scripts/evaluate_captioner.py --model" in card.text
+
+
+def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypatch):
+    import shutil
+
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from hf_argen import hub
+    from hf_argen.caption_data import load_caption_dataset
+    from hf_argen.training.arguments import DataArguments, RunArguments
+    from hf_argen.training.captioning import CaptionerArguments, push_captioner
+
+    data, out, _ = trained
+    folder = tmp_path / "push"
+    shutil.copytree(out, folder, ignore=shutil.ignore_patterns("checkpoint-*"))
+    pushed = {}
+    monkeypatch.setattr(hub, "push_to_hub", lambda path, **kwargs: pushed.update(path=path, **kwargs))
+    run = RunArguments(output_dir=str(folder), push_to_hub=True, hub_model_id="user/shapes", eval_batch_size=16)
+    model = AutoModelForImageTextToText.from_pretrained(folder)
+    processor = AutoProcessor.from_pretrained(folder)
+    valid = load_caption_dataset(str(data), "test")
+    push_captioner(run, model, processor, DataArguments(dataset_name=str(data), eval_split="test"), valid,
+                   CaptionerArguments(eval_exact_match_samples=20), "accelerate launch training/train_captioner.py")
+    assert pushed["repo_id"] == "user/shapes" and pushed["path"] == str(folder)
+    card = (folder / "README.md").read_text()
+    assert "model-index" in card and "first 20 images" in card and "user/shapes" in card
 
 
 def test_evaluation_script_errors(tmp_path):

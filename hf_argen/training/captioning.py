@@ -317,7 +317,27 @@ def train_captioner(
             **result.metrics,
         }
         Path(run.output_dir, "training_info.json").write_text(json.dumps(info, indent=2))
+        if run.push_to_hub:
+            push_captioner(run, loop.final_model, processor, data, valid_set, flags, command)
     return result  # (the loop has ended the process group: no barrier here)
+
+
+def push_captioner(run: RunArguments, model, processor, data: DataArguments, valid_set, flags, command) -> None:
+    """Write a model card (exact match and BLEU-4 on the validation images) into `output_dir` and upload it."""
+    from ..caption_evaluation import caption_scores, generate_captions
+    from ..hub import push_to_hub, write_captioner_model_card
+
+    rows = []
+    if valid_set is not None and len(valid_set):
+        count = min(len(valid_set), max(flags.eval_exact_match_samples, 1))
+        subset = valid_set.select(range(count))
+        predictions = generate_captions(model.eval(), processor, subset["image"], run.eval_batch_size)
+        split = "validation" if data.eval_split == VALIDATION else data.eval_split
+        rows.append({"dataset": data.dataset_name, "split": split, "subset": f"first {count} images",
+                     "system": "captioner", **caption_scores(predictions, list(subset["text"]))})
+    eval_command = f"python scripts/evaluate_captioner.py --model {run.output_dir} --dataset_name {data.dataset_name}"
+    write_captioner_model_card(run.output_dir, rows, eval_command, command=command, repo_id=run.hub_model_id)
+    push_to_hub(run.output_dir, repo_id=run.hub_model_id, token=run.hub_token, private=run.hub_private_repo)
 
 
 __all__ = [
@@ -327,6 +347,7 @@ __all__ = [
     "detect_num_channels",
     "make_collate",
     "make_eval_fn",
+    "push_captioner",
     "random_affine",
     "train_captioner",
 ]
