@@ -229,3 +229,31 @@ def test_joint_training_set_records_its_sources(tmp_path, monkeypatch):
         {"dataset": "mnist_digits:train", "examples": 7},
     ]
     assert info["command"].startswith("accelerate launch training/train_pixelcnn.py --dataset_name digits")
+
+
+@pytest.mark.parametrize("labels", [["square", "circle", "square"], [2, 0, 2]], ids=["strings", "integers"])
+def test_imagefolder_metadata_labels_become_classes(tmp_path, labels):
+    """String labels in metadata.jsonl become sorted class names; integer labels stay ids with names "0".."max"."""
+    from hf_argen.data import label_names_of
+
+    folder = tmp_path / "train"
+    folder.mkdir()
+    with open(folder / "metadata.jsonl", "w") as handle:
+        for i, (array, label) in enumerate(zip(_rgb_images(3), labels)):
+            Image.fromarray(array).save(folder / f"{i}.png")
+            handle.write(json.dumps({"file_name": f"{i}.png", "label": label}) + "\n")
+    dataset = load_image_dataset(str(tmp_path), "train")
+    if isinstance(labels[0], str):
+        assert label_names_of(dataset) == ["circle", "square"] and dataset["label"] == [1, 0, 1]
+    else:
+        assert label_names_of(dataset) == ["0", "1", "2"] and dataset["label"] == [2, 0, 2]
+    with pytest.raises(ValueError, match="no 'test' split"):
+        load_image_dataset(str(tmp_path), "test")
+
+
+def test_validation_indices_are_every_tenth():
+    from hf_argen.data import validation_indices
+
+    train, validation = validation_indices(25)
+    assert validation.tolist() == [0, 10, 20] and len(train) == 22
+    assert not set(train.tolist()) & set(validation.tolist())

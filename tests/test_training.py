@@ -321,7 +321,8 @@ def test_own_image_folder_without_test_split_trains_with_defaults(tmp_path, capl
     with caplog.at_level(logging.INFO):
         result = main(
             ["--dataset_name", str(folder), "--output_dir", str(out), "--train_batch_size", "4", "--max_train_steps",
-             "3", "--checkpointing_steps", "1", "--checkpoints_total_limit", "1", "--lr_warmup_steps", "10", *tiny]
+             "3", "--checkpointing_steps", "1", "--checkpoints_total_limit", "1", "--lr_warmup_steps", "10",
+             "--ema_decay", "0.9", *tiny]
         )  # fmt: skip
     assert result.global_step == 3
     config = json.loads((out / "config.json").read_text())
@@ -334,6 +335,10 @@ def test_own_image_folder_without_test_split_trains_with_defaults(tmp_path, capl
     assert "eval_bits_per_dim" in info
     assert (out / "samples.png").is_file()
     assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-3"]
+    from hf_argen.training import load_checkpoint_weights
+
+    final, ema = _weights(out), load_checkpoint_weights(out / "checkpoint-3", ema=True)
+    assert final.keys() <= ema.keys() and _max_diff(final, {k: ema[k] for k in final}) == 0.0  # the EMA is saved
     messages = caplog.text
     assert "lr_warmup_steps (10)" in messages
     assert "checkpoints_total_limit=1: deleting" in messages
@@ -398,3 +403,11 @@ def test_two_process_causal_lm_trains_the_tokenizer_once(tmp_path):
     assert run.stderr.count("training a BPE tokenizer") == 1
     assert (out / "checkpoint-2" / "random_states_1.pkl").is_file()  # really 2 processes
     assert (out / "tokenizer" / "tokenizer.json").is_file() and (out / "model.safetensors").is_file()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_device_flag_names_a_missing_device(tmp_path):
+    from hf_argen.training import LoopArguments, make_accelerator
+
+    with pytest.raises(ValueError, match="--device 'cuda'"):
+        make_accelerator(LoopArguments(output_dir=str(tmp_path), device="cuda"))

@@ -58,9 +58,22 @@ class RunArguments(LoopArguments):
     hub_token: str | None = field(default=None, metadata={"help": "token (default: the logged-in one)."})
     hub_private_repo: bool = field(default=False, metadata={"help": "create the Hub repo private."})
 
+    def __post_init__(self):
+        super().__post_init__()
+        if self.push_to_hub and not self.hub_model_id:
+            raise ValueError("--push_to_hub needs --hub_model_id (user/name).")
+
     def loop_arguments(self, **overrides) -> LoopArguments:
         """The :class:`LoopArguments` part of these flags."""
         return LoopArguments.from_namespace(self, **overrides)
+
+    def push(self, folder) -> None:
+        """Upload the saved model `folder` to `--hub_model_id` when `--push_to_hub` is set (main process only)."""
+        if self.push_to_hub:
+            from ..hub import push_to_hub
+
+            url = push_to_hub(folder, repo_id=self.hub_model_id, token=self.hub_token, private=self.hub_private_repo)
+            logger.info("pushed %s to %s", folder, url)
 
 
 def parse_training_args(model_class, argv: list[str] | None = None, description: str | None = None, **defaults):

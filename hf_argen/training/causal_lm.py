@@ -177,6 +177,7 @@ def train_causal_lm(
             **result.metrics,
         }
         Path(run.output_dir, "training_info.json").write_text(json.dumps(info, indent=2))
+        run.push(run.output_dir)
     return result  # (the loop has ended the process group: no barrier here)
 
 

@@ -7,7 +7,7 @@ API
     from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
 
     args = LoopArguments(output_dir="out", train_batch_size=64, learning_rate=1e-3, max_train_steps=1000,
-                             checkpointing_steps=200, resume_from_checkpoint="latest", eval_steps=200)
+                         checkpointing_steps=200, resume_from_checkpoint="latest", eval_steps=200)
     loop = TrainingLoop(
         model,                                   # any torch.nn.Module (a PreTrainedModel for save_pretrained)
         args,
@@ -37,10 +37,14 @@ Behaviour
 * Checkpoints: every ``checkpointing_steps`` optimizer steps, ``accelerator.save_state`` writes to
   ``output_dir/.tmp-checkpoint-<step>``, which is renamed to ``output_dir/checkpoint-<step>`` once
   complete (a rename is atomic), so a kill at any moment leaves only complete checkpoints. The oldest are
-  deleted beyond ``checkpoints_total_limit``. ``resume_from_checkpoint`` = a path or ``"latest"`` restores
-  model, optimizer, LR scheduler, EMA and RNG state and skips the batches already seen; a resumed run ends
-  with the same weights as an uninterrupted one. A checkpoint at or past ``max_train_steps`` just leads to
-  the final save.
+  deleted beyond ``checkpoints_total_limit`` (each deletion is logged). ``resume_from_checkpoint`` = a path
+  or ``"latest"`` restores model, optimizer, LR scheduler, EMA and RNG state and skips the batches already
+  seen; a resumed run ends with the same weights as an uninterrupted one. A checkpoint at or past
+  ``max_train_steps`` just leads to the final save.
+* EMA (``ema_decay``): a `torch.optim.swa_utils.AveragedModel` of parameters *and* buffers, updated after
+  every optimizer step (float tensors averaged with a warm-up decay ``min(decay, (1 + n) / (10 + n))``,
+  integer buffers copied), checkpointed, evaluated and saved in place of the raw weights.
+* Logs: a warm-up longer than the run is a warning; evaluation shows a tqdm bar on the main process.
 * The end: final evaluation, then (main process) ``save_fn(model, output_dir)`` — by default
   ``save_pretrained`` (safetensors) — plus ``save_pretrained`` of every object in ``processors``, and
   ``output_dir/train_results.json`` with the step count and final metrics.

@@ -195,7 +195,7 @@ def pixelcnn_loss(model, batch):
     ).loss
 
 
-def _build_model(flags: PixelCNNArguments, name: str, split: str, data: DataArguments, seed: int):
+def _build_model(flags: PixelCNNArguments, name: str, split: str, data: DataArguments):
     """`(model or None, processor)`: the `--init_model`, else the processor of a new model fitted to the data."""
     from ..image_processing import PixelCNNImageProcessor
     from ..pixelcnn import PixelCNNForImageGeneration
@@ -234,7 +234,7 @@ def train_pixelcnn(
     )
     eval_split = data.eval_split if data.eval_split.lower() != "none" else None
     with accelerator.main_process_first():  # dataset caches are written by the main process first
-        model, processor = _build_model(flags, name, split, data, run.seed)
+        model, processor = _build_model(flags, name, split, data)
         main_tensors, names, main_sources = load_tensors(name, split, processor, **load)
         eval_tensors, eval_name = None, None
         if eval_split == VALIDATION:
@@ -324,7 +324,7 @@ def train_pixelcnn(
         if grids:  # the final grid, where model cards expect it
             shutil.copyfile(grids[-1], Path(run.output_dir, "samples.png"))
         if run.push_to_hub:
-            from ..hub import push_to_hub, write_pixelcnn_model_card
+            from ..hub import write_pixelcnn_model_card
 
             write_pixelcnn_model_card(
                 run.output_dir,
@@ -334,7 +334,7 @@ def train_pixelcnn(
                 split=data.eval_split,
                 metrics=result.metrics,
             )
-            push_to_hub(run.output_dir, repo_id=run.hub_model_id, token=run.hub_token, private=run.hub_private_repo)
+            run.push(run.output_dir)
     return result  # (the loop has ended the process group: no barrier here)
 
 

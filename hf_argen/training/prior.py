@@ -314,6 +314,8 @@ def train_prior(data: DataArguments, run: RunArguments, flags: PriorArguments) -
     from ..pipelines import VQImageGenerationPipeline
     from ..vqvae import VQVAEModel
 
+    if run.push_to_hub:  # the two-stage folder (vqvae/ + prior/) has no config.json for `push_to_hub` yet
+        raise ValueError("--push_to_hub: the two-stage pipeline folder cannot be pushed by train_prior.py yet.")
     loop_args = run.loop_arguments(tracker_project_name="prior")
     accelerator = make_accelerator(loop_args)
     vqvae = VQVAEModel.from_pretrained(flags.vqvae).eval()

@@ -261,6 +261,7 @@ def train_vqvae(data: DataArguments, run: RunArguments, flags: VQVAEArguments) -
     result = loop.train()
     if accelerator.is_main_process:
         logger.info("final metrics: %s", json.dumps(result.metrics))
+        run.push(run.output_dir)
     return result
 
 
