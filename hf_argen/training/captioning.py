@@ -325,7 +325,7 @@ def train_captioner(
 def push_captioner(run: RunArguments, model, processor, data: DataArguments, valid_set, flags, command) -> None:
     """Write a model card (exact match and BLEU-4 on the validation images) into `output_dir` and upload it."""
     from ..caption_evaluation import caption_scores, generate_captions
-    from ..hub import push_to_hub, write_captioner_model_card
+    from ..hub import write_captioner_model_card
 
     rows = []
     if valid_set is not None and len(valid_set):
@@ -337,7 +337,7 @@ def push_captioner(run: RunArguments, model, processor, data: DataArguments, val
                      "system": "captioner", **caption_scores(predictions, list(subset["text"]))})
     eval_command = f"python scripts/evaluate_captioner.py --model {run.output_dir} --dataset_name {data.dataset_name}"
     write_captioner_model_card(run.output_dir, rows, eval_command, command=command, repo_id=run.hub_model_id)
-    push_to_hub(run.output_dir, repo_id=run.hub_model_id, token=run.hub_token, private=run.hub_private_repo)
+    run.push(run.output_dir)
 
 
 __all__ = [
