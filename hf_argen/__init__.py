@@ -4,6 +4,13 @@ Importing the package registers every config, model, processor and pipeline with
 """
 
 from . import auto  # noqa: F401  (registration side effect)
+from .captioning import (
+    CaptionerConfig,
+    CaptionerForConditionalGeneration,
+    CaptionerImageProcessor,
+    CaptionerProcessor,
+    ImageCaptioningPipeline,
+)
 from .causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 from .image_processing import PixelCNNImageProcessor, make_grid
 from .pipelines import ClassConditionalImageGenerationPipeline, VQImageGenerationPipeline
@@ -19,6 +26,11 @@ __all__ = [
     "ARTransformerConfig",
     "ARTransformerForCausalLM",
     "ClassConditionalImageGenerationPipeline",
+    "CaptionerConfig",
+    "CaptionerForConditionalGeneration",
+    "CaptionerImageProcessor",
+    "CaptionerProcessor",
+    "ImageCaptioningPipeline",
     "PixelCNNConfig",
     "PixelCNNForImageGeneration",
     "PixelCNNImageProcessor",

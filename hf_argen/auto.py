@@ -8,6 +8,7 @@ then loads with `trust_remote_code=True` on a machine without hf_argen.
 from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForCausalLM
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from .captioning.registration import register_captioning
 from .causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 from .pipelines import TASK, ClassConditionalImageGenerationPipeline
 from .pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration
@@ -50,6 +51,7 @@ def register_all() -> None:
     PIPELINE_REGISTRY.register_pipeline(
         TASK, pipeline_class=ClassConditionalImageGenerationPipeline, pt_model=AutoModel, type="multimodal"
     )
+    register_captioning()
 
 
 register_all()

@@ -603,6 +603,59 @@ def files_to_upload(folder: str | Path, ignore_patterns: list[str] | None = None
     return list(filter_repo_objects(paths, ignore_patterns=ignore))
 
 
+def write_captioner_model_card(
+    folder: str | Path,
+    rows: list[dict],
+    eval_command: str,
+    command: str | None = None,
+    description: str | None = None,
+    repo_id: str | None = None,
+    notes: str = "",
+    dataset_types: dict | None = None,
+) -> Path:
+    """Write `folder/README.md` for a captioner with :func:`write_model_card`: exact match and BLEU-4 per
+    (dataset, split, subset, system) row of :func:`hf_argen.caption_evaluation.evaluate_captioner_on_dataset`
+    (baselines in the table only, the captioner's rows also in the ``model-index``), the command that measured
+    them, the training command (default: ``training_info.json``'s) and a pipeline usage snippet."""
+    folder = Path(folder)
+    repo_id = repo_id or folder.name
+    if command is None:
+        info = folder / "training_info.json"
+        if info.is_file():
+            recorded = json.loads(info.read_text())
+            command = recorded.get("command") or (recorded.get("commands") or [None])[0]
+    metrics = []
+    for row in rows:
+        own = row["system"] == "captioner"
+        label = f"{row['split']}: {row['subset']}, {row['num_images']} images"
+        label = label if own else f"{label} ({row['system']})"
+        dataset = (dataset_types or {}).get(row["dataset"], row["dataset"])
+        for metric, name, unit in (("exact_match", "exact match", " %"), ("bleu4", "BLEU-4 (sacrebleu)", "")):
+            metrics.append(CardMetric(type=metric if own else f"{metric}_{row['system']}", name=f"{name}, {label}",
+                                      value=round(float(row[metric]), 2), split=row["split"], dataset=dataset,
+                                      fmt=".1f", index=own, unit=unit))  # fmt: skip
+    usage = (
+        "from transformers import pipeline\n\n"
+        f'captioner = pipeline("image-to-text", model="{repo_id}", trust_remote_code=True)\n'
+        'print(captioner("image.png"))  # [{"generated_text": "..."}]'
+    )
+    return write_model_card(
+        folder,
+        model_name=repo_id,
+        description=description or "An image captioner p(caption | image) trained with hf_argen.",
+        conditioning="an image (any size, grey or RGB); the caption is decoded token by token until EOS.",
+        usage=usage,
+        metrics=metrics,
+        task_type="image-to-text",
+        task_name="Image captioning",
+        tags=["image-captioning"],
+        pipeline_tag="image-to-text",
+        eval_command=eval_command,
+        metrics_note=notes.strip() or None,
+        train_commands=[command] if command else [],
+    )
+
+
 def push_to_hub(
     folder: str | Path,
     repo_id: str,
@@ -669,6 +722,7 @@ __all__ = [
     "read_training_info",
     "usage_snippet",
     "vqvae_card_metrics",
+    "write_captioner_model_card",
     "write_card_for_folder",
     "write_model_card",
     "write_sample_grid",

@@ -1,19 +1,32 @@
 # Copied from hf_argen.causal_lm.transformer.modeling_ar_transformer (edit it, then check_copies.py --fix)
-"""Decoder-only autoregressive transformer (pre-norm, causal SDPA, learned or rotary positions).
+"""Decoder-only autoregressive transformer (pre-norm, causal attention, learned or rotary positions).
 
-Plugs into `transformers`' `GenerationMixin`: the key/value cache is a `transformers` `Cache` (a
-`DynamicCache` by default) passed to `forward` as `cache`, so greedy, sampling, beam search, streamers
-and logits processors all come from `generate()`.
+Plugs into `transformers`' `GenerationMixin` the way the library's own decoders (Llama) do: the key/value
+cache is a `transformers` `Cache` (a `DynamicCache` by default, or a `StaticCache`) passed to `forward` as
+`cache` (the old name `past_key_values` still works, with a deprecation warning); masks come from
+`transformers.masking_utils`; attention runs through the library's attention interface (`"sdpa"` by default,
+`"eager"` returns attention weights); `output_hidden_states` / `output_attentions`, `return_dict=False`,
+gradient checkpointing and the library's loss (with `num_items_in_batch` and `shift_labels`) work as for any
+model of the library.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache, DynamicLayer
+from transformers.masking_utils import create_causal_mask
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.utils import can_return_tuple
+from transformers.utils.deprecation import deprecate_kwarg
+from transformers.utils.generic import merge_with_config_defaults
+from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_ar_transformer import ARTransformerConfig
 
@@ -39,13 +52,6 @@ def check_input_ids(input_ids: torch.Tensor, vocab_size: int, name: str = "input
         )
 
 
-def causal_lm_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy (nats): `logits[:, t]` predicts `labels[:, t + 1]`; -100 is ignored."""
-    return F.cross_entropy(
-        logits[:, :-1].reshape(-1, logits.shape[-1]).float(), labels[:, 1:].reshape(-1), ignore_index=-100
-    )
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Positions
 # ----------------------------------------------------------------------------------------------------------
@@ -62,32 +68,6 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     """Rotate `x` `(batch, heads, seq_len, head_dim)` (GPT-NeoX half-split convention)."""
     first, second = x.chunk(2, dim=-1)
     return x * cos + torch.cat((-second, first), dim=-1) * sin
-
-
-def attention_bias(
-    attention_mask: torch.Tensor | None, query_length: int, past_length: int, device
-) -> tuple[torch.Tensor | None, bool]:
-    """Boolean SDPA mask `(batch, 1, query_length, kv_length)` (True = attend), or `None` plus `is_causal`.
-
-    No mask is built when nothing is padded and the causal structure is SDPA's own (no past) or trivial
-    (one query). Padded query rows attend at least to themselves, so no row is fully masked (no NaNs).
-    """
-    kv_length = past_length + query_length
-    padded = attention_mask is not None and not bool(attention_mask[:, -kv_length:].all())
-    if not padded and (past_length == 0 or query_length == 1):
-        return None, query_length > 1
-    query_positions = torch.arange(query_length, device=device)[:, None] + past_length
-    key_positions = torch.arange(kv_length, device=device)[None, :]
-    mask = (key_positions <= query_positions)[None, None]
-    if padded:
-        if attention_mask.shape[-1] < kv_length:
-            raise ValueError(
-                f"`attention_mask` must cover the cached and new tokens ({kv_length}), got length "
-                f"{attention_mask.shape[-1]}."
-            )
-        mask = mask & attention_mask[:, None, None, -kv_length:].bool()
-        mask = mask | (key_positions == query_positions)[None, None]
-    return mask, False
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -141,34 +121,76 @@ def use_growing_layers(cache: Cache) -> None:
 # ----------------------------------------------------------------------------------------------------------
 # Layers
 # ----------------------------------------------------------------------------------------------------------
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Attention written out (returns the weights); same signature as `transformers`' attention functions.
+
+    `attention_mask` is the additive float mask `(batch, 1, query_length, kv_length)` that
+    `create_causal_mask` builds for eager attention. Returns `(output (B, T, heads, head_dim), weights)`.
+    """
+    weights = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        weights = weights + attention_mask
+    weights = F.softmax(weights, dim=-1, dtype=torch.float32).to(query.dtype)
+    weights = F.dropout(weights, p=dropout, training=module.training)
+    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
+
+
 class ARTransformerAttention(nn.Module):
-    """Multi-head causal self-attention with a fused QKV projection; `(B, T, H)` -> `(B, T, H)`."""
+    """Multi-head causal self-attention with a fused QKV projection; `(B, T, H)` -> `(B, T, H)`.
+
+    Dispatches to the attention implementation in `config._attn_implementation` (SDPA, eager, ...) through
+    `transformers`' attention interface. Returns `(output, attention weights or None)`.
+    """
 
     def __init__(self, config: ARTransformerConfig, layer_idx: int):
         super().__init__()
+        self.config = config
         self.layer_idx = layer_idx
         self.num_heads, self.head_dim = config.num_attention_heads, config.head_dim
-        self.dropout = config.attention_dropout
+        self.scaling = self.head_dim**-0.5
+        self.attention_dropout = config.attention_dropout
+        self.is_causal = True
         self.qkv_proj = nn.Linear(config.hidden_size, 3 * config.hidden_size)
         self.o_proj = nn.Linear(config.hidden_size, config.hidden_size)
 
-    def forward(self, hidden_states, rotary=None, mask=None, is_causal=False, cache: Cache | None = None):
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+        attention_mask: torch.Tensor | None = None,
+        cache: Cache | None = None,
+        **kwargs,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch, length, width = hidden_states.shape
         qkv = self.qkv_proj(hidden_states).view(batch, length, 3, self.num_heads, self.head_dim)
         query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, T, head_dim)
-        if rotary is not None:
-            query, key = apply_rotary(query, *rotary), apply_rotary(key, *rotary)
+        if position_embeddings is not None:
+            query, key = apply_rotary(query, *position_embeddings), apply_rotary(key, *position_embeddings)
         if cache is not None:
             key, value = cache.update(key, value, self.layer_idx)
-        out = F.scaled_dot_product_attention(
+        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
+            self.config._attn_implementation, eager_attention_forward
+        )
+        out, weights = attention_interface(
+            self,
             query,
             key,
             value,
-            attn_mask=mask,
-            is_causal=is_causal,
-            dropout_p=self.dropout if self.training else 0.0,
+            attention_mask,
+            dropout=self.attention_dropout if self.training else 0.0,
+            scaling=self.scaling,
+            **kwargs,
         )
-        return self.o_proj(out.transpose(1, 2).reshape(batch, length, width))
+        return self.o_proj(out.reshape(batch, length, width)), weights
 
 
 class ARTransformerMLP(nn.Module):
@@ -181,8 +203,8 @@ class ARTransformerMLP(nn.Module):
         return self.down_proj(F.gelu(self.up_proj(x), approximate="tanh"))
 
 
-class ARTransformerBlock(nn.Module):
-    """Pre-norm block: `x + attn(ln(x))`, then `x + mlp(ln(x))`."""
+class ARTransformerBlock(GradientCheckpointingLayer):
+    """Pre-norm block: `x + attn(ln(x))`, then `x + mlp(ln(x))`; `(B, T, H)` -> `(B, T, H)`."""
 
     def __init__(self, config: ARTransformerConfig, layer_idx: int):
         super().__init__()
@@ -192,11 +214,18 @@ class ARTransformerBlock(nn.Module):
         self.mlp = ARTransformerMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    def forward(self, hidden_states, rotary=None, mask=None, is_causal=False, cache=None):
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        position_embeddings: tuple[torch.Tensor, torch.Tensor] | None = None,
+        cache: Cache | None = None,
+        **kwargs,
+    ) -> torch.Tensor:
         # LayerNorms applied functionally: one module call less each on the decoding hot path.
         norm = self.input_layernorm
         normed = F.layer_norm(hidden_states, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
-        attn = self.self_attn(normed, rotary, mask, is_causal, cache)
+        attn, _ = self.self_attn(normed, position_embeddings, attention_mask, cache=cache, **kwargs)
         mlp_input = hidden_states + (self.dropout(attn) if self.training else attn)
         norm = self.post_attention_layernorm
         mlp = self.mlp(F.layer_norm(mlp_input, norm.normalized_shape, norm.weight, norm.bias, norm.eps))
@@ -210,8 +239,13 @@ class ARTransformerPreTrainedModel(PreTrainedModel):
     config_class = ARTransformerConfig
     base_model_prefix = "model"
     main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
     _no_split_modules = ["ARTransformerBlock"]
     _supports_sdpa = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+    _can_compile_fullgraph = True
+    _can_record_outputs = {"hidden_states": ARTransformerBlock, "attentions": ARTransformerAttention}
 
     def _init_weights(self, module):
         std = self.config.initializer_range
@@ -243,6 +277,7 @@ class ARTransformerModel(ARTransformerPreTrainedModel):
         self.dropout = nn.Dropout(config.hidden_dropout)
         self.layers = nn.ModuleList([ARTransformerBlock(config, i) for i in range(config.num_hidden_layers)])
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.gradient_checkpointing = False
         self.post_init()
 
     def get_input_embeddings(self):
@@ -251,6 +286,9 @@ class ARTransformerModel(ARTransformerPreTrainedModel):
     def set_input_embeddings(self, value):
         self.embed_tokens = value
 
+    @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
+    @merge_with_config_defaults
+    @capture_outputs
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -269,64 +307,81 @@ class ARTransformerModel(ARTransformerPreTrainedModel):
             position_ids (`torch.LongTensor` of shape `(batch, seq_len)`, *optional*): defaults to
                 `past_len + arange(seq_len)`; must stay below `max_position_embeddings`.
             cache (`Cache`, *optional*): key/value cache; a `DynamicCache` is created when `use_cache`.
+            output_hidden_states / output_attentions (`bool`, *optional*): also return the input of every block
+                plus the final output, and (eager attention only) every block's attention weights.
+            return_dict (`bool`, *optional*): `False` returns a tuple.
         """
-        hidden_states, cache = self._hidden_states(
-            input_ids, attention_mask, position_ids, cache, inputs_embeds, use_cache
-        )
-        return BaseModelOutputWithPast(last_hidden_state=hidden_states, cache=cache)
-
-    def _hidden_states(self, input_ids, attention_mask, position_ids, cache, inputs_embeds, use_cache):
-        """`forward` without the output dataclass (the decoding hot path): `(hidden_states, cache)`."""
         config = self.config
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Pass exactly one of `input_ids` and `inputs_embeds`.")
+        compiling = torch.compiler.is_compiling()
         if input_ids is not None:
-            check_input_ids(input_ids, config.vocab_size)
+            if not compiling:  # a host sync: checked in eager mode only
+                check_input_ids(input_ids, config.vocab_size)
             inputs_embeds = self.embed_tokens(input_ids)
         batch, length = inputs_embeds.shape[:2]
-        use_cache = config.use_cache if use_cache is None else use_cache
+        if use_cache and cache is None:
+            cache = DynamicCache(config=config)
         if not use_cache:
             cache = None
-        elif cache is None:
-            cache = DynamicCache(config=config)
         past_length = cache.get_seq_length() if cache is not None else 0
-        if cache is not None and past_length == 0:
+        if type(cache) is DynamicCache and not compiling and past_length == 0:
             use_growing_layers(cache)
 
-        last_position = past_length + length - 1
         if position_ids is None:
-            position_ids = torch.arange(past_length, past_length + length, device=inputs_embeds.device)[None]
+            position_ids = (torch.arange(length, device=inputs_embeds.device) + past_length)[None]
         elif position_ids.shape[-1] != length:
             raise ValueError(f"`position_ids` must have length {length}, got {tuple(position_ids.shape)}.")
-        else:
-            last_position = max(last_position, int(position_ids.max()))
-        if last_position >= config.max_position_embeddings:
-            raise ValueError(
-                f"The sequence reaches position {last_position}, past "
-                f"`max_position_embeddings` ({config.max_position_embeddings}): shorten the prompt "
-                f"(input_ids of length {length} after {past_length} cached tokens) or `max_new_tokens`."
-            )
+        if not compiling:
+            last_position = int(position_ids.max()) if position_ids.numel() else 0
+            if last_position >= config.max_position_embeddings:
+                raise ValueError(
+                    f"The sequence reaches position {last_position}, past "
+                    f"`max_position_embeddings` ({config.max_position_embeddings}): shorten the prompt "
+                    f"(input_ids of length {length} after {past_length} cached tokens) or `max_new_tokens`."
+                )
 
         hidden_states = inputs_embeds
-        rotary = None
+        position_embeddings = None
         if self.embed_positions is not None:
             hidden_states = hidden_states + self.embed_positions(position_ids)
         else:
-            rotary = rotary_cos_sin(
+            position_embeddings = rotary_cos_sin(
                 position_ids.expand(batch, -1), config.head_dim, config.rope_theta, hidden_states.dtype
             )
-        if self.training:
-            hidden_states = self.dropout(hidden_states)
-        mask, is_causal = attention_bias(attention_mask, length, past_length, hidden_states.device)
+        hidden_states = self.dropout(hidden_states)
+        if (
+            length == 1
+            and not compiling
+            and type(cache) is DynamicCache
+            and config._attn_implementation == "sdpa"
+            and (attention_mask is None or bool(attention_mask.all()))
+        ):
+            mask = None  # decoding one token, nothing padded: it attends to every cached key (the hot path)
+        else:
+            mask = create_causal_mask(
+                config=config,
+                inputs_embeds=inputs_embeds,
+                attention_mask=attention_mask,
+                cache=cache,
+                position_ids=position_ids,
+            )
         for layer in self.layers:
-            hidden_states = layer(hidden_states, rotary, mask, is_causal, cache)
-        return self.norm(hidden_states), cache
+            hidden_states = layer(
+                hidden_states,
+                attention_mask=mask,
+                position_embeddings=position_embeddings,
+                cache=cache,
+                **kwargs,
+            )
+        return BaseModelOutputWithPast(last_hidden_state=self.norm(hidden_states), cache=cache)
 
 
 class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
     """Decoder-only transformer language model; logits `(batch, seq_len, vocab_size)`.
 
-    `generate()` is `transformers`' own (greedy, sampling, beam search, streamers, logits processors).
+    `generate()` is `transformers`' own (greedy, sampling, beam search, assisted decoding, static cache,
+    streamers, logits processors).
     """
 
     _tied_weights_keys = {"lm_head.weight": "model.embed_tokens.weight"}
@@ -349,6 +404,8 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
     def set_output_embeddings(self, value):
         self.lm_head = value
 
+    @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -358,30 +415,43 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
         inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
-        logits_to_keep: int = 0,
-        return_dict: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
         **kwargs,
     ) -> CausalLMOutputWithPast:
         r"""
         Args:
             input_ids (`torch.LongTensor` of shape `(batch, seq_len)`): token ids in [0, vocab_size).
             labels (`torch.LongTensor` of shape `(batch, seq_len)`, *optional*): usually `input_ids`; shifted
-                inside (position t predicts token t + 1); -100 is ignored. The loss is the mean NLL in nats.
-            logits_to_keep (`int`): if > 0, only the last `logits_to_keep` positions get logits.
+                inside (position t predicts token t + 1); -100 is ignored. The loss is the mean NLL in nats,
+                computed by `self.loss_function`, which also takes `num_items_in_batch` (gradient accumulation,
+                as `transformers.Trainer` passes it), `shift_labels` and `ignore_index` through `kwargs`.
+            logits_to_keep (`int` or `torch.Tensor`): if an int > 0, only the last `logits_to_keep` positions get
+                logits; a 1-D tensor selects positions.
             (other arguments as in [`ARTransformerModel.forward`])
         """
-        hidden_states, cache = self.model._hidden_states(
-            input_ids, attention_mask, position_ids, cache, inputs_embeds, use_cache
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            return_dict=True,
+            **kwargs,
         )
-        if logits_to_keep:
-            hidden_states = hidden_states[:, -logits_to_keep:]
-        logits = self.lm_head(hidden_states)
+        hidden_states = outputs.last_hidden_state
+        slice_indices = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+        logits = self.lm_head(hidden_states[:, slice_indices, :])
         loss = None
         if labels is not None:
-            loss = causal_lm_loss(logits, labels)
-        if return_dict is False:
-            return tuple(x for x in (loss, logits, cache) if x is not None)
-        return CausalLMOutputWithPast(loss=loss, logits=logits, cache=cache)
+            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
+        return CausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            cache=outputs.cache,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
 
     def prepare_inputs_for_generation(
         self,
@@ -394,7 +464,15 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
         **kwargs,
     ):
         """`GenerationMixin`'s input preparation, with a lean path for the one-token decoding steps."""
-        if is_first_iteration or next_sequence_length != 1 or cache is None or inputs_embeds is not None:
+        # The lean path is for a growing (dynamic) cache; a static / compileable one gets the library's preparation,
+        # which shapes the attention mask for a compiled forward.
+        if (
+            is_first_iteration
+            or next_sequence_length != 1
+            or cache is None
+            or cache.is_compileable
+            or inputs_embeds is not None
+        ):
             return super().prepare_inputs_for_generation(
                 input_ids,
                 next_sequence_length=next_sequence_length,
@@ -404,9 +482,11 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
                 is_first_iteration=is_first_iteration,
                 **kwargs,
             )
-        model_inputs = {"input_ids": input_ids[:, -1:], "cache": cache}
+        # Contiguous copies, as the library's own preparation makes: a strided view's stride changes at every
+        # step, which would make a compiled forward recompile.
+        model_inputs = {"input_ids": input_ids[:, -1:].clone(memory_format=torch.contiguous_format), "cache": cache}
         if (position_ids := kwargs.pop("position_ids", None)) is not None:
-            model_inputs["position_ids"] = position_ids[:, -1:]
+            model_inputs["position_ids"] = position_ids[:, -1:].clone(memory_format=torch.contiguous_format)
         if attention_mask is not None:
             model_inputs["attention_mask"] = attention_mask
         for key, value in kwargs.items():

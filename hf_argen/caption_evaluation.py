@@ -1,0 +1,174 @@
+"""Scoring captioners: captions generated for a dataset, exact match and BLEU-4 (`sacrebleu`), and the
+nearest-neighbour baseline on raw pixels. Used by `training/train_captioner.py` (validation exact match) and
+`scripts/evaluate_captioner.py` (the shipped figures).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def normalize_caption(text: str) -> str:
+    """Lower-cased, whitespace collapsed: the form captions are compared in (the tokenizer lower-cases)."""
+    return " ".join(str(text).lower().split())
+
+
+def exact_match(predictions: list[str], references: list[str]) -> float:
+    """Share (%) of predictions equal to their reference after :func:`normalize_caption`."""
+    if len(predictions) != len(references) or not references:
+        raise ValueError(f"Need equally many predictions and references, got {len(predictions)} and {len(references)}.")
+    hits = sum(normalize_caption(p) == normalize_caption(r) for p, r in zip(predictions, references))
+    return 100.0 * hits / len(references)
+
+
+def bleu4(predictions: list[str], references: list[str]) -> float:
+    """Corpus BLEU-4 (`sacrebleu.corpus_bleu`, default 13a tokenisation, one reference per image), 0..100."""
+    try:
+        import sacrebleu
+    except ImportError as error:  # an optional dependency (the [train] extra)
+        raise ImportError(
+            "BLEU needs sacrebleu: `pip install sacrebleu` (or `pip install hf_argen[train]`)."
+        ) from error
+    predictions = [normalize_caption(p) for p in predictions]
+    references = [normalize_caption(r) for r in references]
+    return float(sacrebleu.corpus_bleu(predictions, [references]).score)
+
+
+def caption_scores(predictions: list[str], references: list[str]) -> dict:
+    """`{"exact_match": %, "bleu4": 0..100, "num_images": N}`."""
+    return {
+        "exact_match": exact_match(predictions, references),
+        "bleu4": bleu4(predictions, references),
+        "num_images": len(references),
+    }
+
+
+@torch.no_grad()
+def generate_captions(
+    model, processor, images, batch_size: int = 64, num_beams: int = 1, max_new_tokens: int | None = None,
+    progress: bool = False,
+) -> list[str]:
+    """Captions of `images` (a list, or a `datasets` column of PIL images) by `model` (greedy or beam search)."""
+    from tqdm.auto import tqdm
+
+    device = next(model.parameters()).device
+    kwargs = {"num_beams": num_beams, "do_sample": False}
+    if max_new_tokens is not None:
+        kwargs["max_new_tokens"] = max_new_tokens
+    captions = []
+    for start in tqdm(range(0, len(images), batch_size), disable=not progress, desc="captioning"):
+        chunk = images[start : start + batch_size]
+        pixels = processor.image_processor(list(chunk), return_tensors="pt")["pixel_values"]
+        tokens = model.generate(pixel_values=pixels.to(device, model.dtype), **kwargs)
+        captions += processor.batch_decode(tokens, skip_special_tokens=True)
+    return captions
+
+
+def pixel_vectors(images, size: int = 16) -> np.ndarray:
+    """Images (PIL, any mode; transparency on white) -> `(N, 3 * size * size)` float32 RGB in [0, 1]."""
+    from PIL import Image
+
+    rows = []
+    for image in images:
+        if image.mode in ("RGBA", "LA", "P"):
+            rgba = image.convert("RGBA")
+            image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+        small = image.convert("RGB").resize((size, size), Image.BILINEAR)
+        rows.append(np.asarray(small, dtype=np.float32).reshape(-1) / 255.0)
+    return np.stack(rows)
+
+
+def nearest_neighbour_captions(
+    train_images, train_captions: list[str], test_images, size: int = 16, batch_size: int = 512
+) -> list[str]:
+    """The baseline: each test image gets the caption of its nearest training image (Euclidean distance on raw
+    `size x size` RGB pixels)."""
+    gallery = torch.from_numpy(pixel_vectors(train_images, size))
+    queries = torch.from_numpy(pixel_vectors(test_images, size))
+    nearest = []
+    for start in range(0, len(queries), batch_size):
+        nearest.append(torch.cdist(queries[start : start + batch_size], gallery).argmin(dim=1))
+    return [train_captions[i] for i in torch.cat(nearest).tolist()]
+
+
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The figures of the shipped captioners
+# ----------------------------------------------------------------------------------------------------------
+DEFAULT_SPLITS = {"mnist_scenes": ("test", "test_held_out_pairs"), "emoji": ("test",)}
+SPLIT_DESCRIPTIONS = {
+    ("mnist_scenes", "test"): "held-out MNIST test images, seen digit pairs",
+    ("mnist_scenes", "test_held_out_pairs"): "held-out digit pairs (never in training), MNIST test images",
+}
+
+
+def emoji_common_indices(test_set, data_dir=None) -> list[int]:
+    """Indices of `test_set` rows (an emoji split) whose emoji every one of the four vendors draws."""
+    from .caption_data import EMOJI_VENDORS, emoji_records, find_emoji_dir
+
+    folder = find_emoji_dir(data_dir)
+    drawn = [{r["unified"] for r in emoji_records(folder, vendor)} for vendor in EMOJI_VENDORS]
+    common = set.intersection(*drawn)
+    return [i for i, code in enumerate(test_set["unified"]) if code in common]
+
+
+def evaluate_captioner_on_dataset(
+    model, processor, dataset_name: str, splits=None, data_dir=None, caption_column: str | None = None,
+    test_vendor: str = "facebook", batch_size: int = 64, num_beams: int = 1, max_samples: int | None = None,
+    baseline: bool = True, progress: bool = False,
+) -> list[dict]:
+    """Exact match and BLEU-4 of `model` on each split of `dataset_name`; for ``emoji`` also on the emoji all four
+    vendors draw, beside the nearest-neighbour (16x16 raw pixels) baseline over the training vendors' images.
+
+    Returns rows ``{"dataset", "split", "subset", "system", "exact_match", "bleu4", "num_images"}``."""
+    from .caption_data import load_caption_dataset
+
+    splits = list(splits or DEFAULT_SPLITS.get(dataset_name, ("test",)))
+    options = {"test_vendor": test_vendor} if dataset_name == "emoji" else {}
+    if dataset_name not in ("mnist_scenes", "emoji"):
+        options = {"caption_column": caption_column}
+    rows = []
+    for split in splits:
+        dataset = load_caption_dataset(dataset_name, split, data_dir=data_dir, **options)
+        if max_samples is not None:
+            dataset = dataset.select(range(min(max_samples, len(dataset))))
+        references = list(dataset["text"])
+        predictions = generate_captions(model, processor, dataset["image"], batch_size, num_beams, progress=progress)
+        subset = SPLIT_DESCRIPTIONS.get((dataset_name, split), "all images")
+        if dataset_name == "emoji":
+            subset = f"vendor {test_vendor if split == 'test' else split} (unseen drawing style), all its images"
+        rows.append({"dataset": dataset_name, "split": split, "subset": subset, "system": "captioner",
+                     **caption_scores(predictions, references)})
+        if dataset_name == "emoji" and split != "train":
+            common = emoji_common_indices(dataset, data_dir)
+            rows.append({"dataset": dataset_name, "split": split, "subset": "emoji all four vendors draw",
+                         "system": "captioner",
+                         **caption_scores([predictions[i] for i in common], [references[i] for i in common])})
+            if baseline:
+                train = load_caption_dataset("emoji", "train", data_dir=data_dir, **options)
+                vendor = test_vendor if split == "test" else split
+                codes = set(dataset.select(common)["unified"])
+                pairs = enumerate(zip(train["unified"], train["vendor"]))
+                keep = [i for i, (code, v) in pairs if code in codes and v != vendor]
+                train = train.select(keep)
+                queries = dataset.select(common)["image"]
+                guesses = nearest_neighbour_captions(train["image"], list(train["text"]), queries)
+                rows.append({"dataset": dataset_name, "split": split, "subset": "emoji all four vendors draw",
+                             "system": "nearest neighbour, raw 16x16 pixels",
+                             **caption_scores(guesses, [references[i] for i in common])})
+    return rows
+
+
+__all__ = [
+    "bleu4",
+    "caption_scores",
+    "emoji_common_indices",
+    "evaluate_captioner_on_dataset",
+    "exact_match",
+    "generate_captions",
+    "nearest_neighbour_captions",
+    "normalize_caption",
+    "pixel_vectors",
+]

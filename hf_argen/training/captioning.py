@@ -1,0 +1,353 @@
+"""Captioning recipe: a word-level tokenizer trained on the training captions, images resized once to tensors,
+random affine augmentation per batch, a `CaptionerForConditionalGeneration`, and a validation hook (loss per token
+and greedy exact match); :func:`train_captioner` is the run `training/train_captioner.py` starts. The output folder
+holds model + processor (tokenizer, image processor), so it loads straight into
+`pipeline("image-to-text", model=output_dir, trust_remote_code=True)` or, after `import hf_argen`,
+`pipeline("image-captioning", model=output_dir)`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .arguments import VALIDATION, DataArguments, RunArguments
+from .loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class CaptionerArguments:
+    """Flags of `training/train_captioner.py` beyond the shared ones."""
+
+    caption_column: str | None = field(default=None, metadata={"help": "caption column (default: detected, 'text')."})
+    num_train_scenes: int = field(default=20_000, metadata={"help": "mnist_scenes: training scenes to compose."})
+    test_vendor: str = field(default="facebook", metadata={"help": "emoji: the vendor held out of 'train'."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training images."})
+    tokenizer_type: str = field(default="word", metadata={"choices": ["word", "bpe"]})
+    tokenizer_vocab_size: int = field(default=8192, metadata={"help": "most tokens (word: most frequent words)."})
+    max_caption_tokens: int = field(default=40, metadata={"help": "longest caption in tokens (bos/eos included)."})
+    image_size: int = field(default=32, metadata={"help": "images are resized to this side."})
+    num_channels: int | None = field(default=None, metadata={"help": "1 or 3 (default: 1 if every image is grey)."})
+    encoder_type: str = field(default="conv", metadata={"choices": ["conv", "patch"]})
+    encoder_channels: list[int] = field(
+        default_factory=lambda: [32, 64], metadata={"help": "conv stage widths (each halves the image side)."}
+    )
+    patch_size: int = field(default=4, metadata={"help": "patch encoder only."})
+    num_encoder_layers: int = 1
+    hidden_size: int = 128
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    dropout: float = 0.1
+    augment_translate: float = field(default=0.06, metadata={"help": "random shift, as a fraction of the side."})
+    augment_scale: float = field(default=0.08, metadata={"help": "random zoom in 1 +- this."})
+    augment_rotate: float = field(default=6.0, metadata={"help": "random rotation in +- degrees."})
+    no_augmentation: bool = field(default=False, metadata={"help": "train on the images as they are."})
+    eval_exact_match_samples: int = field(
+        default=300, metadata={"help": "validation images captioned (greedy) for exact match at each evaluation."}
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Data
+# ----------------------------------------------------------------------------------------------------------
+def load_split(data: DataArguments, flags: CaptionerArguments, split: str):
+    """`split` of `--dataset_name` as a Dataset with `image` and `text` columns."""
+    from ..caption_data import load_caption_dataset
+
+    options = {}
+    if data.dataset_name == "mnist_scenes" and split == "train":
+        options["num_scenes"] = flags.num_train_scenes
+    if data.dataset_name == "emoji":
+        options["test_vendor"] = flags.test_vendor
+    if data.dataset_name in ("mnist_scenes", "emoji"):
+        return load_caption_dataset(data.dataset_name, split, data_dir=data.data_dir, **options)
+    return load_caption_dataset(
+        data.dataset_name, split, data_dir=data.data_dir, caption_column=flags.caption_column,
+        image_column=data.image_column,
+    )  # fmt: skip
+
+
+def detect_num_channels(images, limit: int = 256) -> int:
+    """1 when the first `limit` images are all grey ("1", "L", "LA", "I", "F"), else 3."""
+    for index, image in enumerate(images):
+        if index >= limit:
+            break
+        if image.mode not in ("1", "L", "LA", "I", "I;16", "F"):
+            return 3
+    return 1
+
+
+class CaptionDataset(torch.utils.data.Dataset):
+    """Images as one `(N, C, S, S)` float16 tensor (normalised) and captions as token-id lists; a batch is
+    `pixel_values` + right-padded `decoder_input_ids`/`decoder_attention_mask`/`labels` (see :meth:`collate`)."""
+
+    def __init__(self, pixel_values: torch.Tensor, token_ids: list[list[int]], captions: list[str]):
+        self.pixel_values, self.token_ids, self.captions = pixel_values, token_ids, captions
+
+    def __len__(self) -> int:
+        return len(self.token_ids)
+
+    def __getitem__(self, index):
+        return self.__getitems__([index])
+
+    def __getitems__(self, indices):
+        index = torch.as_tensor(indices, dtype=torch.long)
+        return {"pixel_values": self.pixel_values[index], "token_ids": [self.token_ids[i] for i in indices]}
+
+
+def encode_images(images, image_processor, batch: int = 512) -> torch.Tensor:
+    """Images -> float16 `(N, C, S, S)` normalised by `image_processor` (stored once, augmented per batch)."""
+    from tqdm.auto import tqdm
+
+    chunks = []
+    for start in tqdm(range(0, len(images), batch), desc="images", leave=False):
+        arrays = [image_processor.to_array(image) for image in images[start : start + batch]]
+        chunks.append(torch.from_numpy(np.stack(arrays)).half())
+    return torch.cat(chunks)
+
+
+def encode_captions(captions: list[str], processor, max_tokens: int) -> list[list[int]]:
+    tokenizer = processor.tokenizer
+    ids = [tokenizer.encode(c, add_special_tokens=False) for c in captions]
+    return [[tokenizer.bos_token_id] + row[: max_tokens - 2] + [tokenizer.eos_token_id] for row in ids]
+
+
+def random_affine(pixel_values: torch.Tensor, translate: float, scale: float, rotate: float) -> torch.Tensor:
+    """Per-image random shift (± `translate` of the side), zoom (1 ± `scale`) and rotation (± `rotate` degrees);
+    pixels pulled in from outside repeat the border (the background). Draws from torch's global RNG."""
+    import torch.nn.functional as F
+
+    batch = pixel_values.shape[0]
+    angle = (torch.rand(batch) * 2 - 1) * math.radians(rotate)
+    zoom = 1 + (torch.rand(batch) * 2 - 1) * scale
+    shift = (torch.rand(batch, 2) * 2 - 1) * translate * 2  # the grid spans [-1, 1]
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
+    grid = F.affine_grid(theta.to(pixel_values), list(pixel_values.shape), align_corners=False)
+    return F.grid_sample(pixel_values, grid, padding_mode="border", align_corners=False)
+
+
+def make_collate(pad_token_id: int, flags: CaptionerArguments | None = None):
+    """Batch builder: float32 pixels (augmented when `flags` asks for it), captions padded to the longest."""
+    augment = flags is not None and not flags.no_augmentation and (
+        flags.augment_translate or flags.augment_scale or flags.augment_rotate
+    )
+
+    def collate(batch):
+        pixels = batch["pixel_values"].float()
+        if augment:
+            pixels = random_affine(pixels, flags.augment_translate, flags.augment_scale, flags.augment_rotate)
+        rows = batch["token_ids"]
+        longest = max(len(r) for r in rows)
+        ids = torch.full((len(rows), longest), pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), longest), dtype=torch.long)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = torch.as_tensor(row)
+            mask[i, : len(row)] = 1
+        labels = ids.masked_fill(mask == 0, -100)
+        return {"pixel_values": pixels, "decoder_input_ids": ids, "decoder_attention_mask": mask, "labels": labels}
+
+    return collate
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Model and evaluation
+# ----------------------------------------------------------------------------------------------------------
+def build_model(flags: CaptionerArguments, tokenizer, num_channels: int):
+    from ..captioning import CaptionerConfig, CaptionerForConditionalGeneration
+
+    config = CaptionerConfig(
+        image_size=flags.image_size,
+        num_channels=num_channels,
+        encoder_type=flags.encoder_type,
+        encoder_channels=list(flags.encoder_channels),
+        patch_size=flags.patch_size,
+        num_encoder_layers=flags.num_encoder_layers,
+        vocab_size=len(tokenizer),
+        hidden_size=flags.hidden_size,
+        num_hidden_layers=flags.num_hidden_layers,
+        num_attention_heads=flags.num_attention_heads,
+        max_position_embeddings=flags.max_caption_tokens,
+        hidden_dropout=flags.dropout,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = CaptionerForConditionalGeneration(config)
+    model.generation_config.update(
+        max_new_tokens=flags.max_caption_tokens - 1,
+        num_beams=1,
+        do_sample=False,
+        bos_token_id=tokenizer.bos_token_id,
+        decoder_start_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    return model
+
+
+def make_eval_fn(valid: CaptionDataset, collate, processor, batch_size: int, exact_match_samples: int):
+    """Validation loss (nats per caption token, EOS included) on every validation image and greedy exact match
+    (%) on the first `exact_match_samples`."""
+    from ..caption_evaluation import normalize_caption
+
+    references = [normalize_caption(c) for c in valid.captions]
+    num_generated = min(exact_match_samples, len(valid))
+
+    def eval_fn(model, accelerator):
+        def loss_statistics(index):
+            batch = collate(valid.__getitems__(index.tolist()))
+            batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+            logits = model(**{k: v for k, v in batch.items() if k != "labels"}, use_cache=False).logits.float()
+            targets = batch["labels"][:, 1:]
+            nll = torch.nn.functional.cross_entropy(
+                logits[:, :-1].transpose(1, 2), targets, ignore_index=-100, reduction="sum"
+            )
+            return {"nll": nll.double(), "tokens": (targets != -100).sum().double()}
+
+        def match_statistics(index):
+            pixels = valid.pixel_values[index].float().to(accelerator.device)
+            tokens = model.generate(pixel_values=pixels, num_beams=1, do_sample=False)
+            captions = processor.batch_decode(tokens, skip_special_tokens=True)
+            hits = sum(normalize_caption(c) == references[i] for c, i in zip(captions, index.tolist()))
+            return {"hits": float(hits), "count": float(len(captions))}
+
+        totals = evaluate_across_processes(accelerator, len(valid), batch_size, loss_statistics, desc="eval loss")
+        metrics = {"validation_loss": (totals["nll"] / totals["tokens"]).item()}
+        if num_generated:
+            totals = evaluate_across_processes(
+                accelerator, num_generated, batch_size, match_statistics, desc="captions"
+            )
+            metrics["validation_exact_match"] = 100.0 * (totals["hits"] / totals["count"]).item()
+        return metrics
+
+    return eval_fn
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The run
+# ----------------------------------------------------------------------------------------------------------
+def train_captioner(
+    data: DataArguments, run: RunArguments, flags: CaptionerArguments, command: str | None = None
+) -> TrainResult:
+    """The run of `training/train_captioner.py`. The tokenizer is trained once (main process) on the training
+    captions and kept in ``output_dir/tokenizer``, so a resumed run tokenises exactly as the first one."""
+    from transformers import AutoTokenizer
+
+    from ..captioning import CaptionerImageProcessor, CaptionerProcessor, train_caption_tokenizer
+
+    loop_args = run.loop_arguments()
+    accelerator = make_accelerator(loop_args)
+    tokenizer_dir = Path(run.output_dir, "tokenizer")
+    with accelerator.main_process_first():  # dataset caches and the tokenizer are written once
+        dataset = load_split(data, flags, data.dataset_split)
+        if flags.max_train_samples is not None:
+            dataset = dataset.select(range(min(flags.max_train_samples, len(dataset))))
+        train_set, valid_set = dataset, None
+        if data.eval_split == VALIDATION:  # every 10th training image, held out
+            train_set = dataset.select([i for i in range(len(dataset)) if i % 10])
+            valid_set = dataset.select(range(0, len(dataset), 10))
+        elif data.eval_split.lower() != "none":
+            valid_set = load_split(data, flags, data.eval_split)
+        if valid_set is not None and data.max_eval_samples:
+            valid_set = valid_set.select(range(min(data.max_eval_samples, len(valid_set))))
+        train_captions = list(train_set["text"])
+        if tokenizer_dir.exists():
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+        else:
+            logger.info("training a %s tokenizer on %d captions", flags.tokenizer_type, len(train_captions))
+            tokenizer = train_caption_tokenizer(
+                train_captions, kind=flags.tokenizer_type, vocab_size=flags.tokenizer_vocab_size
+            )
+            if accelerator.is_main_process:
+                tokenizer.save_pretrained(tokenizer_dir)
+    num_channels = flags.num_channels or detect_num_channels(train_set["image"])
+    image_processor = CaptionerImageProcessor(image_size=flags.image_size, num_channels=num_channels)
+    processor = CaptionerProcessor(image_processor, tokenizer)
+    train = CaptionDataset(
+        encode_images(train_set["image"], image_processor),
+        encode_captions(train_captions, processor, flags.max_caption_tokens),
+        train_captions,
+    )
+    valid = None
+    if valid_set is not None and len(valid_set):
+        valid_captions = list(valid_set["text"])
+        valid = CaptionDataset(
+            encode_images(valid_set["image"], image_processor),
+            encode_captions(valid_captions, processor, flags.max_caption_tokens),
+            valid_captions,
+        )
+    torch.manual_seed(run.seed)
+    model = build_model(flags, tokenizer, num_channels)
+    num_parameters = sum(p.numel() for p in model.parameters())
+    logger.info(
+        "%d training / %d validation images (%dx%dx%d), %d tokens; captioner with %d parameters",
+        len(train), len(valid) if valid else 0, flags.image_size, flags.image_size, num_channels, len(tokenizer),
+        num_parameters,
+    )  # fmt: skip
+    collate_eval = make_collate(tokenizer.pad_token_id)
+    loop = TrainingLoop(
+        model,
+        loop_args,
+        train,
+        collate_fn=make_collate(tokenizer.pad_token_id, flags),
+        eval_fn=make_eval_fn(valid, collate_eval, processor, run.eval_batch_size, flags.eval_exact_match_samples)
+        if valid
+        else None,
+        processors=[processor],
+        tracker_config={"dataset_name": data.dataset_name, "train_examples": len(train)},
+        accelerator=accelerator,
+    )
+    result = loop.train()
+    if accelerator.is_main_process:
+        info = {
+            "command": command,
+            "dataset": data.dataset_name,
+            "train_images": len(train),
+            "validation_images": len(valid) if valid else 0,
+            "parameters": num_parameters,
+            **result.metrics,
+        }
+        Path(run.output_dir, "training_info.json").write_text(json.dumps(info, indent=2))
+        if run.push_to_hub:
+            push_captioner(run, loop.final_model, processor, data, valid_set, flags, command)
+    return result  # (the loop has ended the process group: no barrier here)
+
+
+def push_captioner(run: RunArguments, model, processor, data: DataArguments, valid_set, flags, command) -> None:
+    """Write a model card (exact match and BLEU-4 on the validation images) into `output_dir` and upload it."""
+    from ..caption_evaluation import caption_scores, generate_captions
+    from ..hub import write_captioner_model_card
+
+    rows = []
+    if valid_set is not None and len(valid_set):
+        count = min(len(valid_set), max(flags.eval_exact_match_samples, 1))
+        subset = valid_set.select(range(count))
+        predictions = generate_captions(model.eval(), processor, subset["image"], run.eval_batch_size)
+        split = "validation" if data.eval_split == VALIDATION else data.eval_split
+        rows.append({"dataset": data.dataset_name, "split": split, "subset": f"first {count} images",
+                     "system": "captioner", **caption_scores(predictions, list(subset["text"]))})
+    eval_command = f"python scripts/evaluate_captioner.py --model {run.output_dir} --dataset_name {data.dataset_name}"
+    write_captioner_model_card(run.output_dir, rows, eval_command, command=command, repo_id=run.hub_model_id)
+    run.push(run.output_dir)
+
+
+__all__ = [
+    "CaptionDataset",
+    "CaptionerArguments",
+    "build_model",
+    "detect_num_channels",
+    "make_collate",
+    "make_eval_fn",
+    "push_captioner",
+    "random_affine",
+    "train_captioner",
+]

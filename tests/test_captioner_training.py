@@ -1,0 +1,234 @@
+"""Training and evaluating captioners: `training/train_captioner.py` on a user's imagefolder, the evaluation
+script, the metrics and the model card (tiny data made in tmp_path; no downloads)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+import hf_argen  # noqa: F401  (registers the captioner and the image-captioning task)
+
+ROOT = Path(__file__).resolve().parents[1]
+COLOURS = {"red": (220, 30, 30), "green": (30, 170, 40), "blue": (30, 60, 220)}
+SHAPES = ("circle", "square", "bar")
+
+
+def shape_image(colour: str, shape: str, rng: np.random.Generator, size: int = 32) -> Image.Image:
+    image = Image.new("RGB", (size, size), (255, 255, 255))
+    side = int(rng.integers(12, 20))
+    x, y = (int(v) for v in rng.integers(2, size - side - 2, 2))
+    box = [x, y, x + side, y + side]
+    draw = ImageDraw.Draw(image)
+    if shape == "circle":
+        draw.ellipse(box, fill=COLOURS[colour])
+    elif shape == "square":
+        draw.rectangle(box, fill=COLOURS[colour])
+    else:
+        draw.rectangle([x, y + side // 3, x + side, y + 2 * side // 3], fill=COLOURS[colour])
+    return image
+
+
+def make_shape_folder(root: Path, per_kind: dict, seed: int = 0) -> Path:
+    """imagefolder with `<split>/metadata.jsonl` captions "a red circle" ... (9 kinds)."""
+    rng = np.random.default_rng(seed)
+    for split, count in per_kind.items():
+        folder = root / split
+        folder.mkdir(parents=True)
+        rows = []
+        for colour in COLOURS:
+            for shape in SHAPES:
+                for k in range(count):
+                    name = f"{colour}_{shape}_{k}.png"
+                    shape_image(colour, shape, rng).save(folder / name)
+                    rows.append({"file_name": name, "text": f"a {colour} {shape}"})
+        (folder / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def run_script(args, tmp_path):
+    env = {"PYTHONPATH": str(ROOT), "HF_HOME": str(tmp_path / "hf_home"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A captioner trained by the entry point on a small shapes imagefolder (defaults, shorter and smaller)."""
+    tmp_path = tmp_path_factory.mktemp("captioner")
+    data = make_shape_folder(tmp_path / "shapes", {"train": 30, "test": 4})
+    out = tmp_path / "out"
+    run_script(
+        ["training/train_captioner.py", "--dataset_name", str(data), "--caption_column", "text",
+         "--output_dir", str(out), "--max_train_steps", "150", "--train_batch_size", "32",
+         "--encoder_channels", "16", "32", "--hidden_size", "64", "--num_hidden_layers", "1",
+         "--eval_steps", "75", "--checkpointing_steps", "75", "--num_threads", "2"],
+        tmp_path,
+    )  # fmt: skip
+    return data, out, tmp_path
+
+
+def test_entry_point_trains_an_imagefolder_that_captions_held_out_images(trained):
+    data, out, _ = trained
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "processor_config.json",
+                 "pipeline_captioner.py", "training_info.json", "train_results.json"):
+        assert (out / name).is_file(), name
+    assert not list(out.glob("*.bin"))
+    results = json.loads((out / "train_results.json").read_text())
+    assert results["global_step"] == 150
+    assert 0 <= results["validation_exact_match"] <= 100 and results["validation_loss"] > 0
+    info = json.loads((out / "training_info.json").read_text())
+    assert info["command"].startswith("accelerate launch training/train_captioner.py")
+    assert info["train_images"] + info["validation_images"] == 9 * 30
+    from transformers import pipeline
+
+    captioner = pipeline("image-captioning", model=str(out))
+    metadata = [json.loads(line) for line in (data / "test" / "metadata.jsonl").read_text().splitlines()]
+    outputs = captioner([str(data / "test" / row["file_name"]) for row in metadata], batch_size=8)
+    predicted = [o[0]["generated_text"] for o in outputs]
+    correct = sum(p == row["text"] for p, row in zip(predicted, metadata))
+    assert correct >= 0.8 * len(metadata), list(zip(predicted, [r["text"] for r in metadata]))
+    remote = pipeline("image-to-text", model=str(out), trust_remote_code=True)
+    assert remote(str(data / "test" / metadata[0]["file_name"]))[0]["generated_text"] == predicted[0]
+
+
+def test_evaluation_script_and_card(trained):
+    data, out, tmp_path = trained
+    card_dir = tmp_path / "card"
+    import shutil
+
+    shutil.copytree(out, card_dir, ignore=shutil.ignore_patterns("checkpoint-*", "tokenizer"))
+    run_script(
+        ["scripts/evaluate_captioner.py", "--model", str(card_dir), "--dataset_name", str(data), "--split", "test",
+         "--device", "cpu", "--num_beams", "2", "--batch_size", "5", "--output_json", str(tmp_path / "eval.json"),
+         "--write_card"],
+        tmp_path,
+    )  # fmt: skip
+    rows = json.loads((tmp_path / "eval.json").read_text())
+    assert [row["split"] for row in rows] == ["test"] and rows[0]["num_images"] == 36
+    assert rows[0]["exact_match"] >= 80  # (BLEU-4 of 3-word captions is 0: they hold no 4-grams)
+    assert 0 <= rows[0]["bleu4"] <= 100
+    from huggingface_hub import ModelCard
+
+    card = ModelCard.load(card_dir / "README.md")
+    results = card.data.eval_results
+    assert {r.metric_type for r in results} == {"exact_match", "bleu4"}
+    assert all(r.dataset_split == "test" and r.task_type == "image-to-text" for r in results)
+    exact = next(r for r in results if r.metric_type == "exact_match")
+    assert exact.metric_value == round(rows[0]["exact_match"], 2)
+    assert "accelerate launch training/train_captioner.py" in card.text
+    assert "python scripts/evaluate_captioner.py --model" in card.text
+
+
+def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypatch):
+    import shutil
+
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from hf_argen import hub
+    from hf_argen.caption_data import load_caption_dataset
+    from hf_argen.training.arguments import DataArguments, RunArguments
+    from hf_argen.training.captioning import CaptionerArguments, push_captioner
+
+    data, out, _ = trained
+    folder = tmp_path / "push"
+    shutil.copytree(out, folder, ignore=shutil.ignore_patterns("checkpoint-*"))
+    pushed = {}
+    monkeypatch.setattr(hub, "push_to_hub", lambda path, **kwargs: pushed.update(path=path, **kwargs))
+    run = RunArguments(output_dir=str(folder), push_to_hub=True, hub_model_id="user/shapes", eval_batch_size=16)
+    model = AutoModelForImageTextToText.from_pretrained(folder)
+    processor = AutoProcessor.from_pretrained(folder)
+    valid = load_caption_dataset(str(data), "test")
+    push_captioner(run, model, processor, DataArguments(dataset_name=str(data), eval_split="test"), valid,
+                   CaptionerArguments(eval_exact_match_samples=20), "accelerate launch training/train_captioner.py")
+    assert pushed["repo_id"] == "user/shapes" and pushed["path"] == str(folder)
+    card = (folder / "README.md").read_text()
+    assert "model-index" in card and "first 20 images" in card and "user/shapes" in card
+
+
+def test_evaluation_script_errors(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "scripts/evaluate_captioner.py", "--model", str(tmp_path / "missing"), "--device", "nope"],
+        cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 2 and result.stderr.startswith("error:")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pieces
+# ---------------------------------------------------------------------------------------------------------
+def test_scores():
+    from hf_argen.caption_evaluation import bleu4, caption_scores, exact_match, normalize_caption
+
+    assert normalize_caption("  A Red   circle ") == "a red circle"
+    assert exact_match(["a red circle", "A BLUE square"], ["a red circle", "a blue circle"]) == 50.0
+    assert bleu4(["a red circle on a square"], ["a red circle on a square"]) == pytest.approx(100.0)
+    assert bleu4(["the dog"], ["a red circle on a square"]) < 10
+    assert caption_scores(["x"], ["x"])["num_images"] == 1
+    with pytest.raises(ValueError):
+        exact_match(["a"], [])
+
+
+def test_nearest_neighbour_baseline():
+    from hf_argen.caption_evaluation import nearest_neighbour_captions
+
+    rng = np.random.default_rng(0)
+    train = [shape_image(c, s, rng) for c in COLOURS for s in SHAPES]
+    captions = [f"a {c} {s}" for c in COLOURS for s in SHAPES]
+    test = [train[4].transpose(Image.FLIP_LEFT_RIGHT), Image.new("RGBA", (8, 8), (0, 0, 0, 0))]
+    predicted = nearest_neighbour_captions(train, captions, test)
+    assert predicted[0] == captions[4]  # its mirror image is still nearest
+    assert len(predicted) == 2
+
+
+def test_random_affine_and_collate():
+    from hf_argen.training.captioning import CaptionerArguments, make_collate, random_affine
+
+    x = torch.rand(4, 3, 16, 16)
+    assert torch.allclose(random_affine(x, 0.0, 0.0, 0.0), x, atol=1e-5)
+    moved = random_affine(x, 0.2, 0.1, 10.0)
+    assert moved.shape == x.shape and not torch.allclose(moved, x)
+    batch = {"pixel_values": x.half(), "token_ids": [[1, 5, 2], [1, 5, 6, 7, 2]]}
+    out = make_collate(0, CaptionerArguments(no_augmentation=True))(batch)
+    assert out["pixel_values"].dtype == torch.float32 and torch.equal(out["pixel_values"], x.half().float())
+    assert out["decoder_input_ids"].tolist() == [[1, 5, 2, 0, 0], [1, 5, 6, 7, 2]]
+    assert out["labels"].tolist()[0] == [1, 5, 2, -100, -100]
+    assert out["decoder_attention_mask"].sum().item() == 8
+
+
+def test_detect_num_channels():
+    from hf_argen.training.captioning import detect_num_channels
+
+    assert detect_num_channels([Image.new("L", (4, 4))] * 3) == 1
+    assert detect_num_channels([Image.new("L", (4, 4)), Image.new("RGBA", (4, 4))]) == 3
+
+
+def test_word_tokenizer_decodes_captions_as_written():
+    from hf_argen.captioning import train_caption_tokenizer
+
+    captions = ["waving hand: medium-light skin tone", "man's shoe", "flag: côte d’ivoire", "keycap: *"]
+    tokenizer = train_caption_tokenizer(captions)
+    for caption in captions:
+        assert tokenizer.decode(tokenizer.encode(caption, add_special_tokens=False)) == caption
+
+
+@pytest.mark.parametrize("name", ["captioner-mnist-scenes", "captioner-emoji"])
+def test_shipped_captioners_load_and_caption(name):
+    import re
+
+    from transformers import pipeline
+
+    folder = ROOT / "model_cards" / name
+    if not (folder / "model.safetensors").is_file():
+        pytest.skip(f"{name} is not shipped")
+    assert not list(folder.glob("*.bin")) and sum(f.stat().st_size for f in folder.iterdir()) < 12e6
+    captioner = pipeline("image-captioning", model=str(folder))
+    text = captioner(np.full((64, 64, 3), 255, np.uint8))[0]["generated_text"]
+    assert text and (name != "captioner-mnist-scenes" or re.fullmatch(r"a \d (to the left of|above) a \d", text))

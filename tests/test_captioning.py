@@ -1,0 +1,462 @@
+"""Image captioner: model, generation, processor, pipeline (local and remote code), caption datasets."""
+
+import importlib
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from transformers import (
+    AutoConfig,
+    AutoImageProcessor,
+    AutoModel,
+    AutoModelForImageTextToText,
+    AutoProcessor,
+    pipeline,
+)
+
+import hf_argen  # noqa: F401  (registers the Auto classes and the image-captioning task)
+from hf_argen.caption_data import HELD_OUT_PAIRS, load_caption_dataset, scene_pairs
+from hf_argen.captioning import (
+    CaptionerConfig,
+    CaptionerForConditionalGeneration,
+    CaptionerImageProcessor,
+    CaptionerProcessor,
+    ImageCaptioningPipeline,
+    train_caption_tokenizer,
+)
+
+CAPTIONS = ["a red square", "a blue circle", "a green bar", "a big red circle on a blue square", "white"]
+
+
+def tiny_tokenizer(captions=CAPTIONS):
+    return train_caption_tokenizer(captions)
+
+
+def tiny_model(tokenizer=None, **kwargs):
+    tokenizer = tokenizer or tiny_tokenizer()
+    defaults = dict(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        image_size=16,
+        encoder_channels=[8, 16],
+        hidden_size=32,
+        num_attention_heads=2,
+        num_hidden_layers=2,
+        max_position_embeddings=16,
+    )
+    defaults.update(kwargs)
+    return CaptionerForConditionalGeneration(CaptionerConfig(**defaults)).eval()
+
+
+def tiny_processor(tokenizer=None, image_size=16):
+    return CaptionerProcessor(CaptionerImageProcessor(image_size=image_size), tokenizer or tiny_tokenizer())
+
+
+def random_pixels(batch=3, size=16):
+    return torch.rand(batch, 3, size, size) * 2 - 1
+
+
+def save_tiny(folder, model=None, processor=None):
+    model = model or tiny_model()
+    processor = processor or tiny_processor()
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return model, processor
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Model and generation
+# ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("encoder_type", ["conv", "patch"])
+@pytest.mark.parametrize("generate_kwargs", [{}, {"num_beams": 3}, {"do_sample": True, "top_k": 5, "top_p": 0.9}])
+def test_cached_and_uncached_generation_give_identical_tokens(encoder_type, generate_kwargs):
+    model = tiny_model(encoder_type=encoder_type)
+    pixels = random_pixels()
+    outputs = []
+    for use_cache in (True, False):
+        torch.manual_seed(1)
+        outputs.append(model.generate(pixel_values=pixels, max_new_tokens=8, min_new_tokens=8, use_cache=use_cache,
+                                      **generate_kwargs))
+    assert outputs[0].shape == (3, 9)
+    assert torch.equal(outputs[0], outputs[1])
+
+
+def test_encoder_runs_once_per_generate_call_and_cross_keys_once():
+    model = tiny_model()
+    calls = {"encoder": 0, "cross_k": 0}
+    model.encoder.register_forward_hook(lambda *args: calls.__setitem__("encoder", calls["encoder"] + 1))
+    model.decoder.layers[0].cross_attn.k_proj.register_forward_hook(
+        lambda *args: calls.__setitem__("cross_k", calls["cross_k"] + 1)
+    )
+    model.generate(pixel_values=random_pixels(2), num_beams=3, max_new_tokens=6, min_new_tokens=6)
+    assert calls == {"encoder": 1, "cross_k": 1}
+
+
+def test_generation_stops_at_eos():
+    model = tiny_model(tie_word_embeddings=False)
+    eos = model.config.eos_token_id
+    with torch.no_grad():  # a model that always predicts EOS
+        model.decoder.norm.weight.zero_()
+        model.decoder.norm.bias.fill_(1.0)
+        model.lm_head.weight.zero_()
+        model.lm_head.weight[eos] = 1.0
+    for kwargs in ({}, {"num_beams": 2}):
+        out = model.generate(pixel_values=random_pixels(2), max_new_tokens=10, **kwargs)
+        assert out.tolist() == [[model.config.bos_token_id, eos]] * 2
+
+
+def test_streamer_receives_the_generated_tokens():
+    class Collect:
+        def __init__(self):
+            self.tokens = []
+
+        def put(self, value):
+            self.tokens.append(value.flatten().tolist())
+
+        def end(self):
+            self.tokens.append("end")
+
+    model, streamer = tiny_model(), Collect()
+    out = model.generate(pixel_values=random_pixels(1), max_new_tokens=4, min_new_tokens=4, streamer=streamer)
+    assert streamer.tokens[-1] == "end"
+    assert sum(streamer.tokens[:-1], []) == out[0].tolist()
+
+
+def test_loss_output_flags_and_attention_implementations():
+    processor = tiny_processor()
+    batch = processor(images=[np.zeros((8, 8), np.uint8), np.ones((20, 10, 3), np.uint8) * 200],
+                      text=["a red square", "a big red circle on a blue square"])
+    model = tiny_model()
+    out = model(**batch, output_attentions=True, output_hidden_states=True)
+    num_tokens = int((batch["labels"][:, 1:] != -100).sum())
+    summed = model(**batch, num_items_in_batch=torch.tensor(1)).loss
+    torch.testing.assert_close(summed / num_tokens, out.loss)
+    assert out.logits.shape == (*batch["decoder_input_ids"].shape, model.config.vocab_size)
+    assert len(out.decoder_attentions) == len(out.cross_attentions) == 2
+    assert out.cross_attentions[0].shape == (2, 2, batch["decoder_input_ids"].shape[1], model.config.grid_size**2)
+    assert len(out.decoder_hidden_states) == 3 and len(out.encoder_hidden_states) == 2
+    as_tuple = model(**batch, return_dict=False)
+    assert isinstance(as_tuple, tuple) and torch.equal(as_tuple[0], out.loss)
+    from_labels = model(pixel_values=batch["pixel_values"], labels=batch["labels"])
+    torch.testing.assert_close(from_labels.loss, out.loss)  # padding only changes logits after each caption's end
+    eager = CaptionerForConditionalGeneration.from_pretrained(
+        _saved(model), attn_implementation="eager"
+    ).eval()
+    assert eager.config._attn_implementation == "eager"
+    torch.testing.assert_close(eager(**batch).logits, model(**batch).logits, rtol=1e-5, atol=1e-5)
+    model.train()
+    model.activation_checkpointing_enable()
+    assert model.decoder.gradient_checkpointing and model.encoder.gradient_checkpointing
+    model(**batch).loss.backward()
+    assert model.encoder.stem[0].weight.grad is not None
+
+
+def _saved(model, folder=None):
+    import tempfile
+
+    folder = folder or tempfile.mkdtemp()
+    model.save_pretrained(folder)
+    return folder
+
+
+def test_save_load_identical_logits_and_auto_classes(tmp_path):
+    model, processor = save_tiny(tmp_path)
+    assert (tmp_path / "model.safetensors").is_file() and not list(tmp_path.glob("*.bin"))
+    assert isinstance(AutoConfig.from_pretrained(tmp_path), CaptionerConfig)
+    batch = processor(images=[np.zeros((8, 8), np.uint8)], text=["a red square"])
+    for auto_class in (AutoModel, AutoModelForImageTextToText):
+        loaded = auto_class.from_pretrained(tmp_path).eval()
+        assert isinstance(loaded, CaptionerForConditionalGeneration)
+        assert torch.equal(loaded(**batch).logits, model(**batch).logits)
+    assert isinstance(AutoProcessor.from_pretrained(tmp_path), CaptionerProcessor)
+    assert isinstance(AutoImageProcessor.from_pretrained(tmp_path), CaptionerImageProcessor)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert set(config["auto_map"]) >= {"AutoConfig", "AutoModel", "AutoModelForImageTextToText"}
+    assert "image-to-text" in config["custom_pipelines"]
+    for name in ("modeling_captioner.py", "configuration_captioner.py", "pipeline_captioner.py",
+                 "processing_captioner.py", "image_processing_captioner.py"):
+        assert (tmp_path / name).is_file(), name
+
+
+def test_remote_code_load_of_model_processor_and_pipeline_without_hf_argen(tmp_path):
+    model_dir = tmp_path / "model"
+    model, processor = save_tiny(model_dir)
+    image = (np.arange(300).reshape(10, 10, 3) % 256).astype(np.uint8)
+    pixels = processor(images=image)["pixel_values"]
+    tokens = model.generate(pixel_values=pixels, max_new_tokens=5, num_beams=2)
+    text = processor.batch_decode(tokens)[0]
+    np.save(tmp_path / "image.npy", image)
+    torch.save({"pixels": pixels, "tokens": tokens}, tmp_path / "io.pt")
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["hf_argen"] = None  # make `import hf_argen` fail
+        try:
+            import hf_argen
+        except ImportError:
+            pass
+        else:
+            raise SystemExit("hf_argen is importable")
+        import numpy as np, torch
+        from transformers import AutoModelForImageTextToText, AutoProcessor, pipeline
+        folder = {str(model_dir)!r}
+        io = torch.load({str(tmp_path / "io.pt")!r})
+        model = AutoModelForImageTextToText.from_pretrained(folder, trust_remote_code=True)
+        assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+        processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)
+        assert type(processor).__module__.startswith("transformers_modules"), type(processor).__module__
+        image = np.load({str(tmp_path / "image.npy")!r})
+        assert torch.equal(processor(images=image)["pixel_values"], io["pixels"])
+        assert torch.equal(model.generate(pixel_values=io["pixels"], max_new_tokens=5, num_beams=2), io["tokens"])
+        pipe = pipeline("image-to-text", model=folder, trust_remote_code=True)
+        assert type(pipe).__name__ == "ImageCaptioningPipeline", type(pipe)
+        print("TEXT=" + repr(pipe(image, max_new_tokens=5, num_beams=2)))
+        print("REMOTE_OK")
+    """)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["HF_HOME"] = str(tmp_path / "hf_home")
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert "REMOTE_OK" in result.stdout, result.stderr[-3000:]
+    assert f"TEXT={[{'generated_text': text}]!r}" in result.stdout
+
+
+def test_model_input_errors():
+    model = tiny_model()
+    with pytest.raises(ValueError, match="pixel_values"):
+        model(decoder_input_ids=torch.tensor([[1]]))
+    with pytest.raises(ValueError, match="shape"):
+        model(pixel_values=torch.rand(1, 3, 8, 8), decoder_input_ids=torch.tensor([[1]]))
+    with pytest.raises(ValueError, match="float"):
+        model(pixel_values=torch.zeros(1, 3, 16, 16, dtype=torch.long), decoder_input_ids=torch.tensor([[1]]))
+    with pytest.raises(ValueError, match="decoder_input_ids"):
+        model(pixel_values=random_pixels(1), decoder_input_ids=torch.tensor([[1000]]))
+    with pytest.raises(ValueError, match="decoder_input_ids"):
+        model(pixel_values=random_pixels(1))
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        model(pixel_values=random_pixels(1), decoder_input_ids=torch.ones(1, 20, dtype=torch.long))
+    with pytest.raises(ValueError, match="max_position_embeddings"):
+        model.generate(pixel_values=random_pixels(1), max_new_tokens=40)
+    with pytest.raises(ValueError, match="divisible"):
+        CaptionerConfig(image_size=30)
+    with pytest.raises(ValueError, match="encoder_type"):
+        CaptionerConfig(encoder_type="vit")
+    with pytest.raises(ValueError, match="eos_token_id"):
+        CaptionerConfig(vocab_size=4, eos_token_id=9)
+
+
+def test_copied_blocks_match_their_source():
+    """`# Copied from hf_argen.X.Y [with A->B]` blocks stay identical to Y (transformers' rule for copies)."""
+    module = importlib.import_module("hf_argen.captioning.modeling_captioner")
+    source = inspect.getsource(module)
+    found = re.findall(r"# Copied from (hf_argen\.[\w.]+)\.(\w+)(?: with (\w+)->(\w+))?\n", source)
+    assert len(found) >= 2
+    for module_name, name, old, new in found:
+        original = inspect.getsource(getattr(importlib.import_module(module_name), name))
+        if old:
+            original = original.replace(old, new)
+        copy_name = name.replace(old, new) if old else name
+        assert inspect.getsource(getattr(module, copy_name)) == original, f"{copy_name} drifted from {name}"
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Tokenizer, image processor, processor
+# ---------------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", ["word", "bpe"])
+def test_tokenizer_round_trip_and_special_tokens(kind):
+    tokenizer = train_caption_tokenizer(CAPTIONS, kind=kind, vocab_size=300)
+    assert (tokenizer.pad_token, tokenizer.bos_token, tokenizer.eos_token) == ("<pad>", "<bos>", "<eos>")
+    ids = tokenizer.encode("A Big red circle", add_special_tokens=False)
+    assert tokenizer.decode(ids) == "a big red circle"
+    with pytest.raises(ValueError, match="kind"):
+        train_caption_tokenizer(CAPTIONS, kind="char")
+    with pytest.raises(ValueError, match="captions"):
+        train_caption_tokenizer([])
+
+
+def test_image_processor_modes_sizes_and_rgba_on_white():
+    processor = CaptionerImageProcessor(image_size=8)
+    rgba = Image.new("RGBA", (30, 20), (255, 0, 0, 0))  # fully transparent red -> white
+    grey = Image.new("L", (5, 7), 0)
+    out = processor([rgba, grey, np.zeros((9, 9), np.uint8), np.ones((3, 12, 12), np.float32),
+                     np.zeros((12, 12, 4), np.uint8)])["pixel_values"]
+    assert out.shape == (5, 3, 8, 8) and out.dtype == torch.float32
+    torch.testing.assert_close(out[0], torch.ones(3, 8, 8))  # white
+    torch.testing.assert_close(out[1], -torch.ones(3, 8, 8))  # black
+    torch.testing.assert_close(out[3], torch.ones(3, 8, 8))
+    torch.testing.assert_close(out[4], torch.ones(3, 8, 8))  # transparent array -> white
+    grey_processor = CaptionerImageProcessor(image_size=4, num_channels=1)
+    assert grey_processor(Image.new("RGB", (6, 6), (255, 255, 255)))["pixel_values"].shape == (1, 1, 4, 4)
+    for bad, match in [(np.zeros((5, 5, 2)), "shape"), (np.full((4, 4), 2.0), r"\[0, 1\]"),
+                       (np.full((4, 4), 300), "255"), ("not an image", "PIL"), ([], "empty"), (None, "images")]:
+        with pytest.raises(ValueError, match=match):
+            processor(bad)
+
+
+def test_processor_encodes_captions_for_training():
+    tokenizer = tiny_tokenizer()
+    batch = tiny_processor(tokenizer)(images=[np.zeros((4, 4), np.uint8)] * 2, text=["a red square", "white"])
+    bos, eos, pad = tokenizer.bos_token_id, tokenizer.eos_token_id, tokenizer.pad_token_id
+    (white,) = tokenizer.encode("white", add_special_tokens=False)
+    assert batch["decoder_input_ids"][1].tolist() == [bos, white, eos, pad, pad]
+    assert batch["decoder_attention_mask"][1].tolist() == [1, 1, 1, 0, 0]
+    assert batch["labels"][1].tolist() == [bos, white, eos, -100, -100]
+    assert tiny_processor(tokenizer).batch_decode(batch["decoder_input_ids"]) == ["a red square", "white"]
+    with pytest.raises(ValueError, match="text"):
+        tiny_processor(tokenizer)(text=[3])
+    with pytest.raises(ValueError, match="images"):
+        tiny_processor(tokenizer)()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Pipeline and a tiny overfit
+# ---------------------------------------------------------------------------------------------------------
+def test_pipeline_inputs_outputs_and_errors(tmp_path):
+    save_tiny(tmp_path / "model")
+    pipe = pipeline("image-captioning", model=str(tmp_path / "model"))
+    assert isinstance(pipe, ImageCaptioningPipeline)
+    path = tmp_path / "x.png"
+    Image.new("RGBA", (10, 12), (0, 0, 255, 128)).save(path)
+    inputs = [Image.new("RGB", (7, 7)), str(path), path, np.zeros((6, 6), np.uint8)]
+    for single in inputs:
+        out = pipe(single, max_new_tokens=3)
+        assert isinstance(out, list) and len(out) == 1 and isinstance(out[0]["generated_text"], str)
+    batched = pipe(inputs, batch_size=3, max_new_tokens=3, num_beams=2)
+    assert len(batched) == 4 and all(len(o) == 1 and "generated_text" in o[0] for o in batched)
+    one_by_one = [pipe(x, max_new_tokens=3, num_beams=2) for x in inputs]
+    assert batched == one_by_one
+    sampled = pipe(inputs[0], max_new_tokens=3, do_sample=True, top_k=3, top_p=0.9, temperature=0.7)
+    assert isinstance(sampled[0]["generated_text"], str)
+    with pytest.raises(ValueError, match="Unknown argument"):
+        pipe(inputs[0], max_tokens=3)
+    with pytest.raises(ValueError, match="does not exist"):
+        pipe(str(tmp_path / "missing.png"))
+    with pytest.raises(ValueError, match="PIL"):
+        pipe(3.5)
+
+
+def test_tiny_model_overfits_a_handful_of_captioned_images_and_captions_them(tmp_path):
+    colours = {"a red square": (255, 0, 0), "a blue circle": (0, 0, 255), "a green bar": (0, 255, 0),
+               "a big red circle on a blue square": (255, 0, 255), "white": (255, 255, 255)}
+    images = [Image.new("RGB", (16, 16), colour) for colour in colours.values()]
+    captions = list(colours)
+    tokenizer = tiny_tokenizer(captions)
+    processor = tiny_processor(tokenizer)
+    model = tiny_model(tokenizer, num_encoder_layers=0)
+    batch = processor(images=images, text=captions)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    model.train()
+    for _ in range(150):
+        loss = model(**batch).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    assert loss.item() < 0.05
+    save_tiny(tmp_path / "model", model, processor)
+    pipe = pipeline("image-captioning", model=str(tmp_path / "model"))
+    assert [o[0]["generated_text"] for o in pipe(images, max_new_tokens=10)] == captions
+    assert [o[0]["generated_text"] for o in pipe(images, max_new_tokens=10, num_beams=3, batch_size=2)] == captions
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Caption datasets
+# ---------------------------------------------------------------------------------------------------------
+def _write_idx(folder, prefix, images, labels):
+    folder.mkdir(parents=True, exist_ok=True)
+    n, h, w = images.shape
+    (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
+        bytes([0, 0, 8, 3]) + b"".join(x.to_bytes(4, "big") for x in (n, h, w)) + images.tobytes()
+    )
+    (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(
+        bytes([0, 0, 8, 1]) + n.to_bytes(4, "big") + labels.astype(np.uint8).tobytes()
+    )
+
+
+def test_mnist_scenes_hold_out_pairs_and_use_test_images_only(tmp_path):
+    labels = np.arange(40) % 10
+    _write_idx(tmp_path, "train", np.full((40, 28, 28), 100, np.uint8), labels)  # train digits: value 100
+    _write_idx(tmp_path, "t10k", np.full((40, 28, 28), 200, np.uint8), labels)  # test digits: value 200
+    held = {frozenset(p) for p in HELD_OUT_PAIRS}
+    train = load_caption_dataset("mnist_scenes", "train", data_dir=tmp_path, num_scenes=200)
+    assert set(train.column_names) >= {"image", "text"} and len(train) == 200
+    assert all(frozenset((a, b)) not in held for a, b in zip(train["first"], train["second"]))
+    assert {np.asarray(image).max() for image in train["image"]} == {100}
+    for split in ("test", "test_held_out_pairs"):
+        test = load_caption_dataset("mnist_scenes", split, data_dir=tmp_path, num_scenes=50)
+        assert {np.asarray(image).max() for image in test["image"]} == {200}
+        assert all((frozenset((a, b)) in held) == (split != "test") for a, b in zip(test["first"], test["second"]))
+    row = test[0]
+    expected = f"a {row['first']} " + ("to the left of" if row["relation"] == "left" else "above") + \
+        f" a {row['second']}"
+    assert row["text"] == expected and row["image"].size == (64, 64)
+    assert len(scene_pairs("test_held_out_pairs")) == 2 * len(HELD_OUT_PAIRS)
+    again = load_caption_dataset("mnist_scenes", "train", data_dir=tmp_path, num_scenes=200)
+    assert again["text"] == train["text"]
+    with pytest.raises(ValueError, match="split"):
+        load_caption_dataset("mnist_scenes", "validation", data_dir=tmp_path)
+
+
+def test_imagefolder_and_save_to_disk_caption_datasets(tmp_path):
+    import datasets
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    rows = []
+    for i, caption in enumerate(["a red square", "a blue circle"]):
+        Image.new("RGB", (8, 8), (i * 200, 0, 0)).save(folder / f"{i}.png")
+        rows.append(json.dumps({"file_name": f"{i}.png", "text": caption}))
+    (folder / "metadata.jsonl").write_text("\n".join(rows) + "\n")
+    dataset = load_caption_dataset(str(folder))
+    assert dataset.column_names == ["image", "text"] and sorted(dataset["text"]) == ["a blue circle", "a red square"]
+    renamed = dataset.rename_column("text", "description")
+    renamed.save_to_disk(str(tmp_path / "disk"))
+    loaded = load_caption_dataset(str(tmp_path / "disk"), caption_column="description")
+    assert loaded.column_names == ["image", "text"] and loaded["text"] == renamed["description"]
+    with pytest.raises(ValueError, match="caption"):
+        load_caption_dataset(str(tmp_path / "disk"))
+    with pytest.raises(ValueError, match="split"):
+        load_caption_dataset(str(folder), split="test")
+    assert isinstance(loaded, datasets.Dataset)
+
+
+def test_emoji_dataset_split_by_vendor_rgba_on_white(tmp_path):
+    package = tmp_path / "package"
+    entries = [
+        {"name": "GRINNING FACE", "image": "1f600.png", "unified": "1F600", "category": "Smileys & Emotion",
+         **{f"has_img_{v}": True for v in ("apple", "google", "twitter", "facebook")}},
+        {"name": "WAVING HAND SIGN", "image": "1f44b.png", "unified": "1F44B", "category": "People & Body",
+         "has_img_apple": True, "has_img_facebook": False,
+         "skin_variations": {"1F3FB": {"unified": "1F44B-1F3FB", "image": "1f44b-1f3fb.png", "has_img_apple": True}}},
+    ]
+    package.mkdir()
+    (package / "emoji.json").write_text(json.dumps(entries))
+    for vendor in ("apple", "google", "twitter", "facebook"):
+        (package / "img" / vendor / "64").mkdir(parents=True)
+        for name in ("1f600.png", "1f44b.png", "1f44b-1f3fb.png"):
+            Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(package / "img" / vendor / "64" / name)
+    train = load_caption_dataset("emoji", "train", data_dir=tmp_path)
+    assert sorted(set(train["vendor"])) == ["apple", "google", "twitter"]
+    assert "waving hand sign: light skin tone" in train["text"] and "grinning face" in train["text"]
+    assert np.asarray(train[0]["image"]).min() == 255 and train[0]["image"].mode == "RGB"  # transparent -> white
+    test = load_caption_dataset("emoji", "test", data_dir=tmp_path)
+    assert test["text"] == ["grinning face"] and test["vendor"] == ["facebook"]
+    with pytest.raises(ValueError, match="split"):
+        load_caption_dataset("emoji", "validation", data_dir=tmp_path)
+    with pytest.raises(ValueError, match="No emoji data"):
+        load_caption_dataset("emoji", "train", data_dir=tmp_path / "nothing")
+
+
+def test_static_cache_is_refused_with_a_clear_error():
+    model = tiny_model().eval()
+    pixel_values = torch.rand(1, model.config.num_channels, model.config.image_size, model.config.image_size) * 2 - 1
+    with pytest.raises(ValueError, match="dynamic cache only"):
+        model.generate(pixel_values=pixel_values, max_new_tokens=3, cache_implementation="static")
