@@ -635,9 +635,11 @@ def write_captioner_model_card(
                                       value=round(float(row[metric]), 2), split=row["split"], dataset=dataset,
                                       fmt=".1f", index=own, unit=unit))  # fmt: skip
     usage = (
+        "from PIL import Image\n"
         "from transformers import pipeline\n\n"
         f'captioner = pipeline("image-to-text", model="{repo_id}", trust_remote_code=True)\n'
-        'print(captioner("image.png"))  # [{"generated_text": "..."}]'
+        'image = Image.new("RGB", (64, 64), "white")  # or a path, a numpy array, or a list of them\n'
+        'print(captioner(image, num_beams=3))  # [{"generated_text": "..."}]'
     )
     return write_model_card(
         folder,
