@@ -1,6 +1,6 @@
 """Benchmark PixelCNN training: the bare model step against the shared loop's step, measured in one run.
 
-    python scripts/benchmark_training.py --device cuda      # the MNIST config of issue 16: hidden 128, 12 layers,
+    python scripts/benchmark_training.py --device cuda      # the MNIST GPU config: hidden 128, 12 layers,
                                                             # batch 128, bf16, torch.compile on (auto for CUDA)
     python scripts/benchmark_training.py --device cpu --mixed_precision no --hidden_size 32 --num_hidden_layers 4 \\
         --batch_size 16 --steps 20 --num_threads 1          # a small CPU run
@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 def parse_args(argv=None):
     parser = script_parser(__doc__)
-    model = parser.add_argument_group("model (defaults: the MNIST config of issue 16)")
+    model = parser.add_argument_group("model (defaults: the MNIST GPU config)")
     model.add_argument("--image_size", type=int, default=28, help="image height and width")
     model.add_argument("--num_channels", type=int, default=1, help="1 (grey) or 3 (RGB)")
     model.add_argument("--num_levels", type=int, default=256, help="intensity levels")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 16's device checks in one prepared run (an H200 session): the CUDA tests, then the training and sampling
-# benchmarks on the issue's configs. Installs nothing; results land in $OUT (at most 8 files come back):
+# The GPU checks in one prepared run (an H200 session): the CUDA tests, then the training and sampling
+# benchmarks on the GPU configs. Installs nothing; results land in $OUT (at most 8 files come back):
 #   summary.txt      one line per stage: exit status and seconds
 #   env.txt          GPU, driver, torch/CUDA/transformers/accelerate versions
 #   tests.log        pytest -m cuda (every CUDA test of the suite)
@@ -57,7 +57,7 @@ stage() {
   echo "$name rc=$rc $((SECONDS - start))s" | tee -a "$OUT/summary.txt"
 }
 
-TRAIN="$PY scripts/benchmark_training.py --device cuda"  # defaults: the MNIST config of issue 16, batch 128, bf16
+TRAIN="$PY scripts/benchmark_training.py --device cuda"  # defaults: the MNIST GPU config, batch 128, bf16
 JSON=/tmp/gpu_check_json
 rm -rf "$JSON" && mkdir -p "$JSON"
 
