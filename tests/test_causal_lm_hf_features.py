@@ -1,4 +1,4 @@
-"""The causal LMs behave as `transformers`' own models do (issue 13), each property tested on every variant
+"""The causal LMs behave as `transformers`' own models do, each property tested on every variant
 where it applies: static cache, the library's loss kwargs, old cache names, `return_dict=False`, attention
 implementations, hidden states / attentions, gradient checkpointing, compiled decoding, the stateful RNN's
 refusals and its padded fast path.

@@ -35,7 +35,7 @@ def test_card_figure_is_the_measured_test_bits_per_dim():
     measured = pixelcnn_metrics(pixelcnn_log_likelihood(model, pixel_values, labels), model.config.num_subpixels)
     assert measured["num_images"] == 360
     assert abs(measured["bits_per_dim"] - claimed) < 5e-4
-    assert measured["bits_per_dim"] <= 1.60  # the target for the shipped digits model
+    assert measured["bits_per_dim"] <= 1.60  # the shipped digits model's target
 
 
 def test_generates_every_class():
