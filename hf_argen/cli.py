@@ -111,5 +111,7 @@ def write_json(path: str | None, data) -> None:
     if path == "-":
         sys.stdout.write(text)
         return
+    from .atomic import atomic_write_text
+
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(text)
+    atomic_write_text(path, text)
