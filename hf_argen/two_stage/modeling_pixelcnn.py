@@ -22,7 +22,6 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
 from torch import nn
 from transformers import GenerationConfig, PreTrainedModel
 from transformers.generation.logits_process import (
@@ -34,6 +33,7 @@ from transformers.generation.logits_process import (
 from transformers.utils import ModelOutput
 
 from .configuration_pixelcnn import PixelCNNConfig
+from .safe_loading import checked_from_pretrained
 from .sampling_pixelcnn import CachedSampler
 from .sampling_utils import class_ids, rand_tensor, resolve_generator, sampling_defaults
 
@@ -299,14 +299,10 @@ class PixelCNNPreTrainedModel(PreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """`PreTrainedModel.from_pretrained`; a corrupt or truncated weights file raises an `OSError` naming it."""
-        try:
-            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        except SafetensorError as error:
-            raise OSError(
-                f"The weights of {str(pretrained_model_name_or_path)!r} (model.safetensors) are corrupt or "
-                f"truncated: {error}. Re-download or re-save the model."
-            ) from error
+        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
+        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
+        the file (see `safe_loading.py`)."""
+        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
         if isinstance(module, nn.Conv2d):
