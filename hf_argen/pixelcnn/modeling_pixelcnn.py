@@ -369,7 +369,13 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         if class_labels is None:
             raise ValueError(f"`class_labels` is required: this model is conditional on {num_classes} classes.")
         if not isinstance(class_labels, torch.Tensor):
-            class_labels = torch.as_tensor(class_labels)
+            class_labels = class_ids(class_labels, self.config.id2label, num_classes)  # names -> ids
+            try:
+                class_labels = torch.as_tensor(class_labels)
+            except (TypeError, ValueError, RuntimeError) as error:
+                raise TypeError(
+                    f"`class_labels` must be integers in [0, {num_classes}) or class names, got {class_labels!r}."
+                ) from error
         if class_labels.dtype.is_floating_point or class_labels.dtype == torch.bool:
             raise ValueError(f"`class_labels` must be integers in [0, {num_classes}), got dtype {class_labels.dtype}.")
         if class_labels.dim() != 1 or class_labels.shape[0] != batch_size:

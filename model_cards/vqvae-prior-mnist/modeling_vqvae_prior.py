@@ -221,6 +221,9 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         """
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
+        if num_images is not None and (isinstance(num_images, bool) or not isinstance(num_images, int)
+                                       or num_images < 1):
+            raise ValueError(f"`num_images` must be a positive integer or None, got {num_images!r}.")
         if class_labels is None:
             class_labels = list(range(self.num_classes))
         class_labels = class_ids(class_labels, self.config.id2label, self.num_classes)
