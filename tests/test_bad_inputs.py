@@ -4,6 +4,7 @@ the argument (issue "Reliability and security"). Each case: (id, callable, expec
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,11 +21,20 @@ from hf_argen import (
     VQVAEConfig,
     VQVAEPriorConfig,
 )
+from hf_argen.data import (
+    load_digits_dataset,
+    load_idx_dataset,
+    load_image_dataset,
+    mnist_to_digits_levels,
+    read_idx,
+    standardize_columns,
+)
 from hf_argen.pipelines import ClassConditionalImageGenerationPipeline
 from hf_argen.training import LoopArguments
 
 # Configs are strict dataclasses in transformers 5: a value of the wrong type raises huggingface_hub's
 # `StrictDataclassError` (naming the field) before any check of ours runs; scripts report it as one line too.
+ROOT = Path(__file__).resolve().parents[1]
 ERRORS = (ValueError, TypeError, OSError, StrictDataclassError)
 _MODELS: dict = {}
 
@@ -46,6 +56,16 @@ def processor():
 
 def pipe():
     return ClassConditionalImageGenerationPipeline(model=model("pixelcnn"))
+
+
+def script_main(name):
+    import runpy
+
+    return runpy.run_path(str(ROOT / "scripts" / f"{name}.py"), run_name="not_main")["main"]
+
+
+def generate_cli(*flags):
+    return script_main("generate")([*flags, "--output", str(ROOT / "tests" / "never-written.png")])
 
 
 def loop_args(**overrides):
@@ -172,6 +192,22 @@ CASES = [
     ("pipeline-num_images-0", lambda: pipe()(0, num_images=0), "num_images"),
     ("pipeline-seed-string", lambda: pipe()(0, seed="x"), "seed"),
     ("pipeline-top_k-negative", lambda: pipe()(0, top_k=-1), "top_k"),
+    # ---- scripts' flags (run_cli turns these into one line and exit status 2) ---------------------------------
+    ("generate-script-num_images-0", lambda: generate_cli("--num_images", "0"), "num_images"),
+    ("generate-script-device", lambda: generate_cli("--device", "tpu7"), "device"),
+    ("generate-script-model-missing", lambda: generate_cli("--model", "/nonexistent/model"), "model"),
+    ("generate-script-class-name", lambda: generate_cli("--class_labels", "unicorn"), "class"),
+    ("generate-script-temperature", lambda: generate_cli("--temperature", "-1"), "temperature"),
+    ("generate-script-output-suffix", lambda: script_main("generate")(["--output", "samples.what"]), "suffix"),
+    ("memory-soak-num_calls-0", lambda: script_main("memory_soak")(["--num_calls", "0"]), "num_calls"),
+    # ---- dataset loading -------------------------------------------------------------------------------------
+    ("data-folder-missing", lambda: load_image_dataset("/nonexistent/folder"), "/nonexistent/folder"),
+    ("data-digits-split", lambda: load_image_dataset("digits", split="validation"), "split"),
+    ("data-idx-split", lambda: load_idx_dataset("mnist", split="dev"), "split"),
+    ("data-idx-file-missing", lambda: read_idx("/nonexistent.idx"), "nonexistent.idx"),
+    ("data-mnist-fit", lambda: mnist_to_digits_levels(np.zeros((1, 28, 28), np.uint8), fit="x"), "fit"),
+    ("data-image_column", lambda: standardize_columns(load_digits_dataset("test"), image_column="pixels"),
+     "image_column"),
 ]
 
 
