@@ -39,7 +39,10 @@ Behaviour
   complete (a rename is atomic), so a kill at any moment leaves only complete checkpoints. The oldest are
   deleted beyond ``checkpoints_total_limit`` (each deletion is logged). ``resume_from_checkpoint`` = a path
   or ``"latest"`` restores model, optimizer, LR scheduler, EMA and RNG state and skips the batches already
-  seen; a resumed run ends with the same weights as an uninterrupted one. A checkpoint at or past
+  seen; a resumed run ends with the same weights as an uninterrupted one. Every pickle of a checkpoint is read
+  with ``torch.load(weights_only=True)`` (model weights are safetensors); ``.tmp-checkpoint-*`` folders left by
+  a killed run are deleted at the next start. Final files (model, processors, ``train_results.json``, sample
+  grids) are written through :mod:`hf_argen.atomic` (temporary name, then rename). A checkpoint at or past
   ``max_train_steps`` just leads to the final save.
 * EMA (``ema_decay``): a `torch.optim.swa_utils.AveragedModel` of parameters *and* buffers, updated after
   every optimizer step (float tensors averaged with a warm-up decay ``min(decay, (1 + n) / (10 + n))``,
