@@ -229,3 +229,28 @@ def test_sigkill_at_five_points_then_resume_gives_the_uninterrupted_weights(tmp_
     for key in want:
         torch.testing.assert_close(got[key], want[key], rtol=0, atol=1e-6, msg=key)
     assert not list(killed.glob(".tmp-*"))
+
+
+# ---- data: no silent switch of source ------------------------------------------------------------------------
+@pytest.mark.parametrize("error, falls_back", [(ConnectionError("unreachable"), True), (RuntimeError("bug"), False)])
+def test_hub_failure_falls_back_to_local_files_only_when_unreachable(monkeypatch, caplog, error, falls_back):
+    import datasets
+
+    import hf_argen.data as data
+
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", data.DATA_DIR_ENV):
+        monkeypatch.delenv(name, raising=False)
+
+    def unreachable(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(datasets, "load_dataset", unreachable)
+    monkeypatch.setattr(data, "_idx_available", lambda name: True)
+    monkeypatch.setattr(data, "load_idx_dataset", lambda name, split, data_dir: "local IDX files")
+    if falls_back:
+        with caplog.at_level("WARNING", logger="hf_argen.data"):
+            assert data.load_image_dataset("mnist", "test") == "local IDX files"
+        assert "local IDX files instead" in caplog.text
+    else:
+        with pytest.raises(RuntimeError, match="bug"):
+            data.load_image_dataset("mnist", "test")
