@@ -49,6 +49,8 @@ PIXELCNN_FILES = [
     "safe_loading.py",
 ]
 VQVAE_FILES = ["configuration_vqvae.py", "modeling_vqvae.py", "safe_loading.py"]
+TRANSFORMER_FILES = ["configuration_ar_transformer.py", "modeling_ar_transformer.py", "safe_loading.py"]
+RNN_FILES = ["configuration_ar_rnn.py", "modeling_ar_rnn.py", "safe_loading.py"]
 TWO_STAGE_FILES = [
     "configuration_vqvae_prior.py",
     "modeling_vqvae_prior.py",
@@ -78,6 +80,8 @@ def expected_copies() -> dict[Path, str]:
             "pixelcnn": ("pixelcnn", PIXELCNN_FILES),
             "vqvae": ("vqvae", VQVAE_FILES),
             "vqvae_prior": ("two_stage", TWO_STAGE_FILES),
+            "ar_transformer": ("causal_lm/transformer", TRANSFORMER_FILES),
+            "ar_rnn": ("causal_lm/rnn", RNN_FILES),
         }.get(model_type, (None, []))
         for name in names:
             original = (PACKAGE / source / name).resolve()
