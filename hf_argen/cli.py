@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from huggingface_hub.errors import StrictDataclassError
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +67,8 @@ def run_cli(main: Callable[..., object], argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
-    except (ValueError, TypeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except (ValueError, TypeError, OSError, StrictDataclassError) as error:
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
         sys.exit(2)
     sys.exit(status if isinstance(status, int) else 0)
 
@@ -111,5 +112,7 @@ def write_json(path: str | None, data) -> None:
     if path == "-":
         sys.stdout.write(text)
         return
+    from .atomic import atomic_write_text
+
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(text)
+    atomic_write_text(path, text)

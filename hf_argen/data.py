@@ -29,11 +29,14 @@ called "test"; the test split is only the dataset's own (for `digits` the fixed 
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
+
+logger = logging.getLogger(__name__)
 
 DATA_DIR_ENV = "HF_ARGEN_DATA_DIR"
 VALIDATION_EVERY = 10
@@ -314,11 +317,13 @@ def load_image_dataset(
             try:
                 dataset = datasets.load_dataset(HUB_IDS[key], split=split, cache_dir=cache_dir)
                 return standardize_columns(dataset, image_column, label_column)
-            except Exception as error:  # offline or Hub unreachable: fall back to local IDX files
+            except OSError as error:  # Hub unreachable (ConnectionError, HTTP errors): local IDX files, if any
                 if not _idx_available(key):
                     raise ValueError(
                         f"Could not load {HUB_IDS[key]!r} from the Hub ({error}); {_idx_error_message(key)}"
                     ) from error
+                logger.warning("Could not reach %r on the Hub (%s); using the local IDX files instead.",
+                               HUB_IDS[key], error)  # fmt: skip
         return load_idx_dataset(key, split, data_dir)
     path = Path(name)
     if path.is_dir():

@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import atomic_save_image, atomic_write_text
+
 UPLOAD_IGNORE = [
     "checkpoint-*",
     "checkpoint-*/**",
@@ -240,7 +242,7 @@ def write_model_card(
         sections=[section.__dict__ for section in sections],
     )
     path = folder / "README.md"
-    card.save(path)
+    atomic_write_text(path, str(card))
     return path
 
 
@@ -766,5 +768,5 @@ def write_sample_grid(folder: str | Path, path: str | Path | None = None, class_
     size = images[0].size[0]
     grid = make_grid(images, num_columns=len(classes) if classes else 10, scale=scale or max(1, 64 // size))
     path = Path(path) if path else Path(folder) / "samples.png"
-    grid.save(path)
+    atomic_save_image(grid, path)
     return path

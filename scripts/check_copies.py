@@ -31,6 +31,13 @@ TWO_STAGE_COPIES = {
     "modeling_pixelcnn.py": "pixelcnn/modeling_pixelcnn.py",
     "sampling_pixelcnn.py": "pixelcnn/sampling_pixelcnn.py",
     "sampling_utils.py": "pixelcnn/sampling_utils.py",
+    "safe_loading.py": "vqvae/safe_loading.py",
+}
+# <folder>/safe_loading.py of every other model folder is a copy of vqvae/safe_loading.py
+FOLDER_COPIES = {
+    "pixelcnn/safe_loading.py": "vqvae/safe_loading.py",
+    "causal_lm/transformer/safe_loading.py": "vqvae/safe_loading.py",
+    "causal_lm/rnn/safe_loading.py": "vqvae/safe_loading.py",
 }
 PIXELCNN_FILES = [
     "configuration_pixelcnn.py",
@@ -39,8 +46,11 @@ PIXELCNN_FILES = [
     "sampling_utils.py",
     "image_processing_pixelcnn.py",
     "../pipelines/pipeline_image_generation.py",
+    "safe_loading.py",
 ]
-VQVAE_FILES = ["configuration_vqvae.py", "modeling_vqvae.py"]
+VQVAE_FILES = ["configuration_vqvae.py", "modeling_vqvae.py", "safe_loading.py"]
+TRANSFORMER_FILES = ["configuration_ar_transformer.py", "modeling_ar_transformer.py", "safe_loading.py"]
+RNN_FILES = ["configuration_ar_rnn.py", "modeling_ar_rnn.py", "safe_loading.py"]
 TWO_STAGE_FILES = [
     "configuration_vqvae_prior.py",
     "modeling_vqvae_prior.py",
@@ -60,6 +70,8 @@ def expected_copies() -> dict[Path, str]:
     expected = {}
     for name, original in TWO_STAGE_COPIES.items():
         expected[PACKAGE / "two_stage" / name] = header(original) + (PACKAGE / original).read_text()
+    for copy, original in FOLDER_COPIES.items():
+        expected[PACKAGE / copy] = header(original) + (PACKAGE / original).read_text()
     for folder in sorted((ROOT / "model_cards").iterdir()) if (ROOT / "model_cards").is_dir() else []:
         if not (folder / "config.json").is_file():
             continue
@@ -68,6 +80,8 @@ def expected_copies() -> dict[Path, str]:
             "pixelcnn": ("pixelcnn", PIXELCNN_FILES),
             "vqvae": ("vqvae", VQVAE_FILES),
             "vqvae_prior": ("two_stage", TWO_STAGE_FILES),
+            "ar_transformer": ("causal_lm/transformer", TRANSFORMER_FILES),
+            "ar_rnn": ("causal_lm/rnn", RNN_FILES),
         }.get(model_type, (None, []))
         for name in names:
             original = (PACKAGE / source / name).resolve()

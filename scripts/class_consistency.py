@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from hf_argen.atomic import atomic_save_image
 from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
 
 
@@ -58,7 +59,7 @@ def main(argv=None):
     result = class_consistency(classifier, images, labels)
     if args.grid:
         processor = PixelCNNImageProcessor.from_model_config(config)
-        make_grid(processor.postprocess(samples), num_columns=10, scale=2).save(args.grid)
+        atomic_save_image(make_grid(processor.postprocess(samples), num_columns=10, scale=2), args.grid)
     print(f"classifier test accuracy (MNIST test): {100 * test_accuracy:.2f}%")
     print(f"samples: {len(labels)} ({args.num_per_class}/class, seed {args.seed}), sampled in {seconds:.1f}s")
     print(f"class consistency: {100 * result['consistency']:.1f}% of samples recognised as the requested class")

@@ -33,6 +33,7 @@ from hf_argen import (
     PixelCNNConfig,
     PixelCNNForImageGeneration,
 )
+from hf_argen.atomic import atomic_write_text
 from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
 from hf_argen.data import digits_split_indices
 from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
@@ -164,7 +165,7 @@ def train_model(name: str, data: dict, args) -> tuple[torch.nn.Module, float]:
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
-    (output_dir / "comparison.json").write_text(json.dumps({"train_seconds": seconds}))
+    atomic_write_text(output_dir / "comparison.json", json.dumps({"train_seconds": seconds}))
     return trainer.unwrapped_model, seconds
 
 
@@ -205,7 +206,7 @@ def main(argv=None):
     table = [dict(zip(("model", "parameters", "train_bits_per_dim", "test_bits_per_dim", "train_seconds"), row))
              for row in rows]
     Path(args.output_dir).mkdir(parents=True, exist_ok=True)
-    Path(args.output_dir, "comparison_table.json").write_text(json.dumps(table, indent=2))
+    atomic_write_text(Path(args.output_dir, "comparison_table.json"), json.dumps(table, indent=2))
     write_json(args.output_json, table)
     return table
 

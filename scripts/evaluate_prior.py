@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+from hf_argen.atomic import atomic_save_image
 from hf_argen.cli import (
     add_device_argument,
     add_hidden_alias,
@@ -99,7 +100,7 @@ def main(argv=None):
 
     grid = make_grid(pipe.to_pil(pixels), num_columns=pipe.num_classes, scale=2)
     if args.grid:
-        grid.save(args.grid)
+        atomic_save_image(grid, args.grid)
 
     consistency = None
     if args.classifier_path:
@@ -115,7 +116,7 @@ def main(argv=None):
         consistency = {"consistency": result["consistency"], "classifier_accuracy": test_accuracy}
 
     if args.write_card:
-        grid.save(Path(args.model) / "samples.png")
+        atomic_save_image(grid, Path(args.model) / "samples.png")
         command = args.command or "python scripts/evaluate_prior.py " + shlex.join(
             sys.argv[1:] if argv is None else argv
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from hf_argen.atomic import atomic_save_image
 from hf_argen.cli import add_device_argument, add_hidden_alias, resolve_device, run_cli, script_parser, write_json
 
 METRICS_NOTE = (
@@ -88,7 +89,7 @@ def main(argv=None):
     write_json(args.output_json, metrics)
     grid_file = None
     if args.grid:
-        reconstruction_grid(model, pixel_values[: args.num_grid_images]).save(args.grid)
+        atomic_save_image(reconstruction_grid(model, pixel_values[: args.num_grid_images]), args.grid)
         grid_file = Path(args.grid).name
     if args.write_card:
         command = "python scripts/evaluate_vqvae.py " + " ".join(

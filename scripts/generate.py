@@ -13,6 +13,7 @@ import logging
 import time
 from pathlib import Path
 
+from hf_argen.atomic import atomic_save_image, atomic_write_text
 from hf_argen.cli import DEVICE_HELP, resolve_device, run_cli
 
 logger = logging.getLogger("generate")
@@ -69,7 +70,7 @@ def generate_images(args, model_type: str, device) -> None:
     size = images[0].size[0]
     grid = make_grid(images, num_columns=columns, scale=args.scale or max(1, 64 // size))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    grid.save(args.output)
+    atomic_save_image(grid, args.output)
     print(f"saved {len(images)} samples ({columns} per row) to {args.output} in {seconds:.2f}s")
 
 
@@ -90,7 +91,7 @@ def generate_text(args, device) -> None:
                             top_p=args.top_p or 1.0, max_new_tokens=args.max_new_tokens)  # fmt: skip
     texts = tokenizer.batch_decode(output, skip_special_tokens=True)
     if args.output and args.output.endswith(".txt"):
-        Path(args.output).write_text("\n".join(texts) + "\n")
+        atomic_write_text(args.output, "\n".join(texts) + "\n")
         print(f"saved {len(texts)} samples to {args.output}")
     else:
         print("\n".join(texts))

@@ -81,12 +81,13 @@ class RunArguments(LoopArguments):
 def publish_run(run: RunArguments, info: dict, metrics=(), dataset: str | None = None, images=None) -> None:
     """End of a run, main process only: `training_info.json` (with the Hub id), the model card written by
     `hf_argen.hub.write_card_for_folder` from the run's eval figures, then the push when `--push_to_hub`."""
+    from ..atomic import atomic_write_text
     from ..hub import TRAINING_INFO, write_card_for_folder
 
     folder = Path(run.output_dir)
     if run.hub_model_id:
         info = {**info, "hub_model_id": run.hub_model_id}
-    (folder / TRAINING_INFO).write_text(json.dumps(info, indent=2))
+    atomic_write_text(folder / TRAINING_INFO, json.dumps(info, indent=2))
     try:
         write_card_for_folder(folder, list(metrics), dataset=dataset, images=images)
     except (ValueError, KeyError, OSError) as error:  # the model is saved; a card is not worth losing the run

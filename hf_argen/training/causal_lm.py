@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ..atomic import atomic_save_pretrained
 from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
 from .loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 
@@ -130,7 +131,7 @@ def train_causal_lm(
                 "training a BPE tokenizer (%d tokens) on %d texts", flags.tokenizer_vocab_size, len(train_texts)
             )
             tokenizer = train_tokenizer(train_texts[column], vocab_size=flags.tokenizer_vocab_size)
-            tokenizer.save_pretrained(tokenizer_dir)
+            atomic_save_pretrained(tokenizer, tokenizer_dir)  # one rename: never a half-written tokenizer
         train = list(tokenize_dataset(train_texts, tokenizer, flags.max_length, column))
         valid = [] if valid_texts is None else list(tokenize_dataset(valid_texts, tokenizer, flags.max_length, column))
     if data.max_eval_samples:

@@ -39,7 +39,10 @@ Behaviour
   complete (a rename is atomic), so a kill at any moment leaves only complete checkpoints. The oldest are
   deleted beyond ``checkpoints_total_limit`` (each deletion is logged). ``resume_from_checkpoint`` = a path
   or ``"latest"`` restores model, optimizer, LR scheduler, EMA and RNG state and skips the batches already
-  seen; a resumed run ends with the same weights as an uninterrupted one. A checkpoint at or past
+  seen; a resumed run ends with the same weights as an uninterrupted one. Every pickle of a checkpoint is read
+  with ``torch.load(weights_only=True)`` (model weights are safetensors); ``.tmp-checkpoint-*`` folders left by
+  a killed run are deleted at the next start. Final files (model, processors, ``train_results.json``, sample
+  grids) are written through :mod:`hf_argen.atomic` (temporary name, then rename). A checkpoint at or past
   ``max_train_steps`` just leads to the final save.
 * EMA (``ema_decay``): a `torch.optim.swa_utils.AveragedModel` of parameters *and* buffers, updated after
   every optimizer step (float tensors averaged with a warm-up decay ``min(decay, (1 + n) / (10 + n))``,
@@ -63,6 +66,7 @@ import contextlib
 import json
 import logging
 import os
+import pickle
 import re
 import shutil
 from collections.abc import Callable
@@ -72,6 +76,8 @@ from pathlib import Path
 import torch
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Dataset, Sampler
+
+from ..atomic import atomic_save_image, atomic_save_pretrained, atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -330,12 +336,36 @@ def load_checkpoint_weights(checkpoint: str | os.PathLike, ema: bool = False) ->
 
         return load_file(str(checkpoint / "model.safetensors"))
     for path in sorted(checkpoint.glob("custom_checkpoint_*.pkl")):
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = _safe_torch_load(path)
         if isinstance(state, dict) and "n_averaged" in state:  # AveragedModel: "module." + model keys
             return {k.removeprefix("module."): v for k, v in state.items() if k.startswith("module.")}
         if isinstance(state, dict) and "shadow" in state:  # checkpoints of the earlier hand-written EMA
             return dict(state["shadow"])
     raise ValueError(f"{checkpoint} holds no EMA weights (the run had no `ema_decay`).")
+
+
+def _safe_torch_load(path: str | os.PathLike, map_location="cpu"):
+    """`torch.load(..., weights_only=True)`: tensors and plain containers only, never arbitrary pickled objects;
+    a file that needs more is refused with an `OSError` naming it."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+        raise OSError(
+            f"{str(path)!r} cannot be loaded safely (weights_only=True): it is truncated, corrupt or holds "
+            f"pickled objects other than tensors and plain containers ({error})."
+        ) from error
+
+
+def clean_stale_temporary_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
+    """Delete the `.tmp-checkpoint-<step>` folders a killed run left in `output_dir` (each is logged)."""
+    folder = Path(output_dir)
+    removed = []
+    if folder.is_dir():
+        for child in sorted(folder.glob(f".tmp-{CHECKPOINT_PREFIX}*")):
+            logger.info("Deleting %s, an incomplete checkpoint of an interrupted run.", child)
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child)
+    return removed
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -346,7 +376,7 @@ def default_compute_loss(model, batch):
 
 
 def _default_save(model, output_dir: str) -> None:
-    model.save_pretrained(output_dir)
+    atomic_save_pretrained(model, output_dir)
 
 
 def make_accelerator(args: LoopArguments):
@@ -473,6 +503,7 @@ class TrainingLoop:
             num_training_steps=self.max_train_steps,
         )
         self.accelerator.register_for_checkpointing(self.lr_scheduler)
+        self._custom_states = [self.lr_scheduler]  # in registration order: custom_checkpoint_<i>.pkl
         if args.lr_warmup_steps >= self.max_train_steps:
             logger.warning(
                 "lr_warmup_steps (%d) >= the run's %d optimizer steps: the learning rate never reaches %g.",
@@ -484,6 +515,7 @@ class TrainingLoop:
         if args.ema_decay is not None:
             self.ema = make_ema(self.unwrapped_model, args.ema_decay)
             self.accelerator.register_for_checkpointing(self.ema)
+            self._custom_states.append(self.ema)
         # Compiled last, and as a wrapper: `self.model` (what is checkpointed), the EMA copy (deep-copied above)
         # and the hooks keep the plain module; only the training forward goes through `self.train_model`.
         self.torch_compile = compile_enabled(args.torch_compile, device)
@@ -576,9 +608,34 @@ class TrainingLoop:
                 state.get("num_processes"),
                 self.accelerator.num_processes,
             )
-        self.accelerator.load_state(str(path))
+        self._load_state(path)
         self.global_step = int(state["global_step"])
         logger.info("Resumed from %s at step %d.", path, self.global_step)
+
+    def _load_state(self, path: Path) -> None:
+        """`accelerator.load_state(path)` with every pickle read with `weights_only=True` (Accelerate reads
+        registered custom objects with `weights_only=False`): model from safetensors, optimizer, scaler and RNG
+        states through Accelerate's loader, the LR scheduler and EMA states here."""
+        from accelerate.checkpointing import load_accelerator_state
+
+        accelerator = self.accelerator
+        map_location = "on_device" if accelerator.num_processes > 1 and accelerator.device.type != "cpu" else "cpu"
+        load_accelerator_state(
+            str(path),
+            accelerator._models,
+            accelerator._optimizers,
+            [],  # the LR scheduler is not prepared; it is a custom state below
+            [],  # the loop's own sampler resumes from the step count
+            accelerator.process_index,
+            accelerator.scaler,
+            map_location,
+            {"weights_only": True},
+        )
+        for index, obj in enumerate(self._custom_states):
+            file = path / f"custom_checkpoint_{index}.pkl"
+            if not file.is_file():
+                raise OSError(f"Checkpoint {str(path)!r} lacks {file.name}: it was not written by this run's set-up.")
+            obj.load_state_dict(_safe_torch_load(file))
 
     # ---- evaluation / samples -----------------------------------------------------------------------
     def evaluate(self) -> dict:
@@ -597,7 +654,7 @@ class TrainingLoop:
             if image is not None:
                 path = Path(self.args.output_dir) / "samples" / f"step-{step:07d}.png"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                image.save(path)
+                atomic_save_image(image, path)
                 if self.args.report_to == "tensorboard":
                     import numpy as np
 
@@ -619,6 +676,9 @@ class TrainingLoop:
                 if isinstance(v, (int, float, str, bool))
             }
             accelerator.init_trackers(args.tracker_project_name, config=config)
+        if accelerator.is_main_process:
+            clean_stale_temporary_checkpoints(args.output_dir)
+        accelerator.wait_for_everyone()
         self._resume()
         cuda = accelerator.device.type == "cuda"
         loader = DataLoader(
@@ -692,9 +752,9 @@ class TrainingLoop:
         if accelerator.is_main_process:
             self.save_fn(self.final_model, args.output_dir)
             for processor in self.processors:
-                processor.save_pretrained(args.output_dir)
+                atomic_save_pretrained(processor, args.output_dir)
             results = {"global_step": self.global_step, "max_train_steps": self.max_train_steps, **metrics}
-            Path(args.output_dir, "train_results.json").write_text(json.dumps(results, indent=2))
+            atomic_write_text(Path(args.output_dir, "train_results.json"), json.dumps(results, indent=2))
         accelerator.wait_for_everyone()
         accelerator.end_training()
         return TrainResult(global_step=self.global_step, metrics=metrics, output_dir=args.output_dir)
@@ -735,6 +795,7 @@ __all__ = [
     "TrainResult",
     "TrainingLoop",
     "compile_enabled",
+    "clean_stale_temporary_checkpoints",
     "default_compute_loss",
     "evaluate_across_processes",
     "list_checkpoints",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import torch
 
+from ..atomic import atomic_save_pretrained
 from ..data import encode_images, label_names_of, load_image_dataset, validation_indices
 from ..evaluation import pixelcnn_log_likelihood
 from ..image_processing import make_grid
@@ -190,7 +191,7 @@ def save_with_pipeline(model, output_dir) -> None:
     pipeline's file beside them (the processor is saved by the loop)."""
     from ..pipelines import ClassConditionalImageGenerationPipeline
 
-    ClassConditionalImageGenerationPipeline(model=model).save_pretrained(output_dir)
+    atomic_save_pretrained(ClassConditionalImageGenerationPipeline(model=model), output_dir)
 
 
 def pixelcnn_loss(model, batch):

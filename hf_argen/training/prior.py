@@ -28,6 +28,7 @@ from pathlib import Path
 
 import torch
 
+from ..atomic import atomic_save_pretrained
 from ..two_stage.vocabulary import PriorVocabulary
 from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
 from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
@@ -383,7 +384,7 @@ def train_prior(
         config = VQVAEPriorConfig(vqvae=vqvae.config, prior=model.config, num_classes=num_classes,
                                   **({"id2label": id2label} if id2label else {}))  # fmt: skip
         two_stage = VQVAEPriorForImageGeneration(config, vqvae=vqvae, prior=model)
-        ClassConditionalImageGenerationPipeline(model=two_stage).save_pretrained(output_dir)
+        atomic_save_pretrained(ClassConditionalImageGenerationPipeline(model=two_stage), output_dir)
 
     if flags.prior == "pixelcnn":
         train_dataset = TensorDictDataset(**pixelcnn_inputs(train_sequences, vocabulary))

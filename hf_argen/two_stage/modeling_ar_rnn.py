@@ -30,6 +30,7 @@ from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_ar_rnn import ARRNNConfig
+from .safe_loading import checked_from_pretrained
 
 
 # Copied from hf_argen.causal_lm.transformer.modeling_ar_transformer.check_input_ids
@@ -154,6 +155,13 @@ class ARRNNPreTrainedModel(PreTrainedModel):
     _is_stateful = True
     _no_split_modules = ["ARRNNLayer"]
     _can_record_outputs = {"hidden_states": ARRNNLayer}
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
+        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
+        the file (see `safe_loading.py`)."""
+        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
         if isinstance(module, nn.Embedding):

@@ -46,8 +46,20 @@ class PixelCNNImageProcessor(BaseImageProcessor):
     # ---- images -> levels ---------------------------------------------------------------------------
     def _to_pil(self, image) -> Image.Image:
         if isinstance(image, Image.Image):
+            if 0 in image.size:
+                raise ValueError(f"`images` must have at least one pixel, got a PIL image of size {image.size}.")
             return image
+        if not isinstance(image, (torch.Tensor, np.ndarray, list, tuple)):
+            raise TypeError(
+                f"`images` must be PIL images, numpy arrays or tensors (or a list of them), got {type(image).__name__}."
+            )
         array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
+        if array.dtype == np.bool_:
+            array = array.astype(np.uint8) * 255
+        if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+            raise TypeError(f"`images` must hold integer (0..255) or float ([0, 1]) values, got dtype {array.dtype}.")
+        if array.size == 0:
+            raise ValueError(f"`images` must have at least one pixel, got an empty array of shape {array.shape}.")
         if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
             array = np.moveaxis(array, 0, -1)  # (C, H, W) -> (H, W, C)
         if array.ndim == 3 and array.shape[-1] == 1:
@@ -55,6 +67,8 @@ class PixelCNNImageProcessor(BaseImageProcessor):
         if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] != 3):
             raise ValueError(f"`images` must be (H, W), (H, W, C) or (C, H, W) with C in (1, 3), got {array.shape}.")
         if np.issubdtype(array.dtype, np.floating):
+            if not np.isfinite(array).all():
+                raise ValueError("float `images` must be finite (no NaN or infinity), in [0, 1].")
             if array.size and (array.min() < 0 or array.max() > 1):
                 raise ValueError("float `images` must be in [0, 1]; pass integer arrays for 0..255 values.")
             array = np.round(array * 255)
@@ -75,6 +89,8 @@ class PixelCNNImageProcessor(BaseImageProcessor):
         """Images -> `BatchFeature(pixel_values=LongTensor (B, C, H, W))` with levels in [0, num_levels)."""
         if not isinstance(images, (list, tuple)):
             images = [images]
+        if len(images) == 0:
+            raise ValueError("`images` is empty: pass at least one image.")
         levels = [self.quantize(image) for image in images]
         if len({level.shape for level in levels}) > 1:
             raise ValueError("`images` have different sizes; set `image_size` to resize them to one size.")
@@ -88,6 +104,10 @@ class PixelCNNImageProcessor(BaseImageProcessor):
         if isinstance(pixel_values, torch.Tensor):
             pixel_values = pixel_values.detach().cpu().numpy()
         array = np.asarray(pixel_values)
+        if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+            raise TypeError(f"`pixel_values` must hold integer levels, got dtype {array.dtype}.")
+        if np.issubdtype(array.dtype, np.floating) and not (np.isfinite(array) & (array == np.round(array))).all():
+            raise ValueError(f"`pixel_values` must be integer levels in [0, {self.num_levels}), got other values.")
         if array.size and (array.min() < 0 or array.max() >= self.num_levels):
             raise ValueError(f"`pixel_values` must be in [0, {self.num_levels}).")
         scaled = np.round(array.astype(np.float64) * 255.0 / (self.num_levels - 1)).astype(np.uint8)

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
 from torch import nn
 from transformers import GenerationConfig, PreTrainedModel
 from transformers.generation.logits_process import (
@@ -33,6 +33,7 @@ from transformers.generation.logits_process import (
 from transformers.utils import ModelOutput
 
 from .configuration_pixelcnn import PixelCNNConfig
+from .safe_loading import checked_from_pretrained
 from .sampling_pixelcnn import CachedSampler
 from .sampling_utils import class_ids, rand_tensor, resolve_generator, sampling_defaults
 
@@ -63,22 +64,43 @@ def channel_group_mask(
     return in_groups[None, :] <= out_groups[:, None]
 
 
+def _ignore_stored_mask(module, state_dict, prefix, *args):
+    """`load_state_dict` pre-hook: folders and checkpoints written before masks left the state dict still hold
+    `<prefix>mask`; it is dropped (never loaded), so an edited mask cannot break causality."""
+    state_dict.pop(prefix + "mask", None)
+
+
 class MaskedConv2d(nn.Conv2d):
     """Conv2d with a fixed weight mask and explicit (left, right, top, bottom) zero padding.
 
     Args:
-        mask: bool `(out_channels, in_channels, kh, kw)`; masked weights never influence the output.
+        mask: a callable returning the bool `(out_channels, in_channels, kh, kw)` mask, or None (no mask);
+            masked weights never influence the output.
         padding: `(left, right, top, bottom)`, applied with `F.pad` before an unpadded convolution.
+
+    The mask is derived from the configuration, never saved or loaded: it is not a buffer but is built on
+    first use (on the CPU, then moved to the weight's device). `from_pretrained` builds models on the meta
+    device, so a mask built in `__init__` would be a placeholder; a stored mask in an older folder is ignored.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, mask=None, padding=(0, 0, 0, 0), bias=True):
         super().__init__(in_channels, out_channels, kernel_size, bias=bias)
         self.pad = tuple(padding)
-        if mask is None:
-            mask = torch.ones_like(self.weight, dtype=torch.bool)
-        # Persistent: `from_pretrained` builds models on the meta device, which would leave a
-        # non-persistent buffer uninitialised.
-        self.register_buffer("mask", mask.to(torch.bool).reshape(self.weight.shape))
+        self._mask_fn = mask
+        self._mask = None
+        self.register_load_state_dict_pre_hook(_ignore_stored_mask)
+
+    @property
+    def mask(self) -> torch.Tensor:
+        weight = self.weight
+        mask = self._mask
+        if mask is None or mask.device != weight.device:
+            with torch.device("cpu"):
+                built = torch.ones(weight.shape, dtype=torch.bool) if self._mask_fn is None else self._mask_fn()
+            mask = built.to(torch.bool).reshape(weight.shape).to(weight.device)
+            if weight.device.type != "meta":
+                self._mask = mask
+        return mask
 
     def masked_weight(self) -> torch.Tensor:
         return self.weight * self.mask
@@ -89,17 +111,26 @@ class MaskedConv2d(nn.Conv2d):
         return F.conv2d(x, self.masked_weight(), self.bias)
 
 
+def _pointwise_mask(in_channels, out_channels, num_groups, in_period, out_period) -> torch.Tensor:
+    return channel_group_mask(in_channels, out_channels, num_groups, False, in_period, out_period)[:, :, None, None]
+
+
 def pointwise_conv(in_channels: int, out_channels: int, num_groups: int, in_period=None, out_period=None):
     """1x1 convolution that respects the channel groups (mask B)."""
-    mask = channel_group_mask(in_channels, out_channels, num_groups, False, in_period, out_period)[:, :, None, None]
+    mask = partial(_pointwise_mask, in_channels, out_channels, num_groups, in_period, out_period)
     return MaskedConv2d(in_channels, out_channels, 1, mask=mask)
+
+
+def _horizontal_mask(in_channels, out_channels, width, num_groups, strict) -> torch.Tensor:
+    mask = torch.ones(out_channels, in_channels, 1, width, dtype=torch.bool)
+    mask[:, :, 0, -1] = channel_group_mask(in_channels, out_channels, num_groups, strict, out_period=out_channels // 2)
+    return mask
 
 
 def horizontal_conv(in_channels, out_channels, kernel_size, num_groups, strict) -> MaskedConv2d:
     """1 x (k//2 + 1) convolution over the current pixel and the k//2 pixels to its left; `[f; g]` outputs."""
     width = kernel_size // 2 + 1
-    mask = torch.ones(out_channels, in_channels, 1, width, dtype=torch.bool)
-    mask[:, :, 0, -1] = channel_group_mask(in_channels, out_channels, num_groups, strict, out_period=out_channels // 2)
+    mask = partial(_horizontal_mask, in_channels, out_channels, width, num_groups, strict)
     return MaskedConv2d(in_channels, out_channels, (1, width), mask=mask, padding=(width - 1, 0, 0, 0))
 
 
@@ -116,14 +147,20 @@ def vertical_conv(in_channels, out_channels, kernel_size, first: bool) -> Masked
     return MaskedConv2d(in_channels, out_channels, (height, kernel_size), padding=padding)
 
 
-def full_masked_conv(in_channels, out_channels, kernel_size, num_groups, strict) -> MaskedConv2d:
-    """k x k convolution of the original PixelCNN: rows above, pixels to the left, channel-masked centre."""
+def _full_mask(in_channels, out_channels, kernel_size, num_groups, strict) -> torch.Tensor:
     half = kernel_size // 2
     mask = torch.zeros(out_channels, in_channels, kernel_size, kernel_size, dtype=torch.bool)
     mask[:, :, :half, :] = True
     mask[:, :, half, :half] = True
     mask[:, :, half, half] = channel_group_mask(in_channels, out_channels, num_groups, strict,
                                                 out_period=out_channels // 2)
+    return mask
+
+
+def full_masked_conv(in_channels, out_channels, kernel_size, num_groups, strict) -> MaskedConv2d:
+    """k x k convolution of the original PixelCNN: rows above, pixels to the left, channel-masked centre."""
+    half = kernel_size // 2
+    mask = partial(_full_mask, in_channels, out_channels, kernel_size, num_groups, strict)
     return MaskedConv2d(in_channels, out_channels, kernel_size, mask=mask, padding=(half, half, half, half))
 
 
@@ -253,6 +290,8 @@ class PixelCNNPreTrainedModel(PreTrainedModel):
     base_model_prefix = "pixelcnn"
     main_input_name = "pixel_values"
     supports_gradient_checkpointing = False
+    # Folders saved before masks left the state dict hold `*.mask` tensors: ignored (masks are rebuilt).
+    _keys_to_ignore_on_load_unexpected = [r"\.mask$"]
 
     @classmethod
     def can_generate(cls) -> bool:  # so that `generation_config.json` (sampling defaults) is saved and loaded
@@ -260,14 +299,10 @@ class PixelCNNPreTrainedModel(PreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """`PreTrainedModel.from_pretrained`; a corrupt or truncated weights file raises an `OSError` naming it."""
-        try:
-            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        except SafetensorError as error:
-            raise OSError(
-                f"The weights of {str(pretrained_model_name_or_path)!r} (model.safetensors) are corrupt or "
-                f"truncated: {error}. Re-download or re-save the model."
-            ) from error
+        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
+        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
+        the file (see `safe_loading.py`)."""
+        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
         if isinstance(module, nn.Conv2d):
@@ -341,7 +376,13 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         if class_labels is None:
             raise ValueError(f"`class_labels` is required: this model is conditional on {num_classes} classes.")
         if not isinstance(class_labels, torch.Tensor):
-            class_labels = torch.as_tensor(class_labels)
+            class_labels = class_ids(class_labels, self.config.id2label, num_classes)  # names -> ids
+            try:
+                class_labels = torch.as_tensor(class_labels)
+            except (TypeError, ValueError, RuntimeError) as error:
+                raise TypeError(
+                    f"`class_labels` must be integers in [0, {num_classes}) or class names, got {class_labels!r}."
+                ) from error
         if class_labels.dtype.is_floating_point or class_labels.dtype == torch.bool:
             raise ValueError(f"`class_labels` must be integers in [0, {num_classes}), got dtype {class_labels.dtype}.")
         if class_labels.dim() != 1 or class_labels.shape[0] != batch_size:

@@ -13,7 +13,6 @@ imports are copies of the package's (see `scripts/check_copies.py`), so a saved 
 from __future__ import annotations
 
 import torch
-from safetensors import SafetensorError
 from transformers import GenerationConfig, PreTrainedModel
 
 from .configuration_vqvae_prior import VQVAEPriorConfig
@@ -21,6 +20,7 @@ from .modeling_ar_rnn import ARRNNForCausalLM
 from .modeling_ar_transformer import ARTransformerForCausalLM
 from .modeling_pixelcnn import PixelCNNForImageGeneration
 from .modeling_vqvae import VQVAEModel
+from .safe_loading import checked_from_pretrained
 from .sampling_utils import class_ids, resolve_generator, sampling_defaults, seed_from_generator
 from .vocabulary import PriorVocabulary
 
@@ -44,14 +44,10 @@ class VQVAEPriorPreTrainedModel(PreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """`PreTrainedModel.from_pretrained`; a corrupt or truncated weights file raises an `OSError` naming it."""
-        try:
-            return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-        except SafetensorError as error:
-            raise OSError(
-                f"The weights of {str(pretrained_model_name_or_path)!r} (model.safetensors) are corrupt or "
-                f"truncated: {error}. Re-download or re-save the model."
-            ) from error
+        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
+        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
+        the file (see `safe_loading.py`)."""
+        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
         pass  # every submodule is a `PreTrainedModel` that initialises its own weights
@@ -225,6 +221,9 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         """
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
+        if num_images is not None and (isinstance(num_images, bool) or not isinstance(num_images, int)
+                                       or num_images < 1):
+            raise ValueError(f"`num_images` must be a positive integer or None, got {num_images!r}.")
         if class_labels is None:
             class_labels = list(range(self.num_classes))
         class_labels = class_ids(class_labels, self.config.id2label, self.num_classes)

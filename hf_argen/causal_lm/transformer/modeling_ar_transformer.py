@@ -28,6 +28,7 @@ from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_ar_transformer import ARTransformerConfig
+from .safe_loading import checked_from_pretrained
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -245,6 +246,13 @@ class ARTransformerPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
     _can_compile_fullgraph = True
     _can_record_outputs = {"hidden_states": ARTransformerBlock, "attentions": ARTransformerAttention}
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
+        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
+        the file (see `safe_loading.py`)."""
+        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
         std = self.config.initializer_range
