@@ -411,3 +411,28 @@ def test_device_flag_names_a_missing_device(tmp_path):
 
     with pytest.raises(ValueError, match="--device 'cuda'"):
         make_accelerator(LoopArguments(output_dir=str(tmp_path), device="cuda"))
+
+
+def test_a_skipped_fp16_step_moves_neither_the_schedule_nor_the_ema(tmp_path, monkeypatch):
+    """The grad scaler skips a step with inf/NaN gradients: the LR schedule and the EMA must not advance then."""
+    from accelerate.optimizer import AcceleratedOptimizer
+
+    from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
+
+    calls = {"n": 0}
+
+    def step_was_skipped(self):  # steps 2 and 3 of 5 overflow
+        calls["n"] += 1
+        return calls["n"] in (2, 3)
+
+    monkeypatch.setattr(AcceleratedOptimizer, "step_was_skipped", property(step_was_skipped))
+    torch.manual_seed(0)
+    model = torch.nn.Linear(2, 1)
+    args = LoopArguments(output_dir=str(tmp_path), max_train_steps=5, train_batch_size=4, lr_scheduler="linear",
+                         checkpointing_steps=None, ema_decay=0.9, device="cpu")
+    loop = TrainingLoop(model, args, TensorDictDataset(x=torch.randn(32, 2)),
+                        compute_loss=lambda m, b: m(b["x"]).pow(2).mean(), save_fn=lambda m, out: None)
+    loop.train()
+    assert calls["n"] == 5
+    assert loop.lr_scheduler.last_epoch == 3  # 5 optimizer steps, 2 skipped
+    assert int(loop.ema.n_averaged) == 3

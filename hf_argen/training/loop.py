@@ -716,9 +716,12 @@ class TrainingLoop:
                 if args.max_grad_norm is not None:
                     accelerator.clip_grad_norm_(self.model.parameters(), args.max_grad_norm)
                 self.optimizer.step()
-                self.lr_scheduler.step()
+                # fp16: a step the grad scaler skipped (inf/NaN gradients) moves neither the schedule nor the EMA.
+                skipped = bool(getattr(self.optimizer, "step_was_skipped", False))
+                if not skipped:
+                    self.lr_scheduler.step()
                 self.optimizer.zero_grad(set_to_none=True)
-                if self.ema is not None:
+                if self.ema is not None and not skipped:
                     self.ema.update_parameters(self.unwrapped_model)
                 self.global_step += 1
                 running_count += 1
