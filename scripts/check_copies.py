@@ -51,6 +51,13 @@ PIXELCNN_FILES = [
 VQVAE_FILES = ["configuration_vqvae.py", "modeling_vqvae.py", "safe_loading.py"]
 TRANSFORMER_FILES = ["configuration_ar_transformer.py", "modeling_ar_transformer.py", "safe_loading.py"]
 RNN_FILES = ["configuration_ar_rnn.py", "modeling_ar_rnn.py", "safe_loading.py"]
+CAPTIONER_FILES = [
+    "configuration_captioner.py",
+    "modeling_captioner.py",
+    "image_processing_captioner.py",
+    "processing_captioner.py",
+    "pipeline_captioner.py",
+]
 TWO_STAGE_FILES = [
     "configuration_vqvae_prior.py",
     "modeling_vqvae_prior.py",
@@ -82,6 +89,7 @@ def expected_copies() -> dict[Path, str]:
             "vqvae_prior": ("two_stage", TWO_STAGE_FILES),
             "ar_transformer": ("causal_lm/transformer", TRANSFORMER_FILES),
             "ar_rnn": ("causal_lm/rnn", RNN_FILES),
+            "captioner": ("captioning", CAPTIONER_FILES),
         }.get(model_type, (None, []))
         for name in names:
             original = (PACKAGE / source / name).resolve()
