@@ -56,3 +56,42 @@ def two_stage() -> VQVAEPriorForImageGeneration:
 
 
 BUILDERS = {"pixelcnn": pixelcnn, "vqvae": vqvae, "transformer": transformer, "rnn": rnn, "two_stage": two_stage}
+
+
+# ---- a tiny training run for the kill-and-resume tests --------------------------------------------------------
+def train_tiny(output_dir: str, resume: bool, steps: int = 60, every: int = 5, step_sleep: float = 0.01) -> None:
+    """A tiny PixelCNN run through the shared loop (EMA, cosine schedule, accumulation, dropout) on 48 fixed
+    random images; each step sleeps `step_sleep` seconds so that a kill lands mid-run. Runs in one process, or in
+    each process of `accelerate launch` (then the 48 images are sharded, 8 per process per micro-batch)."""
+    import time
+
+    from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
+
+    torch.set_num_threads(1)
+    model = pixelcnn(dropout=0.1)
+    generator = torch.Generator().manual_seed(1)
+    data = TensorDictDataset(pixel_values=torch.randint(0, 4, (48, 3, 5, 5), generator=generator),
+                             class_labels=torch.randint(0, 3, (48,), generator=generator))  # fmt: skip
+    args = LoopArguments(output_dir=output_dir, train_batch_size=8, max_train_steps=steps, checkpointing_steps=every,
+                         checkpoints_total_limit=2, gradient_accumulation_steps=2, lr_scheduler="cosine",
+                         learning_rate=3e-3, ema_decay=0.9, seed=5, logging_steps=1000, device="cpu",
+                         resume_from_checkpoint="latest" if resume else None)  # fmt: skip
+
+    def loss(model, batch):
+        time.sleep(step_sleep)
+        return model(**batch, labels=batch["pixel_values"]).loss
+
+    TrainingLoop(model, args, train_dataset=data, compute_loss=loss).train()
+
+
+if __name__ == "__main__":  # `accelerate launch tests/reliability_models.py OUTPUT_DIR [--resume] [--steps N] ...`
+    import argparse
+
+    parser = argparse.ArgumentParser(description="A tiny training run for the kill-and-resume tests.")
+    parser.add_argument("output_dir")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--every", type=int, default=5)
+    parser.add_argument("--step_sleep", type=float, default=0.01)
+    cli = parser.parse_args()
+    train_tiny(cli.output_dir, cli.resume, cli.steps, cli.every, cli.step_sleep)

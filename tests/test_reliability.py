@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from reliability_models import pixelcnn
+from reliability_models import pixelcnn, train_tiny
 from safetensors.torch import load_file, save_file
 
 from hf_argen import PixelCNNForImageGeneration
@@ -167,34 +168,38 @@ def test_a_failing_save_leaves_the_previous_file(tmp_path):
 
 # ---- multi-kill ------------------------------------------------------------------------------------------
 STEPS, EVERY, STEP_SLEEP = 60, 5, 0.01
-
-
-def _train(output_dir: str, resume: bool) -> None:
-    """A tiny PixelCNN run through the shared loop (EMA, cosine schedule, accumulation, dropout); each step
-    sleeps a little so that a kill lands mid-run."""
-    torch.set_num_threads(1)
-    from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
-
-    model = pixelcnn(dropout=0.1)
-    generator = torch.Generator().manual_seed(1)
-    data = TensorDictDataset(pixel_values=torch.randint(0, 4, (48, 3, 5, 5), generator=generator),
-                             class_labels=torch.randint(0, 3, (48,), generator=generator))  # fmt: skip
-    args = LoopArguments(output_dir=output_dir, train_batch_size=8, max_train_steps=STEPS, checkpointing_steps=EVERY,
-                         checkpoints_total_limit=2, gradient_accumulation_steps=2, lr_scheduler="cosine",
-                         learning_rate=3e-3, ema_decay=0.9, seed=5, logging_steps=1000, device="cpu",
-                         resume_from_checkpoint="latest" if resume else None)  # fmt: skip
-
-    def loss(model, batch):
-        time.sleep(STEP_SLEEP)
-        return model(**batch, labels=batch["pixel_values"]).loss
-
-    TrainingLoop(model, args, train_dataset=data, compute_loss=loss).train()
+KILL_AFTER = (10, 20, 30, 40, 50)  # checkpoints; each leaves >= 10 steps (each >= STEP_SLEEP s), so the run is alive
 
 
 def _start(output_dir, resume):
-    process = multiprocessing.get_context("fork").Process(target=_train, args=(str(output_dir), resume))
+    process = multiprocessing.get_context("fork").Process(
+        target=train_tiny, args=(str(output_dir), resume), kwargs=dict(steps=STEPS, every=EVERY, step_sleep=STEP_SLEEP)
+    )
     process.start()
     return process
+
+
+def _wait_for_checkpoint(output_dir: Path, target: int, alive, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and alive():
+        checkpoints = list_checkpoints(output_dir)
+        if checkpoints and checkpoints[-1][0] >= target:
+            return
+        time.sleep(0.005)
+
+
+def _assert_complete_checkpoints_only(output_dir: Path, num_processes: int = 1) -> None:
+    assert not (output_dir / "model.safetensors").exists()
+    for _, folder in list_checkpoints(output_dir):  # only complete checkpoints carry the name
+        assert (folder / "model.safetensors").is_file() and (folder / "custom_checkpoint_1.pkl").is_file()
+        assert (folder / f"random_states_{num_processes - 1}.pkl").is_file()
+
+
+def _assert_same_weights(reference: Path, resumed: Path) -> None:
+    want, got = load_file(str(reference / "model.safetensors")), load_file(str(resumed / "model.safetensors"))
+    assert want.keys() == got.keys()
+    for key in want:
+        assert torch.equal(got[key], want[key]), (key, (got[key] - want[key]).abs().max())
 
 
 def test_sigkill_at_five_points_then_resume_gives_the_uninterrupted_weights(tmp_path):
@@ -203,31 +208,135 @@ def test_sigkill_at_five_points_then_resume_gives_the_uninterrupted_weights(tmp_
     assert reference.exitcode == 0
 
     killed, rng, kills = tmp_path / "killed", random.Random(0), []
-    for target in (10, 20, 30, 40, 50):  # each kill after checkpoint `target` exists, before the run can end
+    for target in KILL_AFTER:
         process = _start(killed, resume=True)
-        deadline = time.time() + 60
-        while time.time() < deadline and process.is_alive():
-            checkpoints = list_checkpoints(killed)
-            if checkpoints and checkpoints[-1][0] >= target:
-                break
-            time.sleep(0.005)
+        _wait_for_checkpoint(killed, target, process.is_alive)
         time.sleep(rng.uniform(0, 4 * STEP_SLEEP))
         os.kill(process.pid, signal.SIGKILL)
         process.join(30)
         assert process.exitcode == -signal.SIGKILL, f"the run ended before kill {len(kills) + 1}"
         kills.append(list_checkpoints(killed)[-1][0])
-        assert not (killed / "model.safetensors").exists()
-        for _, folder in list_checkpoints(killed):  # only complete checkpoints carry the name
-            assert (folder / "model.safetensors").is_file() and (folder / "custom_checkpoint_1.pkl").is_file()
+        _assert_complete_checkpoints_only(killed)
     assert len(kills) == 5 and kills == sorted(kills)
     final = _start(killed, resume=True)
     final.join(120)
     assert final.exitcode == 0
-    want = load_file(str(tmp_path / "reference" / "model.safetensors"))
-    got = load_file(str(killed / "model.safetensors"))
-    assert want.keys() == got.keys()
-    for key in want:
-        torch.testing.assert_close(got[key], want[key], rtol=0, atol=1e-6, msg=key)
+    _assert_same_weights(tmp_path / "reference", killed)
+    assert not list(killed.glob(".tmp-*"))
+
+
+# ---- multi-kill, 2 processes (DDP on gloo) -------------------------------------------------------------------
+# `accelerate launch` takes ~25 s to start 2 processes here (each imports torch, transformers and hf_argen), so
+# the reference run uses it once and the 6 killed/resumed runs are started by `_launch_two`: the same contract as
+# `accelerate launch`/torchrun (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR/PORT in the environment; Accelerate
+# reads them), with the workers forked from this process, which has already imported everything.
+TWO_STEP_SLEEP = 0.02
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _launch_two(output_dir: Path, resume: bool) -> int:
+    """Fork a launcher in a new session (process group = its pid) that forks 2 ranks of `train_tiny` and exits
+    with 0 when both do; returns the launcher's pid. `os.killpg(pid, SIGKILL)` kills launcher and ranks at once."""
+    port = _free_port()
+    launcher = os.fork()
+    if launcher:
+        return launcher
+    code = 1
+    try:
+        os.setsid()
+        ranks = []
+        for rank in range(2):
+            pid = os.fork()
+            if pid == 0:
+                code = 1
+                try:
+                    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
+                                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
+                    from accelerate.state import AcceleratorState
+
+                    AcceleratorState._reset_state(reset_partial_state=True)  # nothing inherited from pytest
+                    train_tiny(str(output_dir), resume, steps=STEPS, every=EVERY, step_sleep=TWO_STEP_SLEEP)
+                    code = 0
+                finally:
+                    os._exit(code)
+            ranks.append(pid)
+        codes = []
+        for _ in ranks:
+            _, status = os.wait()
+            codes.append(os.waitstatus_to_exitcode(status))
+            if codes[-1] != 0:  # a rank failed: the other would wait for it in a collective forever
+                for pid in ranks:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+        code = 0 if codes == [0, 0] else 1
+    finally:
+        os._exit(code)
+
+
+class _Launched:
+    """The launcher's exit status, read once (`waitpid` reaps it)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.exitcode = pid, None
+
+    def poll(self) -> int | None:
+        if self.exitcode is None:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.exitcode = os.waitstatus_to_exitcode(status)
+        return self.exitcode
+
+    def is_alive(self) -> bool:
+        return self.poll() is None
+
+    def wait(self, timeout: float = 180) -> int | None:
+        deadline = time.time() + timeout
+        while self.poll() is None and time.time() < deadline:
+            time.sleep(0.01)
+        if self.exitcode is None:
+            os.killpg(self.pid, signal.SIGKILL)
+        return self.exitcode
+
+
+def test_two_process_sigkill_at_five_points_then_resume_gives_the_uninterrupted_weights(tmp_path):
+    """DDP on 2 CPU processes (gloo): the uninterrupted `accelerate launch --num_processes 2` run and a run whose
+    whole process group is SIGKILLed after checkpoints 10, 20, 30, 40 and 50 and resumed with `latest` each time
+    end with bitwise identical weights."""
+    import shutil
+    import subprocess
+    import sys
+
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    reference = subprocess.run(
+        [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision",
+         "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
+         str(ROOT / "tests" / "reliability_models.py"), str(tmp_path / "reference"), "--steps", str(STEPS),
+         "--every", str(EVERY), "--step_sleep", "0"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    assert (tmp_path / "reference" / f"checkpoint-{STEPS}" / "random_states_1.pkl").is_file()  # really 2 processes
+
+    killed, rng, kills = tmp_path / "killed", random.Random(0), []
+    for target in KILL_AFTER:
+        launcher = _Launched(_launch_two(killed, resume=True))
+        _wait_for_checkpoint(killed, target, launcher.is_alive)
+        time.sleep(rng.uniform(0, 4 * TWO_STEP_SLEEP))
+        os.killpg(launcher.pid, signal.SIGKILL)
+        assert launcher.wait() == -signal.SIGKILL, f"the run ended before kill {len(kills) + 1}"
+        kills.append(list_checkpoints(killed)[-1][0])
+        _assert_complete_checkpoints_only(killed, num_processes=2)
+    assert len(kills) == 5 and kills == sorted(kills) and kills[0] >= KILL_AFTER[0]
+    assert _Launched(_launch_two(killed, resume=True)).wait() == 0
+    _assert_same_weights(tmp_path / "reference", killed)
     assert not list(killed.glob(".tmp-*"))
 
 
