@@ -73,7 +73,29 @@ def workloads(device: torch.device) -> dict:
                                        bos_token_id=1, eos_token_id=2)).to(device).eval()  # fmt: skip
     start = torch.tensor([[1]], device=device)
     calls["ar-rnn (random) generate"] = lambda: rnn.generate(start, max_new_tokens=32, do_sample=True)
+    for name in ("captioner-mnist-scenes", "captioner-emoji"):
+        calls.update(captioner_workloads(name, device))
     return calls
+
+
+def captioner_workloads(name: str, device: torch.device) -> dict:
+    """A shipped captioner: `generate` on 2 preprocessed images (beam search, 3 beams) and the captioning
+    pipeline on one PIL image (greedy), images drawn once from a fixed seed."""
+    import numpy as np
+    from PIL import Image
+    from transformers import AutoModelForImageTextToText, AutoProcessor, pipeline
+
+    model = AutoModelForImageTextToText.from_pretrained(CARDS / name).to(device).eval()
+    processor = AutoProcessor.from_pretrained(CARDS / name)
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)) for _ in range(2)]
+    pixel_values = processor(images=images)["pixel_values"].to(device)
+    pipe = pipeline("image-captioning", model=model, tokenizer=processor.tokenizer,
+                    image_processor=processor.image_processor, device=device)  # fmt: skip
+    return {
+        f"{name} generate": lambda: model.generate(pixel_values=pixel_values, num_beams=3, max_new_tokens=16),
+        f"{name} pipeline": lambda: pipe(images[0], max_new_tokens=16),
+    }
 
 
 def soak(call, num_calls: int, warmup: int) -> dict:

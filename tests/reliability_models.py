@@ -57,6 +57,26 @@ def two_stage() -> VQVAEPriorForImageGeneration:
 
 BUILDERS = {"pixelcnn": pixelcnn, "vqvae": vqvae, "transformer": transformer, "rnn": rnn, "two_stage": two_stage}
 
+CAPTIONS = ["a red square", "a blue circle", "a green bar", "white"]
+
+
+def caption_tokenizer():
+    from hf_argen.captioning import train_caption_tokenizer
+
+    return train_caption_tokenizer(CAPTIONS)
+
+
+def captioner(tokenizer=None, **overrides):
+    """A tiny captioner (8x8 RGB images, one conv stage, one decoder layer) for `caption_tokenizer()`."""
+    from hf_argen.captioning import CaptionerConfig, CaptionerForConditionalGeneration
+
+    tokenizer = tokenizer or caption_tokenizer()
+    values = dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                  pad_token_id=tokenizer.pad_token_id, image_size=8, encoder_channels=[4], hidden_size=16,
+                  num_attention_heads=2, num_hidden_layers=1, max_position_embeddings=8)  # fmt: skip
+    torch.manual_seed(0)
+    return CaptionerForConditionalGeneration(CaptionerConfig(**{**values, **overrides})).eval()
+
 
 # ---- a tiny training run for the kill-and-resume tests --------------------------------------------------------
 def train_tiny(output_dir: str, resume: bool, steps: int = 60, every: int = 5, step_sleep: float = 0.01) -> None:

@@ -11,7 +11,7 @@ import pytest
 import torch
 from huggingface_hub.errors import StrictDataclassError
 from PIL import Image
-from reliability_models import VQVAE, pixelcnn, rnn, transformer, two_stage, vqvae
+from reliability_models import VQVAE, caption_tokenizer, captioner, pixelcnn, rnn, transformer, two_stage, vqvae
 
 from hf_argen import (
     ARRNNConfig,
@@ -20,6 +20,14 @@ from hf_argen import (
     PixelCNNImageProcessor,
     VQVAEConfig,
     VQVAEPriorConfig,
+)
+from hf_argen.caption_data import load_caption_dataset, standardize_caption_columns
+from hf_argen.captioning import (
+    CaptionerConfig,
+    CaptionerImageProcessor,
+    CaptionerProcessor,
+    ImageCaptioningPipeline,
+    train_caption_tokenizer,
 )
 from hf_argen.data import (
     load_digits_dataset,
@@ -70,6 +78,81 @@ def generate_cli(*flags):
 
 def loop_args(**overrides):
     return LoopArguments(output_dir="unused", **overrides)
+
+
+# ---- the captioner ---------------------------------------------------------------------------------------------
+def cap():
+    if "captioner" not in _MODELS:
+        _MODELS["tokenizer"] = caption_tokenizer()
+        _MODELS["captioner"] = captioner(_MODELS["tokenizer"])
+    return _MODELS["captioner"]
+
+
+def cap_pixels(*shape, value=None, dtype=torch.float):
+    shape = shape or (1, 3, 8, 8)
+    pixels = torch.rand(shape) * 2 - 1 if value is None else torch.full(shape, value)
+    return pixels.to(dtype)
+
+
+def cap_forward(pixel_values=None, decoder_input_ids=((1,),), **kwargs):
+    ids = decoder_input_ids if isinstance(decoder_input_ids, torch.Tensor) else torch.tensor(decoder_input_ids)
+    return cap()(pixel_values=cap_pixels() if pixel_values is None else pixel_values, decoder_input_ids=ids, **kwargs)
+
+
+def cap_generate(pixel_values=None, **kwargs):
+    return cap().generate(pixel_values=cap_pixels() if pixel_values is None else pixel_values, **kwargs)
+
+
+def cap_image_processor():
+    return CaptionerImageProcessor(image_size=8)
+
+
+def cap_processor():
+    cap()
+    return CaptionerProcessor(cap_image_processor(), _MODELS["tokenizer"])
+
+
+def cap_pipe():
+    cap()
+    return ImageCaptioningPipeline(model=cap(), tokenizer=_MODELS["tokenizer"], image_processor=cap_image_processor())
+
+
+_FOLDERS: dict = {}
+
+
+def folder(kind):
+    """Temporary folders (removed at exit): "empty", "scratch", "captioned" (an imagefolder: 4 PNGs + metadata.jsonl),
+    "not-an-image" (holds `x.png`, a text file)."""
+    import json
+    import tempfile
+
+    if kind not in _FOLDERS:
+        _FOLDERS[kind] = tempfile.TemporaryDirectory(prefix=f"hf-argen-{kind}-")
+        path = Path(_FOLDERS[kind].name)
+        if kind == "captioned":
+            rows = []
+            for i, caption in enumerate(["a red square", "a blue circle", "a green bar", "white"]):
+                Image.new("RGB", (8, 8), (60 * i, 0, 0)).save(path / f"{i}.png")
+                rows.append(json.dumps({"file_name": f"{i}.png", "text": caption}))
+            (path / "metadata.jsonl").write_text("\n".join(rows) + "\n")
+        elif kind == "not-an-image":
+            (path / "x.png").write_text("not a PNG")
+    return Path(_FOLDERS[kind].name)
+
+
+def train_captioner_cli(*flags):
+    import runpy
+
+    main = runpy.run_path(str(ROOT / "training" / "train_captioner.py"), run_name="not_main")["main"]
+    return main(["--dataset_name", str(folder("captioned")), "--output_dir", str(folder("scratch") / "never"),
+                 "--train_batch_size", "2", "--max_train_steps", "1", "--device", "cpu", *flags])  # fmt: skip
+
+
+def caption_dataset(**columns):
+    import datasets
+
+    images = [Image.new("RGB", (2, 2))]
+    return datasets.Dataset.from_dict({"image": images, **columns}).cast_column("image", datasets.Image())
 
 
 CASES = [
@@ -208,6 +291,157 @@ CASES = [
     ("data-mnist-fit", lambda: mnist_to_digits_levels(np.zeros((1, 28, 28), np.uint8), fit="x"), "fit"),
     ("data-image_column", lambda: standardize_columns(load_digits_dataset("test"), image_column="pixels"),
      "image_column"),
+    # ---- captioner: config ------------------------------------------------------------------------------------
+    ("captioner-config-image_size-0", lambda: CaptionerConfig(image_size=0), "image_size"),
+    ("captioner-config-image_size-indivisible", lambda: CaptionerConfig(image_size=30), "image_size"),
+    ("captioner-config-num_channels-2", lambda: CaptionerConfig(num_channels=2), "num_channels"),
+    ("captioner-config-encoder_type", lambda: CaptionerConfig(encoder_type="vit"), "encoder_type"),
+    ("captioner-config-encoder_channels-0", lambda: CaptionerConfig(encoder_channels=[0, 8]), "encoder_channels"),
+    ("captioner-config-encoder_channels-empty", lambda: CaptionerConfig(encoder_channels=[]), "encoder_channels"),
+    ("captioner-config-patch_size-0", lambda: CaptionerConfig(encoder_type="patch", patch_size=0), "patch_size"),
+    ("captioner-config-vocab_size-0", lambda: CaptionerConfig(vocab_size=0), "vocab_size"),
+    ("captioner-config-heads", lambda: CaptionerConfig(hidden_size=30, num_attention_heads=4), "num_attention_heads"),
+    ("captioner-config-hidden_size-string", lambda: CaptionerConfig(hidden_size="128"), "hidden_size"),
+    ("captioner-config-num_hidden_layers-0", lambda: CaptionerConfig(num_hidden_layers=0), "num_hidden_layers"),
+    ("captioner-config-max_position_embeddings-1", lambda: CaptionerConfig(max_position_embeddings=1),
+     "max_position_embeddings"),
+    ("captioner-config-bos-out-of-vocab", lambda: CaptionerConfig(vocab_size=8, bos_token_id=8), "bos_token_id"),
+    ("captioner-config-pad-negative", lambda: CaptionerConfig(vocab_size=8, pad_token_id=-1), "pad_token_id"),
+    ("captioner-config-decoder_start-out-of-vocab", lambda: CaptionerConfig(vocab_size=8, decoder_start_token_id=9),
+     "decoder_start_token_id"),
+    ("captioner-config-dropout-1", lambda: CaptionerConfig(hidden_dropout=1.0), "hidden_dropout"),
+    ("captioner-config-layer_norm_eps-negative", lambda: CaptionerConfig(layer_norm_eps=-1.0), "layer_norm_eps"),
+    ("captioner-config-initializer_range-0", lambda: CaptionerConfig(initializer_range=0.0), "initializer_range"),
+    # ---- captioner: forward / generate --------------------------------------------------------------------------
+    ("captioner-forward-3d", lambda: cap_forward(cap_pixels(3, 8, 8)), "pixel_values"),
+    ("captioner-forward-channels", lambda: cap_forward(cap_pixels(1, 1, 8, 8)), "pixel_values"),
+    ("captioner-forward-size", lambda: cap_forward(cap_pixels(1, 3, 16, 16)), "pixel_values"),
+    ("captioner-forward-integer", lambda: cap_forward(cap_pixels(dtype=torch.uint8)), "pixel_values"),
+    ("captioner-forward-nan", lambda: cap_forward(cap_pixels(value=math.nan)), "pixel_values"),
+    ("captioner-forward-inf", lambda: cap_forward(cap_pixels(value=-math.inf)), "pixel_values"),
+    ("captioner-forward-numpy", lambda: cap_forward(np.zeros((1, 3, 8, 8), np.float32)), "pixel_values"),
+    ("captioner-forward-nothing", lambda: cap()(decoder_input_ids=torch.tensor([[1]])), "pixel_values"),
+    ("captioner-forward-ids-out-of-vocab", lambda: cap_forward(decoder_input_ids=[[1, 500]]), "decoder_input_ids"),
+    ("captioner-forward-ids-float", lambda: cap_forward(decoder_input_ids=[[1.0]]), "decoder_input_ids"),
+    ("captioner-forward-ids-1d", lambda: cap_forward(decoder_input_ids=torch.tensor([1])), "decoder_input_ids"),
+    ("captioner-forward-ids-batch", lambda: cap_forward(decoder_input_ids=[[1], [1]]), "decoder_input_ids"),
+    ("captioner-forward-ids-too-long", lambda: cap_forward(decoder_input_ids=[[1] * 9]), "max_position_embeddings"),
+    ("captioner-forward-labels-shape", lambda: cap_forward(decoder_input_ids=[[1, 2]], labels=torch.tensor([[1]])),
+     "labels"),
+    ("captioner-forward-attention_mask-short", lambda: cap_forward(
+        decoder_input_ids=[[1, 2, 3]], decoder_attention_mask=torch.tensor([[1, 0]])), "attention_mask"),
+    ("captioner-generate-3d", lambda: cap_generate(cap_pixels(3, 8, 8)), "pixel_values"),
+    ("captioner-generate-channels", lambda: cap_generate(cap_pixels(1, 4, 8, 8)), "pixel_values"),
+    ("captioner-generate-uint8", lambda: cap_generate(cap_pixels(dtype=torch.uint8)), "pixel_values"),
+    ("captioner-generate-nan", lambda: cap_generate(cap_pixels(value=math.nan)), "pixel_values"),
+    ("captioner-generate-empty-batch", lambda: cap_generate(cap_pixels(0, 3, 8, 8)), "pixel_values"),
+    ("captioner-generate-no-images", lambda: cap().generate(max_new_tokens=2), "pixel_values"),
+    ("captioner-generate-max_new_tokens-0", lambda: cap_generate(max_new_tokens=0), "max_new_tokens"),
+    ("captioner-generate-max_new_tokens-negative", lambda: cap_generate(max_new_tokens=-1), "max_new_tokens"),
+    ("captioner-generate-max_new_tokens-string", lambda: cap_generate(max_new_tokens="3"), "max_new_tokens"),
+    ("captioner-generate-max_new_tokens-too-many", lambda: cap_generate(max_new_tokens=40), "max_new_tokens"),
+    ("captioner-generate-num_beams-0", lambda: cap_generate(num_beams=0, max_new_tokens=2), "num_beams"),
+    ("captioner-generate-temperature-0", lambda: cap_generate(do_sample=True, temperature=0.0, max_new_tokens=2),
+     "temperature"),
+    ("captioner-generate-top_p-2", lambda: cap_generate(do_sample=True, top_p=2.0, max_new_tokens=2), "top_p"),
+    ("captioner-generate-top_k-negative", lambda: cap_generate(do_sample=True, top_k=-1, max_new_tokens=2), "top_k"),
+    ("captioner-generate-static-cache", lambda: cap_generate(cache_implementation="static", max_new_tokens=2),
+     "cache"),
+    # ---- captioner: image processor and processor ----------------------------------------------------------------
+    ("captioner-image-processor-image_size-0", lambda: CaptionerImageProcessor(image_size=0), "image_size"),
+    ("captioner-image-processor-num_channels-4", lambda: CaptionerImageProcessor(num_channels=4), "num_channels"),
+    ("captioner-image-processor-image_std-0", lambda: CaptionerImageProcessor(image_std=0), "image_std"),
+    ("captioner-image-processor-image_mean-nan", lambda: CaptionerImageProcessor(image_mean=math.nan), "image_mean"),
+    ("captioner-image-processor-background-string", lambda: CaptionerImageProcessor(background="white"),
+     "background"),
+    ("captioner-image-processor-background-300", lambda: CaptionerImageProcessor(background=300), "background"),
+    ("captioner-image-processor-0x0", lambda: cap_image_processor()(np.zeros((0, 0), np.uint8)), "images"),
+    ("captioner-image-processor-0-rows", lambda: cap_image_processor()(np.zeros((0, 5, 3), np.float32)), "images"),
+    ("captioner-image-processor-pil-0x0", lambda: cap_image_processor()(Image.new("RGB", (0, 0))), "images"),
+    ("captioner-image-processor-nan", lambda: cap_image_processor()(np.full((4, 4), np.nan, np.float32)), "images"),
+    ("captioner-image-processor-inf-tensor", lambda: cap_image_processor()(torch.full((3, 4, 4), math.inf)),
+     "images"),
+    ("captioner-image-processor-float-above-1", lambda: cap_image_processor()(np.full((4, 4), 1.5)), "images"),
+    ("captioner-image-processor-int-300", lambda: cap_image_processor()(np.full((4, 4), 300)), "images"),
+    ("captioner-image-processor-complex", lambda: cap_image_processor()(np.zeros((4, 4), np.complex64)), "images"),
+    ("captioner-image-processor-strings", lambda: cap_image_processor()(np.array([["a"]])), "images"),
+    ("captioner-image-processor-2-channels", lambda: cap_image_processor()(np.zeros((5, 5, 2), np.uint8)), "images"),
+    ("captioner-image-processor-5-channels", lambda: cap_image_processor()(np.zeros((5, 5, 5), np.uint8)), "images"),
+    ("captioner-image-processor-4d", lambda: cap_image_processor()(np.zeros((1, 4, 4, 3), np.uint8)), "images"),
+    ("captioner-image-processor-path-string", lambda: cap_image_processor()("a.png"), "images"),
+    ("captioner-image-processor-int", lambda: cap_image_processor()(3), "images"),
+    ("captioner-image-processor-dict", lambda: cap_image_processor()({"image": 1}), "images"),
+    ("captioner-image-processor-none", lambda: cap_image_processor()(None), "images"),
+    ("captioner-image-processor-empty-list", lambda: cap_image_processor()([]), "images"),
+    ("captioner-image-processor-list-of-none", lambda: cap_image_processor()([None]), "images"),
+    ("captioner-processor-nothing", lambda: cap_processor()(), "images"),
+    ("captioner-processor-text-int", lambda: cap_processor()(text=3), "text"),
+    ("captioner-processor-text-empty-list", lambda: cap_processor()(text=[]), "text"),
+    ("captioner-processor-max_length-1", lambda: cap_processor()(text=["a red square"], max_length=1), "max_length"),
+    ("captioner-processor-max_length-string", lambda: cap_processor()(text=["a"], max_length="3"), "max_length"),
+    ("captioner-processor-images-nan", lambda: cap_processor()(images=np.full((4, 4), np.nan)), "images"),
+    # ---- captioner: tokenizer training --------------------------------------------------------------------------
+    ("captioner-tokenizer-empty", lambda: train_caption_tokenizer([]), "captions"),
+    ("captioner-tokenizer-one-string", lambda: train_caption_tokenizer("a red square"), "captions"),
+    ("captioner-tokenizer-none", lambda: train_caption_tokenizer(None), "captions"),
+    ("captioner-tokenizer-numbers", lambda: train_caption_tokenizer([1, 2]), "captions"),
+    ("captioner-tokenizer-kind", lambda: train_caption_tokenizer(["a"], kind="char"), "kind"),
+    ("captioner-tokenizer-vocab_size-2", lambda: train_caption_tokenizer(["a"], vocab_size=2), "vocab_size"),
+    ("captioner-tokenizer-min_frequency-negative", lambda: train_caption_tokenizer(["a"], min_frequency=-1),
+     "min_frequency"),
+    ("captioner-tokenizer-lowercase-string", lambda: train_caption_tokenizer(["a"], lowercase="no"), "lowercase"),
+    # ---- captioner: pipeline ------------------------------------------------------------------------------------
+    ("captioner-pipeline-missing-path", lambda: cap_pipe()("/nonexistent/image.png"), "/nonexistent/image.png"),
+    ("captioner-pipeline-folder-path", lambda: cap_pipe()(str(folder("empty"))), str(folder("empty"))),
+    ("captioner-pipeline-not-an-image", lambda: cap_pipe()(str(folder("not-an-image") / "x.png")), "x.png"),
+    ("captioner-pipeline-float", lambda: cap_pipe()(3.5), "images"),
+    ("captioner-pipeline-none", lambda: cap_pipe()(None), "images"),
+    ("captioner-pipeline-empty-list", lambda: cap_pipe()([]), "images"),
+    ("captioner-pipeline-nan-array", lambda: cap_pipe()(np.full((4, 4), np.nan)), "images"),
+    ("captioner-pipeline-unknown-argument", lambda: cap_pipe()(np.zeros((4, 4), np.uint8), max_tokens=3),
+     "max_tokens"),
+    ("captioner-pipeline-generate_kwargs-list", lambda: cap_pipe()(np.zeros((4, 4), np.uint8), generate_kwargs=[1]),
+     "generate_kwargs"),
+    ("captioner-pipeline-num_beams-0", lambda: cap_pipe()(np.zeros((4, 4), np.uint8), num_beams=0), "num_beams"),
+    ("captioner-pipeline-model-missing", lambda: __import__("transformers").pipeline(
+        "image-captioning", model="/nonexistent/captioner"), "/nonexistent/captioner"),
+    # ---- captioner: scripts' flags --------------------------------------------------------------------------------
+    ("evaluate-captioner-num_beams-0", lambda: script_main("evaluate_captioner")(
+        ["--model", "unused", "--num_beams", "0"]), "num_beams"),
+    ("evaluate-captioner-batch_size-0", lambda: script_main("evaluate_captioner")(
+        ["--model", "unused", "--batch_size", "0"]), "batch_size"),
+    ("evaluate-captioner-model-missing", lambda: script_main("evaluate_captioner")(
+        ["--model", "/nonexistent/captioner"]), "/nonexistent/captioner"),
+    ("train-captioner-dataset-missing", lambda: train_captioner_cli("--dataset_name", "/nonexistent/captions"),
+     "/nonexistent/captions"),
+    ("train-captioner-image_size-0", lambda: train_captioner_cli("--image_size", "0"), "image_size"),
+    ("train-captioner-num_attention_heads", lambda: train_captioner_cli("--num_attention_heads", "5"),
+     "num_attention_heads"),
+    ("train-captioner-caption_column", lambda: train_captioner_cli("--caption_column", "caption"), "caption_column"),
+    # ---- captioner: dataset loading ---------------------------------------------------------------------------
+    ("caption-data-folder-missing", lambda: load_caption_dataset("/nonexistent/captions"), "/nonexistent/captions"),
+    ("caption-data-folder-empty", lambda: load_caption_dataset(str(folder("empty"))), str(folder("empty"))),
+    ("caption-data-folder-split", lambda: load_caption_dataset(str(folder("captioned")), split="test"), "split"),
+    ("caption-data-caption_column-missing", lambda: load_caption_dataset(str(folder("captioned")),
+                                                                         caption_column="caption"), "caption_column"),
+    ("caption-data-caption_column-not-text", lambda: standardize_caption_columns(
+        caption_dataset(text=["a"], n=[1]), caption_column="n"), "caption_column"),
+    ("caption-data-no-caption-column", lambda: standardize_caption_columns(caption_dataset(n=[1])), "caption_column"),
+    ("caption-data-image_column-missing", lambda: standardize_caption_columns(
+        caption_dataset(text=["a"]), image_column="picture"), "image_column"),
+    ("caption-data-scenes-split", lambda: load_caption_dataset("mnist_scenes", "validation"), "split"),
+    ("caption-data-scenes-num_scenes-0", lambda: load_caption_dataset("mnist_scenes", "test", num_scenes=0),
+     "num_scenes"),
+    ("caption-data-scenes-no-files", lambda: load_caption_dataset("mnist_scenes", "test",
+                                                                  data_dir=str(folder("empty"))), "mnist"),
+    ("caption-data-scenes-held_out_pairs", lambda: load_caption_dataset("mnist_scenes", "test",
+                                                                        held_out_pairs=((1, 1),)), "held_out_pairs"),
+    ("caption-data-emoji-split", lambda: load_caption_dataset("emoji", "validation"), "split"),
+    ("caption-data-emoji-test_vendor", lambda: load_caption_dataset("emoji", test_vendor="microsoft"), "test_vendor"),
+    ("caption-data-emoji-no-files", lambda: load_caption_dataset("emoji", "test", data_dir=str(folder("empty"))),
+     "emoji"),
+    ("caption-data-options-for-a-folder", lambda: load_caption_dataset(str(folder("captioned")), num_scenes=3),
+     "num_scenes"),
 ]
 
 

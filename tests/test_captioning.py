@@ -337,7 +337,7 @@ def test_pipeline_inputs_outputs_and_errors(tmp_path):
     assert isinstance(sampled[0]["generated_text"], str)
     with pytest.raises(ValueError, match="Unknown argument"):
         pipe(inputs[0], max_tokens=3)
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         pipe(str(tmp_path / "missing.png"))
     with pytest.raises(ValueError, match="PIL"):
         pipe(3.5)

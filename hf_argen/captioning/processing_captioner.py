@@ -38,6 +38,11 @@ class CaptionerProcessor(ProcessorMixin):
             text = list(text)  # e.g. a `datasets` Column
         if not isinstance(text, (list, tuple)) or not all(isinstance(t, str) for t in text):
             raise ValueError("`text` must be a caption string or a list of caption strings.")
+        if not text:
+            raise ValueError("`text` is an empty list of captions.")
+        bad_type = isinstance(max_length, bool) or not isinstance(max_length, int)
+        if max_length is not None and (bad_type or max_length < 2):
+            raise ValueError(f"`max_length` must be an integer >= 2 (bos and eos), got {max_length!r}.")
         for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
             if getattr(tokenizer, name) is None:
                 raise ValueError(f"The tokenizer needs a {name[:-3]} (bos, eos and pad tokens are required).")

@@ -18,9 +18,15 @@ def train_caption_tokenizer(
     are lower-cased when `lowercase`."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
+    if isinstance(captions, (str, bytes)) or not hasattr(captions, "__iter__"):
+        raise ValueError(f"`captions` must be a non-empty list of strings, got {type(captions).__name__}.")
     captions = [c for c in captions]
     if not captions or not all(isinstance(c, str) for c in captions):
         raise ValueError("`captions` must be a non-empty list of strings.")
+    if isinstance(min_frequency, bool) or not isinstance(min_frequency, int) or min_frequency < 0:
+        raise ValueError(f"`min_frequency` must be an integer >= 0, got {min_frequency!r}.")
+    if not isinstance(lowercase, bool):
+        raise ValueError(f"`lowercase` must be True or False, got {lowercase!r}.")
     if kind not in ("word", "bpe"):
         raise ValueError(f"`kind` must be 'word' or 'bpe', got {kind!r}.")
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size < len(SPECIAL_TOKENS) + 1:

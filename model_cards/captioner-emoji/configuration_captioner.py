@@ -121,6 +121,9 @@ class CaptionerConfig(PreTrainedConfig):
         for name in ("hidden_dropout", "attention_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}.")
+        for name in ("layer_norm_eps", "initializer_range"):
+            if not 0.0 < getattr(self, name) < float("inf"):
+                raise ValueError(f"`{name}` must be a finite number > 0, got {getattr(self, name)!r}.")
         for name in ("bos_token_id", "eos_token_id", "pad_token_id", "decoder_start_token_id"):
             value = getattr(self, name)
             for token in value if isinstance(value, list) else [value]:

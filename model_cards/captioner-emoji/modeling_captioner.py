@@ -85,6 +85,12 @@ def check_pixel_values(pixel_values, config: CaptionerConfig) -> None:
             f"`pixel_values` must have shape (batch, {', '.join(map(str, expected))}), got "
             f"{tuple(pixel_values.shape)}; use the model's CaptionerImageProcessor to resize images."
         )
+    # NaN/inf would turn every logit into NaN. Checking values needs a device sync on accelerators: there it is
+    # done without gradients only (inference: once per `generate` call), never in a training step.
+    if (pixel_values.device.type == "cpu" or not torch.is_grad_enabled()) and not bool(
+        torch.isfinite(pixel_values).all()
+    ):
+        raise ValueError("`pixel_values` hold NaN or infinite values; pass images through the CaptionerImageProcessor.")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -511,6 +517,27 @@ class CaptionerForConditionalGeneration(CaptionerPreTrainedModel, GenerationMixi
             encoder_attentions=encoder_outputs.attentions,
         )
         return output if return_dict else output.to_tuple()
+
+    def generate(self, pixel_values: torch.FloatTensor | None = None, **kwargs):
+        r"""Caption images: `GenerationMixin.generate` with `pixel_values` `(batch, num_channels, image_size,
+        image_size)` (or precomputed `encoder_outputs`) required, and counts checked up front."""
+        if pixel_values is None:
+            pixel_values = kwargs.pop("inputs", None)
+        if pixel_values is None and kwargs.get("encoder_outputs") is None:
+            raise ValueError("`generate` needs `pixel_values` (images from the CaptionerImageProcessor).")
+        if pixel_values is not None:
+            check_pixel_values(pixel_values, self.config)
+            if not pixel_values.shape[0]:
+                raise ValueError("`pixel_values` hold no image (batch size 0).")
+        for name, minimum in (("max_new_tokens", 1), ("min_new_tokens", 0), ("max_length", 1), ("num_beams", 1),
+                              ("num_return_sequences", 1), ("top_k", 0)):  # fmt: skip
+            value = kwargs.get(name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
+                raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
+        top_p = kwargs.get("top_p")
+        if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):
+            raise ValueError(f"`top_p` must be a number in (0, 1], got {top_p!r}.")
+        return super().generate(pixel_values, **kwargs)
 
     def _validate_generated_length(self, generation_config, input_ids_length, has_default_max_length):
         """Cap the default `max_length` at `max_position_embeddings`; refuse an explicit longer one up front."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
 import numpy as np
 from PIL import Image
 from transformers.image_processing_base import BatchFeature
@@ -40,6 +43,9 @@ class CaptionerImageProcessor(BaseImageProcessor):
             raise ValueError(f"`image_size` must be a positive integer, got {image_size!r}.")
         if num_channels not in (1, 3):
             raise ValueError(f"`num_channels` must be 1 or 3, got {num_channels!r}.")
+        for name, value in (("image_mean", image_mean), ("image_std", image_std), ("background", background)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"`{name}` must be a finite number, got {value!r}.")
         if not image_std > 0:
             raise ValueError(f"`image_std` must be > 0, got {image_std!r}.")
         if not 0 <= background <= 255:
@@ -58,6 +64,8 @@ class CaptionerImageProcessor(BaseImageProcessor):
         """Any accepted image -> PIL image in "L" or "RGB" (transparent pixels composited on the background)."""
         if not isinstance(image, Image.Image):
             image = _array_to_pil(image)
+        elif 0 in image.size:
+            raise ValueError(f"`images` must not be empty, got a {image.size[0]}x{image.size[1]} PIL image.")
         if image.mode == "P":
             image = image.convert("RGBA")
         if image.mode in ("RGBA", "LA", "PA") or (image.mode in ("RGB", "L") and "transparency" in image.info):
@@ -81,6 +89,8 @@ class CaptionerImageProcessor(BaseImageProcessor):
             raise ValueError("`images` must be given (a PIL image, array or tensor, or a list of them).")
         if isinstance(images, (Image.Image, np.ndarray, str, bytes)) or type(images).__module__.startswith("torch"):
             images = [images]
+        elif isinstance(images, Mapping):
+            raise ValueError(f"`images` must be an image or a list of images, got {type(images).__name__}.")
         elif not isinstance(images, (list, tuple)):
             images = list(images) if hasattr(images, "__iter__") else [images]  # e.g. a `datasets` Column
         if not images:
@@ -93,10 +103,13 @@ class CaptionerImageProcessor(BaseImageProcessor):
 
 def _array_to_pil(image) -> Image.Image:
     if type(image).__module__.startswith("torch"):
-        image = image.detach().cpu().numpy()
+        image = image.detach().cpu()
+        if image.is_floating_point() and str(image.dtype) not in ("torch.float16", "torch.float32", "torch.float64"):
+            image = image.float()  # bfloat16, float8: numpy has no such dtype
+        image = image.numpy()
     if not isinstance(image, np.ndarray):
         raise ValueError(
-            f"Images must be PIL images, numpy arrays or torch tensors, got {type(image).__name__}."
+            f"`images` must be PIL images, numpy arrays or torch tensors, got {type(image).__name__}."
         )
     array = image
     if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
@@ -105,19 +118,20 @@ def _array_to_pil(image) -> Image.Image:
         array = array[..., 0]
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)) or 0 in array.shape:
         raise ValueError(
-            f"Image arrays must be (H, W), (H, W, C) or (C, H, W) with C in (1, 3, 4), got shape {array.shape}."
+            f"`images`: arrays must be (H, W), (H, W, C) or (C, H, W) with C in (1, 3, 4) and H, W >= 1, got "
+            f"shape {array.shape}."
         )
     if array.dtype == bool:
         array = array.astype(np.uint8) * 255
     elif np.issubdtype(array.dtype, np.floating):
         if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
-            raise ValueError("Float image arrays must hold finite values in [0, 1]; pass uint8 for 0..255.")
+            raise ValueError("`images`: float arrays must hold finite values in [0, 1]; pass uint8 for 0..255.")
         array = np.round(array * 255)
     elif np.issubdtype(array.dtype, np.integer):
         if array.min() < 0 or array.max() > 255:
-            raise ValueError("Integer image arrays must hold values in [0, 255].")
+            raise ValueError("`images`: integer arrays must hold values in [0, 255].")
     else:
-        raise ValueError(f"Image arrays must be integer or float, got {array.dtype}.")
+        raise ValueError(f"`images`: arrays must be integer or float, got {array.dtype}.")
     array = array.astype(np.uint8)
     return Image.fromarray(array, mode="RGBA" if array.ndim == 3 and array.shape[-1] == 4 else None)
 

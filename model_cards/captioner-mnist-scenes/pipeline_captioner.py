@@ -43,6 +43,12 @@ class ImageCaptioningPipeline(Pipeline):
     _load_feature_extractor = False
     _load_tokenizer = True
 
+    def __call__(self, images, **kwargs):
+        """Caption `images` (one image, or a list of them); see the class docstring."""
+        if isinstance(images, (list, tuple)) and not images:
+            raise ValueError("`images` is an empty list.")
+        return super().__call__(images, **kwargs)
+
     def _sanitize_parameters(self, generate_kwargs=None, timeout=None, **kwargs):
         unknown = sorted(set(kwargs) - set(GENERATE_ARGUMENTS))
         if unknown:
@@ -70,7 +76,8 @@ class ImageCaptioningPipeline(Pipeline):
 
                 return load_image(text, timeout=timeout)
             if not Path(text).is_file():
-                raise ValueError(f"Image path {text!r} does not exist.")
+                error = IsADirectoryError if Path(text).is_dir() else FileNotFoundError
+                raise error(f"Image path {text!r} {'is a folder' if Path(text).is_dir() else 'does not exist'}.")
             with Image.open(text) as opened:
                 opened.load()
                 return opened.copy() if opened.mode != "P" else opened.convert("RGBA")
@@ -79,7 +86,7 @@ class ImageCaptioningPipeline(Pipeline):
         if type(image).__module__.startswith("torch"):
             return image
         raise ValueError(
-            f"Images must be PIL images, paths, numpy arrays (or a list of them), got {type(image).__name__}."
+            f"`images` must be PIL images, paths, numpy arrays (or a list of them), got {type(image).__name__}."
         )
 
     def _forward(self, model_inputs, **generate_kwargs):
