@@ -525,10 +525,8 @@ class CaptionerForConditionalGeneration(CaptionerPreTrainedModel, GenerationMixi
             pixel_values = kwargs.pop("inputs", None)
         if pixel_values is None and kwargs.get("encoder_outputs") is None:
             raise ValueError("`generate` needs `pixel_values` (images from the CaptionerImageProcessor).")
-        if pixel_values is not None:
-            check_pixel_values(pixel_values, self.config)
-            if not pixel_values.shape[0]:
-                raise ValueError("`pixel_values` hold no image (batch size 0).")
+        if isinstance(pixel_values, torch.Tensor) and pixel_values.dim() == 4 and not pixel_values.shape[0]:
+            raise ValueError("`pixel_values` hold no image (batch size 0).")  # the encoder checks the rest
         for name, minimum in (("max_new_tokens", 1), ("min_new_tokens", 0), ("max_length", 1), ("num_beams", 1),
                               ("num_return_sequences", 1), ("top_k", 0)):  # fmt: skip
             value = kwargs.get(name)
