@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 
 import numpy as np
@@ -44,7 +45,7 @@ class CaptionerImageProcessor(BaseImageProcessor):
         if num_channels not in (1, 3):
             raise ValueError(f"`num_channels` must be 1 or 3, got {num_channels!r}.")
         for name, value in (("image_mean", image_mean), ("image_std", image_std), ("background", background)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise ValueError(f"`{name}` must be a finite number, got {value!r}.")
         if not image_std > 0:
             raise ValueError(f"`image_std` must be > 0, got {image_std!r}.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterable
 
 from transformers import PreTrainedTokenizerFast
@@ -23,7 +24,7 @@ def train_caption_tokenizer(
     captions = [c for c in captions]
     if not captions or not all(isinstance(c, str) for c in captions):
         raise ValueError("`captions` must be a non-empty list of strings.")
-    if isinstance(min_frequency, bool) or not isinstance(min_frequency, int) or min_frequency < 0:
+    if isinstance(min_frequency, bool) or not isinstance(min_frequency, numbers.Integral) or min_frequency < 0:
         raise ValueError(f"`min_frequency` must be an integer >= 0, got {min_frequency!r}.")
     if not isinstance(lowercase, bool):
         raise ValueError(f"`lowercase` must be True or False, got {lowercase!r}.")

@@ -10,6 +10,7 @@ EOS-terminated decoding all come from `GenerationMixin`.
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 import torch.nn.functional as F
@@ -530,10 +531,12 @@ class CaptionerForConditionalGeneration(CaptionerPreTrainedModel, GenerationMixi
         for name, minimum in (("max_new_tokens", 1), ("min_new_tokens", 0), ("max_length", 1), ("num_beams", 1),
                               ("num_return_sequences", 1), ("top_k", 0)):  # fmt: skip
             value = kwargs.get(name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < minimum):
+            integer = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            if value is not None and (not integer or value < minimum):
                 raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
         top_p = kwargs.get("top_p")
-        if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):
+        number = isinstance(top_p, numbers.Real) and not isinstance(top_p, bool)
+        if top_p is not None and (not number or not 0 < top_p <= 1):
             raise ValueError(f"`top_p` must be a number in (0, 1], got {top_p!r}.")
         return super().generate(pixel_values, **kwargs)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 from transformers import BatchFeature, ProcessorMixin
 
 from .image_processing_captioner import CaptionerImageProcessor  # noqa: F401  (saved beside it for remote code)
@@ -40,7 +42,7 @@ class CaptionerProcessor(ProcessorMixin):
             raise ValueError("`text` must be a caption string or a list of caption strings.")
         if not text:
             raise ValueError("`text` is an empty list of captions.")
-        bad_type = isinstance(max_length, bool) or not isinstance(max_length, int)
+        bad_type = isinstance(max_length, bool) or not isinstance(max_length, numbers.Integral)
         if max_length is not None and (bad_type or max_length < 2):
             raise ValueError(f"`max_length` must be an integer >= 2 (bos and eos), got {max_length!r}.")
         for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
