@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 # No phoning home: no Gradio analytics or update check, no Hub telemetry.
@@ -113,15 +114,20 @@ class ModelStore:
 # ----------------------------------------------------------------------------------------------------------
 # Input checks (bad input -> a readable message)
 # ----------------------------------------------------------------------------------------------------------
+def is_number(value, integer: bool = False) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:  # None, text, NaN
+        return False
+    return not integer or float(value).is_integer()
+
+
 def check_seed(seed) -> int:
-    if seed is None or isinstance(seed, bool) or not float(seed).is_integer() or not 0 <= seed <= MAX_SEED:
+    if not is_number(seed, integer=True) or not 0 <= seed <= MAX_SEED:
         raise DemoError(f"The seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}.")
     return int(seed)
 
 
 def check_number(name: str, value, low, high, integer: bool = False):
-    if value is None or isinstance(value, bool) or not low <= value <= high or (
-            integer and not float(value).is_integer()):
+    if not is_number(value, integer) or not low <= value <= high:
         kind = "a whole number" if integer else "a number"
         raise DemoError(f"{name} must be {kind} from {low} to {high}, got {value!r}.")
     return int(value) if integer else float(value)
@@ -209,13 +215,17 @@ class Handlers:
         config = model.config
         labels = [c for _ in range(per_class) for c in classes]  # row-major grid: one column per class
         size, blank = config.image_size, config.num_levels // 2
-        scale = max(1, 64 // size)
+        scale = max(1, 96 // size)
+        start = time.perf_counter()
         rows = model.generate_rows(class_labels=labels, temperature=temperature, top_k=top_k or None, seed=seed)
         done = torch.full((len(labels), config.num_channels, size, size), blank, dtype=torch.long)
         for index, row in enumerate(rows):
             done[:, :, index] = row
             if index % max(1, size // 14) == 0 or index == size - 1:  # at most ~14 updates per grid
-                yield grid_image([levels_to_array(x, config.num_levels) for x in done], len(classes), scale)
+                grid = grid_image([levels_to_array(x, config.num_levels) for x in done], len(classes), scale)
+                status = (f"Done: {len(labels)} images in {time.perf_counter() - start:.1f} s." if index == size - 1
+                          else f"Row {index + 1} of {size}...")  # fmt: skip
+                yield grid, status
 
     def two_stage(self, class_name, seed, temperature):
         """For every shipped prior: prior -> 7 x 7 code map (coloured) -> VQ-VAE decoder -> image."""
@@ -292,12 +302,12 @@ class Handlers:
 # The page
 # ----------------------------------------------------------------------------------------------------------
 def caption_examples(store: ModelStore) -> list[list]:
-    """`[[image path, captioner name]]` for the shipped example images whose captioner is available."""
+    """`[[image path, captioner name, true caption]]` for the shipped example images whose captioner is available."""
     listing = EXAMPLES / "examples.json"
     if not listing.is_file():
         return []
     entries = json.loads(listing.read_text(encoding="utf-8"))
-    return [[str(EXAMPLES / e["file"]), e["model"]] for e in entries
+    return [[str(EXAMPLES / e["file"]), e["model"], e["text"]] for e in entries
             if e["model"] in store.names["captioner"] and (EXAMPLES / e["file"]).is_file()]
 
 
@@ -321,19 +331,22 @@ def build_demo(store: ModelStore) -> gr.Blocks:
                     with gr.Column(scale=1):
                         model = gr.Dropdown(pixelcnns, value=pixelcnns[0] if pixelcnns else None, label="Model")
                         choices = class_names(first) if first is not None else []
-                        classes = gr.Dropdown(choices, value=choices[:4], multiselect=True, label="Classes")
+                        classes = gr.Dropdown(choices, value=choices[:4], multiselect=True, label="Classes",
+                                              elem_id="sample-classes")
                         per_class = gr.Slider(1, 8, value=2, step=1, label="Samples per class")
                         temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
                         top_k = gr.Slider(0, 64, value=0, step=1, label="Top-k (0: off)")
-                        seed = gr.Number(0, precision=0, label=f"Seed (0 to {MAX_SEED})")
+                        seed = gr.Number(0, precision=0, label=f"Seed (0 to {MAX_SEED})", elem_id="sample-seed")
                         button = gr.Button("Sample", variant="primary", elem_id="sample-button")
-                    grid = gr.Image(label="Samples (one column per class; rows appear as they are drawn)",
-                                    type="pil", format="png", elem_id="sample-output", interactive=False)
+                    with gr.Column(scale=1):
+                        grid = gr.Image(label="Samples (one column per class; rows appear as they are drawn)",
+                                        type="pil", format="png", elem_id="sample-output", interactive=False)
+                        sample_status = gr.Markdown(elem_id="sample-status")
                 model.change(lambda name: gr.update(choices=class_names(store.get("pixelcnn", name)),
                                                     value=class_names(store.get("pixelcnn", name))[:4]),
                              model, classes, api_name="model_classes")  # fmt: skip
-                button.click(handlers.sample, [model, classes, per_class, temperature, top_k, seed], grid,
-                             api_name="sample")
+                button.click(handlers.sample, [model, classes, per_class, temperature, top_k, seed],
+                             [grid, sample_status], api_name="sample")
             with gr.Tab("Two-stage: prior → codes → image", id="two-stage"):
                 labels = class_names(store.get("prior", priors[0])) if priors else []
                 with gr.Row():
@@ -382,10 +395,14 @@ def build_demo(store: ModelStore) -> gr.Blocks:
                                                 label="Captioner")
                         beams = gr.Slider(1, 8, value=3, step=1, label="Beam width")
                         caption_button = gr.Button("Caption", variant="primary", elem_id="caption-button")
-                    caption = gr.Textbox(label="Caption", elem_id="caption-output", interactive=False)
+                    with gr.Column():
+                        caption = gr.Textbox(label="Caption", elem_id="caption-output", interactive=False)
+                        truth = gr.Textbox(label="True caption (of an example)", elem_id="caption-truth",
+                                           interactive=False)
+                image.upload(lambda: "", None, truth, api_name=False)
                 examples = caption_examples(store)
                 if examples:
-                    gr.Examples(examples, [image, captioner], label="Examples (true caption in the file name)")
+                    gr.Examples(examples, [image, captioner, truth], label="Examples (held-out test images)")
                 caption_button.click(handlers.caption, [image, captioner, beams], caption, api_name="caption")
             with gr.Tab("Text", id="text"):
                 with gr.Row():
