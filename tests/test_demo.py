@@ -257,6 +257,9 @@ def test_the_page_in_headless_chromium(server, store, screenshots):
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 820})
             page.set_default_timeout(timeout)
+            external = []  # the page must work offline: nothing but the app's own server is asked for anything
+            page.on("request", lambda request: None if request.url.startswith(server) else external.append(
+                request.url))
             page.goto(server)
             expect = sync_api.expect
 
@@ -330,5 +333,6 @@ def test_the_page_in_headless_chromium(server, store, screenshots):
             expect(page.get_by_text("Pick at least one class").first).to_be_visible()
             assert "Traceback" not in page.content()
             screenshots(page, "bad_input")
+            assert external == []
         finally:
             browser.close()
