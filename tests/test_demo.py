@@ -74,6 +74,30 @@ def test_front_matter_lists_the_hub_ids_of_the_shipped_models(app):
         i.split("/")[-1] for i in ids}
 
 
+def test_hub_mode_loads_the_front_matter_ids(app, monkeypatch):
+    store = app.ModelStore(None, hub="someone")
+    assert store.names["pixelcnn"][0] == "pixelcnn-digits"
+    assert store.source("captioner-emoji") == "someone/captioner-emoji"
+    monkeypatch.delenv("HF_ARGEN_DEMO_HUB", raising=False)
+    assert app.parse_args([]).hub is None and app.parse_args(["--hub"]).hub == "hf-argen"
+    assert app.parse_args(["--hub", "me"]).hub == "me" and app.parse_args([]).host == "127.0.0.1"
+
+
+def test_an_rgb_pixelcnn_with_named_classes_samples_in_colour(app, tmp_path):
+    """As a `pixelcnn-emoji` folder will: RGB, classes named by category."""
+    from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
+
+    names = {0: "Smileys & Emotion", 1: "Animals & Nature", 2: "Flags"}
+    config = PixelCNNConfig(image_size=6, num_channels=3, num_levels=8, num_classes=3, hidden_size=8,
+                            num_hidden_layers=1, output_hidden_size=8, id2label=names)  # fmt: skip
+    PixelCNNForImageGeneration(config).save_pretrained(tmp_path / "pixelcnn-emoji")
+    handlers = app.Handlers(app.ModelStore(tmp_path))
+    frames = [frame for frame, _ in handlers.sample("pixelcnn-emoji", ["Flags", "Smileys & Emotion"], 2, 1.0, 4, 1)]
+    assert len(frames) == 6 and frames[-1].mode == "RGB" and frames[-1].size == expected_grid_size(6, 2, 2)
+    grid = np.array(frames[-1])
+    assert (grid[..., 0] != grid[..., 1]).any()  # colour, not grey
+
+
 def test_sampling_yields_the_grid_row_by_row(handlers):
     frames, statuses = zip(*handlers.sample("pixelcnn-digits", ["3", "7"], 1, 1.0, 0, 0))
     assert len(frames) == 8  # one frame per row of the 8x8 digits
