@@ -214,6 +214,36 @@ def server(app, store):
         demo.close()
 
 
+def test_python_demo_app_py_serves_on_localhost(tmp_path):
+    """`python demo/app.py --port P` (what the README says) serves the page on 127.0.0.1."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    port = free_port()
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy for 127.0.0.1
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"}
+    env.pop("GRADIO_SERVER_NAME", None)
+    with open(tmp_path / "app.log", "wb") as log:
+        process = subprocess.Popen([sys.executable, str(DEMO / "app.py"), "--port", str(port)], cwd=tmp_path,
+                                   env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                assert process.poll() is None, (tmp_path / "app.log").read_text()
+                try:
+                    with opener.open(f"http://127.0.0.1:{port}/", timeout=5) as response:
+                        assert response.status == 200 and b"gradio" in response.read().lower()
+                        break
+                except OSError:
+                    assert time.monotonic() < deadline, "the app did not answer within 120 s"
+                    time.sleep(0.5)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
 def test_every_endpoint_through_gradio_client(server, store):
     from gradio_client import Client, handle_file
 
