@@ -11,10 +11,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 
-from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration  # noqa: E402
 from hf_argen.cli import (  # noqa: E402
     add_device_argument,
     add_hidden_alias,
@@ -23,33 +21,11 @@ from hf_argen.cli import (  # noqa: E402
     script_parser,
     write_json,
 )
-from hf_argen.receptive_field import dependency_map  # noqa: E402
-
-LEGEND = ["later (never seen)", "seen", "earlier, beyond this depth's reach", "blind spot", "target pixel"]
-COLOURS = ["#f2f2f2", "#3b6fb6", "#c7c7c7", "#f28e2b", "#d62728"]
-
-
-def seen_pixels(architecture: str, args, device) -> np.ndarray:
-    """Bool `(H, W)`: pixels the logits of `(row, col)` depend on."""
-    config = PixelCNNConfig(
-        image_size=args.image_size, num_channels=1, num_levels=256, hidden_size=32,
-        num_hidden_layers=args.num_hidden_layers, kernel_size=3, first_kernel_size=args.first_kernel_size,
-        output_hidden_size=32, architecture=architecture,
-    )
-    model = PixelCNNForImageGeneration(config).to(device).eval()
-    return dependency_map(model, args.row, args.col, seed=args.seed).any(dim=0).cpu().numpy()
-
-
-def picture(seen: np.ndarray, reachable: np.ndarray, args) -> np.ndarray:
-    """Colour index per pixel; `reachable`: earlier pixels a model of this depth without blind spot sees."""
-    order = np.arange(args.image_size**2).reshape(args.image_size, args.image_size)
-    earlier = order < args.row * args.image_size + args.col
-    colours = np.zeros(seen.shape, dtype=int)
-    colours[earlier & ~reachable] = 2
-    colours[earlier & reachable & ~seen] = 3
-    colours[seen] = 1
-    colours[args.row, args.col] = 4
-    return colours
+from hf_argen.receptive_field import (  # noqa: E402
+    RECEPTIVE_FIELD_COLOURS,
+    RECEPTIVE_FIELD_LEGEND,
+    receptive_field_maps,
+)
 
 
 def parse_args(argv=None):
@@ -75,22 +51,23 @@ def main(argv=None):
     device = resolve_device(args.device)
 
     layers = args.num_hidden_layers + 1
-    seen = {architecture: seen_pixels(architecture, args, device) for architecture in ("masked", "gated")}
+    maps = receptive_field_maps(args.image_size, args.num_hidden_layers, args.row, args.col,
+                                args.first_kernel_size, args.seed, device)  # fmt: skip
     counts = {}
-    reachable = seen["gated"] | seen["masked"]
     figure, axes = plt.subplots(1, 2, figsize=(9, 5.4))
     for axis, architecture in zip(axes, ["masked", "gated"]):
-        colours = picture(seen[architecture], reachable, args)
-        blind = int((colours == 3).sum())
-        axis.imshow(colours, cmap=ListedColormap(COLOURS), vmin=0, vmax=len(COLOURS) - 1)
+        colours = maps[architecture].numpy()
+        blind, seen = int((colours == 3).sum()), int((colours == 1).sum())
+        axis.imshow(colours, cmap=ListedColormap(RECEPTIVE_FIELD_COLOURS), vmin=0,
+                    vmax=len(RECEPTIVE_FIELD_COLOURS) - 1)
         axis.set_title(f"{architecture} PixelCNN, {layers} layers\n{blind} blind-spot pixels")
         axis.set_xticks([])
         axis.set_yticks([])
-        counts[architecture] = {"seen": int(seen[architecture].sum()), "blind_spot": blind}
+        counts[architecture] = {"seen": seen, "blind_spot": blind}
         print(f"{architecture:>6}: {layers} layers, pixel ({args.row}, {args.col}): "
-              f"{int(seen[architecture].sum())} pixels seen, {blind} in the blind spot")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in COLOURS]
-    figure.legend(handles, LEGEND, loc="lower center", ncol=3, frameon=False)
+              f"{seen} pixels seen, {blind} in the blind spot")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in RECEPTIVE_FIELD_COLOURS]
+    figure.legend(handles, RECEPTIVE_FIELD_LEGEND, loc="lower center", ncol=3, frameon=False)
     figure.tight_layout(rect=(0, 0.1, 1, 0.95))
     figure.savefig(args.figure, dpi=120)
     plt.close(figure)

@@ -79,3 +79,25 @@ def test_progress_bar_and_large_level_count():
     model = random_model(image_size=3, num_levels=256, num_channels=1)
     images = model.generate(class_labels=[0, 1], seed=1, progress=True)
     assert images.shape == (2, 1, 3, 3) and images.max() < 256
+
+
+@pytest.mark.parametrize("use_cache", [True, False], ids=["cached", "naive"])
+@pytest.mark.parametrize("case", [CASES[0], CASES[4], CASES[6]], ids=["gated", "masked", "gated-embedding"])
+def test_generate_rows_yields_the_rows_of_generate(case, use_cache):
+    """`generate_rows` streams the rows `generate` returns, one `(B, C, W)` tensor per row, lazily."""
+    model = random_model(**case)
+    kwargs = dict(class_labels=[0, 2, 1], temperature=0.9, use_cache=use_cache)
+    images = model.generate(generator=torch.Generator().manual_seed(3), **kwargs)
+    rows = model.generate_rows(generator=torch.Generator().manual_seed(3), **kwargs)
+    first = next(rows)
+    assert first.shape == (3, model.config.num_channels, model.config.image_size) and first.dtype == torch.long
+    assert torch.is_grad_enabled()  # sampling's no_grad does not leak into the consumer between rows
+    streamed = [first, *rows]
+    assert len(streamed) == model.config.image_size
+    assert torch.equal(torch.stack(streamed, dim=2), images)
+
+
+def test_generate_rows_checks_arguments_before_the_first_row():
+    model = random_model()
+    with pytest.raises(ValueError, match="temperature"):
+        model.generate_rows(class_labels=[0], temperature=0)
