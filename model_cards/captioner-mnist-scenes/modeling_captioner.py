@@ -129,7 +129,7 @@ class CaptionerAttention(nn.Module):
         self.num_heads, self.head_dim = config.num_attention_heads, config.head_dim
         self.scaling = self.head_dim**-0.5
         self.dropout = config.attention_dropout
-        self.is_causal = False  # set per call: causal for the decoder's self-attention
+        self.is_causal = False  # the default; each call passes `is_causal` (True for the decoder's self-attention)
         self.q_proj = nn.Linear(config.hidden_size, config.hidden_size)
         self.k_proj = nn.Linear(config.hidden_size, config.hidden_size)
         self.v_proj = nn.Linear(config.hidden_size, config.hidden_size)
