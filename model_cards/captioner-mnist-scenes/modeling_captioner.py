@@ -5,19 +5,28 @@ runs the encoder once per call (`get_encoder()` -> `encoder_outputs`), expands i
 with an `EncoderDecoderCache` (self-attention keys/values grow one token per step, cross-attention keys/values are
 computed once from the image features and then reused). Greedy, sampling, top-k/top-p, beam search, streamers and
 EOS-terminated decoding all come from `GenerationMixin`.
+
+Attention runs through `transformers`' attention interface (`"sdpa"` by default, `"eager"`; switch with
+`model.set_attn_implementation(...)` or `from_pretrained(..., attn_implementation=...)`); attention weights are
+returned whenever `output_attentions=True`. Encoder and decoder layers are `GradientCheckpointingLayer`s. The cache
+is passed as `cache` (the old name `past_key_values` still works, with a deprecation warning).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
+from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+from transformers.utils.deprecation import deprecate_kwarg
 
 from .configuration_captioner import CaptionerConfig
 from .pipeline_captioner import ImageCaptioningPipeline  # noqa: F401  (shipped beside the weights for remote code)
@@ -97,9 +106,13 @@ def check_pixel_values(pixel_values, config: CaptionerConfig) -> None:
 # ----------------------------------------------------------------------------------------------------------
 # Attention (eager or SDPA), self- and cross-attention
 # ----------------------------------------------------------------------------------------------------------
-def eager_attention(query, key, value, mask=None, is_causal=False, dropout=0.0):
-    """Softmax attention returning `(output, weights)`; `mask` is boolean (True = attend)."""
-    scores = torch.matmul(query, key.transpose(-1, -2)) / math.sqrt(query.shape[-1])
+def eager_attention_forward(module, query, key, value, attention_mask=None, dropout=0.0, scaling=None,
+                            is_causal=False, **kwargs):
+    """Softmax attention in `transformers`' attention-interface signature: `(B, heads, T, D)` query/key/value ->
+    `(output (B, T, heads, D), weights (B, heads, T, S))`; `attention_mask` is boolean (True = attend)."""
+    mask = attention_mask
+    scaling = 1 / math.sqrt(query.shape[-1]) if scaling is None else scaling
+    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
     if is_causal:
         q_len, k_len = query.shape[-2], key.shape[-2]
         causal = torch.ones(q_len, k_len, dtype=torch.bool, device=query.device).tril(k_len - q_len)
@@ -109,7 +122,7 @@ def eager_attention(query, key, value, mask=None, is_causal=False, dropout=0.0):
     weights = scores.float().softmax(dim=-1).to(query.dtype)
     if dropout:
         weights = F.dropout(weights, p=dropout)
-    return torch.matmul(weights, value), weights
+    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
 
 
 class CaptionerAttention(nn.Module):
@@ -121,7 +134,9 @@ class CaptionerAttention(nn.Module):
         self.layer_idx = layer_idx
         self.is_cross_attention = is_cross_attention
         self.num_heads, self.head_dim = config.num_attention_heads, config.head_dim
+        self.scaling = self.head_dim**-0.5
         self.dropout = config.attention_dropout
+        self.is_causal = False  # the default; each call passes `is_causal` (True for the decoder's self-attention)
         self.q_proj = nn.Linear(config.hidden_size, config.hidden_size)
         self.k_proj = nn.Linear(config.hidden_size, config.hidden_size)
         self.v_proj = nn.Linear(config.hidden_size, config.hidden_size)
@@ -156,15 +171,20 @@ class CaptionerAttention(nn.Module):
             if cache is not None:
                 self_cache = cache.self_attention_cache if isinstance(cache, EncoderDecoderCache) else cache
                 key, value = self_cache.update(key, value, self.layer_idx)
-        dropout = self.dropout if self.training else 0.0
-        weights = None
-        if output_attentions or self.config._attn_implementation == "eager":
-            out, weights = eager_attention(query, key, value, mask, is_causal, dropout)
-        else:
-            out = F.scaled_dot_product_attention(
-                query, key, value, attn_mask=mask, is_causal=is_causal, dropout_p=dropout
-            )
-        return self.o_proj(out.transpose(1, 2).reshape(batch, length, width)), weights
+        # Attention weights are only materialised by the eager implementation: use it when they are asked for.
+        implementation = "eager" if output_attentions else self.config._attn_implementation
+        attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(implementation, eager_attention_forward)
+        out, weights = attention_interface(
+            self,
+            query,
+            key,
+            value,
+            mask,
+            dropout=self.dropout if self.training else 0.0,
+            scaling=self.scaling,
+            is_causal=is_causal,
+        )
+        return self.o_proj(out.reshape(batch, length, width)), (weights if output_attentions else None)
 
 
 # Copied from hf_argen.causal_lm.transformer.modeling_ar_transformer.ARTransformerMLP with ARTransformer->Captioner
@@ -178,7 +198,7 @@ class CaptionerMLP(nn.Module):
         return self.down_proj(F.gelu(self.up_proj(x), approximate="tanh"))
 
 
-class CaptionerEncoderLayer(nn.Module):
+class CaptionerEncoderLayer(GradientCheckpointingLayer):
     """Pre-norm bidirectional self-attention block over the image feature grid."""
 
     def __init__(self, config: CaptionerConfig):
@@ -196,7 +216,7 @@ class CaptionerEncoderLayer(nn.Module):
         return hidden_states, weights
 
 
-class CaptionerDecoderLayer(nn.Module):
+class CaptionerDecoderLayer(GradientCheckpointingLayer):
     """Pre-norm decoder block: causal self-attention, cross-attention to the image, MLP (each residual)."""
 
     def __init__(self, config: CaptionerConfig, layer_idx: int):
@@ -209,7 +229,8 @@ class CaptionerDecoderLayer(nn.Module):
         self.mlp = CaptionerMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    def forward(self, hidden_states, encoder_hidden_states, mask, is_causal, cache, output_attentions=False):
+    def forward(self, hidden_states, encoder_hidden_states, mask=None, is_causal=False, cache=None,
+                output_attentions=False):
         attn, self_weights = self.self_attn(
             self.input_layernorm(hidden_states), mask=mask, is_causal=is_causal, cache=cache,
             output_attentions=output_attentions,
@@ -304,10 +325,8 @@ class CaptionerImageEncoder(nn.Module):
         all_hidden = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for layer in self.layers:
-            if self.gradient_checkpointing and self.training:
-                hidden_states, weights = self._gradient_checkpointing_func(layer.__call__, hidden_states, False)
-            else:
-                hidden_states, weights = layer(hidden_states, bool(output_attentions))
+            # hidden states positional: a reentrant checkpoint (GradientCheckpointingLayer) passes gradients to them
+            hidden_states, weights = layer(hidden_states, output_attentions=bool(output_attentions))
             if output_hidden_states:
                 all_hidden += (hidden_states,)
             if output_attentions:
@@ -368,14 +387,15 @@ class CaptionerTextDecoder(nn.Module):
         self_attentions = () if output_attentions else None
         cross_attentions = () if output_attentions else None
         for layer in self.layers:
-            if self.gradient_checkpointing and self.training:
-                hidden_states, self_w, cross_w = self._gradient_checkpointing_func(
-                    layer.__call__, hidden_states, encoder_hidden_states, mask, is_causal, None, False
-                )
-            else:
-                hidden_states, self_w, cross_w = layer(
-                    hidden_states, encoder_hidden_states, mask, is_causal, cache, output_attentions
-                )
+            # image features positional too: the encoder trains through them (GradientCheckpointingLayer)
+            hidden_states, self_w, cross_w = layer(
+                hidden_states,
+                encoder_hidden_states,
+                mask=mask,
+                is_causal=is_causal,
+                cache=cache,
+                output_attentions=output_attentions,
+            )
             if output_hidden_states:
                 all_hidden += (hidden_states,)
             if output_attentions:
@@ -420,6 +440,7 @@ class CaptionerForConditionalGeneration(CaptionerPreTrainedModel, GenerationMixi
     def set_output_embeddings(self, value):
         self.lm_head = value
 
+    @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
     def forward(
         self,
         pixel_values: torch.FloatTensor | None = None,
