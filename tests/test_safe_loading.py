@@ -91,3 +91,16 @@ def test_broken_folder_is_refused_naming_the_file(kind, breakage, root):
 def test_intact_folder_loads(kind, root):
     model_class, saved = _saved(kind, root)
     model_class.from_pretrained(saved)
+
+
+@pytest.mark.parametrize("kind", list(BUILDERS))
+def test_missing_tensor_is_reported_when_loading_info_is_asked_for(kind, root):
+    """`output_loading_info=True` (transformers' way to inspect a partial load) returns the missing keys instead of
+    raising; without it the same folder is refused (above)."""
+    model_class, saved = _saved(kind, root)
+    folder = root / f"{kind}-info"
+    shutil.copytree(saved, folder)
+    dropped = sorted(load_file(str(folder / WEIGHTS)))[0]
+    _edit_weights(folder, _drop_one)
+    _, info = model_class.from_pretrained(folder, output_loading_info=True)
+    assert dropped in info["missing_keys"]
