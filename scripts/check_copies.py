@@ -38,6 +38,7 @@ FOLDER_COPIES = {
     "pixelcnn/safe_loading.py": "vqvae/safe_loading.py",
     "causal_lm/transformer/safe_loading.py": "vqvae/safe_loading.py",
     "causal_lm/rnn/safe_loading.py": "vqvae/safe_loading.py",
+    "captioning/safe_loading.py": "vqvae/safe_loading.py",
 }
 PIXELCNN_FILES = [
     "configuration_pixelcnn.py",
@@ -57,6 +58,7 @@ CAPTIONER_FILES = [
     "image_processing_captioner.py",
     "processing_captioner.py",
     "pipeline_captioner.py",
+    "safe_loading.py",
 ]
 TWO_STAGE_FILES = [
     "configuration_vqvae_prior.py",

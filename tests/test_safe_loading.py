@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 import torch
-from reliability_models import BUILDERS
+from reliability_models import BUILDERS, captioner
 from safetensors.torch import load_file, save_file
 
 WEIGHTS, CONFIG = "model.safetensors", "config.json"
@@ -57,12 +57,13 @@ BREAKAGES = {  # name: (change to a saved folder, exception, fragment naming the
     "bad-json": (lambda f: (f / CONFIG).write_text("{ not json"), OSError, CONFIG),
     "no-config": (lambda f: (f / CONFIG).unlink(), OSError, CONFIG),
 }
+KINDS = {**BUILDERS, "captioner": captioner}
 _SAVED: dict = {}
 
 
 def _saved(kind, root):
     if kind not in _SAVED:
-        model = BUILDERS[kind]()
+        model = KINDS[kind]()
         folder = root / f"saved-{kind}"
         model.save_pretrained(folder)
         _SAVED[kind] = (type(model), folder)
@@ -75,7 +76,7 @@ def root(tmp_path_factory):
 
 
 @pytest.mark.parametrize("breakage", list(BREAKAGES))
-@pytest.mark.parametrize("kind", list(BUILDERS))
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_broken_folder_is_refused_naming_the_file(kind, breakage, root):
     model_class, saved = _saved(kind, root)
     folder = root / f"{kind}-{breakage}"
@@ -87,13 +88,13 @@ def test_broken_folder_is_refused_naming_the_file(kind, breakage, root):
     assert fragment in str(caught.value), str(caught.value)
 
 
-@pytest.mark.parametrize("kind", list(BUILDERS))
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_intact_folder_loads(kind, root):
     model_class, saved = _saved(kind, root)
     model_class.from_pretrained(saved)
 
 
-@pytest.mark.parametrize("kind", list(BUILDERS))
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_missing_tensor_is_reported_when_loading_info_is_asked_for(kind, root):
     """`output_loading_info=True` (transformers' way to inspect a partial load) returns the missing keys instead of
     raising; without it the same folder is refused (above)."""

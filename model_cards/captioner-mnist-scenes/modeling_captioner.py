@@ -30,6 +30,7 @@ from transformers.utils.deprecation import deprecate_kwarg
 
 from .configuration_captioner import CaptionerConfig
 from .pipeline_captioner import ImageCaptioningPipeline  # noqa: F401  (shipped beside the weights for remote code)
+from .safe_loading import checked_from_pretrained
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -256,6 +257,13 @@ class CaptionerPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["CaptionerEncoderLayer", "CaptionerDecoderLayer"]
     _supports_sdpa = True
     supports_gradient_checkpointing = True
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
+        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
+        the file (see `safe_loading.py`)."""
+        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
         std = self.config.initializer_range
