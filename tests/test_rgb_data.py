@@ -86,9 +86,8 @@ def test_train_evaluate_and_sample_through_the_cifar10_hub_id(fake_cifar_hub, tm
     import importlib.util
     from pathlib import Path
 
-    from training.train_pixelcnn import main
-
     from hf_argen import PixelCNNForImageGeneration
+    from training.train_pixelcnn import main
 
     out = tmp_path / "out"
     result = main(["--dataset_name", "uoft-cs/cifar10", "--output_dir", str(out), "--train_batch_size", "4",
