@@ -246,3 +246,22 @@ def test_train_pixelcnn_on_emoji(tmp_path, monkeypatch):
     assert config["num_classes"] == len(categories) and list(config["id2label"].values()) == categories
     info = json.loads((out / "training_info.json").read_text())
     assert info["train_data"] == [{"dataset": "emoji:train", "examples": 17}]  # 19 train images, 2 validate
+
+
+def test_dataset_grid_script_draws_every_class_in_columns(tmp_path, monkeypatch):
+    import importlib.util
+    from pathlib import Path
+
+    _fake_emoji_package(tmp_path)
+    monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    path = Path(__file__).resolve().parents[1] / "scripts" / "dataset_grid.py"
+    spec = importlib.util.spec_from_file_location("dataset_grid", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    script.main(["--dataset_name", "emoji", "--split", "train", "--num_per_class", "2", "--output",
+                 str(tmp_path / "real.png")])  # fmt: skip
+    categories = sorted({c for _, c, _ in FAKE_EMOJI})
+    with Image.open(tmp_path / "real.png") as grid:  # 32x32 images scaled 2x, 1-pixel padding
+        assert grid.size == (len(categories) * 65 + 1, 2 * 65 + 1)
+    with pytest.raises(ValueError, match="--num_per_class"):
+        script.main(["--dataset_name", "emoji", "--num_per_class", "0"])
