@@ -265,3 +265,18 @@ def test_dataset_grid_script_draws_every_class_in_columns(tmp_path, monkeypatch)
         assert grid.size == (len(categories) * 65 + 1, 2 * 65 + 1)
     with pytest.raises(ValueError, match="--num_per_class"):
         script.main(["--dataset_name", "emoji", "--num_per_class", "0"])
+
+
+def test_pixel_baseline_script_on_digits():
+    """The independent per-sub-pixel categorical floor (the figure `scripts/compare_digits_models.py` prints)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "pixel_baseline.py"
+    spec = importlib.util.spec_from_file_location("pixel_baseline", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    result = script.main(["--dataset_name", "digits", "--split", "test", "--output_json", "-"])
+    assert result["num_images"] == 360 and result["unconditional_bits_per_dim"] == pytest.approx(2.436, abs=1e-3)
+    assert result["conditional_bits_per_dim"] < result["unconditional_bits_per_dim"]
+    assert result["marginal_bits_per_dim"] < result["unconditional_bits_per_dim"]
