@@ -14,6 +14,14 @@ Entry point: :func:`load_image_dataset` (`name`, `split`, ...). Names it underst
   ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist/``, found without configuration).
 * ``"mnist_digits"``: MNIST turned into scikit-learn digits format (see :func:`mnist_to_digits_levels`), with
   a ``source`` column ``"mnist"`` so mixed training sets can tell converted rows from real digits.
+* ``"emoji"``: the emoji images of the npm packages ``emoji-datasource-{apple,google,twitter,facebook}`` 16.0.0
+  (64x64 RGBA PNGs under ``img/<vendor>/64/``, names and categories in ``emoji.json``; found as for the captioner,
+  :func:`hf_argen.caption_data.find_emoji_dir`), composited on white and area-resized to 32x32 RGB; ``label`` =
+  the emoji's category (a ClassLabel over the categories of ``emoji.json``, sorted). Test split: a fixed 10 % of
+  emoji *names*, held out for every vendor: the names (lower case, sorted) whose index `i % 10 == 0`
+  (:func:`emoji_test_names`); train = the other names, every vendor that draws them. Skin-tone variants are left
+  out by default (they would make "People & Body" most of the data); with them, a variant follows its base emoji's
+  split. Extra columns ``name`` and ``vendor``. See :func:`load_emoji_image_dataset`.
 * a local folder: a `save_to_disk` folder (`load_from_disk`) or an `imagefolder`: labels from class subfolder
   names (``circle/*.png``, ``square/*.png``) or from string or integer labels in ``metadata.jsonl``; string
   labels become class ids in sorted order of the names (over all of the folder's splits). Any other string is a
@@ -47,6 +55,8 @@ _ALIASES = {
     "zalando-datasets/fashion_mnist": "fashion_mnist",
     "fashion-mnist": "fashion_mnist",
 }
+# Short names of Hub datasets with nothing special about their loading.
+HUB_ALIASES = {"cifar10": "uoft-cs/cifar10"}
 # Folders searched (besides data_dir itself) for each IDX dataset.
 _IDX_DEFAULT_DIRS = {"fashion_mnist": ["/usr/share/datasets/fashion-mnist"]}
 _IDX_SUBDIRS = {
@@ -278,6 +288,112 @@ def load_mnist_digits_dataset(split: str = "train", data_dir=None, fit: str = "h
 
 
 # ----------------------------------------------------------------------------------------------------------
+# Emoji images with their categories (for image models; the captioner's emoji captions live in caption_data)
+# ----------------------------------------------------------------------------------------------------------
+EMOJI_IMAGE_SIZE = 32
+EMOJI_SPLITS = ("train", "test")
+EMOJI_TEST_EVERY = 10
+
+
+def emoji_test_names(names) -> set[str]:
+    """The held-out emoji names: of the distinct names, sorted, those whose index `i % 10 == 0` (a fixed 10 %)."""
+    ordered = sorted({str(n).lower() for n in names})
+    return {name for i, name in enumerate(ordered) if i % EMOJI_TEST_EVERY == 0}
+
+
+def _emoji_entries(folder: Path) -> tuple[list[str], dict[str, str]]:
+    """`(categories sorted, {unified code of an emoji or of a skin-tone variant: the base emoji's name})`."""
+    import json
+
+    entries = json.loads((folder / "emoji.json").read_text(encoding="utf-8"))
+    if not isinstance(entries, list):
+        raise ValueError(f"{folder / 'emoji.json'} must hold a list of emoji, got {type(entries).__name__}.")
+    categories, base_name = set(), {}
+    for entry in entries:
+        name = (entry.get("name") or (entry.get("short_name") or "").replace("_", " ")).lower()
+        if not name:
+            continue
+        categories.add(entry.get("category") or "")
+        base_name[entry.get("unified") or ""] = name
+        for variation in (entry.get("skin_variations") or {}).values():
+            base_name[variation.get("unified") or ""] = name
+    return sorted(categories), base_name
+
+
+def emoji_image(path, image_size: int = EMOJI_IMAGE_SIZE):
+    """An emoji PNG -> RGB PIL image `image_size` square: composited on white, then area-resized (box filter)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        rgba = image.convert("RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    rgb = Image.alpha_composite(white, rgba).convert("RGB")
+    if rgb.size != (image_size, image_size):
+        rgb = rgb.resize((image_size, image_size), Image.BOX)
+    return rgb
+
+
+def load_emoji_image_dataset(
+    split: str = "train",
+    data_dir: str | os.PathLike | None = None,
+    image_size: int = EMOJI_IMAGE_SIZE,
+    vendors=None,
+    skin_variations: bool = False,
+):
+    """Emoji images with their category -> Dataset (`image` RGB `image_size` square, `label`, `name`, `vendor`).
+
+    `split` is ``"train"`` or ``"test"``: the test split holds the emoji of :func:`emoji_test_names` (a fixed 10 %
+    of the names of ``emoji.json``) from every vendor, train the rest. Rows go vendor by vendor (`vendors`, default
+    those of apple, google, twitter, facebook whose ``img/<vendor>/64`` folder is there), each in ``emoji.json``
+    order. `label` is a ClassLabel whose names are the
+    categories of ``emoji.json``, sorted. `skin_variations` adds the skin-tone variants (in their base emoji's
+    split and category).
+    """
+    import io
+
+    import datasets
+
+    from .caption_data import EMOJI_VENDORS, emoji_records, find_emoji_dir
+
+    if split not in EMOJI_SPLITS:
+        raise ValueError(f"`split` must be one of {EMOJI_SPLITS} for 'emoji', got {split!r}.")
+    if isinstance(image_size, bool) or not isinstance(image_size, int) or not 1 <= image_size <= 64:
+        raise ValueError(f"`image_size` must be an integer in [1, 64] (the PNGs are 64x64), got {image_size!r}.")
+    folder = find_emoji_dir(data_dir)
+    if vendors is None:  # every vendor whose package is there
+        vendors = tuple(v for v in EMOJI_VENDORS if (folder / "img" / v / "64").is_dir())
+    vendors = tuple(vendors)
+    if not vendors or not set(vendors) <= set(EMOJI_VENDORS):
+        raise ValueError(f"`vendors` must be a non-empty selection of {EMOJI_VENDORS}, got {vendors!r}.")
+    categories, base_name = _emoji_entries(folder)
+    held_out = emoji_test_names(base_name.values())
+    rows = {"image": [], "label": [], "name": [], "vendor": []}
+    for vendor in vendors:
+        records = emoji_records(folder, vendor, skin_variations)
+        if not records:
+            raise ValueError(f"{folder} holds no images of vendor {vendor!r} (expected img/{vendor}/64/*.png).")
+        for record in records:
+            name = base_name.get(record["unified"], record["text"])
+            if (name in held_out) != (split == "test"):
+                continue
+            buffer = io.BytesIO()
+            emoji_image(record["path"], image_size).save(buffer, format="PNG", compress_level=1)
+            rows["image"].append({"bytes": buffer.getvalue(), "path": None})
+            rows["label"].append(categories.index(record["category"]))
+            rows["name"].append(record["text"])
+            rows["vendor"].append(vendor)
+    features = datasets.Features(
+        {
+            "image": datasets.Image(),
+            "label": datasets.ClassLabel(names=categories),
+            "name": datasets.Value("string"),
+            "vendor": datasets.Value("string"),
+        }
+    )
+    return datasets.Dataset.from_dict(rows, features=features)
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Any dataset
 # ----------------------------------------------------------------------------------------------------------
 def _hub_offline() -> bool:
@@ -298,10 +414,11 @@ def load_image_dataset(
     """Load `split` of an image dataset as a `datasets.Dataset` with columns `image` and (if any) `label`.
 
     Args:
-        name: ``"digits"``, ``"mnist"``, ``"fashion_mnist"``, ``"mnist_digits"``, a local `save_to_disk` or
+        name: ``"digits"``, ``"mnist"``, ``"fashion_mnist"``, ``"mnist_digits"``, ``"emoji"``, a local `save_to_disk` or
             `imagefolder` folder, or a Hub dataset id (e.g. ``"uoft-cs/cifar10"``).
         split: split name (``"train"``/``"test"``; for `digits` the fixed index split).
-        data_dir: folder with IDX files for `mnist`/`fashion_mnist` (else ``$HF_ARGEN_DATA_DIR``).
+        data_dir: folder with IDX files for `mnist`/`fashion_mnist`, or the emoji packages for `emoji` (else
+            ``$HF_ARGEN_DATA_DIR``).
         image_column / label_column: source column names; detected from the features when `None`
             (the first `Image` column; a `ClassLabel` column or one named `label`/`labels`/`fine_label`).
     """
@@ -312,6 +429,8 @@ def load_image_dataset(
         return load_digits_dataset(split)
     if key == "mnist_digits":
         return load_mnist_digits_dataset(split, data_dir=data_dir)
+    if key == "emoji":
+        return load_emoji_image_dataset(split, data_dir=data_dir)
     if key in HUB_IDS:
         if data_dir is None and os.environ.get(DATA_DIR_ENV) is None and not _hub_offline():
             try:
@@ -346,7 +465,7 @@ def load_image_dataset(
                 dataset = dataset.cast_column(label_column or "label", datasets.ClassLabel(names=names))
             return standardize_columns(dataset, image_column, label_column)
         return standardize_columns(dataset, image_column, label_column)
-    dataset = datasets.load_dataset(name, split=split, cache_dir=cache_dir)
+    dataset = datasets.load_dataset(HUB_ALIASES.get(name, name), split=split, cache_dir=cache_dir)
     return standardize_columns(dataset, image_column, label_column)
 
 
@@ -454,11 +573,14 @@ def num_classes_of(dataset) -> int | None:
 __all__ = [
     "DATA_DIR_ENV",
     "digits_split_indices",
+    "emoji_image",
+    "emoji_test_names",
     "encode_images",
     "VALIDATION_EVERY",
     "find_idx_dir",
     "label_names_of",
     "load_digits_dataset",
+    "load_emoji_image_dataset",
     "load_idx_dataset",
     "load_image_dataset",
     "load_mnist_digits_dataset",

@@ -48,6 +48,7 @@ DATASETS = {
     "digits": ("digits", "scikit-learn digits (8x8, 17 levels)"),
     "mnist_digits": ("ylecun/mnist", "MNIST in the digits format"),
     "fortunes": ("debian-fortunes", "Debian fortunes"),
+    "cifar10": ("uoft-cs/cifar10", "CIFAR-10"),
 }
 
 CARD_TEMPLATE = """---

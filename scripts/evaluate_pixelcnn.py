@@ -33,9 +33,9 @@ from hf_argen.cli import (
 def parse_args(argv=None):
     parser = script_parser(__doc__)
     parser.add_argument("--model", nargs="+", required=True, help="saved model folder(s) or Hub id(s)")
-    parser.add_argument("--dataset_name", default="digits", help="digits, mnist, fashion_mnist, a folder or Hub id")
+    parser.add_argument("--dataset_name", default="digits", help="digits, mnist, emoji, a folder or Hub id, ...")
     parser.add_argument("--split", default="test", help="split to evaluate")
-    parser.add_argument("--data_dir", default=None, help="IDX folder for mnist/fashion_mnist (else $HF_ARGEN_DATA_DIR)")
+    parser.add_argument("--data_dir", default=None, help="IDX or emoji folder (else $HF_ARGEN_DATA_DIR)")
     parser.add_argument("--image_column", default=None, help="image column (default: detected)")
     parser.add_argument("--label_column", default=None, help="label column (default: detected)")
     parser.add_argument("--batch_size", type=int, default=256, help="images (or image-class pairs) per forward pass")

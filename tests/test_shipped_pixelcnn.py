@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "model_cards" / "pixelcnn-digits"
 
 
-@pytest.mark.parametrize("folder", ["pixelcnn-digits", "pixelcnn-mnist"])
+@pytest.mark.parametrize("folder", ["pixelcnn-digits", "pixelcnn-mnist", "pixelcnn-emoji"])
 @pytest.mark.parametrize("name", ["configuration_pixelcnn.py", "modeling_pixelcnn.py", "sampling_pixelcnn.py"])
 def test_remote_code_matches_the_package(folder, name):
     shipped = ROOT / "model_cards" / folder / name

@@ -34,14 +34,16 @@ class DataArguments:
     dataset_name: str = field(
         default="digits",
         metadata={
-            "help": "digits | mnist | fashion_mnist | mnist_digits | a Hub id | a local folder (imagefolder with "
+            "help": "digits | mnist | fashion_mnist | mnist_digits | emoji | a Hub id (e.g. uoft-cs/cifar10) | a "
+            "local folder (imagefolder with "
             "class subfolders or metadata.jsonl, or save_to_disk); NAME:SPLIT picks a split."
         },
     )
     dataset_split: str = field(default="train", metadata={"help": "the training split."})
     eval_split: str = field(default=VALIDATION, metadata={"help": VALIDATION_HELP})
     data_dir: str | None = field(
-        default=None, metadata={"help": "folder with MNIST/Fashion-MNIST IDX files (else $HF_ARGEN_DATA_DIR)."}
+        default=None,
+        metadata={"help": "folder with MNIST/Fashion-MNIST IDX files or the emoji packages (else $HF_ARGEN_DATA_DIR)."},
     )
     image_column: str | None = field(default=None, metadata={"help": "image column (default: detected)."})
     label_column: str | None = field(default=None, metadata={"help": "label column (default: detected)."})
