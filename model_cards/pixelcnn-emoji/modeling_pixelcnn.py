@@ -16,6 +16,7 @@ Two architectures share the gated layer and the output head:
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 
@@ -548,6 +549,29 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         Returns:
             `torch.LongTensor` of shape `(batch, channels, height, width)` with values in [0, num_levels).
         """
+        rows = self.generate_rows(class_labels, num_images, temperature, top_k, top_p, generator, seed, use_cache,
+                                  progress)  # fmt: skip
+        return torch.stack(list(rows), dim=2)
+
+    @torch.no_grad()
+    def generate_rows(
+        self,
+        class_labels=None,
+        num_images: int | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        generator: torch.Generator | int | None = None,
+        seed: int | None = None,
+        use_cache: bool = True,
+        progress: bool = False,
+    ) -> Iterator[torch.LongTensor]:
+        r"""Sample as `generate` (same arguments), yielding each image row as soon as it is sampled.
+
+        Yields `height` tensors `(batch, channels, width)`, long, in order from the top row: a way to show images
+        appearing row by row. `torch.stack(list(model.generate_rows(...)), dim=2)` equals `model.generate(...)`
+        for the same arguments; arguments are checked before the first row is drawn.
+        """
         class_labels = class_ids(class_labels, self.config.id2label, self.config.num_classes)
         batch_size, class_labels = self._sampling_batch(class_labels, num_images)
         temperature, top_k, top_p = sampling_defaults(self.generation_config, temperature, top_k, top_p)
@@ -564,8 +588,9 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
             rows = tqdm(rows, desc="sampling rows", leave=False)
         return rows
 
-    def _generate_naive(self, batch_size, class_labels, processors, generator, progress) -> torch.LongTensor:
-        """Reference sampler: one full forward pass per sub-pixel (C * H * W passes)."""
+    @torch.no_grad()
+    def _generate_naive(self, batch_size, class_labels, processors, generator, progress):
+        """Reference sampler: one full forward pass per sub-pixel (C * H * W passes); yields finished rows."""
         config = self.config
         size = config.image_size
         images = torch.zeros(batch_size, config.num_channels, size, size, dtype=torch.long, device=self.device)
@@ -576,12 +601,13 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
                 for channel in range(config.num_channels):
                     logits = self._logits(images, class_labels)[:, channel, row, col]
                     images[:, channel, row, col] = draw(logits)
-        return images
+            yield images[:, :, row].clone()
 
-    def _generate_cached(self, batch_size, class_labels, processors, generator, progress) -> torch.LongTensor:
-        """Fast sampler: each layer computed only where a new sub-pixel changes it (see `sampling_pixelcnn`)."""
+    def _generate_cached(self, batch_size, class_labels, processors, generator, progress):
+        """Fast sampler: each layer computed only where a new sub-pixel changes it (see `sampling_pixelcnn`);
+        yields finished rows."""
         sampler = CachedSampler(self, batch_size, class_labels)
-        return sampler.sample(self._drawer(batch_size, processors, generator), self._row_iterator(progress))
+        return sampler.sample_rows(self._drawer(batch_size, processors, generator), self._row_iterator(progress))
 
 
 class _SubPixelDraws:

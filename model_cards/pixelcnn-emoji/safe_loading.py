@@ -48,7 +48,8 @@ def check_local_folder(cls, folder: Path) -> None:
 def checked_from_pretrained(load, cls, pretrained_model_name_or_path, *args, **kwargs):
     """`load(pretrained_model_name_or_path, *args, **kwargs)` (the base class's `from_pretrained`) with
     safetensors only, folder checks (`check_local_folder`), and weights that do not fit the configuration
-    (truncated or corrupt file, missing tensors, wrong shapes) raised as an `OSError` naming the file."""
+    (truncated or corrupt file, missing tensors, wrong shapes) raised as an `OSError` naming the file. A caller
+    passing `output_loading_info=True` gets `(model, info)` instead and judges missing/mismatched keys itself."""
     path = Path(str(pretrained_model_name_or_path))
     subfolder = kwargs.get("subfolder") or ""
     local = path / subfolder
@@ -70,7 +71,7 @@ def checked_from_pretrained(load, cls, pretrained_model_name_or_path, *args, **k
         ) from error
     missing = sorted(info.get("missing_keys") or [])
     mismatched = info.get("mismatched_keys") or []
-    if missing or mismatched:
+    if (missing or mismatched) and not wants_info:
         shown = missing[:5] + [str(key[0] if isinstance(key, tuple) else key) for key in mismatched][:5]
         raise OSError(
             f"{weights} does not fit its config.json: {len(missing)} tensors missing, {len(mismatched)} with "

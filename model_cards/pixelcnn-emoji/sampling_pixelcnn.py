@@ -262,8 +262,9 @@ class _GatedSampler:
                               for channel in range(C)] for col in range(S)]
 
     # ---- sampling -----------------------------------------------------------------------------------
-    def sample(self, draw, rows, to_input: torch.Tensor) -> torch.LongTensor:
-        """`to_input` `(C, num_levels, E)`: the first-layer features of each level of each colour channel."""
+    def sample_rows(self, draw, rows, to_input: torch.Tensor):
+        """Yield each finished image row, `(B, C, S)` long. `to_input` `(C, num_levels, E)`: the first-layer
+        features of each level of each colour channel."""
         B, C, S, E = self.batch_size, self.channels, self.size, self.input_size
         levels_per_channel = to_input.shape[1]
         table = to_input.reshape(C * levels_per_channel, E)
@@ -275,21 +276,21 @@ class _GatedSampler:
             .contiguous(memory_format=torch.channels_last)
             for layer in self.layers
         ]
-        sampled = []
         first_half = self.layers[0]["half"]
         for row in rows:
             draw.start_row()
             self._vertical_row(row)
+            sampled = []
             for col in range(S):
                 for channel in range(C):
                     levels = draw(self._step(col, channel))
                     torch.index_select(to_input[channel], 0, levels, out=self.image_inputs[col][channel])
                     sampled.append(levels)
             # The finished image row feeds the vertical stack of later rows (features in the model's order).
-            finished = torch.stack(sampled[-S * C :], dim=1).view(B, S, C).permute(0, 2, 1)  # (B, C, S)
+            finished = torch.stack(sampled, dim=1).view(B, S, C).permute(0, 2, 1)  # (B, C, S)
             features = table[finished + channel_offsets].permute(0, 3, 1, 2).reshape(B, E * C, S)
             self.vertical_inputs[0][:, :, row + first_half, first_half : first_half + S] = features
-        return torch.stack(sampled, dim=1).view(B, S, S, C).permute(0, 3, 1, 2).contiguous()
+            yield finished.contiguous()
 
     def _vertical_row(self, row: int) -> None:
         """Vertical stack on image row `row`: fills every layer's row bias and the next layers' inputs."""
@@ -379,10 +380,17 @@ class CachedSampler:
     @torch.no_grad()
     def sample(self, draw, rows) -> torch.LongTensor:
         """Sample all sub-pixels; `rows` iterates over row indices. `draw.start_row()` is called at the start of
-        every row and `draw(logits (B, L)) -> levels (B,)` once per sub-pixel, in raster order."""
+        every row and `draw(logits (B, L)) -> levels (B,)` once per sub-pixel, in raster order.
+        Returns `(B, C, H, W)` long."""
+        return torch.stack(list(self.sample_rows(draw, rows)), dim=2)
+
+    @torch.no_grad()
+    def sample_rows(self, draw, rows):
+        """As `sample`, but yields each image row as soon as it is finished: `(B, C, W)` long, in order."""
         if self.config.architecture == "gated":
-            return self.gated.sample(draw, rows, self.to_input)
-        return self._sample_masked(draw, rows)
+            yield from self.gated.sample_rows(draw, rows, self.to_input)
+        else:
+            yield from self._sample_masked(draw, rows)
 
     @property
     def to_input(self) -> torch.Tensor:
@@ -395,7 +403,8 @@ class CachedSampler:
         intensities = levels * (2.0 / (config.num_levels - 1)) - 1.0
         return intensities[None, :, None].expand(self.channels, -1, -1)
 
-    def _sample_masked(self, draw, rows) -> torch.LongTensor:
+    def _sample_masked(self, draw, rows):
+        """Yields each finished row `(B, C, S)`."""
         B, C, S, hidden = self.batch_size, self.channels, self.size, self.hidden
         images = torch.zeros(B, C, S, S, dtype=torch.long, device=self.factory["device"])
         # Inputs of every layer, channels last, zero padded: `half` rows on top, `half` columns each side.
@@ -426,4 +435,4 @@ class CachedSampler:
                     levels = draw(self.head(skip, channel))
                     images[:, channel, row, col] = levels
                     inputs[0][:, row + first_half, col + first_half, channel::C] = to_input[channel][levels]
-        return images
+            yield images[:, :, row].clone()
