@@ -282,6 +282,39 @@ def test_emoji_vendor_flags_choose_the_training_vendors(monkeypatch):
     assert seen == {"test_vendor": "twitter", "vendors": ("apple", "google", "twitter")}
 
 
+def test_closed_vocabulary_decoding_writes_only_allowed_captions():
+    from hf_argen.caption_evaluation import caption_constraint, generate_captions
+    from hf_argen.captioning import (
+        CaptionerConfig,
+        CaptionerForConditionalGeneration,
+        CaptionerImageProcessor,
+        CaptionerProcessor,
+        train_caption_tokenizer,
+    )
+
+    captions = ["red apple", "red apple pie", "green apple", "flag: france", "blue"]
+    tokenizer = train_caption_tokenizer(captions + ["purple banana split"])
+    torch.manual_seed(0)
+    config = CaptionerConfig(vocab_size=len(tokenizer), hidden_size=16, num_attention_heads=2, image_size=8,
+                             encoder_channels=[8], bos_token_id=tokenizer.bos_token_id,
+                             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+                             max_position_embeddings=12)
+    model = CaptionerForConditionalGeneration(config).eval()
+    processor = CaptionerProcessor(CaptionerImageProcessor(image_size=8), tokenizer)
+    images = [Image.fromarray(np.random.default_rng(i).integers(0, 255, (8, 8, 3), dtype=np.uint8)) for i in range(6)]
+    for beams in (1, 3):
+        out = generate_captions(model, processor, images, num_beams=beams, allowed_captions=captions)
+        assert set(out) <= set(captions), out
+    fn = caption_constraint(tokenizer, captions)
+    red = tokenizer.encode("red", add_special_tokens=False)
+    start = torch.tensor([tokenizer.bos_token_id])
+    assert set(fn(0, start)) == {tokenizer.encode(c, add_special_tokens=False)[0] for c in captions}
+    red_apple = tokenizer.encode("red apple", add_special_tokens=False)
+    after_apple = fn(0, torch.tensor([tokenizer.bos_token_id, *red_apple]))
+    assert set(after_apple) == {tokenizer.eos_token_id, tokenizer.encode("pie", add_special_tokens=False)[0]}
+    assert fn(0, torch.cat([start, torch.tensor(red * 3)])) == [tokenizer.pad_token_id]  # off the trie: pad
+
+
 def test_detect_num_channels():
     from hf_argen.training.captioning import detect_num_channels
 
