@@ -42,6 +42,9 @@ def main(argv=None):
     parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--num_beams", type=int, default=1)
     parser.add_argument("--num_threads", type=int, default=None)
+    parser.add_argument("--closed_vocabulary", action="store_true",
+                        help="also caption with decoding restricted to the gallery vendors' names")
+    parser.add_argument("--no_baseline", action="store_true", help="skip the nearest-neighbour baseline")
     parser.add_argument("--output_json", default=None)
     args = parser.parse_args(argv)
     import torch
@@ -68,7 +71,14 @@ def main(argv=None):
         keep = [i for i, code in enumerate(part["unified"]) if code in codes]
         images += list(part.select(keep)["image"])
         texts += list(part.select(keep)["text"])
-    neighbours = [normalize_caption(t) for t in nearest_neighbour_captions(images, texts, test["image"])]
+    neighbours = references
+    if not args.no_baseline:
+        neighbours = [normalize_caption(t) for t in nearest_neighbour_captions(images, texts, test["image"])]
+    closed = None
+    if args.closed_vocabulary:
+        names = [t for part in gallery for t in part["text"]]
+        closed = [normalize_caption(t) for t in generate_captions(
+            model, processor, test["image"], args.batch_size, args.num_beams, progress=True, allowed_captions=names)]
 
     def table(system, guesses):
         rows = collections.defaultdict(lambda: [0, 0])
@@ -89,7 +99,10 @@ def main(argv=None):
         print(f"  {'skin-tone variants: tone part right':40s} {100 * tone_right / max(toned, 1):6.1f} %")
 
     table("captioner", predictions)
-    table("nearest neighbour (raw 16x16 pixels)", neighbours)
+    if closed is not None:
+        table("captioner, decoding restricted to the gallery vendors' names", closed)
+    if not args.no_baseline:
+        table("nearest neighbour (raw 16x16 pixels)", neighbours)
     wrong = [(r, p) for r, p in zip(references, predictions) if r != p]
     print("\nsome errors (reference -> prediction):")
     for ref, guess in wrong[:: max(len(wrong) // 25, 1)][:25]:
