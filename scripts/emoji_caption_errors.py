@@ -60,12 +60,12 @@ def main(argv=None):
     model = AutoModelForImageTextToText.from_pretrained(args.model).eval()
     processor = AutoProcessor.from_pretrained(args.model)
     test = load_caption_dataset("emoji", args.vendor, data_dir=args.data_dir)
+    codes = set(test["unified"])  # the gallery holds every emoji the vendor draws, not only the captioned ones
     test = test.select(range(0, len(test), args.stride))
     references = [normalize_caption(t) for t in test["text"]]
     predictions = [normalize_caption(t) for t in generate_captions(
         model, processor, test["image"], args.batch_size, args.num_beams, progress=True)]
     gallery = [load_caption_dataset("emoji", v, data_dir=args.data_dir) for v in args.gallery_vendors]
-    codes = set(test["unified"])
     images, texts = [], []
     for part in gallery:
         keep = [i for i, code in enumerate(part["unified"]) if code in codes]
