@@ -44,16 +44,36 @@ def caption_scores(predictions: list[str], references: list[str]) -> dict:
     }
 
 
+def caption_constraint(tokenizer, captions):
+    """`prefix_allowed_tokens_fn` for `generate()` that lets the decoder write only one of `captions` (closed-
+    vocabulary decoding: a trie of their token ids, each ended by EOS). Decoder inputs start with one start token."""
+    trie: dict[tuple, set] = {}
+    for caption in set(captions):
+        ids = tokenizer.encode(caption, add_special_tokens=False) + [tokenizer.eos_token_id]
+        for end in range(len(ids)):
+            trie.setdefault(tuple(ids[:end]), set()).add(ids[end])
+    allowed = {prefix: sorted(tokens) for prefix, tokens in trie.items()}
+    finished = [tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id]
+
+    def prefix_allowed_tokens_fn(batch_id, input_ids):
+        return allowed.get(tuple(input_ids[1:].tolist()), finished)
+
+    return prefix_allowed_tokens_fn
+
+
 @torch.no_grad()
 def generate_captions(
     model, processor, images, batch_size: int = 64, num_beams: int = 1, max_new_tokens: int | None = None,
-    progress: bool = False,
+    progress: bool = False, allowed_captions=None,
 ) -> list[str]:
-    """Captions of `images` (a list, or a `datasets` column of PIL images) by `model` (greedy or beam search)."""
+    """Captions of `images` (a list, or a `datasets` column of PIL images) by `model` (greedy or beam search);
+    with `allowed_captions`, decoding may only write one of them (:func:`caption_constraint`)."""
     from tqdm.auto import tqdm
 
     device = next(model.parameters()).device
     kwargs = {"num_beams": num_beams, "do_sample": False}
+    if allowed_captions is not None:
+        kwargs["prefix_allowed_tokens_fn"] = caption_constraint(processor.tokenizer, allowed_captions)
     if max_new_tokens is not None:
         kwargs["max_new_tokens"] = max_new_tokens
     captions = []
@@ -117,10 +137,13 @@ def emoji_common_indices(test_set, data_dir=None) -> list[int]:
 def evaluate_captioner_on_dataset(
     model, processor, dataset_name: str, splits=None, data_dir=None, caption_column: str | None = None,
     test_vendor: str = "facebook", batch_size: int = 64, num_beams: int = 1, max_samples: int | None = None,
-    baseline: bool = True, progress: bool = False,
+    baseline: bool = True, progress: bool = False, closed_vocabulary: bool = False,
 ) -> list[dict]:
     """Exact match and BLEU-4 of `model` on each split of `dataset_name`; for ``emoji`` also on the emoji all four
     vendors draw, beside the nearest-neighbour (16x16 raw pixels) baseline over the training vendors' images.
+
+    With `closed_vocabulary` (``emoji``), each split is also captioned with decoding restricted to the training
+    split's captions (:func:`caption_constraint`), reported as its own system.
 
     Returns rows ``{"dataset", "split", "subset", "system", "exact_match", "bleu4", "num_images"}``."""
     from .caption_data import load_caption_dataset
@@ -158,11 +181,24 @@ def evaluate_captioner_on_dataset(
                 rows.append({"dataset": dataset_name, "split": split, "subset": "emoji all four vendors draw",
                              "system": "nearest neighbour, raw 16x16 pixels",
                              **caption_scores(guesses, [references[i] for i in common])})
+            if closed_vocabulary:
+                vendor = test_vendor if split == "test" else split
+                train = load_caption_dataset("emoji", "train", data_dir=data_dir, **options)
+                names = [t for t, v in zip(train["text"], train["vendor"]) if v != vendor]
+                closed = generate_captions(model, processor, dataset["image"], batch_size, num_beams,
+                                           progress=progress, allowed_captions=names)
+                system = "captioner, decoding restricted to the training names"
+                rows.append({"dataset": dataset_name, "split": split, "subset": subset, "system": system,
+                             **caption_scores(closed, references)})
+                rows.append({"dataset": dataset_name, "split": split, "subset": "emoji all four vendors draw",
+                             "system": system,
+                             **caption_scores([closed[i] for i in common], [references[i] for i in common])})
     return rows
 
 
 __all__ = [
     "bleu4",
+    "caption_constraint",
     "caption_scores",
     "emoji_common_indices",
     "evaluate_captioner_on_dataset",

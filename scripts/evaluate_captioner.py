@@ -57,6 +57,8 @@ def parse_args(argv=None):
     parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--num_beams", type=int, default=1)
     parser.add_argument("--no_baseline", action="store_true", help="emoji: skip the nearest-neighbour baseline")
+    parser.add_argument("--closed_vocabulary", action="store_true",
+                        help="emoji: also caption with decoding restricted to the training vendors' names")
     parser.add_argument("--device", default=None, help=DEVICE_HELP)
     parser.add_argument("--num_threads", type=int, default=None)
     parser.add_argument("--output_json", default=None, help="also write the figures here")
@@ -89,6 +91,7 @@ def main(argv=None):
         model, processor, args.dataset_name, args.split, data_dir=args.data_dir, caption_column=args.caption_column,
         test_vendor=args.test_vendor, batch_size=args.batch_size, num_beams=args.num_beams,
         max_samples=args.max_samples, baseline=not args.no_baseline, progress=True,
+        closed_vocabulary=args.closed_vocabulary,
     )  # fmt: skip
     for row in rows:
         print(

@@ -203,6 +203,118 @@ def test_random_affine_and_collate():
     assert out["decoder_attention_mask"].sum().item() == 8
 
 
+def test_augmentations_keep_shape_range_and_do_what_they_say():
+    from hf_argen.training.captioning import (
+        CaptionerArguments,
+        augment_images,
+        make_collate,
+        random_blur,
+        random_color,
+        random_erase,
+        random_morphology,
+    )
+
+    torch.manual_seed(0)
+    x = torch.ones(6, 3, 16, 16)  # white background, a dark red square and a grey bar
+    x[:, 0, 4:10, 4:10], x[:, 1:, 4:10, 4:10] = 0.6, -0.8
+    x[:, :, 12:14, 2:14] = -0.2
+    for fn in (random_blur, random_morphology, random_erase):
+        assert torch.equal(fn(x, 0.0), x)
+    assert torch.allclose(random_color(x, 0.0), x)
+    coloured = random_color(x, 0.4)
+    assert coloured.shape == x.shape and coloured.min() >= -1 and coloured.max() <= 1
+    grey = coloured[:, :, 12, 8]
+    assert torch.allclose(grey, grey[:, :1].expand_as(grey), atol=1e-6)  # grey stays grey (no hue shift)
+    red = coloured[:, :, 6, 6]
+    assert bool((red[:, 0] > red[:, 1]).all())  # red stays red
+    blurred = random_blur(x, 1.0)
+    assert not torch.equal(blurred, x) and torch.allclose(blurred.mean(), x.mean(), atol=0.05)
+    assert torch.allclose(blurred[:, :, 0, 15], x[:, :, 0, 15], atol=1e-6)  # far from any edge: unchanged
+    morphed = random_morphology(x, 1.0)
+    darker = (morphed < x - 1e-6).flatten(1).any(1)
+    lighter = (morphed > x + 1e-6).flatten(1).any(1)
+    assert bool((darker ^ lighter).all())  # each image thickened or thinned, never both
+    erased = random_erase(x, 1.0)
+    changed = erased != x
+    assert bool(changed.flatten(1).any(1).all()) and bool((erased[changed] == 1).all())  # painted white
+    flags = CaptionerArguments(augment_color=0.2, augment_blur=0.5, augment_morphology=0.5, augment_erase=0.5)
+    out = augment_images(x, flags)
+    assert out.shape == x.shape and out.dtype == x.dtype and not torch.equal(out, x)
+    assert torch.equal(augment_images(x, CaptionerArguments(no_augmentation=True, augment_color=0.5)), x)
+    batch = {"pixel_values": x.half(), "token_ids": [[1, 5, 2]] * 6}
+    assert make_collate(0, flags)(batch)["pixel_values"].shape == x.shape
+
+
+def test_label_smoothing_loss():
+    from hf_argen.training.captioning import make_compute_loss
+
+    assert make_compute_loss(0.0) is None
+    torch.manual_seed(0)
+    from hf_argen.captioning import CaptionerConfig, CaptionerForConditionalGeneration
+
+    config = CaptionerConfig(vocab_size=12, hidden_size=16, num_attention_heads=2, image_size=8,
+                             encoder_channels=[8], bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    model = CaptionerForConditionalGeneration(config).eval()
+    ids = torch.tensor([[1, 5, 6, 2], [1, 7, 2, 0]])
+    batch = {"pixel_values": torch.rand(2, 3, 8, 8), "decoder_input_ids": ids,
+             "decoder_attention_mask": (ids != 0).long(), "labels": ids.masked_fill(ids == 0, -100)}
+    plain = model(**batch).loss
+    smoothed = make_compute_loss(0.1)(model, batch)
+    nearly_plain = make_compute_loss(1e-9)(model, batch)
+    assert torch.allclose(nearly_plain, plain, atol=1e-5)
+    log_probs = model(**{k: v for k, v in batch.items() if k != "labels"}).logits[:, :-1].log_softmax(-1)
+    keep = batch["labels"][:, 1:] != -100
+    nll = -log_probs.gather(-1, batch["labels"][:, 1:].clamp(min=0)[..., None])[..., 0][keep].mean()
+    uniform = -log_probs.mean(-1)[keep].mean()
+    assert torch.allclose(smoothed, 0.9 * nll + 0.1 * uniform, atol=1e-5)
+
+
+def test_emoji_vendor_flags_choose_the_training_vendors(monkeypatch):
+    from hf_argen.training import captioning
+    from hf_argen.training.arguments import DataArguments
+
+    seen = {}
+    monkeypatch.setattr("hf_argen.caption_data.load_caption_dataset",
+                        lambda name, split, data_dir=None, **kw: seen.update(kw) or "loaded")
+    flags = captioning.CaptionerArguments(emoji_vendors=["apple", "google", "twitter"], test_vendor="twitter")
+    data = DataArguments(dataset_name="emoji")
+    assert captioning.load_split(data, flags, "train") == "loaded"
+    assert seen == {"test_vendor": "twitter", "vendors": ("apple", "google", "twitter")}
+
+
+def test_closed_vocabulary_decoding_writes_only_allowed_captions():
+    from hf_argen.caption_evaluation import caption_constraint, generate_captions
+    from hf_argen.captioning import (
+        CaptionerConfig,
+        CaptionerForConditionalGeneration,
+        CaptionerImageProcessor,
+        CaptionerProcessor,
+        train_caption_tokenizer,
+    )
+
+    captions = ["red apple", "red apple pie", "green apple", "flag: france", "blue"]
+    tokenizer = train_caption_tokenizer(captions + ["purple banana split"])
+    torch.manual_seed(0)
+    config = CaptionerConfig(vocab_size=len(tokenizer), hidden_size=16, num_attention_heads=2, image_size=8,
+                             encoder_channels=[8], bos_token_id=tokenizer.bos_token_id,
+                             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+                             max_position_embeddings=12)
+    model = CaptionerForConditionalGeneration(config).eval()
+    processor = CaptionerProcessor(CaptionerImageProcessor(image_size=8), tokenizer)
+    images = [Image.fromarray(np.random.default_rng(i).integers(0, 255, (8, 8, 3), dtype=np.uint8)) for i in range(6)]
+    for beams in (1, 3):
+        out = generate_captions(model, processor, images, num_beams=beams, allowed_captions=captions)
+        assert set(out) <= set(captions), out
+    fn = caption_constraint(tokenizer, captions)
+    red = tokenizer.encode("red", add_special_tokens=False)
+    start = torch.tensor([tokenizer.bos_token_id])
+    assert set(fn(0, start)) == {tokenizer.encode(c, add_special_tokens=False)[0] for c in captions}
+    red_apple = tokenizer.encode("red apple", add_special_tokens=False)
+    after_apple = fn(0, torch.tensor([tokenizer.bos_token_id, *red_apple]))
+    assert set(after_apple) == {tokenizer.eos_token_id, tokenizer.encode("pie", add_special_tokens=False)[0]}
+    assert fn(0, torch.cat([start, torch.tensor(red * 3)])) == [tokenizer.pad_token_id]  # off the trie: pad
+
+
 def test_detect_num_channels():
     from hf_argen.training.captioning import detect_num_channels
 

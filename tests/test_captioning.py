@@ -77,7 +77,7 @@ def save_tiny(folder, model=None, processor=None):
 # ---------------------------------------------------------------------------------------------------------
 # Model and generation
 # ---------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("encoder_type", ["conv", "patch"])
+@pytest.mark.parametrize("encoder_type", ["conv", "patch", "resnet"])
 @pytest.mark.parametrize("generate_kwargs", [{}, {"num_beams": 3}, {"do_sample": True, "top_k": 5, "top_p": 0.9}])
 def test_cached_and_uncached_generation_give_identical_tokens(encoder_type, generate_kwargs):
     model = tiny_model(encoder_type=encoder_type)
@@ -449,10 +449,37 @@ def test_emoji_dataset_split_by_vendor_rgba_on_white(tmp_path):
     assert np.asarray(train[0]["image"]).min() == 255 and train[0]["image"].mode == "RGB"  # transparent -> white
     test = load_caption_dataset("emoji", "test", data_dir=tmp_path)
     assert test["text"] == ["grinning face"] and test["vendor"] == ["facebook"]
+    # leave-one-vendor-out validation: train on two vendors, validate on a third
+    two = load_caption_dataset("emoji", "train", data_dir=tmp_path, vendors=("apple", "google", "twitter"),
+                               test_vendor="twitter")
+    assert sorted(set(two["vendor"])) == ["apple", "google"]
+    with pytest.raises(ValueError, match="vendors"):
+        load_caption_dataset("emoji", "train", data_dir=tmp_path, vendors=("apple", "google"), test_vendor="twitter")
     with pytest.raises(ValueError, match="split"):
         load_caption_dataset("emoji", "validation", data_dir=tmp_path)
     with pytest.raises(ValueError, match="No emoji data"):
         load_caption_dataset("emoji", "train", data_dir=tmp_path / "nothing")
+
+
+def test_resnet_encoder_grid_blocks_and_config_errors(tmp_path):
+    model = tiny_model(encoder_type="resnet", encoder_blocks_per_stage=2)
+    assert model.config.grid_size == 4
+    assert sum(type(m).__name__ == "CaptionerResidualBlock" for m in model.encoder.modules()) == 4
+    features = model.encoder(random_pixels()).last_hidden_state
+    assert features.shape == (3, 16, 32)
+    model.save_pretrained(tmp_path)
+    reloaded = AutoModelForImageTextToText.from_pretrained(tmp_path).eval()
+    pixels, ids = random_pixels(), torch.tensor([[1, 4, 5]] * 3)
+    with torch.no_grad():
+        assert torch.equal(model(pixel_values=pixels, decoder_input_ids=ids).logits,
+                           reloaded(pixel_values=pixels, decoder_input_ids=ids).logits)
+    assert tiny_model(encoder_type="resnet", encoder_blocks_per_stage=0).config.grid_size == 4
+    with pytest.raises(ValueError, match="encoder_blocks_per_stage"):
+        tiny_model(encoder_type="resnet", encoder_blocks_per_stage=-1)
+    with pytest.raises(ValueError, match="divisible"):
+        tiny_model(encoder_type="resnet", encoder_channels=[8, 8, 8, 8, 8])
+    # configs saved before the option existed load with its default
+    assert CaptionerConfig(encoder_type="conv").encoder_blocks_per_stage == 1
 
 
 def test_static_cache_is_refused_with_a_clear_error():

@@ -30,13 +30,20 @@ class CaptionerArguments:
     caption_column: str | None = field(default=None, metadata={"help": "caption column (default: detected, 'text')."})
     num_train_scenes: int = field(default=20_000, metadata={"help": "mnist_scenes: training scenes to compose."})
     test_vendor: str = field(default="facebook", metadata={"help": "emoji: the vendor held out of 'train'."})
+    emoji_vendors: list[str] = field(
+        default_factory=lambda: ["apple", "google", "twitter", "facebook"],
+        metadata={
+            "help": "emoji: the vendors in play; 'train' is all of them but --test_vendor. Leave-one-vendor-out "
+            "validation: --emoji_vendors apple google twitter --test_vendor twitter --eval_split twitter."
+        },
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training images."})
     tokenizer_type: str = field(default="word", metadata={"choices": ["word", "bpe"]})
     tokenizer_vocab_size: int = field(default=8192, metadata={"help": "most tokens (word: most frequent words)."})
     max_caption_tokens: int = field(default=40, metadata={"help": "longest caption in tokens (bos/eos included)."})
     image_size: int = field(default=32, metadata={"help": "images are resized to this side."})
     num_channels: int | None = field(default=None, metadata={"help": "1 or 3 (default: 1 if every image is grey)."})
-    encoder_type: str = field(default="conv", metadata={"choices": ["conv", "patch"]})
+    encoder_type: str = field(default="conv", metadata={"choices": ["conv", "patch", "resnet"]})
     encoder_channels: list[int] = field(
         default_factory=lambda: [32, 64], metadata={"help": "conv stage widths (each halves the image side)."}
     )
@@ -49,6 +56,20 @@ class CaptionerArguments:
     augment_translate: float = field(default=0.06, metadata={"help": "random shift, as a fraction of the side."})
     augment_scale: float = field(default=0.08, metadata={"help": "random zoom in 1 +- this."})
     augment_rotate: float = field(default=6.0, metadata={"help": "random rotation in +- degrees."})
+    augment_color: float = field(
+        default=0.0, metadata={"help": "random saturation and ink contrast in 1 +- this, brightness shift +- this/2 "
+                               "(hue is kept: colour names things)."}
+    )  # fmt: skip
+    augment_blur: float = field(default=0.0, metadata={"help": "probability of a random Gaussian blur (sigma 0.3..1)."})
+    augment_morphology: float = field(
+        default=0.0, metadata={"help": "probability of thickening or thinning dark strokes (3x3 min/max filter, "
+                               "blended in with a random weight)."}
+    )  # fmt: skip
+    augment_erase: float = field(
+        default=0.0, metadata={"help": "probability of painting a random rectangle (4-16%% of the image) white."}
+    )
+    encoder_blocks_per_stage: int = field(default=1, metadata={"help": "resnet encoder: residual blocks per stage."})
+    label_smoothing: float = field(default=0.0, metadata={"help": "label smoothing of the training loss."})
     no_augmentation: bool = field(default=False, metadata={"help": "train on the images as they are."})
     eval_exact_match_samples: int = field(
         default=300, metadata={"help": "validation images captioned (greedy) for exact match at each evaluation."}
@@ -67,6 +88,7 @@ def load_split(data: DataArguments, flags: CaptionerArguments, split: str):
         options["num_scenes"] = flags.num_train_scenes
     if data.dataset_name == "emoji":
         options["test_vendor"] = flags.test_vendor
+        options["vendors"] = tuple(flags.emoji_vendors)
     if data.dataset_name in ("mnist_scenes", "emoji"):
         return load_caption_dataset(data.dataset_name, split, data_dir=data.data_dir, **options)
     return load_caption_dataset(
@@ -135,16 +157,102 @@ def random_affine(pixel_values: torch.Tensor, translate: float, scale: float, ro
     return F.grid_sample(pixel_values, grid, padding_mode="border", align_corners=False)
 
 
+def _uniform(batch: int, low: float, high: float) -> torch.Tensor:
+    return low + (high - low) * torch.rand(batch, 1, 1, 1)
+
+
+def random_color(pixel_values: torch.Tensor, strength: float) -> torch.Tensor:
+    """Per-image random saturation (blend with grey, 1 ± `strength`), ink contrast against the white background
+    (1 ± `strength`) and brightness (± `strength` / 2); hue is kept. Pixels normalised to [-1, 1]; clamped there."""
+    batch = pixel_values.shape[0]
+    x = (pixel_values + 1) / 2
+    grey = x.mean(1, keepdim=True)
+    x = grey + (x - grey) * _uniform(batch, 1 - strength, 1 + strength)
+    x = 1 - (1 - x) * _uniform(batch, 1 - strength, 1 + strength)
+    x = x + _uniform(batch, -strength / 2, strength / 2)
+    return (x.clamp(0, 1) * 2 - 1).to(pixel_values.dtype)
+
+
+def random_blur(pixel_values: torch.Tensor, probability: float) -> torch.Tensor:
+    """Blur a random `probability` share of the images with a 3x3 Gaussian of sigma in [0.3, 1]."""
+    import torch.nn.functional as F
+
+    batch, channels = pixel_values.shape[:2]
+    chosen = torch.rand(batch) < probability
+    if not chosen.any():
+        return pixel_values
+    sigma = 0.3 + 0.7 * torch.rand(int(chosen.sum()))
+    taps = torch.exp(-torch.tensor([1.0, 0.0, 1.0])[None] / (2 * sigma[:, None] ** 2))
+    taps = taps / taps.sum(1, keepdim=True)
+    kernels = (taps[:, :, None] * taps[:, None, :]).repeat_interleave(channels, 0)[:, None]  # (n*C, 1, 3, 3)
+    selected = pixel_values[chosen]
+    flat = F.pad(selected.reshape(1, -1, *selected.shape[2:]), (1, 1, 1, 1), mode="replicate")
+    blurred = F.conv2d(flat, kernels.to(pixel_values), groups=kernels.shape[0]).reshape(selected.shape)
+    out = pixel_values.clone()
+    out[chosen] = blurred
+    return out
+
+
+def random_morphology(pixel_values: torch.Tensor, probability: float) -> torch.Tensor:
+    """For a random `probability` share of the images, thicken (3x3 min filter: dark strokes grow on the white
+    background) or thin (3x3 max filter) the drawing, blended in with a weight in [0.3, 1]."""
+    import torch.nn.functional as F
+
+    batch = pixel_values.shape[0]
+    chosen = torch.rand(batch) < probability
+    if not chosen.any():
+        return pixel_values
+    thicker = -F.max_pool2d(-pixel_values, 3, stride=1, padding=1)
+    thinner = F.max_pool2d(pixel_values, 3, stride=1, padding=1)
+    filtered = torch.where((torch.rand(batch) < 0.5)[:, None, None, None], thicker, thinner)
+    weight = _uniform(batch, 0.3, 1.0) * chosen[:, None, None, None]
+    return pixel_values + weight.to(pixel_values) * (filtered - pixel_values)
+
+
+def random_erase(pixel_values: torch.Tensor, probability: float) -> torch.Tensor:
+    """Paint one random rectangle (4-16 % of the area, aspect 1/2..2) white (the background) in a random
+    `probability` share of the images."""
+    batch, _, height, width = pixel_values.shape
+    area = _uniform(batch, 0.04, 0.16).flatten()
+    aspect = torch.exp(_uniform(batch, -math.log(2), math.log(2)).flatten())
+    h = (area * aspect).sqrt().mul(height).clamp(1, height)
+    w = (area / aspect).sqrt().mul(width).clamp(1, width)
+    top = torch.rand(batch) * (height - h)
+    left = torch.rand(batch) * (width - w)
+    rows = torch.arange(height)[None, :, None]
+    cols = torch.arange(width)[None, None, :]
+    inside = (
+        (rows >= top[:, None, None]) & (rows < (top + h)[:, None, None])
+        & (cols >= left[:, None, None]) & (cols < (left + w)[:, None, None])
+        & (torch.rand(batch) < probability)[:, None, None]
+    )  # fmt: skip
+    return pixel_values.masked_fill(inside[:, None], 1.0)
+
+
+def augment_images(pixel_values: torch.Tensor, flags: CaptionerArguments) -> torch.Tensor:
+    """The training augmentation `flags` asks for: morphology, colour, affine, blur, erasing (in that order)."""
+    if flags.no_augmentation:
+        return pixel_values
+    if flags.augment_morphology:
+        pixel_values = random_morphology(pixel_values, flags.augment_morphology)
+    if flags.augment_color:
+        pixel_values = random_color(pixel_values, flags.augment_color)
+    if flags.augment_translate or flags.augment_scale or flags.augment_rotate:
+        pixel_values = random_affine(pixel_values, flags.augment_translate, flags.augment_scale, flags.augment_rotate)
+    if flags.augment_blur:
+        pixel_values = random_blur(pixel_values, flags.augment_blur)
+    if flags.augment_erase:
+        pixel_values = random_erase(pixel_values, flags.augment_erase)
+    return pixel_values
+
+
 def make_collate(pad_token_id: int, flags: CaptionerArguments | None = None):
     """Batch builder: float32 pixels (augmented when `flags` asks for it), captions padded to the longest."""
-    augment = flags is not None and not flags.no_augmentation and (
-        flags.augment_translate or flags.augment_scale or flags.augment_rotate
-    )
 
     def collate(batch):
         pixels = batch["pixel_values"].float()
-        if augment:
-            pixels = random_affine(pixels, flags.augment_translate, flags.augment_scale, flags.augment_rotate)
+        if flags is not None:
+            pixels = augment_images(pixels, flags)
         rows = batch["token_ids"]
         longest = max(len(r) for r in rows)
         ids = torch.full((len(rows), longest), pad_token_id, dtype=torch.long)
@@ -169,6 +277,7 @@ def build_model(flags: CaptionerArguments, tokenizer, num_channels: int):
         num_channels=num_channels,
         encoder_type=flags.encoder_type,
         encoder_channels=list(flags.encoder_channels),
+        encoder_blocks_per_stage=flags.encoder_blocks_per_stage,
         patch_size=flags.patch_size,
         num_encoder_layers=flags.num_encoder_layers,
         vocab_size=len(tokenizer),
@@ -194,6 +303,21 @@ def build_model(flags: CaptionerArguments, tokenizer, num_channels: int):
     return model
 
 
+def make_compute_loss(label_smoothing: float):
+    """`compute_loss` of the loop: the model's own loss, or cross-entropy with label smoothing (nats per token)."""
+    if not label_smoothing:
+        return None
+
+    def compute_loss(model, batch):
+        labels = batch["labels"]
+        logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits.float()
+        return torch.nn.functional.cross_entropy(
+            logits[:, :-1].transpose(1, 2), labels[:, 1:], ignore_index=-100, label_smoothing=label_smoothing
+        )
+
+    return compute_loss
+
+
 def make_eval_fn(valid: CaptionDataset, collate, processor, batch_size: int, exact_match_samples: int):
     """Validation loss (nats per caption token, EOS included) on every validation image and greedy exact match
     (%) on the first `exact_match_samples`."""
@@ -201,6 +325,8 @@ def make_eval_fn(valid: CaptionDataset, collate, processor, batch_size: int, exa
 
     references = [normalize_caption(c) for c in valid.captions]
     num_generated = min(exact_match_samples, len(valid))
+    # Evenly spaced images (not the first N: named datasets are ordered by kind, e.g. emoji by category).
+    spaced = torch.linspace(0, len(valid) - 1, num_generated).round().long() if num_generated else None
 
     def eval_fn(model, accelerator):
         def loss_statistics(index):
@@ -214,6 +340,7 @@ def make_eval_fn(valid: CaptionDataset, collate, processor, batch_size: int, exa
             return {"nll": nll.double(), "tokens": (targets != -100).sum().double()}
 
         def match_statistics(index):
+            index = spaced[index]
             pixels = valid.pixel_values[index].float().to(accelerator.device)
             tokens = model.generate(pixel_values=pixels, num_beams=1, do_sample=False)
             captions = processor.batch_decode(tokens, skip_special_tokens=True)
@@ -299,6 +426,7 @@ def train_captioner(
         loop_args,
         train,
         collate_fn=make_collate(tokenizer.pad_token_id, flags),
+        compute_loss=make_compute_loss(flags.label_smoothing),
         eval_fn=make_eval_fn(valid, collate_eval, processor, run.eval_batch_size, flags.eval_exact_match_samples)
         if valid
         else None,

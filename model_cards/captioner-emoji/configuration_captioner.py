@@ -3,7 +3,7 @@
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-ENCODER_TYPES = ("conv", "patch")
+ENCODER_TYPES = ("conv", "patch", "resnet")
 # Written into every saved config: `pipeline("image-to-text", model=folder, trust_remote_code=True)` reads it
 # before transformers (>= 5.19) renames the built-in task, and loads the pipeline shipped beside the weights.
 CAPTIONING_CUSTOM_PIPELINES = {
@@ -32,9 +32,11 @@ class CaptionerConfig(PreTrainedConfig):
         num_channels (`int`, defaults to 3): 1 (grey) or 3 (RGB).
         encoder_type (`str`, defaults to `"conv"`): `"conv"` (stride-2 conv stages, one per `encoder_channels`
             entry; grid `image_size / 2**len(encoder_channels)`) or `"patch"` (ViT-style non-overlapping
-            `patch_size` patches, grid `image_size / patch_size`).
+            `patch_size` patches, grid `image_size / patch_size`) or `"resnet"` (as `"conv"`, each stage a stride-2
+            conv followed by `encoder_blocks_per_stage` residual blocks of two 3x3 convs).
         encoder_channels (`list[int]`, defaults to `[32, 64]`): widths of the conv stages.
         patch_size (`int`, defaults to 4): patch side for `"patch"`.
+        encoder_blocks_per_stage (`int`, defaults to 1): residual blocks per stage of the `"resnet"` encoder.
         num_encoder_layers (`int`, defaults to 1): transformer (self-attention) layers over the feature grid.
 
     Text decoder (`transformers`' names):
@@ -53,6 +55,7 @@ class CaptionerConfig(PreTrainedConfig):
     encoder_channels: list[int] | tuple[int, ...] | None = None
     patch_size: int = 4
     num_encoder_layers: int = 1
+    encoder_blocks_per_stage: int = 1
 
     vocab_size: int = 64
     hidden_size: int = 128
@@ -89,6 +92,7 @@ class CaptionerConfig(PreTrainedConfig):
             ("image_size", 1),
             ("patch_size", 1),
             ("num_encoder_layers", 0),
+            ("encoder_blocks_per_stage", 0),
             ("vocab_size", 1),
             ("hidden_size", 1),
             ("num_hidden_layers", 1),
@@ -101,7 +105,7 @@ class CaptionerConfig(PreTrainedConfig):
             raise ValueError(f"`num_channels` must be 1 or 3, got {self.num_channels!r}.")
         if self.encoder_type not in ENCODER_TYPES:
             raise ValueError(f"`encoder_type` must be one of {ENCODER_TYPES}, got {self.encoder_type!r}.")
-        if self.encoder_type == "conv":
+        if self.encoder_type in ("conv", "resnet"):
             if not self.encoder_channels:
                 raise ValueError("`encoder_channels` must list at least one conv stage width.")
             for width in self.encoder_channels:
@@ -137,7 +141,7 @@ class CaptionerConfig(PreTrainedConfig):
     @property
     def grid_size(self) -> int:
         """Side of the image feature grid the decoder attends to (`grid_size**2` image tokens)."""
-        if self.encoder_type == "conv":
+        if self.encoder_type in ("conv", "resnet"):
             return self.image_size // 2 ** len(self.encoder_channels)
         return self.image_size // self.patch_size
 

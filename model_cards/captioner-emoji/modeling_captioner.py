@@ -311,6 +311,18 @@ class CaptionerImageEncoder(nn.Module):
                 width = channels
             stages.append(nn.Conv2d(width, config.hidden_size, 1))
             self.stem = nn.Sequential(*stages)
+        elif config.encoder_type == "resnet":
+            stages, width = [], config.num_channels
+            for channels in config.encoder_channels:
+                stages += [
+                    nn.Conv2d(width, channels, 3, stride=2, padding=1),
+                    nn.GroupNorm(_groups(channels), channels),
+                    nn.GELU(),
+                ]
+                stages += [CaptionerResidualBlock(channels) for _ in range(config.encoder_blocks_per_stage)]
+                width = channels
+            stages.append(nn.Conv2d(width, config.hidden_size, 1))
+            self.stem = nn.Sequential(*stages)
         else:
             self.stem = nn.Conv2d(config.num_channels, config.hidden_size, config.patch_size, stride=config.patch_size)
         self.embed_positions = nn.Parameter(torch.zeros(config.grid_size**2, config.hidden_size))
@@ -347,6 +359,22 @@ class CaptionerImageEncoder(nn.Module):
 
 def _groups(channels: int) -> int:
     return math.gcd(channels, 8)
+
+
+class CaptionerResidualBlock(nn.Module):
+    """`x + GN(conv(GELU(GN(conv(x)))))`, then GELU: two 3x3 convs at constant width (the `"resnet"` encoder)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm1 = nn.GroupNorm(_groups(channels), channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.norm2 = nn.GroupNorm(_groups(channels), channels)
+        self.act = nn.GELU()
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        residual = self.norm2(self.conv2(self.act(self.norm1(self.conv1(hidden_states)))))
+        return self.act(hidden_states + residual)
 
 
 class CaptionerTextDecoder(nn.Module):

@@ -1,0 +1,54 @@
+#!/usr/bin/env python
+"""Copy a trained captioner (a training `output_dir` or a checkpoint folder + the run's processor) into a model
+folder to ship, optionally with its weights stored in float16 (they load as float32: `config.dtype` stays
+float32), which halves the folder.
+
+    PYTHONPATH=. python scripts/export_captioner.py --model out --output model_cards/captioner-emoji --float16
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+try:  # run from a clean clone without `pip install -e .`
+    import hf_argen  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="a saved captioner folder (model, tokenizer, image processor)")
+    parser.add_argument("--processor", default=None, help="folder with the processor (default: --model)")
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--float16", action="store_true", help="store the weights in float16")
+    args = parser.parse_args(argv)
+    import json
+
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from hf_argen.atomic import atomic_save_pretrained, atomic_write_text
+
+    model = AutoModelForImageTextToText.from_pretrained(args.model, dtype=torch.float32)
+    processor = AutoProcessor.from_pretrained(args.processor or args.model)
+    output = Path(args.output)
+    if args.float16:
+        model.to(torch.float16)
+    atomic_save_pretrained(model, output)
+    atomic_save_pretrained(processor, output)
+    if args.float16:  # float16 on disk, float32 when loaded
+        config = json.loads((output / "config.json").read_text())
+        config["dtype"] = "float32"
+        atomic_write_text(output / "config.json", json.dumps(config, indent=2, sort_keys=True) + "\n")
+    size = sum(f.stat().st_size for f in output.iterdir() if f.is_file())
+    print(f"wrote {output} ({size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    from hf_argen.cli import run_cli
+
+    run_cli(main)
