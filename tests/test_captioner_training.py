@@ -344,3 +344,24 @@ def test_shipped_captioners_load_and_caption(name):
     captioner = pipeline("image-captioning", model=str(folder))
     text = captioner(np.full((64, 64, 3), 255, np.uint8))[0]["generated_text"]
     assert text and (name != "captioner-mnist-scenes" or re.fullmatch(r"a \d (to the left of|above) a \d", text))
+
+
+def test_validation_with_more_processes_than_images_skips_the_empty_shard():
+    """A rank whose shard holds no validation image adds zeros instead of calling the model on an empty batch."""
+    import types
+
+    from reliability_models import caption_tokenizer, captioner
+
+    from hf_argen.training.captioning import CaptionDataset, make_collate, make_eval_fn
+
+    tokenizer = caption_tokenizer()
+    model = captioner(tokenizer)
+    ids = [tokenizer("a red square")["input_ids"], tokenizer("white")["input_ids"]]
+    valid = CaptionDataset(torch.zeros(2, 3, 8, 8, dtype=torch.float16), ids, ["a red square", "white"])
+    collate = make_collate(tokenizer.pad_token_id)
+    calls = []
+    model.generate = lambda **kwargs: calls.append(kwargs) or torch.zeros(0, 1, dtype=torch.long)
+    accelerator = types.SimpleNamespace(process_index=3, num_processes=4, device=torch.device("cpu"),
+                                        is_local_main_process=False, reduce=lambda value, reduction: value)  # fmt: skip
+    metrics = make_eval_fn(valid, collate, tokenizer, batch_size=4, exact_match_samples=2)(model, accelerator)
+    assert set(metrics) == {"validation_loss", "validation_exact_match"} and calls == []

@@ -330,6 +330,8 @@ def make_eval_fn(valid: CaptionDataset, collate, processor, batch_size: int, exa
 
     def eval_fn(model, accelerator):
         def loss_statistics(index):
+            if len(index) == 0:  # an empty shard (more processes than validation images)
+                return {"nll": torch.zeros((), dtype=torch.float64), "tokens": torch.zeros((), dtype=torch.float64)}
             batch = collate(valid.__getitems__(index.tolist()))
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             logits = model(**{k: v for k, v in batch.items() if k != "labels"}, use_cache=False).logits.float()
@@ -340,6 +342,8 @@ def make_eval_fn(valid: CaptionDataset, collate, processor, batch_size: int, exa
             return {"nll": nll.double(), "tokens": (targets != -100).sum().double()}
 
         def match_statistics(index):
+            if len(index) == 0:
+                return {"hits": 0.0, "count": 0.0}
             index = spaced[index]
             pixels = valid.pixel_values[index].float().to(accelerator.device)
             tokens = model.generate(pixel_values=pixels, num_beams=1, do_sample=False)
