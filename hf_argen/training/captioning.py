@@ -392,6 +392,7 @@ def train_captioner(
             valid_set = valid_set.select(range(min(data.max_eval_samples, len(valid_set))))
         train_captions = list(train_set["text"])
         if tokenizer_dir.exists():
+            logger.info("reusing the tokenizer in %s (--tokenizer_* flags ignored; delete to retrain)", tokenizer_dir)
             tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
         else:
             logger.info("training a %s tokenizer on %d captions", flags.tokenizer_type, len(train_captions))
