@@ -297,29 +297,15 @@ class CaptionerImageEncoder(nn.Module):
     def __init__(self, config: CaptionerConfig):
         super().__init__()
         self.config = config
-        if config.encoder_type == "conv":
+        if config.encoder_type in ("conv", "resnet"):
+            # Per stage: a stride-2 conv, then one more conv ("conv") or residual blocks ("resnet").
             stages, width = [], config.num_channels
             for channels in config.encoder_channels:
-                stages += [
-                    nn.Conv2d(width, channels, 3, stride=2, padding=1),
-                    nn.GroupNorm(_groups(channels), channels),
-                    nn.GELU(),
-                    nn.Conv2d(channels, channels, 3, padding=1),
-                    nn.GroupNorm(_groups(channels), channels),
-                    nn.GELU(),
-                ]
-                width = channels
-            stages.append(nn.Conv2d(width, config.hidden_size, 1))
-            self.stem = nn.Sequential(*stages)
-        elif config.encoder_type == "resnet":
-            stages, width = [], config.num_channels
-            for channels in config.encoder_channels:
-                stages += [
-                    nn.Conv2d(width, channels, 3, stride=2, padding=1),
-                    nn.GroupNorm(_groups(channels), channels),
-                    nn.GELU(),
-                ]
-                stages += [CaptionerResidualBlock(channels) for _ in range(config.encoder_blocks_per_stage)]
+                stages += _conv_norm_gelu(width, channels, stride=2)
+                if config.encoder_type == "conv":
+                    stages += _conv_norm_gelu(channels, channels)
+                else:
+                    stages += [CaptionerResidualBlock(channels) for _ in range(config.encoder_blocks_per_stage)]
                 width = channels
             stages.append(nn.Conv2d(width, config.hidden_size, 1))
             self.stem = nn.Sequential(*stages)
@@ -359,6 +345,14 @@ class CaptionerImageEncoder(nn.Module):
 
 def _groups(channels: int) -> int:
     return math.gcd(channels, 8)
+
+
+def _conv_norm_gelu(in_channels: int, out_channels: int, stride: int = 1) -> list[nn.Module]:
+    return [
+        nn.Conv2d(in_channels, out_channels, 3, stride=stride, padding=1),
+        nn.GroupNorm(_groups(out_channels), out_channels),
+        nn.GELU(),
+    ]
 
 
 class CaptionerResidualBlock(nn.Module):
