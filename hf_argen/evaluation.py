@@ -150,6 +150,19 @@ def pixelcnn_marginal_log_likelihood(
     return torch.logsumexp(per_class + prior[classes].log(), dim=1)
 
 
+def independent_categorical_log_likelihood(
+    train_levels: torch.Tensor, levels: torch.Tensor, num_levels: int, alpha: float = 0.5
+) -> torch.Tensor:
+    """The floor any image model should beat: every sub-pixel an independent categorical over `num_levels`,
+    fitted by counting `train_levels` `(N, ...)` plus `alpha` per level (0.5: Jeffreys). Returns log p(x) in nats,
+    `(M,)`, of `levels` `(M, ...)`."""
+    train_levels, levels = train_levels.flatten(1), levels.flatten(1)
+    counts = torch.zeros(train_levels.shape[1], num_levels, dtype=torch.float64)
+    counts.scatter_add_(1, train_levels.T, torch.ones_like(train_levels.T, dtype=torch.float64))
+    log_probs = torch.log((counts + alpha) / (counts.sum(1, keepdim=True) + alpha * num_levels))
+    return log_probs.gather(1, levels.T).T.sum(1)
+
+
 def pixelcnn_metrics(log_likelihood: torch.Tensor, num_subpixels: int) -> dict:
     """`{"bits_per_dim", "nats_per_image", "num_images"}` from per-image log-likelihoods (nats)."""
     nats = -log_likelihood.double().mean().item()
@@ -282,6 +295,7 @@ __all__ = [
     "build_mnist_classifier",
     "class_consistency",
     "class_frequencies",
+    "independent_categorical_log_likelihood",
     "classifier_accuracy",
     "load_mnist_classifier",
     "mnist_tensors",

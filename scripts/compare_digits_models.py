@@ -36,6 +36,7 @@ from hf_argen import (
 from hf_argen.atomic import atomic_write_text
 from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
 from hf_argen.data import digits_split_indices
+from hf_argen.evaluation import independent_categorical_log_likelihood
 from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
 
 NUM_LEVELS, SIZE = 17, 8
@@ -132,15 +133,6 @@ def log_likelihood(name: str, model, pixel_values: torch.Tensor, batch_size: int
     return torch.cat(out)
 
 
-def independent_log_likelihood(train: torch.Tensor, test: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
-    """Per-pixel categorical fitted by counting (plus `alpha` per level); log p(test image) in nats."""
-    flat = train.flatten(1)
-    counts = torch.zeros(NUM_PIXELS, NUM_LEVELS, dtype=torch.float64)
-    counts.scatter_add_(1, flat.T, torch.ones_like(flat.T, dtype=torch.float64))
-    log_probs = torch.log((counts + alpha) / (counts.sum(1, keepdim=True) + alpha * NUM_LEVELS))
-    return log_probs.gather(1, test.flatten(1).T).T.sum(1)
-
-
 def bits_per_dim(log_likelihood_nats: torch.Tensor) -> float:
     return (-log_likelihood_nats.mean() / (NUM_PIXELS * math.log(2))).item()
 
@@ -179,8 +171,8 @@ def main(argv=None):
     rows = []
     for name in args.models:
         if name == "independent":
-            train_ll = independent_log_likelihood(data["train"], data["train"])
-            test_ll = independent_log_likelihood(data["train"], data["test"])
+            train_ll = independent_categorical_log_likelihood(data["train"], data["train"], NUM_LEVELS)
+            test_ll = independent_categorical_log_likelihood(data["train"], data["test"], NUM_LEVELS)
             rows.append((name, NUM_PIXELS * (NUM_LEVELS - 1), bits_per_dim(train_ll), bits_per_dim(test_ll), 0.0))
             continue
         model, seconds = train_model(name, data, args)

@@ -15,18 +15,7 @@ import math
 import torch
 
 from hf_argen.cli import run_cli, script_parser, write_json
-
-
-def categorical_log_probs(levels: torch.Tensor, num_levels: int, alpha: float) -> torch.Tensor:
-    """`(N, D)` long levels -> `(D, num_levels)` log-probabilities, counts plus `alpha` per level."""
-    counts = torch.zeros(levels.shape[1], num_levels, dtype=torch.float64)
-    counts.scatter_add_(1, levels.T, torch.ones_like(levels.T, dtype=torch.float64))
-    return torch.log((counts + alpha) / (counts.sum(1, keepdim=True) + alpha * num_levels))
-
-
-def log_likelihood(log_probs: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
-    """log p(x) in nats of `(N, D)` levels under per-sub-pixel categoricals `(D, num_levels)`."""
-    return log_probs.gather(1, levels.T).T.sum(1)
+from hf_argen.evaluation import independent_categorical_log_likelihood
 
 
 def main(argv=None):
@@ -61,14 +50,14 @@ def main(argv=None):
     def bits(ll: torch.Tensor) -> float:
         return round((-ll.mean() / (dims * math.log(2))).item(), 4)
 
-    unconditional = log_likelihood(categorical_log_probs(x_train, num_levels, args.alpha), x_test)
+    unconditional = independent_categorical_log_likelihood(x_train, x_test, num_levels, args.alpha)
     result = {"dataset": args.dataset_name, "split": args.split, "num_images": len(x_test), "alpha": args.alpha,
               "unconditional_bits_per_dim": bits(unconditional)}  # fmt: skip
     num_classes = num_classes_of(train)
     if num_classes is not None and "label" in test.column_names:
         y_train, y_test = torch.tensor(train["label"]), torch.tensor(test["label"])
         per_class = torch.stack([
-            log_likelihood(categorical_log_probs(x_train[y_train == c], num_levels, args.alpha), x_test)
+            independent_categorical_log_likelihood(x_train[y_train == c], x_test, num_levels, args.alpha)
             for c in range(num_classes)
         ])  # (classes, N) log p(x | y = c)  # fmt: skip
         prior = torch.bincount(y_train, minlength=num_classes).double() / len(y_train)
