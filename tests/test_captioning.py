@@ -32,6 +32,7 @@ from hf_argen.captioning import (
     ImageCaptioningPipeline,
     train_caption_tokenizer,
 )
+from hf_argen.captioning.modeling_captioner import mix_feature_statistics
 
 CAPTIONS = ["a red square", "a blue circle", "a green bar", "a big red circle on a blue square", "white"]
 
@@ -480,6 +481,30 @@ def test_resnet_encoder_grid_blocks_and_config_errors(tmp_path):
         tiny_model(encoder_type="resnet", encoder_channels=[8, 8, 8, 8, 8])
     # configs saved before the option existed load with its default
     assert CaptionerConfig(encoder_type="conv").encoder_blocks_per_stage == 1
+
+
+@pytest.mark.parametrize("encoder_type", ["conv", "resnet"])
+def test_mixstyle_changes_training_features_only_and_keeps_the_weights_layout(encoder_type):
+    plain = tiny_model(encoder_type=encoder_type)
+    mixing = tiny_model(encoder_type=encoder_type, mixstyle_probability=1.0, mixstyle_alpha=0.3)
+    assert plain.state_dict().keys() == mixing.state_dict().keys()  # shipped folders load either way
+    mixing.load_state_dict(plain.state_dict())
+    pixels = random_pixels()
+    with torch.no_grad():
+        assert torch.equal(plain.encoder(pixels).last_hidden_state, mixing.encoder(pixels).last_hidden_state)
+        mixing.train()
+        torch.manual_seed(0)
+        mixed = mixing.encoder(pixels).last_hidden_state
+        assert not torch.allclose(mixed, plain.encoder(pixels).last_hidden_state)
+    # per image, each stage's output keeps its spatial pattern: only the channel statistics are exchanged
+    features = torch.randn(4, 3, 5, 5)
+    out = mix_feature_statistics(features, alpha=0.1)
+    normalise = lambda x: (x - x.mean((2, 3), keepdim=True)) / x.std((2, 3), keepdim=True)  # noqa: E731
+    torch.testing.assert_close(normalise(out), normalise(features), atol=1e-4, rtol=1e-4)
+    for bad in ({"mixstyle_probability": 1.5}, {"mixstyle_probability": -0.1}, {"mixstyle_alpha": 0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            tiny_model(**bad)
+    assert CaptionerConfig().mixstyle_probability == 0.0  # configs saved before the option existed
 
 
 def test_static_cache_is_refused_with_a_clear_error():

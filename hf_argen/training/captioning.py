@@ -69,6 +69,10 @@ class CaptionerArguments:
         default=0.0, metadata={"help": "probability of painting a random rectangle (4-16%% of the image) white."}
     )
     encoder_blocks_per_stage: int = field(default=1, metadata={"help": "resnet encoder: residual blocks per stage."})
+    mixstyle_probability: float = field(
+        default=0.0, metadata={"help": "conv/resnet encoder: chance per batch of MixStyle (mixing per-image channel "
+                                       "statistics) after each stage but the last, in training; 0 = off."}
+    )
     label_smoothing: float = field(default=0.0, metadata={"help": "label smoothing of the training loss."})
     no_augmentation: bool = field(default=False, metadata={"help": "train on the images as they are."})
     eval_exact_match_samples: int = field(
@@ -278,6 +282,7 @@ def build_model(flags: CaptionerArguments, tokenizer, num_channels: int):
         encoder_type=flags.encoder_type,
         encoder_channels=list(flags.encoder_channels),
         encoder_blocks_per_stage=flags.encoder_blocks_per_stage,
+        mixstyle_probability=flags.mixstyle_probability,
         patch_size=flags.patch_size,
         num_encoder_layers=flags.num_encoder_layers,
         vocab_size=len(tokenizer),

@@ -299,7 +299,7 @@ class CaptionerImageEncoder(nn.Module):
         self.config = config
         if config.encoder_type in ("conv", "resnet"):
             # Per stage: a stride-2 conv, then one more conv ("conv") or residual blocks ("resnet").
-            stages, width = [], config.num_channels
+            stages, width, self.stage_ends = [], config.num_channels, []
             for channels in config.encoder_channels:
                 stages += _conv_norm_gelu(width, channels, stride=2)
                 if config.encoder_type == "conv":
@@ -307,10 +307,12 @@ class CaptionerImageEncoder(nn.Module):
                 else:
                     stages += [CaptionerResidualBlock(channels) for _ in range(config.encoder_blocks_per_stage)]
                 width = channels
+                self.stage_ends.append(len(stages) - 1)
             stages.append(nn.Conv2d(width, config.hidden_size, 1))
             self.stem = nn.Sequential(*stages)
         else:
             self.stem = nn.Conv2d(config.num_channels, config.hidden_size, config.patch_size, stride=config.patch_size)
+            self.stage_ends = []
         self.embed_positions = nn.Parameter(torch.zeros(config.grid_size**2, config.hidden_size))
         self.dropout = nn.Dropout(config.hidden_dropout)
         self.layers = nn.ModuleList([CaptionerEncoderLayer(config) for _ in range(config.num_encoder_layers)])
@@ -326,7 +328,7 @@ class CaptionerImageEncoder(nn.Module):
         **kwargs,
     ) -> BaseModelOutput:
         check_pixel_values(pixel_values, self.config)
-        features = self.stem(pixel_values.to(self.embed_positions.dtype))
+        features = self._stem_features(pixel_values.to(self.embed_positions.dtype))
         hidden_states = self.dropout(features.flatten(2).transpose(1, 2) + self.embed_positions)
         all_hidden = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
@@ -341,6 +343,32 @@ class CaptionerImageEncoder(nn.Module):
         if return_dict is False:
             return tuple(x for x in (hidden_states, all_hidden, all_attentions) if x is not None)
         return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden, attentions=all_attentions)
+
+
+    def _stem_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The conv stem; in training with `mixstyle_probability`, MixStyle after every stage but the last."""
+        mix_after = self.stage_ends[:-1] if self.training and self.config.mixstyle_probability else []
+        if not mix_after:
+            return self.stem(pixel_values)
+        features = pixel_values
+        for index, module in enumerate(self.stem):
+            features = module(features)
+            if index in mix_after and torch.rand(()) < self.config.mixstyle_probability:
+                features = mix_feature_statistics(features, self.config.mixstyle_alpha)
+        return features
+
+
+def mix_feature_statistics(features: torch.Tensor, alpha: float) -> torch.Tensor:
+    """MixStyle (Zhou et al., 2021): feature maps `(B, C, H, W)` re-normalised with per-image channel means and
+    standard deviations mixed, with a Beta(alpha, alpha) weight, with those of a random other image of the batch."""
+    batch = features.shape[0]
+    mean = features.mean((2, 3), keepdim=True).detach()
+    std = (features.var((2, 3), keepdim=True) + 1e-6).sqrt().detach()
+    weight = torch.distributions.Beta(alpha, alpha).sample((batch, 1, 1, 1)).to(features)
+    order = torch.randperm(batch, device=features.device)
+    mixed_mean = weight * mean + (1 - weight) * mean[order]
+    mixed_std = weight * std + (1 - weight) * std[order]
+    return (features - mean) / std * mixed_std + mixed_mean
 
 
 def _groups(channels: int) -> int:

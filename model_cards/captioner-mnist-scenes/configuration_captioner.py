@@ -38,6 +38,10 @@ class CaptionerConfig(PreTrainedConfig):
         patch_size (`int`, defaults to 4): patch side for `"patch"`.
         encoder_blocks_per_stage (`int`, defaults to 1): residual blocks per stage of the `"resnet"` encoder.
         num_encoder_layers (`int`, defaults to 1): transformer (self-attention) layers over the feature grid.
+        mixstyle_probability (`float`, defaults to 0.0): in training only, the chance per batch that each conv stage
+            but the last mixes its per-image channel means and standard deviations with another image's
+            (MixStyle, Zhou et al. 2021): a regulariser for drawing styles never seen. 0 turns it off.
+        mixstyle_alpha (`float`, defaults to 0.1): the mixing weight is drawn from Beta(alpha, alpha).
 
     Text decoder (`transformers`' names):
         vocab_size, hidden_size, num_hidden_layers, num_attention_heads, intermediate_size (default
@@ -56,6 +60,8 @@ class CaptionerConfig(PreTrainedConfig):
     patch_size: int = 4
     num_encoder_layers: int = 1
     encoder_blocks_per_stage: int = 1
+    mixstyle_probability: float | int = 0.0
+    mixstyle_alpha: float | int = 0.1
 
     vocab_size: int = 64
     hidden_size: int = 128
@@ -122,6 +128,10 @@ class CaptionerConfig(PreTrainedConfig):
                 f"`hidden_size` ({self.hidden_size}) must be divisible by `num_attention_heads` "
                 f"({self.num_attention_heads})."
             )
+        if not 0.0 <= self.mixstyle_probability <= 1.0:
+            raise ValueError(f"`mixstyle_probability` must be in [0, 1], got {self.mixstyle_probability!r}.")
+        if not 0.0 < self.mixstyle_alpha < float("inf"):
+            raise ValueError(f"`mixstyle_alpha` must be a finite number > 0, got {self.mixstyle_alpha!r}.")
         for name in ("hidden_dropout", "attention_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}.")
