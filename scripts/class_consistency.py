@@ -2,7 +2,7 @@
 """Class consistency of a class-conditional MNIST PixelCNN: how often a separately trained MNIST classifier
 recognises the requested class in the model's samples.
 
-    python scripts/class_consistency.py --model model_cards/pixelcnn-mnist --num_per_class 10 --seed 0
+    python scripts/class_consistency.py --model model_cards/pixelcnn-mnist --num_per_class 100 --seed 0
 
 The classifier (a small CNN, `hf_argen.evaluation.build_mnist_classifier`) is trained on the MNIST training
 split on first use and cached at --classifier_path; its own test accuracy is printed next to the figure.
@@ -19,7 +19,7 @@ from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_pa
 def parse_args(argv=None):
     parser = script_parser(__doc__)
     parser.add_argument("--model", default="model_cards/pixelcnn-mnist", help="a class-conditional MNIST PixelCNN")
-    parser.add_argument("--num_per_class", type=int, default=10, help="samples per class")
+    parser.add_argument("--num_per_class", type=int, default=100, help="samples per class")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     parser.add_argument("--data_dir", default=None, help="MNIST IDX folder (else $HF_ARGEN_DATA_DIR / the Hub)")

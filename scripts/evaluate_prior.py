@@ -39,7 +39,7 @@ def main(argv=None):
         "--cache_dir", default=None, help="cache of the encoded code dataset (default: <model>/codes if there)"
     )
     parser.add_argument("--batch_size", type=int, default=500, help="sequences per forward pass")
-    parser.add_argument("--num_per_class", type=int, default=10, help="samples per class")
+    parser.add_argument("--num_per_class", type=int, default=100, help="samples per class")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
     parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     parser.add_argument("--top_k", type=int, default=None, help="top-k sampling (default: off)")
@@ -98,7 +98,8 @@ def main(argv=None):
           f"in {seconds:.1f}s")  # fmt: skip
     from hf_argen import make_grid
 
-    grid = make_grid(pipe.to_pil(pixels), num_columns=pipe.num_classes, scale=2)
+    shown = min(len(labels), 10 * pipe.num_classes)  # the grid: the first 10 rows (samples of every class)
+    grid = make_grid(pipe.to_pil(pixels[:shown]), num_columns=pipe.num_classes, scale=2)
     if args.grid:
         atomic_save_image(grid, args.grid)
 
@@ -120,8 +121,8 @@ def main(argv=None):
         command = args.command or "python scripts/evaluate_prior.py " + shlex.join(
             sys.argv[1:] if argv is None else argv
         )
-        caption = (f"One column per class, {len(labels)} samples (seed {args.seed}, temperature {args.temperature}, "
-                   f"top_k {args.top_k}).")  # fmt: skip
+        caption = (f"One column per class, the first {shown} of the {len(labels)} samples (seed {args.seed}, "
+                   f"temperature {args.temperature}, top_k {args.top_k}).")  # fmt: skip
         rows = prior_card_metrics(metrics, args.split, num_codes, pipe.codes_per_image, consistency, len(labels))
         path = write_card_for_folder(args.model, rows, dataset=args.dataset_name, repo_id=args.hub_model_id,
                                      eval_command=command, train_commands=args.train_command,

@@ -15,6 +15,7 @@ from hf_argen.training.prior import (
     dataset_to_tensors,
     evaluate_prior,
     load_code_dataset,
+    nll_statistics,
 )
 
 NUM_CODES = 16
@@ -153,6 +154,9 @@ def test_evaluate_prior_is_the_mean_code_nll():
     assert metrics["bits_per_image"] == pytest.approx(loss * 49 / math.log(2), rel=1e-5)
     # an untrained prior spreads its mass over all 27 ids, so it is near log(27) nats per code
     assert abs(metrics["nll_per_code"] - math.log(27)) < 0.5
+    # no autograd graph is kept: summed over many batches one would hold every batch's activations
+    statistics = nll_statistics(pipe.prior, sequences, batch_size=2)
+    assert not statistics["nll_sum"].requires_grad
 
 
 def synthetic_image_dataset(path, num_per_split=20):

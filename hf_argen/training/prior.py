@@ -232,6 +232,7 @@ def pixelcnn_inputs(sequences: torch.Tensor, vocabulary: PriorVocabulary) -> dic
     }
 
 
+@torch.no_grad()
 def nll_statistics(prior, sequences: torch.Tensor, batch_size: int = 500) -> dict:
     """Summed NLL (nats, float64) of every code of `sequences` `(N, 1 + L)` under `prior`, and the code count.
     A PixelCNN prior reads the class from the class token (`num_levels` = the number of codes)."""
