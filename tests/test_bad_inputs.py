@@ -418,6 +418,10 @@ CASES = [
     ("train-captioner-num_attention_heads", lambda: train_captioner_cli("--num_attention_heads", "5"),
      "num_attention_heads"),
     ("train-captioner-caption_column", lambda: train_captioner_cli("--caption_column", "caption"), "caption_column"),
+    ("train-captioner-max_caption_tokens-1", lambda: train_captioner_cli("--max_caption_tokens", "1"),
+     "max_caption_tokens"),
+    ("train-captioner-augment_blur-2", lambda: train_captioner_cli("--augment_blur", "2"), "augment_blur"),
+    ("train-captioner-label_smoothing-1", lambda: train_captioner_cli("--label_smoothing", "1"), "label_smoothing"),
     # ---- captioner: dataset loading ---------------------------------------------------------------------------
     ("caption-data-folder-missing", lambda: load_caption_dataset("/nonexistent/captions"), "/nonexistent/captions"),
     ("caption-data-folder-empty", lambda: load_caption_dataset(str(folder("empty"))), str(folder("empty"))),

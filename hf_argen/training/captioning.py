@@ -79,6 +79,15 @@ class CaptionerArguments:
         default=300, metadata={"help": "validation images captioned (greedy) for exact match at each evaluation."}
     )
 
+    def __post_init__(self):
+        if self.max_caption_tokens < 2:
+            raise ValueError(f"--max_caption_tokens must be >= 2 (bos and eos count), got {self.max_caption_tokens}.")
+        for name in ("augment_blur", "augment_morphology", "augment_erase", "mixstyle_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"--{name} is a probability in [0, 1], got {getattr(self, name)}.")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"--label_smoothing must be in [0, 1), got {self.label_smoothing}.")
+
 
 # ----------------------------------------------------------------------------------------------------------
 # Data
