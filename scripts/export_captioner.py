@@ -34,6 +34,7 @@ def main(argv=None):
 
     model = AutoModelForImageTextToText.from_pretrained(args.model, dtype=torch.float32)
     processor = AutoProcessor.from_pretrained(args.processor or args.model)
+    processor.tokenizer.init_kwargs.pop("local_files_only", None)  # how it was loaded here, not part of it
     output = Path(args.output)
     if args.float16:
         model.to(torch.float16)

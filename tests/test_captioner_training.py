@@ -127,6 +127,28 @@ def test_evaluation_script_and_card(trained):
     assert "python scripts/evaluate_captioner.py --model" in card.text
 
 
+def test_export_stores_float16_weights_that_load_as_float32_and_caption_the_same(trained):
+    data, out, tmp_path = trained
+    exported = tmp_path / "exported"
+    env_offline = {"HF_HUB_OFFLINE": "1"}  # the loading option must not be saved into the folder
+    result = subprocess.run(
+        [sys.executable, "scripts/export_captioner.py", "--model", str(out), "--output", str(exported), "--float16"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={"PYTHONPATH": str(ROOT), "HF_HOME": str(tmp_path / "hf_home"), "PATH": "/usr/bin:/bin", **env_offline},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-4000:]
+    from safetensors import safe_open
+    from transformers import AutoModelForImageTextToText, pipeline
+
+    with safe_open(str(exported / "model.safetensors"), "pt") as weights:
+        assert {weights.get_tensor(name).dtype for name in weights.keys()} == {torch.float16}
+    assert AutoModelForImageTextToText.from_pretrained(exported).dtype == torch.float32
+    assert "local_files_only" not in json.loads((exported / "tokenizer_config.json").read_text())
+    image = str(next((data / "test").glob("*.png")))
+    assert (pipeline("image-captioning", model=str(exported))(image)[0]["generated_text"]
+            == pipeline("image-captioning", model=str(out))(image)[0]["generated_text"])
+
+
 def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypatch):
     import shutil
 
