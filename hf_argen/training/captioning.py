@@ -82,7 +82,7 @@ class CaptionerArguments:
     def __post_init__(self):
         if self.max_caption_tokens < 2:
             raise ValueError(f"--max_caption_tokens must be >= 2 (bos and eos count), got {self.max_caption_tokens}.")
-        for name in ("augment_blur", "augment_morphology", "augment_erase", "mixstyle_probability"):
+        for name in ("augment_blur", "augment_morphology", "augment_erase"):  # mixstyle: the config checks it
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"--{name} is a probability in [0, 1], got {getattr(self, name)}.")
         if not 0.0 <= self.label_smoothing < 1.0:

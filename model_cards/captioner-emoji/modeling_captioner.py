@@ -344,7 +344,6 @@ class CaptionerImageEncoder(nn.Module):
             return tuple(x for x in (hidden_states, all_hidden, all_attentions) if x is not None)
         return BaseModelOutput(last_hidden_state=hidden_states, hidden_states=all_hidden, attentions=all_attentions)
 
-
     def _stem_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """The conv stem; in training with `mixstyle_probability`, MixStyle after every stage but the last."""
         mix_after = self.stage_ends[:-1] if self.training and self.config.mixstyle_probability else []
