@@ -421,6 +421,10 @@ CASES = [
     ("train-captioner-max_caption_tokens-1", lambda: train_captioner_cli("--max_caption_tokens", "1"),
      "max_caption_tokens"),
     ("train-captioner-augment_blur-2", lambda: train_captioner_cli("--augment_blur", "2"), "augment_blur"),
+    ("train-captioner-augment_saturation-2", lambda: train_captioner_cli("--augment_saturation", "2"),
+     "augment_saturation"),
+    ("train-captioner-augment_channel_gain-1", lambda: train_captioner_cli("--augment_channel_gain", "1"),
+     "augment_channel_gain"),
     ("train-captioner-label_smoothing-1", lambda: train_captioner_cli("--label_smoothing", "1"), "label_smoothing"),
     # ---- captioner: dataset loading ---------------------------------------------------------------------------
     ("caption-data-folder-missing", lambda: load_caption_dataset("/nonexistent/captions"), "/nonexistent/captions"),

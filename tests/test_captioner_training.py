@@ -231,6 +231,7 @@ def test_augmentations_keep_shape_range_and_do_what_they_say():
         augment_images,
         make_collate,
         random_blur,
+        random_channel_gain,
         random_color,
         random_erase,
         random_morphology,
@@ -249,6 +250,17 @@ def test_augmentations_keep_shape_range_and_do_what_they_say():
     assert torch.allclose(grey, grey[:, :1].expand_as(grey), atol=1e-6)  # grey stays grey (no hue shift)
     red = coloured[:, :, 6, 6]
     assert bool((red[:, 0] > red[:, 1]).all())  # red stays red
+    desaturated = random_color(x, 0.0, saturation=1.0)  # saturation alone: greys and white untouched
+    assert torch.allclose(desaturated[:, :, 12:14], x[:, :, 12:14], atol=1e-6)
+    assert torch.allclose(desaturated[:, :, 0], x[:, :, 0], atol=1e-6)
+    assert not torch.equal(desaturated, x) and torch.allclose(random_color(x, 0.0, saturation=0.0), x)
+    assert torch.allclose(random_channel_gain(x, 0.0), x)
+    balanced = random_channel_gain(x, 0.1)
+    assert balanced.shape == x.shape and balanced.min() >= -1 and balanced.max() <= 1
+    assert torch.equal(balanced[:, :, 0], x[:, :, 0])  # white stays white
+    assert not torch.equal(balanced, x) and bool((balanced[:, 0, 6, 6] > balanced[:, 1, 6, 6]).all())  # red stays red
+    ink = (1 - balanced[:, :, 12, 8]) / (1 - x[:, :, 12, 8])  # per-channel gain on the grey bar, within 1 +- 0.1
+    assert bool(((ink >= 0.9 - 1e-6) & (ink <= 1.1 + 1e-6)).all()) and not torch.allclose(ink, ink[:, :1])
     blurred = random_blur(x, 1.0)
     assert not torch.equal(blurred, x) and torch.allclose(blurred.mean(), x.mean(), atol=0.05)
     assert torch.allclose(blurred[:, :, 0, 15], x[:, :, 0, 15], atol=1e-6)  # far from any edge: unchanged
@@ -256,10 +268,12 @@ def test_augmentations_keep_shape_range_and_do_what_they_say():
     darker = (morphed < x - 1e-6).flatten(1).any(1)
     lighter = (morphed > x + 1e-6).flatten(1).any(1)
     assert bool((darker ^ lighter).all())  # each image thickened or thinned, never both
-    erased = random_erase(x, 1.0)
-    changed = erased != x
+    dark = torch.full_like(x, -1.0)  # every rectangle shows on black
+    erased = random_erase(dark, 1.0)
+    changed = erased != dark
     assert bool(changed.flatten(1).any(1).all()) and bool((erased[changed] == 1).all())  # painted white
-    flags = CaptionerArguments(augment_color=0.2, augment_blur=0.5, augment_morphology=0.5, augment_erase=0.5)
+    flags = CaptionerArguments(augment_color=0.2, augment_saturation=0.5, augment_channel_gain=0.1, augment_blur=0.5,
+                               augment_morphology=0.5, augment_erase=0.5)
     out = augment_images(x, flags)
     assert out.shape == x.shape and out.dtype == x.dtype and not torch.equal(out, x)
     assert torch.equal(augment_images(x, CaptionerArguments(no_augmentation=True, augment_color=0.5)), x)

@@ -60,6 +60,14 @@ class CaptionerArguments:
         default=0.0, metadata={"help": "random saturation and ink contrast in 1 +- this, brightness shift +- this/2 "
                                "(hue is kept: colour names things)."}
     )  # fmt: skip
+    augment_saturation: float | None = field(
+        default=None, metadata={"help": "random saturation in 1 +- this, in [0, 1] (default: --augment_color); "
+                                "1 reaches grey."}
+    )
+    augment_channel_gain: float = field(
+        default=0.0, metadata={"help": "random gain per colour channel in 1 +- this, a white-balance shift of the "
+                               "ink against the white background (keep it small: hues stay)."}
+    )
     augment_blur: float = field(default=0.0, metadata={"help": "probability of a random Gaussian blur (sigma 0.3..1)."})
     augment_morphology: float = field(
         default=0.0, metadata={"help": "probability of thickening or thinning dark strokes (3x3 min/max filter, "
@@ -82,6 +90,10 @@ class CaptionerArguments:
     def __post_init__(self):
         if self.max_caption_tokens < 2:
             raise ValueError(f"--max_caption_tokens must be >= 2 (bos and eos count), got {self.max_caption_tokens}.")
+        if self.augment_saturation is not None and not 0.0 <= self.augment_saturation <= 1.0:
+            raise ValueError(f"--augment_saturation must be in [0, 1], got {self.augment_saturation}.")
+        if not 0.0 <= self.augment_channel_gain < 1.0:
+            raise ValueError(f"--augment_channel_gain must be in [0, 1), got {self.augment_channel_gain}.")
         for name in ("augment_blur", "augment_morphology", "augment_erase"):  # mixstyle: the config checks it
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"--{name} is a probability in [0, 1], got {getattr(self, name)}.")
@@ -174,16 +186,27 @@ def _uniform(batch: int, low: float, high: float) -> torch.Tensor:
     return low + (high - low) * torch.rand(batch, 1, 1, 1)
 
 
-def random_color(pixel_values: torch.Tensor, strength: float) -> torch.Tensor:
-    """Per-image random saturation (blend with grey, 1 ± `strength`), ink contrast against the white background
-    (1 ± `strength`) and brightness (± `strength` / 2); hue is kept. Pixels normalised to [-1, 1]; clamped there."""
+def random_color(pixel_values: torch.Tensor, strength: float, saturation: float | None = None) -> torch.Tensor:
+    """Per-image random saturation (blend with grey, 1 ± `saturation`, default `strength`), ink contrast against
+    the white background (1 ± `strength`) and brightness (± `strength` / 2); hue is kept. Pixels normalised to
+    [-1, 1]; clamped there."""
     batch = pixel_values.shape[0]
+    saturation = strength if saturation is None else saturation
     x = (pixel_values + 1) / 2
     grey = x.mean(1, keepdim=True)
-    x = grey + (x - grey) * _uniform(batch, 1 - strength, 1 + strength)
+    x = grey + (x - grey) * _uniform(batch, 1 - saturation, 1 + saturation)
     x = 1 - (1 - x) * _uniform(batch, 1 - strength, 1 + strength)
     x = x + _uniform(batch, -strength / 2, strength / 2)
     return (x.clamp(0, 1) * 2 - 1).to(pixel_values.dtype)
+
+
+def random_channel_gain(pixel_values: torch.Tensor, strength: float) -> torch.Tensor:
+    """Per-image, per-channel random gain of the ink against the white background, 1 ± `strength`: a white-balance
+    shift (white stays white, small strengths keep hues). Pixels normalised to [-1, 1]; clamped there."""
+    batch, channels = pixel_values.shape[:2]
+    gain = 1 - strength + 2 * strength * torch.rand(batch, channels, 1, 1)
+    ink = (1 - pixel_values) * gain.to(pixel_values)  # distance from white, in [0, 2]
+    return (1 - ink).clamp(-1, 1)
 
 
 def random_blur(pixel_values: torch.Tensor, probability: float) -> torch.Tensor:
@@ -243,13 +266,16 @@ def random_erase(pixel_values: torch.Tensor, probability: float) -> torch.Tensor
 
 
 def augment_images(pixel_values: torch.Tensor, flags: CaptionerArguments) -> torch.Tensor:
-    """The training augmentation `flags` asks for: morphology, colour, affine, blur, erasing (in that order)."""
+    """The training augmentation `flags` asks for: morphology, colour, channel gain, affine, blur, erasing (in that
+    order)."""
     if flags.no_augmentation:
         return pixel_values
     if flags.augment_morphology:
         pixel_values = random_morphology(pixel_values, flags.augment_morphology)
-    if flags.augment_color:
-        pixel_values = random_color(pixel_values, flags.augment_color)
+    if flags.augment_color or flags.augment_saturation:
+        pixel_values = random_color(pixel_values, flags.augment_color, flags.augment_saturation)
+    if flags.augment_channel_gain:
+        pixel_values = random_channel_gain(pixel_values, flags.augment_channel_gain)
     if flags.augment_translate or flags.augment_scale or flags.augment_rotate:
         pixel_values = random_affine(pixel_values, flags.augment_translate, flags.augment_scale, flags.augment_rotate)
     if flags.augment_blur:
