@@ -1,26 +1,23 @@
 #!/usr/bin/env python
 """Where an emoji captioner goes wrong on one vendor: exact match by category, and for the skin-tone variants
-whether the base name and the tone part are right, beside the nearest-neighbour baseline (raw 16x16 pixels over
-the other vendors' drawings of the emoji, as in `scripts/evaluate_captioner.py`).
+whether the base name and the tone part are right and how far off a wrong tone is (in steps from light to dark),
+beside the nearest-neighbour baseline (raw 16x16 pixels over the other vendors' drawings of the emoji, as in
+`scripts/evaluate_captioner.py`).
 
-    PYTHONPATH=. python scripts/emoji_caption_errors.py --model out --vendor twitter \
+    python scripts/emoji_caption_errors.py --model out --vendor twitter \
         --gallery_vendors apple google --data_dir /path/to/emoji --stride 3
 
-Prints a table and writes the (image index, reference, prediction) rows with `--output_json`.
+Prints the tables and writes the (reference, prediction, neighbour) rows with `--output_json`.
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
-import json
-import sys
-from pathlib import Path
 
-try:  # run from a clean clone without `pip install -e .`
-    import hf_argen  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
+
+SKIN_TONES = ("light skin tone", "medium-light skin tone", "medium skin tone", "medium-dark skin tone",
+              "dark skin tone")  # fmt: skip
 
 
 def split_caption(caption: str) -> tuple[str, str]:
@@ -31,21 +28,32 @@ def split_caption(caption: str) -> tuple[str, str]:
     return caption, ""
 
 
+def tone_step_error(reference: str, prediction: str) -> int | None:
+    """How many steps darker (> 0) or lighter (< 0) the predicted single skin tone is than the reference's, from
+    light (0) to dark (4); `None` unless both captions name exactly one tone. "x: light skin tone" vs
+    "x: medium skin tone" -> 2."""
+    ref, guess = split_caption(reference)[1], split_caption(prediction)[1]
+    if ref not in SKIN_TONES or guess not in SKIN_TONES:
+        return None
+    return SKIN_TONES.index(guess) - SKIN_TONES.index(ref)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True)
+    parser = script_parser(__doc__)
+    parser.add_argument("--model", required=True, help="a saved captioner folder or Hub id")
     parser.add_argument("--vendor", default="twitter", help="the vendor whose drawings are captioned")
     parser.add_argument("--gallery_vendors", nargs="+", default=["apple", "google"],
                         help="vendors the nearest-neighbour baseline searches (the model's training vendors)")
-    parser.add_argument("--data_dir", default=None)
+    parser.add_argument("--data_dir", default=None, help="the emoji folder (else $HF_ARGEN_DATA_DIR)")
     parser.add_argument("--stride", type=int, default=1, help="caption every N-th image")
-    parser.add_argument("--batch_size", type=int, default=128)
-    parser.add_argument("--num_beams", type=int, default=1)
-    parser.add_argument("--num_threads", type=int, default=None)
+    parser.add_argument("--batch_size", type=int, default=128, help="images per generate() call")
+    parser.add_argument("--num_beams", type=int, default=1, help="beam width (1: greedy decoding)")
+    parser.add_argument("--num_threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--closed_vocabulary", action="store_true",
                         help="also caption with decoding restricted to the gallery vendors' names")
     parser.add_argument("--no_baseline", action="store_true", help="skip the nearest-neighbour baseline")
-    parser.add_argument("--output_json", default=None)
+    parser.add_argument("--output_json", default=None, help="write the rows here as JSON ('-': stdout)")
+    add_device_argument(parser)
     args = parser.parse_args(argv)
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
@@ -55,9 +63,11 @@ def main(argv=None):
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
-    if args.stride < 1:
-        raise ValueError(f"--stride must be >= 1, got {args.stride}.")
-    model = AutoModelForImageTextToText.from_pretrained(args.model).eval()
+    for name in ("stride", "batch_size", "num_beams"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}.")
+    device = resolve_device(args.device)
+    model = AutoModelForImageTextToText.from_pretrained(args.model).to(device).eval()
     processor = AutoProcessor.from_pretrained(args.model)
     test = load_caption_dataset("emoji", args.vendor, data_dir=args.data_dir)
     codes = set(test["unified"])  # the gallery holds every emoji the vendor draws, not only the captioned ones
@@ -97,6 +107,11 @@ def main(argv=None):
             print(f"  {key:40s} {100 * hits / count:6.1f} % of {count}")
         print(f"  {'skin-tone variants: base name right':40s} {100 * base_right / max(toned, 1):6.1f} %")
         print(f"  {'skin-tone variants: tone part right':40s} {100 * tone_right / max(toned, 1):6.1f} %")
+        steps = collections.Counter(tone_step_error(r, g) for r, g in zip(references, guesses))
+        steps.pop(None, None)
+        if steps:  # single-tone variants whose prediction names one tone: the tone's step error
+            share = "  ".join(f"{s:+d}: {100 * n / steps.total():.1f} %" for s, n in sorted(steps.items()))
+            print(f"  {'single tone, predicted - true (steps)':40s} {share} of {steps.total()}")
 
     table("captioner", predictions)
     if closed is not None:
@@ -107,14 +122,10 @@ def main(argv=None):
     print("\nsome errors (reference -> prediction):")
     for ref, guess in wrong[:: max(len(wrong) // 25, 1)][:25]:
         print(f"  {ref!r} -> {guess!r}")
-    if args.output_json:
-        Path(args.output_json).write_text(json.dumps(
-            [{"reference": r, "prediction": p, "neighbour": n} for r, p, n in zip(references, predictions, neighbours)],
-            indent=1))
+    write_json(args.output_json, [{"reference": r, "prediction": p, "neighbour": n}
+                                  for r, p, n in zip(references, predictions, neighbours)])
     return 0
 
 
 if __name__ == "__main__":
-    from hf_argen.cli import run_cli
-
     run_cli(main)

@@ -1,9 +1,9 @@
 #!/usr/bin/env python
 """Evaluate an image captioner: exact match and BLEU-4 (sacrebleu) per split.
 
-    PYTHONPATH=. python scripts/evaluate_captioner.py --model model_cards/captioner-mnist-scenes \
+    python scripts/evaluate_captioner.py --model model_cards/captioner-mnist-scenes \
         --dataset_name mnist_scenes --data_dir /path/to/mnist
-    PYTHONPATH=. python scripts/evaluate_captioner.py --model model_cards/captioner-emoji \
+    python scripts/evaluate_captioner.py --model model_cards/captioner-emoji \
         --dataset_name emoji --data_dir /path/to/emoji
 
 Default splits: `mnist_scenes` -> `test` (held-out MNIST test images of seen digit pairs) and `test_held_out_pairs`
@@ -15,18 +15,11 @@ model folder's README.md (`model-index`).
 
 from __future__ import annotations
 
-import argparse
-import json
 import shlex
 import sys
 from pathlib import Path
 
-try:  # run from a clean clone without `pip install -e .`
-    import hf_argen  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hf_argen.cli import DEVICE_HELP
+from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
 
 DESCRIPTIONS = {
     "mnist_scenes": (
@@ -46,7 +39,7 @@ DESCRIPTIONS = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--model", required=True, help="a saved captioner folder or Hub id")
     parser.add_argument("--dataset_name", default="mnist_scenes", help="mnist_scenes | emoji | a folder | a Hub id")
     parser.add_argument("--split", nargs="+", default=None, help="splits (default: see above)")
@@ -54,14 +47,14 @@ def parse_args(argv=None):
     parser.add_argument("--caption_column", default=None, help="caption column of a folder / Hub dataset")
     parser.add_argument("--test_vendor", default="facebook", help="emoji: the vendor held out of training")
     parser.add_argument("--max_samples", type=int, default=None, help="evaluate the first N images of a split")
-    parser.add_argument("--batch_size", type=int, default=128)
-    parser.add_argument("--num_beams", type=int, default=1)
+    parser.add_argument("--batch_size", type=int, default=128, help="images per generate() call")
+    parser.add_argument("--num_beams", type=int, default=1, help="beam width (1: greedy decoding)")
     parser.add_argument("--no_baseline", action="store_true", help="emoji: skip the nearest-neighbour baseline")
     parser.add_argument("--closed_vocabulary", action="store_true",
                         help="emoji: also caption with decoding restricted to the training vendors' names")
-    parser.add_argument("--device", default=None, help=DEVICE_HELP)
-    parser.add_argument("--num_threads", type=int, default=None)
-    parser.add_argument("--output_json", default=None, help="also write the figures here")
+    add_device_argument(parser)
+    parser.add_argument("--num_threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--output_json", default=None, help="also write the figures here as JSON ('-': stdout)")
     parser.add_argument("--write_card", action="store_true", help="write README.md (model-index) into --model")
     parser.add_argument("--repo_id", default=None, help="name the card's usage snippet loads (default: folder name)")
     parser.add_argument("--train_command", default=None, help="training command for the card (default: the "
@@ -77,7 +70,6 @@ def main(argv=None):
 
     from hf_argen.caption_data import EMOJI_VENDORS, HELD_OUT_PAIRS
     from hf_argen.caption_evaluation import evaluate_captioner_on_dataset
-    from hf_argen.cli import resolve_device
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
@@ -98,8 +90,7 @@ def main(argv=None):
             f"{row['dataset']} {row['split']} ({row['subset']}, {row['num_images']} images) {row['system']}: "
             f"exact match {row['exact_match']:.2f} %, BLEU-4 {row['bleu4']:.2f}"
         )
-    if args.output_json:
-        Path(args.output_json).write_text(json.dumps(rows, indent=2))
+    write_json(args.output_json, rows)
     if args.write_card:
         from hf_argen.hub import write_captioner_model_card
 
@@ -133,6 +124,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from hf_argen.cli import run_cli
-
     run_cli(main)

@@ -412,6 +412,10 @@ CASES = [
         ["--model", "unused", "--batch_size", "0"]), "batch_size"),
     ("evaluate-captioner-model-missing", lambda: script_main("evaluate_captioner")(
         ["--model", "/nonexistent/captioner"]), "/nonexistent/captioner"),
+    ("emoji-errors-stride-0", lambda: script_main("emoji_caption_errors")(
+        ["--model", "unused", "--stride", "0"]), "stride"),
+    ("emoji-errors-device", lambda: script_main("emoji_caption_errors")(
+        ["--model", "unused", "--device", "tpu"]), "device"),
     ("train-captioner-dataset-missing", lambda: train_captioner_cli("--dataset_name", "/nonexistent/captions"),
      "/nonexistent/captions"),
     ("train-captioner-image_size-0", lambda: train_captioner_cli("--image_size", "0"), "image_size"),

@@ -23,6 +23,8 @@ MODEL_SCRIPTS = [
     "class_consistency",
     "compare_digits_models",
     "compare_quantizers",
+    "emoji_caption_errors",
+    "evaluate_captioner",
     "evaluate_pixelcnn",
     "evaluate_prior",
     "evaluate_text_model",
@@ -65,6 +67,15 @@ def test_every_option_is_documented(name, monkeypatch):
         load_script(name).main([])
     undocumented = [a.option_strings for a in parsers[0]._actions if a.option_strings and not a.help]
     assert not undocumented, f"{name}: options without help: {undocumented}"
+
+
+def test_emoji_tone_step_error():
+    step = load_script("emoji_caption_errors").tone_step_error
+    assert step("santa: light skin tone", "santa: medium skin tone") == 2
+    assert step("elf: dark skin tone", "mage: medium-dark skin tone") == -1  # the base name does not matter
+    assert step("elf: medium skin tone", "elf: medium skin tone") == 0
+    assert step("elf", "elf: dark skin tone") is None
+    assert step("kiss: light skin tone, dark skin tone", "kiss: light skin tone") is None  # two tones
 
 
 def save_tiny_pixelcnn(folder: Path, num_classes=10) -> Path:
