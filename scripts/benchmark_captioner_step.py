@@ -2,7 +2,7 @@
 """Time one training step (forward + backward + AdamW, batch 64 of 32x32 RGB images, 10-token captions, the emoji
 vocabulary of 1,835 words) of the captioner encoders compared for `model_cards/captioner-emoji`, in one run:
 
-    PYTHONPATH=. python scripts/benchmark_captioner_step.py --num_threads 1
+    python scripts/benchmark_captioner_step.py --num_threads 1
 
 Prints the median step time of each configuration over `--steps` steps (after 2 warm-up steps), `--repeats` times
 alternately.
@@ -10,15 +10,9 @@ alternately.
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
-from pathlib import Path
 
-try:  # run from a clean clone without `pip install -e .`
-    import hf_argen  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hf_argen.cli import run_cli, script_parser
 
 CONFIGS = {
     "conv encoder (48, 96, 192), 3-layer decoder": dict(encoder_type="conv", num_hidden_layers=3),
@@ -27,10 +21,10 @@ CONFIGS = {
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--num_threads", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser = script_parser(__doc__)
+    parser.add_argument("--num_threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--steps", type=int, default=6, help="timed steps per configuration and repeat")
+    parser.add_argument("--repeats", type=int, default=2, help="rounds over the configurations, alternately")
     args = parser.parse_args(argv)
     import torch
 
@@ -60,6 +54,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from hf_argen.cli import run_cli
-
     run_cli(main)

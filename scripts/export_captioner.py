@@ -3,26 +3,21 @@
 folder to ship, optionally with its weights stored in float16 (they load as float32: `config.dtype` stays
 float32), which halves the folder.
 
-    PYTHONPATH=. python scripts/export_captioner.py --model out --output model_cards/captioner-emoji --float16
+    python scripts/export_captioner.py --model out --output model_cards/captioner-emoji --float16
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from pathlib import Path
 
-try:  # run from a clean clone without `pip install -e .`
-    import hf_argen  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from hf_argen.cli import run_cli, script_parser
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--model", required=True, help="a saved captioner folder (model, tokenizer, image processor)")
     parser.add_argument("--processor", default=None, help="folder with the processor (default: --model)")
-    parser.add_argument("--output", required=True)
+    parser.add_argument("--output", required=True, help="the model folder to write (replaced atomically)")
     parser.add_argument("--float16", action="store_true", help="store the weights in float16")
     args = parser.parse_args(argv)
     import json
@@ -50,6 +45,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from hf_argen.cli import run_cli
-
     run_cli(main)

@@ -6,18 +6,17 @@ EMA weights the checkpoint holds; several checkpoints are averaged (checkpoint a
     python scripts/export_checkpoint.py --checkpoint out/checkpoint-2500 out/checkpoint-3000 --output averaged
 """
 
-import argparse
 from pathlib import Path
+
+from hf_argen.cli import run_cli, script_parser
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--checkpoint", nargs="+", required=True)
+    parser = script_parser(__doc__)
+    parser.add_argument("--checkpoint", nargs="+", required=True, help="checkpoint folder(s); several are averaged")
     parser.add_argument("--config", default=None, help="config.json (default: the checkpoint's own)")
     parser.add_argument("--ema", action="store_true", help="use the EMA weights stored in the checkpoint")
-    parser.add_argument("--output", required=True)
+    parser.add_argument("--output", required=True, help="the model folder to write")
     args = parser.parse_args(argv)
 
     from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration, PixelCNNImageProcessor
@@ -37,4 +36,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

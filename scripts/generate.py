@@ -8,13 +8,12 @@ requested class), or a text causal LM (`--prompt`; samples printed, or written t
     python scripts/generate.py --model model_cards/ar-transformer-fortunes --prompt "You will" --num_images 3
 """
 
-import argparse
 import logging
 import time
 from pathlib import Path
 
 from hf_argen.atomic import atomic_save_image, atomic_write_text
-from hf_argen.cli import DEVICE_HELP, resolve_device, run_cli
+from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser
 
 logger = logging.getLogger("generate")
 IMAGE_TYPES = ("pixelcnn", "vqvae_prior")
@@ -98,20 +97,20 @@ def generate_text(args, device) -> None:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--model", default="model_cards/pixelcnn-digits", help="saved model folder or Hub id")
     parser.add_argument("--class_labels", type=class_label, nargs="*", default=None,
                         help="classes to draw, as ids or names (image models; default: every class)")
     parser.add_argument("--prompt", default=None, help="text to continue (text models)")
     parser.add_argument("--num_images", type=int, default=1,
                         help="samples per class (conditional), in total (unconditional) or per prompt (text)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed")
     parser.add_argument("--temperature", type=float, default=None, help="default: the model's generation_config")
-    parser.add_argument("--top_k", type=int, default=None)
-    parser.add_argument("--top_p", type=float, default=None)
+    parser.add_argument("--top_k", type=int, default=None, help="keep the k likeliest values (default: all)")
+    parser.add_argument("--top_p", type=float, default=None, help="nucleus sampling mass (default: 1)")
     parser.add_argument("--max_new_tokens", type=int, default=64, help="text models")
     parser.add_argument("--scale", type=int, default=None, help="upscaling of each image in the grid")
-    parser.add_argument("--device", default=None, help=DEVICE_HELP)
+    add_device_argument(parser)
     parser.add_argument("--output", default="samples.png", help="PNG grid (images) or .txt (text)")
     args = parser.parse_args(argv)  # fmt: skip
     if args.num_images < 1:

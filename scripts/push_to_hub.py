@@ -7,18 +7,16 @@
 The token comes from --hub_token, $HF_TOKEN or `hf auth login`; $HF_ENDPOINT picks another Hub endpoint.
 """
 
-import argparse
-
-from hf_argen.cli import run_cli
+from hf_argen.cli import run_cli, script_parser
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = script_parser(__doc__)
     parser.add_argument("--model", required=True, help="saved model folder (config.json, model.safetensors, ...)")
-    parser.add_argument("--hub_model_id", required=True)
-    parser.add_argument("--hub_token", default=None)
-    parser.add_argument("--private", action="store_true")
-    parser.add_argument("--commit_message", default="Upload model")
+    parser.add_argument("--hub_model_id", required=True, help="the Hub repo, user/name")
+    parser.add_argument("--hub_token", default=None, help="token (default: $HF_TOKEN or the saved login)")
+    parser.add_argument("--private", action="store_true", help="create the repo as private")
+    parser.add_argument("--commit_message", default="Upload model", help="the Hub commit message")
     parser.add_argument("--dry_run", action="store_true", help="list the files that would be uploaded, upload nothing")
     args = parser.parse_args(argv)
     from hf_argen.hub import files_to_upload, push_to_hub

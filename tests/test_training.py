@@ -64,6 +64,29 @@ def _run(args, **kwargs):
     )
 
 
+def test_a_kill_while_deleting_a_checkpoint_leaves_no_partial_checkpoint(tmp_path, monkeypatch):
+    """Pruning beyond checkpoints_total_limit, killed halfway through deleting the files: no `checkpoint-<step>` is
+    left without its files, and the next start deletes the remains."""
+    from hf_argen.training import loop
+
+    old = tmp_path / "checkpoint-10"
+    old.mkdir()
+    for name in ("model.safetensors", "optimizer.bin", "trainer_state.json"):
+        (old / name).write_text(name)
+
+    def killed_rmtree(path, ignore_errors=False):
+        next(Path(path).iterdir()).unlink()  # one file gone, then the process dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop.shutil, "rmtree", killed_rmtree)
+    with pytest.raises(KeyboardInterrupt):
+        loop.delete_checkpoint(old)
+    monkeypatch.undo()
+    assert not old.exists() and loop.list_checkpoints(tmp_path) == []
+    assert [p.name for p in loop.clean_stale_temporary_checkpoints(tmp_path)] == [".tmp-checkpoint-10-deleted"]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_kill_and_resume_gives_the_same_weights(tmp_path):
     """SIGKILL at a random moment after the first checkpoint, resume with `latest`: same final weights."""
     steps = [

@@ -17,14 +17,6 @@ CPU. Flags are shared by every `training/train_*.py` plus the captioner's own
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-try:  # run from a clean clone without `pip install -e .`
-    import hf_argen  # noqa: F401
-except ImportError:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 DEFAULTS = dict(
     torch_compile="false",  # compiling this model on CUDA is not yet verified; --torch_compile true opts in
     dataset_name="mnist_scenes",

@@ -37,7 +37,8 @@ Behaviour
 * Checkpoints: every ``checkpointing_steps`` optimizer steps, ``accelerator.save_state`` writes to
   ``output_dir/.tmp-checkpoint-<step>``, which is renamed to ``output_dir/checkpoint-<step>`` once
   complete (a rename is atomic), so a kill at any moment leaves only complete checkpoints. The oldest are
-  deleted beyond ``checkpoints_total_limit`` (each deletion is logged). ``resume_from_checkpoint`` = a path
+  deleted beyond ``checkpoints_total_limit`` (each deletion is logged; renamed to a ``.tmp-`` name first, so a
+  kill during a deletion does not leave a partial checkpoint either). ``resume_from_checkpoint`` = a path
   or ``"latest"`` restores model, optimizer, LR scheduler, EMA and RNG state and skips the batches already
   seen; a resumed run ends with the same weights as an uninterrupted one. Every pickle of a checkpoint is read
   with ``torch.load(weights_only=True)`` (model weights are safetensors); ``.tmp-checkpoint-*`` folders left by
@@ -356,6 +357,16 @@ def _safe_torch_load(path: str | os.PathLike, map_location="cpu"):
         ) from error
 
 
+def delete_checkpoint(folder: Path) -> None:
+    """Delete a checkpoint folder so that a kill midway never leaves a partial `checkpoint-<step>`: rename it to
+    `.tmp-checkpoint-<step>-deleted` first (one atomic step; a later start deletes what a kill left), then delete."""
+    doomed = folder.with_name(f".tmp-{folder.name}-deleted")
+    if doomed.exists():
+        shutil.rmtree(doomed)
+    os.replace(folder, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
 def clean_stale_temporary_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
     """Delete the `.tmp-checkpoint-<step>` folders a killed run left in `output_dir` (each is logged)."""
     folder = Path(output_dir)
@@ -585,13 +596,13 @@ class TrainingLoop:
                 handle.flush()
                 os.fsync(handle.fileno())
             if final.exists():
-                shutil.rmtree(final)
+                delete_checkpoint(final)
             os.replace(temp, final)
             limit = self.args.checkpoints_total_limit
             if limit is not None:
                 for _, old in list_checkpoints(output_dir)[:-limit]:
                     logger.info("checkpoints_total_limit=%d: deleting %s", limit, old)
-                    shutil.rmtree(old, ignore_errors=True)
+                    delete_checkpoint(old)
         accelerator.wait_for_everyone()
         return final
 
