@@ -106,8 +106,10 @@ def main(argv=None):
                         help="samples per class (conditional), in total (unconditional) or per prompt (text)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
     parser.add_argument("--temperature", type=float, default=None, help="default: the model's generation_config")
-    parser.add_argument("--top_k", type=int, default=None, help="keep the k likeliest values (default: all)")
-    parser.add_argument("--top_p", type=float, default=None, help="nucleus sampling mass (default: 1)")
+    parser.add_argument("--top_k", type=int, default=None,
+                        help="keep the k likeliest values (default: the generation_config's; text: all)")
+    parser.add_argument("--top_p", type=float, default=None,
+                        help="nucleus sampling mass (default: the generation_config's; text: 1)")
     parser.add_argument("--max_new_tokens", type=int, default=64, help="text models")
     parser.add_argument("--scale", type=int, default=None, help="upscaling of each image in the grid")
     add_device_argument(parser)
