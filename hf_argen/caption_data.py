@@ -277,6 +277,16 @@ def emoji_records(folder: Path, vendor: str, skin_variations: bool = True) -> li
     return records
 
 
+def emoji_skin_tone(unified: str) -> tuple[str, int]:
+    """`(base, tone)` of an emoji code point sequence: `base` without its skin-tone modifiers and `tone` the index
+    (0 light .. 4 dark) of its one modifier, or -1 with none or with several different ones
+    (``"1F44B-1F3FD"`` -> ``("1F44B", 2)``)."""
+    parts = unified.upper().split("-")
+    tones = {part for part in parts if part in SKIN_TONES}
+    base = "-".join(part for part in parts if part not in SKIN_TONES)
+    return base, (list(SKIN_TONES).index(tones.pop()) if len(tones) == 1 else -1)
+
+
 def load_emoji_dataset(
     split: str = "train",
     data_dir: str | os.PathLike | None = None,
@@ -330,6 +340,7 @@ __all__ = [
     "EMOJI_VENDORS",
     "HELD_OUT_PAIRS",
     "compose_scene",
+    "emoji_skin_tone",
     "find_emoji_dir",
     "load_caption_dataset",
     "load_emoji_dataset",

@@ -429,6 +429,10 @@ CASES = [
      "augment_saturation"),
     ("train-captioner-augment_channel_gain-1", lambda: train_captioner_cli("--augment_channel_gain", "1"),
      "augment_channel_gain"),
+    ("train-captioner-augment_skin_palette-2", lambda: train_captioner_cli("--augment_skin_palette", "2"),
+     "augment_skin_palette"),
+    ("train-captioner-augment_skin_palette-not-emoji", lambda: train_captioner_cli("--augment_skin_palette", "0.5"),
+     "augment_skin_palette"),
     ("train-captioner-label_smoothing-1", lambda: train_captioner_cli("--label_smoothing", "1"), "label_smoothing"),
     # ---- captioner: dataset loading ---------------------------------------------------------------------------
     ("caption-data-folder-missing", lambda: load_caption_dataset("/nonexistent/captions"), "/nonexistent/captions"),

@@ -281,6 +281,89 @@ def test_augmentations_keep_shape_range_and_do_what_they_say():
     assert make_collate(0, flags)(batch)["pixel_values"].shape == x.shape
 
 
+def test_emoji_skin_tone_parses_one_tone_and_no_tone():
+    from hf_argen.caption_data import emoji_skin_tone
+
+    assert emoji_skin_tone("1F44B-1F3FD") == ("1F44B", 2)
+    assert emoji_skin_tone("1f46b-1f3ff") == ("1F46B", 4)
+    assert emoji_skin_tone("1F469-1F3FB-200D-1F91D-200D-1F468-1F3FB") == ("1F469-200D-1F91D-200D-1F468", 0)
+    assert emoji_skin_tone("1F469-1F3FB-200D-1F91D-200D-1F468-1F3FF")[1] == -1  # two tones
+    assert emoji_skin_tone("1F600") == ("1F600", -1)
+
+
+def _skin_images():
+    """Two vendors x one emoji x five tones (+ a no-tone image): 8x8, a 'face' square whose colour is the vendor's
+    tone colour, and a black outline pixel that every variant shares."""
+    palettes = {"a": torch.linspace(0.9, 0.3, 5), "b": torch.linspace(0.8, 0.1, 5)}  # grey levels per tone
+    images, vendors, unified = [], [], []
+    for vendor, levels in palettes.items():
+        for tone, level in enumerate(levels):
+            x = torch.ones(3, 8, 8)
+            x[:, 2:6, 2:6] = level
+            x[:, 0, 0] = 0.0
+            images.append(x)
+            vendors.append(vendor)
+            unified.append(f"1F44B-{['1F3FB', '1F3FC', '1F3FD', '1F3FE', '1F3FF'][tone]}")
+        images.append(torch.ones(3, 8, 8) * 0.5)
+        vendors.append(vendor)
+        unified.append("1F600")
+    return torch.stack(images) * 2 - 1, vendors, unified, palettes
+
+
+def test_find_skin_masks_the_pixels_that_change_with_the_tone():
+    from hf_argen.training.captioning import find_skin
+
+    pixels, vendors, unified, palettes = _skin_images()
+    skin = find_skin(pixels, vendors, unified)
+    assert skin.vendors == ("a", "b")
+    assert skin.tone.tolist() == [0, 1, 2, 3, 4, -1] * 2
+    assert skin.vendor.tolist() == [0] * 6 + [1] * 6
+    square = torch.zeros(8, 8, dtype=torch.bool)
+    square[2:6, 2:6] = True
+    assert all(torch.equal(skin.mask[i], square) for i in (0, 4, 6, 10))
+    assert not skin.mask[5].any() and not skin.mask[11].any()  # the no-tone images
+    for v, levels in enumerate(palettes.values()):
+        assert torch.allclose(skin.palette[v], levels[:, None].expand(5, 3), atol=1e-3)
+    lone = find_skin(pixels[:2], vendors[:2], unified[:2])  # two variants are too few to tell skin from drawing
+    assert lone.tone.tolist() == [-1, -1] and not lone.mask.any()
+
+
+def test_random_skin_palette_recolours_only_skin_within_the_vendors_colours():
+    from hf_argen.training.captioning import (
+        CaptionDataset,
+        CaptionerArguments,
+        find_skin,
+        make_collate,
+        random_skin_palette,
+    )
+
+    torch.manual_seed(0)
+    pixels, vendors, unified, palettes = _skin_images()
+    skin = find_skin(pixels, vendors, unified)
+    args = (skin.mask, skin.tone, skin.vendor, skin.palette)
+    assert torch.equal(random_skin_palette(pixels, *args, probability=0.0), pixels)
+    out = random_skin_palette(pixels, *args, probability=1.0)
+    outside = ~skin.mask[:, None].expand_as(pixels)
+    assert torch.equal(out[outside], pixels[outside])  # outline, background and no-tone images untouched
+    assert torch.equal(out[5], pixels[5]) and not torch.equal(out[:5], pixels[:5])
+    a, b = palettes["a"], palettes["b"]
+    for i, tone in enumerate(skin.tone.tolist()):
+        if tone < 0:
+            continue
+        colour = (out[i, :, 3, 3] + 1) / 2  # a grey mix of the two vendors' greys for this tone
+        low, high = min(a[tone], b[tone]), max(a[tone], b[tone])
+        assert bool(((colour >= low - 1e-4) & (colour <= high + 1e-4)).all()), (i, colour, low, high)
+        assert torch.allclose(colour, colour[:1].expand(3), atol=1e-5)
+    dataset = CaptionDataset(pixels.half(), [[1, 5, 2]] * len(pixels), ["x"] * len(pixels), skin=skin)
+    batch = dataset.__getitems__([0, 5, 7])
+    assert batch["skin_mask"].shape == (3, 8, 8) and batch["skin_tone"].tolist() == [0, -1, 1]
+    flags = CaptionerArguments(augment_skin_palette=1.0, augment_translate=0, augment_scale=0, augment_rotate=0)
+    collated = make_collate(0, flags, skin.palette)(batch)["pixel_values"]
+    assert torch.equal(collated[1], pixels[5].half().float()) and not torch.equal(collated[0], pixels[0].half().float())
+    with pytest.raises(ValueError, match="--augment_skin_palette"):
+        CaptionerArguments(augment_skin_palette=1.5)
+
+
 def test_label_smoothing_loss():
     from hf_argen.training.captioning import make_compute_loss
 

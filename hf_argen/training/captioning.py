@@ -76,6 +76,11 @@ class CaptionerArguments:
     augment_erase: float = field(
         default=0.0, metadata={"help": "probability of painting a random rectangle (4-16%% of the image) white."}
     )
+    augment_skin_palette: float = field(
+        default=0.0, metadata={"help": "emoji: probability of recolouring the skin of a one-tone variant with a random "
+                               "mix of the training vendors' colours for its tone (skin: the pixels where a vendor's "
+                               "tone variants of an emoji differ)."}
+    )  # fmt: skip
     encoder_blocks_per_stage: int = field(default=1, metadata={"help": "resnet encoder: residual blocks per stage."})
     mixstyle_probability: float = field(
         default=0.0, metadata={"help": "conv/resnet encoder: chance per batch of MixStyle (mixing per-image channel "
@@ -94,7 +99,8 @@ class CaptionerArguments:
             raise ValueError(f"--augment_saturation must be in [0, 1], got {self.augment_saturation}.")
         if not 0.0 <= self.augment_channel_gain < 1.0:
             raise ValueError(f"--augment_channel_gain must be in [0, 1), got {self.augment_channel_gain}.")
-        for name in ("augment_blur", "augment_morphology", "augment_erase"):  # mixstyle: the config checks it
+        probabilities = ("augment_blur", "augment_morphology", "augment_erase", "augment_skin_palette")
+        for name in probabilities:  # mixstyle: the config checks it
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"--{name} is a probability in [0, 1], got {getattr(self, name)}.")
         if not 0.0 <= self.label_smoothing < 1.0:
@@ -136,8 +142,14 @@ class CaptionDataset(torch.utils.data.Dataset):
     """Images as one `(N, C, S, S)` float16 tensor (normalised) and captions as token-id lists; a batch is
     `pixel_values` + right-padded `decoder_input_ids`/`decoder_attention_mask`/`labels` (see :meth:`collate`)."""
 
-    def __init__(self, pixel_values: torch.Tensor, token_ids: list[list[int]], captions: list[str]):
-        self.pixel_values, self.token_ids, self.captions = pixel_values, token_ids, captions
+    def __init__(
+        self,
+        pixel_values: torch.Tensor,
+        token_ids: list[list[int]],
+        captions: list[str],
+        skin: SkinPalette | None = None,
+    ):
+        self.pixel_values, self.token_ids, self.captions, self.skin = pixel_values, token_ids, captions, skin
 
     def __len__(self) -> int:
         return len(self.token_ids)
@@ -147,7 +159,92 @@ class CaptionDataset(torch.utils.data.Dataset):
 
     def __getitems__(self, indices):
         index = torch.as_tensor(indices, dtype=torch.long)
-        return {"pixel_values": self.pixel_values[index], "token_ids": [self.token_ids[i] for i in indices]}
+        batch = {"pixel_values": self.pixel_values[index], "token_ids": [self.token_ids[i] for i in indices]}
+        if self.skin is not None:
+            batch.update(skin_mask=self.skin.mask[index], skin_tone=self.skin.tone[index])
+            batch.update(skin_vendor=self.skin.vendor[index])
+        return batch
+
+
+@dataclass
+class SkinPalette:
+    """Where the skin is in each training image and the vendors' skin colours, for `--augment_skin_palette`.
+
+    `mask` `(N, S, S)` bool (all False for images without one skin tone), `tone` `(N,)` (0 light .. 4 dark, -1
+    none), `vendor` `(N,)` (index into `vendors`), `palette` `(V, 5, 3)` median skin colour per vendor and tone in
+    [0, 1] (NaN where a vendor has no such image)."""
+
+    mask: torch.Tensor
+    tone: torch.Tensor
+    vendor: torch.Tensor
+    palette: torch.Tensor
+    vendors: tuple[str, ...]
+
+
+def find_skin(
+    pixel_values: torch.Tensor, vendors: list[str], unified: list[str], threshold: float = 0.06
+) -> SkinPalette:
+    """The skin of the one-tone variants among `pixel_values` `(N, 3, S, S)` (normalised to [-1, 1]): for each
+    vendor and emoji with at least three such variants, the pixels whose colour varies across them (standard
+    deviation above `threshold` on the [0, 1] scale, averaged over channels); `vendors` and `unified` (the code
+    points) are per image."""
+    from ..caption_data import emoji_skin_tone
+
+    count, _, height, width = pixel_values.shape
+    names = tuple(sorted(set(vendors)))
+    tone = torch.full((count,), -1, dtype=torch.long)
+    vendor = torch.as_tensor([names.index(v) for v in vendors], dtype=torch.long)
+    mask = torch.zeros(count, height, width, dtype=torch.bool)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for index, (name, code) in enumerate(zip(vendors, unified)):
+        base, image_tone = emoji_skin_tone(code)
+        if image_tone >= 0:
+            tone[index] = image_tone
+            groups.setdefault((name, base), []).append(index)
+    colours: dict[tuple[int, int], list[torch.Tensor]] = {}
+    for members in groups.values():
+        if len(members) < 3:
+            tone[members] = -1
+            continue
+        images = (pixel_values[members].float() + 1) / 2
+        skin = images.std(0).mean(0) > threshold
+        if not skin.any():
+            tone[members] = -1
+            continue
+        mask[members] = skin
+        for member, image in zip(members, images):
+            colours.setdefault((int(vendor[member]), int(tone[member])), []).append(image[:, skin].T)
+    palette = torch.full((len(names), len(SKIN_TONE_NAMES), 3), float("nan"))
+    for (v, t), pixels in colours.items():
+        palette[v, t] = torch.cat(pixels).median(0).values
+    return SkinPalette(mask=mask, tone=tone, vendor=vendor, palette=palette, vendors=names)
+
+
+SKIN_TONE_NAMES = ("light", "medium-light", "medium", "medium-dark", "dark")
+
+
+def random_skin_palette(
+    pixel_values: torch.Tensor, skin_mask: torch.Tensor, skin_tone: torch.Tensor, skin_vendor: torch.Tensor,
+    palette: torch.Tensor, probability: float,
+) -> torch.Tensor:
+    """Recolour the skin of a random `probability` share of the one-tone images: each skin pixel is scaled, per
+    channel, by target / own vendor's colour for its tone, the target a random mix (Dirichlet(1) weights) of every
+    vendor's colour for that tone, so shading is kept and the palette no longer tells the vendor. Pixels
+    `(B, 3, S, S)` normalised to [-1, 1]; `palette` `(V, 5, 3)` in [0, 1] (NaN: vendor lacks the tone)."""
+    chosen = (skin_tone >= 0) & (torch.rand(skin_tone.shape) < probability)
+    if not chosen.any():
+        return pixel_values
+    tones = skin_tone[chosen]
+    colours = palette[:, tones].transpose(0, 1)  # (n, V, 3)
+    present = ~colours.isnan().any(-1)  # (n, V)
+    weights = torch.distributions.Dirichlet(torch.ones(palette.shape[0])).sample((len(tones),)) * present
+    target = (weights[..., None] * colours.nan_to_num()).sum(1) / weights.sum(1, keepdim=True).clamp_min(1e-8)
+    gain = target / palette[skin_vendor[chosen], tones].clamp_min(1e-3)  # (n, 3)
+    x = (pixel_values[chosen] + 1) / 2
+    scaled = torch.where(skin_mask[chosen][:, None], x * gain[:, :, None, None].to(x), x)
+    out = pixel_values.clone()
+    out[chosen] = (scaled.clamp(0, 1) * 2 - 1).to(pixel_values.dtype)
+    return out
 
 
 def encode_images(images, image_processor, batch: int = 512) -> torch.Tensor:
@@ -285,11 +382,17 @@ def augment_images(pixel_values: torch.Tensor, flags: CaptionerArguments) -> tor
     return pixel_values
 
 
-def make_collate(pad_token_id: int, flags: CaptionerArguments | None = None):
-    """Batch builder: float32 pixels (augmented when `flags` asks for it), captions padded to the longest."""
+def make_collate(pad_token_id: int, flags: CaptionerArguments | None = None, palette: torch.Tensor | None = None):
+    """Batch builder: float32 pixels (augmented when `flags` asks for it; skin recoloured with `palette`, see
+    :func:`random_skin_palette`, when the batch has skin masks), captions padded to the longest."""
 
     def collate(batch):
         pixels = batch["pixel_values"].float()
+        if flags is not None and palette is not None and "skin_mask" in batch and not flags.no_augmentation:
+            pixels = random_skin_palette(
+                pixels, batch["skin_mask"], batch["skin_tone"], batch["skin_vendor"], palette,
+                flags.augment_skin_palette,
+            )  # fmt: skip
         if flags is not None:
             pixels = augment_images(pixels, flags)
         rows = batch["token_ids"]
@@ -449,6 +552,16 @@ def train_captioner(
         encode_captions(train_captions, processor, flags.max_caption_tokens),
         train_captions,
     )
+    if flags.augment_skin_palette:
+        if num_channels != 3 or not {"vendor", "unified"} <= set(train_set.column_names):
+            raise ValueError(
+                "--augment_skin_palette needs RGB images with `vendor` and `unified` columns (--dataset_name emoji)."
+            )
+        train.skin = find_skin(train.pixel_values, list(train_set["vendor"]), list(train_set["unified"]))
+        logger.info(
+            "skin palettes of %d one-tone images (vendors %s): %s", int((train.skin.tone >= 0).sum()),
+            ", ".join(train.skin.vendors), (train.skin.palette * 255).round().tolist(),
+        )  # fmt: skip
     valid = None
     if valid_set is not None and len(valid_set):
         valid_captions = list(valid_set["text"])
@@ -470,7 +583,7 @@ def train_captioner(
         model,
         loop_args,
         train,
-        collate_fn=make_collate(tokenizer.pad_token_id, flags),
+        collate_fn=make_collate(tokenizer.pad_token_id, flags, train.skin.palette if train.skin else None),
         compute_loss=make_compute_loss(flags.label_smoothing),
         eval_fn=make_eval_fn(valid, collate_eval, processor, run.eval_batch_size, flags.eval_exact_match_samples)
         if valid
@@ -516,11 +629,14 @@ def push_captioner(run: RunArguments, model, processor, data: DataArguments, val
 __all__ = [
     "CaptionDataset",
     "CaptionerArguments",
+    "SkinPalette",
     "build_model",
     "detect_num_channels",
+    "find_skin",
     "make_collate",
     "make_eval_fn",
     "push_captioner",
     "random_affine",
+    "random_skin_palette",
     "train_captioner",
 ]
