@@ -99,6 +99,24 @@ def test_entry_point_trains_an_imagefolder_that_captions_held_out_images(trained
     assert remote(str(data / "test" / metadata[0]["file_name"]))[0]["generated_text"] == predicted[0]
 
 
+def test_init_model_fine_tunes_from_a_saved_captioner(trained):
+    from safetensors.torch import load_file
+
+    data, out, tmp_path = trained
+    tuned = tmp_path / "tuned"
+    run_script(
+        ["training/train_captioner.py", "--dataset_name", str(data), "--output_dir", str(tuned),
+         "--init_model", str(out), "--hidden_size", "32", "--tokenizer_vocab_size", "5",
+         "--learning_rate", "1e-12", "--lr_warmup_steps", "0", "--max_train_steps", "2", "--train_batch_size", "4",
+         "--eval_split", "none", "--num_threads", "1"],
+        tmp_path,
+    )  # fmt: skip
+    before, after = load_file(out / "model.safetensors"), load_file(tuned / "model.safetensors")
+    assert before.keys() == after.keys() and all(torch.allclose(before[k], after[k], atol=1e-6) for k in before)
+    assert (tuned / "tokenizer.json").read_text() == (out / "tokenizer.json").read_text()
+    assert json.loads((tuned / "config.json").read_text())["hidden_size"] == 64  # the saved model's, not the flag
+
+
 def test_evaluation_script_and_card(trained):
     data, out, tmp_path = trained
     card_dir = tmp_path / "card"

@@ -38,6 +38,10 @@ class CaptionerArguments:
         },
     )
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training images."})
+    init_model: str | None = field(
+        default=None, metadata={"help": "start from this saved captioner (fine-tuning): its weights, tokenizer and "
+                                "image size; the architecture and --tokenizer_* flags are then ignored."}
+    )  # fmt: skip
     tokenizer_type: str = field(default="word", metadata={"choices": ["word", "bpe"]})
     tokenizer_vocab_size: int = field(default=8192, metadata={"help": "most tokens (word: most frequent words)."})
     max_caption_tokens: int = field(default=40, metadata={"help": "longest caption in tokens (bos/eos included)."})
@@ -516,7 +520,13 @@ def train_captioner(
     captions and kept in ``output_dir/tokenizer``, so a resumed run tokenises exactly as the first one."""
     from transformers import AutoTokenizer
 
-    from ..captioning import CaptionerImageProcessor, CaptionerProcessor, train_caption_tokenizer
+    from ..captioning import (
+        CaptionerConfig,
+        CaptionerForConditionalGeneration,
+        CaptionerImageProcessor,
+        CaptionerProcessor,
+        train_caption_tokenizer,
+    )
 
     loop_args = run.loop_arguments()
     accelerator = make_accelerator(loop_args)
@@ -534,7 +544,14 @@ def train_captioner(
         if valid_set is not None and data.max_eval_samples:
             valid_set = valid_set.select(range(min(data.max_eval_samples, len(valid_set))))
         train_captions = list(train_set["text"])
-        if tokenizer_dir.exists():
+        if flags.init_model:
+            initial = CaptionerProcessor.from_pretrained(flags.init_model)
+            longest = CaptionerConfig.from_pretrained(flags.init_model).max_position_embeddings
+            flags.max_caption_tokens = min(flags.max_caption_tokens, longest)  # its position table's length
+            tokenizer = initial.tokenizer
+            if accelerator.is_main_process and not tokenizer_dir.exists():
+                tokenizer.save_pretrained(tokenizer_dir)
+        elif tokenizer_dir.exists():
             logger.info("reusing the tokenizer in %s (--tokenizer_* flags ignored; delete to retrain)", tokenizer_dir)
             tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
         else:
@@ -544,8 +561,12 @@ def train_captioner(
             )
             if accelerator.is_main_process:
                 tokenizer.save_pretrained(tokenizer_dir)
-    num_channels = flags.num_channels or detect_num_channels(train_set["image"])
-    image_processor = CaptionerImageProcessor(image_size=flags.image_size, num_channels=num_channels)
+    if flags.init_model:
+        image_processor = initial.image_processor
+        num_channels = image_processor.num_channels
+    else:
+        num_channels = flags.num_channels or detect_num_channels(train_set["image"])
+        image_processor = CaptionerImageProcessor(image_size=flags.image_size, num_channels=num_channels)
     processor = CaptionerProcessor(image_processor, tokenizer)
     train = CaptionDataset(
         encode_images(train_set["image"], image_processor),
@@ -571,7 +592,10 @@ def train_captioner(
             valid_captions,
         )
     torch.manual_seed(run.seed)
-    model = build_model(flags, tokenizer, num_channels)
+    if flags.init_model:
+        model = CaptionerForConditionalGeneration.from_pretrained(flags.init_model, dtype=torch.float32)
+    else:
+        model = build_model(flags, tokenizer, num_channels)
     num_parameters = sum(p.numel() for p in model.parameters())
     logger.info(
         "%d training / %d validation images (%dx%dx%d), %d tokens; captioner with %d parameters",
