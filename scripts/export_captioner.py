@@ -1,9 +1,11 @@
 #!/usr/bin/env python
 """Copy a trained captioner (a training `output_dir` or a checkpoint folder + the run's processor) into a model
 folder to ship, optionally with its weights stored in float16 (they load as float32: `config.dtype` stays
-float32), which halves the folder.
+float32), which halves the folder; with `--average`, the weights are the mean of those checkpoints' (checkpoint
+averaging, e.g. over a constant-learning-rate stretch of training).
 
     python scripts/export_captioner.py --model out --output model_cards/captioner-emoji --float16
+    python scripts/export_captioner.py --model out --average out/checkpoint-500 out/checkpoint-1000 --output avg
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ def main(argv=None):
     parser.add_argument("--processor", default=None, help="folder with the processor (default: --model)")
     parser.add_argument("--output", required=True, help="the model folder to write (replaced atomically)")
     parser.add_argument("--float16", action="store_true", help="store the weights in float16")
+    parser.add_argument("--average", nargs="+", default=None,
+                        help="checkpoint folders of the same model whose weights are averaged into --model's")
     args = parser.parse_args(argv)
     import json
 
@@ -29,6 +33,16 @@ def main(argv=None):
 
     model = AutoModelForImageTextToText.from_pretrained(args.model, dtype=torch.float32)
     processor = AutoProcessor.from_pretrained(args.processor or args.model)
+    if args.average:
+        from hf_argen.training import load_checkpoint_weights
+
+        weights = [load_checkpoint_weights(folder) for folder in args.average]
+        state = model.state_dict()
+        mismatched = [folder for folder, w in zip(args.average, weights) if set(w) != set(weights[0])]
+        if mismatched or not set(weights[0]) <= set(state):
+            raise ValueError(f"--average: {mismatched or args.average} do not hold the weights of --model's captioner.")
+        averaged = {k: (sum(w[k].double() for w in weights) / len(weights)).to(state[k].dtype) for k in weights[0]}
+        model.load_state_dict(averaged, strict=False)  # tied weights (the output layer) follow the embeddings
     processor.tokenizer.init_kwargs.pop("local_files_only", None)  # how it was loaded here, not part of it
     output = Path(args.output)
     if args.float16:

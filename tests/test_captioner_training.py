@@ -167,6 +167,31 @@ def test_export_stores_float16_weights_that_load_as_float32_and_caption_the_same
             == pipeline("image-captioning", model=str(out))(image)[0]["generated_text"])
 
 
+def test_export_averages_checkpoints(trained, tmp_path):
+    from safetensors.torch import load_file
+    from transformers import AutoModelForImageTextToText
+
+    _, out, _ = trained
+    checkpoints = [out / "checkpoint-75", out / "checkpoint-150"]
+    averaged = tmp_path / "averaged"
+    run_script(["scripts/export_captioner.py", "--model", str(out), "--average", *map(str, checkpoints),
+                "--output", str(averaged)], tmp_path)  # fmt: skip
+    first, second = (load_file(c / "model.safetensors") for c in checkpoints)
+    model = AutoModelForImageTextToText.from_pretrained(averaged)
+    state = model.state_dict()
+    assert any(not torch.equal(first[k], second[k]) for k in first)
+    for name in first:
+        assert torch.allclose(state[name], (first[name] + second[name]) / 2, atol=1e-6), name
+    assert torch.equal(model.get_output_embeddings().weight, model.get_input_embeddings().weight)  # still tied
+    result = subprocess.run(
+        [sys.executable, "scripts/export_captioner.py", "--model", str(out), "--average", str(tmp_path / "missing"),
+         "--output", str(tmp_path / "never")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={"PYTHONPATH": str(ROOT), "HF_HOME": str(tmp_path / "hf_home"), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert result.returncode != 0 and "missing" in result.stderr and not (tmp_path / "never").exists()
+
+
 def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypatch):
     import shutil
 
