@@ -599,7 +599,7 @@ def train_captioner(
     num_parameters = sum(p.numel() for p in model.parameters())
     logger.info(
         "%d training / %d validation images (%dx%dx%d), %d tokens; captioner with %d parameters",
-        len(train), len(valid) if valid else 0, flags.image_size, flags.image_size, num_channels, len(tokenizer),
+        len(train), len(valid) if valid else 0, *train.pixel_values.shape[-2:], num_channels, len(tokenizer),
         num_parameters,
     )  # fmt: skip
     collate_eval = make_collate(tokenizer.pad_token_id)
