@@ -165,8 +165,8 @@ class CaptionDataset(torch.utils.data.Dataset):
         index = torch.as_tensor(indices, dtype=torch.long)
         batch = {"pixel_values": self.pixel_values[index], "token_ids": [self.token_ids[i] for i in indices]}
         if self.skin is not None:
-            batch.update(skin_mask=self.skin.mask[index], skin_tone=self.skin.tone[index])
-            batch.update(skin_vendor=self.skin.vendor[index])
+            batch.update(skin_mask=self.skin.mask[index], skin_tone=self.skin.tone[index],
+                         skin_vendor=self.skin.vendor[index])  # fmt: skip
         return batch
 
 
@@ -192,7 +192,7 @@ def find_skin(
     vendor and emoji with at least three such variants, the pixels whose colour varies across them (standard
     deviation above `threshold` on the [0, 1] scale, averaged over channels); `vendors` and `unified` (the code
     points) are per image."""
-    from ..caption_data import emoji_skin_tone
+    from ..caption_data import SKIN_TONES, emoji_skin_tone
 
     count, _, height, width = pixel_values.shape
     names = tuple(sorted(set(vendors)))
@@ -218,13 +218,10 @@ def find_skin(
         mask[members] = skin
         for member, image in zip(members, images):
             colours.setdefault((int(vendor[member]), int(tone[member])), []).append(image[:, skin].T)
-    palette = torch.full((len(names), len(SKIN_TONE_NAMES), 3), float("nan"))
+    palette = torch.full((len(names), len(SKIN_TONES), 3), float("nan"))
     for (v, t), pixels in colours.items():
         palette[v, t] = torch.cat(pixels).median(0).values
     return SkinPalette(mask=mask, tone=tone, vendor=vendor, palette=palette, vendors=names)
-
-
-SKIN_TONE_NAMES = ("light", "medium-light", "medium", "medium-dark", "dark")
 
 
 def random_skin_palette(
@@ -544,10 +541,11 @@ def train_captioner(
         if valid_set is not None and data.max_eval_samples:
             valid_set = valid_set.select(range(min(data.max_eval_samples, len(valid_set))))
         train_captions = list(train_set["text"])
+        max_tokens = flags.max_caption_tokens
         if flags.init_model:
             initial = CaptionerProcessor.from_pretrained(flags.init_model)
             longest = CaptionerConfig.from_pretrained(flags.init_model).max_position_embeddings
-            flags.max_caption_tokens = min(flags.max_caption_tokens, longest)  # its position table's length
+            max_tokens = min(flags.max_caption_tokens, longest)  # its position table's length
             tokenizer = initial.tokenizer
             if accelerator.is_main_process and not tokenizer_dir.exists():
                 tokenizer.save_pretrained(tokenizer_dir)
@@ -570,7 +568,7 @@ def train_captioner(
     processor = CaptionerProcessor(image_processor, tokenizer)
     train = CaptionDataset(
         encode_images(train_set["image"], image_processor),
-        encode_captions(train_captions, processor, flags.max_caption_tokens),
+        encode_captions(train_captions, processor, max_tokens),
         train_captions,
     )
     if flags.augment_skin_palette:
@@ -588,7 +586,7 @@ def train_captioner(
         valid_captions = list(valid_set["text"])
         valid = CaptionDataset(
             encode_images(valid_set["image"], image_processor),
-            encode_captions(valid_captions, processor, flags.max_caption_tokens),
+            encode_captions(valid_captions, processor, max_tokens),
             valid_captions,
         )
     torch.manual_seed(run.seed)
