@@ -192,6 +192,40 @@ def test_export_averages_checkpoints(trained, tmp_path):
     assert result.returncode != 0 and "missing" in result.stderr and not (tmp_path / "never").exists()
 
 
+def test_export_regrids_the_encoder_to_another_image_size(trained, tmp_path):
+    from transformers import AutoModelForImageTextToText, AutoProcessor, pipeline
+
+    data, out, _ = trained
+    source = AutoModelForImageTextToText.from_pretrained(out)
+    size, grid = source.config.image_size, source.config.grid_size
+    larger = tmp_path / "larger"
+    run_script(["scripts/export_captioner.py", "--model", str(out), "--image_size", str(2 * size),
+                "--output", str(larger)], tmp_path)  # fmt: skip
+    model = AutoModelForImageTextToText.from_pretrained(larger)
+    assert model.config.image_size == 2 * size and model.config.grid_size == 2 * grid
+    assert AutoProcessor.from_pretrained(larger).image_processor.image_size == 2 * size
+    # each new position is a smooth mix of its neighbourhood in the old grid: close to the nearest old position
+    positions = model.encoder.embed_positions.detach().T.reshape(1, -1, 2 * grid, 2 * grid)
+    old = source.encoder.embed_positions.detach().T.reshape(1, -1, grid, grid)
+    nearest = torch.nn.functional.interpolate(old, scale_factor=2, mode="nearest")
+    assert torch.corrcoef(torch.stack([positions.flatten(), nearest.flatten()]))[0, 1] > 0.8
+    assert torch.equal(model.lm_head.weight, source.lm_head.weight)  # other weights are untouched
+    image = str(next((data / "test").glob("*.png")))
+    assert isinstance(pipeline("image-captioning", model=str(larger))(image)[0]["generated_text"], str)
+    same = tmp_path / "same"  # the same size: the positions are unchanged
+    run_script(["scripts/export_captioner.py", "--model", str(out), "--image_size", str(size), "--output", str(same)],
+               tmp_path)  # fmt: skip
+    assert torch.allclose(AutoModelForImageTextToText.from_pretrained(same).encoder.embed_positions,
+                          source.encoder.embed_positions, atol=1e-6)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "scripts/export_captioner.py", "--model", str(out), "--image_size", str(size + 1),
+         "--output", str(tmp_path / "never")],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={"PYTHONPATH": str(ROOT), "HF_HOME": str(tmp_path / "hf_home"), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert result.returncode != 0 and "--image_size" in result.stderr and not (tmp_path / "never").exists()
+
+
 def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypatch):
     import shutil
 
