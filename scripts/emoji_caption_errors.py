@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Where an emoji captioner goes wrong on one vendor: exact match by category, and for the skin-tone variants
-whether the base name and the tone part are right and how far off a wrong tone is (in steps from light to dark),
-beside the nearest-neighbour baseline (raw 16x16 pixels over the other vendors' drawings of the emoji, as in
-`scripts/evaluate_captioner.py`).
+whether the base name and the tone part are right, how far off a wrong tone is (in steps from light to dark) and
+the exact match there would be with every tone right, beside the nearest-neighbour baseline (raw 16x16 pixels over
+the other vendors' drawings of the emoji, as in `scripts/evaluate_captioner.py`).
 
     python scripts/emoji_caption_errors.py --model out --vendor twitter \
         --gallery_vendors apple google --data_dir /path/to/emoji --stride 3
@@ -36,6 +36,13 @@ def tone_step_error(reference: str, prediction: str) -> int | None:
     if ref not in SKIN_TONES or guess not in SKIN_TONES:
         return None
     return SKIN_TONES.index(guess) - SKIN_TONES.index(ref)
+
+
+def right_but_for_tone(reference: str, prediction: str) -> bool:
+    """Whether `prediction` names the right emoji, its skin tones aside: the same base name, and a tone part exactly
+    when the reference has one."""
+    (ref_base, ref_tone), (guess_base, guess_tone) = split_caption(reference), split_caption(prediction)
+    return ref_base == guess_base and bool(ref_tone) == bool(guess_tone)
 
 
 def main(argv=None):
@@ -92,12 +99,13 @@ def main(argv=None):
 
     def table(system, guesses):
         rows = collections.defaultdict(lambda: [0, 0])
-        base_right = tone_right = toned = 0
+        base_right = tone_right = toned = tone_blind = 0
         for ref, guess, category in zip(references, guesses, test["category"]):
             kind = "skin-tone variants" if split_caption(ref)[1] else "no skin tone"
             for key in ("all", f"kind: {kind}", f"category: {category}"):
                 rows[key][0] += ref == guess
                 rows[key][1] += 1
+            tone_blind += right_but_for_tone(ref, guess)
             if split_caption(ref)[1]:
                 toned += 1
                 base_right += split_caption(ref)[0] == split_caption(guess)[0]
@@ -107,6 +115,7 @@ def main(argv=None):
             print(f"  {key:40s} {100 * hits / count:6.1f} % of {count}")
         print(f"  {'skin-tone variants: base name right':40s} {100 * base_right / max(toned, 1):6.1f} %")
         print(f"  {'skin-tone variants: tone part right':40s} {100 * tone_right / max(toned, 1):6.1f} %")
+        print(f"  {'all, if every skin tone were right':40s} {100 * tone_blind / len(references):6.1f} %")
         steps = collections.Counter(tone_step_error(r, g) for r, g in zip(references, guesses))
         steps.pop(None, None)
         if steps:  # single-tone variants whose prediction names one tone: the tone's step error

@@ -81,6 +81,10 @@ def test_emoji_tone_step_error():
     assert step("elf: medium skin tone", "elf: medium skin tone") == 0
     assert step("elf", "elf: dark skin tone") is None
     assert step("kiss: light skin tone, dark skin tone", "kiss: light skin tone") is None  # two tones
+    right = load_script("emoji_caption_errors").right_but_for_tone
+    assert right("elf: dark skin tone", "elf: light skin tone") and right("elf", "elf")
+    assert not right("elf: dark skin tone", "mage: dark skin tone") and not right("elf", "elf: dark skin tone")
+    assert right("kiss: light skin tone, dark skin tone", "kiss: dark skin tone")
 
 
 def save_tiny_pixelcnn(folder: Path, num_classes=10) -> Path:
