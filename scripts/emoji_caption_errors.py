@@ -101,15 +101,16 @@ def main(argv=None):
         rows = collections.defaultdict(lambda: [0, 0])
         base_right = tone_right = toned = tone_blind = 0
         for ref, guess, category in zip(references, guesses, test["category"]):
-            kind = "skin-tone variants" if split_caption(ref)[1] else "no skin tone"
+            (ref_base, ref_tone), (guess_base, guess_tone) = split_caption(ref), split_caption(guess)
+            kind = "skin-tone variants" if ref_tone else "no skin tone"
             for key in ("all", f"kind: {kind}", f"category: {category}"):
                 rows[key][0] += ref == guess
                 rows[key][1] += 1
             tone_blind += right_but_for_tone(ref, guess)
-            if split_caption(ref)[1]:
+            if ref_tone:
                 toned += 1
-                base_right += split_caption(ref)[0] == split_caption(guess)[0]
-                tone_right += split_caption(ref)[1] == split_caption(guess)[1]
+                base_right += ref_base == guess_base
+                tone_right += ref_tone == guess_tone
         print(f"\n{system} on {args.vendor} (every {args.stride}th image)")
         for key, (hits, count) in sorted(rows.items(), key=lambda kv: (kv[0] != "all", kv[0])):
             print(f"  {key:40s} {100 * hits / count:6.1f} % of {count}")
