@@ -287,14 +287,44 @@ def emoji_skin_tone(unified: str) -> tuple[str, int]:
     return base, (list(SKIN_TONES).index(tones.pop()) if len(tones) == 1 else -1)
 
 
+def _code_key(unified: str) -> str:
+    """Code points without variation selectors (FE0F), so releases that qualify an emoji differently match."""
+    return "-".join(part for part in unified.upper().split("-") if part != "FE0F")
+
+
+def emoji_release_records(folder: Path, vendor: str, reference: list[dict], skin_variations: bool = True) -> list[dict]:
+    """`vendor`'s drawings in another `emoji-datasource` release `folder`, captioned (with category and code points)
+    as in `reference`, the main release's records, matched by code points; emoji it does not name are left out."""
+    named = {_code_key(record["unified"]): record for record in reference}
+    records = []
+    for record in emoji_records(folder, vendor, skin_variations):
+        match = named.get(_code_key(record["unified"]))
+        if match is not None:
+            records.append({**record, **{key: match[key] for key in ("text", "category", "unified")}})
+    return records
+
+
+def _release_name(folder: Path) -> str:
+    try:
+        return json.loads((folder / "package.json").read_text(encoding="utf-8"))["version"]
+    except (OSError, ValueError, KeyError):
+        return folder.resolve().parent.name if folder.name == "package" else folder.name
+
+
 def load_emoji_dataset(
     split: str = "train",
     data_dir: str | os.PathLike | None = None,
     test_vendor: str = "facebook",
     vendors=EMOJI_VENDORS,
     skin_variations: bool = True,
+    extra_releases=(),
 ):
-    """Emoji images composited on white -> Dataset (`image` RGB, `text`, `vendor`, `category`, `unified`)."""
+    """Emoji images composited on white -> Dataset (`image` RGB, `text`, `vendor`, `category`, `unified`).
+
+    `extra_releases`: folders of other `emoji-datasource` releases (each an extracted package, `emoji.json` +
+    `img/<vendor>/64/`) whose drawings by the training vendors join ``"train"`` (vendor column
+    ``"<vendor>@<version>"``), captioned with the main release's names; the test vendor's drawings in them are
+    never used, and the other splits ignore them."""
     import datasets
     from PIL import Image
 
@@ -310,11 +340,28 @@ def load_emoji_dataset(
     else:
         raise ValueError(f"`split` must be 'train', 'test' or a vendor {EMOJI_VENDORS} for 'emoji', got {split!r}.")
     folder = find_emoji_dir(data_dir)
-    rows = {"image": [], "text": [], "vendor": [], "category": [], "unified": []}
+    sources = []  # (vendor column, records)
     for vendor in chosen:
         records = emoji_records(folder, vendor, skin_variations)
         if not records:
             raise ValueError(f"{folder} holds no images of vendor {vendor!r} (expected img/{vendor}/64/*.png).")
+        sources.append((vendor, records))
+    if split == "train":
+        reference = [record for _, records in sources for record in records]
+        for release in map(Path, extra_releases):
+            if not (release / "emoji.json").is_file():
+                raise ValueError(f"`extra_releases`: {release} is not an emoji-datasource package (no emoji.json).")
+            found = [(v, emoji_release_records(release, v, reference, skin_variations)) for v in chosen]
+            found = [(v, records) for v, records in found if records]
+            if not found:
+                raise ValueError(
+                    f"`extra_releases`: {release} holds no drawings of the training vendors {chosen} "
+                    f"(expected img/<vendor>/64/*.png; the test vendor {test_vendor!r} is never used)."
+                )
+            version = _release_name(release)
+            sources.extend((f"{vendor}@{version}", records) for vendor, records in found)
+    rows = {"image": [], "text": [], "vendor": [], "category": [], "unified": []}
+    for vendor, records in sources:
         for record in records:
             with Image.open(record["path"]) as image:
                 rgba = image.convert("RGBA")

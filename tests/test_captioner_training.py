@@ -476,6 +476,9 @@ def test_emoji_vendor_flags_choose_the_training_vendors(monkeypatch):
     data = DataArguments(dataset_name="emoji")
     assert captioning.load_split(data, flags, "train") == "loaded"
     assert seen == {"test_vendor": "twitter", "vendors": ("apple", "google", "twitter")}
+    flags.emoji_extra_releases = ["old/package"]
+    captioning.load_split(data, flags, "train")
+    assert seen["extra_releases"] == ("old/package",)
 
 
 def test_closed_vocabulary_decoding_writes_only_allowed_captions():

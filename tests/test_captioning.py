@@ -462,6 +462,51 @@ def test_emoji_dataset_split_by_vendor_rgba_on_white(tmp_path):
         load_caption_dataset("emoji", "train", data_dir=tmp_path / "nothing")
 
 
+def _emoji_release(folder, version, entries, vendors, colour):
+    folder.mkdir(parents=True)
+    (folder / "emoji.json").write_text(json.dumps(entries))
+    (folder / "package.json").write_text(json.dumps({"version": version}))
+    for vendor in vendors:
+        (folder / "img" / vendor / "64").mkdir(parents=True)
+        for entry in entries:
+            for item in [entry, *(entry.get("skin_variations") or {}).values()]:
+                Image.new("RGBA", (64, 64), colour).save(folder / "img" / vendor / "64" / item["image"])
+
+
+def test_emoji_extra_releases_join_train_only_named_by_the_main_release(tmp_path):
+    flags = {f"has_img_{v}": True for v in ("apple", "google", "twitter", "facebook")}
+    main = [
+        {"name": "HEAVY BLACK HEART", "image": "2764-fe0f.png", "unified": "2764-FE0F", "category": "Symbols", **flags},
+        {"name": "WAVING HAND SIGN", "image": "1f44b.png", "unified": "1F44B", "category": "People & Body", **flags,
+         "skin_variations": {"1F3FB": {"unified": "1F44B-1F3FB", "image": "1f44b-1f3fb.png", **flags}}},
+    ]
+    _emoji_release(tmp_path / "package", "16.0.0", main, ("apple", "google", "twitter", "facebook"), (0, 0, 0, 0))
+    old = [  # an older release: the heart without its variation selector, an older name, an emoji since removed
+        {"name": "OLD HEART NAME", "image": "2764.png", "unified": "2764", "category": "Symbols", **flags},
+        {"name": "WAVING HAND", "image": "1f44b.png", "unified": "1F44B", "category": "People", **flags,
+         "skin_variations": {"1F3FB": {"unified": "1F44B-1F3FB", "image": "1f44b-1f3fb.png", **flags}}},
+        {"name": "GONE", "image": "1f999.png", "unified": "1F999", "category": "Symbols", **flags},
+    ]
+    _emoji_release(tmp_path / "google-3" / "package", "3.0.0", old, ("google",), (255, 0, 0, 255))
+    _emoji_release(tmp_path / "facebook-3" / "package", "3.0.0", old, ("facebook",), (0, 255, 0, 255))
+    extra = [tmp_path / "google-3" / "package"]
+    train = load_caption_dataset("emoji", "train", data_dir=tmp_path, extra_releases=extra)
+    old_rows = [i for i, vendor in enumerate(train["vendor"]) if vendor == "google@3.0.0"]
+    assert len(train) == 9 + 3 and len(old_rows) == 3
+    assert sorted(train[i]["text"] for i in old_rows) == [
+        "heavy black heart", "waving hand sign", "waving hand sign: light skin tone"]
+    assert {train[i]["category"] for i in old_rows} == {"Symbols", "People & Body"}
+    assert "2764-FE0F" in [train[i]["unified"] for i in old_rows]
+    assert np.asarray(train[old_rows[0]]["image"])[0, 0].tolist() == [255, 0, 0]  # the old drawing
+    # other splits ignore them, and the test vendor's drawings in another release are never used
+    test = load_caption_dataset("emoji", "test", data_dir=tmp_path, extra_releases=extra)
+    assert set(test["vendor"]) == {"facebook"} and len(test) == 3
+    with pytest.raises(ValueError, match="extra_releases.*test vendor 'facebook'"):
+        load_caption_dataset("emoji", "train", data_dir=tmp_path, extra_releases=[tmp_path / "facebook-3" / "package"])
+    with pytest.raises(ValueError, match="extra_releases.*no emoji.json"):
+        load_caption_dataset("emoji", "train", data_dir=tmp_path, extra_releases=[tmp_path / "nothing"])
+
+
 def test_resnet_encoder_grid_blocks_and_config_errors(tmp_path):
     model = tiny_model(encoder_type="resnet", encoder_blocks_per_stage=2)
     assert model.config.grid_size == 4

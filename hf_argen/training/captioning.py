@@ -37,6 +37,14 @@ class CaptionerArguments:
             "validation: --emoji_vendors apple google twitter --test_vendor twitter --eval_split twitter."
         },
     )
+    emoji_extra_releases: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "emoji: folders of other emoji-datasource releases (extracted npm packages, e.g. "
+            "emoji-datasource-google@3.0.0) whose drawings by the training vendors join 'train', named as in "
+            "--data_dir's release; the test vendor's are never used."
+        },
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training images."})
     init_model: str | None = field(
         default=None, metadata={"help": "start from this saved captioner (fine-tuning): its weights, tokenizer and "
@@ -124,6 +132,8 @@ def load_split(data: DataArguments, flags: CaptionerArguments, split: str):
     if data.dataset_name == "emoji":
         options["test_vendor"] = flags.test_vendor
         options["vendors"] = tuple(flags.emoji_vendors)
+        if flags.emoji_extra_releases:
+            options["extra_releases"] = tuple(flags.emoji_extra_releases)
     if data.dataset_name in ("mnist_scenes", "emoji"):
         return load_caption_dataset(data.dataset_name, split, data_dir=data.data_dir, **options)
     return load_caption_dataset(
