@@ -310,6 +310,7 @@ def test_augmentations_keep_shape_range_and_do_what_they_say():
         random_blur,
         random_channel_gain,
         random_color,
+        random_convolution,
         random_erase,
         random_morphology,
     )
@@ -318,7 +319,7 @@ def test_augmentations_keep_shape_range_and_do_what_they_say():
     x = torch.ones(6, 3, 16, 16)  # white background, a dark red square and a grey bar
     x[:, 0, 4:10, 4:10], x[:, 1:, 4:10, 4:10] = 0.6, -0.8
     x[:, :, 12:14, 2:14] = -0.2
-    for fn in (random_blur, random_morphology, random_erase):
+    for fn in (random_blur, random_morphology, random_erase, random_convolution):
         assert torch.equal(fn(x, 0.0), x)
     assert torch.allclose(random_color(x, 0.0), x)
     coloured = random_color(x, 0.4)
@@ -345,12 +346,19 @@ def test_augmentations_keep_shape_range_and_do_what_they_say():
     darker = (morphed < x - 1e-6).flatten(1).any(1)
     lighter = (morphed > x + 1e-6).flatten(1).any(1)
     assert bool((darker ^ lighter).all())  # each image thickened or thinned, never both
+    convolved = random_convolution(x, 1.0)
+    assert convolved.shape == x.shape and convolved.min() >= -1 and convolved.max() <= 1
+    assert not torch.equal(convolved, x)
+    assert torch.equal(convolved[:, :, 0], x[:, :, 0])  # white far from the drawing stays white
+    bar = convolved[:, :, 13, 8]  # one filter for every channel: the grey bar stays grey
+    assert torch.allclose(bar, bar[:, :1].expand_as(bar), atol=1e-6)
+    assert torch.equal(random_convolution(torch.ones_like(x), 1.0), torch.ones_like(x))
     dark = torch.full_like(x, -1.0)  # every rectangle shows on black
     erased = random_erase(dark, 1.0)
     changed = erased != dark
     assert bool(changed.flatten(1).any(1).all()) and bool((erased[changed] == 1).all())  # painted white
     flags = CaptionerArguments(augment_color=0.2, augment_saturation=0.5, augment_channel_gain=0.1, augment_blur=0.5,
-                               augment_morphology=0.5, augment_erase=0.5)
+                               augment_morphology=0.5, augment_erase=0.5, augment_random_conv=0.5)
     out = augment_images(x, flags)
     assert out.shape == x.shape and out.dtype == x.dtype and not torch.equal(out, x)
     assert torch.equal(augment_images(x, CaptionerArguments(no_augmentation=True, augment_color=0.5)), x)

@@ -88,6 +88,10 @@ class CaptionerArguments:
     augment_erase: float = field(
         default=0.0, metadata={"help": "probability of painting a random rectangle (4-16%% of the image) white."}
     )
+    augment_random_conv: float = field(
+        default=0.0, metadata={"help": "probability of a random-convolution texture change (RandConv, Xu et al. 2021, "
+                               "one filter for every colour channel, so hues stay), blended in with a random weight."}
+    )  # fmt: skip
     augment_skin_palette: float = field(
         default=0.0, metadata={"help": "emoji: probability of recolouring the skin of a one-tone variant with a random "
                                "mix of the training vendors' colours for its tone (skin: the pixels where a vendor's "
@@ -111,7 +115,9 @@ class CaptionerArguments:
             raise ValueError(f"--augment_saturation must be in [0, 1], got {self.augment_saturation}.")
         if not 0.0 <= self.augment_channel_gain < 1.0:
             raise ValueError(f"--augment_channel_gain must be in [0, 1), got {self.augment_channel_gain}.")
-        probabilities = ("augment_blur", "augment_morphology", "augment_erase", "augment_skin_palette")
+        probabilities = (
+            "augment_blur", "augment_morphology", "augment_erase", "augment_random_conv", "augment_skin_palette"
+        )  # fmt: skip
         for name in probabilities:  # mixstyle: the config checks it
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"--{name} is a probability in [0, 1], got {getattr(self, name)}.")
@@ -373,13 +379,44 @@ def random_erase(pixel_values: torch.Tensor, probability: float) -> torch.Tensor
     return pixel_values.masked_fill(inside[:, None], 1.0)
 
 
+def random_convolution(pixel_values: torch.Tensor, probability: float) -> torch.Tensor:
+    """Random-convolution texture change (RandConv, Xu et al. 2021) for a random `probability` share of the images:
+    the ink (distance from white) is filtered by one random k x k kernel (k = 3 or 5, Gaussian weights, signed so
+    that flat ink stays ink), the same for every colour channel so that hues stay, rescaled to the ink's own RMS,
+    and blended in with a weight in [0, 1]; white stays white. Pixels normalised to [-1, 1]; clamped there."""
+    import torch.nn.functional as F
+
+    batch = pixel_values.shape[0]
+    chosen = torch.rand(batch) < probability
+    if not chosen.any():
+        return pixel_values
+    ink = (1 - pixel_values[chosen].float()) / 2  # (n, C, H, W) in [0, 1], background 0
+    count, channels, height, width = ink.shape
+    size = 3 if torch.rand(()) < 0.5 else 5
+    kernels = torch.randn(count, 1, size, size)
+    kernels = kernels * kernels.sum((1, 2, 3), keepdim=True).sign()
+    filtered = F.conv2d(
+        ink.reshape(1, count * channels, height, width), kernels.repeat_interleave(channels, 0),
+        padding=size // 2, groups=count * channels,
+    ).reshape(ink.shape)  # fmt: skip
+    rms = ink.pow(2).mean((1, 2, 3), keepdim=True).sqrt()
+    filtered = filtered * rms / filtered.pow(2).mean((1, 2, 3), keepdim=True).sqrt().clamp_min(1e-6)
+    weight = torch.rand(count, 1, 1, 1)
+    mixed = (ink + weight * (filtered - ink)).clamp(0, 1)
+    out = pixel_values.clone()
+    out[chosen] = (1 - 2 * mixed).to(pixel_values.dtype)
+    return out
+
+
 def augment_images(pixel_values: torch.Tensor, flags: CaptionerArguments) -> torch.Tensor:
-    """The training augmentation `flags` asks for: morphology, colour, channel gain, affine, blur, erasing (in that
-    order)."""
+    """The training augmentation `flags` asks for: morphology, random convolution, colour, channel gain, affine,
+    blur, erasing (in that order)."""
     if flags.no_augmentation:
         return pixel_values
     if flags.augment_morphology:
         pixel_values = random_morphology(pixel_values, flags.augment_morphology)
+    if flags.augment_random_conv:
+        pixel_values = random_convolution(pixel_values, flags.augment_random_conv)
     if flags.augment_color or flags.augment_saturation:
         pixel_values = random_color(pixel_values, flags.augment_color, flags.augment_saturation)
     if flags.augment_channel_gain:
