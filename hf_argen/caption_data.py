@@ -292,10 +292,9 @@ def _code_key(unified: str) -> str:
     return "-".join(part for part in unified.upper().split("-") if part != "FE0F")
 
 
-def emoji_release_records(folder: Path, vendor: str, reference: list[dict], skin_variations: bool = True) -> list[dict]:
+def emoji_release_records(folder: Path, vendor: str, named: dict, skin_variations: bool = True) -> list[dict]:
     """`vendor`'s drawings in another `emoji-datasource` release `folder`, captioned (with category and code points)
-    as in `reference`, the main release's records, matched by code points; emoji it does not name are left out."""
-    named = {_code_key(record["unified"]): record for record in reference}
+    as in `named`, the main release's records by :func:`_code_key`; emoji it does not name are left out."""
     records = []
     for record in emoji_records(folder, vendor, skin_variations):
         match = named.get(_code_key(record["unified"]))
@@ -347,11 +346,11 @@ def load_emoji_dataset(
             raise ValueError(f"{folder} holds no images of vendor {vendor!r} (expected img/{vendor}/64/*.png).")
         sources.append((vendor, records))
     if split == "train":
-        reference = [record for _, records in sources for record in records]
+        named = {_code_key(record["unified"]): record for _, records in sources for record in records}
         for release in map(Path, extra_releases):
             if not (release / "emoji.json").is_file():
                 raise ValueError(f"`extra_releases`: {release} is not an emoji-datasource package (no emoji.json).")
-            found = [(v, emoji_release_records(release, v, reference, skin_variations)) for v in chosen]
+            found = [(v, emoji_release_records(release, v, named, skin_variations)) for v in chosen]
             found = [(v, records) for v, records in found if records]
             if not found:
                 raise ValueError(
