@@ -37,6 +37,8 @@ SCENE_SIZE = 64
 HELD_OUT_PAIRS = ((0, 7), (1, 5), (2, 9), (3, 8), (4, 6))
 SCENE_SPLITS = ("train", "test", "test_held_out_pairs")
 EMOJI_VENDORS = ("apple", "google", "twitter", "facebook")
+# drawings of one family: another release's vendor that must not train a model tested on the key vendor
+RELATED_EMOJI_VENDORS = {"facebook": ("messenger",)}
 SKIN_TONES = {
     "1F3FB": "light skin tone",
     "1F3FC": "medium-light skin tone",
@@ -303,6 +305,22 @@ def emoji_release_records(folder: Path, vendor: str, named: dict, skin_variation
     return records
 
 
+def emoji_folder_records(folder: Path, named: dict) -> list[dict]:
+    """The PNGs of a folder named by code points (``1f44b-1f3fb.png``, as JoyPixels' `emoji-assets` ships them),
+    captioned (with category and code points) as in `named`, the main release's records by :func:`_code_key`;
+    files it does not name are left out. Joiners (200D) are ignored too: such folders often leave them out of names."""
+    def loose(unified):
+        return "-".join(part for part in _code_key(unified).split("-") if part != "200D")
+
+    by_loose_key = {loose(record["unified"]): record for record in named.values()}
+    records = []
+    for path in sorted(folder.glob("*.png")):
+        match = by_loose_key.get(loose(path.stem.replace("_", "-")))
+        if match is not None:
+            records.append({"path": path, **{key: match[key] for key in ("text", "category", "unified")}})
+    return records
+
+
 def _release_name(folder: Path) -> str:
     try:
         return json.loads((folder / "package.json").read_text(encoding="utf-8"))["version"]
@@ -317,13 +335,19 @@ def load_emoji_dataset(
     vendors=EMOJI_VENDORS,
     skin_variations: bool = True,
     extra_releases=(),
+    extra_vendors=(),
+    extra_image_dirs=(),
 ):
     """Emoji images composited on white -> Dataset (`image` RGB, `text`, `vendor`, `category`, `unified`).
 
     `extra_releases`: folders of other `emoji-datasource` releases (each an extracted package, `emoji.json` +
     `img/<vendor>/64/`) whose drawings by the training vendors join ``"train"`` (vendor column
     ``"<vendor>@<version>"``), captioned with the main release's names; the test vendor's drawings in them are
-    never used, and the other splits ignore them."""
+    never used, and the other splits ignore them. `extra_vendors`: further drawing styles of those releases that
+    join ``"train"`` too (e.g. ``"emojione"``), never one of `vendors` nor of the test vendor's family
+    (Messenger for Facebook). `extra_image_dirs`: ``"<style>=<folder>"`` entries, folders of 64x64 PNGs named by
+    code points (:func:`emoji_folder_records`) whose drawings join ``"train"`` as vendor ``<style>``, under the
+    same rule."""
     import datasets
     from PIL import Image
 
@@ -338,6 +362,25 @@ def load_emoji_dataset(
         chosen = [split]
     else:
         raise ValueError(f"`split` must be 'train', 'test' or a vendor {EMOJI_VENDORS} for 'emoji', got {split!r}.")
+    extra_vendors = tuple(extra_vendors)
+    family = {test_vendor, *RELATED_EMOJI_VENDORS.get(test_vendor, ())}
+    image_dirs = []
+    for entry in extra_image_dirs:
+        style, sep, image_dir = str(entry).partition("=")
+        if not (sep and style and image_dir):
+            raise ValueError(f"`extra_image_dirs` entries must read '<style>=<folder>', got {entry!r}.")
+        if not any(Path(image_dir).glob("*.png")):
+            raise ValueError(f"`extra_image_dirs`: {image_dir} holds no PNG images.")
+        image_dirs.append((style, Path(image_dir)))
+    styles = [*extra_vendors, *(style for style, _ in image_dirs)]
+    clash = sorted(set(styles) & (set(EMOJI_VENDORS) | family))
+    if clash:
+        raise ValueError(
+            f"`extra_vendors` and `extra_image_dirs` must be drawing styles other than {EMOJI_VENDORS} and the "
+            f"test vendor's family {sorted(family)}, got {clash}."
+        )
+    if extra_vendors and not extra_releases:
+        raise ValueError("`extra_vendors` needs `extra_releases`: the releases that hold their drawings.")
     folder = find_emoji_dir(data_dir)
     sources = []  # (vendor column, records)
     for vendor in chosen:
@@ -350,15 +393,21 @@ def load_emoji_dataset(
         for release in map(Path, extra_releases):
             if not (release / "emoji.json").is_file():
                 raise ValueError(f"`extra_releases`: {release} is not an emoji-datasource package (no emoji.json).")
-            found = [(v, emoji_release_records(release, v, named, skin_variations)) for v in chosen]
+            found = [(v, emoji_release_records(release, v, named, skin_variations)) for v in (*chosen, *extra_vendors)]
             found = [(v, records) for v, records in found if records]
             if not found:
                 raise ValueError(
-                    f"`extra_releases`: {release} holds no drawings of the training vendors {chosen} "
+                    f"`extra_releases`: {release} holds no drawings of {[*chosen, *extra_vendors]} "
                     f"(expected img/<vendor>/64/*.png; the test vendor {test_vendor!r} is never used)."
                 )
             version = _release_name(release)
             sources.extend((f"{vendor}@{version}", records) for vendor, records in found)
+        for style, image_dir in image_dirs:
+            records = emoji_folder_records(image_dir, named)
+            if not records:
+                raise ValueError(f"`extra_image_dirs`: no image in {image_dir} is named by code points of an emoji "
+                                 f"of {folder} (expected e.g. 1f44b-1f3fb.png).")
+            sources.append((style, records))
     rows = {"image": [], "text": [], "vendor": [], "category": [], "unified": []}
     for vendor, records in sources:
         for record in records:

@@ -487,6 +487,9 @@ def test_emoji_vendor_flags_choose_the_training_vendors(monkeypatch):
     flags.emoji_extra_releases = ["old/package"]
     captioning.load_split(data, flags, "train")
     assert seen["extra_releases"] == ("old/package",)
+    flags.emoji_extra_vendors, flags.emoji_extra_image_dirs = ["emojione"], ["joypixels=png/64"]
+    captioning.load_split(data, flags, "train")
+    assert seen["extra_vendors"] == ("emojione",) and seen["extra_image_dirs"] == ("joypixels=png/64",)
 
 
 def test_closed_vocabulary_decoding_writes_only_allowed_captions():

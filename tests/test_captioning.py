@@ -507,6 +507,45 @@ def test_emoji_extra_releases_join_train_only_named_by_the_main_release(tmp_path
         load_caption_dataset("emoji", "train", data_dir=tmp_path, extra_releases=[tmp_path / "nothing"])
 
 
+def test_emoji_other_drawing_styles_join_train_but_never_the_test_vendors_family(tmp_path):
+    flags = {f"has_img_{v}": True for v in ("apple", "google", "twitter", "facebook", "emojione", "messenger")}
+    couple = {"name": "COUPLE WITH HEART: MAN, MAN", "image": "1f468-200d-2764-fe0f-200d-1f468.png",
+              "unified": "1F468-200D-2764-FE0F-200D-1F468", "category": "People & Body", **flags}
+    main = [{"name": "RED APPLE", "image": "1f34e.png", "unified": "1F34E", "category": "Food & Drink", **flags},
+            couple]
+    _emoji_release(tmp_path / "package", "16.0.0", main, ("apple", "google", "twitter", "facebook"), (0, 0, 0, 0))
+    old = [{"name": "RED APPLE", "image": "1f34e.png", "unified": "1F34E", "category": "Foods", **flags}]
+    _emoji_release(tmp_path / "old" / "package", "4.0.4", old, ("emojione", "messenger", "google"), (9, 9, 9, 255))
+    assets = tmp_path / "png" / "64"  # a folder named by code points without joiners and selectors
+    assets.mkdir(parents=True)
+    for stem, colour in [("1f34e", (1, 2, 3, 255)), ("1f468-2764-1f468", (4, 5, 6, 255)), ("1f999", (7, 8, 9, 255))]:
+        Image.new("RGBA", (64, 64), colour).save(assets / f"{stem}.png")
+    old_release = [tmp_path / "old" / "package"]
+    train = load_caption_dataset("emoji", "train", data_dir=tmp_path, extra_releases=old_release,
+                                 extra_vendors=["emojione"], extra_image_dirs=[f"joy={assets}"])
+    by_vendor = {}
+    for row in train:
+        by_vendor.setdefault(row["vendor"], []).append(row)
+    assert sorted(by_vendor) == ["apple", "emojione@4.0.4", "google", "google@4.0.4", "joy", "twitter"]
+    assert [row["text"] for row in by_vendor["emojione@4.0.4"]] == ["red apple"]
+    assert sorted(row["text"] for row in by_vendor["joy"]) == ["couple with heart: man, man", "red apple"]
+    assert {row["unified"] for row in by_vendor["joy"]} == {"1F34E", "1F468-200D-2764-FE0F-200D-1F468"}
+    apple_row = next(row for row in by_vendor["joy"] if row["text"] == "red apple")
+    assert np.asarray(apple_row["image"])[0, 0].tolist() == [1, 2, 3]
+    assert "joy" not in load_caption_dataset("emoji", "test", data_dir=tmp_path, extra_image_dirs=[f"joy={assets}"])[
+        "vendor"]
+    for extra, match in [
+        ({"extra_releases": old_release, "extra_vendors": ["messenger"]}, r"extra_vendors.*\['messenger'\]"),
+        ({"extra_releases": old_release, "extra_vendors": ["google"]}, r"extra_vendors.*\['google'\]"),
+        ({"extra_image_dirs": [f"facebook={assets}"]}, r"extra_image_dirs.*\['facebook'\]"),
+        ({"extra_vendors": ["emojione"]}, "extra_vendors.*needs `extra_releases`"),
+        ({"extra_image_dirs": [str(assets)]}, "'<style>=<folder>'"),
+        ({"extra_image_dirs": [f"joy={tmp_path / 'nothing'}"]}, "holds no PNG"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            load_caption_dataset("emoji", "train", data_dir=tmp_path, **extra)
+
+
 def test_resnet_encoder_grid_blocks_and_config_errors(tmp_path):
     model = tiny_model(encoder_type="resnet", encoder_blocks_per_stage=2)
     assert model.config.grid_size == 4

@@ -45,6 +45,20 @@ class CaptionerArguments:
             "--data_dir's release; the test vendor's are never used."
         },
     )
+    emoji_extra_vendors: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "emoji: further drawing styles in --emoji_extra_releases whose drawings join 'train' too (e.g. "
+            "emojione); never the four vendors of --data_dir nor the test vendor's family (messenger for facebook)."
+        },
+    )
+    emoji_extra_image_dirs: list[str] = field(
+        default_factory=list,
+        metadata={
+            "help": "emoji: STYLE=FOLDER entries, folders of PNGs named by code points (e.g. joypixels=png/64 of "
+            "the npm package emoji-assets) whose drawings join 'train' as vendor STYLE, named as in --data_dir."
+        },
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "use only the first N training images."})
     init_model: str | None = field(
         default=None, metadata={"help": "start from this saved captioner (fine-tuning): its weights, tokenizer and "
@@ -140,6 +154,10 @@ def load_split(data: DataArguments, flags: CaptionerArguments, split: str):
         options["vendors"] = tuple(flags.emoji_vendors)
         if flags.emoji_extra_releases:
             options["extra_releases"] = tuple(flags.emoji_extra_releases)
+        if flags.emoji_extra_vendors:
+            options["extra_vendors"] = tuple(flags.emoji_extra_vendors)
+        if flags.emoji_extra_image_dirs:
+            options["extra_image_dirs"] = tuple(flags.emoji_extra_image_dirs)
     if data.dataset_name in ("mnist_scenes", "emoji"):
         return load_caption_dataset(data.dataset_name, split, data_dir=data.data_dir, **options)
     return load_caption_dataset(
