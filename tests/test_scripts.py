@@ -35,7 +35,7 @@ MODEL_SCRIPTS = [
 
 
 # scripts with no model to run (or none on a device): the same dialect without --device
-OTHER_SCRIPTS = ["benchmark_captioner_step", "export_captioner", "export_checkpoint", "push_to_hub"]
+OTHER_SCRIPTS = ["benchmark_captioner_step", "export_captioner", "export_checkpoint", "push_to_hub", "render_svg_emoji"]
 
 
 def load_script(name: str):
@@ -85,6 +85,34 @@ def test_emoji_tone_step_error():
     assert right("elf: dark skin tone", "elf: light skin tone") and right("elf", "elf")
     assert not right("elf: dark skin tone", "mage: dark skin tone") and not right("elf", "elf: dark skin tone")
     assert right("kiss: light skin tone, dark skin tone", "kiss: dark skin tone")
+
+
+def test_render_svg_emoji_errors_name_the_argument(tmp_path):
+    main = load_script("render_svg_emoji").main
+    with pytest.raises(ValueError, match="--input .* holds no .svg files"):
+        main(["--input", str(tmp_path), "--output", str(tmp_path / "out")])
+    (tmp_path / "1f600.svg").write_text("<svg/>")
+    with pytest.raises(ValueError, match="--size must be a positive"):
+        main(["--input", str(tmp_path), "--output", str(tmp_path / "out"), "--size", "0"])
+
+
+def test_render_svg_emoji_keeps_names_and_makes_squares(tmp_path):
+    pytest.importorskip("cairosvg", exc_type=ImportError)  # an optional tool for preparing data, not a dependency
+    from PIL import Image
+
+    source = tmp_path / "svg"
+    source.mkdir()
+    wide = ('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
+            '<rect width="40" height="20" fill="red"/></svg>')
+    (source / "1f44b-1f3fb.svg").write_text(wide)
+    (source / "broken.svg").write_text("not svg")
+    result = load_script("render_svg_emoji").main(["--input", str(source), "--output", str(tmp_path / "png"),
+                                                   "--size", "16"])
+    assert result["rendered"] == 1 and len(result["skipped"]) == 1
+    image = Image.open(tmp_path / "png" / "1f44b-1f3fb.png")
+    assert image.size == (16, 16) and image.mode == "RGBA"
+    assert image.getpixel((8, 0))[3] == 0 and image.getpixel((8, 8)) == (255, 0, 0, 255)  # centred, aspect kept
+    assert sorted(p.name for p in (tmp_path / "png").iterdir()) == ["1f44b-1f3fb.png"]  # no temporary files left
 
 
 def save_tiny_pixelcnn(folder: Path, num_classes=10) -> Path:
