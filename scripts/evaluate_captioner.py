@@ -33,7 +33,8 @@ DESCRIPTIONS = {
         "An image captioner p(caption | image) from hf_argen, conditioned on a 64x64 RGB emoji image (RGBA "
         "composited on white, resized to {size}x{size}); it writes the emoji's name in lower case (skin-tone "
         'variants: "name: medium skin tone"). Trained on three vendors\' drawings (emoji-datasource 16.0.0: '
-        "{train_vendors}) and tested on the fourth, {test_vendor}, a drawing style it never saw."
+        "{train_vendors}), with any other drawing styles the training command below adds, and tested on the fourth, "
+        "{test_vendor}, a drawing style it never saw."
     ),
 }
 
