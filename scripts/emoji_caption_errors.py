@@ -111,7 +111,7 @@ def main(argv=None):
                 toned += 1
                 base_right += ref_base == guess_base
                 tone_right += ref_tone == guess_tone
-        which = "every image" if args.stride == 1 else f"every {args.stride}-th image"
+        which = "every image" if args.stride == 1 else f"one image in {args.stride}"
         print(f"\n{system} on {args.vendor} ({which})")
         for key, (hits, count) in sorted(rows.items(), key=lambda kv: (kv[0] != "all", kv[0])):
             print(f"  {key:40s} {100 * hits / count:6.1f} % of {count}")
