@@ -22,6 +22,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache
+from transformers.generation import GenerationMode
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 from transformers.utils import can_return_tuple
@@ -153,6 +154,16 @@ class ARRNNPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     # The recurrent state cannot be rewound: `generate()` refuses assisted / prompt-lookup decoding up front.
     _is_stateful = True
+
+    def _validate_generation_mode(self, generation_mode, *args, **kwargs):
+        # `_is_stateful` alone is not honoured by every transformers 5.x release (5.25 tries to crop the state).
+        if generation_mode == GenerationMode.ASSISTED_GENERATION:
+            raise ValueError(
+                f"{type(self).__name__} is stateful (a recurrent state that cannot be rewound): assisted and "
+                "prompt-lookup decoding (`assistant_model`, `prompt_lookup_num_tokens`) are not supported; use "
+                "greedy, sampling or beam search."
+            )
+        return super()._validate_generation_mode(generation_mode, *args, **kwargs)
     _no_split_modules = ["ARRNNLayer"]
     _can_record_outputs = {"hidden_states": ARRNNLayer}
 
