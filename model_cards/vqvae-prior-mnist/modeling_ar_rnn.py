@@ -154,6 +154,8 @@ class ARRNNPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     # The recurrent state cannot be rewound: `generate()` refuses assisted / prompt-lookup decoding up front.
     _is_stateful = True
+    _no_split_modules = ["ARRNNLayer"]
+    _can_record_outputs = {"hidden_states": ARRNNLayer}
 
     def _validate_generation_mode(self, generation_mode, *args, **kwargs):
         # `_is_stateful` alone is not honoured by every transformers 5.x release (5.25 tries to crop the state).
@@ -164,8 +166,6 @@ class ARRNNPreTrainedModel(PreTrainedModel):
                 "greedy, sampling or beam search."
             )
         return super()._validate_generation_mode(generation_mode, *args, **kwargs)
-    _no_split_modules = ["ARRNNLayer"]
-    _can_record_outputs = {"hidden_states": ARRNNLayer}
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
