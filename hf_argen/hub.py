@@ -553,13 +553,20 @@ def prior_card_metrics(
         ),  # fmt: skip
     ]
     if consistency is not None:
-        rows.append(CardMetric(
-            "class_consistency",
-            f"class consistency of {num_samples} samples (MNIST CNN, {100 * consistency['classifier_accuracy']:.2f}%"
-            " test accuracy)",
-            100 * consistency["consistency"], "samples", fmt=".1f", index=False, unit=" %",
-        ))  # fmt: skip
+        rows.append(class_consistency_card_metric(consistency, num_samples))
     return rows
+
+
+def class_consistency_card_metric(consistency: dict, num_samples: int, detail: str = "") -> CardMetric:
+    """The table row (not in the ``model-index``: a figure of samples, not of a split) of a class consistency
+    (`consistency["consistency"]` in [0, 1], `consistency["classifier_accuracy"]` of the MNIST CNN); `detail`
+    (e.g. the seed) is added to the row's name."""
+    accuracy = 100 * consistency["classifier_accuracy"]
+    return CardMetric(
+        "class_consistency",
+        f"class consistency of {num_samples} samples{detail} (MNIST CNN, {accuracy:.2f}% test accuracy)",
+        100 * consistency["consistency"], "samples", fmt=".1f", index=False, unit=" %",
+    )  # fmt: skip
 
 
 def causal_lm_card_metrics(figures: dict, split: str = "validation") -> list[CardMetric]:
@@ -717,6 +724,7 @@ __all__ = [
     "CardSection",
     "card_metrics",
     "causal_lm_card_metrics",
+    "class_consistency_card_metric",
     "dataset_reference",
     "files_to_upload",
     "machine_paths",

@@ -13,10 +13,13 @@ Several --model folders make an ensemble whose every sub-pixel conditional is th
 `--output_json FILE` writes the figures as one JSON line (`-`: to stdout instead of the table).
 `--write_card` then (re)writes the model folder's README.md with exactly these figures (`hf_argen.hub`): its
 `model-index` names the split; training commands and notes come from the folder's training_info.json (or
-`--train_command`), the usage snippet loads `--hub_model_id` (default: the Hub id in training_info.json).
+`--train_command`), the usage snippet loads `--hub_model_id` (default: the Hub id in training_info.json);
+`--consistency_json` adds the class consistency that `scripts/class_consistency.py --output_json` measured.
 """
 
+import json
 import time
+from pathlib import Path
 
 import torch
 
@@ -53,6 +56,12 @@ def parse_args(argv=None):
     parser.add_argument(
         "--train_command", action="append", default=None, help="training command(s) for the card (repeatable)"
     )
+    parser.add_argument(
+        "--consistency_json",
+        default=None,
+        help="with --write_card: also put the class consistency of this --output_json of "
+        "scripts/class_consistency.py (measured on the same --model) into the card",
+    )
     add_device_argument(parser)
     add_hidden_alias(parser, "--limit", "max_eval_samples", type=int)
     add_hidden_alias(parser, "--json", "output_json", action="store_const", const="-")
@@ -63,12 +72,39 @@ def parse_args(argv=None):
         raise ValueError(f"--max_eval_samples must be >= 1, got {args.max_eval_samples}.")
     if args.write_card and len(args.model) != 1:
         raise ValueError("--write_card needs a single --model folder (not an ensemble).")
+    if args.consistency_json is not None:
+        if not args.write_card:
+            raise ValueError("--consistency_json is only used with --write_card.")
+        args.consistency = read_consistency(args.consistency_json, args.model[0])
     return args
 
 
+def read_consistency(path: str, model: str) -> dict:
+    """The figures of `scripts/class_consistency.py --output_json`, checked to be of `model`."""
+    try:
+        figures = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"--consistency_json {path!r}: not a readable JSON file ({error}).") from None
+    missing = {"model", "consistency", "classifier_accuracy", "num_samples", "seed", "temperature"} - set(figures)
+    if missing:
+        raise ValueError(f"--consistency_json {path!r}: not an output of class_consistency.py (no {sorted(missing)}).")
+    if Path(figures["model"]).resolve() != Path(model).resolve():
+        raise ValueError(f"--consistency_json {path!r} measured {figures['model']!r}, not --model {model!r}.")
+    return figures
+
+
+def consistency_command(figures: dict) -> str:
+    per_class = figures["num_samples"] // 10
+    command = (f"python scripts/class_consistency.py --model {figures['model']} --num_per_class {per_class} "
+               f"--seed {figures['seed']}")  # fmt: skip
+    if figures["temperature"] != 1.0:
+        command += f" --temperature {figures['temperature']}"
+    return command
+
+
 def write_card(args, metrics: dict, conditional: bool) -> None:
-    """The folder's README.md with the figures just measured."""
-    from hf_argen.hub import pixelcnn_card_metrics, write_card_for_folder
+    """The folder's README.md with the figures just measured (and a class consistency measured before)."""
+    from hf_argen.hub import class_consistency_card_metric, pixelcnn_card_metrics, write_card_for_folder
 
     command = (f"python scripts/evaluate_pixelcnn.py --model {args.model[0]} --dataset_name {args.dataset_name} "
                f"--split {args.split}")  # fmt: skip
@@ -77,6 +113,13 @@ def write_card(args, metrics: dict, conditional: bool) -> None:
     if args.max_eval_samples:
         command += f" --max_eval_samples {args.max_eval_samples}"
     rows = pixelcnn_card_metrics(metrics, args.split, args.class_prior if conditional else None)
+    consistency = getattr(args, "consistency", None)
+    if consistency is not None:
+        detail = f", seed {consistency['seed']}"
+        if consistency["temperature"] != 1.0:
+            detail += f", temperature {consistency['temperature']}"
+        rows.append(class_consistency_card_metric(consistency, consistency["num_samples"], detail))
+        command += "\n" + consistency_command(consistency)
     path = write_card_for_folder(args.model[0], rows, dataset=args.dataset_name, repo_id=args.hub_model_id,
                                  eval_command=command, train_commands=args.train_command)  # fmt: skip
     print(f"wrote {path}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Retrain model_cards/pixelcnn-mnist on a GPU in one prepared run: train, evaluate on the MNIST test split
-# (conditional and marginal bits/dim, written into the folder's card), measure class consistency (100 samples per
-# class), and pack the folder into $OUT. Run from the repository root:
+# (conditional and marginal bits/dim) and measure class consistency (100 samples per class), both written into the
+# folder's card, and pack the folder into $OUT. Run from the repository root:
 #   bash scripts/gpu_train_mnist.sh                      # defaults below; any can be set in the environment
 # Inputs it expects (ignored paths, carried to a device machine):
 #   .data/mnist/*-ubyte.gz   MNIST IDX files, gzipped (about 11 MB): mkdir -p .data/mnist &&
@@ -52,10 +52,13 @@ step train timeout --kill-after=10 "$TRAIN_LIMIT" "$PY" training/train_pixelcnn.
   >"$OUT/train.log" 2>&1 \
   || { tail -n 20 "$OUT/train.log"; exit 1; }
 tail -n 5 "$OUT/train.log"
-step evaluate "$PY" scripts/evaluate_pixelcnn.py --model "$RUN" --dataset_name mnist --split test --device "$DEVICE" \
-  --batch_size 1000 --write_card --hub_model_id hf-argen/pixelcnn-mnist --output_json "$OUT/eval.json" "${LIMIT_EVAL[@]}"
 step consistency "$PY" scripts/class_consistency.py --model "$RUN" --num_per_class "${PER_CLASS:-100}" --seed 0 \
   --device "$DEVICE" --grid "$OUT/samples.png" --output_json "$OUT/consistency.json"
+CONSISTENCY=()  # into the card too, when measured
+[ -s "$OUT/consistency.json" ] && CONSISTENCY=(--consistency_json "$OUT/consistency.json")
+step evaluate "$PY" scripts/evaluate_pixelcnn.py --model "$RUN" --dataset_name mnist --split test --device "$DEVICE" \
+  --batch_size 1000 --write_card --hub_model_id hf-argen/pixelcnn-mnist --output_json "$OUT/eval.json" \
+  "${CONSISTENCY[@]}" "${LIMIT_EVAL[@]}"
 rm -rf "$RUN"/checkpoint-*
 tar -C "$(dirname "$RUN")" -cf - "$(basename "$RUN")" | split -b 15M - "$OUT/pixelcnn-mnist.tar.part-"
 ls -la "$OUT"

@@ -157,6 +157,34 @@ def test_evaluate_pixelcnn_reports_conditional_and_marginal(tmp_path, capsys):
     assert "\n" not in line and json.loads(line)["class_prior"] == "uniform"
 
 
+def test_evaluate_pixelcnn_card_carries_a_measured_class_consistency(tmp_path):
+    import yaml
+
+    model_dir = save_tiny_pixelcnn(tmp_path / "model")
+    figures = {"model": str(model_dir), "num_samples": 30, "seed": 3, "temperature": 1.0, "consistency": 0.4,
+               "classifier_accuracy": 0.9869, "per_class": [0.4] * 10}
+    consistency = tmp_path / "consistency.json"
+    consistency.write_text(json.dumps(figures))
+    argv = ["--model", str(model_dir), "--dataset_name", "digits", "--max_eval_samples", "4", "--device", "cpu",
+            "--write_card", "--consistency_json", str(consistency)]
+    load_script("evaluate_pixelcnn").main(argv)
+    card = (model_dir / "README.md").read_text()
+    assert "| class consistency of 30 samples, seed 3 (MNIST CNN, 98.69% test accuracy) | 40.0 % |" in card
+    assert f"class_consistency.py --model {model_dir} --num_per_class 3 --seed 3" in card
+    index = yaml.safe_load(card.split("---")[1])["model-index"][0]["results"][0]["metrics"]
+    assert "class_consistency" not in {m["type"] for m in index}  # a figure of samples, not of the test split
+
+    other = dict(figures, model=str(tmp_path / "other"))
+    consistency.write_text(json.dumps(other))
+    with pytest.raises(ValueError, match="measured .*other.*not --model"):
+        load_script("evaluate_pixelcnn").main(argv)
+    consistency.write_text(json.dumps({"model": str(model_dir)}))
+    with pytest.raises(ValueError, match="not an output of class_consistency.py"):
+        load_script("evaluate_pixelcnn").main(argv)
+    with pytest.raises(ValueError, match="only used with --write_card"):
+        load_script("evaluate_pixelcnn").main([a for a in argv if a != "--write_card"])
+
+
 def test_evaluate_pixelcnn_unconditional_model(tmp_path):
     model_dir = save_tiny_pixelcnn(tmp_path / "model", num_classes=None)
     out = tmp_path / "eval.json"
