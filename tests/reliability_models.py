@@ -104,6 +104,40 @@ def train_tiny(output_dir: str, resume: bool, steps: int = 60, every: int = 5, s
     TrainingLoop(model, args, train_dataset=data, compute_loss=loss).train()
 
 
+def launch_two_ranks(output_dir: str, resume: bool, port: int, steps: int, every: int, step_sleep: float) -> None:
+    """Start as a new process (a `forkserver` child): become a process-group leader, fork 2 ranks of `train_tiny`
+    under the `accelerate launch`/torchrun contract (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR/PORT in the
+    environment; Accelerate reads them) and exit with 0 when both do. `os.killpg(pid, SIGKILL)` kills all three."""
+    import contextlib
+    import os
+    import signal
+    import sys
+
+    os.setsid()
+    ranks = []
+    for rank in range(2):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
+                                  MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
+                train_tiny(output_dir, resume, steps=steps, every=every, step_sleep=step_sleep)
+                code = 0
+            finally:
+                os._exit(code)
+        ranks.append(pid)
+    codes = []
+    for _ in ranks:
+        _, status = os.wait()
+        codes.append(os.waitstatus_to_exitcode(status))
+        if codes[-1] != 0:  # a rank failed: the other would wait for it in a collective forever
+            for pid in ranks:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+    sys.exit(0 if codes == [0, 0] else 1)
+
+
 if __name__ == "__main__":  # `accelerate launch tests/reliability_models.py OUTPUT_DIR [--resume] [--steps N] ...`
     import argparse
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from reliability_models import pixelcnn, train_tiny
+from process_groups import run_process_group
+from reliability_models import launch_two_ranks, pixelcnn, train_tiny
 from safetensors.torch import load_file, save_file
 
 from hf_argen import PixelCNNForImageGeneration
@@ -169,23 +170,41 @@ def test_a_failing_save_leaves_the_previous_file(tmp_path):
 # ---- multi-kill ------------------------------------------------------------------------------------------
 STEPS, EVERY, STEP_SLEEP = 60, 5, 0.01
 KILL_AFTER = (10, 20, 30, 40, 50)  # checkpoints; each leaves >= 10 steps (each >= STEP_SLEEP s), so the run is alive
+# The runs start from a fork server that has imported `reliability_models` (torch, transformers, hf_argen) once:
+# as fast as forking this process, without forking a pytest process whose earlier tests left threads behind
+# (OpenMP pools, servers), which can hang a child on a lock held at fork time.
+FORKSERVER = multiprocessing.get_context("forkserver")
+FORKSERVER.set_forkserver_preload(["reliability_models", "hf_argen.training"])
 
 
 def _start(output_dir, resume):
-    process = multiprocessing.get_context("fork").Process(
+    process = FORKSERVER.Process(
         target=train_tiny, args=(str(output_dir), resume), kwargs=dict(steps=STEPS, every=EVERY, step_sleep=STEP_SLEEP)
     )
     process.start()
     return process
 
 
-def _wait_for_checkpoint(output_dir: Path, target: int, alive, timeout: float = 120) -> None:
+def _wait_for_checkpoint(output_dir: Path, target: int, process, timeout: float = 120) -> None:
+    """Return once `output_dir` holds checkpoint `target` or a later one, while `process` runs."""
     deadline = time.time() + timeout
-    while time.time() < deadline and alive():
+    while time.time() < deadline and process.is_alive():
         checkpoints = list_checkpoints(output_dir)
         if checkpoints and checkpoints[-1][0] >= target:
             return
         time.sleep(0.005)
+    found = [step for step, _ in list_checkpoints(output_dir)]
+    state = "still running" if process.is_alive() else f"ended with exit code {process.exitcode}"
+    _kill_group(process)
+    raise AssertionError(f"no checkpoint >= {target} after {timeout} s; checkpoints {found}; the run {state}")
+
+
+def _kill_group(process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(process.pid, signal.SIGKILL)
+    process.join(30)
 
 
 def _assert_complete_checkpoints_only(output_dir: Path, num_processes: int = 1) -> None:
@@ -202,34 +221,37 @@ def _assert_same_weights(reference: Path, resumed: Path) -> None:
         assert torch.equal(got[key], want[key]), (key, (got[key] - want[key]).abs().max())
 
 
+def _join(process, timeout: float = 180) -> int | None:
+    process.join(timeout)
+    if process.exitcode is None:
+        _kill_group(process)
+        raise AssertionError(f"the run did not end within {timeout} s")
+    return process.exitcode
+
+
 def test_sigkill_at_five_points_then_resume_gives_the_uninterrupted_weights(tmp_path):
-    reference = _start(tmp_path / "reference", False)
-    reference.join(120)
-    assert reference.exitcode == 0
+    assert _join(_start(tmp_path / "reference", False)) == 0
 
     killed, rng, kills = tmp_path / "killed", random.Random(0), []
     for target in KILL_AFTER:
         process = _start(killed, resume=True)
-        _wait_for_checkpoint(killed, target, process.is_alive)
+        _wait_for_checkpoint(killed, target, process)
         time.sleep(rng.uniform(0, 4 * STEP_SLEEP))
         os.kill(process.pid, signal.SIGKILL)
-        process.join(30)
-        assert process.exitcode == -signal.SIGKILL, f"the run ended before kill {len(kills) + 1}"
+        assert _join(process, 30) == -signal.SIGKILL, f"the run ended before kill {len(kills) + 1}"
         kills.append(list_checkpoints(killed)[-1][0])
         _assert_complete_checkpoints_only(killed)
     assert len(kills) == 5 and kills == sorted(kills)
-    final = _start(killed, resume=True)
-    final.join(120)
-    assert final.exitcode == 0
+    assert _join(_start(killed, resume=True)) == 0
     _assert_same_weights(tmp_path / "reference", killed)
     assert not list(killed.glob(".tmp-*"))
 
 
 # ---- multi-kill, 2 processes (DDP on gloo) -------------------------------------------------------------------
 # `accelerate launch` takes ~25 s to start 2 processes here (each imports torch, transformers and hf_argen), so
-# the reference run uses it once and the 6 killed/resumed runs are started by `_launch_two`: the same contract as
-# `accelerate launch`/torchrun (RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR/PORT in the environment; Accelerate
-# reads them), with the workers forked from this process, which has already imported everything.
+# the reference run uses it once and the 6 killed/resumed runs are started by `launch_two_ranks` from the fork
+# server: the same contract as `accelerate launch`/torchrun, with the ranks forked from a process that has already
+# imported everything.
 TWO_STEP_SLEEP = 0.02
 
 
@@ -241,68 +263,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _launch_two(output_dir: Path, resume: bool) -> int:
-    """Fork a launcher in a new session (process group = its pid) that forks 2 ranks of `train_tiny` and exits
-    with 0 when both do; returns the launcher's pid. `os.killpg(pid, SIGKILL)` kills launcher and ranks at once."""
-    port = _free_port()
-    launcher = os.fork()
-    if launcher:
-        return launcher
-    code = 1
-    try:
-        os.setsid()
-        ranks = []
-        for rank in range(2):
-            pid = os.fork()
-            if pid == 0:
-                code = 1
-                try:
-                    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", LOCAL_WORLD_SIZE="2",
-                                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))  # fmt: skip
-                    from accelerate.state import AcceleratorState
-
-                    AcceleratorState._reset_state(reset_partial_state=True)  # nothing inherited from pytest
-                    train_tiny(str(output_dir), resume, steps=STEPS, every=EVERY, step_sleep=TWO_STEP_SLEEP)
-                    code = 0
-                finally:
-                    os._exit(code)
-            ranks.append(pid)
-        codes = []
-        for _ in ranks:
-            _, status = os.wait()
-            codes.append(os.waitstatus_to_exitcode(status))
-            if codes[-1] != 0:  # a rank failed: the other would wait for it in a collective forever
-                for pid in ranks:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-        code = 0 if codes == [0, 0] else 1
-    finally:
-        os._exit(code)
-
-
-class _Launched:
-    """The launcher's exit status, read once (`waitpid` reaps it)."""
-
-    def __init__(self, pid: int):
-        self.pid, self.exitcode = pid, None
-
-    def poll(self) -> int | None:
-        if self.exitcode is None:
-            done, status = os.waitpid(self.pid, os.WNOHANG)
-            if done:
-                self.exitcode = os.waitstatus_to_exitcode(status)
-        return self.exitcode
-
-    def is_alive(self) -> bool:
-        return self.poll() is None
-
-    def wait(self, timeout: float = 180) -> int | None:
-        deadline = time.time() + timeout
-        while self.poll() is None and time.time() < deadline:
-            time.sleep(0.01)
-        if self.exitcode is None:
-            os.killpg(self.pid, signal.SIGKILL)
-        return self.exitcode
+def _launch_two(output_dir: Path, resume: bool):
+    """A process that leads its own process group and runs 2 ranks of `train_tiny` (see `launch_two_ranks`)."""
+    process = FORKSERVER.Process(
+        target=launch_two_ranks, args=(str(output_dir), resume, _free_port(), STEPS, EVERY, TWO_STEP_SLEEP)
+    )
+    process.start()
+    return process
 
 
 def test_two_process_sigkill_at_five_points_then_resume_gives_the_uninterrupted_weights(tmp_path):
@@ -310,32 +277,31 @@ def test_two_process_sigkill_at_five_points_then_resume_gives_the_uninterrupted_
     whole process group is SIGKILLed after checkpoints 10, 20, 30, 40 and 50 and resumed with `latest` each time
     end with bitwise identical weights."""
     import shutil
-    import subprocess
     import sys
 
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    reference = subprocess.run(
+    reference = run_process_group(
         [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision",
          "no", "--dynamo_backend", "no", "--main_process_port", str(_free_port()),
          str(ROOT / "tests" / "reliability_models.py"), str(tmp_path / "reference"), "--steps", str(STEPS),
          "--every", str(EVERY), "--step_sleep", "0"],
-        env=env, capture_output=True, text=True, timeout=300,
+        timeout=300, env=env,
     )  # fmt: skip
     assert reference.returncode == 0, reference.stderr[-3000:]
     assert (tmp_path / "reference" / f"checkpoint-{STEPS}" / "random_states_1.pkl").is_file()  # really 2 processes
 
     killed, rng, kills = tmp_path / "killed", random.Random(0), []
     for target in KILL_AFTER:
-        launcher = _Launched(_launch_two(killed, resume=True))
-        _wait_for_checkpoint(killed, target, launcher.is_alive)
+        launcher = _launch_two(killed, resume=True)
+        _wait_for_checkpoint(killed, target, launcher)
         time.sleep(rng.uniform(0, 4 * TWO_STEP_SLEEP))
         os.killpg(launcher.pid, signal.SIGKILL)
-        assert launcher.wait() == -signal.SIGKILL, f"the run ended before kill {len(kills) + 1}"
+        assert _join(launcher, 30) == -signal.SIGKILL, f"the run ended before kill {len(kills) + 1}"
         kills.append(list_checkpoints(killed)[-1][0])
         _assert_complete_checkpoints_only(killed, num_processes=2)
     assert len(kills) == 5 and kills == sorted(kills) and kills[0] >= KILL_AFTER[0]
-    assert _Launched(_launch_two(killed, resume=True)).wait() == 0
+    assert _join(_launch_two(killed, resume=True)) == 0
     _assert_same_weights(tmp_path / "reference", killed)
     assert not list(killed.glob(".tmp-*"))
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from process_groups import run_process_group
 from safetensors.torch import load_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,7 +191,7 @@ def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path):
         "--seed",
         "5",
     ]
-    two = subprocess.run(
+    two = run_process_group(
         [
             accelerate,
             "launch",
@@ -210,10 +211,8 @@ def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path):
             "--output_dir",
             str(tmp_path / "two"),
         ],
-        env=ENV,
-        capture_output=True,
-        text=True,
         timeout=600,
+        env=ENV,
     )
     assert two.returncode == 0, two.stderr[-3000:]
     assert (tmp_path / "two" / "checkpoint-6" / "random_states_1.pkl").is_file()  # really 2 processes
@@ -414,13 +413,13 @@ def test_two_process_causal_lm_trains_the_tokenizer_once(tmp_path):
     data = tmp_path / "texts.txt"
     data.write_text("\n".join(["the cat sat on the mat", "a dog ran in the park", "birds sing at dawn"] * 20))
     out = tmp_path / "out"
-    run = subprocess.run(
+    run = run_process_group(
         [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1", "--mixed_precision",
          "no", "--dynamo_backend", "no", str(ROOT / "training" / "train_causal_lm.py"), "--dataset_name", str(data),
          "--output_dir", str(out), "--tokenizer_vocab_size", "300", "--hidden_size", "16", "--num_hidden_layers",
          "1", "--num_attention_heads", "2", "--max_length", "16", "--train_batch_size", "2", "--max_train_steps",
          "2", "--eval_steps", "2", "--checkpointing_steps", "2", "--num_threads", "1", "--device", "cpu"],
-        env=ENV, capture_output=True, text=True, timeout=600,
+        timeout=600, env=ENV,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     assert run.stderr.count("training a BPE tokenizer") == 1
