@@ -54,14 +54,14 @@ def pixelcnn_log_likelihood(
     if batch_size < 1:
         raise ValueError(f"`batch_size` must be >= 1, got {batch_size}.")
     device = _model_device(models[0])
-    out = []
+    out = torch.zeros(len(pixel_values))  # filled in place: no allocation outlives a batch (see below)
     starts = range(0, len(pixel_values), batch_size)
     for start in tqdm(starts, desc="log p(x|y)" if class_labels is not None else "log p(x)", unit="batch",
                       disable=not progress, leave=False):
         x = pixel_values[start : start + batch_size].to(device)
         y = None if class_labels is None else class_labels[start : start + batch_size].to(device)
-        out.append(_log_likelihood_batch(models, x, y).cpu())
-    return torch.cat(out) if out else torch.zeros(0)
+        out[start : start + len(x)] = _log_likelihood_batch(models, x, y).cpu()
+    return out
 
 
 def class_frequencies(labels, num_classes: int) -> torch.Tensor:
@@ -111,7 +111,9 @@ def pixelcnn_class_log_likelihoods(
     device = _model_device(models[0])
     classes_on_device = classes.to(device)
     images_per_batch = max(1, batch_size // len(classes))
-    out = []
+    # Filled in place: a small result kept per batch would sit between the freed activations of consecutive batches
+    # and keep glibc's heap from reusing them (resident memory grew ~0.5 MB per image-class pair on a CPU).
+    out = torch.zeros(len(pixel_values), len(classes))
     starts = range(0, len(pixel_values), images_per_batch)
     for start in tqdm(starts, desc="log p(x|y) for every y", unit="batch", disable=not progress, leave=False):
         x = pixel_values[start : start + images_per_batch].to(device)
@@ -119,8 +121,8 @@ def pixelcnn_class_log_likelihoods(
         # (K * n) pairs, class-major: rows [k * n, (k + 1) * n) hold every image under class classes[k].
         ll = _log_likelihood_batch(models, x.repeat(len(classes), *([1] * (x.dim() - 1))),
                                    classes_on_device.repeat_interleave(n))
-        out.append(ll.view(len(classes), n).T.cpu())
-    return torch.cat(out) if out else torch.zeros(0, len(classes))
+        out[start : start + n] = ll.view(len(classes), n).T.cpu()
+    return out
 
 
 def pixelcnn_marginal_log_likelihood(
