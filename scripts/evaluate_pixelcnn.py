@@ -41,7 +41,12 @@ def parse_args(argv=None):
     parser.add_argument("--data_dir", default=None, help="IDX or emoji folder (else $HF_ARGEN_DATA_DIR)")
     parser.add_argument("--image_column", default=None, help="image column (default: detected)")
     parser.add_argument("--label_column", default=None, help="label column (default: detected)")
-    parser.add_argument("--batch_size", type=int, default=256, help="images (or image-class pairs) per forward pass")
+    parser.add_argument(
+        "--batch_size",
+        type=int,
+        default=None,
+        help="images (or image-class pairs) per forward pass (default: 16 on the CPU, 256 on an accelerator)",
+    )
     parser.add_argument("--max_eval_samples", type=int, default=None, help="evaluate the first N images only")
     parser.add_argument(
         "--class_prior",
@@ -66,7 +71,7 @@ def parse_args(argv=None):
     add_hidden_alias(parser, "--limit", "max_eval_samples", type=int)
     add_hidden_alias(parser, "--json", "output_json", action="store_const", const="-")
     args = parser.parse_args(argv)
-    if args.batch_size < 1:
+    if args.batch_size is not None and args.batch_size < 1:
         raise ValueError(f"--batch_size must be >= 1, got {args.batch_size}.")
     if args.max_eval_samples is not None and args.max_eval_samples < 1:
         raise ValueError(f"--max_eval_samples must be >= 1, got {args.max_eval_samples}.")

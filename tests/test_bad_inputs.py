@@ -283,6 +283,10 @@ CASES = [
     ("generate-script-temperature", lambda: generate_cli("--temperature", "-1"), "temperature"),
     ("generate-script-output-suffix", lambda: script_main("generate")(["--output", "samples.what"]), "suffix"),
     ("memory-soak-num_calls-0", lambda: script_main("memory_soak")(["--num_calls", "0"]), "num_calls"),
+    ("benchmark-evaluation-num_images-0",
+     lambda: script_main("benchmark_evaluation")(["--model", "m", "--num_images", "0"]), "num_images"),
+    ("benchmark-evaluation-batch_sizes-0",
+     lambda: script_main("benchmark_evaluation")(["--model", "m", "--batch_sizes", "8", "0"]), "batch_sizes"),
     # ---- dataset loading -------------------------------------------------------------------------------------
     ("data-folder-missing", lambda: load_image_dataset("/nonexistent/folder"), "/nonexistent/folder"),
     ("data-digits-split", lambda: load_image_dataset("digits", split="validation"), "split"),

@@ -55,6 +55,20 @@ def test_marginal_equals_explicit_sum_over_classes(batch_size):
     assert not torch.allclose(per_class[0], per_class[2])  # the test would be vacuous otherwise
 
 
+def test_default_batch_size_depends_on_the_device_and_not_the_figures():
+    from hf_argen.evaluation import default_eval_batch_size
+
+    assert default_eval_batch_size("cpu") == 16 and default_eval_batch_size(torch.device("cuda", 0)) == 256
+    model, x = tiny_model(), images(20)  # more images than the CPU default: several batches
+    labels = torch.arange(20) % 3
+    torch.testing.assert_close(pixelcnn_log_likelihood(model, x, labels),
+                               pixelcnn_log_likelihood(model, x, labels, batch_size=20), rtol=0, atol=1e-4)
+    torch.testing.assert_close(pixelcnn_marginal_log_likelihood(model, x),
+                               pixelcnn_marginal_log_likelihood(model, x, batch_size=60), rtol=0, atol=1e-4)
+    with pytest.raises(ValueError, match="batch_size"):
+        pixelcnn_class_log_likelihoods(model, x, [0, 1], batch_size=0)
+
+
 def test_class_log_likelihoods_match_one_class_at_a_time():
     model = tiny_model()
     x = images(5)

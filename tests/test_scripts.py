@@ -18,6 +18,7 @@ from hf_argen.cli import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_SCRIPTS = [
+    "benchmark_evaluation",
     "benchmark_generate",
     "benchmark_sampling",
     "class_consistency",
@@ -244,3 +245,15 @@ def test_command_line_error_has_no_traceback(tmp_path):
     assert completed.stderr.strip().splitlines()[-1].startswith("error: ")
     assert len(completed.stderr.strip().splitlines()) == 1, completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_benchmark_evaluation_times_every_batch_size(tmp_path, capsys):
+    model_dir = save_tiny_pixelcnn(tmp_path / "model")
+    out = tmp_path / "bench.json"
+    load_script("benchmark_evaluation").main(["--model", str(model_dir), "--batch_sizes", "2", "8", "--num_images",
+                                              "8", "--rounds", "1", "--device", "cpu", "--output_json", str(out)])
+    printed = capsys.readouterr().out
+    assert "| batch size | ms per image | time / fastest |" in printed
+    rows = json.loads(out.read_text())["rows"]
+    assert [row["batch_size"] for row in rows] == [2, 8]
+    assert all(row["ms_per_image"] > 0 for row in rows) and min(row["relative_to_fastest"] for row in rows) == 1
