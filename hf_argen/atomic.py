@@ -60,6 +60,7 @@ def atomic_save_pretrained(obj, save_directory: str | os.PathLike, **kwargs) -> 
     temp = _temporary_name(directory)
     try:
         obj.save_pretrained(str(temp), **kwargs)
+        _give_safetensors_the_usual_mode(temp)
         if not directory.exists():
             os.replace(temp, directory)
             return
@@ -70,6 +71,23 @@ def atomic_save_pretrained(obj, save_directory: str | os.PathLike, **kwargs) -> 
                 os.replace(source, target)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def _give_safetensors_the_usual_mode(folder: Path) -> None:
+    """safetensors >= 0.8 writes through a temporary file created with mode 0600, whatever the umask (so another
+    user, e.g. a container's, cannot read the weights); give its files the mode any new file gets here, read off a
+    probe file (reading the umask means setting it, which would race with other threads)."""
+    if os.name != "posix":
+        return
+    probe = _temporary_name(folder / "mode")
+    probe.touch()
+    try:
+        mode = probe.stat().st_mode & 0o777
+    finally:
+        probe.unlink()
+    for path in folder.rglob("*.safetensors"):
+        if path.is_file() and path.stat().st_mode & 0o777 != mode:
+            path.chmod(mode)
 
 
 __all__ = ["atomic_save_image", "atomic_save_pretrained", "atomic_write_text"]

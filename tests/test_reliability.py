@@ -158,6 +158,16 @@ def test_atomic_writers_leave_only_complete_files(tmp_path):
         atomic_save_image(Image.new("L", (3, 3)), tmp_path / "grid")
 
 
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_saved_weights_get_the_mode_of_the_other_files(tmp_path):
+    """safetensors writes model.safetensors with mode 0600 under any umask; a saved folder is readable alike."""
+    atomic_save_pretrained(pixelcnn(), tmp_path / "new")
+    atomic_save_pretrained(pixelcnn(), tmp_path / "new")  # into an existing folder
+    config_mode = (tmp_path / "new" / "config.json").stat().st_mode & 0o777
+    assert (tmp_path / "new" / "model.safetensors").stat().st_mode & 0o777 == config_mode
+    assert not list((tmp_path / "new").glob(".tmp-*")) and not list(tmp_path.glob(".tmp-*"))
+
+
 def test_a_failing_save_leaves_the_previous_file(tmp_path):
     target = tmp_path / "train_results.json"
     target.write_text("old")
