@@ -69,7 +69,7 @@ def pixelcnn_log_likelihood(
     models = _as_models(models)
     device = _model_device(models[0])
     batch_size = _resolve_batch_size(batch_size, device)
-    out = torch.zeros(len(pixel_values))  # filled in place: no allocation outlives a batch (see below)
+    out = torch.zeros(len(pixel_values))  # filled in place (why: `pixelcnn_class_log_likelihoods`)
     starts = range(0, len(pixel_values), batch_size)
     for start in tqdm(starts, desc="log p(x|y)" if class_labels is not None else "log p(x)", unit="batch",
                       disable=not progress, leave=False):

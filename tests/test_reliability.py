@@ -187,12 +187,14 @@ FORKSERVER = multiprocessing.get_context("forkserver")
 FORKSERVER.set_forkserver_preload(["reliability_models", "hf_argen.training"])
 
 
-def _start(output_dir, resume):
-    process = FORKSERVER.Process(
-        target=train_tiny, args=(str(output_dir), resume), kwargs=dict(steps=STEPS, every=EVERY, step_sleep=STEP_SLEEP)
-    )
+def _start_from_forkserver(target, *args, **kwargs):
+    process = FORKSERVER.Process(target=target, args=args, kwargs=kwargs)
     process.start()
     return process
+
+
+def _start(output_dir, resume):
+    return _start_from_forkserver(train_tiny, str(output_dir), resume, steps=STEPS, every=EVERY, step_sleep=STEP_SLEEP)
 
 
 def _wait_for_checkpoint(output_dir: Path, target: int, process, timeout: float = 120) -> None:
@@ -231,7 +233,8 @@ def _assert_same_weights(reference: Path, resumed: Path) -> None:
         assert torch.equal(got[key], want[key]), (key, (got[key] - want[key]).abs().max())
 
 
-def _join(process, timeout: float = 180) -> int | None:
+def _join(process, timeout: float = 180) -> int:
+    """The exit code of `process`, which must end within `timeout` seconds (else its group is killed)."""
     process.join(timeout)
     if process.exitcode is None:
         _kill_group(process)
@@ -275,11 +278,7 @@ def _free_port() -> int:
 
 def _launch_two(output_dir: Path, resume: bool):
     """A process that leads its own process group and runs 2 ranks of `train_tiny` (see `launch_two_ranks`)."""
-    process = FORKSERVER.Process(
-        target=launch_two_ranks, args=(str(output_dir), resume, _free_port(), STEPS, EVERY, TWO_STEP_SLEEP)
-    )
-    process.start()
-    return process
+    return _start_from_forkserver(launch_two_ranks, str(output_dir), resume, _free_port(), STEPS, EVERY, TWO_STEP_SLEEP)
 
 
 def test_two_process_sigkill_at_five_points_then_resume_gives_the_uninterrupted_weights(tmp_path):
