@@ -240,8 +240,10 @@ class Handlers:
             levels = ((pixels.clamp(-1, 1) + 1) * 127.5).round().long()
             picture = levels_to_array(levels, 256)
             size = picture.shape[0]
-            outputs += [code_map_image(codes[0], model.config.vqvae.num_embeddings),
-                        grid_image([picture], 1, max(1, 224 // size), pad=0)]
+            outputs += [
+                code_map_image(codes[0], model.config.vqvae.num_embeddings),
+                grid_image([picture], 1, max(1, 224 // size), pad=0),
+            ]
         return tuple(outputs) if len(outputs) != 1 else outputs[0]
 
     @staticmethod
@@ -307,8 +309,11 @@ def caption_examples(store: ModelStore) -> list[list]:
     if not listing.is_file():
         return []
     entries = json.loads(listing.read_text(encoding="utf-8"))
-    return [[str(EXAMPLES / e["file"]), e["model"], e["text"]] for e in entries
-            if e["model"] in store.names["captioner"] and (EXAMPLES / e["file"]).is_file()]
+    return [
+        [str(EXAMPLES / e["file"]), e["model"], e["text"]]
+        for e in entries
+        if e["model"] in store.names["captioner"] and (EXAMPLES / e["file"]).is_file()
+    ]
 
 
 def legend_html() -> str:
@@ -322,8 +327,10 @@ def build_demo(store: ModelStore) -> gr.Blocks:
     handlers = Handlers(store)
     pixelcnns, priors = store.names["pixelcnn"], store.names["prior"]
     with gr.Blocks(title="hf_argen demo") as demo:
-        gr.Markdown("# hf_argen: autoregressive generative models\nPixelCNN sampling, VQ-VAE + prior, receptive "
-                    "fields, captioning and text; every model runs on the CPU.")
+        gr.Markdown(
+            "# hf_argen: autoregressive generative models\nPixelCNN sampling, VQ-VAE + prior, receptive "
+            "fields, captioning and text; every model runs on the CPU."
+        )
         with gr.Tabs():
             with gr.Tab("Class-conditional sampling", id="sampling"):
                 first = store.get("pixelcnn", pixelcnns[0]) if pixelcnns else None
@@ -331,22 +338,32 @@ def build_demo(store: ModelStore) -> gr.Blocks:
                     with gr.Column(scale=1):
                         model = gr.Dropdown(pixelcnns, value=pixelcnns[0] if pixelcnns else None, label="Model")
                         choices = class_names(first) if first is not None else []
-                        classes = gr.Dropdown(choices, value=choices[:4], multiselect=True, label="Classes",
-                                              elem_id="sample-classes")
+                        classes = gr.Dropdown(
+                            choices, value=choices[:4], multiselect=True, label="Classes", elem_id="sample-classes"
+                        )
                         per_class = gr.Slider(1, 8, value=2, step=1, label="Samples per class")
                         temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
                         top_k = gr.Slider(0, 64, value=0, step=1, label="Top-k (0: off)")
                         seed = gr.Number(0, precision=0, label=f"Seed (0 to {MAX_SEED})", elem_id="sample-seed")
                         button = gr.Button("Sample", variant="primary", elem_id="sample-button")
                     with gr.Column(scale=1):
-                        grid = gr.Image(label="Samples (one column per class; rows appear as they are drawn)",
-                                        type="pil", format="png", elem_id="sample-output", interactive=False)
+                        grid = gr.Image(
+                            label="Samples (one column per class; rows appear as they are drawn)",
+                            type="pil",
+                            format="png",
+                            elem_id="sample-output",
+                            interactive=False,
+                        )
                         sample_status = gr.Markdown(elem_id="sample-status")
                 model.change(lambda name: gr.update(choices=class_names(store.get("pixelcnn", name)),
                                                     value=class_names(store.get("pixelcnn", name))[:4]),
                              model, classes, api_name="model_classes")  # fmt: skip
-                button.click(handlers.sample, [model, classes, per_class, temperature, top_k, seed],
-                             [grid, sample_status], api_name="sample")
+                button.click(
+                    handlers.sample,
+                    [model, classes, per_class, temperature, top_k, seed],
+                    [grid, sample_status],
+                    api_name="sample",
+                )
             with gr.Tab("Two-stage: prior → codes → image", id="two-stage"):
                 labels = class_names(store.get("prior", priors[0])) if priors else []
                 with gr.Row():
@@ -357,30 +374,53 @@ def build_demo(store: ModelStore) -> gr.Blocks:
                 prior_outputs = []
                 for name in priors:
                     with gr.Row():
-                        prior_outputs.append(gr.Image(label=f"{name}: 7 × 7 codes", type="pil", format="png",
-                                                      elem_classes=["code-map"], interactive=False))
-                        prior_outputs.append(gr.Image(label=f"{name}: decoded", type="pil", format="png",
-                                                      elem_classes=["decoded"], interactive=False))
-                prior_button.click(handlers.two_stage, [prior_class, prior_seed, prior_temperature], prior_outputs,
-                                   api_name="two_stage")
+                        prior_outputs.append(
+                            gr.Image(
+                                label=f"{name}: 7 × 7 codes",
+                                type="pil",
+                                format="png",
+                                elem_classes=["code-map"],
+                                interactive=False,
+                            )
+                        )
+                        prior_outputs.append(
+                            gr.Image(
+                                label=f"{name}: decoded",
+                                type="pil",
+                                format="png",
+                                elem_classes=["decoded"],
+                                interactive=False,
+                            )
+                        )
+                prior_button.click(
+                    handlers.two_stage,
+                    [prior_class, prior_seed, prior_temperature],
+                    prior_outputs,
+                    api_name="two_stage",
+                )
             with gr.Tab("Receptive field", id="receptive-field"):
-                gr.Markdown("Click a pixel of either picture: the pixels its prediction can depend on, in a masked "
-                            "PixelCNN (left, with its blind spot) and a gated one (right), read off input gradients.")
+                gr.Markdown(
+                    "Click a pixel of either picture: the pixels its prediction can depend on, in a masked "
+                    "PixelCNN (left, with its blind spot) and a gated one (right), read off input gradients."
+                )
                 with gr.Row():
                     rf_row = gr.Number(10, precision=0, label="Row")
                     rf_col = gr.Number(8, precision=0, label="Column")
                     rf_layers = gr.Slider(1, 12, value=7, step=1, label="Layers", elem_id="rf-layers")
                 gr.HTML(legend_html())
                 with gr.Row():
-                    masked = gr.Image(label="masked PixelCNN", type="pil", format="png", elem_id="rf-masked",
-                                      interactive=False)
-                    gated = gr.Image(label="gated PixelCNN", type="pil", format="png", elem_id="rf-gated",
-                                     interactive=False)
+                    masked = gr.Image(
+                        label="masked PixelCNN", type="pil", format="png", elem_id="rf-masked", interactive=False
+                    )
+                    gated = gr.Image(
+                        label="gated PixelCNN", type="pil", format="png", elem_id="rf-gated", interactive=False
+                    )
                 rf_summary = gr.Markdown(elem_id="rf-summary")
                 rf_inputs, rf_outputs = [rf_row, rf_col, rf_layers], [masked, gated, rf_summary]
                 for picture in (masked, gated):
                     picture.select(handlers.pick_pixel, None, [rf_row, rf_col], api_name="pick_pixel").then(
-                        handlers.receptive_field, rf_inputs, rf_outputs, api_name=False)
+                        handlers.receptive_field, rf_inputs, rf_outputs, api_name=False
+                    )
                 rf_layers.release(handlers.receptive_field, rf_inputs, rf_outputs, api_name="receptive_field")
                 rf_button = gr.Button("Show", elem_id="rf-button")
                 rf_button.click(handlers.receptive_field, rf_inputs, rf_outputs, api_name=False)
@@ -389,16 +429,19 @@ def build_demo(store: ModelStore) -> gr.Blocks:
                 captioners = store.names["captioner"]
                 with gr.Row():
                     with gr.Column():
-                        image = gr.Image(label="Image (upload or pick an example)", type="pil",
-                                         elem_id="caption-input", height=256)
-                        captioner = gr.Dropdown(captioners, value=captioners[0] if captioners else None,
-                                                label="Captioner")
+                        image = gr.Image(
+                            label="Image (upload or pick an example)", type="pil", elem_id="caption-input", height=256
+                        )
+                        captioner = gr.Dropdown(
+                            captioners, value=captioners[0] if captioners else None, label="Captioner"
+                        )
                         beams = gr.Slider(1, 8, value=3, step=1, label="Beam width")
                         caption_button = gr.Button("Caption", variant="primary", elem_id="caption-button")
                     with gr.Column():
                         caption = gr.Textbox(label="Caption", elem_id="caption-output", interactive=False)
-                        truth = gr.Textbox(label="True caption (of an example)", elem_id="caption-truth",
-                                           interactive=False)
+                        truth = gr.Textbox(
+                            label="True caption (of an example)", elem_id="caption-truth", interactive=False
+                        )
                 image.upload(lambda: "", None, truth, api_name=False)
                 examples = caption_examples(store)
                 if examples:
@@ -415,8 +458,12 @@ def build_demo(store: ModelStore) -> gr.Blocks:
                     with gr.Column():
                         fortune = gr.Textbox(label="Fortune", lines=4, elem_id="text-output", interactive=False)
                         stop = gr.Textbox(label="Stopped", elem_id="text-stop", interactive=False)
-                text_button.click(handlers.fortune, [prompt, max_new_tokens, text_temperature, text_seed],
-                                  [fortune, stop], api_name="fortune")
+                text_button.click(
+                    handlers.fortune,
+                    [prompt, max_new_tokens, text_temperature, text_seed],
+                    [fortune, stop],
+                    api_name="fortune",
+                )
     return demo
 
 
@@ -424,8 +471,13 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     default_dir = HERE.parent / "model_cards" if (HERE.parent / "model_cards").is_dir() else HERE / "model_cards"
     parser.add_argument("--model_dir", default=str(default_dir), help="folder of model folders")
-    parser.add_argument("--hub", nargs="?", const="hf-argen", default=os.environ.get("HF_ARGEN_DEMO_HUB"),
-                        help="load the models from the Hub, as <HUB>/<name> (default namespace: hf-argen)")
+    parser.add_argument(
+        "--hub",
+        nargs="?",
+        const="hf-argen",
+        default=os.environ.get("HF_ARGEN_DEMO_HUB"),
+        help="load the models from the Hub, as <HUB>/<name> (default namespace: hf-argen)",
+    )
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     return parser.parse_args(argv)

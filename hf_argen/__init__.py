@@ -4,19 +4,30 @@ Importing the package registers every config, model, processor and pipeline with
 """
 
 from . import auto  # noqa: F401  (registration side effect)
-from .captioning import (
+from .models import (
+    ARRNNConfig,
+    ARRNNForCausalLM,
+    ARTransformerConfig,
+    ARTransformerForCausalLM,
     CaptionerConfig,
     CaptionerForConditionalGeneration,
     CaptionerImageProcessor,
     CaptionerProcessor,
+    ClassConditionalImageGenerationPipeline,
     ImageCaptioningPipeline,
+    PixelCNNConfig,
+    PixelCNNForImageGeneration,
+    PixelCNNImageProcessor,
+    PixelCNNOutput,
+    PriorVocabulary,
+    VQImageGenerationPipeline,
+    VQVAEConfig,
+    VQVAEModel,
+    VQVAEOutput,
+    VQVAEPriorConfig,
+    VQVAEPriorForImageGeneration,
+    make_grid,
 )
-from .causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
-from .image_processing import PixelCNNImageProcessor, make_grid
-from .pipelines import ClassConditionalImageGenerationPipeline, VQImageGenerationPipeline
-from .pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration, PixelCNNOutput
-from .two_stage import PriorVocabulary, VQVAEPriorConfig, VQVAEPriorForImageGeneration
-from .vqvae import VQVAEConfig, VQVAEModel, VQVAEOutput
 
 __version__ = "0.1.0"
 

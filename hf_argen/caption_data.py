@@ -109,7 +109,7 @@ def standardize_caption_columns(dataset, caption_column: str | None = None, imag
         if caption_column is None:
             raise ValueError(
                 f"No caption column found in {list(features)}; pass `caption_column` (an imagefolder needs a "
-                "metadata.jsonl with a caption per `file_name`, e.g. {\"file_name\": \"0001.png\", \"text\": \"...\"})."
+                'metadata.jsonl with a caption per `file_name`, e.g. {"file_name": "0001.png", "text": "..."}).'
             )
     elif caption_column not in features:
         raise ValueError(f"`caption_column` {caption_column!r} not in the dataset columns {list(features)}.")
@@ -150,8 +150,9 @@ def scene_pairs(split: str, held_out_pairs=HELD_OUT_PAIRS) -> list[tuple[int, in
     raise ValueError(f"`split` must be one of {SCENE_SPLITS} for 'mnist_scenes', got {split!r}.")
 
 
-def compose_scene(first: np.ndarray, second: np.ndarray, relation: str, rng: np.random.Generator,
-                  size: int = SCENE_SIZE) -> np.ndarray:
+def compose_scene(
+    first: np.ndarray, second: np.ndarray, relation: str, rng: np.random.Generator, size: int = SCENE_SIZE
+) -> np.ndarray:
     """Place two uint8 digit images `(h, w)` on a black `size x size` canvas: `first` left of / above `second`,
     each at a jittered position (the two halves never overlap)."""
     canvas = np.zeros((size, size), dtype=np.uint8)
@@ -273,8 +274,12 @@ def emoji_records(folder: Path, vendor: str, skin_variations: bool = True) -> li
             path = image_dir / item.get("image", "")
             if item.get(f"has_img_{vendor}") and path.is_file():
                 records.append(
-                    {"path": path, "text": caption, "category": entry.get("category") or "",
-                     "unified": item.get("unified") or ""}
+                    {
+                        "path": path,
+                        "text": caption,
+                        "category": entry.get("category") or "",
+                        "unified": item.get("unified") or "",
+                    }
                 )
     return records
 
@@ -309,6 +314,7 @@ def emoji_folder_records(folder: Path, named: dict) -> list[dict]:
     """The PNGs of a folder named by code points (``1f44b-1f3fb.png``, as JoyPixels' `emoji-assets` ships them),
     captioned (with category and code points) as in `named`, the main release's records by :func:`_code_key`;
     files it does not name are left out. Joiners (200D) are ignored too: such folders often leave them out of names."""
+
     def loose(unified):
         return "-".join(part for part in _code_key(unified).split("-") if part != "200D")
 
@@ -405,8 +411,10 @@ def load_emoji_dataset(
         for style, image_dir in image_dirs:
             records = emoji_folder_records(image_dir, named)
             if not records:
-                raise ValueError(f"`extra_image_dirs`: no image in {image_dir} is named by code points of an emoji "
-                                 f"of {folder} (expected e.g. 1f44b-1f3fb.png).")
+                raise ValueError(
+                    f"`extra_image_dirs`: no image in {image_dir} is named by code points of an emoji "
+                    f"of {folder} (expected e.g. 1f44b-1f3fb.png)."
+                )
             sources.append((style, records))
     rows = {"image": [], "text": [], "vendor": [], "category": [], "unified": []}
     for vendor, records in sources:

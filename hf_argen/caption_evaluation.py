@@ -63,8 +63,14 @@ def caption_constraint(tokenizer, captions):
 
 @torch.no_grad()
 def generate_captions(
-    model, processor, images, batch_size: int = 64, num_beams: int = 1, max_new_tokens: int | None = None,
-    progress: bool = False, allowed_captions=None,
+    model,
+    processor,
+    images,
+    batch_size: int = 64,
+    num_beams: int = 1,
+    max_new_tokens: int | None = None,
+    progress: bool = False,
+    allowed_captions=None,
 ) -> list[str]:
     """Captions of `images` (a list, or a `datasets` column of PIL images) by `model` (greedy or beam search);
     with `allowed_captions`, decoding may only write one of them (:func:`caption_constraint`)."""
@@ -112,8 +118,6 @@ def nearest_neighbour_captions(
     return [train_captions[i] for i in torch.cat(nearest).tolist()]
 
 
-
-
 # ----------------------------------------------------------------------------------------------------------
 # The figures of the shipped captioners
 # ----------------------------------------------------------------------------------------------------------
@@ -135,9 +139,19 @@ def emoji_common_indices(test_set, data_dir=None) -> list[int]:
 
 
 def evaluate_captioner_on_dataset(
-    model, processor, dataset_name: str, splits=None, data_dir=None, caption_column: str | None = None,
-    test_vendor: str = "facebook", batch_size: int = 64, num_beams: int = 1, max_samples: int | None = None,
-    baseline: bool = True, progress: bool = False, closed_vocabulary: bool = False,
+    model,
+    processor,
+    dataset_name: str,
+    splits=None,
+    data_dir=None,
+    caption_column: str | None = None,
+    test_vendor: str = "facebook",
+    batch_size: int = 64,
+    num_beams: int = 1,
+    max_samples: int | None = None,
+    baseline: bool = True,
+    progress: bool = False,
+    closed_vocabulary: bool = False,
 ) -> list[dict]:
     """Exact match and BLEU-4 of `model` on each split of `dataset_name`; for ``emoji`` also on the emoji all four
     vendors draw, beside the nearest-neighbour (16x16 raw pixels) baseline over the training vendors' images.
@@ -162,13 +176,26 @@ def evaluate_captioner_on_dataset(
         subset = SPLIT_DESCRIPTIONS.get((dataset_name, split), "all images")
         if dataset_name == "emoji":
             subset = f"vendor {test_vendor if split == 'test' else split} (unseen drawing style), all its images"
-        rows.append({"dataset": dataset_name, "split": split, "subset": subset, "system": "captioner",
-                     **caption_scores(predictions, references)})
+        rows.append(
+            {
+                "dataset": dataset_name,
+                "split": split,
+                "subset": subset,
+                "system": "captioner",
+                **caption_scores(predictions, references),
+            }
+        )
         if dataset_name == "emoji" and split != "train":
             common = emoji_common_indices(dataset, data_dir)
-            rows.append({"dataset": dataset_name, "split": split, "subset": "emoji all four vendors draw",
-                         "system": "captioner",
-                         **caption_scores([predictions[i] for i in common], [references[i] for i in common])})
+            rows.append(
+                {
+                    "dataset": dataset_name,
+                    "split": split,
+                    "subset": "emoji all four vendors draw",
+                    "system": "captioner",
+                    **caption_scores([predictions[i] for i in common], [references[i] for i in common]),
+                }
+            )
             if baseline:
                 train = load_caption_dataset("emoji", "train", data_dir=data_dir, **options)
                 vendor = test_vendor if split == "test" else split
@@ -178,21 +205,41 @@ def evaluate_captioner_on_dataset(
                 train = train.select(keep)
                 queries = dataset.select(common)["image"]
                 guesses = nearest_neighbour_captions(train["image"], list(train["text"]), queries)
-                rows.append({"dataset": dataset_name, "split": split, "subset": "emoji all four vendors draw",
-                             "system": "nearest neighbour, raw 16x16 pixels",
-                             **caption_scores(guesses, [references[i] for i in common])})
+                rows.append(
+                    {
+                        "dataset": dataset_name,
+                        "split": split,
+                        "subset": "emoji all four vendors draw",
+                        "system": "nearest neighbour, raw 16x16 pixels",
+                        **caption_scores(guesses, [references[i] for i in common]),
+                    }
+                )
             if closed_vocabulary:
                 vendor = test_vendor if split == "test" else split
                 train = load_caption_dataset("emoji", "train", data_dir=data_dir, **options)
                 names = [t for t, v in zip(train["text"], train["vendor"]) if v != vendor]
-                closed = generate_captions(model, processor, dataset["image"], batch_size, num_beams,
-                                           progress=progress, allowed_captions=names)
+                closed = generate_captions(
+                    model, processor, dataset["image"], batch_size, num_beams, progress=progress, allowed_captions=names
+                )
                 system = "captioner, decoding restricted to the training names"
-                rows.append({"dataset": dataset_name, "split": split, "subset": subset, "system": system,
-                             **caption_scores(closed, references)})
-                rows.append({"dataset": dataset_name, "split": split, "subset": "emoji all four vendors draw",
-                             "system": system,
-                             **caption_scores([closed[i] for i in common], [references[i] for i in common])})
+                rows.append(
+                    {
+                        "dataset": dataset_name,
+                        "split": split,
+                        "subset": subset,
+                        "system": system,
+                        **caption_scores(closed, references),
+                    }
+                )
+                rows.append(
+                    {
+                        "dataset": dataset_name,
+                        "split": split,
+                        "subset": "emoji all four vendors draw",
+                        "system": system,
+                        **caption_scores([closed[i] for i in common], [references[i] for i in common]),
+                    }
+                )
     return rows
 
 

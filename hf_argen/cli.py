@@ -1,10 +1,10 @@
 """What every `scripts/*.py` and `training/*.py` entry point shares: the device flag and one-line errors.
 
-    from hf_argen.cli import resolve_device, run_cli
+from hf_argen.cli import resolve_device, run_cli
 
-    def main(argv=None): ...
-    if __name__ == "__main__":
-        run_cli(main)      # ValueError/TypeError/OSError -> "error: <message>" on stderr, exit status 2
+def main(argv=None): ...
+if __name__ == "__main__":
+    run_cli(main)      # ValueError/TypeError/OSError -> "error: <message>" on stderr, exit status 2
 """
 
 from __future__ import annotations
@@ -44,9 +44,7 @@ def resolve_device(device: str | torch.device | None = None) -> torch.device:
         if not torch.cuda.is_available():
             raise ValueError(f"--device {device!r}: CUDA is not available on this machine (use --device cpu).")
         if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)."
-            )
+            raise ValueError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s).")
     elif resolved.type == "mps":
         if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
             raise ValueError(f"--device {device!r}: MPS is not available on this machine (use --device cpu).")

@@ -398,8 +398,7 @@ def load_emoji_image_dataset(
 # ----------------------------------------------------------------------------------------------------------
 def _hub_offline() -> bool:
     return any(
-        os.environ.get(v, "").lower() in ("1", "true", "yes", "on")
-        for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+        os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
     )
 
 

@@ -71,8 +71,13 @@ def pixelcnn_log_likelihood(
     batch_size = _resolve_batch_size(batch_size, device)
     out = torch.zeros(len(pixel_values))  # filled in place (why: `pixelcnn_class_log_likelihoods`)
     starts = range(0, len(pixel_values), batch_size)
-    for start in tqdm(starts, desc="log p(x|y)" if class_labels is not None else "log p(x)", unit="batch",
-                      disable=not progress, leave=False):
+    for start in tqdm(
+        starts,
+        desc="log p(x|y)" if class_labels is not None else "log p(x)",
+        unit="batch",
+        disable=not progress,
+        leave=False,
+    ):
         x = pixel_values[start : start + batch_size].to(device)
         y = None if class_labels is None else class_labels[start : start + batch_size].to(device)
         out[start : start + len(x)] = _log_likelihood_batch(models, x, y).cpu()
@@ -135,8 +140,9 @@ def pixelcnn_class_log_likelihoods(
         x = pixel_values[start : start + images_per_batch].to(device)
         n = len(x)
         # (K * n) pairs, class-major: rows [k * n, (k + 1) * n) hold every image under class classes[k].
-        ll = _log_likelihood_batch(models, x.repeat(len(classes), *([1] * (x.dim() - 1))),
-                                   classes_on_device.repeat_interleave(n))
+        ll = _log_likelihood_batch(
+            models, x.repeat(len(classes), *([1] * (x.dim() - 1))), classes_on_device.repeat_interleave(n)
+        )
         out[start : start + n] = ll.view(len(classes), n).T.cpu()
     return out
 
@@ -161,8 +167,11 @@ def pixelcnn_marginal_log_likelihood(
         if class_prior is not None:
             raise ValueError("`class_prior` given for a model that is not class-conditional.")
         return pixelcnn_log_likelihood(models, pixel_values, None, batch_size, progress).double()
-    prior = (torch.full((num_classes,), 1.0 / num_classes, dtype=torch.float64) if class_prior is None
-             else _check_class_prior(class_prior, num_classes))
+    prior = (
+        torch.full((num_classes,), 1.0 / num_classes, dtype=torch.float64)
+        if class_prior is None
+        else _check_class_prior(class_prior, num_classes)
+    )
     classes = torch.nonzero(prior > 0).flatten()
     per_class = pixelcnn_class_log_likelihoods(models, pixel_values, classes, batch_size, progress).double()
     return torch.logsumexp(per_class + prior[classes].log(), dim=1)
@@ -212,8 +221,7 @@ def pixelcnn_likelihood_report(
     if conditional and class_labels is None:
         raise ValueError("a class-conditional model needs `class_labels` for its conditional likelihood.")
     report = pixelcnn_metrics(
-        pixelcnn_log_likelihood(models, pixel_values, class_labels if conditional else None, batch_size,
-                                progress),
+        pixelcnn_log_likelihood(models, pixel_values, class_labels if conditional else None, batch_size, progress),
         num_subpixels,
     )
     if conditional:
@@ -223,8 +231,6 @@ def pixelcnn_likelihood_report(
         report["marginal_bits_per_dim"] = marginal["bits_per_dim"]
         report["marginal_nats_per_image"] = marginal["nats_per_image"]
     return report
-
-
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -244,7 +250,7 @@ def build_mnist_classifier() -> torch.nn.Module:
 def mnist_tensors(split: str, data_dir=None) -> tuple[torch.Tensor, torch.Tensor]:
     """MNIST `split` as float images `(N, 1, 28, 28)` in [0, 1] and labels `(N,)`."""
     from .data import encode_images, load_image_dataset
-    from .image_processing import PixelCNNImageProcessor
+    from .models import PixelCNNImageProcessor
 
     dataset = load_image_dataset("mnist", split=split, data_dir=data_dir)
     levels = encode_images(dataset, PixelCNNImageProcessor(num_levels=256))
@@ -290,10 +296,12 @@ def load_mnist_classifier(path, data_dir=None, device="cpu") -> torch.nn.Module:
 def classifier_accuracy(model, images: torch.Tensor, labels, batch_size: int = 1000) -> tuple[float, torch.Tensor]:
     """(accuracy, predictions `(N,)` on the CPU) of `model` on float `images` in [0, 1] on any device."""
     device = _model_device(model)
-    predictions = torch.cat([
-        model(images[i : i + batch_size].float().to(device)).argmax(-1).cpu()
-        for i in range(0, len(images), batch_size)
-    ])
+    predictions = torch.cat(
+        [
+            model(images[i : i + batch_size].float().to(device)).argmax(-1).cpu()
+            for i in range(0, len(images), batch_size)
+        ]
+    )
     labels = torch.as_tensor(labels).cpu()
     return (predictions == labels).float().mean().item(), predictions
 

@@ -765,8 +765,7 @@ def write_sample_grid(folder: str | Path, path: str | Path | None = None, class_
     import torch
     from transformers import AutoModel
 
-    from .image_processing import make_grid
-    from .pipelines import ClassConditionalImageGenerationPipeline
+    from .models import ClassConditionalImageGenerationPipeline, make_grid
 
     model = AutoModel.from_pretrained(folder).eval()
     num_classes = getattr(model.config, "num_classes", None)

@@ -41,20 +41,40 @@ def raster_index(channel: int, row: int, col: int, num_channels: int, image_size
 
 
 # Colour indices of `receptive_field_maps`, with their legend and colours (as drawn by scripts/receptive_field.py).
-RECEPTIVE_FIELD_LEGEND = ("later (never seen)", "seen", "earlier, beyond this depth's reach", "blind spot",
-                          "target pixel")
+RECEPTIVE_FIELD_LEGEND = (
+    "later (never seen)",
+    "seen",
+    "earlier, beyond this depth's reach",
+    "blind spot",
+    "target pixel",
+)
 RECEPTIVE_FIELD_COLOURS = ("#f2f2f2", "#3b6fb6", "#c7c7c7", "#f28e2b", "#d62728")
 
 
-def seen_pixels(architecture: str, image_size: int, num_hidden_layers: int, row: int, col: int,
-                first_kernel_size: int = 3, seed: int = 0, device=None) -> torch.Tensor:
+def seen_pixels(
+    architecture: str,
+    image_size: int,
+    num_hidden_layers: int,
+    row: int,
+    col: int,
+    first_kernel_size: int = 3,
+    seed: int = 0,
+    device=None,
+) -> torch.Tensor:
     """Bool `(H, W)`: the pixels the logits of pixel `(row, col)` depend on, in a randomly initialised 1-channel
     PixelCNN of `architecture` ("masked" or "gated") with `num_hidden_layers` layers after the first."""
-    from .pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration
+    from .models import PixelCNNConfig, PixelCNNForImageGeneration
 
     config = PixelCNNConfig(
-        image_size=image_size, num_channels=1, num_levels=256, hidden_size=32, num_hidden_layers=num_hidden_layers,
-        kernel_size=3, first_kernel_size=first_kernel_size, output_hidden_size=32, architecture=architecture,
+        image_size=image_size,
+        num_channels=1,
+        num_levels=256,
+        hidden_size=32,
+        num_hidden_layers=num_hidden_layers,
+        kernel_size=3,
+        first_kernel_size=first_kernel_size,
+        output_hidden_size=32,
+        architecture=architecture,
     )
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)  # weights drawn reproducibly, without moving the caller's global RNG
@@ -67,8 +87,9 @@ def seen_pixels(architecture: str, image_size: int, num_hidden_layers: int, row:
     return dependency_map(model, row, col, seed=seed).any(dim=0).cpu()
 
 
-def receptive_field_maps(image_size: int, num_hidden_layers: int, row: int, col: int, first_kernel_size: int = 3,
-                         seed: int = 0, device=None) -> dict[str, torch.Tensor]:
+def receptive_field_maps(
+    image_size: int, num_hidden_layers: int, row: int, col: int, first_kernel_size: int = 3, seed: int = 0, device=None
+) -> dict[str, torch.Tensor]:
     """The receptive field of pixel `(row, col)` in a masked and a gated PixelCNN of the same depth.
 
     Returns `{"masked": map, "gated": map}`, each a long `(H, W)` tensor of indices into `RECEPTIVE_FIELD_LEGEND`:

@@ -28,15 +28,25 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import torch
 
-    from hf_argen.captioning import CaptionerConfig, CaptionerForConditionalGeneration
+    from hf_argen.models import CaptionerConfig, CaptionerForConditionalGeneration
 
     torch.set_num_threads(args.num_threads)
     for _ in range(args.repeats):
         for name, options in CONFIGS.items():
             torch.manual_seed(0)
-            config = CaptionerConfig(vocab_size=1835, max_position_embeddings=40, bos_token_id=1, eos_token_id=2,
-                                     pad_token_id=0, num_channels=3, image_size=32, encoder_channels=[48, 96, 192],
-                                     hidden_size=192, num_attention_heads=6, **options)
+            config = CaptionerConfig(
+                vocab_size=1835,
+                max_position_embeddings=40,
+                bos_token_id=1,
+                eos_token_id=2,
+                pad_token_id=0,
+                num_channels=3,
+                image_size=32,
+                encoder_channels=[48, 96, 192],
+                hidden_size=192,
+                num_attention_heads=6,
+                **options,
+            )
             model = CaptionerForConditionalGeneration(config)
             optimizer = torch.optim.AdamW(model.parameters())
             pixels, ids = torch.randn(64, 3, 32, 32), torch.randint(3, 1835, (64, 10))

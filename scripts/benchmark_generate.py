@@ -45,8 +45,15 @@ def parse_args(argv=None):
     add_hidden_alias(parser, "--new-tokens", "new_tokens", type=int, nargs="+")
     add_hidden_alias(parser, "--rnn-new-tokens", "rnn_new_tokens", type=int, nargs="+")
     args = parser.parse_args(argv)
-    for name in ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "batch_size",
-                 "prompt_length", "repeats"):
+    for name in (
+        "vocab_size",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "batch_size",
+        "prompt_length",
+        "repeats",
+    ):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name} must be >= 1, got {getattr(args, name)}.")
     return args
@@ -79,9 +86,7 @@ def build_models(args):
         )
     ).eval()
     rnn = ARRNNForCausalLM(
-        ARRNNConfig(
-            vocab_size=args.vocab_size, hidden_size=args.hidden_size, num_hidden_layers=2, cell_type="lstm"
-        )
+        ARRNNConfig(vocab_size=args.vocab_size, hidden_size=args.hidden_size, num_hidden_layers=2, cell_type="lstm")
     ).eval()
     device = resolve_device(args.device)
     return ours.to(device), gpt2.to(device), rnn.to(device)
@@ -136,10 +141,7 @@ def main(argv=None):
 
     print("Throughput = batch * new tokens / time; wall = wall-clock, cpu = this process's CPU time (less")
     print("sensitive to other jobs on a shared machine). Ratio = ARTransformer / GPT-2.\n")
-    print(
-        "| new tokens | ARTransformer tok/s (wall / cpu) | GPT-2 tok/s (wall / cpu) "
-        "| ratio wall | ratio cpu |"
-    )
+    print("| new tokens | ARTransformer tok/s (wall / cpu) | GPT-2 tok/s (wall / cpu) | ratio wall | ratio cpu |")
     print("|---:|---:|---:|---:|---:|")
     for new_tokens in args.new_tokens:
         for model in (ours, gpt2):  # warm-up
@@ -149,17 +151,19 @@ def main(argv=None):
             runs["ours"].append(time_generate(ours, prompt, new_tokens))
             runs["gpt2"].append(time_generate(gpt2, prompt, new_tokens))
         tokens = args.batch_size * new_tokens
-        tps = {
-            name: [tokens / min(run[k] for run in values) for k in (0, 1)]
-            for name, values in runs.items()
-        }
+        tps = {name: [tokens / min(run[k] for run in values) for k in (0, 1)] for name, values in runs.items()}
         print(
             f"| {new_tokens} | {tps['ours'][0]:,.0f} / {tps['ours'][1]:,.0f} | "
             f"{tps['gpt2'][0]:,.0f} / {tps['gpt2'][1]:,.0f} | {tps['ours'][0] / tps['gpt2'][0]:.2f}x | "
             f"{tps['ours'][1] / tps['gpt2'][1]:.2f}x |"
         )
-        figures["throughput"].append({"new_tokens": new_tokens, "ar_transformer_tokens_per_s": tps["ours"][0],
-                                      "gpt2_tokens_per_s": tps["gpt2"][0]})
+        figures["throughput"].append(
+            {
+                "new_tokens": new_tokens,
+                "ar_transformer_tokens_per_s": tps["ours"][0],
+                "gpt2_tokens_per_s": tps["gpt2"][0],
+            }
+        )
 
     print("\nPer-token time of one generate() step (batch of the same size), ms, wall / cpu:\n")
     print("| new tokens | ARRNN (2-layer LSTM) | ARTransformer |")
@@ -169,9 +173,7 @@ def main(argv=None):
         repeats = max(1, args.repeats if new_tokens <= 512 else args.repeats // 2)
         cells = []
         for model in (rnn, ours):
-            if args.prompt_length + new_tokens > getattr(
-                model.config, "max_position_embeddings", float("inf")
-            ):
+            if args.prompt_length + new_tokens > getattr(model.config, "max_position_embeddings", float("inf")):
                 cells.append("(past max_position_embeddings)")
                 continue
             runs = [time_generate(model, prompt, new_tokens) for _ in range(repeats)]

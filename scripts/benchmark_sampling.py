@@ -53,8 +53,9 @@ def naive_seconds(model, batch_size: int, args) -> tuple[float, bool]:
     """Seconds for a full naive sampling run, measured or scaled from timed steps."""
     config = model.config
     steps = config.num_subpixels
-    images = torch.zeros(batch_size, config.num_channels, config.image_size, config.image_size, dtype=torch.long,
-                         device=model.device)
+    images = torch.zeros(
+        batch_size, config.num_channels, config.image_size, config.image_size, dtype=torch.long, device=model.device
+    )
     processors = model._logits_processor(1.0, None, None)
     uniform = torch.rand(batch_size, 1, device=model.device)  # drawn a row at a time: negligible per step
 
@@ -98,15 +99,22 @@ def main(argv=None):
 
     sizes = SIZES[:2] if args.quick else SIZES
     rows = []
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} "
-          f"threads, device {device}; hidden {args.hidden_size}, {args.num_hidden_layers + 1} layers, "
-          f"kernel {args.kernel_size}, {args.num_levels} levels")
+    print(
+        f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} "
+        f"threads, device {device}; hidden {args.hidden_size}, {args.num_hidden_layers + 1} layers, "
+        f"kernel {args.kernel_size}, {args.num_levels} levels"
+    )
     print("| image | batch | forward s | naive s | cached s | naive / cached | cached / forward |")
     print("|---|---|---|---|---|---|---|")
     for channels, size in sizes:
-        config = PixelCNNConfig(image_size=size, num_channels=channels, num_levels=args.num_levels,
-                                hidden_size=args.hidden_size, num_hidden_layers=args.num_hidden_layers,
-                                kernel_size=args.kernel_size)
+        config = PixelCNNConfig(
+            image_size=size,
+            num_channels=channels,
+            num_levels=args.num_levels,
+            hidden_size=args.hidden_size,
+            num_hidden_layers=args.num_hidden_layers,
+            kernel_size=args.kernel_size,
+        )
         model = PixelCNNForImageGeneration(config).to(device).eval()
         for batch_size in args.batch_sizes:
             images = torch.randint(0, args.num_levels, (batch_size, channels, size, size), device=device)
@@ -115,10 +123,21 @@ def main(argv=None):
             cached = timed(partial(model.generate, num_images=batch_size, seed=args.seed), repeats=3)
             naive, scaled = naive_seconds(model, batch_size, args)
             mark = "*" if scaled else ""
-            print(f"| {size}x{size}x{channels} | {batch_size} | {forward:.3f} | {naive:.1f}{mark} | {cached:.2f} "
-                  f"| {naive / cached:.0f}x{mark} | {cached / forward:.2f}x |", flush=True)
-            rows.append({"image": f"{size}x{size}x{channels}", "batch_size": batch_size, "forward_s": forward,
-                         "naive_s": naive, "naive_scaled": scaled, "cached_s": cached})
+            print(
+                f"| {size}x{size}x{channels} | {batch_size} | {forward:.3f} | {naive:.1f}{mark} | {cached:.2f} "
+                f"| {naive / cached:.0f}x{mark} | {cached / forward:.2f}x |",
+                flush=True,
+            )
+            rows.append(
+                {
+                    "image": f"{size}x{size}x{channels}",
+                    "batch_size": batch_size,
+                    "forward_s": forward,
+                    "naive_s": naive,
+                    "naive_scaled": scaled,
+                    "cached_s": cached,
+                }
+            )
     print("* naive time scaled from timed naive steps (forward pass + draw) to C*H*W steps")
     write_json(args.output_json, {"device": str(device), "num_threads": torch.get_num_threads(), "rows": rows})
     return rows

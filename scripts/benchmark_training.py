@@ -56,8 +56,14 @@ def parse_args(argv=None):
     run = parser.add_argument_group("training step")
     run.add_argument("--batch_size", type=int, default=128, help="images per step")
     run.add_argument("--mixed_precision", choices=["no", "fp16", "bf16"], default="bf16", help="autocast precision")
-    run.add_argument("--torch_compile", choices=["auto", "true", "false"], default="auto", nargs="?", const="true",
-                     help="torch.compile the training forward ('auto': on for CUDA)")
+    run.add_argument(
+        "--torch_compile",
+        choices=["auto", "true", "false"],
+        default="auto",
+        nargs="?",
+        const="true",
+        help="torch.compile the training forward ('auto': on for CUDA)",
+    )
     run.add_argument("--channels_last", action="store_true", help="channels_last weights (NHWC convolutions)")
     run.add_argument("--cudnn_benchmark", action="store_true", help="torch.backends.cudnn.benchmark = True")
     run.add_argument("--max_grad_norm", type=float, default=1.0, help="gradient clipping (<= 0: none)")
@@ -65,8 +71,12 @@ def parse_args(argv=None):
     run.add_argument("--warmup_steps", type=int, default=10, help="untimed steps first (compilation included)")
     run.add_argument("--steps", type=int, default=40, help="timed steps")
     run.add_argument("--log_every", type=int, default=10, help="read the loss back every N steps (both steps)")
-    run.add_argument("--repeats", type=int, default=1,
-                     help="measure bare and loop alternately this many times; the fastest of each is reported")
+    run.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="measure bare and loop alternately this many times; the fastest of each is reported",
+    )
     parser.add_argument("--only", choices=["bare", "loop"], default=None, help="time only one of the two")
     parser.add_argument("--num_threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the random images")

@@ -58,7 +58,8 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0, help="seed of initialisation and data order")
     parser.add_argument("--num_threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument(
-        "--output_json", default=None,
+        "--output_json",
+        default=None,
         help="also write the table here as JSON (besides output_dir/comparison_table.json)",
     )
     add_device_argument(parser)
@@ -87,30 +88,58 @@ def to_sequence(pixel_values: torch.Tensor) -> torch.Tensor:
 def build(name: str, args):
     torch.manual_seed(args.seed)
     if name == "rnn":
-        return ARRNNForCausalLM(ARRNNConfig(vocab_size=NUM_LEVELS + 1, hidden_size=args.hidden_size,
-                                            num_hidden_layers=2, cell_type="lstm", hidden_dropout=args.dropout,
-                                            bos_token_id=BOS))
+        return ARRNNForCausalLM(
+            ARRNNConfig(
+                vocab_size=NUM_LEVELS + 1,
+                hidden_size=args.hidden_size,
+                num_hidden_layers=2,
+                cell_type="lstm",
+                hidden_dropout=args.dropout,
+                bos_token_id=BOS,
+            )
+        )
     if name == "transformer":
-        return ARTransformerForCausalLM(ARTransformerConfig(
-            vocab_size=NUM_LEVELS + 1, hidden_size=args.hidden_size, num_hidden_layers=4, num_attention_heads=4,
-            max_position_embeddings=NUM_PIXELS + 1, position_embedding_type="learned",
-            hidden_dropout=args.dropout, bos_token_id=BOS))
+        return ARTransformerForCausalLM(
+            ARTransformerConfig(
+                vocab_size=NUM_LEVELS + 1,
+                hidden_size=args.hidden_size,
+                num_hidden_layers=4,
+                num_attention_heads=4,
+                max_position_embeddings=NUM_PIXELS + 1,
+                position_embedding_type="learned",
+                hidden_dropout=args.dropout,
+                bos_token_id=BOS,
+            )
+        )
     architecture = name.split("-")[1]
-    return PixelCNNForImageGeneration(PixelCNNConfig(
-        image_size=SIZE, num_channels=1, num_levels=NUM_LEVELS, hidden_size=64, num_hidden_layers=6,
-        kernel_size=3, first_kernel_size=5, output_hidden_size=128, architecture=architecture,
-        dropout=args.dropout))
+    return PixelCNNForImageGeneration(
+        PixelCNNConfig(
+            image_size=SIZE,
+            num_channels=1,
+            num_levels=NUM_LEVELS,
+            hidden_size=64,
+            num_hidden_layers=6,
+            kernel_size=3,
+            first_kernel_size=5,
+            output_hidden_size=128,
+            architecture=architecture,
+            dropout=args.dropout,
+        )
+    )
 
 
 def loss_fn(name: str):
     if name in ("rnn", "transformer"):
+
         def sequence_loss(model, batch):
             tokens = to_sequence(batch["pixel_values"])
             return model(input_ids=tokens, labels=tokens, use_cache=False).loss  # nats per pixel
+
         return sequence_loss
 
     def pixelcnn_loss(model, batch):
         return model(pixel_values=batch["pixel_values"], labels=batch["pixel_values"]).loss
+
     return pixelcnn_loss
 
 
@@ -140,20 +169,34 @@ def bits_per_dim(log_likelihood_nats: torch.Tensor) -> float:
 def train_model(name: str, data: dict, args) -> tuple[torch.nn.Module, float]:
     output_dir = Path(args.output_dir, name)
     model_class = {"rnn": ARRNNForCausalLM, "transformer": ARTransformerForCausalLM}.get(
-        name, PixelCNNForImageGeneration)
+        name, PixelCNNForImageGeneration
+    )
     if (output_dir / "train_results.json").exists() and (output_dir / "model.safetensors").exists():
-        info = json.loads((output_dir / "comparison.json").read_text()) if (output_dir / "comparison.json").exists() \
+        info = (
+            json.loads((output_dir / "comparison.json").read_text())
+            if (output_dir / "comparison.json").exists()
             else {}
+        )
         return model_class.from_pretrained(output_dir), info.get("train_seconds", float("nan"))
     model = build(name, args)
     training_args = LoopArguments(
-        output_dir=str(output_dir), train_batch_size=args.train_batch_size, learning_rate=args.learning_rate,
-        lr_scheduler="cosine", lr_warmup_steps=50, num_train_epochs=args.num_train_epochs, seed=args.seed,
-        checkpointing_steps=500, checkpoints_total_limit=1, resume_from_checkpoint="latest", logging_steps=200,
-        weight_decay=0.01, use_cpu=resolve_device(args.device).type == "cpu",
+        output_dir=str(output_dir),
+        train_batch_size=args.train_batch_size,
+        learning_rate=args.learning_rate,
+        lr_scheduler="cosine",
+        lr_warmup_steps=50,
+        num_train_epochs=args.num_train_epochs,
+        seed=args.seed,
+        checkpointing_steps=500,
+        checkpoints_total_limit=1,
+        resume_from_checkpoint="latest",
+        logging_steps=200,
+        weight_decay=0.01,
+        use_cpu=resolve_device(args.device).type == "cpu",
     )
-    trainer = TrainingLoop(model, training_args, TensorDictDataset(pixel_values=data["train"]),
-                      compute_loss=loss_fn(name))
+    trainer = TrainingLoop(
+        model, training_args, TensorDictDataset(pixel_values=data["train"]), compute_loss=loss_fn(name)
+    )
     start = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - start
@@ -178,8 +221,15 @@ def main(argv=None):
         model, seconds = train_model(name, data, args)
         model.to(device)
         parameters = sum(p.numel() for p in model.parameters())
-        rows.append((name, parameters, bits_per_dim(log_likelihood(name, model, data["train"], args.batch_size)),
-                     bits_per_dim(log_likelihood(name, model, data["test"], args.batch_size)), seconds))
+        rows.append(
+            (
+                name,
+                parameters,
+                bits_per_dim(log_likelihood(name, model, data["train"], args.batch_size)),
+                bits_per_dim(log_likelihood(name, model, data["test"], args.batch_size)),
+                seconds,
+            )
+        )
         logging.info("%s: test %.4f bits/dim", name, rows[-1][3])
 
     labels = {
@@ -189,14 +239,18 @@ def main(argv=None):
         "pixelcnn-masked": "masked PixelCNN (blind spot)",
         "pixelcnn-gated": "gated PixelCNN",
     }
-    print(f"\ndigits 8x8, 17 levels, fixed split (train 1,437 / test 360); {args.num_train_epochs} epochs, "
-          f"batch {args.train_batch_size}, lr {args.learning_rate} cosine, dropout {args.dropout}, seed {args.seed}\n")
+    print(
+        f"\ndigits 8x8, 17 levels, fixed split (train 1,437 / test 360); {args.num_train_epochs} epochs, "
+        f"batch {args.train_batch_size}, lr {args.learning_rate} cosine, dropout {args.dropout}, seed {args.seed}\n"
+    )
     print("| model | parameters | train bits/dim | test bits/dim | train time (s) |")
     print("|---|---:|---:|---:|---:|")
     for name, parameters, train_bpd, test_bpd, seconds in rows:
         print(f"| {labels[name]} | {parameters:,} | {train_bpd:.3f} | {test_bpd:.3f} | {seconds:.0f} |")
-    table = [dict(zip(("model", "parameters", "train_bits_per_dim", "test_bits_per_dim", "train_seconds"), row))
-             for row in rows]
+    table = [
+        dict(zip(("model", "parameters", "train_bits_per_dim", "test_bits_per_dim", "train_seconds"), row))
+        for row in rows
+    ]
     Path(args.output_dir).mkdir(parents=True, exist_ok=True)
     atomic_write_text(Path(args.output_dir, "comparison_table.json"), json.dumps(table, indent=2))
     write_json(args.output_json, table)

@@ -50,7 +50,7 @@ class VectorQuantizeAdapter(nn.Module):
         )
 
     def forward(self, latents, update: bool = False):
-        from hf_argen.vqvae.modeling_vqvae import QuantizerOutput
+        from hf_argen.models.modeling_vqvae import QuantizerOutput
 
         quantized, codes, commitment = self.vq(latents)
         counts = torch.bincount(codes.flatten(), minlength=self.vq.codebook_size).float()

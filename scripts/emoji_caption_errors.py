@@ -21,7 +21,7 @@ SKIN_TONES = ("light skin tone", "medium-light skin tone", "medium skin tone", "
 
 
 def split_caption(caption: str) -> tuple[str, str]:
-    """"woman golfing: medium skin tone" -> ("woman golfing", "medium skin tone"); no tone -> (caption, "")."""
+    """ "woman golfing: medium skin tone" -> ("woman golfing", "medium skin tone"); no tone -> (caption, "")."""
     if "skin tone" in caption and ": " in caption:
         base, tone = caption.rsplit(": ", 1)
         return base, tone
@@ -49,15 +49,22 @@ def main(argv=None):
     parser = script_parser(__doc__)
     parser.add_argument("--model", required=True, help="a saved captioner folder or Hub id")
     parser.add_argument("--vendor", default="twitter", help="the vendor whose drawings are captioned")
-    parser.add_argument("--gallery_vendors", nargs="+", default=["apple", "google"],
-                        help="vendors the nearest-neighbour baseline searches (the model's training vendors)")
+    parser.add_argument(
+        "--gallery_vendors",
+        nargs="+",
+        default=["apple", "google"],
+        help="vendors the nearest-neighbour baseline searches (the model's training vendors)",
+    )
     parser.add_argument("--data_dir", default=None, help="the emoji folder (else $HF_ARGEN_DATA_DIR)")
     parser.add_argument("--stride", type=int, default=1, help="caption every N-th image")
     parser.add_argument("--batch_size", type=int, default=128, help="images per generate() call")
     parser.add_argument("--num_beams", type=int, default=1, help="beam width (1: greedy decoding)")
     parser.add_argument("--num_threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    parser.add_argument("--closed_vocabulary", action="store_true",
-                        help="also caption with decoding restricted to the gallery vendors' names")
+    parser.add_argument(
+        "--closed_vocabulary",
+        action="store_true",
+        help="also caption with decoding restricted to the gallery vendors' names",
+    )
     parser.add_argument("--no_baseline", action="store_true", help="skip the nearest-neighbour baseline")
     parser.add_argument("--output_json", default=None, help="write the rows here as JSON ('-': stdout)")
     add_device_argument(parser)
@@ -80,8 +87,10 @@ def main(argv=None):
     codes = set(test["unified"])  # the gallery holds every emoji the vendor draws, not only the captioned ones
     test = test.select(range(0, len(test), args.stride))
     references = [normalize_caption(t) for t in test["text"]]
-    predictions = [normalize_caption(t) for t in generate_captions(
-        model, processor, test["image"], args.batch_size, args.num_beams, progress=True)]
+    predictions = [
+        normalize_caption(t)
+        for t in generate_captions(model, processor, test["image"], args.batch_size, args.num_beams, progress=True)
+    ]
     gallery = [load_caption_dataset("emoji", v, data_dir=args.data_dir) for v in args.gallery_vendors]
     images, texts = [], []
     for part in gallery:
@@ -94,8 +103,12 @@ def main(argv=None):
     closed = None
     if args.closed_vocabulary:
         names = [t for part in gallery for t in part["text"]]
-        closed = [normalize_caption(t) for t in generate_captions(
-            model, processor, test["image"], args.batch_size, args.num_beams, progress=True, allowed_captions=names)]
+        closed = [
+            normalize_caption(t)
+            for t in generate_captions(
+                model, processor, test["image"], args.batch_size, args.num_beams, progress=True, allowed_captions=names
+            )
+        ]
 
     def table(system, guesses):
         rows = collections.defaultdict(lambda: [0, 0])
@@ -133,8 +146,10 @@ def main(argv=None):
     print("\nsome errors (reference -> prediction):")
     for ref, guess in wrong[:: max(len(wrong) // 25, 1)][:25]:
         print(f"  {ref!r} -> {guess!r}")
-    write_json(args.output_json, [{"reference": r, "prediction": p, "neighbour": n}
-                                  for r, p, n in zip(references, predictions, neighbours)])
+    write_json(
+        args.output_json,
+        [{"reference": r, "prediction": p, "neighbour": n} for r, p, n in zip(references, predictions, neighbours)],
+    )
     return 0
 
 

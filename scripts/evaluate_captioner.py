@@ -51,15 +51,19 @@ def parse_args(argv=None):
     parser.add_argument("--batch_size", type=int, default=128, help="images per generate() call")
     parser.add_argument("--num_beams", type=int, default=1, help="beam width (1: greedy decoding)")
     parser.add_argument("--no_baseline", action="store_true", help="emoji: skip the nearest-neighbour baseline")
-    parser.add_argument("--closed_vocabulary", action="store_true",
-                        help="emoji: also caption with decoding restricted to the training vendors' names")
+    parser.add_argument(
+        "--closed_vocabulary",
+        action="store_true",
+        help="emoji: also caption with decoding restricted to the training vendors' names",
+    )
     add_device_argument(parser)
     parser.add_argument("--num_threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--output_json", default=None, help="also write the figures here as JSON ('-': stdout)")
     parser.add_argument("--write_card", action="store_true", help="write README.md (model-index) into --model")
     parser.add_argument("--repo_id", default=None, help="name the card's usage snippet loads (default: folder name)")
-    parser.add_argument("--train_command", default=None, help="training command for the card (default: the "
-                        "folder's training_info.json)")
+    parser.add_argument(
+        "--train_command", default=None, help="training command for the card (default: the folder's training_info.json)"
+    )
     parser.add_argument("--notes", default="", help="extra text for the card (what bounds a figure, ...)")
     return parser.parse_args(argv)
 

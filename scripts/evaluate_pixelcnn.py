@@ -223,10 +223,14 @@ def main(argv=None):
             if args.class_prior == "train"
             else f"uniform over {config.num_classes} classes"
         )
-        print(f"{args.split} bits/dim, conditional -log p(x|y):  {metrics['bits_per_dim']:.4f}  "
-              f"({metrics['nats_per_image']:.3f} nats/image)")
-        print(f"{args.split} bits/dim, marginal -log p(x):       {metrics['marginal_bits_per_dim']:.4f}  "
-              f"({metrics['marginal_nats_per_image']:.3f} nats/image; p(y) = {prior_text})")
+        print(
+            f"{args.split} bits/dim, conditional -log p(x|y):  {metrics['bits_per_dim']:.4f}  "
+            f"({metrics['nats_per_image']:.3f} nats/image)"
+        )
+        print(
+            f"{args.split} bits/dim, marginal -log p(x):       {metrics['marginal_bits_per_dim']:.4f}  "
+            f"({metrics['marginal_nats_per_image']:.3f} nats/image; p(y) = {prior_text})"
+        )
     else:
         print(f"{args.split} bits/dim:   {metrics['bits_per_dim']:.4f}")
         print(f"NLL nats/image:  {metrics['nats_per_image']:.3f}")

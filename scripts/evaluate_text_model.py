@@ -19,8 +19,8 @@ from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
 import hf_argen  # noqa: F401  (registers the Auto classes)
-from hf_argen.causal_lm.text import collate_causal_lm, load_text_dataset, tokenize_dataset
 from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
+from hf_argen.text_data import collate_causal_lm, load_text_dataset, tokenize_dataset
 
 
 def parse_args(argv=None):
@@ -63,8 +63,9 @@ def validation_nll(model, tokenizer, args) -> tuple[float, int]:
         input_ids = batch["input_ids"].to(model.device)
         logits = model(input_ids=input_ids, use_cache=False).logits[:, :-1].double()
         targets = batch["labels"][:, 1:].to(model.device)
-        total += torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100,
-                                                   reduction="sum").item()
+        total += torch.nn.functional.cross_entropy(
+            logits.transpose(1, 2), targets, ignore_index=-100, reduction="sum"
+        ).item()
         count += int((targets != -100).sum())
     return total / count, len(examples)
 
@@ -82,8 +83,9 @@ def main(argv=None):
     max_new_tokens = model.generation_config.max_new_tokens
     torch.manual_seed(args.seed)
     complete, lengths, samples = 0, [], []
-    for start in tqdm(range(0, args.num_samples, args.generation_batch_size), desc="sampling", unit="batch",
-                      leave=False):
+    for start in tqdm(
+        range(0, args.num_samples, args.generation_batch_size), desc="sampling", unit="batch", leave=False
+    ):
         count = min(args.generation_batch_size, args.num_samples - start)
         prompt = tokenizer([""] * count, return_tensors="pt").to(device)
         out = model.generate(**prompt)
@@ -96,12 +98,16 @@ def main(argv=None):
             samples.append(tokenizer.decode(row[:length], skip_special_tokens=True))
 
     print(f"model: {args.model} ({type(model).__name__}, {parameters:,} parameters)")
-    print(f"validation: {num_texts} held-out {args.dataset_name} texts, {nll:.4f} nats/token, "
-          f"perplexity {math.exp(nll):.2f}")
-    print(f"sampling ({model.generation_config.temperature=}, {model.generation_config.top_p=}, "
-          f"max_new_tokens={max_new_tokens}, seed {args.seed}): {complete}/{args.num_samples} "
-          f"({100 * complete / args.num_samples:.1f}%) end with EOS; mean length {sum(lengths) / len(lengths):.1f} "
-          "tokens")
+    print(
+        f"validation: {num_texts} held-out {args.dataset_name} texts, {nll:.4f} nats/token, "
+        f"perplexity {math.exp(nll):.2f}"
+    )
+    print(
+        f"sampling ({model.generation_config.temperature=}, {model.generation_config.top_p=}, "
+        f"max_new_tokens={max_new_tokens}, seed {args.seed}): {complete}/{args.num_samples} "
+        f"({100 * complete / args.num_samples:.1f}%) end with EOS; mean length {sum(lengths) / len(lengths):.1f} "
+        "tokens"
+    )
     print("\npipeline('text-generation') samples:")
     torch.manual_seed(args.seed)
     shown = [output[0]["generated_text"] for output in generator([""] * args.show)]
@@ -137,14 +143,22 @@ def write_card(args, figures: dict, samples: list[str], generation_config) -> No
                           ("seed", 0), ("num_samples", 200)):  # fmt: skip
         if getattr(args, name) != default:
             command += f" --{name} {getattr(args, name)}"
-    note = (f"Validation: the {figures['validation_texts']} held-out texts of the training split "
-            f"({args.validation_fraction:.0%}, seed {args.seed}), every token after `<bos>`, EOS included. Samples: "
-            f"`generate()` with the folder's generation config (temperature={generation_config.temperature}, "
-            f"top_p={generation_config.top_p}, max_new_tokens={generation_config.max_new_tokens}), seed {args.seed}.")
+    note = (
+        f"Validation: the {figures['validation_texts']} held-out texts of the training split "
+        f"({args.validation_fraction:.0%}, seed {args.seed}), every token after `<bos>`, EOS included. Samples: "
+        f"`generate()` with the folder's generation config (temperature={generation_config.temperature}, "
+        f"top_p={generation_config.top_p}, max_new_tokens={generation_config.max_new_tokens}), seed {args.seed}."
+    )
     sections = [CardSection(**s) for s in read_training_info(args.model).get("sections", [])]
     shown = "\n---\n".join(text.strip("\n") for text in samples[:3])
-    sections.insert(0, CardSection("Samples", "From `pipeline(\"text-generation\")` with an empty prompt, seed "
-                                   f"{args.seed} (the evaluation command above):\n\n```\n{shown}\n```"))
+    sections.insert(
+        0,
+        CardSection(
+            "Samples",
+            'From `pipeline("text-generation")` with an empty prompt, seed '
+            f"{args.seed} (the evaluation command above):\n\n```\n{shown}\n```",
+        ),
+    )
     path = write_card_for_folder(args.model, causal_lm_card_metrics(figures), dataset=args.dataset_name,
                                  repo_id=args.hub_model_id, eval_command=command, metrics_note=note,
                                  train_commands=args.train_command, sections=sections)  # fmt: skip

@@ -25,10 +25,18 @@ def main(argv=None):
     parser.add_argument("--processor", default=None, help="folder with the processor (default: --model)")
     parser.add_argument("--output", required=True, help="the model folder to write (replaced atomically)")
     parser.add_argument("--float16", action="store_true", help="store the weights in float16")
-    parser.add_argument("--average", nargs="+", default=None,
-                        help="checkpoint folders of the same model whose weights are averaged into --model's")
-    parser.add_argument("--image_size", type=int, default=None,
-                        help="the input side to re-grid the model and its processor to (positions interpolated)")
+    parser.add_argument(
+        "--average",
+        nargs="+",
+        default=None,
+        help="checkpoint folders of the same model whose weights are averaged into --model's",
+    )
+    parser.add_argument(
+        "--image_size",
+        type=int,
+        default=None,
+        help="the input side to re-grid the model and its processor to (positions interpolated)",
+    )
     args = parser.parse_args(argv)
     import json
 
@@ -75,8 +83,9 @@ def resize_image_grid(model, processor, image_size: int) -> None:
     config = model.config
     factor = config.image_size // config.grid_size  # the encoder's downsampling
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < factor or image_size % factor:
-        raise ValueError(f"--image_size must be a positive multiple of {factor} (the encoder's downsampling), "
-                         f"got {image_size!r}.")
+        raise ValueError(
+            f"--image_size must be a positive multiple of {factor} (the encoder's downsampling), got {image_size!r}."
+        )
     old, new = config.grid_size, image_size // factor
     positions = model.encoder.embed_positions.data.float()
     grid = positions.T.reshape(1, -1, old, old)  # (1, hidden, old, old)

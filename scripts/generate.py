@@ -45,7 +45,7 @@ def generate_images(args, model_type: str, device) -> None:
     from transformers import AutoModel
 
     from hf_argen import make_grid
-    from hf_argen.pipelines import ClassConditionalImageGenerationPipeline
+    from hf_argen.models import ClassConditionalImageGenerationPipeline
 
     model = AutoModel.from_pretrained(args.model).eval().to(device)
     if args.prompt is not None:
@@ -99,17 +99,31 @@ def generate_text(args, device) -> None:
 def main(argv=None):
     parser = script_parser(__doc__)
     parser.add_argument("--model", default="model_cards/pixelcnn-digits", help="saved model folder or Hub id")
-    parser.add_argument("--class_labels", type=class_label, nargs="*", default=None,
-                        help="classes to draw, as ids or names (image models; default: every class)")
+    parser.add_argument(
+        "--class_labels",
+        type=class_label,
+        nargs="*",
+        default=None,
+        help="classes to draw, as ids or names (image models; default: every class)",
+    )
     parser.add_argument("--prompt", default=None, help="text to continue (text models)")
-    parser.add_argument("--num_images", type=int, default=1,
-                        help="samples per class (conditional), in total (unconditional) or per prompt (text)")
+    parser.add_argument(
+        "--num_images",
+        type=int,
+        default=1,
+        help="samples per class (conditional), in total (unconditional) or per prompt (text)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
     parser.add_argument("--temperature", type=float, default=None, help="default: the model's generation_config")
-    parser.add_argument("--top_k", type=int, default=None,
-                        help="keep the k likeliest values (default: the generation_config's; text: all)")
-    parser.add_argument("--top_p", type=float, default=None,
-                        help="nucleus sampling mass (default: the generation_config's; text: 1)")
+    parser.add_argument(
+        "--top_k",
+        type=int,
+        default=None,
+        help="keep the k likeliest values (default: the generation_config's; text: all)",
+    )
+    parser.add_argument(
+        "--top_p", type=float, default=None, help="nucleus sampling mass (default: the generation_config's; text: 1)"
+    )
     parser.add_argument("--max_new_tokens", type=int, default=64, help="text models")
     parser.add_argument("--scale", type=int, default=None, help="upscaling of each image in the grid")
     add_device_argument(parser)

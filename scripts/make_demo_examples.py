@@ -34,8 +34,9 @@ def make_scenes(mnist_dir, folder: Path, seed: int) -> list[dict]:
         b = images[rng.choice(np.flatnonzero(labels == second))]
         name = f"scene_{first}_{relation}_{second}.png"
         atomic_save_image(Image.fromarray(compose_scene(a, b, relation, rng)), folder / name)
-        examples.append({"file": name, "model": "captioner-mnist-scenes", "text": scene_caption(first, second,
-                                                                                                relation)})
+        examples.append(
+            {"file": name, "model": "captioner-mnist-scenes", "text": scene_caption(first, second, relation)}
+        )
     return examples
 
 

@@ -43,7 +43,7 @@ def workloads(device: torch.device) -> dict:
 
     import hf_argen  # noqa: F401  (registers the Auto classes)
     from hf_argen import ARRNNConfig, ARRNNForCausalLM
-    from hf_argen.pipelines import ClassConditionalImageGenerationPipeline
+    from hf_argen.models import ClassConditionalImageGenerationPipeline
 
     calls = {}
     pixelcnn = AutoModel.from_pretrained(CARDS / "pixelcnn-digits").to(device).eval()

@@ -58,14 +58,17 @@ def main(argv=None):
     for axis, architecture in zip(axes, ["masked", "gated"]):
         colours = maps[architecture].numpy()
         blind, seen = int((colours == 3).sum()), int((colours == 1).sum())
-        axis.imshow(colours, cmap=ListedColormap(RECEPTIVE_FIELD_COLOURS), vmin=0,
-                    vmax=len(RECEPTIVE_FIELD_COLOURS) - 1)
+        axis.imshow(
+            colours, cmap=ListedColormap(RECEPTIVE_FIELD_COLOURS), vmin=0, vmax=len(RECEPTIVE_FIELD_COLOURS) - 1
+        )
         axis.set_title(f"{architecture} PixelCNN, {layers} layers\n{blind} blind-spot pixels")
         axis.set_xticks([])
         axis.set_yticks([])
         counts[architecture] = {"seen": seen, "blind_spot": blind}
-        print(f"{architecture:>6}: {layers} layers, pixel ({args.row}, {args.col}): "
-              f"{seen} pixels seen, {blind} in the blind spot")
+        print(
+            f"{architecture:>6}: {layers} layers, pixel ({args.row}, {args.col}): "
+            f"{seen} pixels seen, {blind} in the blind spot"
+        )
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in RECEPTIVE_FIELD_COLOURS]
     figure.legend(handles, RECEPTIVE_FIELD_LEGEND, loc="lower center", ncol=3, frameon=False)
     figure.tight_layout(rect=(0, 0.1, 1, 0.95))

@@ -33,14 +33,14 @@ from hf_argen.atomic import atomic_write_text  # noqa: E402
 
 TESTERS = ROOT / "scripts" / "transformers_suites"
 MODELS = ("captioner", "ar_transformer", "ar_rnn")
-CONFTEST = '''# Offline; transformers' `utils/` (test_module) importable, as in transformers' own conftest.
+CONFTEST = """# Offline; transformers' `utils/` (test_module) importable, as in transformers' own conftest.
 import os
 import sys
 from os.path import abspath, dirname, join
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(1, abspath(join(dirname(__file__), "utils")))
-'''
+"""
 PYTEST_INI = """[pytest]
 markers =
     generate
@@ -86,14 +86,21 @@ def counts(summary: str) -> dict[str, int]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--transformers_root", type=Path, required=True,
-                        help="folder holding transformers' tests/ (and optionally utils/) for the installed version")
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS),
-                        help="model testers to run (default: all)")
-    parser.add_argument("--hf_argen_root", type=Path, default=ROOT,
-                        help="the hf_argen tree to test (default: this checkout)")
-    parser.add_argument("--log_dir", type=Path, default=None,
-                        help="write each suite's full pytest log here (default: not kept)")
+    parser.add_argument(
+        "--transformers_root",
+        type=Path,
+        required=True,
+        help="folder holding transformers' tests/ (and optionally utils/) for the installed version",
+    )
+    parser.add_argument(
+        "--models", nargs="+", choices=MODELS, default=list(MODELS), help="model testers to run (default: all)"
+    )
+    parser.add_argument(
+        "--hf_argen_root", type=Path, default=ROOT, help="the hf_argen tree to test (default: this checkout)"
+    )
+    parser.add_argument(
+        "--log_dir", type=Path, default=None, help="write each suite's full pytest log here (default: not kept)"
+    )
     parser.add_argument("--timeout", type=int, default=300, help="per-test timeout in seconds (pytest-timeout)")
     parser.add_argument("--output_json", type=Path, default=None, help="also write the counts as JSON")
     args = parser.parse_args(argv)
@@ -104,8 +111,16 @@ def main(argv=None) -> int:
         build_tree(args.transformers_root.resolve(), scratch, args.models)
         env = {**os.environ, "PYTHONPATH": str(args.hf_argen_root.resolve()), "HF_HUB_OFFLINE": "1"}
         for model in args.models:
-            command = [sys.executable, "-m", "pytest", f"tests/models/{model}/test_modeling_{model}.py",
-                       "-p", "no:cacheprovider", "-q", "-rfEs"]
+            command = [
+                sys.executable,
+                "-m",
+                "pytest",
+                f"tests/models/{model}/test_modeling_{model}.py",
+                "-p",
+                "no:cacheprovider",
+                "-q",
+                "-rfEs",
+            ]
             try:
                 import pytest_timeout  # noqa: F401
 

@@ -61,14 +61,14 @@ CAPTIONS = ["a red square", "a blue circle", "a green bar", "white"]
 
 
 def caption_tokenizer():
-    from hf_argen.captioning import train_caption_tokenizer
+    from hf_argen.models import train_caption_tokenizer
 
     return train_caption_tokenizer(CAPTIONS)
 
 
 def captioner(tokenizer=None, **overrides):
     """A tiny captioner (8x8 RGB images, one conv stage, one decoder layer) for `caption_tokenizer()`."""
-    from hf_argen.captioning import CaptionerConfig, CaptionerForConditionalGeneration
+    from hf_argen.models import CaptionerConfig, CaptionerForConditionalGeneration
 
     tokenizer = tokenizer or caption_tokenizer()
     values = dict(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,

@@ -22,13 +22,6 @@ from hf_argen import (
     VQVAEPriorConfig,
 )
 from hf_argen.caption_data import load_caption_dataset, standardize_caption_columns
-from hf_argen.captioning import (
-    CaptionerConfig,
-    CaptionerImageProcessor,
-    CaptionerProcessor,
-    ImageCaptioningPipeline,
-    train_caption_tokenizer,
-)
 from hf_argen.data import (
     load_digits_dataset,
     load_idx_dataset,
@@ -37,7 +30,14 @@ from hf_argen.data import (
     read_idx,
     standardize_columns,
 )
-from hf_argen.pipelines import ClassConditionalImageGenerationPipeline
+from hf_argen.models import (
+    CaptionerConfig,
+    CaptionerImageProcessor,
+    CaptionerProcessor,
+    ClassConditionalImageGenerationPipeline,
+    ImageCaptioningPipeline,
+    train_caption_tokenizer,
+)
 from hf_argen.training import LoopArguments
 
 # Configs are strict dataclasses in transformers 5: a value of the wrong type raises huggingface_hub's
@@ -176,11 +176,20 @@ CASES = [
     ("rnn-config-cell_type", lambda: ARRNNConfig(cell_type="transformer"), "cell_type"),
     ("rnn-config-hidden_size-0", lambda: ARRNNConfig(hidden_size=0), "hidden_size"),
     ("rnn-config-pad-out-of-vocab", lambda: ARRNNConfig(vocab_size=10, pad_token_id=12), "pad"),
-    ("two-stage-config-vocab", lambda: VQVAEPriorConfig(vqvae=VQVAEConfig(**VQVAE), prior=dict(
-        model_type="ar_transformer", vocab_size=99, hidden_size=16, num_attention_heads=2), num_classes=3),
-     "vocab_size"),
-    ("two-stage-config-prior-type", lambda: VQVAEPriorConfig(vqvae=VQVAEConfig(**VQVAE), prior=dict(
-        model_type="bert"), num_classes=3), "prior"),
+    (
+        "two-stage-config-vocab",
+        lambda: VQVAEPriorConfig(
+            vqvae=VQVAEConfig(**VQVAE),
+            prior=dict(model_type="ar_transformer", vocab_size=99, hidden_size=16, num_attention_heads=2),
+            num_classes=3,
+        ),
+        "vocab_size",
+    ),
+    (
+        "two-stage-config-prior-type",
+        lambda: VQVAEPriorConfig(vqvae=VQVAEConfig(**VQVAE), prior=dict(model_type="bert"), num_classes=3),
+        "prior",
+    ),
     ("loop-train_batch_size-0", lambda: loop_args(train_batch_size=0), "train_batch_size"),
     ("loop-learning_rate-0", lambda: loop_args(learning_rate=0.0), "learning_rate"),
     ("loop-mixed_precision", lambda: loop_args(mixed_precision="fp8"), "mixed_precision"),
@@ -192,29 +201,48 @@ CASES = [
     ("pixelcnn-forward-negative", lambda: model("pixelcnn")(levels(1, 3, 5, 5) - 4), "pixel_values"),
     ("pixelcnn-forward-channels", lambda: model("pixelcnn")(levels(1, 1, 5, 5)), "pixel_values"),
     ("pixelcnn-forward-3d", lambda: model("pixelcnn")(levels(3, 5, 5)), "pixel_values"),
-    ("pixelcnn-forward-class-out-of-range", lambda: model("pixelcnn")(
-        levels(1, 3, 5, 5), class_labels=torch.tensor([3])), "class_labels"),
-    ("pixelcnn-forward-class-batch", lambda: model("pixelcnn")(
-        levels(2, 3, 5, 5), class_labels=torch.tensor([0, 1, 2])), "class_labels"),
-    ("pixelcnn-forward-class-string", lambda: model("pixelcnn")(levels(1, 3, 5, 5), class_labels="cat"),
-     "class"),
-    ("pixelcnn-forward-class-float", lambda: model("pixelcnn")(
-        levels(1, 3, 5, 5), class_labels=torch.tensor([0.5])), "class_labels"),
+    (
+        "pixelcnn-forward-class-out-of-range",
+        lambda: model("pixelcnn")(levels(1, 3, 5, 5), class_labels=torch.tensor([3])),
+        "class_labels",
+    ),
+    (
+        "pixelcnn-forward-class-batch",
+        lambda: model("pixelcnn")(levels(2, 3, 5, 5), class_labels=torch.tensor([0, 1, 2])),
+        "class_labels",
+    ),
+    ("pixelcnn-forward-class-string", lambda: model("pixelcnn")(levels(1, 3, 5, 5), class_labels="cat"), "class"),
+    (
+        "pixelcnn-forward-class-float",
+        lambda: model("pixelcnn")(levels(1, 3, 5, 5), class_labels=torch.tensor([0.5])),
+        "class_labels",
+    ),
     ("pixelcnn-generate-class-string", lambda: model("pixelcnn").generate(class_labels="cat"), "class"),
     ("pixelcnn-generate-class-out-of-range", lambda: model("pixelcnn").generate(class_labels=[7]), "class_labels"),
     ("pixelcnn-generate-class-float", lambda: model("pixelcnn").generate(class_labels=[1.5]), "class_labels"),
-    ("pixelcnn-generate-num_images-0", lambda: model("pixelcnn").generate(class_labels=0, num_images=0),
-     "num_images"),
-    ("pixelcnn-generate-num_images-string", lambda: model("pixelcnn").generate(class_labels=0, num_images="2"),
-     "num_images"),
-    ("pixelcnn-generate-temperature-0", lambda: model("pixelcnn").generate(class_labels=0, temperature=0.0),
-     "temperature"),
-    ("pixelcnn-generate-temperature-nan", lambda: model("pixelcnn").generate(class_labels=0, temperature=math.nan),
-     "temperature"),
+    ("pixelcnn-generate-num_images-0", lambda: model("pixelcnn").generate(class_labels=0, num_images=0), "num_images"),
+    (
+        "pixelcnn-generate-num_images-string",
+        lambda: model("pixelcnn").generate(class_labels=0, num_images="2"),
+        "num_images",
+    ),
+    (
+        "pixelcnn-generate-temperature-0",
+        lambda: model("pixelcnn").generate(class_labels=0, temperature=0.0),
+        "temperature",
+    ),
+    (
+        "pixelcnn-generate-temperature-nan",
+        lambda: model("pixelcnn").generate(class_labels=0, temperature=math.nan),
+        "temperature",
+    ),
     ("pixelcnn-generate-top_k-0", lambda: model("pixelcnn").generate(class_labels=0, top_k=0), "top_k"),
     ("pixelcnn-generate-top_p-1.5", lambda: model("pixelcnn").generate(class_labels=0, top_p=1.5), "top_p"),
-    ("pixelcnn-generate-generator-string", lambda: model("pixelcnn").generate(class_labels=0, generator="abc"),
-     "generator"),
+    (
+        "pixelcnn-generate-generator-string",
+        lambda: model("pixelcnn").generate(class_labels=0, generator="abc"),
+        "generator",
+    ),
     # ---- VQ-VAE encode / decode / forward -----------------------------------------------------------------
     ("vqvae-encode-long", lambda: model("vqvae").encode(levels(1, 1, 8, 8)), "pixel_values"),
     ("vqvae-encode-channels", lambda: model("vqvae").encode(torch.zeros(1, 3, 8, 8)), "pixel_values"),
@@ -228,21 +256,32 @@ CASES = [
     # ---- two-stage ---------------------------------------------------------------------------------------
     ("two-stage-generate-class-out-of-range", lambda: model("two_stage").generate(class_labels=[5]), "class"),
     ("two-stage-generate-class-string", lambda: model("two_stage").generate(class_labels="cat"), "class"),
-    ("two-stage-generate-num_images-0", lambda: model("two_stage").generate(class_labels=0, num_images=0),
-     "num_images"),
-    ("two-stage-generate-temperature-negative", lambda: model("two_stage").generate(class_labels=0,
-                                                                                    temperature=-1.0),
-     "temperature"),
+    (
+        "two-stage-generate-num_images-0",
+        lambda: model("two_stage").generate(class_labels=0, num_images=0),
+        "num_images",
+    ),
+    (
+        "two-stage-generate-temperature-negative",
+        lambda: model("two_stage").generate(class_labels=0, temperature=-1.0),
+        "temperature",
+    ),
     ("two-stage-decode-out-of-range", lambda: model("two_stage").decode(torch.full((1, 4, 4), 99)), "codes"),
     # ---- causal LMs ---------------------------------------------------------------------------------------
     ("transformer-forward-out-of-vocab", lambda: model("transformer")(torch.tensor([[3, 12]])), "input_ids"),
     ("transformer-forward-float", lambda: model("transformer")(torch.tensor([[3.0, 4.0]])), "input_ids"),
-    ("transformer-forward-too-long", lambda: model("transformer")(torch.zeros(1, 33, dtype=torch.long)),
-     "max_position_embeddings"),
+    (
+        "transformer-forward-too-long",
+        lambda: model("transformer")(torch.zeros(1, 33, dtype=torch.long)),
+        "max_position_embeddings",
+    ),
     ("rnn-forward-out-of-vocab", lambda: model("rnn")(torch.tensor([[3, -1]])), "input_ids"),
     ("rnn-forward-float", lambda: model("rnn")(torch.tensor([[3.0]])), "input_ids"),
-    ("rnn-generate-max_new_tokens-negative", lambda: model("rnn").generate(
-        torch.tensor([[1]]), max_new_tokens=-1, do_sample=False), "max_new_tokens"),
+    (
+        "rnn-generate-max_new_tokens-negative",
+        lambda: model("rnn").generate(torch.tensor([[1]]), max_new_tokens=-1, do_sample=False),
+        "max_new_tokens",
+    ),
     # ---- image processor ------------------------------------------------------------------------------------
     ("processor-num_levels-1", lambda: PixelCNNImageProcessor(num_levels=1), "num_levels"),
     ("processor-num_levels-257", lambda: PixelCNNImageProcessor(num_levels=257), "num_levels"),
@@ -263,12 +302,17 @@ CASES = [
     ("processor-complex", lambda: processor()(np.zeros((4, 4), dtype=np.complex64)), "images"),
     ("processor-pil-0x0", lambda: processor()(Image.new("L", (0, 0))), "images"),
     ("processor-different-sizes", lambda: processor()([np.zeros((4, 4)), np.zeros((5, 5))]), "images"),
-    ("processor-postprocess-out-of-range", lambda: processor().postprocess(torch.full((1, 1, 2, 2), 4)),
-     "pixel_values"),
-    ("processor-postprocess-3d", lambda: processor().postprocess(torch.zeros(1, 2, 2, dtype=torch.long)),
-     "pixel_values"),
-    ("processor-postprocess-nan", lambda: processor().postprocess(torch.full((1, 1, 2, 2), math.nan)),
-     "pixel_values"),
+    (
+        "processor-postprocess-out-of-range",
+        lambda: processor().postprocess(torch.full((1, 1, 2, 2), 4)),
+        "pixel_values",
+    ),
+    (
+        "processor-postprocess-3d",
+        lambda: processor().postprocess(torch.zeros(1, 2, 2, dtype=torch.long)),
+        "pixel_values",
+    ),
+    ("processor-postprocess-nan", lambda: processor().postprocess(torch.full((1, 1, 2, 2), math.nan)), "pixel_values"),
     # ---- pipelines --------------------------------------------------------------------------------------------
     ("pipeline-class-unknown-name", lambda: pipe()("unicorn"), "class"),
     ("pipeline-class-out-of-range", lambda: pipe()(9), "class"),
@@ -283,18 +327,27 @@ CASES = [
     ("generate-script-temperature", lambda: generate_cli("--temperature", "-1"), "temperature"),
     ("generate-script-output-suffix", lambda: script_main("generate")(["--output", "samples.what"]), "suffix"),
     ("memory-soak-num_calls-0", lambda: script_main("memory_soak")(["--num_calls", "0"]), "num_calls"),
-    ("benchmark-evaluation-num_images-0",
-     lambda: script_main("benchmark_evaluation")(["--model", "m", "--num_images", "0"]), "num_images"),
-    ("benchmark-evaluation-batch_sizes-0",
-     lambda: script_main("benchmark_evaluation")(["--model", "m", "--batch_sizes", "8", "0"]), "batch_sizes"),
+    (
+        "benchmark-evaluation-num_images-0",
+        lambda: script_main("benchmark_evaluation")(["--model", "m", "--num_images", "0"]),
+        "num_images",
+    ),
+    (
+        "benchmark-evaluation-batch_sizes-0",
+        lambda: script_main("benchmark_evaluation")(["--model", "m", "--batch_sizes", "8", "0"]),
+        "batch_sizes",
+    ),
     # ---- dataset loading -------------------------------------------------------------------------------------
     ("data-folder-missing", lambda: load_image_dataset("/nonexistent/folder"), "/nonexistent/folder"),
     ("data-digits-split", lambda: load_image_dataset("digits", split="validation"), "split"),
     ("data-idx-split", lambda: load_idx_dataset("mnist", split="dev"), "split"),
     ("data-idx-file-missing", lambda: read_idx("/nonexistent.idx"), "nonexistent.idx"),
     ("data-mnist-fit", lambda: mnist_to_digits_levels(np.zeros((1, 28, 28), np.uint8), fit="x"), "fit"),
-    ("data-image_column", lambda: standardize_columns(load_digits_dataset("test"), image_column="pixels"),
-     "image_column"),
+    (
+        "data-image_column",
+        lambda: standardize_columns(load_digits_dataset("test"), image_column="pixels"),
+        "image_column",
+    ),
     # ---- captioner: config ------------------------------------------------------------------------------------
     ("captioner-config-image_size-0", lambda: CaptionerConfig(image_size=0), "image_size"),
     ("captioner-config-image_size-indivisible", lambda: CaptionerConfig(image_size=30), "image_size"),
@@ -307,12 +360,18 @@ CASES = [
     ("captioner-config-heads", lambda: CaptionerConfig(hidden_size=30, num_attention_heads=4), "num_attention_heads"),
     ("captioner-config-hidden_size-string", lambda: CaptionerConfig(hidden_size="128"), "hidden_size"),
     ("captioner-config-num_hidden_layers-0", lambda: CaptionerConfig(num_hidden_layers=0), "num_hidden_layers"),
-    ("captioner-config-max_position_embeddings-1", lambda: CaptionerConfig(max_position_embeddings=1),
-     "max_position_embeddings"),
+    (
+        "captioner-config-max_position_embeddings-1",
+        lambda: CaptionerConfig(max_position_embeddings=1),
+        "max_position_embeddings",
+    ),
     ("captioner-config-bos-out-of-vocab", lambda: CaptionerConfig(vocab_size=8, bos_token_id=8), "bos_token_id"),
     ("captioner-config-pad-negative", lambda: CaptionerConfig(vocab_size=8, pad_token_id=-1), "pad_token_id"),
-    ("captioner-config-decoder_start-out-of-vocab", lambda: CaptionerConfig(vocab_size=8, decoder_start_token_id=9),
-     "decoder_start_token_id"),
+    (
+        "captioner-config-decoder_start-out-of-vocab",
+        lambda: CaptionerConfig(vocab_size=8, decoder_start_token_id=9),
+        "decoder_start_token_id",
+    ),
     ("captioner-config-dropout-1", lambda: CaptionerConfig(hidden_dropout=1.0), "hidden_dropout"),
     ("captioner-config-layer_norm_eps-negative", lambda: CaptionerConfig(layer_norm_eps=-1.0), "layer_norm_eps"),
     ("captioner-config-initializer_range-0", lambda: CaptionerConfig(initializer_range=0.0), "initializer_range"),
@@ -330,10 +389,16 @@ CASES = [
     ("captioner-forward-ids-1d", lambda: cap_forward(decoder_input_ids=torch.tensor([1])), "decoder_input_ids"),
     ("captioner-forward-ids-batch", lambda: cap_forward(decoder_input_ids=[[1], [1]]), "decoder_input_ids"),
     ("captioner-forward-ids-too-long", lambda: cap_forward(decoder_input_ids=[[1] * 9]), "max_position_embeddings"),
-    ("captioner-forward-labels-shape", lambda: cap_forward(decoder_input_ids=[[1, 2]], labels=torch.tensor([[1]])),
-     "labels"),
-    ("captioner-forward-attention_mask-short", lambda: cap_forward(
-        decoder_input_ids=[[1, 2, 3]], decoder_attention_mask=torch.tensor([[1, 0]])), "attention_mask"),
+    (
+        "captioner-forward-labels-shape",
+        lambda: cap_forward(decoder_input_ids=[[1, 2]], labels=torch.tensor([[1]])),
+        "labels",
+    ),
+    (
+        "captioner-forward-attention_mask-short",
+        lambda: cap_forward(decoder_input_ids=[[1, 2, 3]], decoder_attention_mask=torch.tensor([[1, 0]])),
+        "attention_mask",
+    ),
     ("captioner-generate-3d", lambda: cap_generate(cap_pixels(3, 8, 8)), "pixel_values"),
     ("captioner-generate-channels", lambda: cap_generate(cap_pixels(1, 4, 8, 8)), "pixel_values"),
     ("captioner-generate-uint8", lambda: cap_generate(cap_pixels(dtype=torch.uint8)), "pixel_values"),
@@ -345,26 +410,26 @@ CASES = [
     ("captioner-generate-max_new_tokens-string", lambda: cap_generate(max_new_tokens="3"), "max_new_tokens"),
     ("captioner-generate-max_new_tokens-too-many", lambda: cap_generate(max_new_tokens=40), "max_new_tokens"),
     ("captioner-generate-num_beams-0", lambda: cap_generate(num_beams=0, max_new_tokens=2), "num_beams"),
-    ("captioner-generate-temperature-0", lambda: cap_generate(do_sample=True, temperature=0.0, max_new_tokens=2),
-     "temperature"),
+    (
+        "captioner-generate-temperature-0",
+        lambda: cap_generate(do_sample=True, temperature=0.0, max_new_tokens=2),
+        "temperature",
+    ),
     ("captioner-generate-top_p-2", lambda: cap_generate(do_sample=True, top_p=2.0, max_new_tokens=2), "top_p"),
     ("captioner-generate-top_k-negative", lambda: cap_generate(do_sample=True, top_k=-1, max_new_tokens=2), "top_k"),
-    ("captioner-generate-static-cache", lambda: cap_generate(cache_implementation="static", max_new_tokens=2),
-     "cache"),
+    ("captioner-generate-static-cache", lambda: cap_generate(cache_implementation="static", max_new_tokens=2), "cache"),
     # ---- captioner: image processor and processor ----------------------------------------------------------------
     ("captioner-image-processor-image_size-0", lambda: CaptionerImageProcessor(image_size=0), "image_size"),
     ("captioner-image-processor-num_channels-4", lambda: CaptionerImageProcessor(num_channels=4), "num_channels"),
     ("captioner-image-processor-image_std-0", lambda: CaptionerImageProcessor(image_std=0), "image_std"),
     ("captioner-image-processor-image_mean-nan", lambda: CaptionerImageProcessor(image_mean=math.nan), "image_mean"),
-    ("captioner-image-processor-background-string", lambda: CaptionerImageProcessor(background="white"),
-     "background"),
+    ("captioner-image-processor-background-string", lambda: CaptionerImageProcessor(background="white"), "background"),
     ("captioner-image-processor-background-300", lambda: CaptionerImageProcessor(background=300), "background"),
     ("captioner-image-processor-0x0", lambda: cap_image_processor()(np.zeros((0, 0), np.uint8)), "images"),
     ("captioner-image-processor-0-rows", lambda: cap_image_processor()(np.zeros((0, 5, 3), np.float32)), "images"),
     ("captioner-image-processor-pil-0x0", lambda: cap_image_processor()(Image.new("RGB", (0, 0))), "images"),
     ("captioner-image-processor-nan", lambda: cap_image_processor()(np.full((4, 4), np.nan, np.float32)), "images"),
-    ("captioner-image-processor-inf-tensor", lambda: cap_image_processor()(torch.full((3, 4, 4), math.inf)),
-     "images"),
+    ("captioner-image-processor-inf-tensor", lambda: cap_image_processor()(torch.full((3, 4, 4), math.inf)), "images"),
     ("captioner-image-processor-float-above-1", lambda: cap_image_processor()(np.full((4, 4), 1.5)), "images"),
     ("captioner-image-processor-int-300", lambda: cap_image_processor()(np.full((4, 4), 300)), "images"),
     ("captioner-image-processor-complex", lambda: cap_image_processor()(np.zeros((4, 4), np.complex64)), "images"),
@@ -391,8 +456,11 @@ CASES = [
     ("captioner-tokenizer-numbers", lambda: train_caption_tokenizer([1, 2]), "captions"),
     ("captioner-tokenizer-kind", lambda: train_caption_tokenizer(["a"], kind="char"), "kind"),
     ("captioner-tokenizer-vocab_size-2", lambda: train_caption_tokenizer(["a"], vocab_size=2), "vocab_size"),
-    ("captioner-tokenizer-min_frequency-negative", lambda: train_caption_tokenizer(["a"], min_frequency=-1),
-     "min_frequency"),
+    (
+        "captioner-tokenizer-min_frequency-negative",
+        lambda: train_caption_tokenizer(["a"], min_frequency=-1),
+        "min_frequency",
+    ),
     ("captioner-tokenizer-lowercase-string", lambda: train_caption_tokenizer(["a"], lowercase="no"), "lowercase"),
     # ---- captioner: pipeline ------------------------------------------------------------------------------------
     ("captioner-pipeline-missing-path", lambda: cap_pipe()("/nonexistent/image.png"), "/nonexistent/image.png"),
@@ -402,66 +470,131 @@ CASES = [
     ("captioner-pipeline-none", lambda: cap_pipe()(None), "images"),
     ("captioner-pipeline-empty-list", lambda: cap_pipe()([]), "images"),
     ("captioner-pipeline-nan-array", lambda: cap_pipe()(np.full((4, 4), np.nan)), "images"),
-    ("captioner-pipeline-unknown-argument", lambda: cap_pipe()(np.zeros((4, 4), np.uint8), max_tokens=3),
-     "max_tokens"),
-    ("captioner-pipeline-generate_kwargs-list", lambda: cap_pipe()(np.zeros((4, 4), np.uint8), generate_kwargs=[1]),
-     "generate_kwargs"),
+    ("captioner-pipeline-unknown-argument", lambda: cap_pipe()(np.zeros((4, 4), np.uint8), max_tokens=3), "max_tokens"),
+    (
+        "captioner-pipeline-generate_kwargs-list",
+        lambda: cap_pipe()(np.zeros((4, 4), np.uint8), generate_kwargs=[1]),
+        "generate_kwargs",
+    ),
     ("captioner-pipeline-num_beams-0", lambda: cap_pipe()(np.zeros((4, 4), np.uint8), num_beams=0), "num_beams"),
-    ("captioner-pipeline-model-missing", lambda: __import__("transformers").pipeline(
-        "image-captioning", model="/nonexistent/captioner"), "/nonexistent/captioner"),
+    (
+        "captioner-pipeline-model-missing",
+        lambda: __import__("transformers").pipeline("image-captioning", model="/nonexistent/captioner"),
+        "/nonexistent/captioner",
+    ),
     # ---- captioner: scripts' flags --------------------------------------------------------------------------------
-    ("evaluate-captioner-num_beams-0", lambda: script_main("evaluate_captioner")(
-        ["--model", "unused", "--num_beams", "0"]), "num_beams"),
-    ("evaluate-captioner-batch_size-0", lambda: script_main("evaluate_captioner")(
-        ["--model", "unused", "--batch_size", "0"]), "batch_size"),
-    ("evaluate-captioner-model-missing", lambda: script_main("evaluate_captioner")(
-        ["--model", "/nonexistent/captioner"]), "/nonexistent/captioner"),
-    ("emoji-errors-stride-0", lambda: script_main("emoji_caption_errors")(
-        ["--model", "unused", "--stride", "0"]), "stride"),
-    ("emoji-errors-device", lambda: script_main("emoji_caption_errors")(
-        ["--model", "unused", "--device", "tpu"]), "device"),
-    ("train-captioner-dataset-missing", lambda: train_captioner_cli("--dataset_name", "/nonexistent/captions"),
-     "/nonexistent/captions"),
+    (
+        "evaluate-captioner-num_beams-0",
+        lambda: script_main("evaluate_captioner")(["--model", "unused", "--num_beams", "0"]),
+        "num_beams",
+    ),
+    (
+        "evaluate-captioner-batch_size-0",
+        lambda: script_main("evaluate_captioner")(["--model", "unused", "--batch_size", "0"]),
+        "batch_size",
+    ),
+    (
+        "evaluate-captioner-model-missing",
+        lambda: script_main("evaluate_captioner")(["--model", "/nonexistent/captioner"]),
+        "/nonexistent/captioner",
+    ),
+    (
+        "emoji-errors-stride-0",
+        lambda: script_main("emoji_caption_errors")(["--model", "unused", "--stride", "0"]),
+        "stride",
+    ),
+    (
+        "emoji-errors-device",
+        lambda: script_main("emoji_caption_errors")(["--model", "unused", "--device", "tpu"]),
+        "device",
+    ),
+    (
+        "train-captioner-dataset-missing",
+        lambda: train_captioner_cli("--dataset_name", "/nonexistent/captions"),
+        "/nonexistent/captions",
+    ),
     ("train-captioner-image_size-0", lambda: train_captioner_cli("--image_size", "0"), "image_size"),
-    ("train-captioner-num_attention_heads", lambda: train_captioner_cli("--num_attention_heads", "5"),
-     "num_attention_heads"),
+    (
+        "train-captioner-num_attention_heads",
+        lambda: train_captioner_cli("--num_attention_heads", "5"),
+        "num_attention_heads",
+    ),
     ("train-captioner-caption_column", lambda: train_captioner_cli("--caption_column", "caption"), "caption_column"),
-    ("train-captioner-max_caption_tokens-1", lambda: train_captioner_cli("--max_caption_tokens", "1"),
-     "max_caption_tokens"),
+    (
+        "train-captioner-max_caption_tokens-1",
+        lambda: train_captioner_cli("--max_caption_tokens", "1"),
+        "max_caption_tokens",
+    ),
     ("train-captioner-augment_blur-2", lambda: train_captioner_cli("--augment_blur", "2"), "augment_blur"),
-    ("train-captioner-augment_saturation-2", lambda: train_captioner_cli("--augment_saturation", "2"),
-     "augment_saturation"),
-    ("train-captioner-augment_channel_gain-1", lambda: train_captioner_cli("--augment_channel_gain", "1"),
-     "augment_channel_gain"),
-    ("train-captioner-augment_skin_palette-2", lambda: train_captioner_cli("--augment_skin_palette", "2"),
-     "augment_skin_palette"),
-    ("train-captioner-augment_skin_palette-not-emoji", lambda: train_captioner_cli("--augment_skin_palette", "0.5"),
-     "augment_skin_palette"),
+    (
+        "train-captioner-augment_saturation-2",
+        lambda: train_captioner_cli("--augment_saturation", "2"),
+        "augment_saturation",
+    ),
+    (
+        "train-captioner-augment_channel_gain-1",
+        lambda: train_captioner_cli("--augment_channel_gain", "1"),
+        "augment_channel_gain",
+    ),
+    (
+        "train-captioner-augment_skin_palette-2",
+        lambda: train_captioner_cli("--augment_skin_palette", "2"),
+        "augment_skin_palette",
+    ),
+    (
+        "train-captioner-augment_skin_palette-not-emoji",
+        lambda: train_captioner_cli("--augment_skin_palette", "0.5"),
+        "augment_skin_palette",
+    ),
     ("train-captioner-label_smoothing-1", lambda: train_captioner_cli("--label_smoothing", "1"), "label_smoothing"),
     # ---- captioner: dataset loading ---------------------------------------------------------------------------
     ("caption-data-folder-missing", lambda: load_caption_dataset("/nonexistent/captions"), "/nonexistent/captions"),
     ("caption-data-folder-empty", lambda: load_caption_dataset(str(folder("empty"))), str(folder("empty"))),
     ("caption-data-folder-split", lambda: load_caption_dataset(str(folder("captioned")), split="test"), "split"),
-    ("caption-data-caption_column-missing", lambda: load_caption_dataset(str(folder("captioned")),
-                                                                         caption_column="caption"), "caption_column"),
-    ("caption-data-caption_column-not-text", lambda: standardize_caption_columns(
-        caption_dataset(text=["a"], n=[1]), caption_column="n"), "caption_column"),
+    (
+        "caption-data-caption_column-missing",
+        lambda: load_caption_dataset(str(folder("captioned")), caption_column="caption"),
+        "caption_column",
+    ),
+    (
+        "caption-data-caption_column-not-text",
+        lambda: standardize_caption_columns(caption_dataset(text=["a"], n=[1]), caption_column="n"),
+        "caption_column",
+    ),
     ("caption-data-no-caption-column", lambda: standardize_caption_columns(caption_dataset(n=[1])), "caption_column"),
-    ("caption-data-image_column-missing", lambda: standardize_caption_columns(
-        caption_dataset(text=["a"]), image_column="picture"), "image_column"),
+    (
+        "caption-data-image_column-missing",
+        lambda: standardize_caption_columns(caption_dataset(text=["a"]), image_column="picture"),
+        "image_column",
+    ),
     ("caption-data-scenes-split", lambda: load_caption_dataset("mnist_scenes", "validation"), "split"),
-    ("caption-data-scenes-num_scenes-0", lambda: load_caption_dataset("mnist_scenes", "test", num_scenes=0),
-     "num_scenes"),
-    ("caption-data-scenes-no-files", lambda: load_caption_dataset("mnist_scenes", "test",
-                                                                  data_dir=str(folder("empty"))), "mnist"),
-    ("caption-data-scenes-held_out_pairs", lambda: load_caption_dataset("mnist_scenes", "test",
-                                                                        held_out_pairs=((1, 1),)), "held_out_pairs"),
+    (
+        "caption-data-scenes-num_scenes-0",
+        lambda: load_caption_dataset("mnist_scenes", "test", num_scenes=0),
+        "num_scenes",
+    ),
+    (
+        "caption-data-scenes-no-files",
+        lambda: load_caption_dataset("mnist_scenes", "test", data_dir=str(folder("empty"))),
+        "mnist",
+    ),
+    (
+        "caption-data-scenes-held_out_pairs",
+        lambda: load_caption_dataset("mnist_scenes", "test", held_out_pairs=((1, 1),)),
+        "held_out_pairs",
+    ),
     ("caption-data-emoji-split", lambda: load_caption_dataset("emoji", "validation"), "split"),
     ("caption-data-emoji-test_vendor", lambda: load_caption_dataset("emoji", test_vendor="microsoft"), "test_vendor"),
-    ("caption-data-emoji-no-files", lambda: load_caption_dataset("emoji", "test", data_dir=str(folder("empty"))),
-     "emoji"),
-    ("caption-data-options-for-a-folder", lambda: load_caption_dataset(str(folder("captioned")), num_scenes=3),
-     "num_scenes"),
+    (
+        "caption-data-emoji-no-files",
+        lambda: load_caption_dataset("emoji", "test", data_dir=str(folder("empty"))),
+        "emoji",
+    ),
+    (
+        "caption-data-options-for-a-folder",
+        lambda: load_caption_dataset(str(folder("captioned")), num_scenes=3),
+        "num_scenes",
+    ),
 ]
 
 
@@ -474,5 +607,3 @@ def test_bad_input_is_refused_with_a_message_naming_the_argument(call, fragment)
 
 def test_case_count():
     assert len({case[0] for case in CASES}) == len(CASES) >= 60
-
-

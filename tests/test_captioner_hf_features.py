@@ -56,8 +56,12 @@ def test_prefix_with_cache_then_rest_equals_one_full_pass_with_padding(encoder_t
         prefix = model(pixel_values=pixels, decoder_input_ids=ids[:, :4], decoder_attention_mask=mask[:, :4])
         steps = [prefix.logits]
         for t in range(4, 8):  # one token at a time, the mask covering cached and new tokens
-            out = model(encoder_outputs=(prefix.encoder_last_hidden_state,), decoder_input_ids=ids[:, t : t + 1],
-                        decoder_attention_mask=mask[:, : t + 1], cache=prefix.cache)
+            out = model(
+                encoder_outputs=(prefix.encoder_last_hidden_state,),
+                decoder_input_ids=ids[:, t : t + 1],
+                decoder_attention_mask=mask[:, : t + 1],
+                cache=prefix.cache,
+            )
             steps.append(out.logits)
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
 
@@ -71,8 +75,14 @@ def test_generate_continues_from_a_returned_cache():
     first = model.generate(pixel_values=pixels, max_new_tokens=3, **kwargs)
     # The full caption so far plus a mask of the same length: `generate` feeds only the uncached tokens (the
     # library's rule for restarting from a cache; without the mask it takes every given token as new).
-    rest = model.generate(pixel_values=pixels, decoder_input_ids=first.sequences, cache=first.past_key_values,
-                          decoder_attention_mask=torch.ones_like(first.sequences), max_new_tokens=2, **kwargs)
+    rest = model.generate(
+        pixel_values=pixels,
+        decoder_input_ids=first.sequences,
+        cache=first.past_key_values,
+        decoder_attention_mask=torch.ones_like(first.sequences),
+        max_new_tokens=2,
+        **kwargs,
+    )
     assert torch.equal(whole.sequences, rest.sequences)
     for a, b in zip(whole.scores, first.scores + rest.scores):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
@@ -136,8 +146,14 @@ def test_hidden_states_and_attentions_shapes(attn_implementation):
 def test_generate_returns_hidden_states_and_attentions_per_step():
     model = tiny_model(num_encoder_layers=1)
     config, grid = model.config, model.config.grid_size**2
-    out = model.generate(pixel_values=random_pixels(2), max_new_tokens=4, return_dict_in_generate=True,
-                         output_hidden_states=True, output_attentions=True, **NO_EOS)
+    out = model.generate(
+        pixel_values=random_pixels(2),
+        max_new_tokens=4,
+        return_dict_in_generate=True,
+        output_hidden_states=True,
+        output_attentions=True,
+        **NO_EOS,
+    )
     heads = config.num_attention_heads
     assert [a.shape for a in out.encoder_attentions] == [(2, heads, grid, grid)]
     assert len(out.decoder_attentions) == len(out.cross_attentions) == len(out.decoder_hidden_states) == 4
@@ -210,6 +226,5 @@ def test_batched_generation_equals_one_image_at_a_time():
     pixels = random_pixels(4)
     for kwargs in ({}, {"num_beams": 3}, {"num_beams": 3, "num_return_sequences": 2}):
         batched = model.generate(pixel_values=pixels, max_new_tokens=6, **kwargs, **NO_EOS)
-        single = torch.cat([model.generate(pixel_values=p[None], max_new_tokens=6, **kwargs, **NO_EOS)
-                            for p in pixels])
+        single = torch.cat([model.generate(pixel_values=p[None], max_new_tokens=6, **kwargs, **NO_EOS) for p in pixels])
         assert torch.equal(batched, single)

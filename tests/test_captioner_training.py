@@ -77,8 +77,15 @@ def trained(tmp_path_factory):
 
 def test_entry_point_trains_an_imagefolder_that_captions_held_out_images(trained):
     data, out, _ = trained
-    for name in ("model.safetensors", "config.json", "tokenizer.json", "processor_config.json",
-                 "pipeline_captioner.py", "training_info.json", "train_results.json"):
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "processor_config.json",
+        "pipeline_captioner.py",
+        "training_info.json",
+        "train_results.json",
+    ):
         assert (out / name).is_file(), name
     assert not list(out.glob("*.bin"))
     results = json.loads((out / "train_results.json").read_text())
@@ -163,8 +170,10 @@ def test_export_stores_float16_weights_that_load_as_float32_and_caption_the_same
     assert AutoModelForImageTextToText.from_pretrained(exported).dtype == torch.float32
     assert "local_files_only" not in json.loads((exported / "tokenizer_config.json").read_text())
     image = str(next((data / "test").glob("*.png")))
-    assert (pipeline("image-captioning", model=str(exported))(image)[0]["generated_text"]
-            == pipeline("image-captioning", model=str(out))(image)[0]["generated_text"])
+    assert (
+        pipeline("image-captioning", model=str(exported))(image)[0]["generated_text"]
+        == pipeline("image-captioning", model=str(out))(image)[0]["generated_text"]
+    )
 
 
 def test_export_averages_checkpoints(trained, tmp_path):
@@ -245,8 +254,15 @@ def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypat
     model = AutoModelForImageTextToText.from_pretrained(folder)
     processor = AutoProcessor.from_pretrained(folder)
     valid = load_caption_dataset(str(data), "test")
-    push_captioner(run, model, processor, DataArguments(dataset_name=str(data), eval_split="test"), valid,
-                   CaptionerArguments(eval_exact_match_samples=20), "accelerate launch training/train_captioner.py")
+    push_captioner(
+        run,
+        model,
+        processor,
+        DataArguments(dataset_name=str(data), eval_split="test"),
+        valid,
+        CaptionerArguments(eval_exact_match_samples=20),
+        "accelerate launch training/train_captioner.py",
+    )
     assert pushed["repo_id"] == "user/shapes" and pushed["path"] == str(folder)
     card = (folder / "README.md").read_text()
     assert "model-index" in card and "first 20 images" in card and "user/shapes" in card
@@ -357,8 +373,15 @@ def test_augmentations_keep_shape_range_and_do_what_they_say():
     erased = random_erase(dark, 1.0)
     changed = erased != dark
     assert bool(changed.flatten(1).any(1).all()) and bool((erased[changed] == 1).all())  # painted white
-    flags = CaptionerArguments(augment_color=0.2, augment_saturation=0.5, augment_channel_gain=0.1, augment_blur=0.5,
-                               augment_morphology=0.5, augment_erase=0.5, augment_random_conv=0.5)
+    flags = CaptionerArguments(
+        augment_color=0.2,
+        augment_saturation=0.5,
+        augment_channel_gain=0.1,
+        augment_blur=0.5,
+        augment_morphology=0.5,
+        augment_erase=0.5,
+        augment_random_conv=0.5,
+    )
     out = augment_images(x, flags)
     assert out.shape == x.shape and out.dtype == x.dtype and not torch.equal(out, x)
     assert torch.equal(augment_images(x, CaptionerArguments(no_augmentation=True, augment_color=0.5)), x)
@@ -454,14 +477,26 @@ def test_label_smoothing_loss():
 
     assert make_compute_loss(0.0) is None
     torch.manual_seed(0)
-    from hf_argen.captioning import CaptionerConfig, CaptionerForConditionalGeneration
+    from hf_argen.models import CaptionerConfig, CaptionerForConditionalGeneration
 
-    config = CaptionerConfig(vocab_size=12, hidden_size=16, num_attention_heads=2, image_size=8,
-                             encoder_channels=[8], bos_token_id=1, eos_token_id=2, pad_token_id=0)
+    config = CaptionerConfig(
+        vocab_size=12,
+        hidden_size=16,
+        num_attention_heads=2,
+        image_size=8,
+        encoder_channels=[8],
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
     model = CaptionerForConditionalGeneration(config).eval()
     ids = torch.tensor([[1, 5, 6, 2], [1, 7, 2, 0]])
-    batch = {"pixel_values": torch.rand(2, 3, 8, 8), "decoder_input_ids": ids,
-             "decoder_attention_mask": (ids != 0).long(), "labels": ids.masked_fill(ids == 0, -100)}
+    batch = {
+        "pixel_values": torch.rand(2, 3, 8, 8),
+        "decoder_input_ids": ids,
+        "decoder_attention_mask": (ids != 0).long(),
+        "labels": ids.masked_fill(ids == 0, -100),
+    }
     plain = model(**batch).loss
     smoothed = make_compute_loss(0.1)(model, batch)
     nearly_plain = make_compute_loss(1e-9)(model, batch)
@@ -478,8 +513,10 @@ def test_emoji_vendor_flags_choose_the_training_vendors(monkeypatch):
     from hf_argen.training.arguments import DataArguments
 
     seen = {}
-    monkeypatch.setattr("hf_argen.caption_data.load_caption_dataset",
-                        lambda name, split, data_dir=None, **kw: seen.update(kw) or "loaded")
+    monkeypatch.setattr(
+        "hf_argen.caption_data.load_caption_dataset",
+        lambda name, split, data_dir=None, **kw: seen.update(kw) or "loaded",
+    )
     flags = captioning.CaptionerArguments(emoji_vendors=["apple", "google", "twitter"], test_vendor="twitter")
     data = DataArguments(dataset_name="emoji")
     assert captioning.load_split(data, flags, "train") == "loaded"
@@ -494,7 +531,7 @@ def test_emoji_vendor_flags_choose_the_training_vendors(monkeypatch):
 
 def test_closed_vocabulary_decoding_writes_only_allowed_captions():
     from hf_argen.caption_evaluation import caption_constraint, generate_captions
-    from hf_argen.captioning import (
+    from hf_argen.models import (
         CaptionerConfig,
         CaptionerForConditionalGeneration,
         CaptionerImageProcessor,
@@ -505,10 +542,17 @@ def test_closed_vocabulary_decoding_writes_only_allowed_captions():
     captions = ["red apple", "red apple pie", "green apple", "flag: france", "blue"]
     tokenizer = train_caption_tokenizer(captions + ["purple banana split"])
     torch.manual_seed(0)
-    config = CaptionerConfig(vocab_size=len(tokenizer), hidden_size=16, num_attention_heads=2, image_size=8,
-                             encoder_channels=[8], bos_token_id=tokenizer.bos_token_id,
-                             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
-                             max_position_embeddings=12)
+    config = CaptionerConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        num_attention_heads=2,
+        image_size=8,
+        encoder_channels=[8],
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        max_position_embeddings=12,
+    )
     model = CaptionerForConditionalGeneration(config).eval()
     processor = CaptionerProcessor(CaptionerImageProcessor(image_size=8), tokenizer)
     images = [Image.fromarray(np.random.default_rng(i).integers(0, 255, (8, 8, 3), dtype=np.uint8)) for i in range(6)]
@@ -533,7 +577,7 @@ def test_detect_num_channels():
 
 
 def test_word_tokenizer_decodes_captions_as_written():
-    from hf_argen.captioning import train_caption_tokenizer
+    from hf_argen.models import train_caption_tokenizer
 
     captions = ["waving hand: medium-light skin tone", "man's shoe", "flag: côte d’ivoire", "keycap: *"]
     tokenizer = train_caption_tokenizer(captions)

@@ -1,10 +1,7 @@
 """Image captioner: model, generation, processor, pipeline (local and remote code), caption datasets."""
 
-import importlib
-import inspect
 import json
 import os
-import re
 import subprocess
 import sys
 import textwrap
@@ -24,7 +21,7 @@ from transformers import (
 
 import hf_argen  # noqa: F401  (registers the Auto classes and the image-captioning task)
 from hf_argen.caption_data import HELD_OUT_PAIRS, load_caption_dataset, scene_pairs
-from hf_argen.captioning import (
+from hf_argen.models import (
     CaptionerConfig,
     CaptionerForConditionalGeneration,
     CaptionerImageProcessor,
@@ -32,7 +29,7 @@ from hf_argen.captioning import (
     ImageCaptioningPipeline,
     train_caption_tokenizer,
 )
-from hf_argen.captioning.modeling_captioner import mix_feature_statistics
+from hf_argen.models.modeling_captioner import mix_feature_statistics
 
 CAPTIONS = ["a red square", "a blue circle", "a green bar", "a big red circle on a blue square", "white"]
 
@@ -86,8 +83,11 @@ def test_cached_and_uncached_generation_give_identical_tokens(encoder_type, gene
     outputs = []
     for use_cache in (True, False):
         torch.manual_seed(1)
-        outputs.append(model.generate(pixel_values=pixels, max_new_tokens=8, min_new_tokens=8, use_cache=use_cache,
-                                      **generate_kwargs))
+        outputs.append(
+            model.generate(
+                pixel_values=pixels, max_new_tokens=8, min_new_tokens=8, use_cache=use_cache, **generate_kwargs
+            )
+        )
     assert outputs[0].shape == (3, 9)
     assert torch.equal(outputs[0], outputs[1])
 
@@ -135,8 +135,10 @@ def test_streamer_receives_the_generated_tokens():
 
 def test_loss_output_flags_and_attention_implementations():
     processor = tiny_processor()
-    batch = processor(images=[np.zeros((8, 8), np.uint8), np.ones((20, 10, 3), np.uint8) * 200],
-                      text=["a red square", "a big red circle on a blue square"])
+    batch = processor(
+        images=[np.zeros((8, 8), np.uint8), np.ones((20, 10, 3), np.uint8) * 200],
+        text=["a red square", "a big red circle on a blue square"],
+    )
     model = tiny_model()
     out = model(**batch, output_attentions=True, output_hidden_states=True)
     num_tokens = int((batch["labels"][:, 1:] != -100).sum())
@@ -150,9 +152,7 @@ def test_loss_output_flags_and_attention_implementations():
     assert isinstance(as_tuple, tuple) and torch.equal(as_tuple[0], out.loss)
     from_labels = model(pixel_values=batch["pixel_values"], labels=batch["labels"])
     torch.testing.assert_close(from_labels.loss, out.loss)  # padding only changes logits after each caption's end
-    eager = CaptionerForConditionalGeneration.from_pretrained(
-        _saved(model), attn_implementation="eager"
-    ).eval()
+    eager = CaptionerForConditionalGeneration.from_pretrained(_saved(model), attn_implementation="eager").eval()
     assert eager.config._attn_implementation == "eager"
     torch.testing.assert_close(eager(**batch).logits, model(**batch).logits, rtol=1e-5, atol=1e-5)
     model.train()
@@ -184,8 +184,13 @@ def test_save_load_identical_logits_and_auto_classes(tmp_path):
     config = json.loads((tmp_path / "config.json").read_text())
     assert set(config["auto_map"]) >= {"AutoConfig", "AutoModel", "AutoModelForImageTextToText"}
     assert "image-to-text" in config["custom_pipelines"]
-    for name in ("modeling_captioner.py", "configuration_captioner.py", "pipeline_captioner.py",
-                 "processing_captioner.py", "image_processing_captioner.py"):
+    for name in (
+        "modeling_captioner.py",
+        "configuration_captioner.py",
+        "pipeline_captioner.py",
+        "processing_captioner.py",
+        "image_processing_captioner.py",
+    ):
         assert (tmp_path / name).is_file(), name
 
 
@@ -254,20 +259,6 @@ def test_model_input_errors():
         CaptionerConfig(vocab_size=4, eos_token_id=9)
 
 
-def test_copied_blocks_match_their_source():
-    """`# Copied from hf_argen.X.Y [with A->B]` blocks stay identical to Y (transformers' rule for copies)."""
-    module = importlib.import_module("hf_argen.captioning.modeling_captioner")
-    source = inspect.getsource(module)
-    found = re.findall(r"# Copied from (hf_argen\.[\w.]+)\.(\w+)(?: with (\w+)->(\w+))?\n", source)
-    assert len(found) >= 2
-    for module_name, name, old, new in found:
-        original = inspect.getsource(getattr(importlib.import_module(module_name), name))
-        if old:
-            original = original.replace(old, new)
-        copy_name = name.replace(old, new) if old else name
-        assert inspect.getsource(getattr(module, copy_name)) == original, f"{copy_name} drifted from {name}"
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Tokenizer, image processor, processor
 # ---------------------------------------------------------------------------------------------------------
@@ -287,8 +278,9 @@ def test_image_processor_modes_sizes_and_rgba_on_white():
     processor = CaptionerImageProcessor(image_size=8)
     rgba = Image.new("RGBA", (30, 20), (255, 0, 0, 0))  # fully transparent red -> white
     grey = Image.new("L", (5, 7), 0)
-    out = processor([rgba, grey, np.zeros((9, 9), np.uint8), np.ones((3, 12, 12), np.float32),
-                     np.zeros((12, 12, 4), np.uint8)])["pixel_values"]
+    out = processor(
+        [rgba, grey, np.zeros((9, 9), np.uint8), np.ones((3, 12, 12), np.float32), np.zeros((12, 12, 4), np.uint8)]
+    )["pixel_values"]
     assert out.shape == (5, 3, 8, 8) and out.dtype == torch.float32
     torch.testing.assert_close(out[0], torch.ones(3, 8, 8))  # white
     torch.testing.assert_close(out[1], -torch.ones(3, 8, 8))  # black
@@ -296,8 +288,14 @@ def test_image_processor_modes_sizes_and_rgba_on_white():
     torch.testing.assert_close(out[4], torch.ones(3, 8, 8))  # transparent array -> white
     grey_processor = CaptionerImageProcessor(image_size=4, num_channels=1)
     assert grey_processor(Image.new("RGB", (6, 6), (255, 255, 255)))["pixel_values"].shape == (1, 1, 4, 4)
-    for bad, match in [(np.zeros((5, 5, 2)), "shape"), (np.full((4, 4), 2.0), r"\[0, 1\]"),
-                       (np.full((4, 4), 300), "255"), ("not an image", "PIL"), ([], "empty"), (None, "images")]:
+    for bad, match in [
+        (np.zeros((5, 5, 2)), "shape"),
+        (np.full((4, 4), 2.0), r"\[0, 1\]"),
+        (np.full((4, 4), 300), "255"),
+        ("not an image", "PIL"),
+        ([], "empty"),
+        (None, "images"),
+    ]:
         with pytest.raises(ValueError, match=match):
             processor(bad)
 
@@ -345,8 +343,13 @@ def test_pipeline_inputs_outputs_and_errors(tmp_path):
 
 
 def test_tiny_model_overfits_a_handful_of_captioned_images_and_captions_them(tmp_path):
-    colours = {"a red square": (255, 0, 0), "a blue circle": (0, 0, 255), "a green bar": (0, 255, 0),
-               "a big red circle on a blue square": (255, 0, 255), "white": (255, 255, 255)}
+    colours = {
+        "a red square": (255, 0, 0),
+        "a blue circle": (0, 0, 255),
+        "a green bar": (0, 255, 0),
+        "a big red circle on a blue square": (255, 0, 255),
+        "white": (255, 255, 255),
+    }
     images = [Image.new("RGB", (16, 16), colour) for colour in colours.values()]
     captions = list(colours)
     tokenizer = tiny_tokenizer(captions)
@@ -396,8 +399,9 @@ def test_mnist_scenes_hold_out_pairs_and_use_test_images_only(tmp_path):
         assert {np.asarray(image).max() for image in test["image"]} == {200}
         assert all((frozenset((a, b)) in held) == (split != "test") for a, b in zip(test["first"], test["second"]))
     row = test[0]
-    expected = f"a {row['first']} " + ("to the left of" if row["relation"] == "left" else "above") + \
-        f" a {row['second']}"
+    expected = (
+        f"a {row['first']} " + ("to the left of" if row["relation"] == "left" else "above") + f" a {row['second']}"
+    )
     assert row["text"] == expected and row["image"].size == (64, 64)
     assert len(scene_pairs("test_held_out_pairs")) == 2 * len(HELD_OUT_PAIRS)
     again = load_caption_dataset("mnist_scenes", "train", data_dir=tmp_path, num_scenes=200)
@@ -432,11 +436,22 @@ def test_imagefolder_and_save_to_disk_caption_datasets(tmp_path):
 def test_emoji_dataset_split_by_vendor_rgba_on_white(tmp_path):
     package = tmp_path / "package"
     entries = [
-        {"name": "GRINNING FACE", "image": "1f600.png", "unified": "1F600", "category": "Smileys & Emotion",
-         **{f"has_img_{v}": True for v in ("apple", "google", "twitter", "facebook")}},
-        {"name": "WAVING HAND SIGN", "image": "1f44b.png", "unified": "1F44B", "category": "People & Body",
-         "has_img_apple": True, "has_img_facebook": False,
-         "skin_variations": {"1F3FB": {"unified": "1F44B-1F3FB", "image": "1f44b-1f3fb.png", "has_img_apple": True}}},
+        {
+            "name": "GRINNING FACE",
+            "image": "1f600.png",
+            "unified": "1F600",
+            "category": "Smileys & Emotion",
+            **{f"has_img_{v}": True for v in ("apple", "google", "twitter", "facebook")},
+        },
+        {
+            "name": "WAVING HAND SIGN",
+            "image": "1f44b.png",
+            "unified": "1F44B",
+            "category": "People & Body",
+            "has_img_apple": True,
+            "has_img_facebook": False,
+            "skin_variations": {"1F3FB": {"unified": "1F44B-1F3FB", "image": "1f44b-1f3fb.png", "has_img_apple": True}},
+        },
     ]
     package.mkdir()
     (package / "emoji.json").write_text(json.dumps(entries))
@@ -451,8 +466,9 @@ def test_emoji_dataset_split_by_vendor_rgba_on_white(tmp_path):
     test = load_caption_dataset("emoji", "test", data_dir=tmp_path)
     assert test["text"] == ["grinning face"] and test["vendor"] == ["facebook"]
     # leave-one-vendor-out validation: train on two vendors, validate on a third
-    two = load_caption_dataset("emoji", "train", data_dir=tmp_path, vendors=("apple", "google", "twitter"),
-                               test_vendor="twitter")
+    two = load_caption_dataset(
+        "emoji", "train", data_dir=tmp_path, vendors=("apple", "google", "twitter"), test_vendor="twitter"
+    )
     assert sorted(set(two["vendor"])) == ["apple", "google"]
     with pytest.raises(ValueError, match="vendors"):
         load_caption_dataset("emoji", "train", data_dir=tmp_path, vendors=("apple", "google"), test_vendor="twitter")
@@ -477,14 +493,26 @@ def test_emoji_extra_releases_join_train_only_named_by_the_main_release(tmp_path
     flags = {f"has_img_{v}": True for v in ("apple", "google", "twitter", "facebook")}
     main = [
         {"name": "HEAVY BLACK HEART", "image": "2764-fe0f.png", "unified": "2764-FE0F", "category": "Symbols", **flags},
-        {"name": "WAVING HAND SIGN", "image": "1f44b.png", "unified": "1F44B", "category": "People & Body", **flags,
-         "skin_variations": {"1F3FB": {"unified": "1F44B-1F3FB", "image": "1f44b-1f3fb.png", **flags}}},
+        {
+            "name": "WAVING HAND SIGN",
+            "image": "1f44b.png",
+            "unified": "1F44B",
+            "category": "People & Body",
+            **flags,
+            "skin_variations": {"1F3FB": {"unified": "1F44B-1F3FB", "image": "1f44b-1f3fb.png", **flags}},
+        },
     ]
     _emoji_release(tmp_path / "package", "16.0.0", main, ("apple", "google", "twitter", "facebook"), (0, 0, 0, 0))
     old = [  # an older release: the heart without its variation selector, an older name, an emoji since removed
         {"name": "OLD HEART NAME", "image": "2764.png", "unified": "2764", "category": "Symbols", **flags},
-        {"name": "WAVING HAND", "image": "1f44b.png", "unified": "1F44B", "category": "People", **flags,
-         "skin_variations": {"1F3FB": {"unified": "1F44B-1F3FB", "image": "1f44b-1f3fb.png", **flags}}},
+        {
+            "name": "WAVING HAND",
+            "image": "1f44b.png",
+            "unified": "1F44B",
+            "category": "People",
+            **flags,
+            "skin_variations": {"1F3FB": {"unified": "1F44B-1F3FB", "image": "1f44b-1f3fb.png", **flags}},
+        },
         {"name": "GONE", "image": "1f999.png", "unified": "1F999", "category": "Symbols", **flags},
     ]
     _emoji_release(tmp_path / "google-3" / "package", "3.0.0", old, ("google",), (255, 0, 0, 255))
@@ -494,7 +522,10 @@ def test_emoji_extra_releases_join_train_only_named_by_the_main_release(tmp_path
     old_rows = [i for i, vendor in enumerate(train["vendor"]) if vendor == "google@3.0.0"]
     assert len(train) == 9 + 3 and len(old_rows) == 3
     assert sorted(train[i]["text"] for i in old_rows) == [
-        "heavy black heart", "waving hand sign", "waving hand sign: light skin tone"]
+        "heavy black heart",
+        "waving hand sign",
+        "waving hand sign: light skin tone",
+    ]
     assert {train[i]["category"] for i in old_rows} == {"Symbols", "People & Body"}
     assert "2764-FE0F" in [train[i]["unified"] for i in old_rows]
     assert np.asarray(train[old_rows[0]]["image"])[0, 0].tolist() == [255, 0, 0]  # the old drawing
@@ -509,10 +540,17 @@ def test_emoji_extra_releases_join_train_only_named_by_the_main_release(tmp_path
 
 def test_emoji_other_drawing_styles_join_train_but_never_the_test_vendors_family(tmp_path):
     flags = {f"has_img_{v}": True for v in ("apple", "google", "twitter", "facebook", "emojione", "messenger")}
-    couple = {"name": "COUPLE WITH HEART: MAN, MAN", "image": "1f468-200d-2764-fe0f-200d-1f468.png",
-              "unified": "1F468-200D-2764-FE0F-200D-1F468", "category": "People & Body", **flags}
-    main = [{"name": "RED APPLE", "image": "1f34e.png", "unified": "1F34E", "category": "Food & Drink", **flags},
-            couple]
+    couple = {
+        "name": "COUPLE WITH HEART: MAN, MAN",
+        "image": "1f468-200d-2764-fe0f-200d-1f468.png",
+        "unified": "1F468-200D-2764-FE0F-200D-1F468",
+        "category": "People & Body",
+        **flags,
+    }
+    main = [
+        {"name": "RED APPLE", "image": "1f34e.png", "unified": "1F34E", "category": "Food & Drink", **flags},
+        couple,
+    ]
     _emoji_release(tmp_path / "package", "16.0.0", main, ("apple", "google", "twitter", "facebook"), (0, 0, 0, 0))
     old = [{"name": "RED APPLE", "image": "1f34e.png", "unified": "1F34E", "category": "Foods", **flags}]
     _emoji_release(tmp_path / "old" / "package", "4.0.4", old, ("emojione", "messenger", "google"), (9, 9, 9, 255))
@@ -521,8 +559,14 @@ def test_emoji_other_drawing_styles_join_train_but_never_the_test_vendors_family
     for stem, colour in [("1f34e", (1, 2, 3, 255)), ("1f468-2764-1f468", (4, 5, 6, 255)), ("1f999", (7, 8, 9, 255))]:
         Image.new("RGBA", (64, 64), colour).save(assets / f"{stem}.png")
     old_release = [tmp_path / "old" / "package"]
-    train = load_caption_dataset("emoji", "train", data_dir=tmp_path, extra_releases=old_release,
-                                 extra_vendors=["emojione"], extra_image_dirs=[f"joy={assets}"])
+    train = load_caption_dataset(
+        "emoji",
+        "train",
+        data_dir=tmp_path,
+        extra_releases=old_release,
+        extra_vendors=["emojione"],
+        extra_image_dirs=[f"joy={assets}"],
+    )
     by_vendor = {}
     for row in train:
         by_vendor.setdefault(row["vendor"], []).append(row)
@@ -532,8 +576,10 @@ def test_emoji_other_drawing_styles_join_train_but_never_the_test_vendors_family
     assert {row["unified"] for row in by_vendor["joy"]} == {"1F34E", "1F468-200D-2764-FE0F-200D-1F468"}
     apple_row = next(row for row in by_vendor["joy"] if row["text"] == "red apple")
     assert np.asarray(apple_row["image"])[0, 0].tolist() == [1, 2, 3]
-    assert "joy" not in load_caption_dataset("emoji", "test", data_dir=tmp_path, extra_image_dirs=[f"joy={assets}"])[
-        "vendor"]
+    assert (
+        "joy"
+        not in load_caption_dataset("emoji", "test", data_dir=tmp_path, extra_image_dirs=[f"joy={assets}"])["vendor"]
+    )
     for extra, match in [
         ({"extra_releases": old_release, "extra_vendors": ["messenger"]}, r"extra_vendors.*\['messenger'\]"),
         ({"extra_releases": old_release, "extra_vendors": ["google"]}, r"extra_vendors.*\['google'\]"),
@@ -556,8 +602,10 @@ def test_resnet_encoder_grid_blocks_and_config_errors(tmp_path):
     reloaded = AutoModelForImageTextToText.from_pretrained(tmp_path).eval()
     pixels, ids = random_pixels(), torch.tensor([[1, 4, 5]] * 3)
     with torch.no_grad():
-        assert torch.equal(model(pixel_values=pixels, decoder_input_ids=ids).logits,
-                           reloaded(pixel_values=pixels, decoder_input_ids=ids).logits)
+        assert torch.equal(
+            model(pixel_values=pixels, decoder_input_ids=ids).logits,
+            reloaded(pixel_values=pixels, decoder_input_ids=ids).logits,
+        )
     assert tiny_model(encoder_type="resnet", encoder_blocks_per_stage=0).config.grid_size == 4
     with pytest.raises(ValueError, match="encoder_blocks_per_stage"):
         tiny_model(encoder_type="resnet", encoder_blocks_per_stage=-1)

@@ -1,6 +1,5 @@
 """Tests of the causal LMs (transformer and RNN) under `transformers`' `generate()`."""
 
-import inspect
 import os
 import subprocess
 import sys
@@ -12,8 +11,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, LogitsProcessor, Logi
 from transformers.generation.streamers import BaseStreamer
 
 from hf_argen import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
-from hf_argen.causal_lm.rnn import configuration_ar_rnn, modeling_ar_rnn
-from hf_argen.causal_lm.transformer import configuration_ar_transformer, modeling_ar_transformer
+from hf_argen.models import modeling_ar_transformer
 
 VOCAB, PAD, EOS = 40, 0, 1
 KINDS = ["transformer-learned", "transformer-rotary", "lstm", "gru"]
@@ -171,9 +169,7 @@ def test_min_and_max_new_tokens(kind):
     eos = int(free[0, 5])  # would stop at the first new token
     stopped = model.generate(x, max_new_tokens=12, do_sample=False, eos_token_id=eos, pad_token_id=PAD)
     assert stopped.shape[1] == 6
-    held = model.generate(
-        x, max_new_tokens=12, min_new_tokens=4, do_sample=False, eos_token_id=eos, pad_token_id=PAD
-    )
+    held = model.generate(x, max_new_tokens=12, min_new_tokens=4, do_sample=False, eos_token_id=eos, pad_token_id=PAD)
     assert held.shape[1] >= 9 and eos not in held[0, 5:9].tolist()
     assert model.generate(x, max_new_tokens=7, do_sample=False, **no_eos(model)).shape[1] == 12
 
@@ -251,9 +247,7 @@ def test_incremental_likelihood_equals_full_forward(kind):
         for t in range(15):
             out = model(x[:, t : t + 1], cache=cache, use_cache=True)
             cache = out.cache
-            incremental += torch.log_softmax(out.logits[:, -1].double(), -1).gather(-1, x[:, t + 1, None])[
-                :, 0
-            ]
+            incremental += torch.log_softmax(out.logits[:, -1].double(), -1).gather(-1, x[:, t + 1, None])[:, 0]
         loss = model(x, labels=x).loss
     torch.testing.assert_close(incremental, full, rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(loss.double(), -full.sum() / (2 * 15), rtol=1e-4, atol=1e-5)
@@ -333,17 +327,6 @@ def test_remote_code_load_without_hf_argen(kind, tmp_path):
     module, tokens = result.stdout.strip().splitlines()[-1].split(" ", 1)
     assert module.startswith("transformers_modules")
     assert tokens == str(expected.tolist())
-
-
-def test_copied_helpers_stay_identical():
-    for name in ("check_input_ids",):
-        assert inspect.getsource(getattr(modeling_ar_rnn, name)) == inspect.getsource(
-            getattr(modeling_ar_transformer, name)
-        )
-    for name in ("_check_int", "_check_special_tokens"):
-        assert inspect.getsource(getattr(configuration_ar_rnn, name)) == inspect.getsource(
-            getattr(configuration_ar_transformer, name)
-        )
 
 
 # ---- bad input ------------------------------------------------------------------------------------------

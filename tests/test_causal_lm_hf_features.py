@@ -11,7 +11,7 @@ import torch
 from test_causal_lm import KINDS, PAD, make_model, no_eos, prompts
 from transformers import StaticCache
 
-from hf_argen.causal_lm.rnn import modeling_ar_rnn
+from hf_argen.models import modeling_ar_rnn
 
 TRANSFORMERS = ["transformer-learned", "transformer-rotary"]
 RNNS = ["lstm", "gru"]

@@ -72,7 +72,8 @@ def test_front_matter_lists_the_hub_ids_of_the_shipped_models(app):
     shipped = {p.name for p in (ROOT / "model_cards").iterdir() if (p / "config.json").is_file()}
     assert {i.split("/")[-1] for i in ids} <= shipped and all(i.startswith("hf-argen/") for i in ids)
     assert {"pixelcnn-digits", "vqvae-prior-mnist", "captioner-emoji", "ar-transformer-fortunes"} <= {
-        i.split("/")[-1] for i in ids}
+        i.split("/")[-1] for i in ids
+    }
 
 
 def test_hub_mode_loads_the_front_matter_ids(app, monkeypatch):
@@ -267,7 +268,8 @@ def test_every_endpoint_through_gradio_client(server, store):
     assert Path(masked).is_file() and "row 4, column 9" in summary
     scene = DEMO / "examples" / "scene_3_above_8.png"
     assert client.predict(handle_file(str(scene)), "captioner-mnist-scenes", 2, api_name="/caption") == (
-        "a 3 above a 8")
+        "a 3 above a 8"
+    )
     text, stop = client.predict("You will", 48, 0.8, 1, api_name="/fortune")
     assert text.startswith("You will") and stop
     assert client.predict("pixelcnn-mnist", api_name="/model_classes")
@@ -296,6 +298,7 @@ def screenshots(tmp_path):
         page.screenshot(path=str(path))
         with Image.open(path) as shot:  # 256 colours: small files for the docs
             shot.convert("RGB").quantize(256).save(path, optimize=True)
+
     return save
 
 
@@ -313,8 +316,7 @@ def test_the_page_in_headless_chromium(server, store, screenshots):
             page = browser.new_page(viewport={"width": 1100, "height": 820})
             page.set_default_timeout(timeout)
             external = []  # the page must work offline: nothing but the app's own server is asked for anything
-            page.on("request", lambda request: None if request.url.startswith(server) else external.append(
-                request.url))
+            page.on("request", lambda request: None if request.url.startswith(server) else external.append(request.url))
             page.goto(server)
             expect = sync_api.expect
 
@@ -325,7 +327,9 @@ def test_the_page_in_headless_chromium(server, store, screenshots):
             page.wait_for_function(
                 "([w, h]) => { const e = document.querySelector('#sample-output img');"
                 " return e && e.complete && e.naturalWidth === w && e.naturalHeight === h; }",
-                arg=list(expected_grid_size(8, 4, 2)), timeout=timeout)
+                arg=list(expected_grid_size(8, 4, 2)),
+                timeout=timeout,
+            )
             screenshots(page, "sampling")
 
             # Two-stage: a code map and a decoded image per prior.
@@ -334,8 +338,9 @@ def test_the_page_in_headless_chromium(server, store, screenshots):
             code_maps = page.locator(".code-map img")
             expect(code_maps).to_have_count(len(store.names["prior"]), timeout=timeout)
             expect(page.locator(".decoded img")).to_have_count(len(store.names["prior"]), timeout=timeout)
-            page.wait_for_function("() => [...document.querySelectorAll('.code-map img')]"
-                                   ".every(e => e.naturalWidth === 224)")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.code-map img')].every(e => e.naturalWidth === 224)"
+            )
             screenshots(page, "two_stage")
 
             # Receptive field: click a pixel, both maps follow it.

@@ -17,8 +17,17 @@ from hf_argen.evaluation import (
 
 def tiny_model(num_classes=3, seed=0) -> PixelCNNForImageGeneration:
     torch.manual_seed(seed)
-    config = PixelCNNConfig(image_size=4, num_channels=1, num_levels=5, num_classes=num_classes, hidden_size=8,
-                            num_hidden_layers=2, kernel_size=3, first_kernel_size=3, output_hidden_size=8)
+    config = PixelCNNConfig(
+        image_size=4,
+        num_channels=1,
+        num_levels=5,
+        num_classes=num_classes,
+        hidden_size=8,
+        num_hidden_layers=2,
+        kernel_size=3,
+        first_kernel_size=3,
+        output_hidden_size=8,
+    )
     model = PixelCNNForImageGeneration(config).eval()
     with torch.no_grad():  # larger weights than the initialiser's, so that classes change the likelihood
         for parameter in model.parameters():
@@ -61,10 +70,18 @@ def test_default_batch_size_depends_on_the_device_and_not_the_figures():
     assert default_eval_batch_size("cpu") == 16 and default_eval_batch_size(torch.device("cuda", 0)) == 256
     model, x = tiny_model(), images(20)  # more images than the CPU default: several batches
     labels = torch.arange(20) % 3
-    torch.testing.assert_close(pixelcnn_log_likelihood(model, x, labels),
-                               pixelcnn_log_likelihood(model, x, labels, batch_size=20), rtol=0, atol=1e-4)
-    torch.testing.assert_close(pixelcnn_marginal_log_likelihood(model, x),
-                               pixelcnn_marginal_log_likelihood(model, x, batch_size=60), rtol=0, atol=1e-4)
+    torch.testing.assert_close(
+        pixelcnn_log_likelihood(model, x, labels),
+        pixelcnn_log_likelihood(model, x, labels, batch_size=20),
+        rtol=0,
+        atol=1e-4,
+    )
+    torch.testing.assert_close(
+        pixelcnn_marginal_log_likelihood(model, x),
+        pixelcnn_marginal_log_likelihood(model, x, batch_size=60),
+        rtol=0,
+        atol=1e-4,
+    )
     with pytest.raises(ValueError, match="batch_size"):
         pixelcnn_class_log_likelihoods(model, x, [0, 1], batch_size=0)
 
@@ -75,8 +92,9 @@ def test_class_log_likelihoods_match_one_class_at_a_time():
     table = pixelcnn_class_log_likelihoods(model, x, [2, 0], batch_size=3)
     assert table.shape == (5, 2)
     for column, y in enumerate([2, 0]):
-        torch.testing.assert_close(table[:, column], pixelcnn_log_likelihood(model, x, torch.full((5,), y)),
-                                   rtol=0, atol=1e-4)
+        torch.testing.assert_close(
+            table[:, column], pixelcnn_log_likelihood(model, x, torch.full((5,), y)), rtol=0, atol=1e-4
+        )
 
 
 def test_marginal_of_an_ensemble_and_uniform_default():

@@ -41,7 +41,7 @@ class FakeHub:
             def _file(self, send_body):
                 path = self.path.split("?")[0]
                 if path.startswith("/api/models/"):  # model info: /api/models/{repo}[/revision/{rev}]
-                    repo_id = path[len("/api/models/"):].split("/revision/")[0]
+                    repo_id = path[len("/api/models/") :].split("/revision/")[0]
                     if repo_id not in hub.stored:
                         return self._reply(404, {"error": "repo not found"}, code="RepoNotFound")
                     files = [{"rfilename": name, "size": len(data)} for name, data in hub.stored[repo_id].items()]
@@ -89,12 +89,7 @@ class FakeHub:
                     files = json.loads(body)["files"]
                     return self._reply(
                         200,
-                        {
-                            "files": [
-                                {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False}
-                                for f in files
-                            ]
-                        },
+                        {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]},
                     )
                 if "/commit/" in path:
                     repo_id = path.split("/api/models/")[1].split("/commit/")[0]
@@ -267,8 +262,7 @@ def test_push_to_hub_uploads_the_folder_to_a_local_server(saved_model, monkeypat
     assert set(hub.files) == top_level  # the whole folder, and no checkpoint-*
     assert hub.files["model.safetensors"] == (saved_model / "model.safetensors").read_bytes()
     assert all(
-        r[2].get("authorization") == "Bearer hf_fake_token"
-        or r[2].get("Authorization") == "Bearer hf_fake_token"
+        r[2].get("authorization") == "Bearer hf_fake_token" or r[2].get("Authorization") == "Bearer hf_fake_token"
         for r in hub.requests
     )
 
@@ -294,7 +288,8 @@ def test_hub_round_trip_push_then_load_by_id_without_hf_argen(tmp_path, monkeypa
         assert {"config.json", "model.safetensors", "modeling_vqvae_prior.py"} <= set(hub.stored["org/tiny-two-stage"])
         torch.save(expected, tmp_path / "expected.pt")
         env = {"HF_ENDPOINT": hub.endpoint, "HF_HUB_OFFLINE": "0", "TRANSFORMERS_OFFLINE": "0", "HF_TOKEN": ""}
-        result = run_without_hf_argen("""
+        result = run_without_hf_argen(
+            """
             import torch
             from transformers import AutoModel
             expected = torch.load("expected.pt")
@@ -304,7 +299,10 @@ def test_hub_round_trip_push_then_load_by_id_without_hf_argen(tmp_path, monkeypa
                 kwargs = {} if "pixelcnn" in repo_id else {"output_type": "codes"}
                 assert torch.equal(model.generate(class_labels=[0, 1], seed=3, **kwargs), samples), repo_id
             print("ROUND_TRIP_OK")
-        """, tmp_path, env)
+        """,
+            tmp_path,
+            env,
+        )
     assert "ROUND_TRIP_OK" in result.stdout, result.stderr[-3000:]
     assert any(method == "HEAD" and "/resolve/" in path for method, path, *_ in hub.requests)
 

@@ -17,8 +17,17 @@ from hf_argen.receptive_field import dependency_map, raster_index
 
 
 def tiny_config(**overrides) -> PixelCNNConfig:
-    values = dict(image_size=5, num_channels=3, num_levels=4, num_classes=3, hidden_size=13,
-                  num_hidden_layers=3, kernel_size=3, first_kernel_size=3, output_hidden_size=12)
+    values = dict(
+        image_size=5,
+        num_channels=3,
+        num_levels=4,
+        num_classes=3,
+        hidden_size=13,
+        num_hidden_layers=3,
+        kernel_size=3,
+        first_kernel_size=3,
+        output_hidden_size=12,
+    )
     values.update(overrides)
     return PixelCNNConfig(**values)
 
@@ -34,8 +43,12 @@ def tiny_model(**overrides) -> PixelCNNForImageGeneration:
 
 
 def all_subpixels(config):
-    return [(c, r, col) for r in range(config.image_size) for col in range(config.image_size)
-            for c in range(config.num_channels)]
+    return [
+        (c, r, col)
+        for r in range(config.image_size)
+        for col in range(config.image_size)
+        for c in range(config.num_channels)
+    ]
 
 
 def dependency_matrix(model) -> torch.Tensor:
@@ -66,9 +79,9 @@ def test_no_logit_sees_its_own_or_a_later_subpixel(architecture, num_channels, i
 def test_colour_order_within_a_pixel(input_embedding):
     model = tiny_model(num_channels=3, input_embedding=input_embedding)
     deps = [dependency_map(model, 2, 2, c) for c in range(3)]  # (C, H, W) each
-    assert not deps[0][:, 2, 2].any()                           # R sees nothing of its own pixel
-    assert deps[1][:, 2, 2].tolist() == [True, False, False]    # G sees R
-    assert deps[2][:, 2, 2].tolist() == [True, True, False]     # B sees R and G
+    assert not deps[0][:, 2, 2].any()  # R sees nothing of its own pixel
+    assert deps[1][:, 2, 2].tolist() == [True, False, False]  # G sees R
+    assert deps[2][:, 2, 2].tolist() == [True, True, False]  # B sees R and G
 
 
 @pytest.mark.parametrize("input_embedding", [False, True])
@@ -121,8 +134,9 @@ def test_masked_pixelcnn_has_a_blind_spot_up_and_to_the_right():
 @pytest.mark.parametrize("input_embedding", [False, True])
 @pytest.mark.parametrize("architecture", ["gated", "masked"])
 def test_probabilities_of_all_images_sum_to_one(architecture, input_embedding):
-    model = tiny_model(image_size=2, num_channels=3, num_levels=2, architecture=architecture,
-                       input_embedding=input_embedding)
+    model = tiny_model(
+        image_size=2, num_channels=3, num_levels=2, architecture=architecture, input_embedding=input_embedding
+    )
     images = torch.tensor(list(itertools.product([0, 1], repeat=12))).view(-1, 2, 2, 3).permute(0, 3, 1, 2)
     for label in range(3):
         labels = torch.full((images.shape[0],), label)
@@ -203,8 +217,10 @@ def test_remote_code_load_without_hf_argen(tmp_path):
     assert json.loads((model_dir / "config.json").read_text())["auto_map"]["AutoConfig"]
     images, labels = torch.randint(0, 4, (2, 3, 5, 5)), torch.tensor([1, 2])
     samples = model.generate(class_labels=[0, 2], seed=7)
-    torch.save({"images": images, "labels": labels, "logits": model(images, labels).logits, "samples": samples},
-               tmp_path / "io.pt")
+    torch.save(
+        {"images": images, "labels": labels, "logits": model(images, labels).logits, "samples": samples},
+        tmp_path / "io.pt",
+    )
     assert (model_dir / "sampling_pixelcnn.py").exists()  # the cached sampler travels with the model
     script = textwrap.dedent(f"""
         import sys

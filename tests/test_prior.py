@@ -120,8 +120,9 @@ def test_bad_arguments():
 
 def test_pixelcnn_prior_reads_codes_through_an_embedding():
     """Codes are unordered ids: `--prior pixelcnn` embeds them (one learned vector per code), not as intensities."""
-    prior = build_prior("pixelcnn", PriorVocabulary(NUM_CODES, 10), 50, hidden_size=8, num_hidden_layers=1,
-                        kernel_size=5)
+    prior = build_prior(
+        "pixelcnn", PriorVocabulary(NUM_CODES, 10), 50, hidden_size=8, num_hidden_layers=1, kernel_size=5
+    )
     assert prior.config.input_embedding and prior.config.kernel_size == 5
     assert prior.level_embeddings.weight.shape == (NUM_CODES, 8)
 
@@ -193,7 +194,7 @@ def test_code_dataset_is_encoded_once_and_cached(tmp_path, monkeypatch):
     assert torch.equal(round_trip, codes)
 
 
-@pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn"])
+@pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn", "gpt2", "llama", "mamba"])
 def test_train_prior_entry_point(tmp_path, prior_type):
     import importlib.util
     from pathlib import Path
@@ -224,6 +225,29 @@ def test_train_prior_entry_point(tmp_path, prior_type):
     pipe = VQImageGenerationPipeline.from_pretrained(out)
     images = pipe(class_labels=list(range(10)), generator=0)
     assert len(images) == 10 and images[0].size == (28, 28)
+    if prior_type in ("gpt2", "llama", "mamba"):  # `transformers`' own LM inside the composite, as remote code
+        assert type(pipe.prior).__module__.startswith("transformers.models."), type(pipe.prior).__module__
+        assert_loads_without_hf_argen(out, pipe.generate(class_labels=[0, 3], seed=1, output_type="codes"), tmp_path)
+
+
+def assert_loads_without_hf_argen(folder, expected_codes, tmp_path):
+    """`folder` loads with `trust_remote_code=True` where `import hf_argen` fails, and samples `expected_codes`."""
+    from test_two_stage import run_without_hf_argen
+
+    torch.save(expected_codes, tmp_path / "expected.pt")
+    result = run_without_hf_argen(
+        f"""
+        import torch
+        from transformers import AutoModel
+        model = AutoModel.from_pretrained({str(folder)!r}, trust_remote_code=True)
+        assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+        codes = model.generate(class_labels=[0, 3], seed=1, output_type="codes")
+        assert torch.equal(codes, torch.load("expected.pt")), (codes, torch.load("expected.pt"))
+        print("ok")
+    """,
+        tmp_path,
+    )
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-3000:]
 
 
 def test_pixelcnn_prior_nll_matches_its_likelihood():

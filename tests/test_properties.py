@@ -153,7 +153,7 @@ def test_captioner_image_processor_output_shape_and_range_or_refusal(drawn, imag
     """Any size >= 1x1, grey/RGB/RGBA, uint8/int/bool/float in range, as arrays (channels last or first), tensors
     or PIL images -> (batch, num_channels, image_size, image_size) float32 in the normalised range; a NaN or
     infinite value anywhere -> ValueError naming `images`."""
-    from hf_argen.captioning import CaptionerImageProcessor
+    from hf_argen.models import CaptionerImageProcessor
 
     processor = CaptionerImageProcessor(image_size=image_size, num_channels=num_channels, image_mean=image_mean,
                                         image_std=image_std)  # fmt: skip
@@ -175,7 +175,7 @@ def test_captioner_image_processor_output_shape_and_range_or_refusal(drawn, imag
 def test_captioner_image_processor_keeps_a_uniform_image_uniform(level, height, width, image_size, num_channels,
                                                                  layout):  # fmt: skip
     """A uniform image stays uniform at its level, whatever its size, mode, and the resize."""
-    from hf_argen.captioning import CaptionerImageProcessor
+    from hf_argen.models import CaptionerImageProcessor
 
     shape = {"grey": (height, width), "rgb": (height, width, 3), "rgba-opaque": (height, width, 4)}[layout]
     array = np.full(shape, level, np.uint8)
@@ -191,7 +191,7 @@ def test_captioner_image_processor_keeps_a_uniform_image_uniform(level, height, 
        encoder_type=st.sampled_from(["conv", "patch", "x"]))  # fmt: skip
 def test_captioner_config_valid_or_refused_by_name(image_size, encoder_channels, hidden_size, num_attention_heads,
                                                    vocab_size, eos_token_id, encoder_type, patch_size):  # fmt: skip
-    from hf_argen.captioning import CaptionerConfig
+    from hf_argen.models import CaptionerConfig
 
     values = dict(image_size=image_size, encoder_channels=encoder_channels, hidden_size=hidden_size,
                   num_attention_heads=num_attention_heads, vocab_size=vocab_size, eos_token_id=eos_token_id,

@@ -146,8 +146,12 @@ def _fake_emoji_package(root):
                  "category": category, "has_img_apple": True, "has_img_google": google}  # fmt: skip
         if name == "WAVING HAND SIGN":
             entry["skin_variations"] = {
-                tone: {"unified": f"{code}-{tone}", "image": f"{code.lower()}-{tone.lower()}.png",
-                       "has_img_apple": True, "has_img_google": True}  # fmt: skip
+                tone: {
+                    "unified": f"{code}-{tone}",
+                    "image": f"{code.lower()}-{tone.lower()}.png",
+                    "has_img_apple": True,
+                    "has_img_google": True,
+                }  # fmt: skip
                 for tone in ("1F3FB", "1F3FF")
             }
         entries.append(entry)

@@ -7,8 +7,17 @@ from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
 
 
 def random_model(**overrides) -> PixelCNNForImageGeneration:
-    values = dict(image_size=5, num_channels=3, num_levels=6, num_classes=3, hidden_size=10, num_hidden_layers=3,
-                  kernel_size=3, first_kernel_size=5, output_hidden_size=12)
+    values = dict(
+        image_size=5,
+        num_channels=3,
+        num_levels=6,
+        num_classes=3,
+        hidden_size=10,
+        num_hidden_layers=3,
+        kernel_size=3,
+        first_kernel_size=5,
+        output_hidden_size=12,
+    )
     values.update(overrides)
     model = PixelCNNForImageGeneration(PixelCNNConfig(**values)).eval()
     with torch.no_grad():  # random biases everywhere, so every code path carries signal
@@ -56,10 +65,12 @@ SAMPLING = [dict(), dict(temperature=0.7), dict(top_k=2), dict(top_p=0.8, temper
 def test_cached_and_naive_sampling_are_identical(case, sampling):
     model = random_model(**case)
     labels = dict(class_labels=[0, 2, 1]) if model.config.num_classes else dict(num_images=3)
-    naive, naive_logits = sample_with_logits(model, False, generator=torch.Generator().manual_seed(5), **labels,
-                                             **sampling)
-    cached, cached_logits = sample_with_logits(model, True, generator=torch.Generator().manual_seed(5), **labels,
-                                               **sampling)
+    naive, naive_logits = sample_with_logits(
+        model, False, generator=torch.Generator().manual_seed(5), **labels, **sampling
+    )
+    cached, cached_logits = sample_with_logits(
+        model, True, generator=torch.Generator().manual_seed(5), **labels, **sampling
+    )
     assert naive_logits.shape[0] == model.config.num_subpixels
     torch.testing.assert_close(cached_logits, naive_logits, rtol=0, atol=1e-5)
     assert torch.equal(cached, naive)

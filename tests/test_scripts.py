@@ -103,12 +103,14 @@ def test_render_svg_emoji_keeps_names_and_makes_squares(tmp_path):
 
     source = tmp_path / "svg"
     source.mkdir()
-    wide = ('<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
-            '<rect width="40" height="20" fill="red"/></svg>')
+    wide = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20"><rect width="40" height="20" fill="red"/></svg>'
+    )
     (source / "1f44b-1f3fb.svg").write_text(wide)
     (source / "broken.svg").write_text("not svg")
-    result = load_script("render_svg_emoji").main(["--input", str(source), "--output", str(tmp_path / "png"),
-                                                   "--size", "16"])
+    result = load_script("render_svg_emoji").main(
+        ["--input", str(source), "--output", str(tmp_path / "png"), "--size", "16"]
+    )
     assert result["rendered"] == 1 and len(result["skipped"]) == 1
     image = Image.open(tmp_path / "png" / "1f44b-1f3fb.png")
     assert image.size == (16, 16) and image.mode == "RGBA"
@@ -118,8 +120,17 @@ def test_render_svg_emoji_keeps_names_and_makes_squares(tmp_path):
 
 def save_tiny_pixelcnn(folder: Path, num_classes=10) -> Path:
     torch.manual_seed(0)
-    config = PixelCNNConfig(image_size=8, num_channels=1, num_levels=17, num_classes=num_classes, hidden_size=8,
-                            num_hidden_layers=1, kernel_size=3, first_kernel_size=3, output_hidden_size=8)
+    config = PixelCNNConfig(
+        image_size=8,
+        num_channels=1,
+        num_levels=17,
+        num_classes=num_classes,
+        hidden_size=8,
+        num_hidden_layers=1,
+        kernel_size=3,
+        first_kernel_size=3,
+        output_hidden_size=8,
+    )
     PixelCNNForImageGeneration(config).save_pretrained(folder)
     return folder
 
@@ -131,8 +142,22 @@ def test_evaluate_pixelcnn_reports_conditional_and_marginal(tmp_path, capsys):
     model_dir = save_tiny_pixelcnn(tmp_path / "model")
     out = tmp_path / "eval.json"
     module = load_script("evaluate_pixelcnn")
-    argv = ["--model", str(model_dir), "--dataset_name", "digits", "--split", "test", "--max_eval_samples", "12",
-            "--batch_size", "64", "--device", "cpu", "--output_json", str(out)]
+    argv = [
+        "--model",
+        str(model_dir),
+        "--dataset_name",
+        "digits",
+        "--split",
+        "test",
+        "--max_eval_samples",
+        "12",
+        "--batch_size",
+        "64",
+        "--device",
+        "cpu",
+        "--output_json",
+        str(out),
+    ]
     module.main(argv)
     printed = capsys.readouterr().out
     assert "conditional" in printed and "marginal" in printed and "test bits/dim" in printed
@@ -162,12 +187,30 @@ def test_evaluate_pixelcnn_card_carries_a_measured_class_consistency(tmp_path):
     import yaml
 
     model_dir = save_tiny_pixelcnn(tmp_path / "model")
-    figures = {"model": str(model_dir), "num_samples": 30, "seed": 3, "temperature": 1.0, "consistency": 0.4,
-               "classifier_accuracy": 0.9869, "per_class": [0.4] * 10}
+    figures = {
+        "model": str(model_dir),
+        "num_samples": 30,
+        "seed": 3,
+        "temperature": 1.0,
+        "consistency": 0.4,
+        "classifier_accuracy": 0.9869,
+        "per_class": [0.4] * 10,
+    }
     consistency = tmp_path / "consistency.json"
     consistency.write_text(json.dumps(figures))
-    argv = ["--model", str(model_dir), "--dataset_name", "digits", "--max_eval_samples", "4", "--device", "cpu",
-            "--write_card", "--consistency_json", str(consistency)]
+    argv = [
+        "--model",
+        str(model_dir),
+        "--dataset_name",
+        "digits",
+        "--max_eval_samples",
+        "4",
+        "--device",
+        "cpu",
+        "--write_card",
+        "--consistency_json",
+        str(consistency),
+    ]
     load_script("evaluate_pixelcnn").main(argv)
     card = (model_dir / "README.md").read_text()
     assert "| class consistency of 30 samples, seed 3 (MNIST CNN, 98.69% test accuracy) | 40.0 % |" in card
@@ -189,8 +232,9 @@ def test_evaluate_pixelcnn_card_carries_a_measured_class_consistency(tmp_path):
 def test_evaluate_pixelcnn_unconditional_model(tmp_path):
     model_dir = save_tiny_pixelcnn(tmp_path / "model", num_classes=None)
     out = tmp_path / "eval.json"
-    load_script("evaluate_pixelcnn").main(["--model", str(model_dir), "--limit", "5", "--device", "cpu",
-                                           "--output_json", str(out)])
+    load_script("evaluate_pixelcnn").main(
+        ["--model", str(model_dir), "--limit", "5", "--device", "cpu", "--output_json", str(out)]
+    )
     result = json.loads(out.read_text())
     assert "marginal_bits_per_dim" not in result and result["num_images"] == 5
 
@@ -228,8 +272,20 @@ def test_cuda_device_without_cuda_is_one_error_line(capsys):
 def test_receptive_field_on_cpu(tmp_path):
     figure = tmp_path / "rf.png"
     result = load_script("receptive_field").main(
-        ["--image_size", "6", "--num_hidden_layers", "2", "--row", "3", "--col", "3", "--device", "cpu",
-         "--output", str(figure)]  # the old spelling the README quotes
+        [
+            "--image_size",
+            "6",
+            "--num_hidden_layers",
+            "2",
+            "--row",
+            "3",
+            "--col",
+            "3",
+            "--device",
+            "cpu",
+            "--output",
+            str(figure),
+        ]  # the old spelling the README quotes
     )
     assert figure.is_file() and result["gated"]["blind_spot"] == 0
 
@@ -250,8 +306,23 @@ def test_command_line_error_has_no_traceback(tmp_path):
 def test_benchmark_evaluation_times_every_batch_size(tmp_path, capsys):
     model_dir = save_tiny_pixelcnn(tmp_path / "model")
     out = tmp_path / "bench.json"
-    load_script("benchmark_evaluation").main(["--model", str(model_dir), "--batch_sizes", "2", "8", "--num_images",
-                                              "8", "--rounds", "1", "--device", "cpu", "--output_json", str(out)])
+    load_script("benchmark_evaluation").main(
+        [
+            "--model",
+            str(model_dir),
+            "--batch_sizes",
+            "2",
+            "8",
+            "--num_images",
+            "8",
+            "--rounds",
+            "1",
+            "--device",
+            "cpu",
+            "--output_json",
+            str(out),
+        ]
+    )
     printed = capsys.readouterr().out
     assert "| batch size | ms per image | time / fastest |" in printed
     rows = json.loads(out.read_text())["rows"]

@@ -299,8 +299,9 @@ def test_source_classes_give_each_source_its_own_block():
     assert relabelled[0]["class_labels"].tolist() == [0, 3, 9]
     assert relabelled[1]["class_labels"].tolist() == [10, 3, 19]
 
-    config = PixelCNNConfig(image_size=4, num_channels=1, num_levels=4, num_classes=10, hidden_size=6,
-                            num_hidden_layers=1)
+    config = PixelCNNConfig(
+        image_size=4, num_channels=1, num_levels=4, num_classes=10, hidden_size=6, num_hidden_layers=1
+    )
     model = PixelCNNForImageGeneration(config).eval()
     images = torch.randint(0, 4, (2, 1, 4, 4))
     before = model(images, class_labels=torch.tensor([3, 7])).logits
@@ -450,10 +451,22 @@ def test_a_skipped_fp16_step_moves_neither_the_schedule_nor_the_ema(tmp_path, mo
     monkeypatch.setattr(AcceleratedOptimizer, "step_was_skipped", property(step_was_skipped))
     torch.manual_seed(0)
     model = torch.nn.Linear(2, 1)
-    args = LoopArguments(output_dir=str(tmp_path), max_train_steps=5, train_batch_size=4, lr_scheduler="linear",
-                         checkpointing_steps=None, ema_decay=0.9, device="cpu")
-    loop = TrainingLoop(model, args, TensorDictDataset(x=torch.randn(32, 2)),
-                        compute_loss=lambda m, b: m(b["x"]).pow(2).mean(), save_fn=lambda m, out: None)
+    args = LoopArguments(
+        output_dir=str(tmp_path),
+        max_train_steps=5,
+        train_batch_size=4,
+        lr_scheduler="linear",
+        checkpointing_steps=None,
+        ema_decay=0.9,
+        device="cpu",
+    )
+    loop = TrainingLoop(
+        model,
+        args,
+        TensorDictDataset(x=torch.randn(32, 2)),
+        compute_loss=lambda m, b: m(b["x"]).pow(2).mean(),
+        save_fn=lambda m, out: None,
+    )
     loop.train()
     assert calls["n"] == 5
     assert loop.lr_scheduler.last_epoch == 3  # 5 optimizer steps, 2 skipped

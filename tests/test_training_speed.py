@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from hf_argen.pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration
+from hf_argen.models import PixelCNNConfig, PixelCNNForImageGeneration
 from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop, load_checkpoint_weights
 from hf_argen.training.loop import compile_enabled
 from hf_argen.training.pixelcnn import pixelcnn_loss

@@ -9,6 +9,7 @@ import pytest
 import torch
 from huggingface_hub import ModelCard
 
+from hf_argen.models import VQVAEConfig, VQVAEModel
 from hf_argen.training.vqvae import (
     evaluate_vqvae,
     levels_to_unit_range,
@@ -16,7 +17,6 @@ from hf_argen.training.vqvae import (
     summarize_statistics,
     unit_range_to_levels,
 )
-from hf_argen.vqvae import VQVAEConfig, VQVAEModel
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(

@@ -7,7 +7,7 @@ The training (and eval) split is encoded once with the VQ-VAE, by the main proce
 dataset under `--cache_dir` (default `output_dir/codes`), keyed by the VQ-VAE's weights; a cache that holds the
 codes is reused. The prior (`--prior transformer`: `ARTransformerForCausalLM`, `--prior rnn`: `ARRNNForCausalLM`,
 `--prior pixelcnn`: a class-conditional `PixelCNNForImageGeneration` over the code map with num_levels = K) is
-trained on `[class token] + h*w codes` in raster order (token layout: `hf_argen.two_stage.PriorVocabulary`); it
+trained on `[class token] + h*w codes` in raster order (token layout: `hf_argen.models.PriorVocabulary`); it
 logs the eval split's NLL (default: a validation split carved from the training images, every 10th) and writes
 sample grids. At the end `output_dir` holds the two-stage model (`VQVAEPriorForImageGeneration`: config.json with
 `id2label` and `custom_pipelines`, one model.safetensors), its card and, with `--push_to_hub`, is uploaded. Flags are

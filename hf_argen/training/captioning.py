@@ -87,12 +87,15 @@ class CaptionerArguments:
                                "(hue is kept: colour names things)."}
     )  # fmt: skip
     augment_saturation: float | None = field(
-        default=None, metadata={"help": "random saturation in 1 +- this, in [0, 1] (default: --augment_color); "
-                                "1 reaches grey."}
+        default=None,
+        metadata={"help": "random saturation in 1 +- this, in [0, 1] (default: --augment_color); 1 reaches grey."},
     )
     augment_channel_gain: float = field(
-        default=0.0, metadata={"help": "random gain per colour channel in 1 +- this, a white-balance shift of the "
-                               "ink against the white background (keep it small: hues stay)."}
+        default=0.0,
+        metadata={
+            "help": "random gain per colour channel in 1 +- this, a white-balance shift of the "
+            "ink against the white background (keep it small: hues stay)."
+        },
     )
     augment_blur: float = field(default=0.0, metadata={"help": "probability of a random Gaussian blur (sigma 0.3..1)."})
     augment_morphology: float = field(
@@ -113,8 +116,11 @@ class CaptionerArguments:
     )  # fmt: skip
     encoder_blocks_per_stage: int = field(default=1, metadata={"help": "resnet encoder: residual blocks per stage."})
     mixstyle_probability: float = field(
-        default=0.0, metadata={"help": "conv/resnet encoder: chance per batch of MixStyle (mixing per-image channel "
-                                       "statistics) after each stage but the last, in training; 0 = off."}
+        default=0.0,
+        metadata={
+            "help": "conv/resnet encoder: chance per batch of MixStyle (mixing per-image channel "
+            "statistics) after each stage but the last, in training; 0 = off."
+        },
     )
     label_smoothing: float = field(default=0.0, metadata={"help": "label smoothing of the training loss."})
     no_augmentation: bool = field(default=False, metadata={"help": "train on the images as they are."})
@@ -259,8 +265,12 @@ def find_skin(
 
 
 def random_skin_palette(
-    pixel_values: torch.Tensor, skin_mask: torch.Tensor, skin_tone: torch.Tensor, skin_vendor: torch.Tensor,
-    palette: torch.Tensor, probability: float,
+    pixel_values: torch.Tensor,
+    skin_mask: torch.Tensor,
+    skin_tone: torch.Tensor,
+    skin_vendor: torch.Tensor,
+    palette: torch.Tensor,
+    probability: float,
 ) -> torch.Tensor:
     """Recolour the skin of a random `probability` share of the one-tone images: each skin pixel is scaled, per
     channel, by target / own vendor's colour for its tone, the target a random mix (Dirichlet(1) weights) of every
@@ -478,7 +488,7 @@ def make_collate(pad_token_id: int, flags: CaptionerArguments | None = None, pal
 # Model and evaluation
 # ----------------------------------------------------------------------------------------------------------
 def build_model(flags: CaptionerArguments, tokenizer, num_channels: int):
-    from ..captioning import CaptionerConfig, CaptionerForConditionalGeneration
+    from ..models import CaptionerConfig, CaptionerForConditionalGeneration
 
     config = CaptionerConfig(
         image_size=flags.image_size,
@@ -582,7 +592,7 @@ def train_captioner(
     captions and kept in ``output_dir/tokenizer``, so a resumed run tokenises exactly as the first one."""
     from transformers import AutoTokenizer
 
-    from ..captioning import (
+    from ..models import (
         CaptionerConfig,
         CaptionerForConditionalGeneration,
         CaptionerImageProcessor,
@@ -706,8 +716,15 @@ def push_captioner(run: RunArguments, model, processor, data: DataArguments, val
         subset = valid_set.select(range(count))
         predictions = generate_captions(model.eval(), processor, subset["image"], run.eval_batch_size)
         split = "validation" if data.eval_split == VALIDATION else data.eval_split
-        rows.append({"dataset": data.dataset_name, "split": split, "subset": f"first {count} images",
-                     "system": "captioner", **caption_scores(predictions, list(subset["text"]))})
+        rows.append(
+            {
+                "dataset": data.dataset_name,
+                "split": split,
+                "subset": f"first {count} images",
+                "system": "captioner",
+                **caption_scores(predictions, list(subset["text"])),
+            }
+        )
     eval_command = f"python scripts/evaluate_captioner.py --model {run.output_dir} --dataset_name {data.dataset_name}"
     write_captioner_model_card(run.output_dir, rows, eval_command, command=command, repo_id=run.hub_model_id)
     run.push(run.output_dir)

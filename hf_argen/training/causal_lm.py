@@ -48,7 +48,7 @@ class CausalLMArguments:
 
 def build_model(flags: CausalLMArguments, tokenizer):
     """A new `ARTransformerForCausalLM` or `ARRNNForCausalLM` for `tokenizer`'s vocabulary."""
-    from ..causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
+    from ..models import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 
     special = dict(
         vocab_size=len(tokenizer),
@@ -79,7 +79,7 @@ def build_model(flags: CausalLMArguments, tokenizer):
 
 def make_eval_fn(examples: list, pad_token_id: int, batch_size: int):
     """Validation NLL in nats per predicted token (every token after BOS, EOS included) and perplexity."""
-    from ..causal_lm.text import collate_causal_lm
+    from ..text_data import collate_causal_lm
 
     def eval_fn(model, accelerator):
         def statistics(index):
@@ -89,9 +89,7 @@ def make_eval_fn(examples: list, pad_token_id: int, batch_size: int):
             batch = {k: v.to(accelerator.device) for k, v in batch.items()}
             logits = model(input_ids=batch["input_ids"], use_cache=False).logits[:, :-1].float()
             targets = batch["labels"][:, 1:]
-            nll = torch.nn.functional.cross_entropy(
-                logits.transpose(1, 2), targets, ignore_index=-100, reduction="sum"
-            )
+            nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), targets, ignore_index=-100, reduction="sum")
             return {"nll": nll.double(), "tokens": (targets != -100).sum().double()}
 
         totals = evaluate_across_processes(accelerator, len(examples), batch_size, statistics, desc="eval NLL")
@@ -108,7 +106,7 @@ def train_causal_lm(
     ``output_dir/tokenizer``, so a resumed run tokenises exactly as the first one."""
     from transformers import AutoTokenizer
 
-    from ..causal_lm.text import collate_causal_lm, load_text_dataset, pack_examples, tokenize_dataset, train_tokenizer
+    from ..text_data import collate_causal_lm, load_text_dataset, pack_examples, tokenize_dataset, train_tokenizer
 
     loop_args = run.loop_arguments()
     accelerator = make_accelerator(loop_args)
@@ -180,8 +178,11 @@ def train_causal_lm(
 
         metrics = []
         if "validation_nats_per_token" in result.metrics:
-            figures = {"nll_per_token": result.metrics["validation_nats_per_token"],
-                       "perplexity": result.metrics["validation_perplexity"], "validation_texts": len(valid)}
+            figures = {
+                "nll_per_token": result.metrics["validation_nats_per_token"],
+                "perplexity": result.metrics["validation_perplexity"],
+                "validation_texts": len(valid),
+            }
             split = "validation" if data.eval_split == VALIDATION else data.eval_split
             metrics = causal_lm_card_metrics(figures, split)
         publish_run(run, info, metrics, dataset=data.dataset_name)

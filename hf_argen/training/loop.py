@@ -165,9 +165,7 @@ class LoopArguments:
         if not self.learning_rate > 0:
             raise ValueError(f"`learning_rate` must be > 0, got {self.learning_rate}.")
         if self.mixed_precision not in ("no", "fp16", "bf16"):
-            raise ValueError(
-                f"`mixed_precision` must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}."
-            )
+            raise ValueError(f"`mixed_precision` must be 'no', 'fp16' or 'bf16', got {self.mixed_precision!r}.")
         if self.report_to not in ("none", "tensorboard"):
             raise ValueError(f"`report_to` must be 'none' or 'tensorboard', got {self.report_to!r}.")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
@@ -195,9 +193,7 @@ class TensorDictDataset(Dataset):
     def __init__(self, **tensors: torch.Tensor):
         lengths = {len(t) for t in tensors.values()}
         if len(lengths) != 1:
-            raise ValueError(
-                f"tensors must have equal lengths, got { {k: len(t) for k, t in tensors.items()} }."
-            )
+            raise ValueError(f"tensors must have equal lengths, got { {k: len(t) for k, t in tensors.items()} }.")
         self.tensors = tensors
 
     def __len__(self) -> int:
@@ -499,8 +495,7 @@ class TrainingLoop:
         self.steps_per_epoch = self.sampler.batches_per_epoch() // args.gradient_accumulation_steps
         if self.steps_per_epoch == 0:
             raise ValueError(
-                "An epoch holds no complete optimizer step: lower `train_batch_size` or "
-                "`gradient_accumulation_steps`."
+                "An epoch holds no complete optimizer step: lower `train_batch_size` or `gradient_accumulation_steps`."
             )
         self.max_train_steps = args.max_train_steps or args.num_train_epochs * self.steps_per_epoch
         from transformers import get_scheduler

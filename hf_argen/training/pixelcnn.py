@@ -16,7 +16,7 @@ import torch
 from ..atomic import atomic_save_pretrained
 from ..data import encode_images, label_names_of, load_image_dataset, validation_indices
 from ..evaluation import pixelcnn_log_likelihood
-from ..image_processing import make_grid
+from ..models import make_grid
 from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
 from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 
@@ -110,9 +110,7 @@ def concat_tensors(parts: list[dict], repeats: list[int]) -> dict:
     keys = set(parts[0])
     if any(set(p) != keys for p in parts):
         raise ValueError("All training datasets must agree on having labels (class-conditional) or not.")
-    return {
-        k: torch.cat([p[k].repeat(r, *[1] * (p[k].dim() - 1)) for p, r in zip(parts, repeats)]) for k in keys
-    }
+    return {k: torch.cat([p[k].repeat(r, *[1] * (p[k].dim() - 1)) for p, r in zip(parts, repeats)]) for k in keys}
 
 
 def offset_labels_by_source(parts: list[dict], sources: list[list[str]], num_classes: int) -> tuple[list[dict], int]:
@@ -189,7 +187,7 @@ def make_sample_fn(
 def save_with_pipeline(model, output_dir) -> None:
     """The final layout: weights, config (with `id2label` and `custom_pipelines`), `generation_config.json` and the
     pipeline's file beside them (the processor is saved by the loop)."""
-    from ..pipelines import ClassConditionalImageGenerationPipeline
+    from ..models import ClassConditionalImageGenerationPipeline
 
     atomic_save_pretrained(ClassConditionalImageGenerationPipeline(model=model), output_dir)
 
@@ -205,8 +203,7 @@ def pixelcnn_loss(model, batch):
 
 def _build_model(flags: PixelCNNArguments, name: str, split: str, data: DataArguments):
     """`(model or None, processor)`: the `--init_model`, else the processor of a new model fitted to the data."""
-    from ..image_processing import PixelCNNImageProcessor
-    from ..pixelcnn import PixelCNNForImageGeneration
+    from ..models import PixelCNNForImageGeneration, PixelCNNImageProcessor
 
     if flags.init_model:
         model = PixelCNNForImageGeneration.from_pretrained(flags.init_model)
@@ -229,7 +226,7 @@ def train_pixelcnn(
     data: DataArguments, run: RunArguments, flags: PixelCNNArguments, command: str | None = None
 ) -> TrainResult:
     """The run of `training/train_pixelcnn.py`: data, model, loop, `training_info.json`, card and push."""
-    from ..pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration
+    from ..models import PixelCNNConfig, PixelCNNForImageGeneration
 
     loop_args = run.loop_arguments()
     accelerator = make_accelerator(loop_args)

@@ -29,13 +29,15 @@ from pathlib import Path
 import torch
 
 from ..atomic import atomic_save_pretrained
-from ..two_stage.vocabulary import PriorVocabulary
+from ..models.vocabulary import PriorVocabulary
 from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
 from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 
 logger = logging.getLogger(__name__)
 
-PRIOR_TYPES = ("transformer", "rnn", "pixelcnn")
+PRIOR_TYPES = ("transformer", "rnn", "pixelcnn", "gpt2", "llama", "mamba")
+# Priors that are `transformers`' own causal LMs, built with `AutoConfig.for_model` + `AutoModelForCausalLM`.
+TRANSFORMERS_PRIOR_TYPES = ("gpt2", "llama", "mamba")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -51,9 +53,7 @@ def vqvae_fingerprint(vqvae) -> str:
 
 
 @torch.no_grad()
-def encode_codes(
-    vqvae, pixel_values: torch.Tensor, batch_size: int = 500, progress: bool = True
-) -> torch.LongTensor:
+def encode_codes(vqvae, pixel_values: torch.Tensor, batch_size: int = 500, progress: bool = True) -> torch.LongTensor:
     """Pixels `(N, C, H, W)` in [-1, 1] -> code maps `(N, h, w)` with `vqvae.encode` (eval mode); a tqdm bar
     unless `progress=False`."""
     from tqdm.auto import tqdm
@@ -163,8 +163,9 @@ def build_prior(
     sequences of length `sequence_length`, or (``"pixelcnn"``) a class-conditional gated
     `PixelCNNForImageGeneration` over the `(h, w)` code map with `num_levels = num_codes`, where
     ``h * w = sequence_length - 1``, reading the codes through a learned embedding (``input_embedding=True``:
-    codes are unordered ids, not intensities) with `kernel_size` x `kernel_size` gated layers."""
-    from ..causal_lm import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
+    codes are unordered ids, not intensities) with `kernel_size` x `kernel_size` gated layers. `"gpt2"`,
+    `"llama"` and `"mamba"` are `transformers`' own causal LMs of the same width and depth."""
+    from ..models import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 
     special = dict(
         vocab_size=vocabulary.vocab_size,
@@ -172,6 +173,9 @@ def build_prior(
         bos_token_id=None,
         eos_token_id=None,
     )
+    if prior_type in TRANSFORMERS_PRIOR_TYPES:
+        return build_transformers_prior(prior_type, special, sequence_length, hidden_size, num_hidden_layers,
+                                        num_attention_heads, hidden_dropout)  # fmt: skip
     if prior_type == "transformer":
         config = ARTransformerConfig(
             hidden_size=hidden_size,
@@ -192,7 +196,7 @@ def build_prior(
         )
         return ARRNNForCausalLM(config)
     if prior_type == "pixelcnn":
-        from ..pixelcnn import PixelCNNConfig, PixelCNNForImageGeneration
+        from ..models import PixelCNNConfig, PixelCNNForImageGeneration
 
         size = math.isqrt(sequence_length - 1)
         if size * size != sequence_length - 1:
@@ -211,6 +215,31 @@ def build_prior(
         )
         return PixelCNNForImageGeneration(config)
     raise ValueError(f"`prior_type` must be one of {PRIOR_TYPES}, got {prior_type!r}.")
+
+
+def build_transformers_prior(
+    prior_type: str,
+    special: dict,
+    sequence_length: int,
+    hidden_size: int,
+    num_hidden_layers: int,
+    num_attention_heads: int,
+    hidden_dropout: float,
+):
+    """`transformers`' GPT-2, Llama or Mamba causal LM as a code prior (`special`: vocab size and token ids)."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    sizes = dict(hidden_size=hidden_size, num_hidden_layers=num_hidden_layers, **special)
+    if prior_type == "gpt2":
+        extra = dict(num_attention_heads=num_attention_heads, max_position_embeddings=sequence_length,
+                     resid_pdrop=hidden_dropout, embd_pdrop=hidden_dropout, attn_pdrop=hidden_dropout)  # fmt: skip
+    elif prior_type == "llama":
+        extra = dict(num_attention_heads=num_attention_heads, num_key_value_heads=num_attention_heads,
+                     intermediate_size=4 * hidden_size, max_position_embeddings=sequence_length,
+                     attention_dropout=hidden_dropout)  # fmt: skip
+    else:  # mamba: no attention, no positions
+        extra = {}
+    return AutoModelForCausalLM.from_config(AutoConfig.for_model(prior_type, **sizes, **extra))
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -287,7 +316,7 @@ def make_sample_fn(vqvae, vocabulary: PriorVocabulary, num_per_class: int = 2, s
     """Sample hook: a grid (one column per class) of images decoded from prior samples."""
 
     def sample_fn(model, step):
-        from ..pipelines import VQImageGenerationPipeline
+        from ..models import VQImageGenerationPipeline
 
         pipe = VQImageGenerationPipeline(vqvae=vqvae, prior=model, num_classes=vocabulary.num_classes)
         return pipe.sample_grid(num_per_class=num_per_class, generator=torch.Generator().manual_seed(seed))
@@ -307,10 +336,16 @@ class PriorArguments:
         default=None, metadata={"help": "where the code datasets go (default: output_dir/codes); reused if there."}
     )
     num_classes: int | None = field(default=None, metadata={"help": "default: max label + 1 of the training data."})
-    prior: str = field(default="transformer", metadata={"choices": list(PRIOR_TYPES)})
+    prior: str = field(
+        default="transformer",
+        metadata={
+            "help": "hf_argen's transformer, rnn, pixelcnn; transformers' gpt2, llama, mamba.",
+            "choices": list(PRIOR_TYPES),
+        },  # fmt: skip
+    )
     hidden_size: int = 128
     num_hidden_layers: int = 4
-    num_attention_heads: int = field(default=4, metadata={"help": "transformer only."})
+    num_attention_heads: int = field(default=4, metadata={"help": "transformer, gpt2 and llama only."})
     cell_type: str = field(default="lstm", metadata={"help": "rnn only.", "choices": ["lstm", "gru"]})
     kernel_size: int = field(default=3, metadata={"help": "pixelcnn only: odd kernel size of the gated layers."})
     hidden_dropout: float = 0.0
@@ -333,9 +368,12 @@ def train_prior(
     """The run of `training/train_prior.py`: codes cached once (main process), prior trained, and the two-stage
     model (`VQVAEPriorForImageGeneration`) saved as the output folder, with its card; pushed on request."""
     from ..data import validation_indices
-    from ..pipelines import ClassConditionalImageGenerationPipeline
-    from ..two_stage import VQVAEPriorConfig, VQVAEPriorForImageGeneration
-    from ..vqvae import VQVAEModel
+    from ..models import (
+        ClassConditionalImageGenerationPipeline,
+        VQVAEModel,
+        VQVAEPriorConfig,
+        VQVAEPriorForImageGeneration,
+    )
 
     loop_args = run.loop_arguments(tracker_project_name="prior")
     accelerator = make_accelerator(loop_args)
@@ -406,7 +444,7 @@ def train_prior(
         logger.info("final metrics: %s", json.dumps(result.metrics))
         from ..hub import CardImage, prior_card_metrics
 
-        figures = {k[len("eval_"):]: v for k, v in result.metrics.items() if k.startswith("eval_")}
+        figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
         metrics = []
         if "nll_per_code" in figures:
             metrics = prior_card_metrics(figures, data.eval_split, vocabulary.num_codes, train_sequences.shape[1] - 1)

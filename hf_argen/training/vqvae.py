@@ -55,7 +55,7 @@ def load_pixel_values(
     """Load `split` of an image dataset (any name `hf_argen.data.load_image_dataset` accepts) as float
     `pixel_values` `(N, C, H, W)` in [-1, 1]."""
     from ..data import encode_images, load_image_dataset
-    from ..image_processing import PixelCNNImageProcessor
+    from ..models import PixelCNNImageProcessor
 
     dataset = load_image_dataset(name, split=split, data_dir=data_dir, image_column=image_column)
     processor = PixelCNNImageProcessor(num_levels=256, num_channels=num_channels, image_size=image_size)
@@ -127,7 +127,7 @@ def reconstruction_grid(model, pixel_values: torch.Tensor, num_columns: int = 10
     """PIL image: rows of originals alternating with rows of their reconstructions (`encode` -> `decode`)."""
     from PIL import Image
 
-    from ..image_processing import make_grid
+    from ..models import make_grid
 
     was_training = model.training
     model.eval()
@@ -209,7 +209,7 @@ def train_vqvae(
 ) -> TrainResult:
     """The run of `training/train_vqvae.py`: eval metrics every `--eval_steps`, reconstruction grids."""
     from ..data import validation_indices
-    from ..vqvae import VQVAEConfig, VQVAEModel
+    from ..models import VQVAEConfig, VQVAEModel
 
     loop_args = run.loop_arguments(tracker_project_name="vqvae")
     accelerator = make_accelerator(loop_args)
@@ -266,7 +266,7 @@ def train_vqvae(
         logger.info("final metrics: %s", json.dumps(result.metrics))
         from ..hub import CardImage, vqvae_card_metrics
 
-        figures = {k[len("eval_"):]: v for k, v in result.metrics.items() if k.startswith("eval_")}
+        figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
         metrics = []
         if "psnr" in figures:
             metrics = vqvae_card_metrics(figures, data.eval_split, model.config.num_embeddings)

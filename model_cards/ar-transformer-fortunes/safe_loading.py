@@ -1,4 +1,3 @@
-# Copied from hf_argen.vqvae.safe_loading (edit it, then check_copies.py --fix)
 """Checks around `PreTrainedModel.from_pretrained` shared by every hf_argen model (copied into each model's folder,
 which must import only from itself): weights load from safetensors only, and a folder that is not a complete,
 matching save of the model fails with an `OSError`/`ValueError` naming the file at fault, never deep in torch.

@@ -3,6 +3,8 @@
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
+from .validation import check_int
+
 ENCODER_TYPES = ("conv", "patch", "resnet")
 # Written into every saved config: `pipeline("image-to-text", model=folder, trust_remote_code=True)` reads it
 # before transformers (>= 5.19) renames the built-in task, and loads the pipeline shipped beside the weights.
@@ -106,7 +108,7 @@ class CaptionerConfig(PreTrainedConfig):
             ("intermediate_size", 1),
             ("max_position_embeddings", 2),
         ):
-            _check_int(name, getattr(self, name), minimum)
+            check_int(name, getattr(self, name), minimum)
         if self.num_channels not in (1, 3):
             raise ValueError(f"`num_channels` must be 1 or 3, got {self.num_channels!r}.")
         if self.encoder_type not in ENCODER_TYPES:
@@ -115,7 +117,7 @@ class CaptionerConfig(PreTrainedConfig):
             if not self.encoder_channels:
                 raise ValueError("`encoder_channels` must list at least one conv stage width.")
             for width in self.encoder_channels:
-                _check_int("encoder_channels", width, 1)
+                check_int("encoder_channels", width, 1)
             if self.image_size % 2 ** len(self.encoder_channels):
                 raise ValueError(
                     f"`image_size` ({self.image_size}) must be divisible by 2**len(encoder_channels) "
@@ -154,11 +156,6 @@ class CaptionerConfig(PreTrainedConfig):
         if self.encoder_type in ("conv", "resnet"):
             return self.image_size // 2 ** len(self.encoder_channels)
         return self.image_size // self.patch_size
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
 
 
 __all__ = ["CaptionerConfig"]

@@ -31,30 +31,12 @@ from transformers.utils.deprecation import deprecate_kwarg
 from .configuration_captioner import CaptionerConfig
 from .pipeline_captioner import ImageCaptioningPipeline  # noqa: F401  (shipped beside the weights for remote code)
 from .safe_loading import checked_from_pretrained
+from .validation import check_input_ids
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Input checks and masks
 # ----------------------------------------------------------------------------------------------------------
-# Copied from hf_argen.causal_lm.transformer.modeling_ar_transformer.check_input_ids
-def check_input_ids(input_ids: torch.Tensor, vocab_size: int, name: str = "input_ids") -> None:
-    """Raise a ValueError unless `input_ids` is an integer `(batch, seq_len)` tensor in [0, vocab_size)."""
-    if not isinstance(input_ids, torch.Tensor):
-        raise ValueError(f"`{name}` must be a torch.Tensor, got {type(input_ids).__name__}.")
-    if input_ids.dtype.is_floating_point or input_ids.dtype.is_complex or input_ids.dtype == torch.bool:
-        raise ValueError(f"`{name}` must hold integer token ids in [0, {vocab_size}), got {input_ids.dtype}.")
-    if input_ids.dim() != 2:
-        raise ValueError(f"`{name}` must have shape (batch, seq_len), got {tuple(input_ids.shape)}.")
-    if not input_ids.numel():
-        return
-    low, high = torch.aminmax(input_ids)  # one kernel: this runs at every decoding step
-    if int(low) < 0 or int(high) >= vocab_size:
-        raise ValueError(
-            f"`{name}` must be token ids in [0, vocab_size={vocab_size}), got range "
-            f"[{int(input_ids.min())}, {int(input_ids.max())}]."
-        )
-
-
 def attention_bias(
     attention_mask: torch.Tensor | None, query_length: int, past_length: int, device
 ) -> tuple[torch.Tensor | None, bool]:
@@ -107,8 +89,9 @@ def check_pixel_values(pixel_values, config: CaptionerConfig) -> None:
 # ----------------------------------------------------------------------------------------------------------
 # Attention (eager or SDPA), self- and cross-attention
 # ----------------------------------------------------------------------------------------------------------
-def eager_attention_forward(module, query, key, value, attention_mask=None, dropout=0.0, scaling=None,
-                            is_causal=False, **kwargs):
+def eager_attention_forward(
+    module, query, key, value, attention_mask=None, dropout=0.0, scaling=None, is_causal=False, **kwargs
+):
     """Softmax attention in `transformers`' attention-interface signature: `(B, heads, T, D)` query/key/value ->
     `(output (B, T, heads, D), weights (B, heads, T, S))`; `attention_mask` is boolean (True = attend)."""
     mask = attention_mask
@@ -188,7 +171,6 @@ class CaptionerAttention(nn.Module):
         return self.o_proj(out.reshape(batch, length, width)), (weights if output_attentions else None)
 
 
-# Copied from hf_argen.causal_lm.transformer.modeling_ar_transformer.ARTransformerMLP with ARTransformer->Captioner
 class CaptionerMLP(nn.Module):
     def __init__(self, config: CaptionerConfig):
         super().__init__()
@@ -230,15 +212,21 @@ class CaptionerDecoderLayer(GradientCheckpointingLayer):
         self.mlp = CaptionerMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
-    def forward(self, hidden_states, encoder_hidden_states, mask=None, is_causal=False, cache=None,
-                output_attentions=False):
+    def forward(
+        self, hidden_states, encoder_hidden_states, mask=None, is_causal=False, cache=None, output_attentions=False
+    ):
         attn, self_weights = self.self_attn(
-            self.input_layernorm(hidden_states), mask=mask, is_causal=is_causal, cache=cache,
+            self.input_layernorm(hidden_states),
+            mask=mask,
+            is_causal=is_causal,
+            cache=cache,
             output_attentions=output_attentions,
         )
         hidden_states = hidden_states + self.dropout(attn)
         cross, cross_weights = self.cross_attn(
-            self.cross_attention_layernorm(hidden_states), encoder_hidden_states, cache=cache,
+            self.cross_attention_layernorm(hidden_states),
+            encoder_hidden_states,
+            cache=cache,
             output_attentions=output_attentions,
         )
         hidden_states = hidden_states + self.dropout(cross)

@@ -96,8 +96,9 @@ class CaptionerImageProcessor(BaseImageProcessor):
             images = list(images) if hasattr(images, "__iter__") else [images]  # e.g. a `datasets` Column
         if not images:
             raise ValueError("`images` is an empty list.")
-        return BatchFeature({"pixel_values": np.stack([self.to_array(image) for image in images])},
-                            tensor_type=return_tensors)
+        return BatchFeature(
+            {"pixel_values": np.stack([self.to_array(image) for image in images])}, tensor_type=return_tensors
+        )
 
     __call__ = preprocess
 
@@ -109,9 +110,7 @@ def _array_to_pil(image) -> Image.Image:
             image = image.float()  # bfloat16, float8: numpy has no such dtype
         image = image.numpy()
     if not isinstance(image, np.ndarray):
-        raise ValueError(
-            f"`images` must be PIL images, numpy arrays or torch tensors, got {type(image).__name__}."
-        )
+        raise ValueError(f"`images` must be PIL images, numpy arrays or torch tensors, got {type(image).__name__}.")
     array = image
     if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
         array = np.moveaxis(array, 0, -1)  # (C, H, W) -> (H, W, C)

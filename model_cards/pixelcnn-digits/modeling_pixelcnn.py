@@ -152,8 +152,9 @@ def _full_mask(in_channels, out_channels, kernel_size, num_groups, strict) -> to
     mask = torch.zeros(out_channels, in_channels, kernel_size, kernel_size, dtype=torch.bool)
     mask[:, :, :half, :] = True
     mask[:, :, half, :half] = True
-    mask[:, :, half, half] = channel_group_mask(in_channels, out_channels, num_groups, strict,
-                                                out_period=out_channels // 2)
+    mask[:, :, half, half] = channel_group_mask(
+        in_channels, out_channels, num_groups, strict, out_period=out_channels // 2
+    )
     return mask
 
 
@@ -257,8 +258,9 @@ class PixelCNNHead(nn.Module):
         num_layers = config.num_hidden_layers + 1
         self.num_channels, self.num_levels = config.num_channels, config.num_levels
         # One 1x1 conv over the concatenated gated features of every layer == the sum of per-layer skips.
-        self.skip = pointwise_conv(num_layers * config.hidden_size, config.hidden_size, groups,
-                                   in_period=config.hidden_size)
+        self.skip = pointwise_conv(
+            num_layers * config.hidden_size, config.hidden_size, groups, in_period=config.hidden_size
+        )
         self.hidden = pointwise_conv(config.hidden_size, config.output_hidden_size, groups)
         # Output channel `level * C + c` is in group `c`, so logits reshape to (B, levels, C, H, W).
         self.logits = pointwise_conv(config.output_hidden_size, config.num_levels * groups, groups)
@@ -469,8 +471,9 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
 
     # ---- sampling -----------------------------------------------------------------------------------
     def _sampling_batch(self, class_labels, num_images) -> tuple[int, torch.Tensor | None]:
-        if num_images is not None and (isinstance(num_images, bool) or not isinstance(num_images, int)
-                                       or num_images < 1):
+        if num_images is not None and (
+            isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 1
+        ):
             raise ValueError(f"`num_images` must be a positive integer, got {num_images!r}.")
         if class_labels is None:
             batch_size = 1 if num_images is None else num_images
@@ -491,8 +494,7 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
             raise ValueError(f"`temperature` must be a number > 0, got {temperature!r}.")
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0):
             raise ValueError(f"`top_k` must be a positive integer or None, got {top_k!r}.")
-        if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float))
-                                  or not 0 < top_p <= 1):
+        if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):
             raise ValueError(f"`top_p` must be in (0, 1] or None, got {top_p!r}.")
         processors = LogitsProcessorList()
         if temperature != 1.0:
@@ -516,8 +518,14 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         return levels.clamp_(max=cdf.shape[1] - 1)  # where rounding leaves cdf[:, -1] below the uniform
 
     def _drawer(self, batch_size: int, processors: LogitsProcessorList, generator) -> _SubPixelDraws:
-        return _SubPixelDraws(self._sample, processors, generator, batch_size,
-                              self.config.num_channels * self.config.image_size, self.device)
+        return _SubPixelDraws(
+            self._sample,
+            processors,
+            generator,
+            batch_size,
+            self.config.num_channels * self.config.image_size,
+            self.device,
+        )
 
     @torch.no_grad()
     def generate(

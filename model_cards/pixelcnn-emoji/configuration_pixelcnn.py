@@ -3,6 +3,8 @@
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
+from .validation import check_int
+
 ARCHITECTURES = ("gated", "masked")
 
 
@@ -51,19 +53,19 @@ class PixelCNNConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        _check_int("image_size", self.image_size, 1)
+        check_int("image_size", self.image_size, 1)
         if self.num_channels not in (1, 3):
             raise ValueError(f"`num_channels` must be 1 (grayscale) or 3 (RGB), got {self.num_channels}.")
-        _check_int("num_levels", self.num_levels, 2)
+        check_int("num_levels", self.num_levels, 2)
         if self.num_classes is not None:
-            _check_int("num_classes", self.num_classes, 1)
-        _check_int("hidden_size", self.hidden_size, self.num_channels)
-        _check_int("num_hidden_layers", self.num_hidden_layers, 0)
+            check_int("num_classes", self.num_classes, 1)
+        check_int("hidden_size", self.hidden_size, self.num_channels)
+        check_int("num_hidden_layers", self.num_hidden_layers, 0)
         for name, minimum in (("kernel_size", 1), ("first_kernel_size", 3)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < minimum or value % 2 == 0:
                 raise ValueError(f"`{name}` must be an odd integer >= {minimum}, got {value!r}.")
-        _check_int("output_hidden_size", self.output_hidden_size, self.num_channels)
+        check_int("output_hidden_size", self.output_hidden_size, self.num_channels)
         if self.architecture not in ARCHITECTURES:
             raise ValueError(f"`architecture` must be one of {ARCHITECTURES}, got {self.architecture!r}.")
         if not 0.0 <= self.dropout < 1.0:
@@ -78,11 +80,6 @@ class PixelCNNConfig(PreTrainedConfig):
     def num_subpixels(self) -> int:
         """Dimensions per image, C * H * W."""
         return self.num_channels * self.image_size * self.image_size
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
 
 
 __all__ = ["PixelCNNConfig"]

@@ -41,8 +41,7 @@ def _output_matrices(layer) -> dict:
     """The horizontal 1x1 output conv as `(F, F)` matrix + bias; absent in the last layer."""
     if layer.output is None:
         return dict(output_weight=None, output_bias=None)
-    return dict(output_weight=layer.output.masked_weight()[:, :, 0, 0].t().contiguous(),
-                output_bias=layer.output.bias)
+    return dict(output_weight=layer.output.masked_weight()[:, :, 0, 0].t().contiguous(), output_bias=layer.output.bias)
 
 
 def _window_matrix(weight: torch.Tensor) -> torch.Tensor:
@@ -110,15 +109,26 @@ class _GatedSampler:
         self.input_order = _group_order(C * self.input_size, C)[0]
         order, self.offsets = _group_order(hidden, C)
         # Pre-activations `[f; g]` sorted by group, `[f_0; g_0; f_1; g_1; ...]`: one contiguous block per group.
-        self.pre_order = torch.cat([torch.cat([order[a:b], hidden + order[a:b]])
-                                    for a, b in zip(self.offsets, self.offsets[1:])])
+        self.pre_order = torch.cat(
+            [torch.cat([order[a:b], hidden + order[a:b]]) for a, b in zip(self.offsets, self.offsets[1:])]
+        )
         self.order = order
         self.layers = [self._layer(layer, config, class_labels) for layer in model.layers]
         self._fold_output_biases()
         self._make_buffers()
         self.head = head = self._head(model.head, config)
-        self.head_plan = list(zip(head["skip_bias"], head["skip"], head["feature_slots"], head["hidden_bias"],
-                                  head["hidden"], head["hidden_slots"], head["logits_bias"], head["logits"]))
+        self.head_plan = list(
+            zip(
+                head["skip_bias"],
+                head["skip"],
+                head["feature_slots"],
+                head["hidden_bias"],
+                head["hidden"],
+                head["hidden_slots"],
+                head["logits_bias"],
+                head["logits"],
+            )
+        )
 
     # ---- weights, rearranged once -------------------------------------------------------------------
     def _layer(self, layer, config, class_labels) -> dict:
@@ -149,7 +159,8 @@ class _GatedSampler:
             first=layer.first,
             in_channels=self.channels * self.input_size if layer.first else hidden,
             vertical_weight=_fold_tanh(layer.vertical.masked_weight(), hidden, dim=0).contiguous(
-                memory_format=torch.channels_last),
+                memory_format=torch.channels_last
+            ),
             vertical_bias=_fold_tanh(layer.vertical.bias, hidden, dim=0),
             v_class_bias=v_class_bias,
             link_matrix=link.t()[:, pre_order].contiguous(),  # (2F in, 2F out sorted)
@@ -174,18 +185,20 @@ class _GatedSampler:
             half = next_layer["half"]
             blocks = next_layer["horizontal_matrix"].view(half + 1, hidden, 2 * hidden)  # window column k
             per_column = torch.einsum("f,kfo->ko", beta, blocks)  # (half + 1, 2F)
-            correction = torch.stack([per_column[max(0, half - col):].sum(dim=0) for col in range(S)])
+            correction = torch.stack([per_column[max(0, half - col) :].sum(dim=0) for col in range(S)])
             next_layer["row_bias"] = next_layer["row_bias"][:, None, :] + correction[None]  # (B, S, 2F)
         for layer in self.layers:
             bias = layer["row_bias"]
             bias = bias[:, None, :].expand(B, S, -1) if bias.dim() == 2 else bias
             layer["row_bias"] = bias[..., self.pre_order].reshape(B * S, 2 * hidden).contiguous()
             matrix = layer["horizontal_matrix"][:, self.pre_order]
-            layer["group_matrices"] = [matrix[:, 2 * a : 2 * b].contiguous()
-                                       for a, b in zip(self.offsets, self.offsets[1:])]
+            layer["group_matrices"] = [
+                matrix[:, 2 * a : 2 * b].contiguous() for a, b in zip(self.offsets, self.offsets[1:])
+            ]
             if layer["output_weight"] is not None:
-                layer["group_outputs"] = [layer["output_weight"][:, a:b].contiguous()
-                                          for a, b in zip(self.offsets, self.offsets[1:])]
+                layer["group_outputs"] = [
+                    layer["output_weight"][:, a:b].contiguous() for a, b in zip(self.offsets, self.offsets[1:])
+                ]
 
     def _head(self, head, config) -> dict:
         """The output head as group-sorted matrices; logits are computed for one colour channel at a time."""
@@ -226,8 +239,7 @@ class _GatedSampler:
         # Horizontal-stack inputs of the current row, `(B, (half + S) * in)`, zero padded on the left, features
         # group-sorted. Only columns <= the current one are read; stale values of the row above meet masked
         # weights.
-        self.inputs = [torch.zeros(B, (layer["half"] + S) * layer["in_channels"], **factory)
-                       for layer in self.layers]
+        self.inputs = [torch.zeros(B, (layer["half"] + S) * layer["in_channels"], **factory) for layer in self.layers]
         self.skip = torch.zeros(B, len(self.layers) * hidden, **factory)
         # Horizontal row biases, rewritten in place for every row: `(B * S, 2F)` viewed as `(B, S, 2F)`.
         self.row_biases = [torch.empty(B * S, 2 * hidden, **factory) for _ in self.layers]
@@ -242,8 +254,9 @@ class _GatedSampler:
             for c, (a, b) in enumerate(spans):
                 pre, sig = torch.empty(B, 2 * (b - a), **factory), torch.empty(B, 2 * (b - a), **factory)
                 output = None if last else layer["group_outputs"][c]
-                per_group.append((layer["group_matrices"][c], pre, sig, sig[:, : b - a], sig[:, b - a :],
-                                  skip[:, a:b], skip, output))
+                per_group.append(
+                    (layer["group_matrices"][c], pre, sig, sig[:, : b - a], sig[:, b - a :], skip[:, a:b], skip, output)
+                )
             for col in range(S):
                 window = inputs[:, col * in_channels : (col + width) * in_channels]
                 centre = (col + width - 1) * in_channels
@@ -255,11 +268,27 @@ class _GatedSampler:
                         next_slot = next_inputs[:, start + a : start + b]
                         residual = None if layer["first"] else inputs[:, centre + a : centre + b]
                     matrix, pre, sig, sig_f, sig_g, gated, skip, output = per_group[c]
-                    self.plan[col][c].append((row_bias[:, col, 2 * a : 2 * b], window, matrix, pre, sig, sig_f,
-                                              sig_g, gated, skip, next_slot, output, residual))
+                    self.plan[col][c].append(
+                        (
+                            row_bias[:, col, 2 * a : 2 * b],
+                            window,
+                            matrix,
+                            pre,
+                            sig,
+                            sig_f,
+                            sig_g,
+                            gated,
+                            skip,
+                            next_slot,
+                            output,
+                            residual,
+                        )
+                    )
         first, E = self.layers[0], self.input_size
-        self.image_inputs = [[self.inputs[0][:, ((first["half"] + col) * C + channel) * E :][:, :E]
-                              for channel in range(C)] for col in range(S)]
+        self.image_inputs = [
+            [self.inputs[0][:, ((first["half"] + col) * C + channel) * E :][:, :E] for channel in range(C)]
+            for col in range(S)
+        ]
 
     # ---- sampling -----------------------------------------------------------------------------------
     def sample_rows(self, draw, rows, to_input: torch.Tensor):
@@ -272,8 +301,9 @@ class _GatedSampler:
         # Vertical-stack inputs of every layer, channels last, zero padded: `half` rows on top, `half` columns
         # each side.
         self.vertical_inputs = [
-            torch.zeros(B, layer["in_channels"], S + layer["half"], S + 2 * layer["half"], **self.factory)
-            .contiguous(memory_format=torch.channels_last)
+            torch.zeros(B, layer["in_channels"], S + layer["half"], S + 2 * layer["half"], **self.factory).contiguous(
+                memory_format=torch.channels_last
+            )
             for layer in self.layers
         ]
         first_half = self.layers[0]["half"]
@@ -313,9 +343,9 @@ class _GatedSampler:
 
     def _step(self, col: int, channel: int) -> torch.Tensor:
         """Group `channel` of every layer at pixel `col` of the current row -> logits `(B, num_levels)`."""
-        for bias, window, matrix, pre, sig, sig_f, sig_g, gated, skip, next_slot, output, residual in (
-            self.plan[col][channel]
-        ):
+        for bias, window, matrix, pre, sig, sig_f, sig_g, gated, skip, next_slot, output, residual in self.plan[col][
+            channel
+        ]:
             torch.addmm(bias, window, matrix, out=pre)
             torch.sigmoid(pre, out=sig)
             torch.addcmul(sig_g, sig_f, sig_g, value=-2.0, out=gated)
@@ -327,7 +357,8 @@ class _GatedSampler:
             else:
                 torch.addmm(residual, skip, output, out=next_slot)
         skip_bias, skip_weight, features_slot, hidden_bias, hidden_weight, hidden_slot, logits_bias, logits_weight = (
-            self.head_plan[channel])
+            self.head_plan[channel]
+        )
         torch.addmm(skip_bias, self.skip, skip_weight, out=features_slot).relu_()
         torch.addmm(hidden_bias, self.head["features"], hidden_weight, out=hidden_slot).relu_()
         return torch.addmm(logits_bias, self.head["hidden_features"], logits_weight)

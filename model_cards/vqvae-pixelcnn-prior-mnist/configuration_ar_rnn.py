@@ -1,8 +1,9 @@
-# Copied from hf_argen.causal_lm.rnn.configuration_ar_rnn (edit it, then check_copies.py --fix)
 """Configuration of the recurrent (LSTM / GRU) causal language model."""
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
+
+from .validation import check_int, check_special_tokens
 
 CELL_TYPES = ("lstm", "gru")
 
@@ -48,34 +49,18 @@ class ARRNNConfig(PreTrainedConfig):
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
         for name in ("vocab_size", "hidden_size", "num_hidden_layers"):
-            _check_int(name, getattr(self, name), 1)
+            check_int(name, getattr(self, name), 1)
         if self.cell_type not in CELL_TYPES:
             raise ValueError(f"`cell_type` must be one of {CELL_TYPES}, got {self.cell_type!r}.")
         if not 0.0 <= self.hidden_dropout < 1.0:
             raise ValueError(f"`hidden_dropout` must be in [0, 1), got {self.hidden_dropout}.")
         self.layer_types = ["linear_attention"] * self.num_hidden_layers
-        _check_special_tokens(self)
+        check_special_tokens(self)
 
     @property
     def num_states(self) -> int:
         """Recurrent state tensors per layer: (h, c) for LSTM, h for GRU."""
         return 2 if self.cell_type == "lstm" else 1
-
-
-# Copied from hf_argen.causal_lm.transformer.configuration_ar_transformer._check_int
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
-
-
-# Copied from hf_argen.causal_lm.transformer.configuration_ar_transformer._check_special_tokens
-def _check_special_tokens(config) -> None:
-    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
-        value = getattr(config, name)
-        values = value if isinstance(value, list) else [value]
-        for token in values:
-            if token is not None and (isinstance(token, bool) or not 0 <= token < config.vocab_size):
-                raise ValueError(f"`{name}` must be in [0, vocab_size={config.vocab_size}), got {value!r}.")
 
 
 __all__ = ["ARRNNConfig"]

@@ -1,7 +1,8 @@
 """Configuration of the two-stage generator: a VQ-VAE and a class-conditional prior over its codes."""
 
 from huggingface_hub.dataclasses import strict
-from transformers import PreTrainedConfig
+from transformers import AutoConfig, PreTrainedConfig
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
 from .configuration_ar_rnn import ARRNNConfig
 from .configuration_ar_transformer import ARTransformerConfig
@@ -17,9 +18,17 @@ def _sub_config(value, config_classes: dict, default_type: str, name: str):
     if not isinstance(value, dict):
         raise TypeError(f"`{name}` must be a config or a dict, got {type(value).__name__}.")
     model_type = value.get("model_type", default_type)
-    if model_type not in config_classes:
-        raise ValueError(f"`{name}` must be one of the model types {sorted(config_classes)}, got {model_type!r}.")
-    return config_classes[model_type](**{k: v for k, v in value.items() if k != "model_type"})
+    kwargs = {k: v for k, v in value.items() if k != "model_type"}
+    if model_type in config_classes:
+        return config_classes[model_type](**kwargs)
+    if name == "prior" and model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:  # GPT-2, Llama, Mamba, ...
+        return AutoConfig.for_model(model_type, **kwargs)
+    if name == "prior":
+        raise ValueError(
+            f"`prior` must be one of the model types {sorted(config_classes)} or a `transformers` causal LM type "
+            f"(`AutoModelForCausalLM`), got {model_type!r}."
+        )
+    raise ValueError(f"`{name}` must be one of the model types {sorted(config_classes)}, got {model_type!r}.")
 
 
 @strict
@@ -29,7 +38,8 @@ class VQVAEPriorConfig(PreTrainedConfig):
 
     Args:
         vqvae (`VQVAEConfig` or `dict`): the VQ-VAE that decodes code maps `(h, w)` to images.
-        prior (`ARTransformerConfig`, `ARRNNConfig`, `PixelCNNConfig` or `dict` with `model_type`): the prior.
+        prior (`ARTransformerConfig`, `ARRNNConfig`, `PixelCNNConfig`, any `transformers` causal LM config (GPT-2,
+            Llama, Mamba, ...) or a `dict` with `model_type`): the prior.
             A causal LM prior reads `[class token] + h*w codes` (token ids: codes `[0, K)`, class `c` is `K + c`,
             pad `K + C`, see `PriorVocabulary`), so `vocab_size = K + num_classes + 1`; a PixelCNN prior is a
             class-conditional 1-channel `h x h` PixelCNN with `num_levels = K`.
@@ -53,7 +63,10 @@ class VQVAEPriorConfig(PreTrainedConfig):
         if self.prior.model_type == "pixelcnn":
             prior = self.prior
             if (prior.num_levels, prior.num_classes, prior.image_size, prior.num_channels) != (
-                num_codes, self.num_classes, size, 1
+                num_codes,
+                self.num_classes,
+                size,
+                1,
             ):
                 raise ValueError(
                     f"a PixelCNN `prior` needs num_levels={num_codes}, num_classes={self.num_classes}, "

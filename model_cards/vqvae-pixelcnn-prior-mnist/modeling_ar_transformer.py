@@ -1,4 +1,3 @@
-# Copied from hf_argen.causal_lm.transformer.modeling_ar_transformer (edit it, then check_copies.py --fix)
 """Decoder-only autoregressive transformer (pre-norm, causal attention, learned or rotary positions).
 
 Plugs into `transformers`' `GenerationMixin` the way the library's own decoders (Llama) do: the key/value
@@ -30,29 +29,12 @@ from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_ar_transformer import ARTransformerConfig
 from .safe_loading import checked_from_pretrained
+from .validation import check_input_ids
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Input checks
 # ----------------------------------------------------------------------------------------------------------
-def check_input_ids(input_ids: torch.Tensor, vocab_size: int, name: str = "input_ids") -> None:
-    """Raise a ValueError unless `input_ids` is an integer `(batch, seq_len)` tensor in [0, vocab_size)."""
-    if not isinstance(input_ids, torch.Tensor):
-        raise ValueError(f"`{name}` must be a torch.Tensor, got {type(input_ids).__name__}.")
-    if input_ids.dtype.is_floating_point or input_ids.dtype.is_complex or input_ids.dtype == torch.bool:
-        raise ValueError(f"`{name}` must hold integer token ids in [0, {vocab_size}), got {input_ids.dtype}.")
-    if input_ids.dim() != 2:
-        raise ValueError(f"`{name}` must have shape (batch, seq_len), got {tuple(input_ids.shape)}.")
-    if not input_ids.numel():
-        return
-    low, high = torch.aminmax(input_ids)  # one kernel: this runs at every decoding step
-    if int(low) < 0 or int(high) >= vocab_size:
-        raise ValueError(
-            f"`{name}` must be token ids in [0, vocab_size={vocab_size}), got range "
-            f"[{int(input_ids.min())}, {int(input_ids.max())}]."
-        )
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Positions
 # ----------------------------------------------------------------------------------------------------------

@@ -1,4 +1,3 @@
-# Copied from hf_argen.vqvae.modeling_vqvae (edit it, then check_copies.py --fix)
 """VQ-VAE (van den Oord et al., 2017, "Neural Discrete Representation Learning").
 
 A convolutional encoder maps an image `(B, C, H, W)` in [-1, 1] to a grid of vectors `(B, d, h, w)`; each
@@ -49,9 +48,7 @@ def _broadcast(tensor: torch.Tensor) -> torch.Tensor:
 
 def squared_distances(vectors: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
     """`(N, d)`, `(K, d)` -> squared Euclidean distances `(N, K)`."""
-    return (
-        vectors.pow(2).sum(1, keepdim=True) - 2.0 * vectors @ codebook.t() + codebook.pow(2).sum(1)[None, :]
-    )
+    return vectors.pow(2).sum(1, keepdim=True) - 2.0 * vectors @ codebook.t() + codebook.pow(2).sum(1)[None, :]
 
 
 def kmeans_plus_plus(vectors: torch.Tensor, num_clusters: int) -> torch.Tensor:
@@ -163,9 +160,7 @@ class VQVAEQuantizer(nn.Module):
 
     # ---- codebook maintenance (training only) -----------------------------------------------------------
     @torch.no_grad()
-    def _set_codes(
-        self, index: torch.Tensor, vectors: torch.Tensor, cluster_size: torch.Tensor | float
-    ) -> None:
+    def _set_codes(self, index: torch.Tensor, vectors: torch.Tensor, cluster_size: torch.Tensor | float) -> None:
         """Point codes `index` at `vectors` `(n, d)`, with EMA statistics consistent with them."""
         self.codebook[index] = vectors.to(self.codebook.dtype)
         if self.use_ema:
@@ -200,9 +195,7 @@ class VQVAEQuantizer(nn.Module):
         self.ema_cluster_size.mul_(self.decay).add_(counts, alpha=1.0 - self.decay)
         self.ema_embed_sum.mul_(self.decay).add_(sums, alpha=1.0 - self.decay)
         total = self.ema_cluster_size.sum()
-        smoothed = (
-            (self.ema_cluster_size + self.epsilon) / (total + self.num_embeddings * self.epsilon) * total
-        )
+        smoothed = (self.ema_cluster_size + self.epsilon) / (total + self.num_embeddings * self.epsilon) * total
         self.codebook.copy_(self.ema_embed_sum / smoothed[:, None])
 
     @torch.no_grad()
@@ -437,8 +430,7 @@ class VQVAEModel(VQVAEPreTrainedModel):
             raise ValueError(f"`codes` must have shape (batch, {size}, {size}), got {tuple(codes.shape)}.")
         if codes.numel() and (codes.min() < 0 or codes.max() >= num_embeddings):
             raise ValueError(
-                f"`codes` must be in [0, {num_embeddings}), "
-                f"got range [{int(codes.min())}, {int(codes.max())}]."
+                f"`codes` must be in [0, {num_embeddings}), got range [{int(codes.min())}, {int(codes.max())}]."
             )
 
     # ---- API ----------------------------------------------------------------------------------------
@@ -475,11 +467,7 @@ class VQVAEModel(VQVAEPreTrainedModel):
         quantized = self.quantizer(latents, update=self.training and torch.is_grad_enabled())
         reconstruction = self.decoder(quantized.quantized)
         reconstruction_loss = F.mse_loss(reconstruction, pixel_values)
-        loss = (
-            reconstruction_loss
-            + self.config.commitment_cost * quantized.commitment_loss
-            + quantized.codebook_loss
-        )
+        loss = reconstruction_loss + self.config.commitment_cost * quantized.commitment_loss + quantized.codebook_loss
         output = VQVAEOutput(
             loss=loss,
             reconstruction=reconstruction,

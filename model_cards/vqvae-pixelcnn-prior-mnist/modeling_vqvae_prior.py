@@ -5,15 +5,16 @@ the VQ-VAE decodes it (as `VisionEncoderDecoderModel` combines an encoder and a 
     images = model.generate(class_labels=[0, 1, 2], seed=0)                      # (3, 1, 28, 28) in [-1, 1]
     codes = model.generate(class_labels=[0, 1, 2], seed=0, output_type="codes")  # (3, 7, 7) in [0, K)
 
-`model.vqvae` and `model.prior` are complete models of their own (`save_pretrained` each). The modules this file
-imports are copies of the package's (see `scripts/check_copies.py`), so a saved folder loads with
-`trust_remote_code=True` where hf_argen is not installed.
+`model.vqvae` and `model.prior` are complete models of their own (`save_pretrained` each), built from their configs
+as `VisionEncoderDecoderModel` builds its parts: the prior is one of hf_argen's (transformer, RNN, PixelCNN) or any
+`transformers` causal LM (`AutoModelForCausalLM.from_config`: GPT-2, Llama, Mamba, ...). This file imports only its
+siblings, so a saved folder loads with `trust_remote_code=True` where hf_argen is not installed.
 """
 
 from __future__ import annotations
 
 import torch
-from transformers import GenerationConfig, PreTrainedModel
+from transformers import AutoModelForCausalLM, GenerationConfig, PreTrainedModel
 
 from .configuration_vqvae_prior import VQVAEPriorConfig
 from .modeling_ar_rnn import ARRNNForCausalLM
@@ -30,6 +31,13 @@ PRIOR_MODELS = {
     "pixelcnn": PixelCNNForImageGeneration,
 }
 OUTPUT_TYPES = ("pt", "codes", "pil")
+
+
+def build_prior(config) -> PreTrainedModel:
+    """The prior for `config`: hf_argen's class for its model type, else `transformers`' causal LM for it."""
+    if config.model_type in PRIOR_MODELS:
+        return PRIOR_MODELS[config.model_type](config)
+    return AutoModelForCausalLM.from_config(config)
 
 
 class VQVAEPriorPreTrainedModel(PreTrainedModel):
@@ -72,7 +80,7 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
             config = VQVAEPriorConfig(vqvae=vqvae.config, prior=prior.config, num_classes=num_classes)
         super().__init__(config)
         self.vqvae = vqvae if vqvae is not None else VQVAEModel(config.vqvae)
-        self.prior = prior if prior is not None else PRIOR_MODELS[config.prior.model_type](config.prior)
+        self.prior = prior if prior is not None else build_prior(config.prior)
         self.config.vqvae, self.config.prior = self.vqvae.config, self.prior.config
         self.post_init()
         if self.generation_config is None or not self.generation_config.do_sample:
@@ -221,8 +229,9 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         """
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
-        if num_images is not None and (isinstance(num_images, bool) or not isinstance(num_images, int)
-                                       or num_images < 1):
+        if num_images is not None and (
+            isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 1
+        ):
             raise ValueError(f"`num_images` must be a positive integer or None, got {num_images!r}.")
         if class_labels is None:
             class_labels = list(range(self.num_classes))
@@ -241,4 +250,4 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         return pixels if output_type == "pt" else self.to_pil(pixels)
 
 
-__all__ = ["VQVAEPriorForImageGeneration", "VQVAEPriorPreTrainedModel"]
+__all__ = ["VQVAEPriorForImageGeneration", "VQVAEPriorPreTrainedModel", "build_prior"]

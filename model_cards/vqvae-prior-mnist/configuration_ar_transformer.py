@@ -1,8 +1,9 @@
-# Copied from hf_argen.causal_lm.transformer.configuration_ar_transformer (edit it, then check_copies.py --fix)
 """Configuration of the decoder-only autoregressive transformer."""
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
+
+from .validation import check_int, check_special_tokens
 
 POSITION_EMBEDDING_TYPES = ("learned", "rotary")
 
@@ -63,7 +64,7 @@ class ARTransformerConfig(PreTrainedConfig):
             ("intermediate_size", 1),
             ("max_position_embeddings", 1),
         ):
-            _check_int(name, getattr(self, name), minimum)
+            check_int(name, getattr(self, name), minimum)
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"`hidden_size` ({self.hidden_size}) must be divisible by `num_attention_heads` "
@@ -81,25 +82,11 @@ class ARTransformerConfig(PreTrainedConfig):
         for name in ("hidden_dropout", "attention_dropout"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"`{name}` must be in [0, 1), got {getattr(self, name)}.")
-        _check_special_tokens(self)
+        check_special_tokens(self)
 
     @property
     def head_dim(self) -> int:
         return self.hidden_size // self.num_attention_heads
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
-
-
-def _check_special_tokens(config) -> None:
-    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
-        value = getattr(config, name)
-        values = value if isinstance(value, list) else [value]
-        for token in values:
-            if token is not None and (isinstance(token, bool) or not 0 <= token < config.vocab_size):
-                raise ValueError(f"`{name}` must be in [0, vocab_size={config.vocab_size}), got {value!r}.")
 
 
 __all__ = ["ARTransformerConfig"]

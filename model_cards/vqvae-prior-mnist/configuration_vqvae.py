@@ -1,10 +1,11 @@
-# Copied from hf_argen.vqvae.configuration_vqvae (edit it, then check_copies.py --fix)
 """Configuration of the VQ-VAE (van den Oord et al., 2017, "Neural Discrete Representation Learning")."""
 
 import math
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
+
+from .validation import check_int
 
 CODEBOOK_UPDATES = ("ema", "gradient")
 
@@ -60,34 +61,30 @@ class VQVAEConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        _check_int("image_size", self.image_size, 1)
+        check_int("image_size", self.image_size, 1)
         if self.num_channels not in (1, 3):
             raise ValueError(f"`num_channels` must be 1 (grayscale) or 3 (RGB), got {self.num_channels!r}.")
-        _check_int("num_embeddings", self.num_embeddings, 2)
-        _check_int("embedding_dim", self.embedding_dim, 1)
-        _check_int("hidden_size", self.hidden_size, 1)
-        _check_int("num_residual_layers", self.num_residual_layers, 0)
-        _check_int("residual_hidden_size", self.residual_hidden_size, 1)
+        check_int("num_embeddings", self.num_embeddings, 2)
+        check_int("embedding_dim", self.embedding_dim, 1)
+        check_int("hidden_size", self.hidden_size, 1)
+        check_int("num_residual_layers", self.num_residual_layers, 0)
+        check_int("residual_hidden_size", self.residual_hidden_size, 1)
         factor = self.downsample_factor
-        _check_int("downsample_factor", factor, 1)
+        check_int("downsample_factor", factor, 1)
         if factor & (factor - 1):
             raise ValueError(f"`downsample_factor` must be a power of two (1, 2, 4, ...), got {factor}.")
         if self.image_size % factor:
-            raise ValueError(
-                f"`image_size` ({self.image_size}) must be divisible by `downsample_factor` ({factor})."
-            )
+            raise ValueError(f"`image_size` ({self.image_size}) must be divisible by `downsample_factor` ({factor}).")
         if isinstance(self.commitment_cost, bool) or not self.commitment_cost >= 0:
             raise ValueError(f"`commitment_cost` must be a number >= 0, got {self.commitment_cost!r}.")
         if self.codebook_update not in CODEBOOK_UPDATES:
-            raise ValueError(
-                f"`codebook_update` must be one of {CODEBOOK_UPDATES}, got {self.codebook_update!r}."
-            )
+            raise ValueError(f"`codebook_update` must be one of {CODEBOOK_UPDATES}, got {self.codebook_update!r}.")
         if isinstance(self.decay, bool) or not 0.0 <= self.decay < 1.0:
             raise ValueError(f"`decay` must be in [0, 1), got {self.decay!r}.")
         if not self.epsilon > 0:
             raise ValueError(f"`epsilon` must be > 0, got {self.epsilon!r}.")
-        _check_int("kmeans_iters", self.kmeans_iters, 1)
-        _check_int("dead_code_steps", self.dead_code_steps, 0)
+        check_int("kmeans_iters", self.kmeans_iters, 1)
+        check_int("dead_code_steps", self.dead_code_steps, 0)
 
     @property
     def latent_size(self) -> int:
@@ -98,11 +95,6 @@ class VQVAEConfig(PreTrainedConfig):
     def bits_per_image(self) -> float:
         """Size of one code map in bits: h * w * log2(K)."""
         return self.latent_size**2 * math.log2(self.num_embeddings)
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
 
 
 __all__ = ["VQVAEConfig"]

@@ -1,4 +1,3 @@
-# Copied from hf_argen.pixelcnn.sampling_utils (edit it, then check_copies.py --fix)
 """Sampling helpers shared by the generative models: randomness on any device, class names -> ids.
 
 Randomness: a CPU `torch.Generator`, one on the model's device, or an int seed.

@@ -23,7 +23,7 @@ MODEL_MAPPING_NAMES.setdefault("ar_rnn", "ARRNNModel")
 MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.setdefault("ar_rnn", "ARRNNForCausalLM")
 
 if is_torch_available():
-    from hf_argen.causal_lm.rnn import ARRNNConfig, ARRNNForCausalLM, ARRNNModel
+    from hf_argen.models import ARRNNConfig, ARRNNForCausalLM, ARRNNModel
 
 
 class ARRNNModelTester:
@@ -85,9 +85,7 @@ class ARRNNModelTester:
     def create_and_check_model(self, config, input_ids, input_mask, token_labels):
         model = ARRNNModel(config).to(torch_device).eval()
         result = model(input_ids, attention_mask=input_mask)
-        self.parent.assertEqual(
-            result.last_hidden_state.shape, (self.batch_size, self.seq_length, self.hidden_size)
-        )
+        self.parent.assertEqual(result.last_hidden_state.shape, (self.batch_size, self.seq_length, self.hidden_size))
 
     def create_and_check_causal_lm(self, config, input_ids, input_mask, token_labels):
         model = ARRNNForCausalLM(config).to(torch_device).eval()

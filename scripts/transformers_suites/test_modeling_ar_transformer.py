@@ -22,7 +22,7 @@ MODEL_MAPPING_NAMES.setdefault("ar_transformer", "ARTransformerModel")
 MODEL_FOR_CAUSAL_LM_MAPPING_NAMES.setdefault("ar_transformer", "ARTransformerForCausalLM")
 
 if is_torch_available():
-    from hf_argen.causal_lm.transformer import (
+    from hf_argen.models import (
         ARTransformerConfig,
         ARTransformerForCausalLM,
         ARTransformerModel,
@@ -97,9 +97,7 @@ class ARTransformerModelTester:
     def create_and_check_model(self, config, input_ids, input_mask, token_labels):
         model = ARTransformerModel(config).to(torch_device).eval()
         result = model(input_ids, attention_mask=input_mask)
-        self.parent.assertEqual(
-            result.last_hidden_state.shape, (self.batch_size, self.seq_length, self.hidden_size)
-        )
+        self.parent.assertEqual(result.last_hidden_state.shape, (self.batch_size, self.seq_length, self.hidden_size))
 
     def create_and_check_causal_lm(self, config, input_ids, input_mask, token_labels):
         model = ARTransformerForCausalLM(config).to(torch_device).eval()

@@ -24,7 +24,7 @@ MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES.setdefault("captioner", "CaptionerFor
 if is_torch_available():
     import torch
 
-    from hf_argen.captioning import CaptionerConfig, CaptionerForConditionalGeneration
+    from hf_argen.models import CaptionerConfig, CaptionerForConditionalGeneration
 
 
 class CaptionerModelTester:
@@ -219,9 +219,7 @@ class CaptionerConvModelTest(ModelTesterMixin, GenerationTesterMixin, unittest.T
             kept = min(vocab_size, new_size)
             torch.testing.assert_close(embeddings.weight[:kept], original[:kept])
             if new_size > vocab_size:  # new rows drawn around the old mean
-                torch.testing.assert_close(
-                    embeddings.weight[-10:].mean(0), original.mean(0), rtol=1e-3, atol=1e-3
-                )
+                torch.testing.assert_close(embeddings.weight[-10:].mean(0), original.mean(0), rtol=1e-3, atol=1e-3)
             decoder_input_ids = inputs["decoder_input_ids"].clamp(max=new_size - 1)
             decoder_input_ids[:, -2] = new_size - 1  # the highest new id is accepted
             logits = model(**{**inputs, "decoder_input_ids": decoder_input_ids}).logits

@@ -1,0 +1,113 @@
+"""Shipped model folders are build output: their code and config come from the package, their weights and card from
+training and evaluation.
+
+`export_folder(folder)` rebuilds a saved model folder's remote code (`*.py`) and `config.json` with today's
+package, exactly as `save_pretrained` writes them (with the pipeline the folder names in `custom_pipelines`), and
+keeps everything else it holds (weights, tokenizer and processor files, card, samples). `code_drift(folder)` says
+what an export would change, for a test that keeps every shipped folder current.
+
+    hf-argen export model_cards/*          # rewrite in place
+    hf-argen export --check model_cards/*  # exit 1 and list the folders whose code or config is stale
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from transformers import (
+    AutoConfig,
+    AutoImageProcessor,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoProcessor,
+)
+
+from .atomic import atomic_write_text
+from .models import (
+    ClassConditionalImageGenerationPipeline,
+    PixelCNNForImageGeneration,
+    VQVAEPriorForImageGeneration,
+)
+from .models.pipeline_image_generation import REMOTE_TASK
+
+# Keys of config.json that record where and how the folder was written, not what the model is.
+VOLATILE_CONFIG_KEYS = ("transformers_version",)
+
+
+def _model_from_config(folder: Path):
+    """A randomly initialised model of the folder's config (the code that is saved does not depend on weights)."""
+    config = AutoConfig.from_pretrained(folder)
+    for auto_class in (AutoModelForCausalLM, AutoModel):
+        if type(config) in auto_class._model_mapping:
+            return auto_class.from_config(config)
+    raise ValueError(f"`folder` {str(folder)!r} holds a model_type hf_argen does not know: {config.model_type!r}.")
+
+
+def _processors(folder: Path) -> list:
+    """The processor (`processor_config.json`) or image processor (`preprocessor_config.json`) saved in `folder`."""
+    if (folder / "processor_config.json").is_file():
+        return [AutoProcessor.from_pretrained(folder)]
+    if (folder / "preprocessor_config.json").is_file():
+        return [AutoImageProcessor.from_pretrained(folder)]
+    return []
+
+
+def saved_files(folder: str | Path) -> dict[str, str]:
+    """`{file name: text}` of the code and `config.json` that `save_pretrained` writes today for `folder`'s model
+    (through `ClassConditionalImageGenerationPipeline` where its config names that pipeline)."""
+    folder = Path(folder)
+    model = _model_from_config(folder)
+    names_pipeline = REMOTE_TASK in (getattr(model.config, "custom_pipelines", None) or {})
+    with tempfile.TemporaryDirectory() as temp:
+        if names_pipeline and isinstance(model, (PixelCNNForImageGeneration, VQVAEPriorForImageGeneration)):
+            ClassConditionalImageGenerationPipeline(model=model).save_pretrained(temp)
+        else:
+            model.save_pretrained(temp)
+        for processor in _processors(folder):
+            processor.save_pretrained(temp)
+        files = {path.name: path.read_text() for path in Path(temp).glob("*.py")}
+        files["config.json"] = (Path(temp) / "config.json").read_text()
+    return files
+
+
+def _comparable_config(text: str) -> dict:
+    config = json.loads(text)
+    for key in VOLATILE_CONFIG_KEYS:
+        config.pop(key, None)
+    return config
+
+
+def code_drift(folder: str | Path) -> list[str]:
+    """Names of the files an export would write, remove or change in `folder` (empty when it is current)."""
+    folder = Path(folder)
+    expected = saved_files(folder)
+    drift = sorted(path.name for path in folder.glob("*.py") if path.name not in expected)
+    for name, text in expected.items():
+        path = folder / name
+        if not path.is_file():
+            drift.append(name)
+        elif name == "config.json":
+            if _comparable_config(path.read_text()) != _comparable_config(text):
+                drift.append(name)
+        elif path.read_text() != text:
+            drift.append(name)
+    return sorted(drift)
+
+
+def export_folder(folder: str | Path) -> list[str]:
+    """Rewrite `folder`'s code and config.json from the package (each file atomically); remove code files the model
+    no longer needs. Weights and every other file are kept. Returns the names written or removed."""
+    folder = Path(folder)
+    drift = code_drift(folder)
+    expected = saved_files(folder)
+    for name in drift:
+        if name in expected:
+            atomic_write_text(folder / name, expected[name])
+        else:
+            (folder / name).unlink()
+    return drift
+
+
+__all__ = ["code_drift", "export_folder", "saved_files"]

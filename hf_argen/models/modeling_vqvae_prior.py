@@ -1,0 +1,253 @@
+"""Two-stage class-conditional image generation in one `PreTrainedModel`: a prior samples a map of VQ-VAE codes,
+the VQ-VAE decodes it (as `VisionEncoderDecoderModel` combines an encoder and a decoder).
+
+    model = AutoModel.from_pretrained("model_cards/vqvae-prior-mnist")
+    images = model.generate(class_labels=[0, 1, 2], seed=0)                      # (3, 1, 28, 28) in [-1, 1]
+    codes = model.generate(class_labels=[0, 1, 2], seed=0, output_type="codes")  # (3, 7, 7) in [0, K)
+
+`model.vqvae` and `model.prior` are complete models of their own (`save_pretrained` each), built from their configs
+as `VisionEncoderDecoderModel` builds its parts: the prior is one of hf_argen's (transformer, RNN, PixelCNN) or any
+`transformers` causal LM (`AutoModelForCausalLM.from_config`: GPT-2, Llama, Mamba, ...). This file imports only its
+siblings, so a saved folder loads with `trust_remote_code=True` where hf_argen is not installed.
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import AutoModelForCausalLM, GenerationConfig, PreTrainedModel
+
+from .configuration_vqvae_prior import VQVAEPriorConfig
+from .modeling_ar_rnn import ARRNNForCausalLM
+from .modeling_ar_transformer import ARTransformerForCausalLM
+from .modeling_pixelcnn import PixelCNNForImageGeneration
+from .modeling_vqvae import VQVAEModel
+from .safe_loading import checked_from_pretrained
+from .sampling_utils import class_ids, resolve_generator, sampling_defaults, seed_from_generator
+from .vocabulary import PriorVocabulary
+
+PRIOR_MODELS = {
+    "ar_transformer": ARTransformerForCausalLM,
+    "ar_rnn": ARRNNForCausalLM,
+    "pixelcnn": PixelCNNForImageGeneration,
+}
+OUTPUT_TYPES = ("pt", "codes", "pil")
+
+
+def build_prior(config) -> PreTrainedModel:
+    """The prior for `config`: hf_argen's class for its model type, else `transformers`' causal LM for it."""
+    if config.model_type in PRIOR_MODELS:
+        return PRIOR_MODELS[config.model_type](config)
+    return AutoModelForCausalLM.from_config(config)
+
+
+class VQVAEPriorPreTrainedModel(PreTrainedModel):
+    config_class = VQVAEPriorConfig
+    base_model_prefix = "vqvae_prior"
+    main_input_name = "class_labels"
+    supports_gradient_checkpointing = False
+
+    @classmethod
+    def can_generate(cls) -> bool:  # so that `generation_config.json` (sampling defaults) is saved and loaded
+        return True
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
+        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
+        the file (see `safe_loading.py`)."""
+        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
+
+    def _init_weights(self, module):
+        pass  # every submodule is a `PreTrainedModel` that initialises its own weights
+
+
+class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
+    """A VQ-VAE (`self.vqvae`) and a class-conditional prior over its code maps (`self.prior`).
+
+    Args:
+        config (`VQVAEPriorConfig`, *optional*): built from `vqvae`'s and `prior`'s configs when omitted.
+        vqvae (`VQVAEModel`, *optional*) / prior (causal LM or `PixelCNNForImageGeneration`, *optional*):
+            trained models to combine; built from `config` when omitted.
+    """
+
+    def __init__(self, config: VQVAEPriorConfig | None = None, vqvae=None, prior=None):
+        if config is None:
+            if vqvae is None or prior is None:
+                raise ValueError("pass a `config`, or both `vqvae` and `prior`.")
+            num_classes = getattr(prior.config, "num_classes", None) or (
+                prior.config.vocab_size - vqvae.config.num_embeddings - 1
+            )
+            config = VQVAEPriorConfig(vqvae=vqvae.config, prior=prior.config, num_classes=num_classes)
+        super().__init__(config)
+        self.vqvae = vqvae if vqvae is not None else VQVAEModel(config.vqvae)
+        self.prior = prior if prior is not None else build_prior(config.prior)
+        self.config.vqvae, self.config.prior = self.vqvae.config, self.prior.config
+        self.post_init()
+        if self.generation_config is None or not self.generation_config.do_sample:
+            self.generation_config = GenerationConfig(do_sample=True, temperature=1.0, top_k=0, top_p=1.0)
+
+    @property
+    def vocabulary(self) -> PriorVocabulary:
+        """Token layout of the prior (codes, class tokens, pad)."""
+        return PriorVocabulary(num_codes=self.config.vqvae.num_embeddings, num_classes=self.config.num_classes)
+
+    @property
+    def is_pixelcnn(self) -> bool:
+        """Whether the prior is a class-conditional PixelCNN over the code map."""
+        return self.config.prior.model_type == "pixelcnn"
+
+    @property
+    def num_classes(self) -> int:
+        return self.config.num_classes
+
+    @property
+    def codes_per_image(self) -> int:
+        return self.config.vqvae.latent_size**2
+
+    def forward(self, class_labels: torch.Tensor, codes: torch.Tensor, **kwargs):
+        r"""The prior's output (loss = mean NLL per code, nats) on code maps `codes` `(B, h, w)` given
+        `class_labels` `(B,)`; logits `(B, 1 + h*w, vocab)` for a causal LM, `(B, 1, h, w, K)` for a PixelCNN."""
+        if self.is_pixelcnn:
+            pixel_values = codes[:, None].to(self.device)
+            return self.prior(pixel_values=pixel_values, class_labels=class_labels, labels=pixel_values, **kwargs)
+        sequences = self.vocabulary.sequences(codes, class_labels).to(self.device)
+        return self.prior(input_ids=sequences, labels=sequences, **kwargs)
+
+    def _sampling_defaults(self, temperature, top_k, top_p):
+        temperature, top_k, top_p = sampling_defaults(self.generation_config, temperature, top_k, top_p)
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
+            raise ValueError(f"`temperature` must be a number > 0, got {temperature!r}.")
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
+            raise ValueError(f"`top_k` must be an integer >= 1 or None, got {top_k!r}.")
+        if top_p is not None and not 0 < top_p <= 1:
+            raise ValueError(f"`top_p` must be in (0, 1] or None, got {top_p}.")
+        return float(temperature), top_k, top_p
+
+    @torch.no_grad()
+    def sample_codes(
+        self,
+        class_labels,
+        generator: torch.Generator | int | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+    ) -> torch.LongTensor:
+        """Code maps `(B, h, w)` (long, in [0, K), on the model's device) for `class_labels` `(B,)` (ids or names).
+
+        A causal LM prior samples with its `generate()`: prompt = the class token, exactly h*w new tokens,
+        non-code ids suppressed. `generator` is a `torch.Generator` on any device or an int seed (the global RNG
+        is left untouched); `None` uses the global RNG. Unset sampling arguments come from `generation_config`.
+        """
+        temperature, top_k, top_p = self._sampling_defaults(temperature, top_k, top_p)
+        labels = class_ids(class_labels, self.config.id2label, self.num_classes)
+        if isinstance(labels, int):
+            labels = [labels]
+        prompt = self.vocabulary.class_tokens(labels)[:, None].to(self.device)
+        seed = generator if isinstance(generator, int) and not isinstance(generator, bool) else None
+        generator = resolve_generator(generator)
+        size = self.config.vqvae.latent_size
+        if prompt.shape[0] == 0:
+            return torch.zeros(0, size, size, dtype=torch.long, device=self.device)
+        if self.is_pixelcnn:
+            codes = self.prior.generate(
+                class_labels=prompt[:, 0] - self.vocabulary.class_token_offset,
+                temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
+            )  # fmt: skip
+            return codes[:, 0]
+        length = self.codes_per_image
+        generate_kwargs = dict(
+            do_sample=True,
+            temperature=temperature,
+            top_k=top_k if top_k is not None else 0,
+            top_p=top_p if top_p is not None else 1.0,
+            max_new_tokens=length,
+            min_new_tokens=length,
+            suppress_tokens=self.vocabulary.non_code_ids,
+            pad_token_id=self.vocabulary.pad_token_id,
+            eos_token_id=None,
+            attention_mask=torch.ones_like(prompt),
+        )
+        was_training = self.prior.training
+        self.prior.eval()
+        try:
+            if generator is None:
+                output = self.prior.generate(prompt, **generate_kwargs)
+            else:  # `generate()` draws from the global RNG: seed a forked one (with the int seed, or from `generator`)
+                seed = seed_from_generator(generator) if seed is None else seed
+                devices = [self.device] if self.device.type == "cuda" else []
+                with torch.random.fork_rng(devices=devices, device_type="cuda"):
+                    torch.manual_seed(seed)
+                    output = self.prior.generate(prompt, **generate_kwargs)
+        finally:
+            self.prior.train(was_training)
+        codes = output[:, 1:]
+        if codes.shape[1] != length or (codes >= self.vocabulary.num_codes).any():
+            raise RuntimeError("the prior produced a non-code token or a wrong length; check its config.")
+        return codes.reshape(-1, size, size)
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.FloatTensor:
+        """Code maps `(B, h, w)` -> pixels `(B, C, H, W)` in [-1, 1] (float32, on the model's device)."""
+        was_training = self.vqvae.training
+        self.vqvae.eval()
+        try:
+            return self.vqvae.decode(codes.to(self.device)).float().clamp(-1, 1)
+        finally:
+            self.vqvae.train(was_training)
+
+    @staticmethod
+    def to_pil(pixel_values: torch.Tensor) -> list:
+        """Pixels `(B, C, H, W)` in [-1, 1] -> PIL images (mode "L" for 1 channel, "RGB" for 3)."""
+        from PIL import Image
+
+        levels = torch.round((pixel_values.detach().float().clamp(-1, 1) + 1.0) * 127.5).to(torch.uint8).cpu()
+        arrays = [image.permute(1, 2, 0).numpy() for image in levels]
+        return [Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array) for array in arrays]
+
+    @torch.no_grad()
+    def generate(
+        self,
+        class_labels=None,
+        num_images: int | None = None,
+        generator: torch.Generator | int | None = None,
+        seed: int | None = None,
+        temperature: float | None = None,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        output_type: str = "pt",
+    ):
+        r"""Sample one image per entry of `class_labels`.
+
+        Args:
+            class_labels (`int`, `str`, sequence or `torch.LongTensor` of shape `(batch,)`): class ids or names
+                from `config.id2label`; a single class is repeated `num_images` times. Defaults to every class.
+            num_images (`int`, *optional*): images per call when `class_labels` is a single class.
+            generator (`torch.Generator` on any device, or `int`) / seed (`int`): source of randomness.
+            temperature, top_k, top_p: sampling of each code; unset ones come from `generation_config`.
+            output_type (`str`): `"pt"` pixels `(B, C, H, W)` in [-1, 1], `"codes"` code maps `(B, h, w)`,
+                `"pil"` a list of PIL images.
+        """
+        if output_type not in OUTPUT_TYPES:
+            raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
+        if num_images is not None and (
+            isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 1
+        ):
+            raise ValueError(f"`num_images` must be a positive integer or None, got {num_images!r}.")
+        if class_labels is None:
+            class_labels = list(range(self.num_classes))
+        class_labels = class_ids(class_labels, self.config.id2label, self.num_classes)
+        if isinstance(class_labels, int):
+            class_labels = [class_labels] * (num_images or 1)
+        elif num_images is not None and num_images != len(class_labels):
+            raise ValueError(f"`num_images` ({num_images}) must equal the number of `class_labels` "
+                             f"({len(class_labels)}), or be None.")  # fmt: skip
+        if generator is not None and seed is not None:
+            raise ValueError("pass either `generator` or `seed`, not both.")
+        codes = self.sample_codes(class_labels, generator if seed is None else seed, temperature, top_k, top_p)
+        if output_type == "codes":
+            return codes
+        pixels = self.decode(codes)
+        return pixels if output_type == "pt" else self.to_pil(pixels)
+
+
+__all__ = ["VQVAEPriorForImageGeneration", "VQVAEPriorPreTrainedModel", "build_prior"]
