@@ -31,3 +31,14 @@ def test_export_rewrites_stale_code_and_removes_unneeded_files(tmp_path):
     assert not (folder / "modeling_unused.py").exists()
     assert (folder / "model.safetensors").read_bytes() == weights  # weights are an input, never rewritten
     assert (folder / "README.md").read_text() == (ROOT / "model_cards" / "pixelcnn-digits" / "README.md").read_text()
+
+
+def test_a_shipped_composite_is_made_of_the_package_classes():
+    from transformers import AutoModel
+
+    import hf_argen
+
+    model = AutoModel.from_pretrained(ROOT / "model_cards" / "vqvae-prior-mnist")
+    assert isinstance(model, hf_argen.VQVAEPriorForImageGeneration)
+    assert isinstance(model.vqvae, hf_argen.VQVAEModel)
+    assert isinstance(model.prior, hf_argen.ARTransformerForCausalLM)
