@@ -90,8 +90,14 @@ def test_broken_folder_is_refused_naming_the_file(kind, breakage, root):
 
 @pytest.mark.parametrize("kind", list(KINDS))
 def test_intact_folder_loads(kind, root):
+    """The checks refuse nothing that is whole: the loaded model has the saved class, config and weights."""
     model_class, saved = _saved(kind, root)
-    model_class.from_pretrained(saved)
+    loaded = model_class.from_pretrained(saved)
+    assert type(loaded) is model_class
+    assert loaded.config.model_type == json.loads((saved / CONFIG).read_text())["model_type"]
+    saved_weights = load_file(str(saved / WEIGHTS))
+    state = loaded.state_dict()
+    assert saved_weights and all(torch.equal(state[name], tensor) for name, tensor in saved_weights.items())
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
