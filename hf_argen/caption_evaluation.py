@@ -130,7 +130,7 @@ SPLIT_DESCRIPTIONS = {
 
 def emoji_common_indices(test_set, data_dir=None) -> list[int]:
     """Indices of `test_set` rows (an emoji split) whose emoji every one of the four vendors draws."""
-    from .caption_data import EMOJI_VENDORS, emoji_records, find_emoji_dir
+    from .recipes.emoji import EMOJI_VENDORS, emoji_records, find_emoji_dir
 
     folder = find_emoji_dir(data_dir)
     drawn = [{r["unified"] for r in emoji_records(folder, vendor)} for vendor in EMOJI_VENDORS]
@@ -160,7 +160,7 @@ def evaluate_captioner_on_dataset(
     split's captions (:func:`caption_constraint`), reported as its own system.
 
     Returns rows ``{"dataset", "split", "subset", "system", "exact_match", "bleu4", "num_images"}``."""
-    from .caption_data import load_caption_dataset
+    from .recipes.datasets import load_captions
 
     splits = list(splits or DEFAULT_SPLITS.get(dataset_name, ("test",)))
     options = {"test_vendor": test_vendor} if dataset_name == "emoji" else {}
@@ -168,7 +168,7 @@ def evaluate_captioner_on_dataset(
         options = {"caption_column": caption_column}
     rows = []
     for split in splits:
-        dataset = load_caption_dataset(dataset_name, split, data_dir=data_dir, **options)
+        dataset = load_captions(dataset_name, split, data_dir=data_dir, **options)
         if max_samples is not None:
             dataset = dataset.select(range(min(max_samples, len(dataset))))
         references = list(dataset["text"])
@@ -197,7 +197,7 @@ def evaluate_captioner_on_dataset(
                 }
             )
             if baseline:
-                train = load_caption_dataset("emoji", "train", data_dir=data_dir, **options)
+                train = load_captions("emoji", "train", data_dir=data_dir, **options)
                 vendor = test_vendor if split == "test" else split
                 codes = set(dataset.select(common)["unified"])
                 pairs = enumerate(zip(train["unified"], train["vendor"]))
@@ -216,7 +216,7 @@ def evaluate_captioner_on_dataset(
                 )
             if closed_vocabulary:
                 vendor = test_vendor if split == "test" else split
-                train = load_caption_dataset("emoji", "train", data_dir=data_dir, **options)
+                train = load_captions("emoji", "train", data_dir=data_dir, **options)
                 names = [t for t, v in zip(train["text"], train["vendor"]) if v != vendor]
                 closed = generate_captions(
                     model, processor, dataset["image"], batch_size, num_beams, progress=progress, allowed_captions=names

@@ -249,10 +249,11 @@ def build_mnist_classifier() -> torch.nn.Module:
 
 def mnist_tensors(split: str, data_dir=None) -> tuple[torch.Tensor, torch.Tensor]:
     """MNIST `split` as float images `(N, 1, 28, 28)` in [0, 1] and labels `(N,)`."""
-    from .data import encode_images, load_image_dataset
+    from .data import encode_images
     from .models import PixelCNNImageProcessor
+    from .recipes.datasets import load_images
 
-    dataset = load_image_dataset("mnist", split=split, data_dir=data_dir)
+    dataset = load_images("mnist", split=split, data_dir=data_dir)
     levels = encode_images(dataset, PixelCNNImageProcessor(num_levels=256))
     return levels.float() / 255.0, torch.as_tensor(dataset["label"])
 

@@ -73,8 +73,9 @@ def main(argv=None):
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from hf_argen.caption_data import EMOJI_VENDORS, HELD_OUT_PAIRS
     from hf_argen.caption_evaluation import evaluate_captioner_on_dataset
+    from hf_argen.recipes.emoji import EMOJI_VENDORS
+    from hf_argen.recipes.mnist import HELD_OUT_PAIRS
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)

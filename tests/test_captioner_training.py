@@ -241,7 +241,7 @@ def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypat
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from hf_argen import hub
-    from hf_argen.caption_data import load_caption_dataset
+    from hf_argen.recipes.datasets import load_captions
     from hf_argen.training.arguments import DataArguments, RunArguments
     from hf_argen.training.captioning import CaptionerArguments, push_captioner
 
@@ -253,7 +253,7 @@ def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypat
     run = RunArguments(output_dir=str(folder), push_to_hub=True, hub_model_id="user/shapes", eval_batch_size=16)
     model = AutoModelForImageTextToText.from_pretrained(folder)
     processor = AutoProcessor.from_pretrained(folder)
-    valid = load_caption_dataset(str(data), "test")
+    valid = load_captions(str(data), "test")
     push_captioner(
         run,
         model,
@@ -390,7 +390,7 @@ def test_augmentations_keep_shape_range_and_do_what_they_say():
 
 
 def test_emoji_skin_tone_parses_one_tone_and_no_tone():
-    from hf_argen.caption_data import emoji_skin_tone
+    from hf_argen.recipes.emoji import emoji_skin_tone
 
     assert emoji_skin_tone("1F44B-1F3FD") == ("1F44B", 2)
     assert emoji_skin_tone("1f46b-1f3ff") == ("1F46B", 4)
@@ -514,7 +514,7 @@ def test_emoji_vendor_flags_choose_the_training_vendors(monkeypatch):
 
     seen = {}
     monkeypatch.setattr(
-        "hf_argen.caption_data.load_caption_dataset",
+        "hf_argen.recipes.datasets.load_captions",
         lambda name, split, data_dir=None, **kw: seen.update(kw) or "loaded",
     )
     flags = captioning.CaptionerArguments(emoji_vendors=["apple", "google", "twitter"], test_vendor="twitter")

@@ -150,7 +150,7 @@ class CaptionerArguments:
 # ----------------------------------------------------------------------------------------------------------
 def load_split(data: DataArguments, flags: CaptionerArguments, split: str):
     """`split` of `--dataset_name` as a Dataset with `image` and `text` columns."""
-    from ..caption_data import load_caption_dataset
+    from ..recipes.datasets import load_captions
 
     options = {}
     if data.dataset_name == "mnist_scenes" and split == "train":
@@ -165,8 +165,8 @@ def load_split(data: DataArguments, flags: CaptionerArguments, split: str):
         if flags.emoji_extra_image_dirs:
             options["extra_image_dirs"] = tuple(flags.emoji_extra_image_dirs)
     if data.dataset_name in ("mnist_scenes", "emoji"):
-        return load_caption_dataset(data.dataset_name, split, data_dir=data.data_dir, **options)
-    return load_caption_dataset(
+        return load_captions(data.dataset_name, split, data_dir=data.data_dir, **options)
+    return load_captions(
         data.dataset_name, split, data_dir=data.data_dir, caption_column=flags.caption_column,
         image_column=data.image_column,
     )  # fmt: skip
@@ -232,7 +232,7 @@ def find_skin(
     vendor and emoji with at least three such variants, the pixels whose colour varies across them (standard
     deviation above `threshold` on the [0, 1] scale, averaged over channels); `vendors` and `unified` (the code
     points) are per image."""
-    from ..caption_data import SKIN_TONES, emoji_skin_tone
+    from ..recipes.emoji import SKIN_TONES, emoji_skin_tone
 
     count, _, height, width = pixel_values.shape
     names = tuple(sorted(set(vendors)))

@@ -106,14 +106,15 @@ def train_causal_lm(
     ``output_dir/tokenizer``, so a resumed run tokenises exactly as the first one."""
     from transformers import AutoTokenizer
 
-    from ..text_data import collate_causal_lm, load_text_dataset, pack_examples, tokenize_dataset, train_tokenizer
+    from ..recipes.datasets import load_texts
+    from ..text_data import collate_causal_lm, pack_examples, tokenize_dataset, train_tokenizer
 
     loop_args = run.loop_arguments()
     accelerator = make_accelerator(loop_args)
     column = flags.text_column
     tokenizer_dir = Path(run.output_dir, "tokenizer")
     with accelerator.main_process_first():  # dataset caches and the tokenizer are written once
-        dataset = load_text_dataset(data.dataset_name, data.dataset_split, column)
+        dataset = load_texts(data.dataset_name, data.dataset_split, column)
         if flags.max_examples is not None:
             dataset = dataset.select(range(min(flags.max_examples, len(dataset))))
         train_texts, valid_texts = dataset, None
@@ -121,7 +122,7 @@ def train_causal_lm(
             split = dataset.train_test_split(test_size=flags.validation_fraction, seed=run.seed)
             train_texts, valid_texts = split["train"], split["test"]
         elif data.eval_split.lower() != "none":
-            valid_texts = load_text_dataset(data.dataset_name, data.eval_split, column)
+            valid_texts = load_texts(data.dataset_name, data.eval_split, column)
         if tokenizer_dir.exists():
             tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
         else:

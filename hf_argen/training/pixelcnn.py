@@ -14,16 +14,16 @@ from pathlib import Path
 import torch
 
 from ..atomic import atomic_save_pretrained
-from ..data import encode_images, label_names_of, load_image_dataset, validation_indices
+from ..data import encode_images, label_names_of, validation_indices
 from ..evaluation import pixelcnn_log_likelihood
 from ..models import make_grid
+from ..recipes.datasets import DEFAULT_LEVELS, load_images
 from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
 from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 
 logger = logging.getLogger(__name__)
 
 # Default number of levels per dataset name (17 for scikit-learn digits and MNIST in digits format).
-DEFAULT_LEVELS = {"digits": 17, "mnist_digits": 17}
 
 
 def parse_dataset_spec(spec: str, default_split: str = "train") -> tuple[str, str]:
@@ -74,9 +74,7 @@ def load_tensors(
     conditional: bool = True,
 ) -> tuple[dict, list[str] | None, list[str]]:
     """Load `name:split` and encode it -> (`{"pixel_values"[, "class_labels"]}`, class names, sources)."""
-    dataset = load_image_dataset(
-        name, split=split, data_dir=data_dir, image_column=image_column, label_column=label_column
-    )
+    dataset = load_images(name, split=split, data_dir=data_dir, image_column=image_column, label_column=label_column)
     tensors = {"pixel_values": encode_images(dataset, processor)}
     names = label_names_of(dataset) if conditional else None
     if names is not None:
@@ -211,7 +209,7 @@ def _build_model(flags: PixelCNNArguments, name: str, split: str, data: DataArgu
         return model, PixelCNNImageProcessor(
             num_levels=config.num_levels, num_channels=config.num_channels, image_size=config.image_size
         )
-    probe = load_image_dataset(
+    probe = load_images(
         name, split=split, data_dir=data.data_dir, image_column=data.image_column, label_column=data.label_column
     )
     first = probe[0]["image"]

@@ -113,7 +113,7 @@ def load_code_dataset(
     `accelerator.main_process_first()` so that only the main process encodes and writes."""
     import datasets
 
-    from ..data import load_image_dataset
+    from ..recipes.datasets import load_images
     from .vqvae import load_pixel_values
 
     path = None
@@ -124,7 +124,7 @@ def load_code_dataset(
             logger.info("loading cached codes from %s", path)
             return datasets.load_from_disk(str(path))
     config = vqvae.config
-    images = load_image_dataset(dataset_name, split=split, data_dir=data_dir, image_column=image_column)
+    images = load_images(dataset_name, split=split, data_dir=data_dir, image_column=image_column)
     if label_column not in images.column_names:
         raise ValueError(f"`label_column` {label_column!r} not in the dataset's columns {images.column_names}.")
     pixel_values = load_pixel_values(
@@ -353,10 +353,10 @@ class PriorArguments:
 
 def class_names_of(dataset_name: str, split: str, data_dir=None, image_column=None, label_column="label"):
     """The class names of a dataset's label column (a `ClassLabel`), or `None`."""
-    from ..data import load_image_dataset
+    from ..recipes.datasets import load_images
 
     try:
-        dataset = load_image_dataset(dataset_name, split=split, data_dir=data_dir, image_column=image_column)
+        dataset = load_images(dataset_name, split=split, data_dir=data_dir, image_column=image_column)
         return list(getattr(dataset.features.get(label_column), "names", None) or []) or None
     except (ValueError, KeyError, OSError):
         return None

@@ -54,10 +54,11 @@ def load_pixel_values(
 ) -> torch.FloatTensor:
     """Load `split` of an image dataset (any name `hf_argen.data.load_image_dataset` accepts) as float
     `pixel_values` `(N, C, H, W)` in [-1, 1]."""
-    from ..data import encode_images, load_image_dataset
+    from ..data import encode_images
     from ..models import PixelCNNImageProcessor
+    from ..recipes.datasets import load_images
 
-    dataset = load_image_dataset(name, split=split, data_dir=data_dir, image_column=image_column)
+    dataset = load_images(name, split=split, data_dir=data_dir, image_column=image_column)
     processor = PixelCNNImageProcessor(num_levels=256, num_channels=num_channels, image_size=image_size)
     return levels_to_unit_range(encode_images(dataset, processor), 256)
 
