@@ -39,7 +39,7 @@ def main(argv=None):
     device = resolve_device(args.device)
 
     from hf_argen import PixelCNNForImageGeneration, PixelCNNImageProcessor, make_grid
-    from hf_argen.evaluation import class_consistency, classifier_accuracy, load_mnist_classifier, mnist_tensors
+    from hf_argen.recipes.classifier import class_consistency, classifier_accuracy, load_mnist_classifier, mnist_tensors
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)

@@ -109,7 +109,7 @@ def consistency_command(figures: dict) -> str:
 
 def write_card(args, metrics: dict, conditional: bool) -> None:
     """The folder's README.md with the figures just measured (and a class consistency measured before)."""
-    from hf_argen.hub import class_consistency_card_metric, pixelcnn_card_metrics, write_card_for_folder
+    from hf_argen.recipes.cards import class_consistency_card_metric, pixelcnn_card_metrics, write_card_for_folder
 
     command = (f"python scripts/evaluate_pixelcnn.py --model {args.model[0]} --dataset_name {args.dataset_name} "
                f"--split {args.split}")  # fmt: skip

@@ -137,7 +137,8 @@ def main(argv=None):
 
 
 def write_card(args, figures: dict, samples: list[str], generation_config) -> None:
-    from hf_argen.hub import CardSection, causal_lm_card_metrics, read_training_info, write_card_for_folder
+    from hf_argen.hub import CardSection, read_training_info
+    from hf_argen.recipes.cards import causal_lm_card_metrics, write_card_for_folder
 
     command = f"python scripts/evaluate_text_model.py --model {args.model}"
     for name, default in (("dataset_name", "fortunes"), ("validation_fraction", 0.05), ("max_length", 128),

@@ -42,7 +42,7 @@ def main(argv=None):
     parser.add_argument("--eval_command", default=None, help="the measuring command (default: rebuilt from the JSON)")
     args = parser.parse_args(argv)
 
-    from hf_argen.hub import card_metrics, model_kind, write_card_for_folder, write_sample_grid
+    from hf_argen.recipes.cards import card_metrics, model_kind, write_card_for_folder, write_sample_grid
 
     folder = Path(args.model)
     config = json.loads((folder / "config.json").read_text())

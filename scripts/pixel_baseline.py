@@ -35,7 +35,7 @@ def main(argv=None):
     from hf_argen import PixelCNNImageProcessor
     from hf_argen.data import encode_images, num_classes_of
     from hf_argen.recipes.datasets import load_images
-    from hf_argen.training.pixelcnn import DEFAULT_LEVELS
+    from hf_argen.recipes.pixelcnn import DEFAULT_LEVELS
 
     train = load_images(args.dataset_name, split="train", data_dir=args.data_dir)
     test = load_images(args.dataset_name, split=args.split, data_dir=args.data_dir)

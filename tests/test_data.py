@@ -195,7 +195,7 @@ def test_train_pixelcnn_on_rgb_imagefolder(tmp_path):
 
 def test_joint_training_set_records_its_sources(tmp_path, monkeypatch):
     """digits (repeated) + converted MNIST rows: the mix and its sources land in training_info.json."""
-    from hf_argen.training.pixelcnn import parse_dataset_spec
+    from hf_argen.recipes.pixelcnn import parse_dataset_spec
     from training.train_pixelcnn import main
 
     assert parse_dataset_spec("mnist_digits:test") == ("mnist_digits", "test")

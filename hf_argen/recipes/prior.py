@@ -26,12 +26,34 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
 import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+from transformers import AutoConfig, AutoModelForCausalLM
 
 from ..atomic import atomic_save_pretrained
+from ..data import validation_indices
+from ..hub import CardImage
+from ..models import (
+    ARRNNConfig,
+    ARRNNForCausalLM,
+    ARTransformerConfig,
+    ARTransformerForCausalLM,
+    ClassConditionalImageGenerationPipeline,
+    PixelCNNConfig,
+    PixelCNNForImageGeneration,
+    VQImageGenerationPipeline,
+    VQVAEModel,
+    VQVAEPriorConfig,
+    VQVAEPriorForImageGeneration,
+)
 from ..models.vocabulary import PriorVocabulary
-from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
-from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from .cards import prior_card_metrics, publish_run
+from .datasets import load_images
+from .vqvae import load_pixel_values
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +78,6 @@ def vqvae_fingerprint(vqvae) -> str:
 def encode_codes(vqvae, pixel_values: torch.Tensor, batch_size: int = 500, progress: bool = True) -> torch.LongTensor:
     """Pixels `(N, C, H, W)` in [-1, 1] -> code maps `(N, h, w)` with `vqvae.encode` (eval mode); a tqdm bar
     unless `progress=False`."""
-    from tqdm.auto import tqdm
 
     was_training = vqvae.training
     vqvae.eval()
@@ -76,7 +97,6 @@ def encode_codes(vqvae, pixel_values: torch.Tensor, batch_size: int = 500, progr
 def codes_to_dataset(codes: torch.Tensor, labels: torch.Tensor):
     """Code maps `(N, h, w)` + labels `(N,)` -> a `datasets.Dataset` with columns `codes` (h x w ints) and
     `label`."""
-    import datasets
 
     return datasets.Dataset.from_dict(
         {"codes": codes.to(torch.int32).numpy().tolist(), "label": labels.to(torch.int64).numpy().tolist()},
@@ -111,10 +131,6 @@ def load_code_dataset(
     `vqvae.encode`, with a progress bar unless `progress=False`) and saved there with `save_to_disk`.
     `cache_dir=None` encodes without caching. In a multi-process run, call it under
     `accelerator.main_process_first()` so that only the main process encodes and writes."""
-    import datasets
-
-    from ..recipes.datasets import load_images
-    from .vqvae import load_pixel_values
 
     path = None
     if cache_dir is not None:
@@ -165,7 +181,6 @@ def build_prior(
     ``h * w = sequence_length - 1``, reading the codes through a learned embedding (``input_embedding=True``:
     codes are unordered ids, not intensities) with `kernel_size` x `kernel_size` gated layers. `"gpt2"`,
     `"llama"` and `"mamba"` are `transformers`' own causal LMs of the same width and depth."""
-    from ..models import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 
     special = dict(
         vocab_size=vocabulary.vocab_size,
@@ -196,8 +211,6 @@ def build_prior(
         )
         return ARRNNForCausalLM(config)
     if prior_type == "pixelcnn":
-        from ..models import PixelCNNConfig, PixelCNNForImageGeneration
-
         size = math.isqrt(sequence_length - 1)
         if size * size != sequence_length - 1:
             raise ValueError(f"`sequence_length` must be 1 + a square for a PixelCNN prior, got {sequence_length}.")
@@ -227,7 +240,6 @@ def build_transformers_prior(
     hidden_dropout: float,
 ):
     """`transformers`' GPT-2, Llama or Mamba causal LM as a code prior (`special`: vocab size and token ids)."""
-    from transformers import AutoConfig, AutoModelForCausalLM
 
     sizes = dict(hidden_size=hidden_size, num_hidden_layers=num_hidden_layers, **special)
     if prior_type == "gpt2":
@@ -265,7 +277,6 @@ def pixelcnn_inputs(sequences: torch.Tensor, vocabulary: PriorVocabulary) -> dic
 def nll_statistics(prior, sequences: torch.Tensor, batch_size: int = 500) -> dict:
     """Summed NLL (nats, float64) of every code of `sequences` `(N, 1 + L)` under `prior`, and the code count.
     A PixelCNN prior reads the class from the class token (`num_levels` = the number of codes)."""
-    import torch.nn.functional as F
 
     was_training = prior.training
     prior.eval()
@@ -316,7 +327,6 @@ def make_sample_fn(vqvae, vocabulary: PriorVocabulary, num_per_class: int = 2, s
     """Sample hook: a grid (one column per class) of images decoded from prior samples."""
 
     def sample_fn(model, step):
-        from ..models import VQImageGenerationPipeline
 
         pipe = VQImageGenerationPipeline(vqvae=vqvae, prior=model, num_classes=vocabulary.num_classes)
         return pipe.sample_grid(num_per_class=num_per_class, generator=torch.Generator().manual_seed(seed))
@@ -353,7 +363,6 @@ class PriorArguments:
 
 def class_names_of(dataset_name: str, split: str, data_dir=None, image_column=None, label_column="label"):
     """The class names of a dataset's label column (a `ClassLabel`), or `None`."""
-    from ..recipes.datasets import load_images
 
     try:
         dataset = load_images(dataset_name, split=split, data_dir=data_dir, image_column=image_column)
@@ -367,13 +376,6 @@ def train_prior(
 ) -> TrainResult:
     """The run of `training/train_prior.py`: codes cached once (main process), prior trained, and the two-stage
     model (`VQVAEPriorForImageGeneration`) saved as the output folder, with its card; pushed on request."""
-    from ..data import validation_indices
-    from ..models import (
-        ClassConditionalImageGenerationPipeline,
-        VQVAEModel,
-        VQVAEPriorConfig,
-        VQVAEPriorForImageGeneration,
-    )
 
     loop_args = run.loop_arguments(tracker_project_name="prior")
     accelerator = make_accelerator(loop_args)
@@ -442,7 +444,6 @@ def train_prior(
     result = loop.train()
     if accelerator.is_main_process:
         logger.info("final metrics: %s", json.dumps(result.metrics))
-        from ..hub import CardImage, prior_card_metrics
 
         figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
         metrics = []

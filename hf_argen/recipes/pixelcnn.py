@@ -16,10 +16,17 @@ import torch
 from ..atomic import atomic_save_pretrained
 from ..data import encode_images, label_names_of, validation_indices
 from ..evaluation import pixelcnn_log_likelihood
-from ..models import make_grid
-from ..recipes.datasets import DEFAULT_LEVELS, load_images
-from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
-from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from ..models import (
+    ClassConditionalImageGenerationPipeline,
+    PixelCNNConfig,
+    PixelCNNForImageGeneration,
+    PixelCNNImageProcessor,
+    make_grid,
+)
+from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from .cards import pixelcnn_card_metrics, publish_run
+from .datasets import DEFAULT_LEVELS, load_images
 
 logger = logging.getLogger(__name__)
 
@@ -185,7 +192,6 @@ def make_sample_fn(
 def save_with_pipeline(model, output_dir) -> None:
     """The final layout: weights, config (with `id2label` and `custom_pipelines`), `generation_config.json` and the
     pipeline's file beside them (the processor is saved by the loop)."""
-    from ..models import ClassConditionalImageGenerationPipeline
 
     atomic_save_pretrained(ClassConditionalImageGenerationPipeline(model=model), output_dir)
 
@@ -201,7 +207,6 @@ def pixelcnn_loss(model, batch):
 
 def _build_model(flags: PixelCNNArguments, name: str, split: str, data: DataArguments):
     """`(model or None, processor)`: the `--init_model`, else the processor of a new model fitted to the data."""
-    from ..models import PixelCNNForImageGeneration, PixelCNNImageProcessor
 
     if flags.init_model:
         model = PixelCNNForImageGeneration.from_pretrained(flags.init_model)
@@ -224,7 +229,6 @@ def train_pixelcnn(
     data: DataArguments, run: RunArguments, flags: PixelCNNArguments, command: str | None = None
 ) -> TrainResult:
     """The run of `training/train_pixelcnn.py`: data, model, loop, `training_info.json`, card and push."""
-    from ..models import PixelCNNConfig, PixelCNNForImageGeneration
 
     loop_args = run.loop_arguments()
     accelerator = make_accelerator(loop_args)
@@ -327,7 +331,6 @@ def train_pixelcnn(
         grids = sorted(Path(run.output_dir, "samples").glob("step-*.png"))
         if grids:  # the final grid, where model cards expect it
             shutil.copyfile(grids[-1], Path(run.output_dir, "samples.png"))
-        from ..hub import pixelcnn_card_metrics
 
         metrics = []
         if "eval_bits_per_dim" in result.metrics:

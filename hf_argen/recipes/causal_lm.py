@@ -13,10 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from transformers import AutoTokenizer
 
 from ..atomic import atomic_save_pretrained
-from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
-from .loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from ..models import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
+from ..text_data import collate_causal_lm, pack_examples, tokenize_dataset, train_tokenizer
+from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from .cards import causal_lm_card_metrics, publish_run
+from .datasets import load_texts
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +53,6 @@ class CausalLMArguments:
 
 def build_model(flags: CausalLMArguments, tokenizer):
     """A new `ARTransformerForCausalLM` or `ARRNNForCausalLM` for `tokenizer`'s vocabulary."""
-    from ..models import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 
     special = dict(
         vocab_size=len(tokenizer),
@@ -79,7 +83,6 @@ def build_model(flags: CausalLMArguments, tokenizer):
 
 def make_eval_fn(examples: list, pad_token_id: int, batch_size: int):
     """Validation NLL in nats per predicted token (every token after BOS, EOS included) and perplexity."""
-    from ..text_data import collate_causal_lm
 
     def eval_fn(model, accelerator):
         def statistics(index):
@@ -104,10 +107,6 @@ def train_causal_lm(
 ) -> TrainResult:
     """The run of `training/train_causal_lm.py`; the tokenizer is trained once (main process) and kept in
     ``output_dir/tokenizer``, so a resumed run tokenises exactly as the first one."""
-    from transformers import AutoTokenizer
-
-    from ..recipes.datasets import load_texts
-    from ..text_data import collate_causal_lm, pack_examples, tokenize_dataset, train_tokenizer
 
     loop_args = run.loop_arguments()
     accelerator = make_accelerator(loop_args)
@@ -175,7 +174,6 @@ def train_causal_lm(
             "parameters": num_parameters,
             **result.metrics,
         }
-        from ..hub import causal_lm_card_metrics
 
         metrics = []
         if "validation_nats_per_token" in result.metrics:

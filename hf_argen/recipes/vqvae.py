@@ -23,9 +23,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from PIL import Image
 
-from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
-from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from ..data import encode_images, validation_indices
+from ..hub import CardImage
+from ..models import PixelCNNImageProcessor, VQVAEConfig, VQVAEModel, make_grid
+from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from .cards import publish_run, vqvae_card_metrics
+from .datasets import load_images
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +60,6 @@ def load_pixel_values(
 ) -> torch.FloatTensor:
     """Load `split` of an image dataset (any name `hf_argen.data.load_image_dataset` accepts) as float
     `pixel_values` `(N, C, H, W)` in [-1, 1]."""
-    from ..data import encode_images
-    from ..models import PixelCNNImageProcessor
-    from ..recipes.datasets import load_images
 
     dataset = load_images(name, split=split, data_dir=data_dir, image_column=image_column)
     processor = PixelCNNImageProcessor(num_levels=256, num_channels=num_channels, image_size=image_size)
@@ -126,9 +129,6 @@ def evaluate_vqvae(model, pixel_values: torch.Tensor, batch_size: int = 500) -> 
 @torch.no_grad()
 def reconstruction_grid(model, pixel_values: torch.Tensor, num_columns: int = 10, scale: int = 3):
     """PIL image: rows of originals alternating with rows of their reconstructions (`encode` -> `decode`)."""
-    from PIL import Image
-
-    from ..models import make_grid
 
     was_training = model.training
     model.eval()
@@ -209,8 +209,6 @@ def train_vqvae(
     data: DataArguments, run: RunArguments, flags: VQVAEArguments, command: str | None = None
 ) -> TrainResult:
     """The run of `training/train_vqvae.py`: eval metrics every `--eval_steps`, reconstruction grids."""
-    from ..data import validation_indices
-    from ..models import VQVAEConfig, VQVAEModel
 
     loop_args = run.loop_arguments(tracker_project_name="vqvae")
     accelerator = make_accelerator(loop_args)
@@ -265,7 +263,6 @@ def train_vqvae(
     result = loop.train()
     if accelerator.is_main_process:
         logger.info("final metrics: %s", json.dumps(result.metrics))
-        from ..hub import CardImage, vqvae_card_metrics
 
         figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
         metrics = []
