@@ -4,7 +4,7 @@ recognises the requested class in the model's samples.
 
     python scripts/class_consistency.py --model model_cards/pixelcnn-mnist --num_per_class 100 --seed 0
 
-The classifier (a small CNN, `hf_argen.evaluation.build_mnist_classifier`) is trained on the MNIST training
+The classifier (a small CNN, `hf_argen.recipes.classifier.build_mnist_classifier`) is trained on the MNIST training
 split on first use and cached at --classifier_path; its own test accuracy is printed next to the figure.
 """
 

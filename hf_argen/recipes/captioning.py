@@ -18,7 +18,9 @@ import torch
 from tqdm.auto import tqdm
 from transformers import AutoTokenizer
 
+from ..atomic import atomic_write_text
 from ..caption_evaluation import caption_scores, generate_captions, normalize_caption
+from ..hub import TRAINING_INFO
 from ..models import (
     CaptionerConfig,
     CaptionerForConditionalGeneration,
@@ -362,58 +364,75 @@ def make_eval_fn(valid: CaptionDataset, collate, processor, batch_size: int, exa
 # ----------------------------------------------------------------------------------------------------------
 # The run
 # ----------------------------------------------------------------------------------------------------------
-def train_captioner(
-    data: DataArguments, run: RunArguments, flags: CaptionerArguments, command: str | None = None
-) -> TrainResult:
-    """The run of `training/train_captioner.py`. The tokenizer is trained once (main process) on the training
-    captions and kept in ``output_dir/tokenizer``, so a resumed run tokenises exactly as the first one."""
+@dataclass
+class CaptionerData:
+    """What :func:`build_data` prepares: training and validation sets as tensors (`valid` None: no evaluation), the
+    validation rows as loaded (for the card), the processor, the number of channels and the `--init_model`'s
+    processor (or None)."""
 
-    loop_args = run.loop_arguments()
-    accelerator = make_accelerator(loop_args)
-    tokenizer_dir = Path(run.output_dir, "tokenizer")
-    with accelerator.main_process_first():  # dataset caches and the tokenizer are written once
-        dataset = load_split(data, flags, data.dataset_split)
-        if flags.max_train_samples is not None:
-            dataset = dataset.select(range(min(flags.max_train_samples, len(dataset))))
-        train_set, valid_set = dataset, None
-        if data.eval_split == VALIDATION:  # every 10th training image, held out
-            train_set = dataset.select([i for i in range(len(dataset)) if i % 10])
-            valid_set = dataset.select(range(0, len(dataset), 10))
-        elif data.eval_split.lower() != "none":
-            valid_set = load_split(data, flags, data.eval_split)
-        if valid_set is not None and data.max_eval_samples:
-            valid_set = valid_set.select(range(min(data.max_eval_samples, len(valid_set))))
-        train_captions = list(train_set["text"])
-        max_tokens = flags.max_caption_tokens
-        if flags.init_model:
-            initial = CaptionerProcessor.from_pretrained(flags.init_model)
-            longest = CaptionerConfig.from_pretrained(flags.init_model).max_position_embeddings
-            max_tokens = min(flags.max_caption_tokens, longest)  # its position table's length
-            tokenizer = initial.tokenizer
-            if accelerator.is_main_process and not tokenizer_dir.exists():
-                tokenizer.save_pretrained(tokenizer_dir)
-        elif tokenizer_dir.exists():
-            logger.info("reusing the tokenizer in %s (--tokenizer_* flags ignored; delete to retrain)", tokenizer_dir)
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-        else:
-            logger.info("training a %s tokenizer on %d captions", flags.tokenizer_type, len(train_captions))
-            tokenizer = train_caption_tokenizer(
-                train_captions, kind=flags.tokenizer_type, vocab_size=flags.tokenizer_vocab_size
-            )
-            if accelerator.is_main_process:
-                tokenizer.save_pretrained(tokenizer_dir)
+    train: CaptionDataset
+    valid: CaptionDataset | None
+    valid_set: object
+    processor: CaptionerProcessor
+    num_channels: int
+
+
+def load_splits(data: DataArguments, flags: CaptionerArguments):
+    """`(train rows, validation rows or None)`: every 10th training image held out for `--eval_split validation`."""
+    dataset = load_split(data, flags, data.dataset_split)
+    if flags.max_train_samples is not None:
+        dataset = dataset.select(range(min(flags.max_train_samples, len(dataset))))
+    train_set, valid_set = dataset, None
+    if data.eval_split == VALIDATION:  # every 10th training image, held out
+        train_set = dataset.select([i for i in range(len(dataset)) if i % 10])
+        valid_set = dataset.select(range(0, len(dataset), 10))
+    elif data.eval_split.lower() != "none":
+        valid_set = load_split(data, flags, data.eval_split)
+    if valid_set is not None and data.max_eval_samples:
+        valid_set = valid_set.select(range(min(data.max_eval_samples, len(valid_set))))
+    return train_set, valid_set
+
+
+def load_processor(flags: CaptionerArguments, train_set, tokenizer_dir: Path, is_main_process: bool):
+    """`(processor, longest caption in tokens)`: the `--init_model`'s processor, else a tokenizer trained once (main
+    process) on the training captions and kept in `tokenizer_dir` (a resumed run tokenises exactly as the first one)
+    with a new image processor."""
     if flags.init_model:
-        image_processor = initial.image_processor
-        num_channels = image_processor.num_channels
+        processor = CaptionerProcessor.from_pretrained(flags.init_model)
+        longest = CaptionerConfig.from_pretrained(flags.init_model).max_position_embeddings
+        if is_main_process and not tokenizer_dir.exists():
+            processor.tokenizer.save_pretrained(tokenizer_dir)
+        return processor, min(flags.max_caption_tokens, longest)  # its position table's length
+    if tokenizer_dir.exists():
+        logger.info("reusing the tokenizer in %s (--tokenizer_* flags ignored; delete to retrain)", tokenizer_dir)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     else:
-        num_channels = flags.num_channels or detect_num_channels(train_set["image"])
-        image_processor = CaptionerImageProcessor(image_size=flags.image_size, num_channels=num_channels)
-    processor = CaptionerProcessor(image_processor, tokenizer)
-    train = CaptionDataset(
-        encode_images(train_set["image"], image_processor),
-        encode_captions(train_captions, processor, max_tokens),
-        train_captions,
-    )
+        logger.info("training a %s tokenizer on %d captions", flags.tokenizer_type, len(train_set))
+        tokenizer = train_caption_tokenizer(
+            list(train_set["text"]), kind=flags.tokenizer_type, vocab_size=flags.tokenizer_vocab_size
+        )
+        if is_main_process:
+            tokenizer.save_pretrained(tokenizer_dir)
+    num_channels = flags.num_channels or detect_num_channels(train_set["image"])
+    image_processor = CaptionerImageProcessor(image_size=flags.image_size, num_channels=num_channels)
+    return CaptionerProcessor(image_processor, tokenizer), flags.max_caption_tokens
+
+
+def build_data(data: DataArguments, run: RunArguments, flags: CaptionerArguments, accelerator) -> CaptionerData:
+    """Build data: the splits, the processor (tokenizer written once), images resized once to tensors, captions
+    tokenised, and the skin palettes for `--augment_skin_palette`."""
+    with accelerator.main_process_first():  # dataset caches and the tokenizer are written once
+        train_set, valid_set = load_splits(data, flags)
+        tokenizer_dir = Path(run.output_dir, "tokenizer")
+        processor, max_tokens = load_processor(flags, train_set, tokenizer_dir, accelerator.is_main_process)
+    num_channels = processor.image_processor.num_channels
+
+    def encode(rows) -> CaptionDataset:
+        captions = list(rows["text"])
+        pixels = encode_images(rows["image"], processor.image_processor)
+        return CaptionDataset(pixels, encode_captions(captions, processor, max_tokens), captions)
+
+    train = encode(train_set)
     if flags.augment_skin_palette:
         if num_channels != 3 or not {"vendor", "unified"} <= set(train_set.column_names):
             raise ValueError(
@@ -424,52 +443,60 @@ def train_captioner(
             "skin palettes of %d one-tone images (vendors %s): %s", int((train.skin.tone >= 0).sum()),
             ", ".join(train.skin.vendors), (train.skin.palette * 255).round().tolist(),
         )  # fmt: skip
-    valid = None
-    if valid_set is not None and len(valid_set):
-        valid_captions = list(valid_set["text"])
-        valid = CaptionDataset(
-            encode_images(valid_set["image"], image_processor),
-            encode_captions(valid_captions, processor, max_tokens),
-            valid_captions,
-        )
+    valid = encode(valid_set) if valid_set is not None and len(valid_set) else None
+    return CaptionerData(train, valid, valid_set, processor, num_channels)
+
+
+def train(model, prepared: CaptionerData, data: DataArguments, run: RunArguments, flags, accelerator):
+    """Train: the shared loop with per-batch augmentation, the validation hook (loss and greedy exact match) and
+    the processor saved beside the model; returns `(TrainResult, the final model)`."""
+    pad, train_set, valid = prepared.processor.tokenizer.pad_token_id, prepared.train, prepared.valid
+    eval_fn = None
+    if valid:
+        collate_eval = make_collate(pad)
+        eval_fn = make_eval_fn(valid, collate_eval, prepared.processor, run.eval_batch_size,
+                               flags.eval_exact_match_samples)  # fmt: skip
+    loop = TrainingLoop(
+        model,
+        run.loop_arguments(),
+        train_set,
+        collate_fn=make_collate(pad, flags, train_set.skin.palette if train_set.skin else None),
+        compute_loss=make_compute_loss(flags.label_smoothing),
+        eval_fn=eval_fn,
+        processors=[prepared.processor],
+        tracker_config={"dataset_name": data.dataset_name, "train_examples": len(train_set)},
+        accelerator=accelerator,
+    )
+    result = loop.train()
+    return result, loop.final_model
+
+
+def train_captioner(
+    data: DataArguments, run: RunArguments, flags: CaptionerArguments, command: str | None = None
+) -> TrainResult:
+    """The run of `training/train_captioner.py`: build data -> build model (or `--init_model`) -> train -> publish
+    (`training_info.json`; with `--push_to_hub`, the card and the upload: :func:`push_captioner`)."""
+    accelerator = make_accelerator(run.loop_arguments())
+    prepared = build_data(data, run, flags, accelerator)
     torch.manual_seed(run.seed)
     if flags.init_model:
         model = CaptionerForConditionalGeneration.from_pretrained(flags.init_model, dtype=torch.float32)
     else:
-        model = build_model(flags, tokenizer, num_channels)
+        model = build_model(flags, prepared.processor.tokenizer, prepared.num_channels)
     num_parameters = sum(p.numel() for p in model.parameters())
+    valid_count = len(prepared.valid) if prepared.valid else 0
     logger.info(
         "%d training / %d validation images (%dx%dx%d), %d tokens; captioner with %d parameters",
-        len(train), len(valid) if valid else 0, *train.pixel_values.shape[-2:], num_channels, len(tokenizer),
-        num_parameters,
+        len(prepared.train), valid_count, *prepared.train.pixel_values.shape[-2:], prepared.num_channels,
+        len(prepared.processor.tokenizer), num_parameters,
     )  # fmt: skip
-    collate_eval = make_collate(tokenizer.pad_token_id)
-    loop = TrainingLoop(
-        model,
-        loop_args,
-        train,
-        collate_fn=make_collate(tokenizer.pad_token_id, flags, train.skin.palette if train.skin else None),
-        compute_loss=make_compute_loss(flags.label_smoothing),
-        eval_fn=make_eval_fn(valid, collate_eval, processor, run.eval_batch_size, flags.eval_exact_match_samples)
-        if valid
-        else None,
-        processors=[processor],
-        tracker_config={"dataset_name": data.dataset_name, "train_examples": len(train)},
-        accelerator=accelerator,
-    )
-    result = loop.train()
+    result, final_model = train(model, prepared, data, run, flags, accelerator)
     if accelerator.is_main_process:
-        info = {
-            "command": command,
-            "dataset": data.dataset_name,
-            "train_images": len(train),
-            "validation_images": len(valid) if valid else 0,
-            "parameters": num_parameters,
-            **result.metrics,
-        }
-        Path(run.output_dir, "training_info.json").write_text(json.dumps(info, indent=2))
+        info = {"command": command, "dataset": data.dataset_name, "train_images": len(prepared.train),
+                "validation_images": valid_count, "parameters": num_parameters, **result.metrics}  # fmt: skip
+        atomic_write_text(Path(run.output_dir, TRAINING_INFO), json.dumps(info, indent=2))
         if run.push_to_hub:
-            push_captioner(run, loop.final_model, processor, data, valid_set, flags, command)
+            push_captioner(run, final_model, prepared.processor, data, prepared.valid_set, flags, command)
     return result  # (the loop has ended the process group: no barrier here)
 
 
@@ -499,6 +526,11 @@ def push_captioner(run: RunArguments, model, processor, data: DataArguments, val
 __all__ = [
     "CaptionDataset",
     "CaptionerArguments",
+    "CaptionerData",
+    "build_data",
+    "load_processor",
+    "load_splits",
+    "train",
     "build_model",
     "detect_num_channels",
     "make_collate",

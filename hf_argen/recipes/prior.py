@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import math
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,7 +50,7 @@ from ..models import (
 from ..models.vocabulary import PriorVocabulary
 from ..training.arguments import VALIDATION, DataArguments, RunArguments
 from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
-from .cards import prior_card_metrics, publish_run
+from .cards import keep_last_grid, prior_card_metrics, publish_run
 from .datasets import load_images
 from .vqvae import load_pixel_values
 
@@ -371,18 +370,22 @@ def class_names_of(dataset_name: str, split: str, data_dir=None, image_column=No
         return None
 
 
-def train_prior(
-    data: DataArguments, run: RunArguments, flags: PriorArguments, command: str | None = None
-) -> TrainResult:
-    """The run of `training/train_prior.py`: codes cached once (main process), prior trained, and the two-stage
-    model (`VQVAEPriorForImageGeneration`) saved as the output folder, with its card; pushed on request."""
+@dataclass
+class PriorData:
+    """What :func:`build_data` prepares: class-prefixed token sequences `(N, 1 + h*w)` to train and evaluate on
+    (`eval` None: no evaluation), the vocabulary and the class names (`id2label`, or None)."""
 
-    loop_args = run.loop_arguments(tracker_project_name="prior")
-    accelerator = make_accelerator(loop_args)
-    vqvae = VQVAEModel.from_pretrained(flags.vqvae).eval()
-    cache_dir = flags.cache_dir or str(Path(run.output_dir) / "codes")
+    train: torch.Tensor
+    eval: torch.Tensor | None
+    vocabulary: PriorVocabulary
+    id2label: dict | None
+
+
+def build_data(data: DataArguments, run: RunArguments, flags: PriorArguments, vqvae, accelerator) -> PriorData:
+    """Build data: the code maps of the training (and eval) images under `vqvae`, encoded once by the main process
+    and cached, as token sequences."""
     load = dict(
-        cache_dir=cache_dir,
+        cache_dir=flags.cache_dir or str(Path(run.output_dir) / "codes"),
         data_dir=data.data_dir,
         image_column=data.image_column,
         label_column=data.label_column or "label",
@@ -398,21 +401,79 @@ def train_prior(
         elif data.eval_split.lower() != "none":
             eval_dataset = load_code_dataset(vqvae, data.dataset_name, data.eval_split, **load)
             eval_codes, eval_labels = dataset_to_tensors(eval_dataset)
-    num_classes = flags.num_classes or int(labels.max()) + 1
-    with accelerator.main_process_first():
         names = class_names_of(data.dataset_name, data.dataset_split, data.data_dir, data.image_column,
                                data.label_column or "label")  # fmt: skip
-    id2label = dict(enumerate(names)) if names and len(names) == num_classes else None
+    num_classes = flags.num_classes or int(labels.max()) + 1
     vocabulary = PriorVocabulary(num_codes=vqvae.config.num_embeddings, num_classes=num_classes)
-    train_sequences = vocabulary.sequences(codes, labels)
     eval_sequences = None if eval_codes is None else vocabulary.sequences(eval_codes, eval_labels)
     if eval_sequences is not None and data.max_eval_samples:
         eval_sequences = eval_sequences[: data.max_eval_samples]
+    id2label = dict(enumerate(names)) if names and len(names) == num_classes else None
+    return PriorData(vocabulary.sequences(codes, labels), eval_sequences, vocabulary, id2label)
+
+
+def make_save_fn(vqvae, num_classes: int, id2label: dict | None = None):
+    """The final layout: one two-stage model (`vqvae` + the trained prior) with its pipeline file beside it."""
+
+    def save_fn(model, output_dir):
+        config = VQVAEPriorConfig(vqvae=vqvae.config, prior=model.config, num_classes=num_classes,
+                                  **({"id2label": id2label} if id2label else {}))  # fmt: skip
+        two_stage = VQVAEPriorForImageGeneration(config, vqvae=vqvae, prior=model)
+        atomic_save_pretrained(ClassConditionalImageGenerationPipeline(model=two_stage), output_dir)
+
+    return save_fn
+
+
+def train(prior, vqvae, prepared: PriorData, run: RunArguments, flags: PriorArguments, accelerator) -> TrainResult:
+    """Train: the shared loop on the sequences (code maps and class labels for a PixelCNN prior), NLL eval hook,
+    sample grids decoded by `vqvae`, saved as the two-stage model."""
+    vocabulary = prepared.vocabulary
+    if flags.prior == "pixelcnn":
+        train_dataset = TensorDictDataset(**pixelcnn_inputs(prepared.train, vocabulary))
+    else:
+        train_dataset = TensorDictDataset(input_ids=prepared.train, labels=prepared.train)
+    loop = TrainingLoop(
+        prior,
+        run.loop_arguments(tracker_project_name="prior"),
+        train_dataset=train_dataset,
+        eval_fn=None if prepared.eval is None else make_eval_fn(prepared.eval, batch_size=run.eval_batch_size),
+        sample_fn=None if run.no_samples else make_sample_fn(vqvae, vocabulary, num_per_class=2, seed=run.seed),
+        save_fn=make_save_fn(vqvae, vocabulary.num_classes, prepared.id2label),
+        tracker_config={"vqvae": flags.vqvae, "prior": flags.prior, **prior.config.to_dict()},
+        accelerator=accelerator,
+    )
+    return loop.train()
+
+
+def publish(result: TrainResult, prepared: PriorData, data: DataArguments, run: RunArguments, flags, command=None):
+    """Publish (main process): `training_info.json`, the last sample grid as `samples.png`, the card, the push."""
+    logger.info("final metrics: %s", json.dumps(result.metrics))
+    figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
+    metrics = []
+    if "nll_per_code" in figures:
+        codes_per_image = prepared.train.shape[1] - 1
+        metrics = prior_card_metrics(figures, data.eval_split, prepared.vocabulary.num_codes, codes_per_image)
+    images = None
+    if keep_last_grid(run.output_dir, "samples.png"):
+        images = [CardImage("samples.png", "samples", "Samples at the end of training, two per class.")]
+    info = {"command": command, "dataset": data.dataset_name, "vqvae": flags.vqvae, **result.metrics}
+    publish_run(run, info, metrics, dataset=data.dataset_name, images=images)
+
+
+def train_prior(
+    data: DataArguments, run: RunArguments, flags: PriorArguments, command: str | None = None
+) -> TrainResult:
+    """The run of `training/train_prior.py`: build data (codes cached once, main process) -> build model (the prior)
+    -> train -> publish (the two-stage model `VQVAEPriorForImageGeneration` as the output folder, with its card;
+    pushed on request)."""
+    accelerator = make_accelerator(run.loop_arguments(tracker_project_name="prior"))
+    vqvae = VQVAEModel.from_pretrained(flags.vqvae).eval()
+    prepared = build_data(data, run, flags, vqvae, accelerator)
     torch.manual_seed(run.seed)
     prior = build_prior(
         flags.prior,
-        vocabulary,
-        sequence_length=train_sequences.shape[1],
+        prepared.vocabulary,
+        sequence_length=prepared.train.shape[1],
         hidden_size=flags.hidden_size,
         num_hidden_layers=flags.num_hidden_layers,
         num_attention_heads=flags.num_attention_heads,
@@ -420,40 +481,7 @@ def train_prior(
         cell_type=flags.cell_type,
         kernel_size=flags.kernel_size,
     )
-
-    def save_fn(model, output_dir):  # the final layout: one two-stage model with its pipeline file beside it
-        config = VQVAEPriorConfig(vqvae=vqvae.config, prior=model.config, num_classes=num_classes,
-                                  **({"id2label": id2label} if id2label else {}))  # fmt: skip
-        two_stage = VQVAEPriorForImageGeneration(config, vqvae=vqvae, prior=model)
-        atomic_save_pretrained(ClassConditionalImageGenerationPipeline(model=two_stage), output_dir)
-
-    if flags.prior == "pixelcnn":
-        train_dataset = TensorDictDataset(**pixelcnn_inputs(train_sequences, vocabulary))
-    else:
-        train_dataset = TensorDictDataset(input_ids=train_sequences, labels=train_sequences)
-    loop = TrainingLoop(
-        prior,
-        loop_args,
-        train_dataset=train_dataset,
-        eval_fn=None if eval_sequences is None else make_eval_fn(eval_sequences, batch_size=run.eval_batch_size),
-        sample_fn=None if run.no_samples else make_sample_fn(vqvae, vocabulary, num_per_class=2, seed=run.seed),
-        save_fn=save_fn,
-        tracker_config={"vqvae": flags.vqvae, "prior": flags.prior, **prior.config.to_dict()},
-        accelerator=accelerator,
-    )
-    result = loop.train()
+    result = train(prior, vqvae, prepared, run, flags, accelerator)
     if accelerator.is_main_process:
-        logger.info("final metrics: %s", json.dumps(result.metrics))
-
-        figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
-        metrics = []
-        if "nll_per_code" in figures:
-            metrics = prior_card_metrics(figures, data.eval_split, vocabulary.num_codes, train_sequences.shape[1] - 1)
-        grids = sorted(Path(run.output_dir, "samples").glob("step-*.png"))
-        images = None
-        if grids:  # the final grid, where the card expects it
-            shutil.copyfile(grids[-1], Path(run.output_dir, "samples.png"))
-            images = [CardImage("samples.png", "samples", "Samples at the end of training, two per class.")]
-        info = {"command": command, "dataset": data.dataset_name, "vqvae": flags.vqvae, **result.metrics}
-        publish_run(run, info, metrics, dataset=data.dataset_name, images=images)
+        publish(result, prepared, data, run, flags, command)
     return result
