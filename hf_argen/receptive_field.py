@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .models import PixelCNNConfig, PixelCNNForImageGeneration
+
 
 def dependency_map(
     model, row: int, col: int, channel: int = 0, class_labels=None, seed: int = 0, num_probes: int = 8
@@ -63,7 +65,6 @@ def seen_pixels(
 ) -> torch.Tensor:
     """Bool `(H, W)`: the pixels the logits of pixel `(row, col)` depend on, in a randomly initialised 1-channel
     PixelCNN of `architecture` ("masked" or "gated") with `num_hidden_layers` layers after the first."""
-    from .models import PixelCNNConfig, PixelCNNForImageGeneration
 
     config = PixelCNNConfig(
         image_size=image_size,

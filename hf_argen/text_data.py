@@ -1,13 +1,12 @@
 """Text data for the causal LMs: datasets loading, a byte-level BPE tokenizer trained with `tokenizers`,
 and tokenisation into BOS ... EOS examples.
 
-Not part of the model folders (`transformer/`, `rnn/`), so remote-code copies never need it.
+Not part of the model folders (`hf_argen/models/`), so remote-code copies never need it.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 
 import datasets
@@ -15,33 +14,12 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-FORTUNES_DIR = "/usr/share/games/fortunes"
 SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<bos>", "eos_token": "<eos>"}
 
 
-def read_fortunes(directory: str = FORTUNES_DIR, exclude: Iterable[str] = ("ascii-art", "translate-me")) -> list[str]:
-    """The texts of Debian's `fortunes` files (entries separated by lines holding only '%'), stripped."""
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(
-            f"No fortunes directory at {directory!r}: install Debian's `fortunes` package "
-            "(apt-get install fortunes) or pass another dataset."
-        )
-    texts = []
-    for name in sorted(os.listdir(directory)):
-        path = os.path.join(directory, name)
-        if "." in name or name in exclude or not os.path.isfile(path):
-            continue
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            entries = re.split(r"^%$", handle.read(), flags=re.MULTILINE)
-        texts.extend(entry.strip("\n") for entry in entries if entry.strip())
-    return texts
-
-
 def load_text_dataset(name_or_path: str, split: str = "train", text_column: str = "text") -> datasets.Dataset:
-    """A `datasets.Dataset` with a `text_column`: `"fortunes"` (offline, Debian), a `save_to_disk` folder,
-    a local text/json/csv file (one example per line/record), or a Hub dataset id."""
-    if name_or_path == "fortunes":
-        return datasets.Dataset.from_dict({text_column: read_fortunes()})
+    """A `datasets.Dataset` with a `text_column`: a `save_to_disk` folder, a local text/json/csv file (one example
+    per line/record), or a Hub dataset id (named datasets such as Debian's fortunes: `hf_argen.recipes.datasets`)."""
     if os.path.isdir(name_or_path) and os.path.exists(os.path.join(name_or_path, "dataset_info.json")):
         dataset = datasets.load_from_disk(name_or_path)
     elif os.path.isfile(name_or_path):
@@ -135,7 +113,6 @@ __all__ = [
     "collate_causal_lm",
     "load_text_dataset",
     "pack_examples",
-    "read_fortunes",
     "tokenize_dataset",
     "train_tokenizer",
 ]

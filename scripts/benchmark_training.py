@@ -34,9 +34,9 @@ import torch
 
 from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
 from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
+from hf_argen.recipes.pixelcnn import pixelcnn_loss
 from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
 from hf_argen.training.loop import compile_enabled
-from hf_argen.training.pixelcnn import pixelcnn_loss
 
 logger = logging.getLogger(__name__)
 

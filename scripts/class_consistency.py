@@ -4,7 +4,7 @@ recognises the requested class in the model's samples.
 
     python scripts/class_consistency.py --model model_cards/pixelcnn-mnist --num_per_class 100 --seed 0
 
-The classifier (a small CNN, `hf_argen.evaluation.build_mnist_classifier`) is trained on the MNIST training
+The classifier (a small CNN, `hf_argen.recipes.classifier.build_mnist_classifier`) is trained on the MNIST training
 split on first use and cached at --classifier_path; its own test accuracy is printed next to the figure.
 """
 
@@ -39,7 +39,7 @@ def main(argv=None):
     device = resolve_device(args.device)
 
     from hf_argen import PixelCNNForImageGeneration, PixelCNNImageProcessor, make_grid
-    from hf_argen.evaluation import class_consistency, classifier_accuracy, load_mnist_classifier, mnist_tensors
+    from hf_argen.recipes.classifier import class_consistency, classifier_accuracy, load_mnist_classifier, mnist_tensors
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)

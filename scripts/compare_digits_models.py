@@ -35,8 +35,8 @@ from hf_argen import (
 )
 from hf_argen.atomic import atomic_write_text
 from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
-from hf_argen.data import digits_split_indices
 from hf_argen.evaluation import independent_categorical_log_likelihood
+from hf_argen.recipes.mnist import digits_split_indices
 from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
 
 NUM_LEVELS, SIZE = 17, 8

@@ -14,7 +14,7 @@ Rows:
 
 Encoder, decoder, commitment weight, optimiser, seed and data order are identical; only the quantiser differs.
 Each model is trained by the shared loop (`hf_argen.training.TrainingLoop`) and evaluated on the test split with
-`hf_argen.training.vqvae.evaluate_vqvae`. Prints a Markdown table.
+`hf_argen.recipes.vqvae.evaluate_vqvae`. Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -102,8 +102,8 @@ def main(argv=None):
     args = parse_args(argv)
     device = resolve_device(args.device)
     from hf_argen import VQVAEConfig, VQVAEModel
+    from hf_argen.recipes.vqvae import evaluate_vqvae, load_pixel_values
     from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
-    from hf_argen.training.vqvae import evaluate_vqvae, load_pixel_values
 
     logging.basicConfig(level=logging.WARNING)
     if args.num_threads:

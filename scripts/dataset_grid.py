@@ -25,9 +25,10 @@ def main(argv=None):
         raise ValueError(f"--num_per_class must be >= 1, got {args.num_per_class}.")
 
     from hf_argen import make_grid
-    from hf_argen.data import label_names_of, load_image_dataset
+    from hf_argen.data import label_names_of
+    from hf_argen.recipes.datasets import load_images
 
-    dataset = load_image_dataset(args.dataset_name, split=args.split, data_dir=args.data_dir)
+    dataset = load_images(args.dataset_name, split=args.split, data_dir=args.data_dir)
     names = label_names_of(dataset)
     if names is None:
         raise ValueError(f"{args.dataset_name}:{args.split} has no labels to sort its images by.")

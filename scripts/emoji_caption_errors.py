@@ -72,8 +72,8 @@ def main(argv=None):
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from hf_argen.caption_data import load_caption_dataset
     from hf_argen.caption_evaluation import generate_captions, nearest_neighbour_captions, normalize_caption
+    from hf_argen.recipes.datasets import load_captions
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
@@ -83,7 +83,7 @@ def main(argv=None):
     device = resolve_device(args.device)
     model = AutoModelForImageTextToText.from_pretrained(args.model).to(device).eval()
     processor = AutoProcessor.from_pretrained(args.model)
-    test = load_caption_dataset("emoji", args.vendor, data_dir=args.data_dir)
+    test = load_captions("emoji", args.vendor, data_dir=args.data_dir)
     codes = set(test["unified"])  # the gallery holds every emoji the vendor draws, not only the captioned ones
     test = test.select(range(0, len(test), args.stride))
     references = [normalize_caption(t) for t in test["text"]]
@@ -91,7 +91,7 @@ def main(argv=None):
         normalize_caption(t)
         for t in generate_captions(model, processor, test["image"], args.batch_size, args.num_beams, progress=True)
     ]
-    gallery = [load_caption_dataset("emoji", v, data_dir=args.data_dir) for v in args.gallery_vendors]
+    gallery = [load_captions("emoji", v, data_dir=args.data_dir) for v in args.gallery_vendors]
     images, texts = [], []
     for part in gallery:
         keep = [i for i, code in enumerate(part["unified"]) if code in codes]

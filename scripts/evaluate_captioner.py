@@ -73,8 +73,9 @@ def main(argv=None):
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from hf_argen.caption_data import EMOJI_VENDORS, HELD_OUT_PAIRS
-    from hf_argen.caption_evaluation import evaluate_captioner_on_dataset
+    from hf_argen.recipes.captioner_evaluation import evaluate_captioner_on_dataset
+    from hf_argen.recipes.emoji import EMOJI_VENDORS
+    from hf_argen.recipes.mnist import HELD_OUT_PAIRS
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
@@ -97,7 +98,7 @@ def main(argv=None):
         )
     write_json(args.output_json, rows)
     if args.write_card:
-        from hf_argen.hub import write_captioner_model_card
+        from hf_argen.recipes.cards import write_captioner_model_card
 
         folder = Path(args.model)
         if not (folder / "config.json").is_file():

@@ -109,7 +109,7 @@ def consistency_command(figures: dict) -> str:
 
 def write_card(args, metrics: dict, conditional: bool) -> None:
     """The folder's README.md with the figures just measured (and a class consistency measured before)."""
-    from hf_argen.hub import class_consistency_card_metric, pixelcnn_card_metrics, write_card_for_folder
+    from hf_argen.recipes.cards import class_consistency_card_metric, pixelcnn_card_metrics, write_card_for_folder
 
     command = (f"python scripts/evaluate_pixelcnn.py --model {args.model[0]} --dataset_name {args.dataset_name} "
                f"--split {args.split}")  # fmt: skip
@@ -132,10 +132,10 @@ def write_card(args, metrics: dict, conditional: bool) -> None:
 
 def training_class_prior(args, num_classes: int) -> torch.Tensor:
     """Class frequencies `(num_classes,)` of the training split of `--dataset_name`."""
-    from hf_argen.data import load_image_dataset
     from hf_argen.evaluation import class_frequencies
+    from hf_argen.recipes.datasets import load_images
 
-    train = load_image_dataset(
+    train = load_images(
         args.dataset_name,
         split="train",
         data_dir=args.data_dir,
@@ -154,8 +154,9 @@ def main(argv=None):
     device = resolve_device(args.device)
 
     from hf_argen import PixelCNNForImageGeneration, PixelCNNImageProcessor
-    from hf_argen.data import encode_images, load_image_dataset
+    from hf_argen.data import encode_images
     from hf_argen.evaluation import pixelcnn_likelihood_report
+    from hf_argen.recipes.datasets import load_images
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
@@ -169,7 +170,7 @@ def main(argv=None):
         ):
             raise ValueError("--model: ensemble members must share image size, channels, levels and classes.")
     processor = PixelCNNImageProcessor.from_model_config(config)
-    dataset = load_image_dataset(
+    dataset = load_images(
         args.dataset_name,
         split=args.split,
         data_dir=args.data_dir,

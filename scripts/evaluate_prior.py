@@ -63,8 +63,9 @@ def main(argv=None):
     import torch
 
     from hf_argen import VQImageGenerationPipeline
-    from hf_argen.hub import CardImage, prior_card_metrics, write_card_for_folder
-    from hf_argen.training.prior import dataset_to_tensors, evaluate_prior, load_code_dataset
+    from hf_argen.hub import CardImage
+    from hf_argen.recipes.cards import prior_card_metrics, write_card_for_folder
+    from hf_argen.recipes.prior import dataset_to_tensors, evaluate_prior, load_code_dataset
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
@@ -105,7 +106,12 @@ def main(argv=None):
 
     consistency = None
     if args.classifier_path:
-        from hf_argen.evaluation import class_consistency, classifier_accuracy, load_mnist_classifier, mnist_tensors
+        from hf_argen.recipes.classifier import (
+            class_consistency,
+            classifier_accuracy,
+            load_mnist_classifier,
+            mnist_tensors,
+        )
 
         classifier = load_mnist_classifier(args.classifier_path, args.data_dir, device=device)
         test_x, test_y = mnist_tensors("test", args.data_dir)

@@ -20,7 +20,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, pipeline
 
 import hf_argen  # noqa: F401  (registers the Auto classes)
 from hf_argen.cli import add_device_argument, resolve_device, run_cli, script_parser, write_json
-from hf_argen.text_data import collate_causal_lm, load_text_dataset, tokenize_dataset
+from hf_argen.recipes.datasets import load_texts
+from hf_argen.text_data import collate_causal_lm, tokenize_dataset
 
 
 def parse_args(argv=None):
@@ -54,7 +55,7 @@ def parse_args(argv=None):
 
 @torch.no_grad()
 def validation_nll(model, tokenizer, args) -> tuple[float, int]:
-    dataset = load_text_dataset(args.dataset_name, "train", args.text_column)
+    dataset = load_texts(args.dataset_name, "train", args.text_column)
     held_out = dataset.train_test_split(test_size=args.validation_fraction, seed=args.seed)["test"]
     examples = list(tokenize_dataset(held_out, tokenizer, args.max_length, args.text_column))
     total, count = 0.0, 0
@@ -136,7 +137,8 @@ def main(argv=None):
 
 
 def write_card(args, figures: dict, samples: list[str], generation_config) -> None:
-    from hf_argen.hub import CardSection, causal_lm_card_metrics, read_training_info, write_card_for_folder
+    from hf_argen.hub import CardSection, read_training_info
+    from hf_argen.recipes.cards import causal_lm_card_metrics, write_card_for_folder
 
     command = f"python scripts/evaluate_text_model.py --model {args.model}"
     for name, default in (("dataset_name", "fortunes"), ("validation_fraction", 0.05), ("max_length", 128),

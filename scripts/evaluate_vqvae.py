@@ -63,8 +63,8 @@ def main(argv=None):
     device = resolve_device(args.device)
     from transformers import AutoModel
 
-    from hf_argen.hub import vqvae_card_metrics, write_card_for_folder
-    from hf_argen.training.vqvae import evaluate_vqvae, load_pixel_values, reconstruction_grid
+    from hf_argen.recipes.cards import vqvae_card_metrics, write_card_for_folder
+    from hf_argen.recipes.vqvae import evaluate_vqvae, load_pixel_values, reconstruction_grid
 
     if args.num_threads:
         torch.set_num_threads(args.num_threads)

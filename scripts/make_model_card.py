@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """(Re)write a saved model folder's README.md (model card with a `model-index`) from the figures an evaluation
 script measured, and optionally its sample grid. Works for every hf_argen model kind (PixelCNN, VQ-VAE, two-stage,
-causal LM): the card is written by `hf_argen.hub.write_card_for_folder`.
+causal LM): the card is written by `hf_argen.recipes.cards.write_card_for_folder`.
 
     python scripts/evaluate_pixelcnn.py --model model_cards/pixelcnn-digits --output_json eval.json
     python scripts/make_model_card.py --model model_cards/pixelcnn-digits --metrics_json eval.json \
@@ -42,7 +42,7 @@ def main(argv=None):
     parser.add_argument("--eval_command", default=None, help="the measuring command (default: rebuilt from the JSON)")
     args = parser.parse_args(argv)
 
-    from hf_argen.hub import card_metrics, model_kind, write_card_for_folder, write_sample_grid
+    from hf_argen.recipes.cards import card_metrics, model_kind, write_card_for_folder, write_sample_grid
 
     folder = Path(args.model)
     config = json.loads((folder / "config.json").read_text())

@@ -33,11 +33,12 @@ def main(argv=None):
         raise ValueError(f"--alpha must be > 0, got {args.alpha}.")
 
     from hf_argen import PixelCNNImageProcessor
-    from hf_argen.data import encode_images, load_image_dataset, num_classes_of
-    from hf_argen.training.pixelcnn import DEFAULT_LEVELS
+    from hf_argen.data import encode_images, num_classes_of
+    from hf_argen.recipes.datasets import load_images
+    from hf_argen.recipes.pixelcnn import DEFAULT_LEVELS
 
-    train = load_image_dataset(args.dataset_name, split="train", data_dir=args.data_dir)
-    test = load_image_dataset(args.dataset_name, split=args.split, data_dir=args.data_dir)
+    train = load_images(args.dataset_name, split="train", data_dir=args.data_dir)
+    test = load_images(args.dataset_name, split=args.split, data_dir=args.data_dir)
     first = train[0]["image"]
     processor = PixelCNNImageProcessor(
         num_levels=args.num_levels or DEFAULT_LEVELS.get(args.dataset_name, 256),

@@ -21,15 +21,8 @@ from hf_argen import (
     VQVAEConfig,
     VQVAEPriorConfig,
 )
-from hf_argen.caption_data import load_caption_dataset, standardize_caption_columns
-from hf_argen.data import (
-    load_digits_dataset,
-    load_idx_dataset,
-    load_image_dataset,
-    mnist_to_digits_levels,
-    read_idx,
-    standardize_columns,
-)
+from hf_argen.caption_data import standardize_caption_columns
+from hf_argen.data import standardize_columns
 from hf_argen.models import (
     CaptionerConfig,
     CaptionerImageProcessor,
@@ -38,6 +31,8 @@ from hf_argen.models import (
     ImageCaptioningPipeline,
     train_caption_tokenizer,
 )
+from hf_argen.recipes.datasets import load_captions, load_images
+from hf_argen.recipes.mnist import load_digits_dataset, load_idx_dataset, mnist_to_digits_levels, read_idx
 from hf_argen.training import LoopArguments
 
 # Configs are strict dataclasses in transformers 5: a value of the wrong type raises huggingface_hub's
@@ -338,8 +333,8 @@ CASES = [
         "batch_sizes",
     ),
     # ---- dataset loading -------------------------------------------------------------------------------------
-    ("data-folder-missing", lambda: load_image_dataset("/nonexistent/folder"), "/nonexistent/folder"),
-    ("data-digits-split", lambda: load_image_dataset("digits", split="validation"), "split"),
+    ("data-folder-missing", lambda: load_images("/nonexistent/folder"), "/nonexistent/folder"),
+    ("data-digits-split", lambda: load_images("digits", split="validation"), "split"),
     ("data-idx-split", lambda: load_idx_dataset("mnist", split="dev"), "split"),
     ("data-idx-file-missing", lambda: read_idx("/nonexistent.idx"), "nonexistent.idx"),
     ("data-mnist-fit", lambda: mnist_to_digits_levels(np.zeros((1, 28, 28), np.uint8), fit="x"), "fit"),
@@ -548,12 +543,12 @@ CASES = [
     ),
     ("train-captioner-label_smoothing-1", lambda: train_captioner_cli("--label_smoothing", "1"), "label_smoothing"),
     # ---- captioner: dataset loading ---------------------------------------------------------------------------
-    ("caption-data-folder-missing", lambda: load_caption_dataset("/nonexistent/captions"), "/nonexistent/captions"),
-    ("caption-data-folder-empty", lambda: load_caption_dataset(str(folder("empty"))), str(folder("empty"))),
-    ("caption-data-folder-split", lambda: load_caption_dataset(str(folder("captioned")), split="test"), "split"),
+    ("caption-data-folder-missing", lambda: load_captions("/nonexistent/captions"), "/nonexistent/captions"),
+    ("caption-data-folder-empty", lambda: load_captions(str(folder("empty"))), str(folder("empty"))),
+    ("caption-data-folder-split", lambda: load_captions(str(folder("captioned")), split="test"), "split"),
     (
         "caption-data-caption_column-missing",
-        lambda: load_caption_dataset(str(folder("captioned")), caption_column="caption"),
+        lambda: load_captions(str(folder("captioned")), caption_column="caption"),
         "caption_column",
     ),
     (
@@ -567,32 +562,32 @@ CASES = [
         lambda: standardize_caption_columns(caption_dataset(text=["a"]), image_column="picture"),
         "image_column",
     ),
-    ("caption-data-scenes-split", lambda: load_caption_dataset("mnist_scenes", "validation"), "split"),
+    ("caption-data-scenes-split", lambda: load_captions("mnist_scenes", "validation"), "split"),
     (
         "caption-data-scenes-num_scenes-0",
-        lambda: load_caption_dataset("mnist_scenes", "test", num_scenes=0),
+        lambda: load_captions("mnist_scenes", "test", num_scenes=0),
         "num_scenes",
     ),
     (
         "caption-data-scenes-no-files",
-        lambda: load_caption_dataset("mnist_scenes", "test", data_dir=str(folder("empty"))),
+        lambda: load_captions("mnist_scenes", "test", data_dir=str(folder("empty"))),
         "mnist",
     ),
     (
         "caption-data-scenes-held_out_pairs",
-        lambda: load_caption_dataset("mnist_scenes", "test", held_out_pairs=((1, 1),)),
+        lambda: load_captions("mnist_scenes", "test", held_out_pairs=((1, 1),)),
         "held_out_pairs",
     ),
-    ("caption-data-emoji-split", lambda: load_caption_dataset("emoji", "validation"), "split"),
-    ("caption-data-emoji-test_vendor", lambda: load_caption_dataset("emoji", test_vendor="microsoft"), "test_vendor"),
+    ("caption-data-emoji-split", lambda: load_captions("emoji", "validation"), "split"),
+    ("caption-data-emoji-test_vendor", lambda: load_captions("emoji", test_vendor="microsoft"), "test_vendor"),
     (
         "caption-data-emoji-no-files",
-        lambda: load_caption_dataset("emoji", "test", data_dir=str(folder("empty"))),
+        lambda: load_captions("emoji", "test", data_dir=str(folder("empty"))),
         "emoji",
     ),
     (
         "caption-data-options-for-a-folder",
-        lambda: load_caption_dataset(str(folder("captioned")), num_scenes=3),
+        lambda: load_captions(str(folder("captioned")), num_scenes=3),
         "num_scenes",
     ),
 ]

@@ -241,9 +241,9 @@ def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypat
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from hf_argen import hub
-    from hf_argen.caption_data import load_caption_dataset
+    from hf_argen.recipes.captioning import CaptionerArguments, push_captioner
+    from hf_argen.recipes.datasets import load_captions
     from hf_argen.training.arguments import DataArguments, RunArguments
-    from hf_argen.training.captioning import CaptionerArguments, push_captioner
 
     data, out, _ = trained
     folder = tmp_path / "push"
@@ -253,7 +253,7 @@ def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypat
     run = RunArguments(output_dir=str(folder), push_to_hub=True, hub_model_id="user/shapes", eval_batch_size=16)
     model = AutoModelForImageTextToText.from_pretrained(folder)
     processor = AutoProcessor.from_pretrained(folder)
-    valid = load_caption_dataset(str(data), "test")
+    valid = load_captions(str(data), "test")
     push_captioner(
         run,
         model,
@@ -304,7 +304,8 @@ def test_nearest_neighbour_baseline():
 
 
 def test_random_affine_and_collate():
-    from hf_argen.training.captioning import CaptionerArguments, make_collate, random_affine
+    from hf_argen.recipes.augmentation import random_affine
+    from hf_argen.recipes.captioning import CaptionerArguments, make_collate
 
     x = torch.rand(4, 3, 16, 16)
     assert torch.allclose(random_affine(x, 0.0, 0.0, 0.0), x, atol=1e-5)
@@ -319,10 +320,8 @@ def test_random_affine_and_collate():
 
 
 def test_augmentations_keep_shape_range_and_do_what_they_say():
-    from hf_argen.training.captioning import (
-        CaptionerArguments,
+    from hf_argen.recipes.augmentation import (
         augment_images,
-        make_collate,
         random_blur,
         random_channel_gain,
         random_color,
@@ -330,6 +329,7 @@ def test_augmentations_keep_shape_range_and_do_what_they_say():
         random_erase,
         random_morphology,
     )
+    from hf_argen.recipes.captioning import CaptionerArguments, make_collate
 
     torch.manual_seed(0)
     x = torch.ones(6, 3, 16, 16)  # white background, a dark red square and a grey bar
@@ -390,7 +390,7 @@ def test_augmentations_keep_shape_range_and_do_what_they_say():
 
 
 def test_emoji_skin_tone_parses_one_tone_and_no_tone():
-    from hf_argen.caption_data import emoji_skin_tone
+    from hf_argen.recipes.emoji import emoji_skin_tone
 
     assert emoji_skin_tone("1F44B-1F3FD") == ("1F44B", 2)
     assert emoji_skin_tone("1f46b-1f3ff") == ("1F46B", 4)
@@ -419,7 +419,7 @@ def _skin_images():
 
 
 def test_find_skin_masks_the_pixels_that_change_with_the_tone():
-    from hf_argen.training.captioning import find_skin
+    from hf_argen.recipes.augmentation import find_skin
 
     pixels, vendors, unified, palettes = _skin_images()
     skin = find_skin(pixels, vendors, unified)
@@ -437,13 +437,8 @@ def test_find_skin_masks_the_pixels_that_change_with_the_tone():
 
 
 def test_random_skin_palette_recolours_only_skin_within_the_vendors_colours():
-    from hf_argen.training.captioning import (
-        CaptionDataset,
-        CaptionerArguments,
-        find_skin,
-        make_collate,
-        random_skin_palette,
-    )
+    from hf_argen.recipes.augmentation import find_skin, random_skin_palette
+    from hf_argen.recipes.captioning import CaptionDataset, CaptionerArguments, make_collate
 
     torch.manual_seed(0)
     pixels, vendors, unified, palettes = _skin_images()
@@ -473,7 +468,7 @@ def test_random_skin_palette_recolours_only_skin_within_the_vendors_colours():
 
 
 def test_label_smoothing_loss():
-    from hf_argen.training.captioning import make_compute_loss
+    from hf_argen.recipes.captioning import make_compute_loss
 
     assert make_compute_loss(0.0) is None
     torch.manual_seed(0)
@@ -509,12 +504,12 @@ def test_label_smoothing_loss():
 
 
 def test_emoji_vendor_flags_choose_the_training_vendors(monkeypatch):
-    from hf_argen.training import captioning
+    from hf_argen.recipes import captioning
     from hf_argen.training.arguments import DataArguments
 
     seen = {}
     monkeypatch.setattr(
-        "hf_argen.caption_data.load_caption_dataset",
+        "hf_argen.recipes.captioning.load_captions",
         lambda name, split, data_dir=None, **kw: seen.update(kw) or "loaded",
     )
     flags = captioning.CaptionerArguments(emoji_vendors=["apple", "google", "twitter"], test_vendor="twitter")
@@ -570,7 +565,7 @@ def test_closed_vocabulary_decoding_writes_only_allowed_captions():
 
 
 def test_detect_num_channels():
-    from hf_argen.training.captioning import detect_num_channels
+    from hf_argen.recipes.captioning import detect_num_channels
 
     assert detect_num_channels([Image.new("L", (4, 4))] * 3) == 1
     assert detect_num_channels([Image.new("L", (4, 4)), Image.new("RGBA", (4, 4))]) == 3
@@ -606,7 +601,7 @@ def test_validation_with_more_processes_than_images_skips_the_empty_shard():
 
     from reliability_models import caption_tokenizer, captioner
 
-    from hf_argen.training.captioning import CaptionDataset, make_collate, make_eval_fn
+    from hf_argen.recipes.captioning import CaptionDataset, make_collate, make_eval_fn
 
     tokenizer = caption_tokenizer()
     model = captioner(tokenizer)

@@ -20,7 +20,6 @@ from transformers import (
 )
 
 import hf_argen  # noqa: F401  (registers the Auto classes and the image-captioning task)
-from hf_argen.caption_data import HELD_OUT_PAIRS, load_caption_dataset, scene_pairs
 from hf_argen.models import (
     CaptionerConfig,
     CaptionerForConditionalGeneration,
@@ -30,6 +29,8 @@ from hf_argen.models import (
     train_caption_tokenizer,
 )
 from hf_argen.models.modeling_captioner import mix_feature_statistics
+from hf_argen.recipes.datasets import load_captions
+from hf_argen.recipes.mnist import HELD_OUT_PAIRS, scene_pairs
 
 CAPTIONS = ["a red square", "a blue circle", "a green bar", "a big red circle on a blue square", "white"]
 
@@ -390,12 +391,12 @@ def test_mnist_scenes_hold_out_pairs_and_use_test_images_only(tmp_path):
     _write_idx(tmp_path, "train", np.full((40, 28, 28), 100, np.uint8), labels)  # train digits: value 100
     _write_idx(tmp_path, "t10k", np.full((40, 28, 28), 200, np.uint8), labels)  # test digits: value 200
     held = {frozenset(p) for p in HELD_OUT_PAIRS}
-    train = load_caption_dataset("mnist_scenes", "train", data_dir=tmp_path, num_scenes=200)
+    train = load_captions("mnist_scenes", "train", data_dir=tmp_path, num_scenes=200)
     assert set(train.column_names) >= {"image", "text"} and len(train) == 200
     assert all(frozenset((a, b)) not in held for a, b in zip(train["first"], train["second"]))
     assert {np.asarray(image).max() for image in train["image"]} == {100}
     for split in ("test", "test_held_out_pairs"):
-        test = load_caption_dataset("mnist_scenes", split, data_dir=tmp_path, num_scenes=50)
+        test = load_captions("mnist_scenes", split, data_dir=tmp_path, num_scenes=50)
         assert {np.asarray(image).max() for image in test["image"]} == {200}
         assert all((frozenset((a, b)) in held) == (split != "test") for a, b in zip(test["first"], test["second"]))
     row = test[0]
@@ -404,10 +405,10 @@ def test_mnist_scenes_hold_out_pairs_and_use_test_images_only(tmp_path):
     )
     assert row["text"] == expected and row["image"].size == (64, 64)
     assert len(scene_pairs("test_held_out_pairs")) == 2 * len(HELD_OUT_PAIRS)
-    again = load_caption_dataset("mnist_scenes", "train", data_dir=tmp_path, num_scenes=200)
+    again = load_captions("mnist_scenes", "train", data_dir=tmp_path, num_scenes=200)
     assert again["text"] == train["text"]
     with pytest.raises(ValueError, match="split"):
-        load_caption_dataset("mnist_scenes", "validation", data_dir=tmp_path)
+        load_captions("mnist_scenes", "validation", data_dir=tmp_path)
 
 
 def test_imagefolder_and_save_to_disk_caption_datasets(tmp_path):
@@ -420,16 +421,16 @@ def test_imagefolder_and_save_to_disk_caption_datasets(tmp_path):
         Image.new("RGB", (8, 8), (i * 200, 0, 0)).save(folder / f"{i}.png")
         rows.append(json.dumps({"file_name": f"{i}.png", "text": caption}))
     (folder / "metadata.jsonl").write_text("\n".join(rows) + "\n")
-    dataset = load_caption_dataset(str(folder))
+    dataset = load_captions(str(folder))
     assert dataset.column_names == ["image", "text"] and sorted(dataset["text"]) == ["a blue circle", "a red square"]
     renamed = dataset.rename_column("text", "description")
     renamed.save_to_disk(str(tmp_path / "disk"))
-    loaded = load_caption_dataset(str(tmp_path / "disk"), caption_column="description")
+    loaded = load_captions(str(tmp_path / "disk"), caption_column="description")
     assert loaded.column_names == ["image", "text"] and loaded["text"] == renamed["description"]
     with pytest.raises(ValueError, match="caption"):
-        load_caption_dataset(str(tmp_path / "disk"))
+        load_captions(str(tmp_path / "disk"))
     with pytest.raises(ValueError, match="split"):
-        load_caption_dataset(str(folder), split="test")
+        load_captions(str(folder), split="test")
     assert isinstance(loaded, datasets.Dataset)
 
 
@@ -459,23 +460,23 @@ def test_emoji_dataset_split_by_vendor_rgba_on_white(tmp_path):
         (package / "img" / vendor / "64").mkdir(parents=True)
         for name in ("1f600.png", "1f44b.png", "1f44b-1f3fb.png"):
             Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(package / "img" / vendor / "64" / name)
-    train = load_caption_dataset("emoji", "train", data_dir=tmp_path)
+    train = load_captions("emoji", "train", data_dir=tmp_path)
     assert sorted(set(train["vendor"])) == ["apple", "google", "twitter"]
     assert "waving hand sign: light skin tone" in train["text"] and "grinning face" in train["text"]
     assert np.asarray(train[0]["image"]).min() == 255 and train[0]["image"].mode == "RGB"  # transparent -> white
-    test = load_caption_dataset("emoji", "test", data_dir=tmp_path)
+    test = load_captions("emoji", "test", data_dir=tmp_path)
     assert test["text"] == ["grinning face"] and test["vendor"] == ["facebook"]
     # leave-one-vendor-out validation: train on two vendors, validate on a third
-    two = load_caption_dataset(
+    two = load_captions(
         "emoji", "train", data_dir=tmp_path, vendors=("apple", "google", "twitter"), test_vendor="twitter"
     )
     assert sorted(set(two["vendor"])) == ["apple", "google"]
     with pytest.raises(ValueError, match="vendors"):
-        load_caption_dataset("emoji", "train", data_dir=tmp_path, vendors=("apple", "google"), test_vendor="twitter")
+        load_captions("emoji", "train", data_dir=tmp_path, vendors=("apple", "google"), test_vendor="twitter")
     with pytest.raises(ValueError, match="split"):
-        load_caption_dataset("emoji", "validation", data_dir=tmp_path)
+        load_captions("emoji", "validation", data_dir=tmp_path)
     with pytest.raises(ValueError, match="No emoji data"):
-        load_caption_dataset("emoji", "train", data_dir=tmp_path / "nothing")
+        load_captions("emoji", "train", data_dir=tmp_path / "nothing")
 
 
 def _emoji_release(folder, version, entries, vendors, colour):
@@ -518,7 +519,7 @@ def test_emoji_extra_releases_join_train_only_named_by_the_main_release(tmp_path
     _emoji_release(tmp_path / "google-3" / "package", "3.0.0", old, ("google",), (255, 0, 0, 255))
     _emoji_release(tmp_path / "facebook-3" / "package", "3.0.0", old, ("facebook",), (0, 255, 0, 255))
     extra = [tmp_path / "google-3" / "package"]
-    train = load_caption_dataset("emoji", "train", data_dir=tmp_path, extra_releases=extra)
+    train = load_captions("emoji", "train", data_dir=tmp_path, extra_releases=extra)
     old_rows = [i for i, vendor in enumerate(train["vendor"]) if vendor == "google@3.0.0"]
     assert len(train) == 9 + 3 and len(old_rows) == 3
     assert sorted(train[i]["text"] for i in old_rows) == [
@@ -530,12 +531,12 @@ def test_emoji_extra_releases_join_train_only_named_by_the_main_release(tmp_path
     assert "2764-FE0F" in [train[i]["unified"] for i in old_rows]
     assert np.asarray(train[old_rows[0]]["image"])[0, 0].tolist() == [255, 0, 0]  # the old drawing
     # other splits ignore them, and the test vendor's drawings in another release are never used
-    test = load_caption_dataset("emoji", "test", data_dir=tmp_path, extra_releases=extra)
+    test = load_captions("emoji", "test", data_dir=tmp_path, extra_releases=extra)
     assert set(test["vendor"]) == {"facebook"} and len(test) == 3
     with pytest.raises(ValueError, match="extra_releases.*test vendor 'facebook'"):
-        load_caption_dataset("emoji", "train", data_dir=tmp_path, extra_releases=[tmp_path / "facebook-3" / "package"])
+        load_captions("emoji", "train", data_dir=tmp_path, extra_releases=[tmp_path / "facebook-3" / "package"])
     with pytest.raises(ValueError, match="extra_releases.*no emoji.json"):
-        load_caption_dataset("emoji", "train", data_dir=tmp_path, extra_releases=[tmp_path / "nothing"])
+        load_captions("emoji", "train", data_dir=tmp_path, extra_releases=[tmp_path / "nothing"])
 
 
 def test_emoji_other_drawing_styles_join_train_but_never_the_test_vendors_family(tmp_path):
@@ -559,7 +560,7 @@ def test_emoji_other_drawing_styles_join_train_but_never_the_test_vendors_family
     for stem, colour in [("1f34e", (1, 2, 3, 255)), ("1f468-2764-1f468", (4, 5, 6, 255)), ("1f999", (7, 8, 9, 255))]:
         Image.new("RGBA", (64, 64), colour).save(assets / f"{stem}.png")
     old_release = [tmp_path / "old" / "package"]
-    train = load_caption_dataset(
+    train = load_captions(
         "emoji",
         "train",
         data_dir=tmp_path,
@@ -576,10 +577,7 @@ def test_emoji_other_drawing_styles_join_train_but_never_the_test_vendors_family
     assert {row["unified"] for row in by_vendor["joy"]} == {"1F34E", "1F468-200D-2764-FE0F-200D-1F468"}
     apple_row = next(row for row in by_vendor["joy"] if row["text"] == "red apple")
     assert np.asarray(apple_row["image"])[0, 0].tolist() == [1, 2, 3]
-    assert (
-        "joy"
-        not in load_caption_dataset("emoji", "test", data_dir=tmp_path, extra_image_dirs=[f"joy={assets}"])["vendor"]
-    )
+    assert "joy" not in load_captions("emoji", "test", data_dir=tmp_path, extra_image_dirs=[f"joy={assets}"])["vendor"]
     for extra, match in [
         ({"extra_releases": old_release, "extra_vendors": ["messenger"]}, r"extra_vendors.*\['messenger'\]"),
         ({"extra_releases": old_release, "extra_vendors": ["google"]}, r"extra_vendors.*\['google'\]"),
@@ -589,7 +587,7 @@ def test_emoji_other_drawing_styles_join_train_but_never_the_test_vendors_family
         ({"extra_image_dirs": [f"joy={tmp_path / 'nothing'}"]}, "holds no PNG"),
     ]:
         with pytest.raises(ValueError, match=match):
-            load_caption_dataset("emoji", "train", data_dir=tmp_path, **extra)
+            load_captions("emoji", "train", data_dir=tmp_path, **extra)
 
 
 def test_resnet_encoder_grid_blocks_and_config_errors(tmp_path):

@@ -9,14 +9,8 @@ import torch
 from transformers import AutoTokenizer, pipeline
 
 from hf_argen import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
-from hf_argen.text_data import (
-    collate_causal_lm,
-    load_text_dataset,
-    pack_examples,
-    read_fortunes,
-    tokenize_dataset,
-    train_tokenizer,
-)
+from hf_argen.recipes.datasets import load_texts, read_fortunes
+from hf_argen.text_data import collate_causal_lm, pack_examples, tokenize_dataset, train_tokenizer
 
 TEXTS = ["the cat sat on the mat.", "a dog ran far away!"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,9 +62,9 @@ def test_read_fortunes_splits_on_percent_lines(tmp_path):
         read_fortunes(str(tmp_path / "missing"))
     text_file = tmp_path / "lines.txt"
     text_file.write_text("a\nb\n")
-    assert load_text_dataset(str(text_file))["text"] == ["a", "b"]
+    assert load_texts(str(text_file))["text"] == ["a", "b"]
     with pytest.raises(ValueError, match="text_column"):
-        load_text_dataset(str(text_file), text_column="body")
+        load_texts(str(text_file), text_column="body")
 
 
 def _memorise(model, tokenizer, steps=120):

@@ -9,15 +9,10 @@ import torch
 from PIL import Image
 
 from hf_argen import PixelCNNImageProcessor
-from hf_argen.data import (
-    DATA_DIR_ENV,
-    encode_images,
-    find_idx_dir,
-    load_image_dataset,
-    mnist_to_digits_levels,
-    num_classes_of,
-    read_idx,
-)
+from hf_argen.data import encode_images, num_classes_of
+from hf_argen.recipes.datasets import load_images
+from hf_argen.recipes.mnist import find_idx_dir, mnist_to_digits_levels, read_idx
+from hf_argen.recipes.sources import DATA_DIR_ENV
 
 
 def _write_idx(path, array: np.ndarray, compress: bool = False):
@@ -31,7 +26,7 @@ def _write_idx(path, array: np.ndarray, compress: bool = False):
 def test_digits_fixed_split_sizes_labels_and_levels():
     from sklearn.datasets import load_digits
 
-    train, test = load_image_dataset("digits", "train"), load_image_dataset("digits", "test")
+    train, test = load_images("digits", "train"), load_images("digits", "test")
     assert (len(train), len(test)) == (1437, 360)
     assert num_classes_of(train) == 10 and set(train["source"]) == {"digits"}
     processor = PixelCNNImageProcessor(num_levels=17)
@@ -42,7 +37,7 @@ def test_digits_fixed_split_sizes_labels_and_levels():
     assert test["label"] == digits.target[::5].tolist()
     np.testing.assert_array_equal(encode_images(train, processor)[:4, 0].numpy(), digits.images[[1, 2, 3, 4]])
     with pytest.raises(ValueError, match="split"):
-        load_image_dataset("digits", "validation")
+        load_images("digits", "validation")
 
 
 def test_read_idx_plain_gzip_and_corrupt(tmp_path):
@@ -69,12 +64,12 @@ def test_mnist_from_tiny_idx_files_via_data_dir_and_env(tmp_path, monkeypatch):
         _write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
         _write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
-    dataset = load_image_dataset("mnist", "test", data_dir=tmp_path)  # finds the `mnist` subfolder
+    dataset = load_images("mnist", "test", data_dir=tmp_path)  # finds the `mnist` subfolder
     assert len(dataset) == 5 and dataset["label"] == labels.tolist()
     np.testing.assert_array_equal(np.asarray(dataset[2]["image"]), images[2])
     monkeypatch.setenv(DATA_DIR_ENV, str(folder))
-    assert len(load_image_dataset("ylecun/mnist", "train")) == 5
-    converted = load_image_dataset("mnist_digits", "train")
+    assert len(load_images("ylecun/mnist", "train")) == 5
+    converted = load_images("mnist_digits", "train")
     assert set(converted["source"]) == {"mnist"}
     assert encode_images(converted, PixelCNNImageProcessor(num_levels=17)).max() <= 16
 
@@ -99,7 +94,7 @@ def test_missing_idx_files_error_names_both_ways(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     with pytest.raises(ValueError) as error:
-        load_image_dataset("mnist", "train", data_dir=tmp_path / "nothing")
+        load_images("mnist", "train", data_dir=tmp_path / "nothing")
     assert "--data_dir" in str(error.value) and DATA_DIR_ENV in str(error.value)
 
 
@@ -127,7 +122,7 @@ def test_imagefolder_rgb_with_metadata(tmp_path):
         for i, array in enumerate(arrays):
             Image.fromarray(array).save(folder / f"{i}.png")
             handle.write(json.dumps({"file_name": f"{i}.png", "label": i % 3}) + "\n")
-    dataset = load_image_dataset(str(tmp_path), "train")
+    dataset = load_images(str(tmp_path), "train")
     assert set(dataset.column_names) == {"image", "label"} and len(dataset) == 6
     levels = encode_images(dataset, PixelCNNImageProcessor(num_levels=256, num_channels=3))
     assert levels.shape == (6, 3, 6, 6)
@@ -145,12 +140,12 @@ def test_save_to_disk_rgb_and_columns(tmp_path):
         features=datasets.Features({"img": datasets.Image(), "fine": datasets.Value("int64")}),
     )
     datasets.DatasetDict({"train": source}).save_to_disk(str(tmp_path / "saved"))
-    dataset = load_image_dataset(str(tmp_path / "saved"), "train", label_column="fine")
+    dataset = load_images(str(tmp_path / "saved"), "train", label_column="fine")
     assert dataset.column_names == ["image", "label"] and dataset["label"] == [0, 1, 2, 3]
     levels = encode_images(dataset, PixelCNNImageProcessor(num_levels=4, num_channels=3))
     np.testing.assert_array_equal(levels[1].numpy(), np.moveaxis(arrays[1], -1, 0).astype(np.int64) * 4 // 256)
     with pytest.raises(ValueError, match="image_column"):
-        load_image_dataset(str(tmp_path / "saved"), "train", image_column="nope")
+        load_images(str(tmp_path / "saved"), "train", image_column="nope")
 
 
 def test_train_pixelcnn_on_rgb_imagefolder(tmp_path):
@@ -200,7 +195,7 @@ def test_train_pixelcnn_on_rgb_imagefolder(tmp_path):
 
 def test_joint_training_set_records_its_sources(tmp_path, monkeypatch):
     """digits (repeated) + converted MNIST rows: the mix and its sources land in training_info.json."""
-    from hf_argen.training.pixelcnn import parse_dataset_spec
+    from hf_argen.recipes.pixelcnn import parse_dataset_spec
     from training.train_pixelcnn import main
 
     assert parse_dataset_spec("mnist_digits:test") == ("mnist_digits", "test")
@@ -259,13 +254,13 @@ def test_imagefolder_metadata_labels_become_classes(tmp_path, labels):
         for i, (array, label) in enumerate(zip(_rgb_images(3), labels)):
             Image.fromarray(array).save(folder / f"{i}.png")
             handle.write(json.dumps({"file_name": f"{i}.png", "label": label}) + "\n")
-    dataset = load_image_dataset(str(tmp_path), "train")
+    dataset = load_images(str(tmp_path), "train")
     if isinstance(labels[0], str):
         assert label_names_of(dataset) == ["circle", "square"] and dataset["label"] == [1, 0, 1]
     else:
         assert label_names_of(dataset) == ["0", "1", "2"] and dataset["label"] == [2, 0, 2]
     with pytest.raises(ValueError, match="no 'test' split"):
-        load_image_dataset(str(tmp_path), "test")
+        load_images(str(tmp_path), "test")
 
 
 def test_validation_indices_are_every_tenth():

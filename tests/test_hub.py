@@ -138,7 +138,7 @@ def saved_model(tmp_path):
 
 
 def write_card(folder, repo_id="me/pixelcnn-digits", **kwargs):
-    from hf_argen.hub import pixelcnn_card_metrics, write_card_for_folder
+    from hf_argen.recipes.cards import pixelcnn_card_metrics, write_card_for_folder
 
     report = {"bits_per_dim": 1.23456, "nats_per_image": 54.7, "marginal_bits_per_dim": 1.3,
               "marginal_nats_per_image": 57.1}  # fmt: skip
@@ -149,7 +149,7 @@ def write_card(folder, repo_id="me/pixelcnn-digits", **kwargs):
 def test_model_card_has_model_index_with_the_measured_figures(saved_model):
     from huggingface_hub import ModelCard
 
-    from hf_argen.hub import pixelcnn_card_metrics
+    from hf_argen.recipes.cards import pixelcnn_card_metrics
 
     card = ModelCard.load(write_card(saved_model))
     index = card.data.to_dict()["model-index"][0]
@@ -168,15 +168,16 @@ def test_training_info_fills_the_card_and_datasets_are_never_paths(saved_model, 
     from huggingface_hub import ModelCard
 
     from hf_argen.hub import dataset_reference, machine_paths
+    from hf_argen.recipes.cards import DATASETS
 
     (saved_model / "training_info.json").write_text(json.dumps(
         {"hub_model_id": "org/from-info", "commands": ["accelerate launch a.py", "accelerate launch b.py"],
          "training": "Two runs."}))  # fmt: skip
-    from hf_argen.hub import write_card_for_folder
+    from hf_argen.recipes.cards import write_card_for_folder
 
     card = ModelCard.load(write_card_for_folder(saved_model, dataset="digits"))
     assert 'from_pretrained("org/from-info"' in card.text and "accelerate launch b.py" in card.text
-    assert dataset_reference("mnist")[0] == "ylecun/mnist"
+    assert dataset_reference("mnist", DATASETS)[0] == "ylecun/mnist" and dataset_reference("mnist")[0] == "mnist"
     assert dataset_reference(str(tmp_path / "my_images"))[0] == "my_images"
     assert machine_paths("see /tmp/x and /work/runs/y, not model_cards/x") == ["/tmp/x", "/work/runs/y"]
 
@@ -197,7 +198,7 @@ def test_usage_snippets_run_as_written_for_tiny_models_of_every_kind(tmp_path):
     from test_two_stage import save_with_pipeline, tiny_pixelcnn, tiny_two_stage
 
     from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
-    from hf_argen.hub import write_card_for_folder
+    from hf_argen.recipes.cards import write_card_for_folder
 
     conditional = save_with_pipeline(tiny_pixelcnn(), tmp_path / "pixelcnn")
     write_card_for_folder(conditional, repo_id="org/tiny-pixelcnn")

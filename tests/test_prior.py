@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hf_argen import VQImageGenerationPipeline, VQVAEConfig, VQVAEModel
-from hf_argen.training.prior import (
+from hf_argen.recipes.prior import (
     PriorVocabulary,
     build_prior,
     codes_to_dataset,

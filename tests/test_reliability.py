@@ -320,21 +320,23 @@ def test_two_process_sigkill_at_five_points_then_resume_gives_the_uninterrupted_
 def test_hub_failure_falls_back_to_local_files_only_when_unreachable(monkeypatch, caplog, error, falls_back):
     import datasets
 
-    import hf_argen.data as data
+    import hf_argen.recipes.mnist as mnist
+    from hf_argen.recipes.datasets import load_images
+    from hf_argen.recipes.sources import DATA_DIR_ENV
 
-    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", data.DATA_DIR_ENV):
+    for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", DATA_DIR_ENV):
         monkeypatch.delenv(name, raising=False)
 
     def unreachable(*args, **kwargs):
         raise error
 
     monkeypatch.setattr(datasets, "load_dataset", unreachable)
-    monkeypatch.setattr(data, "_idx_available", lambda name: True)
-    monkeypatch.setattr(data, "load_idx_dataset", lambda name, split, data_dir: "local IDX files")
+    monkeypatch.setattr(mnist, "find_idx_dir", lambda name: "a folder")
+    monkeypatch.setattr(mnist, "load_idx_dataset", lambda name, split, data_dir: "local IDX files")
     if falls_back:
-        with caplog.at_level("WARNING", logger="hf_argen.data"):
-            assert data.load_image_dataset("mnist", "test") == "local IDX files"
+        with caplog.at_level("WARNING", logger="hf_argen.recipes.mnist"):
+            assert load_images("mnist", "test") == "local IDX files"
         assert "local IDX files instead" in caplog.text
     else:
         with pytest.raises(RuntimeError, match="bug"):
-            data.load_image_dataset("mnist", "test")
+            load_images("mnist", "test")

@@ -9,14 +9,10 @@ import torch
 from PIL import Image
 
 from hf_argen import PixelCNNImageProcessor
-from hf_argen.data import (
-    DATA_DIR_ENV,
-    emoji_image,
-    emoji_test_names,
-    encode_images,
-    load_emoji_image_dataset,
-    load_image_dataset,
-)
+from hf_argen.data import encode_images
+from hf_argen.recipes.datasets import load_images
+from hf_argen.recipes.emoji import emoji_image, emoji_test_names, load_emoji_image_dataset
+from hf_argen.recipes.sources import DATA_DIR_ENV
 
 CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 TINY = ["--hidden_size", "4", "--num_hidden_layers", "1", "--output_hidden_size", "4", "--first_kernel_size", "3"]
@@ -68,13 +64,13 @@ def fake_cifar_hub(tmp_path, monkeypatch):
 def test_cifar10_hub_id_and_alias_are_standardized(fake_cifar_hub):
     saved, asked = fake_cifar_hub
     for name in ("uoft-cs/cifar10", "cifar10"):
-        dataset = load_image_dataset(name, split="test")
+        dataset = load_images(name, split="test")
         assert dataset.column_names == ["image", "label"] and len(dataset) == 10
         assert dataset.features["label"].names == CIFAR_CLASSES
         assert dataset[0]["image"].mode == "RGB" and dataset[0]["image"].size == (32, 32)
     assert asked == [("uoft-cs/cifar10", "test"), ("uoft-cs/cifar10", "test")]
     # The same data saved with `save_to_disk` loads to the same columns and levels
-    from_disk = load_image_dataset(str(saved), split="test")
+    from_disk = load_images(str(saved), split="test")
     assert from_disk.column_names == ["image", "label"] and from_disk["label"] == dataset["label"]
     processor = PixelCNNImageProcessor(num_levels=256, num_channels=3, image_size=32)
     assert torch.equal(encode_images(from_disk, processor), encode_images(dataset, processor))
@@ -193,7 +189,7 @@ def test_emoji_image_composites_on_white_then_area_resizes(tmp_path):
 def test_emoji_dataset_splits_by_name_across_vendors_with_category_labels(tmp_path, monkeypatch):
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
     _fake_emoji_package(tmp_path)
-    train = load_image_dataset("emoji", "train", data_dir=tmp_path)
+    train = load_images("emoji", "train", data_dir=tmp_path)
     test = load_emoji_image_dataset("test", data_dir=tmp_path / "package")
     categories = sorted({c for _, c, _ in FAKE_EMOJI})
     assert train.features["label"].names == categories == test.features["label"].names
@@ -231,7 +227,7 @@ def test_emoji_bad_arguments(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="facebook"):  # no facebook images in the fake package
         load_emoji_image_dataset("train", data_dir=tmp_path, vendors=["facebook"])
     with pytest.raises(ValueError, match="npm pack"):
-        load_image_dataset("emoji", "train", data_dir=tmp_path / "nothing")
+        load_images("emoji", "train", data_dir=tmp_path / "nothing")
 
 
 def test_train_pixelcnn_on_emoji(tmp_path, monkeypatch):

@@ -136,8 +136,8 @@ def save_tiny_pixelcnn(folder: Path, num_classes=10) -> Path:
 
 
 def test_evaluate_pixelcnn_reports_conditional_and_marginal(tmp_path, capsys):
-    from hf_argen.data import load_image_dataset
     from hf_argen.evaluation import class_frequencies, pixelcnn_marginal_log_likelihood, pixelcnn_metrics
+    from hf_argen.recipes.datasets import load_images
 
     model_dir = save_tiny_pixelcnn(tmp_path / "model")
     out = tmp_path / "eval.json"
@@ -167,9 +167,9 @@ def test_evaluate_pixelcnn_reports_conditional_and_marginal(tmp_path, capsys):
 
     # the marginal is the one of the library function with the digits training frequencies
     model = PixelCNNForImageGeneration.from_pretrained(model_dir).eval()
-    prior = class_frequencies(load_image_dataset("digits", split="train")["label"], 10)
+    prior = class_frequencies(load_images("digits", split="train")["label"], 10)
     assert result["class_prior_probs"] == pytest.approx(prior.tolist(), abs=1e-6)
-    test = load_image_dataset("digits", split="test").select(range(12))
+    test = load_images("digits", split="test").select(range(12))
     from hf_argen import PixelCNNImageProcessor
     from hf_argen.data import encode_images
 

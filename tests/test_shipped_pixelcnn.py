@@ -9,8 +9,9 @@ from transformers import AutoModel
 
 import hf_argen  # noqa: F401
 from hf_argen import PixelCNNImageProcessor
-from hf_argen.data import encode_images, load_digits_dataset
+from hf_argen.data import encode_images
 from hf_argen.evaluation import pixelcnn_log_likelihood, pixelcnn_metrics
+from hf_argen.recipes.mnist import load_digits_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "model_cards" / "pixelcnn-digits"

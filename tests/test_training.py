@@ -290,7 +290,7 @@ def test_ema_averages_parameters_and_buffers():
 
 def test_source_classes_give_each_source_its_own_block():
     from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
-    from hf_argen.training.pixelcnn import expand_class_embeddings, offset_labels_by_source
+    from hf_argen.recipes.pixelcnn import expand_class_embeddings, offset_labels_by_source
 
     labels = torch.tensor([0, 3, 9])
     parts = [{"class_labels": labels}, {"class_labels": labels.clone()}]

@@ -10,9 +10,9 @@ import torch
 from safetensors.torch import load_file
 
 from hf_argen.models import PixelCNNConfig, PixelCNNForImageGeneration
+from hf_argen.recipes.pixelcnn import pixelcnn_loss
 from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop, load_checkpoint_weights
 from hf_argen.training.loop import compile_enabled
-from hf_argen.training.pixelcnn import pixelcnn_loss
 
 CONFIG = dict(
     image_size=8,
@@ -78,8 +78,8 @@ def _assert_plain_keys(weights: dict, reference: dict):
 
 
 def test_torch_compile_flag_values(tmp_path):
+    from hf_argen.recipes.pixelcnn import PixelCNNArguments
     from hf_argen.training.arguments import parse_training_args
-    from hf_argen.training.pixelcnn import PixelCNNArguments
 
     assert LoopArguments(output_dir=str(tmp_path)).torch_compile == "auto"
     assert LoopArguments(output_dir=str(tmp_path), torch_compile=True).torch_compile == "true"

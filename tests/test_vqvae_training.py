@@ -10,7 +10,7 @@ import torch
 from huggingface_hub import ModelCard
 
 from hf_argen.models import VQVAEConfig, VQVAEModel
-from hf_argen.training.vqvae import (
+from hf_argen.recipes.vqvae import (
     evaluate_vqvae,
     levels_to_unit_range,
     reconstruction_grid,
@@ -95,7 +95,8 @@ def test_model_card_model_index_holds_the_metrics(tmp_path):
         "bits_per_image": 64.0,
         "num_images": 10000,
     }
-    from hf_argen.hub import CardImage, vqvae_card_metrics, write_card_for_folder
+    from hf_argen.hub import CardImage
+    from hf_argen.recipes.cards import vqvae_card_metrics, write_card_for_folder
 
     VQVAEModel(config).save_pretrained(tmp_path)
     write_card_for_folder(

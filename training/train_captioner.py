@@ -12,7 +12,7 @@ validation (loss and greedy exact match). The output folder holds model, tokeniz
 after `import hf_argen`. The defaults (32x32 images, a 2-stage conv encoder, a 2-layer decoder of width 128,
 random shift/zoom/rotation, 600 steps of 64) caption a few thousand small images of simple kinds in minutes on a
 CPU. Flags are shared by every `training/train_*.py` plus the captioner's own
-(`hf_argen.training.captioning.CaptionerArguments`).
+(`hf_argen.recipes.captioning.CaptionerArguments`).
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ DEFAULTS = dict(
 
 
 def main(argv=None):
+    from hf_argen.recipes.captioning import CaptionerArguments, train_captioner
     from hf_argen.training.arguments import launch_command, parse_training_args, setup_logging
-    from hf_argen.training.captioning import CaptionerArguments, train_captioner
 
     data, run, flags = parse_training_args(CaptionerArguments, argv, description=__doc__, **DEFAULTS)
     setup_logging()

@@ -7,7 +7,7 @@ A byte-level BPE tokenizer is trained with `tokenizers` on the training texts (o
 saved with the model as a `PreTrainedTokenizerFast` with `<bos>`/`<eos>`/`<pad>`; every example is
 BOS + text + EOS, so the model learns to end its texts. The output folder loads with
 `pipeline("text-generation", model=output_dir)`. Flags are shared by every `training/train_*.py` plus the text
-model's own (`hf_argen.training.causal_lm.CausalLMArguments`).
+model's own (`hf_argen.recipes.causal_lm.CausalLMArguments`).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ DEFAULTS = dict(
 
 
 def main(argv=None):
+    from hf_argen.recipes.causal_lm import CausalLMArguments, train_causal_lm
     from hf_argen.training.arguments import launch_command, parse_training_args, setup_logging
-    from hf_argen.training.causal_lm import CausalLMArguments, train_causal_lm
 
     data, run, flags = parse_training_args(CausalLMArguments, argv, description=__doc__, **DEFAULTS)
     setup_logging()

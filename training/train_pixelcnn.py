@@ -6,7 +6,7 @@
 Any image folder works too (class subfolders or `metadata.jsonl` labels; no test split needed): evaluation
 during training uses a validation split carved from the training images (every 10th image) unless
 `--eval_split test` (or another split) is given. Flags are shared by every `training/train_*.py`
-(`hf_argen.training.arguments`) plus the PixelCNN's own (`hf_argen.training.pixelcnn.PixelCNNArguments`).
+(`hf_argen.training.arguments`) plus the PixelCNN's own (`hf_argen.recipes.pixelcnn.PixelCNNArguments`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ DEFAULTS = dict(
 
 
 def main(argv=None):
+    from hf_argen.recipes.pixelcnn import PixelCNNArguments, train_pixelcnn
     from hf_argen.training.arguments import launch_command, parse_training_args, setup_logging
-    from hf_argen.training.pixelcnn import PixelCNNArguments, train_pixelcnn
 
     data, run, flags = parse_training_args(PixelCNNArguments, argv, description=__doc__, **DEFAULTS)
     setup_logging()

@@ -11,7 +11,7 @@ trained on `[class token] + h*w codes` in raster order (token layout: `hf_argen.
 logs the eval split's NLL (default: a validation split carved from the training images, every 10th) and writes
 sample grids. At the end `output_dir` holds the two-stage model (`VQVAEPriorForImageGeneration`: config.json with
 `id2label` and `custom_pipelines`, one model.safetensors), its card and, with `--push_to_hub`, is uploaded. Flags are
-shared by every `training/train_*.py` plus the prior's own (`hf_argen.training.prior.PriorArguments`).
+shared by every `training/train_*.py` plus the prior's own (`hf_argen.recipes.prior.PriorArguments`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ DEFAULTS = dict(
 
 
 def main(argv=None):
+    from hf_argen.recipes.prior import PriorArguments, train_prior
     from hf_argen.training.arguments import launch_command, parse_training_args, setup_logging
-    from hf_argen.training.prior import PriorArguments, train_prior
 
     data, run, flags = parse_training_args(PriorArguments, argv, description=__doc__, **DEFAULTS)
     setup_logging()

@@ -7,7 +7,7 @@ Every `--eval_steps` (and at the end) it logs, on the eval split (default: a val
 training images, every 10th image): reconstruction MSE, PSNR, codebook usage, perplexity; every `--sample_steps`
 (and at the end) it writes a reconstruction grid to `output_dir/samples/`. Flags are shared by every
 `training/train_*.py` (`hf_argen.training.arguments`) plus the VQ-VAE's own
-(`hf_argen.training.vqvae.VQVAEArguments`).
+(`hf_argen.recipes.vqvae.VQVAEArguments`).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ DEFAULTS = dict(
 
 
 def main(argv=None):
+    from hf_argen.recipes.vqvae import VQVAEArguments, train_vqvae
     from hf_argen.training.arguments import launch_command, parse_training_args, setup_logging
-    from hf_argen.training.vqvae import VQVAEArguments, train_vqvae
 
     data, run, flags = parse_training_args(VQVAEArguments, argv, description=__doc__, **DEFAULTS)
     setup_logging()

@@ -1,6 +1,6 @@
-"""Training side of hf_argen: the shared Accelerate loop (:mod:`.loop`), the shared command-line flags
-(:mod:`.arguments`) and one recipe module per model kind (:mod:`.pixelcnn`, :mod:`.vqvae`, :mod:`.prior`,
-:mod:`.causal_lm`). Nothing used at inference imports this package.
+"""Training side of hf_argen, generic: the shared Accelerate loop (:mod:`.loop`) and the shared command-line flags
+(:mod:`.arguments`). Nothing model- or dataset-specific: the per-model runs are the recipes' (`hf_argen.recipes`).
+Nothing used at inference imports this package.
 """
 
 from .loop import (

@@ -8,13 +8,16 @@ Keyword arguments set that script's defaults; ``--help`` shows every default.
 
 from __future__ import annotations
 
-import json
 import logging
 import shlex
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 
+import torch
+from transformers import HfArgumentParser
+from transformers.utils import logging as hf_logging
+
+from .. import hub
 from .loop import LoopArguments
 
 logger = logging.getLogger(__name__)
@@ -74,33 +77,14 @@ class RunArguments(LoopArguments):
     def push(self, folder) -> None:
         """Upload the saved model `folder` to `--hub_model_id` when `--push_to_hub` is set (main process only)."""
         if self.push_to_hub:
-            from ..hub import push_to_hub
-
-            url = push_to_hub(folder, repo_id=self.hub_model_id, token=self.hub_token, private=self.hub_private_repo)
+            url = hub.push_to_hub(
+                folder, repo_id=self.hub_model_id, token=self.hub_token, private=self.hub_private_repo
+            )
             logger.info("pushed %s to %s", folder, url)
-
-
-def publish_run(run: RunArguments, info: dict, metrics=(), dataset: str | None = None, images=None) -> None:
-    """End of a run, main process only: `training_info.json` (with the Hub id), the model card written by
-    `hf_argen.hub.write_card_for_folder` from the run's eval figures, then the push when `--push_to_hub`."""
-    from ..atomic import atomic_write_text
-    from ..hub import TRAINING_INFO, write_card_for_folder
-
-    folder = Path(run.output_dir)
-    if run.hub_model_id:
-        info = {**info, "hub_model_id": run.hub_model_id}
-    atomic_write_text(folder / TRAINING_INFO, json.dumps(info, indent=2))
-    try:
-        write_card_for_folder(folder, list(metrics), dataset=dataset, images=images)
-    except (ValueError, KeyError, OSError) as error:  # the model is saved; a card is not worth losing the run
-        logger.warning("no model card written: %s", error)
-    run.push(folder)
 
 
 def parse_training_args(model_class, argv: list[str] | None = None, description: str | None = None, **defaults):
     """Parse `argv` into `(DataArguments, RunArguments, model_class)`; `defaults` override field defaults."""
-    import torch
-    from transformers import HfArgumentParser
 
     parser = HfArgumentParser((DataArguments, RunArguments, model_class), description=description)
     unknown = set(defaults) - {action.dest for action in parser._actions}
@@ -115,7 +99,6 @@ def parse_training_args(model_class, argv: list[str] | None = None, description:
 
 def setup_logging() -> None:
     """INFO logs of hf_argen and the script; warnings only from `transformers` and `accelerate`."""
-    from transformers.utils import logging as hf_logging
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     hf_logging.set_verbosity_warning()
@@ -133,7 +116,6 @@ __all__ = [
     "DataArguments",
     "RunArguments",
     "launch_command",
-    "publish_run",
     "parse_training_args",
     "setup_logging",
 ]

@@ -22,16 +22,37 @@ import hashlib
 import json
 import logging
 import math
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import datasets
 import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+from transformers import AutoConfig, AutoModelForCausalLM
 
 from ..atomic import atomic_save_pretrained
+from ..data import validation_indices
+from ..hub import CardImage
+from ..models import (
+    ARRNNConfig,
+    ARRNNForCausalLM,
+    ARTransformerConfig,
+    ARTransformerForCausalLM,
+    ClassConditionalImageGenerationPipeline,
+    PixelCNNConfig,
+    PixelCNNForImageGeneration,
+    VQImageGenerationPipeline,
+    VQVAEModel,
+    VQVAEPriorConfig,
+    VQVAEPriorForImageGeneration,
+)
 from ..models.vocabulary import PriorVocabulary
-from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
-from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from .cards import keep_last_grid, prior_card_metrics, publish_run
+from .datasets import load_images
+from .vqvae import load_pixel_values
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +77,6 @@ def vqvae_fingerprint(vqvae) -> str:
 def encode_codes(vqvae, pixel_values: torch.Tensor, batch_size: int = 500, progress: bool = True) -> torch.LongTensor:
     """Pixels `(N, C, H, W)` in [-1, 1] -> code maps `(N, h, w)` with `vqvae.encode` (eval mode); a tqdm bar
     unless `progress=False`."""
-    from tqdm.auto import tqdm
 
     was_training = vqvae.training
     vqvae.eval()
@@ -76,7 +96,6 @@ def encode_codes(vqvae, pixel_values: torch.Tensor, batch_size: int = 500, progr
 def codes_to_dataset(codes: torch.Tensor, labels: torch.Tensor):
     """Code maps `(N, h, w)` + labels `(N,)` -> a `datasets.Dataset` with columns `codes` (h x w ints) and
     `label`."""
-    import datasets
 
     return datasets.Dataset.from_dict(
         {"codes": codes.to(torch.int32).numpy().tolist(), "label": labels.to(torch.int64).numpy().tolist()},
@@ -111,10 +130,6 @@ def load_code_dataset(
     `vqvae.encode`, with a progress bar unless `progress=False`) and saved there with `save_to_disk`.
     `cache_dir=None` encodes without caching. In a multi-process run, call it under
     `accelerator.main_process_first()` so that only the main process encodes and writes."""
-    import datasets
-
-    from ..data import load_image_dataset
-    from .vqvae import load_pixel_values
 
     path = None
     if cache_dir is not None:
@@ -124,7 +139,7 @@ def load_code_dataset(
             logger.info("loading cached codes from %s", path)
             return datasets.load_from_disk(str(path))
     config = vqvae.config
-    images = load_image_dataset(dataset_name, split=split, data_dir=data_dir, image_column=image_column)
+    images = load_images(dataset_name, split=split, data_dir=data_dir, image_column=image_column)
     if label_column not in images.column_names:
         raise ValueError(f"`label_column` {label_column!r} not in the dataset's columns {images.column_names}.")
     pixel_values = load_pixel_values(
@@ -165,7 +180,6 @@ def build_prior(
     ``h * w = sequence_length - 1``, reading the codes through a learned embedding (``input_embedding=True``:
     codes are unordered ids, not intensities) with `kernel_size` x `kernel_size` gated layers. `"gpt2"`,
     `"llama"` and `"mamba"` are `transformers`' own causal LMs of the same width and depth."""
-    from ..models import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 
     special = dict(
         vocab_size=vocabulary.vocab_size,
@@ -196,8 +210,6 @@ def build_prior(
         )
         return ARRNNForCausalLM(config)
     if prior_type == "pixelcnn":
-        from ..models import PixelCNNConfig, PixelCNNForImageGeneration
-
         size = math.isqrt(sequence_length - 1)
         if size * size != sequence_length - 1:
             raise ValueError(f"`sequence_length` must be 1 + a square for a PixelCNN prior, got {sequence_length}.")
@@ -227,7 +239,6 @@ def build_transformers_prior(
     hidden_dropout: float,
 ):
     """`transformers`' GPT-2, Llama or Mamba causal LM as a code prior (`special`: vocab size and token ids)."""
-    from transformers import AutoConfig, AutoModelForCausalLM
 
     sizes = dict(hidden_size=hidden_size, num_hidden_layers=num_hidden_layers, **special)
     if prior_type == "gpt2":
@@ -265,7 +276,6 @@ def pixelcnn_inputs(sequences: torch.Tensor, vocabulary: PriorVocabulary) -> dic
 def nll_statistics(prior, sequences: torch.Tensor, batch_size: int = 500) -> dict:
     """Summed NLL (nats, float64) of every code of `sequences` `(N, 1 + L)` under `prior`, and the code count.
     A PixelCNN prior reads the class from the class token (`num_levels` = the number of codes)."""
-    import torch.nn.functional as F
 
     was_training = prior.training
     prior.eval()
@@ -316,7 +326,6 @@ def make_sample_fn(vqvae, vocabulary: PriorVocabulary, num_per_class: int = 2, s
     """Sample hook: a grid (one column per class) of images decoded from prior samples."""
 
     def sample_fn(model, step):
-        from ..models import VQImageGenerationPipeline
 
         pipe = VQImageGenerationPipeline(vqvae=vqvae, prior=model, num_classes=vocabulary.num_classes)
         return pipe.sample_grid(num_per_class=num_per_class, generator=torch.Generator().manual_seed(seed))
@@ -353,34 +362,30 @@ class PriorArguments:
 
 def class_names_of(dataset_name: str, split: str, data_dir=None, image_column=None, label_column="label"):
     """The class names of a dataset's label column (a `ClassLabel`), or `None`."""
-    from ..data import load_image_dataset
 
     try:
-        dataset = load_image_dataset(dataset_name, split=split, data_dir=data_dir, image_column=image_column)
+        dataset = load_images(dataset_name, split=split, data_dir=data_dir, image_column=image_column)
         return list(getattr(dataset.features.get(label_column), "names", None) or []) or None
     except (ValueError, KeyError, OSError):
         return None
 
 
-def train_prior(
-    data: DataArguments, run: RunArguments, flags: PriorArguments, command: str | None = None
-) -> TrainResult:
-    """The run of `training/train_prior.py`: codes cached once (main process), prior trained, and the two-stage
-    model (`VQVAEPriorForImageGeneration`) saved as the output folder, with its card; pushed on request."""
-    from ..data import validation_indices
-    from ..models import (
-        ClassConditionalImageGenerationPipeline,
-        VQVAEModel,
-        VQVAEPriorConfig,
-        VQVAEPriorForImageGeneration,
-    )
+@dataclass
+class PriorData:
+    """What :func:`build_data` prepares: class-prefixed token sequences `(N, 1 + h*w)` to train and evaluate on
+    (`eval` None: no evaluation), the vocabulary and the class names (`id2label`, or None)."""
 
-    loop_args = run.loop_arguments(tracker_project_name="prior")
-    accelerator = make_accelerator(loop_args)
-    vqvae = VQVAEModel.from_pretrained(flags.vqvae).eval()
-    cache_dir = flags.cache_dir or str(Path(run.output_dir) / "codes")
+    train: torch.Tensor
+    eval: torch.Tensor | None
+    vocabulary: PriorVocabulary
+    id2label: dict | None
+
+
+def build_data(data: DataArguments, run: RunArguments, flags: PriorArguments, vqvae, accelerator) -> PriorData:
+    """Build data: the code maps of the training (and eval) images under `vqvae`, encoded once by the main process
+    and cached, as token sequences."""
     load = dict(
-        cache_dir=cache_dir,
+        cache_dir=flags.cache_dir or str(Path(run.output_dir) / "codes"),
         data_dir=data.data_dir,
         image_column=data.image_column,
         label_column=data.label_column or "label",
@@ -396,21 +401,79 @@ def train_prior(
         elif data.eval_split.lower() != "none":
             eval_dataset = load_code_dataset(vqvae, data.dataset_name, data.eval_split, **load)
             eval_codes, eval_labels = dataset_to_tensors(eval_dataset)
-    num_classes = flags.num_classes or int(labels.max()) + 1
-    with accelerator.main_process_first():
         names = class_names_of(data.dataset_name, data.dataset_split, data.data_dir, data.image_column,
                                data.label_column or "label")  # fmt: skip
-    id2label = dict(enumerate(names)) if names and len(names) == num_classes else None
+    num_classes = flags.num_classes or int(labels.max()) + 1
     vocabulary = PriorVocabulary(num_codes=vqvae.config.num_embeddings, num_classes=num_classes)
-    train_sequences = vocabulary.sequences(codes, labels)
     eval_sequences = None if eval_codes is None else vocabulary.sequences(eval_codes, eval_labels)
     if eval_sequences is not None and data.max_eval_samples:
         eval_sequences = eval_sequences[: data.max_eval_samples]
+    id2label = dict(enumerate(names)) if names and len(names) == num_classes else None
+    return PriorData(vocabulary.sequences(codes, labels), eval_sequences, vocabulary, id2label)
+
+
+def make_save_fn(vqvae, num_classes: int, id2label: dict | None = None):
+    """The final layout: one two-stage model (`vqvae` + the trained prior) with its pipeline file beside it."""
+
+    def save_fn(model, output_dir):
+        config = VQVAEPriorConfig(vqvae=vqvae.config, prior=model.config, num_classes=num_classes,
+                                  **({"id2label": id2label} if id2label else {}))  # fmt: skip
+        two_stage = VQVAEPriorForImageGeneration(config, vqvae=vqvae, prior=model)
+        atomic_save_pretrained(ClassConditionalImageGenerationPipeline(model=two_stage), output_dir)
+
+    return save_fn
+
+
+def train(prior, vqvae, prepared: PriorData, run: RunArguments, flags: PriorArguments, accelerator) -> TrainResult:
+    """Train: the shared loop on the sequences (code maps and class labels for a PixelCNN prior), NLL eval hook,
+    sample grids decoded by `vqvae`, saved as the two-stage model."""
+    vocabulary = prepared.vocabulary
+    if flags.prior == "pixelcnn":
+        train_dataset = TensorDictDataset(**pixelcnn_inputs(prepared.train, vocabulary))
+    else:
+        train_dataset = TensorDictDataset(input_ids=prepared.train, labels=prepared.train)
+    loop = TrainingLoop(
+        prior,
+        run.loop_arguments(tracker_project_name="prior"),
+        train_dataset=train_dataset,
+        eval_fn=None if prepared.eval is None else make_eval_fn(prepared.eval, batch_size=run.eval_batch_size),
+        sample_fn=None if run.no_samples else make_sample_fn(vqvae, vocabulary, num_per_class=2, seed=run.seed),
+        save_fn=make_save_fn(vqvae, vocabulary.num_classes, prepared.id2label),
+        tracker_config={"vqvae": flags.vqvae, "prior": flags.prior, **prior.config.to_dict()},
+        accelerator=accelerator,
+    )
+    return loop.train()
+
+
+def publish(result: TrainResult, prepared: PriorData, data: DataArguments, run: RunArguments, flags, command=None):
+    """Publish (main process): `training_info.json`, the last sample grid as `samples.png`, the card, the push."""
+    logger.info("final metrics: %s", json.dumps(result.metrics))
+    figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
+    metrics = []
+    if "nll_per_code" in figures:
+        codes_per_image = prepared.train.shape[1] - 1
+        metrics = prior_card_metrics(figures, data.eval_split, prepared.vocabulary.num_codes, codes_per_image)
+    images = None
+    if keep_last_grid(run.output_dir, "samples.png"):
+        images = [CardImage("samples.png", "samples", "Samples at the end of training, two per class.")]
+    info = {"command": command, "dataset": data.dataset_name, "vqvae": flags.vqvae, **result.metrics}
+    publish_run(run, info, metrics, dataset=data.dataset_name, images=images)
+
+
+def train_prior(
+    data: DataArguments, run: RunArguments, flags: PriorArguments, command: str | None = None
+) -> TrainResult:
+    """The run of `training/train_prior.py`: build data (codes cached once, main process) -> build model (the prior)
+    -> train -> publish (the two-stage model `VQVAEPriorForImageGeneration` as the output folder, with its card;
+    pushed on request)."""
+    accelerator = make_accelerator(run.loop_arguments(tracker_project_name="prior"))
+    vqvae = VQVAEModel.from_pretrained(flags.vqvae).eval()
+    prepared = build_data(data, run, flags, vqvae, accelerator)
     torch.manual_seed(run.seed)
     prior = build_prior(
         flags.prior,
-        vocabulary,
-        sequence_length=train_sequences.shape[1],
+        prepared.vocabulary,
+        sequence_length=prepared.train.shape[1],
         hidden_size=flags.hidden_size,
         num_hidden_layers=flags.num_hidden_layers,
         num_attention_heads=flags.num_attention_heads,
@@ -418,41 +481,7 @@ def train_prior(
         cell_type=flags.cell_type,
         kernel_size=flags.kernel_size,
     )
-
-    def save_fn(model, output_dir):  # the final layout: one two-stage model with its pipeline file beside it
-        config = VQVAEPriorConfig(vqvae=vqvae.config, prior=model.config, num_classes=num_classes,
-                                  **({"id2label": id2label} if id2label else {}))  # fmt: skip
-        two_stage = VQVAEPriorForImageGeneration(config, vqvae=vqvae, prior=model)
-        atomic_save_pretrained(ClassConditionalImageGenerationPipeline(model=two_stage), output_dir)
-
-    if flags.prior == "pixelcnn":
-        train_dataset = TensorDictDataset(**pixelcnn_inputs(train_sequences, vocabulary))
-    else:
-        train_dataset = TensorDictDataset(input_ids=train_sequences, labels=train_sequences)
-    loop = TrainingLoop(
-        prior,
-        loop_args,
-        train_dataset=train_dataset,
-        eval_fn=None if eval_sequences is None else make_eval_fn(eval_sequences, batch_size=run.eval_batch_size),
-        sample_fn=None if run.no_samples else make_sample_fn(vqvae, vocabulary, num_per_class=2, seed=run.seed),
-        save_fn=save_fn,
-        tracker_config={"vqvae": flags.vqvae, "prior": flags.prior, **prior.config.to_dict()},
-        accelerator=accelerator,
-    )
-    result = loop.train()
+    result = train(prior, vqvae, prepared, run, flags, accelerator)
     if accelerator.is_main_process:
-        logger.info("final metrics: %s", json.dumps(result.metrics))
-        from ..hub import CardImage, prior_card_metrics
-
-        figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
-        metrics = []
-        if "nll_per_code" in figures:
-            metrics = prior_card_metrics(figures, data.eval_split, vocabulary.num_codes, train_sequences.shape[1] - 1)
-        grids = sorted(Path(run.output_dir, "samples").glob("step-*.png"))
-        images = None
-        if grids:  # the final grid, where the card expects it
-            shutil.copyfile(grids[-1], Path(run.output_dir, "samples.png"))
-            images = [CardImage("samples.png", "samples", "Samples at the end of training, two per class.")]
-        info = {"command": command, "dataset": data.dataset_name, "vqvae": flags.vqvae, **result.metrics}
-        publish_run(run, info, metrics, dataset=data.dataset_name, images=images)
+        publish(result, prepared, data, run, flags, command)
     return result

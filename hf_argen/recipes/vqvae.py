@@ -18,14 +18,18 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
+from PIL import Image
 
-from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
-from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from ..data import encode_images, validation_indices
+from ..hub import CardImage
+from ..models import PixelCNNImageProcessor, VQVAEConfig, VQVAEModel, make_grid
+from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from .cards import keep_last_grid, publish_run, vqvae_card_metrics
+from .datasets import load_images
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +58,8 @@ def load_pixel_values(
 ) -> torch.FloatTensor:
     """Load `split` of an image dataset (any name `hf_argen.data.load_image_dataset` accepts) as float
     `pixel_values` `(N, C, H, W)` in [-1, 1]."""
-    from ..data import encode_images, load_image_dataset
-    from ..models import PixelCNNImageProcessor
 
-    dataset = load_image_dataset(name, split=split, data_dir=data_dir, image_column=image_column)
+    dataset = load_images(name, split=split, data_dir=data_dir, image_column=image_column)
     processor = PixelCNNImageProcessor(num_levels=256, num_channels=num_channels, image_size=image_size)
     return levels_to_unit_range(encode_images(dataset, processor), 256)
 
@@ -125,9 +127,6 @@ def evaluate_vqvae(model, pixel_values: torch.Tensor, batch_size: int = 500) -> 
 @torch.no_grad()
 def reconstruction_grid(model, pixel_values: torch.Tensor, num_columns: int = 10, scale: int = 3):
     """PIL image: rows of originals alternating with rows of their reconstructions (`encode` -> `decode`)."""
-    from PIL import Image
-
-    from ..models import make_grid
 
     was_training = model.training
     model.eval()
@@ -204,21 +203,13 @@ class VQVAEArguments:
     num_sample_images: int = field(default=20, metadata={"help": "images in the reconstruction grid."})
 
 
-def train_vqvae(
-    data: DataArguments, run: RunArguments, flags: VQVAEArguments, command: str | None = None
-) -> TrainResult:
-    """The run of `training/train_vqvae.py`: eval metrics every `--eval_steps`, reconstruction grids."""
-    from ..data import validation_indices
-    from ..models import VQVAEConfig, VQVAEModel
-
-    loop_args = run.loop_arguments(tracker_project_name="vqvae")
-    accelerator = make_accelerator(loop_args)
+def build_data(data: DataArguments, flags: VQVAEArguments, accelerator):
+    """Build data: `(train pixels, eval pixels or None)`, float `(N, C, H, W)` in [-1, 1]; the validation images
+    carved from the training split unless `--eval_split` names a split."""
     load = dict(
-        data_dir=data.data_dir,
-        num_channels=flags.num_channels,
-        image_size=flags.image_size,
+        data_dir=data.data_dir, num_channels=flags.num_channels, image_size=flags.image_size,
         image_column=data.image_column,
-    )
+    )  # fmt: skip
     with accelerator.main_process_first():
         train_pixels = load_pixel_values(data.dataset_name, data.dataset_split, **load)
         eval_pixels = None
@@ -229,29 +220,59 @@ def train_vqvae(
             eval_pixels = load_pixel_values(data.dataset_name, data.eval_split, **load)
     if eval_pixels is not None and data.max_eval_samples:
         eval_pixels = eval_pixels[: data.max_eval_samples]
-    shown = (eval_pixels if eval_pixels is not None else train_pixels)[: flags.num_sample_images]
+    return train_pixels, eval_pixels
+
+
+def build_model(flags: VQVAEArguments, image_size: int, seed: int = 0) -> VQVAEModel:
+    """Build model: the `--init_model`, else a new (seeded) VQ-VAE of the flags' sizes for `image_size` images."""
     if flags.init_model:
-        model = VQVAEModel.from_pretrained(flags.init_model)
-    else:
-        config = VQVAEConfig(
-            image_size=train_pixels.shape[-1],
-            num_channels=flags.num_channels,
-            num_embeddings=flags.num_embeddings,
-            embedding_dim=flags.embedding_dim,
-            hidden_size=flags.hidden_size,
-            num_residual_layers=flags.num_residual_layers,
-            residual_hidden_size=flags.residual_hidden_size,
-            downsample_factor=flags.downsample_factor,
-            commitment_cost=flags.commitment_cost,
-            codebook_update=flags.codebook_update,
-            decay=flags.decay,
-            epsilon=flags.epsilon,
-            kmeans_init=not flags.no_kmeans_init,
-            kmeans_iters=flags.kmeans_iters,
-            dead_code_steps=flags.dead_code_steps,
-        )
-        torch.manual_seed(run.seed)
-        model = VQVAEModel(config)
+        return VQVAEModel.from_pretrained(flags.init_model)
+    config = VQVAEConfig(
+        image_size=image_size,
+        num_channels=flags.num_channels,
+        num_embeddings=flags.num_embeddings,
+        embedding_dim=flags.embedding_dim,
+        hidden_size=flags.hidden_size,
+        num_residual_layers=flags.num_residual_layers,
+        residual_hidden_size=flags.residual_hidden_size,
+        downsample_factor=flags.downsample_factor,
+        commitment_cost=flags.commitment_cost,
+        codebook_update=flags.codebook_update,
+        decay=flags.decay,
+        epsilon=flags.epsilon,
+        kmeans_init=not flags.no_kmeans_init,
+        kmeans_iters=flags.kmeans_iters,
+        dead_code_steps=flags.dead_code_steps,
+    )
+    torch.manual_seed(seed)
+    return VQVAEModel(config)
+
+
+def publish(result: TrainResult, model, data: DataArguments, run: RunArguments, shown_split: str, command=None):
+    """Publish (main process): `training_info.json`, the last reconstruction grid, the card, the push."""
+    logger.info("final metrics: %s", json.dumps(result.metrics))
+    figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
+    metrics = []
+    if "psnr" in figures:
+        metrics = vqvae_card_metrics(figures, data.eval_split, model.config.num_embeddings)
+    images = None
+    if keep_last_grid(run.output_dir, "reconstructions.png"):  # where the card expects it
+        images = [CardImage("reconstructions.png", "reconstructions",
+                            f"Odd rows: {shown_split} images; even rows: their reconstructions.")]  # fmt: skip
+    info = {"command": command, "dataset": data.dataset_name, **result.metrics}
+    publish_run(run, info, metrics, dataset=data.dataset_name, images=images)
+
+
+def train_vqvae(
+    data: DataArguments, run: RunArguments, flags: VQVAEArguments, command: str | None = None
+) -> TrainResult:
+    """The run of `training/train_vqvae.py`: build data -> build model -> train (eval metrics every `--eval_steps`,
+    reconstruction grids) -> publish."""
+    loop_args = run.loop_arguments(tracker_project_name="vqvae")
+    accelerator = make_accelerator(loop_args)
+    train_pixels, eval_pixels = build_data(data, flags, accelerator)
+    shown = (eval_pixels if eval_pixels is not None else train_pixels)[: flags.num_sample_images]
+    model = build_model(flags, train_pixels.shape[-1], seed=run.seed)
     loop = TrainingLoop(
         model,
         loop_args,
@@ -263,27 +284,16 @@ def train_vqvae(
     )
     result = loop.train()
     if accelerator.is_main_process:
-        logger.info("final metrics: %s", json.dumps(result.metrics))
-        from ..hub import CardImage, vqvae_card_metrics
-
-        figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
-        metrics = []
-        if "psnr" in figures:
-            metrics = vqvae_card_metrics(figures, data.eval_split, model.config.num_embeddings)
-        grids = sorted(Path(run.output_dir, "samples").glob("step-*.png"))
-        images = None
-        if grids:  # the final reconstruction grid, where the card expects it
-            shutil.copyfile(grids[-1], Path(run.output_dir, "reconstructions.png"))
-            shown_split = data.eval_split if eval_pixels is not None else data.dataset_split
-            images = [CardImage("reconstructions.png", "reconstructions",
-                                f"Odd rows: {shown_split} images; even rows: their reconstructions.")]  # fmt: skip
-        info = {"command": command, "dataset": data.dataset_name, **result.metrics}
-        publish_run(run, info, metrics, dataset=data.dataset_name, images=images)
+        shown_split = data.eval_split if eval_pixels is not None else data.dataset_split
+        publish(result, model, data, run, shown_split, command)
     return result
 
 
 __all__ = [
     "VQVAEArguments",
+    "build_data",
+    "build_model",
+    "publish",
     "evaluate_vqvae",
     "train_vqvae",
     "levels_to_unit_range",

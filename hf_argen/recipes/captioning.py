@@ -10,15 +10,29 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer
 
-from .arguments import VALIDATION, DataArguments, RunArguments
-from .loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from ..atomic import atomic_write_text
+from ..caption_evaluation import caption_scores, generate_captions, normalize_caption
+from ..hub import TRAINING_INFO
+from ..models import (
+    CaptionerConfig,
+    CaptionerForConditionalGeneration,
+    CaptionerImageProcessor,
+    CaptionerProcessor,
+    train_caption_tokenizer,
+)
+from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from .augmentation import SkinPalette, augment_images, find_skin, random_skin_palette
+from .cards import write_captioner_model_card
+from .datasets import load_captions
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +164,6 @@ class CaptionerArguments:
 # ----------------------------------------------------------------------------------------------------------
 def load_split(data: DataArguments, flags: CaptionerArguments, split: str):
     """`split` of `--dataset_name` as a Dataset with `image` and `text` columns."""
-    from ..caption_data import load_caption_dataset
 
     options = {}
     if data.dataset_name == "mnist_scenes" and split == "train":
@@ -165,8 +178,8 @@ def load_split(data: DataArguments, flags: CaptionerArguments, split: str):
         if flags.emoji_extra_image_dirs:
             options["extra_image_dirs"] = tuple(flags.emoji_extra_image_dirs)
     if data.dataset_name in ("mnist_scenes", "emoji"):
-        return load_caption_dataset(data.dataset_name, split, data_dir=data.data_dir, **options)
-    return load_caption_dataset(
+        return load_captions(data.dataset_name, split, data_dir=data.data_dir, **options)
+    return load_captions(
         data.dataset_name, split, data_dir=data.data_dir, caption_column=flags.caption_column,
         image_column=data.image_column,
     )  # fmt: skip
@@ -210,91 +223,8 @@ class CaptionDataset(torch.utils.data.Dataset):
         return batch
 
 
-@dataclass
-class SkinPalette:
-    """Where the skin is in each training image and the vendors' skin colours, for `--augment_skin_palette`.
-
-    `mask` `(N, S, S)` bool (all False for images without one skin tone), `tone` `(N,)` (0 light .. 4 dark, -1
-    none), `vendor` `(N,)` (index into `vendors`), `palette` `(V, 5, 3)` median skin colour per vendor and tone in
-    [0, 1] (NaN where a vendor has no such image)."""
-
-    mask: torch.Tensor
-    tone: torch.Tensor
-    vendor: torch.Tensor
-    palette: torch.Tensor
-    vendors: tuple[str, ...]
-
-
-def find_skin(
-    pixel_values: torch.Tensor, vendors: list[str], unified: list[str], threshold: float = 0.06
-) -> SkinPalette:
-    """The skin of the one-tone variants among `pixel_values` `(N, 3, S, S)` (normalised to [-1, 1]): for each
-    vendor and emoji with at least three such variants, the pixels whose colour varies across them (standard
-    deviation above `threshold` on the [0, 1] scale, averaged over channels); `vendors` and `unified` (the code
-    points) are per image."""
-    from ..caption_data import SKIN_TONES, emoji_skin_tone
-
-    count, _, height, width = pixel_values.shape
-    names = tuple(sorted(set(vendors)))
-    tone = torch.full((count,), -1, dtype=torch.long)
-    vendor = torch.as_tensor([names.index(v) for v in vendors], dtype=torch.long)
-    mask = torch.zeros(count, height, width, dtype=torch.bool)
-    groups: dict[tuple[str, str], list[int]] = {}
-    for index, (name, code) in enumerate(zip(vendors, unified)):
-        base, image_tone = emoji_skin_tone(code)
-        if image_tone >= 0:
-            tone[index] = image_tone
-            groups.setdefault((name, base), []).append(index)
-    colours: dict[tuple[int, int], list[torch.Tensor]] = {}
-    for members in groups.values():
-        if len(members) < 3:
-            tone[members] = -1
-            continue
-        images = (pixel_values[members].float() + 1) / 2
-        skin = images.std(0).mean(0) > threshold
-        if not skin.any():
-            tone[members] = -1
-            continue
-        mask[members] = skin
-        for member, image in zip(members, images):
-            colours.setdefault((int(vendor[member]), int(tone[member])), []).append(image[:, skin].T)
-    palette = torch.full((len(names), len(SKIN_TONES), 3), float("nan"))
-    for (v, t), pixels in colours.items():
-        palette[v, t] = torch.cat(pixels).median(0).values
-    return SkinPalette(mask=mask, tone=tone, vendor=vendor, palette=palette, vendors=names)
-
-
-def random_skin_palette(
-    pixel_values: torch.Tensor,
-    skin_mask: torch.Tensor,
-    skin_tone: torch.Tensor,
-    skin_vendor: torch.Tensor,
-    palette: torch.Tensor,
-    probability: float,
-) -> torch.Tensor:
-    """Recolour the skin of a random `probability` share of the one-tone images: each skin pixel is scaled, per
-    channel, by target / own vendor's colour for its tone, the target a random mix (Dirichlet(1) weights) of every
-    vendor's colour for that tone, so shading is kept and the palette no longer tells the vendor. Pixels
-    `(B, 3, S, S)` normalised to [-1, 1]; `palette` `(V, 5, 3)` in [0, 1] (NaN: vendor lacks the tone)."""
-    chosen = (skin_tone >= 0) & (torch.rand(skin_tone.shape) < probability)
-    if not chosen.any():
-        return pixel_values
-    tones = skin_tone[chosen]
-    colours = palette[:, tones].transpose(0, 1)  # (n, V, 3)
-    present = ~colours.isnan().any(-1)  # (n, V)
-    weights = torch.distributions.Dirichlet(torch.ones(palette.shape[0])).sample((len(tones),)) * present
-    target = (weights[..., None] * colours.nan_to_num()).sum(1) / weights.sum(1, keepdim=True).clamp_min(1e-8)
-    gain = target / palette[skin_vendor[chosen], tones].clamp_min(1e-3)  # (n, 3)
-    x = (pixel_values[chosen] + 1) / 2
-    scaled = torch.where(skin_mask[chosen][:, None], x * gain[:, :, None, None].to(x), x)
-    out = pixel_values.clone()
-    out[chosen] = (scaled.clamp(0, 1) * 2 - 1).to(pixel_values.dtype)
-    return out
-
-
 def encode_images(images, image_processor, batch: int = 512) -> torch.Tensor:
     """Images -> float16 `(N, C, S, S)` normalised by `image_processor` (stored once, augmented per batch)."""
-    from tqdm.auto import tqdm
 
     chunks = []
     for start in tqdm(range(0, len(images), batch), desc="images", leave=False):
@@ -307,155 +237,6 @@ def encode_captions(captions: list[str], processor, max_tokens: int) -> list[lis
     tokenizer = processor.tokenizer
     ids = [tokenizer.encode(c, add_special_tokens=False) for c in captions]
     return [[tokenizer.bos_token_id] + row[: max_tokens - 2] + [tokenizer.eos_token_id] for row in ids]
-
-
-def random_affine(pixel_values: torch.Tensor, translate: float, scale: float, rotate: float) -> torch.Tensor:
-    """Per-image random shift (± `translate` of the side), zoom (1 ± `scale`) and rotation (± `rotate` degrees);
-    pixels pulled in from outside repeat the border (the background). Draws from torch's global RNG."""
-    import torch.nn.functional as F
-
-    batch = pixel_values.shape[0]
-    angle = (torch.rand(batch) * 2 - 1) * math.radians(rotate)
-    zoom = 1 + (torch.rand(batch) * 2 - 1) * scale
-    shift = (torch.rand(batch, 2) * 2 - 1) * translate * 2  # the grid spans [-1, 1]
-    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
-    theta = torch.stack([torch.stack([cos, -sin, shift[:, 0]], 1), torch.stack([sin, cos, shift[:, 1]], 1)], 1)
-    grid = F.affine_grid(theta.to(pixel_values), list(pixel_values.shape), align_corners=False)
-    return F.grid_sample(pixel_values, grid, padding_mode="border", align_corners=False)
-
-
-def _uniform(batch: int, low: float, high: float) -> torch.Tensor:
-    return low + (high - low) * torch.rand(batch, 1, 1, 1)
-
-
-def random_color(pixel_values: torch.Tensor, strength: float, saturation: float | None = None) -> torch.Tensor:
-    """Per-image random saturation (blend with grey, 1 ± `saturation`, default `strength`), ink contrast against
-    the white background (1 ± `strength`) and brightness (± `strength` / 2); hue is kept. Pixels normalised to
-    [-1, 1]; clamped there."""
-    batch = pixel_values.shape[0]
-    saturation = strength if saturation is None else saturation
-    x = (pixel_values + 1) / 2
-    grey = x.mean(1, keepdim=True)
-    x = grey + (x - grey) * _uniform(batch, 1 - saturation, 1 + saturation)
-    x = 1 - (1 - x) * _uniform(batch, 1 - strength, 1 + strength)
-    x = x + _uniform(batch, -strength / 2, strength / 2)
-    return (x.clamp(0, 1) * 2 - 1).to(pixel_values.dtype)
-
-
-def random_channel_gain(pixel_values: torch.Tensor, strength: float) -> torch.Tensor:
-    """Per-image, per-channel random gain of the ink against the white background, 1 ± `strength`: a white-balance
-    shift (white stays white, small strengths keep hues). Pixels normalised to [-1, 1]; clamped there."""
-    batch, channels = pixel_values.shape[:2]
-    gain = 1 - strength + 2 * strength * torch.rand(batch, channels, 1, 1)
-    ink = (1 - pixel_values) * gain.to(pixel_values)  # distance from white, in [0, 2]
-    return (1 - ink).clamp(-1, 1)
-
-
-def random_blur(pixel_values: torch.Tensor, probability: float) -> torch.Tensor:
-    """Blur a random `probability` share of the images with a 3x3 Gaussian of sigma in [0.3, 1]."""
-    import torch.nn.functional as F
-
-    batch, channels = pixel_values.shape[:2]
-    chosen = torch.rand(batch) < probability
-    if not chosen.any():
-        return pixel_values
-    sigma = 0.3 + 0.7 * torch.rand(int(chosen.sum()))
-    taps = torch.exp(-torch.tensor([1.0, 0.0, 1.0])[None] / (2 * sigma[:, None] ** 2))
-    taps = taps / taps.sum(1, keepdim=True)
-    kernels = (taps[:, :, None] * taps[:, None, :]).repeat_interleave(channels, 0)[:, None]  # (n*C, 1, 3, 3)
-    selected = pixel_values[chosen]
-    flat = F.pad(selected.reshape(1, -1, *selected.shape[2:]), (1, 1, 1, 1), mode="replicate")
-    blurred = F.conv2d(flat, kernels.to(pixel_values), groups=kernels.shape[0]).reshape(selected.shape)
-    out = pixel_values.clone()
-    out[chosen] = blurred
-    return out
-
-
-def random_morphology(pixel_values: torch.Tensor, probability: float) -> torch.Tensor:
-    """For a random `probability` share of the images, thicken (3x3 min filter: dark strokes grow on the white
-    background) or thin (3x3 max filter) the drawing, blended in with a weight in [0.3, 1]."""
-    import torch.nn.functional as F
-
-    batch = pixel_values.shape[0]
-    chosen = torch.rand(batch) < probability
-    if not chosen.any():
-        return pixel_values
-    thicker = -F.max_pool2d(-pixel_values, 3, stride=1, padding=1)
-    thinner = F.max_pool2d(pixel_values, 3, stride=1, padding=1)
-    filtered = torch.where((torch.rand(batch) < 0.5)[:, None, None, None], thicker, thinner)
-    weight = _uniform(batch, 0.3, 1.0) * chosen[:, None, None, None]
-    return pixel_values + weight.to(pixel_values) * (filtered - pixel_values)
-
-
-def random_erase(pixel_values: torch.Tensor, probability: float) -> torch.Tensor:
-    """Paint one random rectangle (4-16 % of the area, aspect 1/2..2) white (the background) in a random
-    `probability` share of the images."""
-    batch, _, height, width = pixel_values.shape
-    area = _uniform(batch, 0.04, 0.16).flatten()
-    aspect = torch.exp(_uniform(batch, -math.log(2), math.log(2)).flatten())
-    h = (area * aspect).sqrt().mul(height).clamp(1, height)
-    w = (area / aspect).sqrt().mul(width).clamp(1, width)
-    top = torch.rand(batch) * (height - h)
-    left = torch.rand(batch) * (width - w)
-    rows = torch.arange(height)[None, :, None]
-    cols = torch.arange(width)[None, None, :]
-    inside = (
-        (rows >= top[:, None, None]) & (rows < (top + h)[:, None, None])
-        & (cols >= left[:, None, None]) & (cols < (left + w)[:, None, None])
-        & (torch.rand(batch) < probability)[:, None, None]
-    )  # fmt: skip
-    return pixel_values.masked_fill(inside[:, None], 1.0)
-
-
-def random_convolution(pixel_values: torch.Tensor, probability: float) -> torch.Tensor:
-    """Random-convolution texture change (RandConv, Xu et al. 2021) for a random `probability` share of the images:
-    the ink (distance from white) is filtered by one random k x k kernel (k = 3 or 5, Gaussian weights, signed so
-    that flat ink stays ink), the same for every colour channel so that hues stay, rescaled to the ink's own RMS,
-    and blended in with a weight in [0, 1]; white stays white. Pixels normalised to [-1, 1]; clamped there."""
-    import torch.nn.functional as F
-
-    batch = pixel_values.shape[0]
-    chosen = torch.rand(batch) < probability
-    if not chosen.any():
-        return pixel_values
-    ink = (1 - pixel_values[chosen].float()) / 2  # (n, C, H, W) in [0, 1], background 0
-    count, channels, height, width = ink.shape
-    size = 3 if torch.rand(()) < 0.5 else 5
-    kernels = torch.randn(count, 1, size, size)
-    kernels = kernels * kernels.sum((1, 2, 3), keepdim=True).sign()
-    filtered = F.conv2d(
-        ink.reshape(1, count * channels, height, width), kernels.repeat_interleave(channels, 0),
-        padding=size // 2, groups=count * channels,
-    ).reshape(ink.shape)  # fmt: skip
-    rms = ink.pow(2).mean((1, 2, 3), keepdim=True).sqrt()
-    filtered = filtered * rms / filtered.pow(2).mean((1, 2, 3), keepdim=True).sqrt().clamp_min(1e-6)
-    weight = torch.rand(count, 1, 1, 1)
-    mixed = (ink + weight * (filtered - ink)).clamp(0, 1)
-    out = pixel_values.clone()
-    out[chosen] = (1 - 2 * mixed).to(pixel_values.dtype)
-    return out
-
-
-def augment_images(pixel_values: torch.Tensor, flags: CaptionerArguments) -> torch.Tensor:
-    """The training augmentation `flags` asks for: morphology, random convolution, colour, channel gain, affine,
-    blur, erasing (in that order)."""
-    if flags.no_augmentation:
-        return pixel_values
-    if flags.augment_morphology:
-        pixel_values = random_morphology(pixel_values, flags.augment_morphology)
-    if flags.augment_random_conv:
-        pixel_values = random_convolution(pixel_values, flags.augment_random_conv)
-    if flags.augment_color or flags.augment_saturation:
-        pixel_values = random_color(pixel_values, flags.augment_color, flags.augment_saturation)
-    if flags.augment_channel_gain:
-        pixel_values = random_channel_gain(pixel_values, flags.augment_channel_gain)
-    if flags.augment_translate or flags.augment_scale or flags.augment_rotate:
-        pixel_values = random_affine(pixel_values, flags.augment_translate, flags.augment_scale, flags.augment_rotate)
-    if flags.augment_blur:
-        pixel_values = random_blur(pixel_values, flags.augment_blur)
-    if flags.augment_erase:
-        pixel_values = random_erase(pixel_values, flags.augment_erase)
-    return pixel_values
 
 
 def make_collate(pad_token_id: int, flags: CaptionerArguments | None = None, palette: torch.Tensor | None = None):
@@ -488,7 +269,6 @@ def make_collate(pad_token_id: int, flags: CaptionerArguments | None = None, pal
 # Model and evaluation
 # ----------------------------------------------------------------------------------------------------------
 def build_model(flags: CaptionerArguments, tokenizer, num_channels: int):
-    from ..models import CaptionerConfig, CaptionerForConditionalGeneration
 
     config = CaptionerConfig(
         image_size=flags.image_size,
@@ -540,7 +320,6 @@ def make_compute_loss(label_smoothing: float):
 def make_eval_fn(valid: CaptionDataset, collate, processor, batch_size: int, exact_match_samples: int):
     """Validation loss (nats per caption token, EOS included) on every validation image and greedy exact match
     (%) on the first `exact_match_samples`."""
-    from ..caption_evaluation import normalize_caption
 
     references = [normalize_caption(c) for c in valid.captions]
     num_generated = min(exact_match_samples, len(valid))
@@ -585,67 +364,75 @@ def make_eval_fn(valid: CaptionDataset, collate, processor, batch_size: int, exa
 # ----------------------------------------------------------------------------------------------------------
 # The run
 # ----------------------------------------------------------------------------------------------------------
-def train_captioner(
-    data: DataArguments, run: RunArguments, flags: CaptionerArguments, command: str | None = None
-) -> TrainResult:
-    """The run of `training/train_captioner.py`. The tokenizer is trained once (main process) on the training
-    captions and kept in ``output_dir/tokenizer``, so a resumed run tokenises exactly as the first one."""
-    from transformers import AutoTokenizer
+@dataclass
+class CaptionerData:
+    """What :func:`build_data` prepares: training and validation sets as tensors (`valid` None: no evaluation), the
+    validation rows as loaded (for the card), the processor, the number of channels and the `--init_model`'s
+    processor (or None)."""
 
-    from ..models import (
-        CaptionerConfig,
-        CaptionerForConditionalGeneration,
-        CaptionerImageProcessor,
-        CaptionerProcessor,
-        train_caption_tokenizer,
-    )
+    train: CaptionDataset
+    valid: CaptionDataset | None
+    valid_set: object
+    processor: CaptionerProcessor
+    num_channels: int
 
-    loop_args = run.loop_arguments()
-    accelerator = make_accelerator(loop_args)
-    tokenizer_dir = Path(run.output_dir, "tokenizer")
-    with accelerator.main_process_first():  # dataset caches and the tokenizer are written once
-        dataset = load_split(data, flags, data.dataset_split)
-        if flags.max_train_samples is not None:
-            dataset = dataset.select(range(min(flags.max_train_samples, len(dataset))))
-        train_set, valid_set = dataset, None
-        if data.eval_split == VALIDATION:  # every 10th training image, held out
-            train_set = dataset.select([i for i in range(len(dataset)) if i % 10])
-            valid_set = dataset.select(range(0, len(dataset), 10))
-        elif data.eval_split.lower() != "none":
-            valid_set = load_split(data, flags, data.eval_split)
-        if valid_set is not None and data.max_eval_samples:
-            valid_set = valid_set.select(range(min(data.max_eval_samples, len(valid_set))))
-        train_captions = list(train_set["text"])
-        max_tokens = flags.max_caption_tokens
-        if flags.init_model:
-            initial = CaptionerProcessor.from_pretrained(flags.init_model)
-            longest = CaptionerConfig.from_pretrained(flags.init_model).max_position_embeddings
-            max_tokens = min(flags.max_caption_tokens, longest)  # its position table's length
-            tokenizer = initial.tokenizer
-            if accelerator.is_main_process and not tokenizer_dir.exists():
-                tokenizer.save_pretrained(tokenizer_dir)
-        elif tokenizer_dir.exists():
-            logger.info("reusing the tokenizer in %s (--tokenizer_* flags ignored; delete to retrain)", tokenizer_dir)
-            tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
-        else:
-            logger.info("training a %s tokenizer on %d captions", flags.tokenizer_type, len(train_captions))
-            tokenizer = train_caption_tokenizer(
-                train_captions, kind=flags.tokenizer_type, vocab_size=flags.tokenizer_vocab_size
-            )
-            if accelerator.is_main_process:
-                tokenizer.save_pretrained(tokenizer_dir)
+
+def load_splits(data: DataArguments, flags: CaptionerArguments):
+    """`(train rows, validation rows or None)`: every 10th training image held out for `--eval_split validation`."""
+    dataset = load_split(data, flags, data.dataset_split)
+    if flags.max_train_samples is not None:
+        dataset = dataset.select(range(min(flags.max_train_samples, len(dataset))))
+    train_set, valid_set = dataset, None
+    if data.eval_split == VALIDATION:  # every 10th training image, held out
+        train_set = dataset.select([i for i in range(len(dataset)) if i % 10])
+        valid_set = dataset.select(range(0, len(dataset), 10))
+    elif data.eval_split.lower() != "none":
+        valid_set = load_split(data, flags, data.eval_split)
+    if valid_set is not None and data.max_eval_samples:
+        valid_set = valid_set.select(range(min(data.max_eval_samples, len(valid_set))))
+    return train_set, valid_set
+
+
+def load_processor(flags: CaptionerArguments, train_set, tokenizer_dir: Path, is_main_process: bool):
+    """`(processor, longest caption in tokens)`: the `--init_model`'s processor, else a tokenizer trained once (main
+    process) on the training captions and kept in `tokenizer_dir` (a resumed run tokenises exactly as the first one)
+    with a new image processor."""
     if flags.init_model:
-        image_processor = initial.image_processor
-        num_channels = image_processor.num_channels
+        processor = CaptionerProcessor.from_pretrained(flags.init_model)
+        longest = CaptionerConfig.from_pretrained(flags.init_model).max_position_embeddings
+        if is_main_process and not tokenizer_dir.exists():
+            processor.tokenizer.save_pretrained(tokenizer_dir)
+        return processor, min(flags.max_caption_tokens, longest)  # its position table's length
+    if tokenizer_dir.exists():
+        logger.info("reusing the tokenizer in %s (--tokenizer_* flags ignored; delete to retrain)", tokenizer_dir)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
     else:
-        num_channels = flags.num_channels or detect_num_channels(train_set["image"])
-        image_processor = CaptionerImageProcessor(image_size=flags.image_size, num_channels=num_channels)
-    processor = CaptionerProcessor(image_processor, tokenizer)
-    train = CaptionDataset(
-        encode_images(train_set["image"], image_processor),
-        encode_captions(train_captions, processor, max_tokens),
-        train_captions,
-    )
+        logger.info("training a %s tokenizer on %d captions", flags.tokenizer_type, len(train_set))
+        tokenizer = train_caption_tokenizer(
+            list(train_set["text"]), kind=flags.tokenizer_type, vocab_size=flags.tokenizer_vocab_size
+        )
+        if is_main_process:
+            tokenizer.save_pretrained(tokenizer_dir)
+    num_channels = flags.num_channels or detect_num_channels(train_set["image"])
+    image_processor = CaptionerImageProcessor(image_size=flags.image_size, num_channels=num_channels)
+    return CaptionerProcessor(image_processor, tokenizer), flags.max_caption_tokens
+
+
+def build_data(data: DataArguments, run: RunArguments, flags: CaptionerArguments, accelerator) -> CaptionerData:
+    """Build data: the splits, the processor (tokenizer written once), images resized once to tensors, captions
+    tokenised, and the skin palettes for `--augment_skin_palette`."""
+    with accelerator.main_process_first():  # dataset caches and the tokenizer are written once
+        train_set, valid_set = load_splits(data, flags)
+        tokenizer_dir = Path(run.output_dir, "tokenizer")
+        processor, max_tokens = load_processor(flags, train_set, tokenizer_dir, accelerator.is_main_process)
+    num_channels = processor.image_processor.num_channels
+
+    def encode(rows) -> CaptionDataset:
+        captions = list(rows["text"])
+        pixels = encode_images(rows["image"], processor.image_processor)
+        return CaptionDataset(pixels, encode_captions(captions, processor, max_tokens), captions)
+
+    train = encode(train_set)
     if flags.augment_skin_palette:
         if num_channels != 3 or not {"vendor", "unified"} <= set(train_set.column_names):
             raise ValueError(
@@ -656,59 +443,65 @@ def train_captioner(
             "skin palettes of %d one-tone images (vendors %s): %s", int((train.skin.tone >= 0).sum()),
             ", ".join(train.skin.vendors), (train.skin.palette * 255).round().tolist(),
         )  # fmt: skip
-    valid = None
-    if valid_set is not None and len(valid_set):
-        valid_captions = list(valid_set["text"])
-        valid = CaptionDataset(
-            encode_images(valid_set["image"], image_processor),
-            encode_captions(valid_captions, processor, max_tokens),
-            valid_captions,
-        )
+    valid = encode(valid_set) if valid_set is not None and len(valid_set) else None
+    return CaptionerData(train, valid, valid_set, processor, num_channels)
+
+
+def train(model, prepared: CaptionerData, data: DataArguments, run: RunArguments, flags, accelerator):
+    """Train: the shared loop with per-batch augmentation, the validation hook (loss and greedy exact match) and
+    the processor saved beside the model; returns `(TrainResult, the final model)`."""
+    pad, train_set, valid = prepared.processor.tokenizer.pad_token_id, prepared.train, prepared.valid
+    eval_fn = None
+    if valid:
+        collate_eval = make_collate(pad)
+        eval_fn = make_eval_fn(valid, collate_eval, prepared.processor, run.eval_batch_size,
+                               flags.eval_exact_match_samples)  # fmt: skip
+    loop = TrainingLoop(
+        model,
+        run.loop_arguments(),
+        train_set,
+        collate_fn=make_collate(pad, flags, train_set.skin.palette if train_set.skin else None),
+        compute_loss=make_compute_loss(flags.label_smoothing),
+        eval_fn=eval_fn,
+        processors=[prepared.processor],
+        tracker_config={"dataset_name": data.dataset_name, "train_examples": len(train_set)},
+        accelerator=accelerator,
+    )
+    result = loop.train()
+    return result, loop.final_model
+
+
+def train_captioner(
+    data: DataArguments, run: RunArguments, flags: CaptionerArguments, command: str | None = None
+) -> TrainResult:
+    """The run of `training/train_captioner.py`: build data -> build model (or `--init_model`) -> train -> publish
+    (`training_info.json`; with `--push_to_hub`, the card and the upload: :func:`push_captioner`)."""
+    accelerator = make_accelerator(run.loop_arguments())
+    prepared = build_data(data, run, flags, accelerator)
     torch.manual_seed(run.seed)
     if flags.init_model:
         model = CaptionerForConditionalGeneration.from_pretrained(flags.init_model, dtype=torch.float32)
     else:
-        model = build_model(flags, tokenizer, num_channels)
+        model = build_model(flags, prepared.processor.tokenizer, prepared.num_channels)
     num_parameters = sum(p.numel() for p in model.parameters())
+    valid_count = len(prepared.valid) if prepared.valid else 0
     logger.info(
         "%d training / %d validation images (%dx%dx%d), %d tokens; captioner with %d parameters",
-        len(train), len(valid) if valid else 0, *train.pixel_values.shape[-2:], num_channels, len(tokenizer),
-        num_parameters,
+        len(prepared.train), valid_count, *prepared.train.pixel_values.shape[-2:], prepared.num_channels,
+        len(prepared.processor.tokenizer), num_parameters,
     )  # fmt: skip
-    collate_eval = make_collate(tokenizer.pad_token_id)
-    loop = TrainingLoop(
-        model,
-        loop_args,
-        train,
-        collate_fn=make_collate(tokenizer.pad_token_id, flags, train.skin.palette if train.skin else None),
-        compute_loss=make_compute_loss(flags.label_smoothing),
-        eval_fn=make_eval_fn(valid, collate_eval, processor, run.eval_batch_size, flags.eval_exact_match_samples)
-        if valid
-        else None,
-        processors=[processor],
-        tracker_config={"dataset_name": data.dataset_name, "train_examples": len(train)},
-        accelerator=accelerator,
-    )
-    result = loop.train()
+    result, final_model = train(model, prepared, data, run, flags, accelerator)
     if accelerator.is_main_process:
-        info = {
-            "command": command,
-            "dataset": data.dataset_name,
-            "train_images": len(train),
-            "validation_images": len(valid) if valid else 0,
-            "parameters": num_parameters,
-            **result.metrics,
-        }
-        Path(run.output_dir, "training_info.json").write_text(json.dumps(info, indent=2))
+        info = {"command": command, "dataset": data.dataset_name, "train_images": len(prepared.train),
+                "validation_images": valid_count, "parameters": num_parameters, **result.metrics}  # fmt: skip
+        atomic_write_text(Path(run.output_dir, TRAINING_INFO), json.dumps(info, indent=2))
         if run.push_to_hub:
-            push_captioner(run, loop.final_model, processor, data, valid_set, flags, command)
+            push_captioner(run, final_model, prepared.processor, data, prepared.valid_set, flags, command)
     return result  # (the loop has ended the process group: no barrier here)
 
 
 def push_captioner(run: RunArguments, model, processor, data: DataArguments, valid_set, flags, command) -> None:
     """Write a model card (exact match and BLEU-4 on the validation images) into `output_dir` and upload it."""
-    from ..caption_evaluation import caption_scores, generate_captions
-    from ..hub import write_captioner_model_card
 
     rows = []
     if valid_set is not None and len(valid_set):
@@ -733,14 +526,15 @@ def push_captioner(run: RunArguments, model, processor, data: DataArguments, val
 __all__ = [
     "CaptionDataset",
     "CaptionerArguments",
-    "SkinPalette",
+    "CaptionerData",
+    "build_data",
+    "load_processor",
+    "load_splits",
+    "train",
     "build_model",
     "detect_num_channels",
-    "find_skin",
     "make_collate",
     "make_eval_fn",
     "push_captioner",
-    "random_affine",
-    "random_skin_palette",
     "train_captioner",
 ]

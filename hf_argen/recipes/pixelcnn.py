@@ -7,23 +7,28 @@ from __future__ import annotations
 
 import logging
 import math
-import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 
 from ..atomic import atomic_save_pretrained
-from ..data import encode_images, label_names_of, load_image_dataset, validation_indices
+from ..data import encode_images, label_names_of, validation_indices
 from ..evaluation import pixelcnn_log_likelihood
-from ..models import make_grid
-from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
-from .loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from ..models import (
+    ClassConditionalImageGenerationPipeline,
+    PixelCNNConfig,
+    PixelCNNForImageGeneration,
+    PixelCNNImageProcessor,
+    make_grid,
+)
+from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from .cards import keep_last_grid, pixelcnn_card_metrics, publish_run
+from .datasets import DEFAULT_LEVELS, load_images
 
 logger = logging.getLogger(__name__)
 
 # Default number of levels per dataset name (17 for scikit-learn digits and MNIST in digits format).
-DEFAULT_LEVELS = {"digits": 17, "mnist_digits": 17}
 
 
 def parse_dataset_spec(spec: str, default_split: str = "train") -> tuple[str, str]:
@@ -74,9 +79,7 @@ def load_tensors(
     conditional: bool = True,
 ) -> tuple[dict, list[str] | None, list[str]]:
     """Load `name:split` and encode it -> (`{"pixel_values"[, "class_labels"]}`, class names, sources)."""
-    dataset = load_image_dataset(
-        name, split=split, data_dir=data_dir, image_column=image_column, label_column=label_column
-    )
+    dataset = load_images(name, split=split, data_dir=data_dir, image_column=image_column, label_column=label_column)
     tensors = {"pixel_values": encode_images(dataset, processor)}
     names = label_names_of(dataset) if conditional else None
     if names is not None:
@@ -187,7 +190,6 @@ def make_sample_fn(
 def save_with_pipeline(model, output_dir) -> None:
     """The final layout: weights, config (with `id2label` and `custom_pipelines`), `generation_config.json` and the
     pipeline's file beside them (the processor is saved by the loop)."""
-    from ..models import ClassConditionalImageGenerationPipeline
 
     atomic_save_pretrained(ClassConditionalImageGenerationPipeline(model=model), output_dir)
 
@@ -201,17 +203,35 @@ def pixelcnn_loss(model, batch):
     ).loss
 
 
-def _build_model(flags: PixelCNNArguments, name: str, split: str, data: DataArguments):
-    """`(model or None, processor)`: the `--init_model`, else the processor of a new model fitted to the data."""
-    from ..models import PixelCNNForImageGeneration, PixelCNNImageProcessor
+@dataclass
+class PixelCNNData:
+    """What :func:`build_data` prepares: training and eval tensors (``pixel_values`` levels `(N, C, H, W)`, optional
+    ``class_labels`` `(N,)`), class names, the training sources `[(name:split, examples)]`, the eval split's name, the
+    image processor and the `--init_model` (or None: a new model is built)."""
 
+    train: dict
+    eval: dict | None
+    names: list[str] | None
+    sources: list[tuple[str, int]]
+    eval_name: str | None
+    processor: PixelCNNImageProcessor
+    init_model: PixelCNNForImageGeneration | None = None
+
+    @property
+    def num_classes(self) -> int | None:
+        return None if self.names is None else len(self.names)
+
+
+def load_processor(flags: PixelCNNArguments, name: str, split: str, data: DataArguments):
+    """`(model or None, processor)`: the `--init_model` and its processor, else the processor of a new model fitted
+    to the data (`--num_levels`, `--num_channels`, `--image_size`, or from the first image)."""
     if flags.init_model:
         model = PixelCNNForImageGeneration.from_pretrained(flags.init_model)
         config = model.config
         return model, PixelCNNImageProcessor(
             num_levels=config.num_levels, num_channels=config.num_channels, image_size=config.image_size
         )
-    probe = load_image_dataset(
+    probe = load_images(
         name, split=split, data_dir=data.data_dir, image_column=data.image_column, label_column=data.label_column
     )
     first = probe[0]["image"]
@@ -222,52 +242,54 @@ def _build_model(flags: PixelCNNArguments, name: str, split: str, data: DataArgu
     )
 
 
-def train_pixelcnn(
-    data: DataArguments, run: RunArguments, flags: PixelCNNArguments, command: str | None = None
-) -> TrainResult:
-    """The run of `training/train_pixelcnn.py`: data, model, loop, `training_info.json`, card and push."""
-    from ..models import PixelCNNConfig, PixelCNNForImageGeneration
-
-    loop_args = run.loop_arguments()
-    accelerator = make_accelerator(loop_args)
+def build_data(data: DataArguments, flags: PixelCNNArguments, accelerator) -> PixelCNNData:
+    """Build data: the main training split (its validation images carved out unless `--eval_split` names a split),
+    the `--extra_train_datasets` mixed in, labels offset per source under `--source_classes`."""
     name, split = parse_dataset_spec(data.dataset_name, data.dataset_split)
-    load = dict(
-        data_dir=data.data_dir,
-        image_column=data.image_column,
-        label_column=data.label_column,
-        conditional=not flags.unconditional,
-    )
+    load = dict(data_dir=data.data_dir, image_column=data.image_column, label_column=data.label_column,
+                conditional=not flags.unconditional)  # fmt: skip
     eval_split = data.eval_split if data.eval_split.lower() != "none" else None
     with accelerator.main_process_first():  # dataset caches are written by the main process first
-        model, processor = _build_model(flags, name, split, data)
-        main_tensors, names, main_sources = load_tensors(name, split, processor, **load)
+        model, processor = load_processor(flags, name, split, data)
+        main, names, main_sources = load_tensors(name, split, processor, **load)
         eval_tensors, eval_name = None, None
         if eval_split == VALIDATION:
-            train_index, eval_index = validation_indices(len(main_tensors["pixel_values"]))
-            eval_tensors, main_tensors = take(main_tensors, eval_index), take(main_tensors, train_index)
+            train_index, eval_index = validation_indices(len(main["pixel_values"]))
+            eval_tensors, main = take(main, eval_index), take(main, train_index)
             main_sources = [main_sources[i] for i in train_index]
             eval_name = f"{name}:{split} validation (every 10th image)"
         elif eval_split is not None:
-            eval_tensors = load_tensors(name, eval_split, processor, **load)[0]
-            eval_name = f"{name}:{eval_split}"
-        parts, repeats = [main_tensors], [flags.train_repeats]
+            eval_tensors, eval_name = load_tensors(name, eval_split, processor, **load)[0], f"{name}:{eval_split}"
+        parts, repeats, source_lists = [main], [flags.train_repeats], [main_sources]
         sources = [(f"{name}:{split}", len(main_sources) * flags.train_repeats)]
-        source_lists = [main_sources]
-        for spec in flags.extra_train_datasets:
-            extra_name, extra_split = parse_dataset_spec(spec)
+        for extra_name, extra_split in map(parse_dataset_spec, flags.extra_train_datasets):
             tensors, _, extra_sources = load_tensors(extra_name, extra_split, processor, **load)
-            parts.append(tensors)
-            repeats.append(1)
-            source_lists.append(extra_sources)
+            parts, repeats, source_lists = parts + [tensors], repeats + [1], source_lists + [extra_sources]
             sources.append((f"{extra_name}:{extra_split}", len(extra_sources)))
     if data.max_eval_samples and eval_tensors is not None:
         eval_tensors = take(eval_tensors, range(min(data.max_eval_samples, len(eval_tensors["pixel_values"]))))
-    num_classes = len(names) if names is not None else None
-    if flags.source_classes and num_classes is not None:
-        parts, num_classes = offset_labels_by_source(parts, source_lists, num_classes)
+    if flags.source_classes and names is not None:
+        parts, _ = offset_labels_by_source(parts, source_lists, len(names))
         names = source_class_names(names, source_lists)
-    train_tensors = concat_tensors(parts, repeats)
+    return PixelCNNData(concat_tensors(parts, repeats), eval_tensors, names, sources, eval_name, processor, model)
+
+
+def set_dropout(model, dropout: float) -> None:
+    """Set the dropout probability of a built model: `config.dropout` and every `torch.nn.Dropout`'s `p` (the layers
+    read it at construction, so a fine-tuning run with another `--dropout` rewrites them)."""
+    model.config.dropout = dropout
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = dropout
+
+
+def build_model(flags: PixelCNNArguments, prepared: PixelCNNData, seed: int = 0) -> PixelCNNForImageGeneration:
+    """Build model: a new PixelCNN sized to the data (seeded), or the `--init_model` adapted to it: class biases
+    grown under `--source_classes` (:func:`expand_class_embeddings`), `--dropout` applied (:func:`set_dropout`).
+    Class names go into the config's `id2label`."""
+    num_classes, model = prepared.num_classes, prepared.init_model
     if model is None:
+        processor = prepared.processor
         config = PixelCNNConfig(
             image_size=processor.image_size,
             num_channels=processor.num_channels,
@@ -281,7 +303,7 @@ def train_pixelcnn(
             architecture=flags.architecture,
             dropout=flags.dropout,
         )
-        torch.manual_seed(run.seed)
+        torch.manual_seed(seed)
         model = PixelCNNForImageGeneration(config)
     else:
         if num_classes is not None and (model.config.num_classes or 0) < num_classes:
@@ -292,55 +314,77 @@ def train_pixelcnn(
                 )
             expand_class_embeddings(model, num_classes)
         if flags.dropout != model.config.dropout:
-            model.config.dropout = flags.dropout
-            for module in model.modules():
-                if isinstance(module, torch.nn.Dropout):
-                    module.p = flags.dropout
-    set_class_names(model.config, names)
-    config = model.config
+            set_dropout(model, flags.dropout)
+    set_class_names(model.config, prepared.names)
+    return model
+
+
+def train(model, prepared: PixelCNNData, data: DataArguments, run: RunArguments, accelerator) -> TrainResult:
+    """Train: the shared loop with the exact bits/dim eval hook and a sample grid per class, saving the model with its
+    pipeline."""
+    config, train_tensors = model.config, prepared.train
     eval_fn = None
-    if eval_tensors is not None:
-        eval_fn = make_eval_fn(eval_tensors, config.num_subpixels, batch_size=run.eval_batch_size)
+    if prepared.eval is not None:
+        eval_fn = make_eval_fn(prepared.eval, config.num_subpixels, batch_size=run.eval_batch_size)
     sample_fn = None
     if not run.no_samples:
-        sample_fn = make_sample_fn(processor, config.num_classes, seed=run.seed, scale=max(1, 64 // config.image_size))
+        scale = max(1, 64 // config.image_size)
+        sample_fn = make_sample_fn(prepared.processor, config.num_classes, seed=run.seed, scale=scale)
     loop = TrainingLoop(
         model,
-        loop_args,
+        run.loop_arguments(),
         TensorDictDataset(**train_tensors),
         compute_loss=pixelcnn_loss,
         eval_fn=eval_fn,
         sample_fn=sample_fn,
-        processors=[processor],
+        processors=[prepared.processor],
         save_fn=save_with_pipeline,
         tracker_config={"dataset_name": data.dataset_name, "train_examples": len(train_tensors["pixel_values"])},
         accelerator=accelerator,
     )
-    logger.info("training data: %s (%d examples)", sources, len(train_tensors["pixel_values"]))
-    result = loop.train()
-    if accelerator.is_main_process:
-        info = {
-            "command": command,
-            "dataset": name,
-            "train_data": [{"dataset": s, "examples": n} for s, n in sources],
-            "eval_dataset": eval_name,
-            **result.metrics,
-        }
-        grids = sorted(Path(run.output_dir, "samples").glob("step-*.png"))
-        if grids:  # the final grid, where model cards expect it
-            shutil.copyfile(grids[-1], Path(run.output_dir, "samples.png"))
-        from ..hub import pixelcnn_card_metrics
+    logger.info("training data: %s (%d examples)", prepared.sources, len(train_tensors["pixel_values"]))
+    return loop.train()
 
-        metrics = []
-        if "eval_bits_per_dim" in result.metrics:
-            metrics = pixelcnn_card_metrics(result.metrics, data.eval_split)
-        publish_run(run, info, metrics, dataset=name)
+
+def publish(result: TrainResult, prepared: PixelCNNData, data: DataArguments, run: RunArguments, command=None) -> None:
+    """Publish (main process): `training_info.json`, the last sample grid as `samples.png`, the card, the push."""
+    name = parse_dataset_spec(data.dataset_name, data.dataset_split)[0]
+    info = {
+        "command": command,
+        "dataset": name,
+        "train_data": [{"dataset": s, "examples": n} for s, n in prepared.sources],
+        "eval_dataset": prepared.eval_name,
+        **result.metrics,
+    }
+    keep_last_grid(run.output_dir, "samples.png")
+    metrics = []
+    if "eval_bits_per_dim" in result.metrics:
+        metrics = pixelcnn_card_metrics(result.metrics, data.eval_split)
+    publish_run(run, info, metrics, dataset=name)
+
+
+def train_pixelcnn(
+    data: DataArguments, run: RunArguments, flags: PixelCNNArguments, command: str | None = None
+) -> TrainResult:
+    """The run of `training/train_pixelcnn.py`: build data -> build model -> train -> publish."""
+    accelerator = make_accelerator(run.loop_arguments())
+    prepared = build_data(data, flags, accelerator)
+    model = build_model(flags, prepared, seed=run.seed)
+    result = train(model, prepared, data, run, accelerator)
+    if accelerator.is_main_process:
+        publish(result, prepared, data, run, command)
     return result  # (the loop has ended the process group: no barrier here)
 
 
 __all__ = [
     "DEFAULT_LEVELS",
     "PixelCNNArguments",
+    "PixelCNNData",
+    "build_data",
+    "build_model",
+    "publish",
+    "set_dropout",
+    "train",
     "train_pixelcnn",
     "concat_tensors",
     "load_tensors",
@@ -348,5 +392,4 @@ __all__ = [
     "make_sample_fn",
     "parse_dataset_spec",
     "pixelcnn_loss",
-    "TensorDictDataset",
 ]

@@ -13,10 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from transformers import AutoTokenizer
 
 from ..atomic import atomic_save_pretrained
-from .arguments import VALIDATION, DataArguments, RunArguments, publish_run
-from .loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from ..models import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
+from ..text_data import collate_causal_lm, pack_examples, tokenize_dataset, train_tokenizer
+from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from .cards import causal_lm_card_metrics, publish_run
+from .datasets import load_texts
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +53,6 @@ class CausalLMArguments:
 
 def build_model(flags: CausalLMArguments, tokenizer):
     """A new `ARTransformerForCausalLM` or `ARRNNForCausalLM` for `tokenizer`'s vocabulary."""
-    from ..models import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 
     special = dict(
         vocab_size=len(tokenizer),
@@ -79,7 +83,6 @@ def build_model(flags: CausalLMArguments, tokenizer):
 
 def make_eval_fn(examples: list, pad_token_id: int, batch_size: int):
     """Validation NLL in nats per predicted token (every token after BOS, EOS included) and perplexity."""
-    from ..text_data import collate_causal_lm
 
     def eval_fn(model, accelerator):
         def statistics(index):
@@ -99,21 +102,24 @@ def make_eval_fn(examples: list, pad_token_id: int, batch_size: int):
     return eval_fn
 
 
-def train_causal_lm(
-    data: DataArguments, run: RunArguments, flags: CausalLMArguments, command: str | None = None
-) -> TrainResult:
-    """The run of `training/train_causal_lm.py`; the tokenizer is trained once (main process) and kept in
-    ``output_dir/tokenizer``, so a resumed run tokenises exactly as the first one."""
-    from transformers import AutoTokenizer
+@dataclass
+class TextData:
+    """What :func:`build_data` prepares: the tokenizer, training rows (packed unless `--no_packing`) and validation
+    examples as `{"input_ids": [...]}` dicts, and how many training texts the rows hold."""
 
-    from ..text_data import collate_causal_lm, load_text_dataset, pack_examples, tokenize_dataset, train_tokenizer
+    tokenizer: object
+    train: list
+    valid: list
+    num_train_texts: int
 
-    loop_args = run.loop_arguments()
-    accelerator = make_accelerator(loop_args)
+
+def build_data(data: DataArguments, run: RunArguments, flags: CausalLMArguments, accelerator) -> TextData:
+    """Build data: the texts (a seeded validation share held out), a BPE tokenizer trained once by the main process
+    and kept in ``output_dir/tokenizer`` (a resumed run tokenises exactly as the first one), BOS ... EOS examples."""
     column = flags.text_column
     tokenizer_dir = Path(run.output_dir, "tokenizer")
     with accelerator.main_process_first():  # dataset caches and the tokenizer are written once
-        dataset = load_text_dataset(data.dataset_name, data.dataset_split, column)
+        dataset = load_texts(data.dataset_name, data.dataset_split, column)
         if flags.max_examples is not None:
             dataset = dataset.select(range(min(flags.max_examples, len(dataset))))
         train_texts, valid_texts = dataset, None
@@ -121,7 +127,7 @@ def train_causal_lm(
             split = dataset.train_test_split(test_size=flags.validation_fraction, seed=run.seed)
             train_texts, valid_texts = split["train"], split["test"]
         elif data.eval_split.lower() != "none":
-            valid_texts = load_text_dataset(data.dataset_name, data.eval_split, column)
+            valid_texts = load_texts(data.dataset_name, data.eval_split, column)
         if tokenizer_dir.exists():
             tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
         else:
@@ -137,6 +143,54 @@ def train_causal_lm(
     num_train_texts = len(train)
     if not flags.no_packing:
         train = pack_examples(train, flags.max_length)
+    return TextData(tokenizer, train, valid, num_train_texts)
+
+
+def train(model, prepared: TextData, data: DataArguments, run: RunArguments, accelerator) -> TrainResult:
+    """Train: the shared loop on the rows (right-padded batches), validation NLL hook, tokenizer saved beside."""
+    pad = prepared.tokenizer.pad_token_id
+    loop = TrainingLoop(
+        model,
+        run.loop_arguments(),
+        prepared.train,
+        collate_fn=functools.partial(collate_causal_lm, pad_token_id=pad),
+        eval_fn=make_eval_fn(prepared.valid, pad, run.eval_batch_size) if prepared.valid else None,
+        processors=[prepared.tokenizer],
+        tracker_config={"dataset_name": data.dataset_name, "train_examples": len(prepared.train)},
+        accelerator=accelerator,
+    )
+    return loop.train()
+
+
+def publish(result: TrainResult, model, prepared: TextData, data: DataArguments, run: RunArguments, command=None):
+    """Publish (main process): `training_info.json`, the card with the validation figures, the push."""
+    info = {
+        "command": command,
+        "dataset": data.dataset_name,
+        "train_texts": prepared.num_train_texts,
+        "train_rows": len(prepared.train),
+        "validation_texts": len(prepared.valid),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        **result.metrics,
+    }
+    metrics = []
+    if "validation_nats_per_token" in result.metrics:
+        figures = {
+            "nll_per_token": result.metrics["validation_nats_per_token"],
+            "perplexity": result.metrics["validation_perplexity"],
+            "validation_texts": len(prepared.valid),
+        }
+        metrics = causal_lm_card_metrics(figures, "validation" if data.eval_split == VALIDATION else data.eval_split)
+    publish_run(run, info, metrics, dataset=data.dataset_name)
+
+
+def train_causal_lm(
+    data: DataArguments, run: RunArguments, flags: CausalLMArguments, command: str | None = None
+) -> TrainResult:
+    """The run of `training/train_causal_lm.py`: build data (texts, tokenizer) -> build model -> train -> publish."""
+    accelerator = make_accelerator(run.loop_arguments())
+    prepared = build_data(data, run, flags, accelerator)
+    tokenizer = prepared.tokenizer
     torch.manual_seed(run.seed)
     model = build_model(flags, tokenizer)
     model.generation_config.update(
@@ -148,45 +202,24 @@ def train_causal_lm(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    num_parameters = sum(p.numel() for p in model.parameters())
     logger.info(
         "%d training texts in %d rows / %d validation texts (<= %d tokens); %s with %d parameters",
-        num_train_texts, len(train), len(valid), flags.max_length, type(model).__name__, num_parameters,
+        prepared.num_train_texts, len(prepared.train), len(prepared.valid), flags.max_length, type(model).__name__,
+        sum(p.numel() for p in model.parameters()),
     )  # fmt: skip
-    loop = TrainingLoop(
-        model,
-        loop_args,
-        train,
-        collate_fn=functools.partial(collate_causal_lm, pad_token_id=tokenizer.pad_token_id),
-        eval_fn=make_eval_fn(valid, tokenizer.pad_token_id, run.eval_batch_size) if valid else None,
-        processors=[tokenizer],
-        tracker_config={"dataset_name": data.dataset_name, "train_examples": len(train)},
-        accelerator=accelerator,
-    )
-    result = loop.train()
+    result = train(model, prepared, data, run, accelerator)
     if accelerator.is_main_process:
-        info = {
-            "command": command,
-            "dataset": data.dataset_name,
-            "train_texts": num_train_texts,
-            "train_rows": len(train),
-            "validation_texts": len(valid),
-            "parameters": num_parameters,
-            **result.metrics,
-        }
-        from ..hub import causal_lm_card_metrics
-
-        metrics = []
-        if "validation_nats_per_token" in result.metrics:
-            figures = {
-                "nll_per_token": result.metrics["validation_nats_per_token"],
-                "perplexity": result.metrics["validation_perplexity"],
-                "validation_texts": len(valid),
-            }
-            split = "validation" if data.eval_split == VALIDATION else data.eval_split
-            metrics = causal_lm_card_metrics(figures, split)
-        publish_run(run, info, metrics, dataset=data.dataset_name)
+        publish(result, model, prepared, data, run, command)
     return result  # (the loop has ended the process group: no barrier here)
 
 
-__all__ = ["CausalLMArguments", "build_model", "make_eval_fn", "train_causal_lm"]
+__all__ = [
+    "CausalLMArguments",
+    "TextData",
+    "build_data",
+    "build_model",
+    "make_eval_fn",
+    "publish",
+    "train",
+    "train_causal_lm",
+]
