@@ -165,7 +165,8 @@ def test_resume_past_max_train_steps_saves_the_final_model(tmp_path):
 
 
 def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path):
-    """2 CPU processes (gloo) x batch 8 == 1 process x batch 16: same data order, gradients averaged."""
+    """2 CPU processes (gloo) x batch 8 == 1 process x batch 16: same data order, gradients averaged, and the same
+    learning rate at every step (Accelerate steps the prepared warm-up + cosine schedule once per process)."""
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
     args = [
         "--dataset_name",
@@ -191,6 +192,10 @@ def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path):
         "3",
         "--seed",
         "5",
+        "--lr_scheduler",
+        "cosine",
+        "--lr_warmup_steps",
+        "2",
     ]
     two = run_process_group(
         [

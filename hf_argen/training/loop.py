@@ -740,15 +740,18 @@ class TrainingLoop:
                     loss = self.compute_loss(self.train_model, batch)
                 accelerator.backward(loss)  # divided by the accumulation steps
                 self._running_loss += loss.detach().float() / accumulation
-                if accelerator.sync_gradients and args.max_grad_norm is not None:
-                    accelerator.clip_grad_norm_(self.model.parameters(), args.max_grad_norm)
-                self.optimizer.step()  # these three act on the last micro-step of a group only
-                self.lr_scheduler.step()
-                self.optimizer.zero_grad(set_to_none=True)
+                # Only on the last micro-step of a group: the prepared optimizer and scheduler would ignore the
+                # calls of the others, but not for free (Accelerate's optimizer step looks up a package per call).
+                if accelerator.sync_gradients:
+                    if args.max_grad_norm is not None:
+                        accelerator.clip_grad_norm_(self.model.parameters(), args.max_grad_norm)
+                    self.optimizer.step()
+                    self.lr_scheduler.step()
+                    self.optimizer.zero_grad(set_to_none=True)
             if accelerator.sync_gradients:
                 self._end_step(progress)
                 if self.global_step >= self.max_train_steps:
-                    loader.end()  # the loader stays unfinished: leave Accelerate's state as at its end
+                    loader.end()  # left mid-iteration: unregister it from Accelerate's state, as its end does
                     return
 
     def _end_step(self, progress) -> None:
