@@ -611,6 +611,6 @@ def test_validation_with_more_processes_than_images_skips_the_empty_shard():
     calls = []
     model.generate = lambda **kwargs: calls.append(kwargs) or torch.zeros(0, 1, dtype=torch.long)
     accelerator = types.SimpleNamespace(process_index=3, num_processes=4, device=torch.device("cpu"),
-                                        is_local_main_process=False, reduce=lambda value, reduction: value)  # fmt: skip
+                                        is_local_main_process=False, gather_for_metrics=lambda rows: rows)  # fmt: skip
     metrics = make_eval_fn(valid, collate, tokenizer, batch_size=4, exact_match_samples=2)(model, accelerator)
     assert set(metrics) == {"validation_loss", "validation_exact_match"} and calls == []

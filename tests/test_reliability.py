@@ -6,6 +6,7 @@ import contextlib
 import json
 import multiprocessing
 import os
+import pickle
 import random
 import signal
 import time
@@ -125,6 +126,42 @@ def test_checkpoint_with_pickled_objects_is_refused(tmp_path):
         load_checkpoint_weights(tmp_path, ema=True)
 
 
+class _Marker:
+    """Unpickling it creates the file `path`: proof that a loader ran code from a checkpoint."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.path),))
+
+
+@pytest.mark.parametrize("name", ["optimizer.bin", "scheduler.bin", "random_states_0.pkl"])
+def test_resuming_never_unpickles_objects_of_a_checkpoint(tmp_path, name):
+    """`accelerator.load_state` (the loop registers no custom objects, which Accelerate reads with
+    weights_only=False) refuses a checkpoint file that holds a pickled object instead of running it."""
+    from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
+
+    def run(steps, resume):
+        args = LoopArguments(output_dir=str(tmp_path / "run"), max_train_steps=steps, checkpointing_steps=2,
+                             train_batch_size=4, ema_decay=0.9, device="cpu",
+                             resume_from_checkpoint="latest" if resume else None)  # fmt: skip
+        loop = TrainingLoop(torch.nn.Linear(2, 1), args, TensorDictDataset(x=torch.randn(32, 2)),
+                            compute_loss=lambda m, b: m(b["x"]).pow(2).mean(), save_fn=lambda m, out: None)  # fmt: skip
+        return loop.train()
+
+    run(2, resume=False)
+    marker = tmp_path / "ran"
+    torch.save({"state": _Marker(marker)}, tmp_path / "run" / "checkpoint-2" / name)
+    refused = False
+    try:
+        run(4, resume=True)
+    except pickle.UnpicklingError:
+        refused = True
+    assert not marker.exists()
+    assert refused or name.startswith("random_states")  # (Accelerate skips unreadable RNG states with a log line)
+
+
 def test_no_unsafe_torch_load_in_the_package():
     for path in (ROOT / "hf_argen").rglob("*.py"):
         text = path.read_text()
@@ -222,7 +259,8 @@ def _kill_group(process) -> None:
 def _assert_complete_checkpoints_only(output_dir: Path, num_processes: int = 1) -> None:
     assert not (output_dir / "model.safetensors").exists()
     for _, folder in list_checkpoints(output_dir):  # only complete checkpoints carry the name
-        assert (folder / "model.safetensors").is_file() and (folder / "custom_checkpoint_1.pkl").is_file()
+        assert (folder / "model.safetensors").is_file() and (folder / "ema.safetensors").is_file()
+        assert (folder / "loop_state.json").is_file() and (folder / "scheduler.bin").is_file()
         assert (folder / f"random_states_{num_processes - 1}.pkl").is_file()
 
 

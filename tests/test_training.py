@@ -72,7 +72,7 @@ def test_a_kill_while_deleting_a_checkpoint_leaves_no_partial_checkpoint(tmp_pat
 
     old = tmp_path / "checkpoint-10"
     old.mkdir()
-    for name in ("model.safetensors", "optimizer.bin", "trainer_state.json"):
+    for name in ("model.safetensors", "optimizer.bin", "loop_state.json"):
         (old / name).write_text(name)
 
     def killed_rmtree(path, ignore_errors=False):
@@ -130,7 +130,8 @@ def test_kill_and_resume_gives_the_same_weights(tmp_path):
     assert not (killed / "model.safetensors").exists()
     # Only complete checkpoints carry the checkpoint name.
     for folder in killed.glob("checkpoint-*"):
-        assert (folder / "trainer_state.json").is_file() and (folder / "model.safetensors").is_file()
+        assert (folder / "loop_state.json").is_file() and (folder / "model.safetensors").is_file()
+        assert (folder / "ema.safetensors").is_file() and (folder / "scheduler.bin").is_file()
     resumed = _run([*TINY, *steps, "--output_dir", str(killed), "--resume_from_checkpoint", "latest"])
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Resumed from" in resumed.stderr
@@ -164,7 +165,8 @@ def test_resume_past_max_train_steps_saves_the_final_model(tmp_path):
 
 
 def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path):
-    """2 CPU processes (gloo) x batch 8 == 1 process x batch 16: same data order, gradients averaged."""
+    """2 CPU processes (gloo) x batch 8 == 1 process x batch 16: same data order, gradients averaged, and the same
+    learning rate at every step (Accelerate steps the prepared warm-up + cosine schedule once per process)."""
     accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
     args = [
         "--dataset_name",
@@ -190,6 +192,10 @@ def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path):
         "3",
         "--seed",
         "5",
+        "--lr_scheduler",
+        "cosine",
+        "--lr_warmup_steps",
+        "2",
     ]
     two = run_process_group(
         [
@@ -223,22 +229,42 @@ def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path):
     assert results[0]["eval_bits_per_dim"] == pytest.approx(results[1]["eval_bits_per_dim"], abs=1e-4)
 
 
-def test_epoch_batch_sampler_shards_and_skips():
-    from hf_argen.training import EpochBatchSampler
+def test_train_loader_draws_each_epoch_from_the_seed_and_skips_whole_batches(tmp_path):
+    """Epoch e is `randperm(seed + e)` cut to whole accumulation groups (2 processes shard each global batch of this
+    order: `test_two_process_ddp_matches_one_process_with_the_global_batch`); `skip_first_batches` resumes inside
+    an epoch with the batches an uninterrupted epoch has there; `set_epoch`, not the number of passes, picks it."""
+    from hf_argen.training import LoopArguments, TensorDictDataset, make_accelerator
+    from hf_argen.training.loop import make_train_loader
 
-    full = EpochBatchSampler(50, 4, seed=0, world_size=1)
-    ranks = [EpochBatchSampler(50, 2, seed=0, rank=r, world_size=2) for r in range(2)]
-    global_batches = list(full)
-    shards = [list(s) for s in ranks]
-    assert len(global_batches) == 12 and all(len(s) == 12 for s in shards)
-    for b, batch in enumerate(global_batches):
-        assert batch == shards[0][b] + shards[1][b]
-    full.set_epoch(0, start_batch=5)
-    assert list(full) == global_batches[5:]
-    full.set_epoch(1)
-    assert list(full) != global_batches
-    grouped = EpochBatchSampler(50, 4, seed=0, group=5)  # whole accumulation groups only
-    assert grouped.batches_per_epoch() == 10
+    args = LoopArguments(output_dir=str(tmp_path), train_batch_size=4, gradient_accumulation_steps=5, seed=7,
+                         device="cpu")  # fmt: skip
+    accelerator = make_accelerator(args)
+    loader = make_train_loader(TensorDictDataset(index=torch.arange(50)), args, accelerator, collate_fn=lambda b: b)
+    assert len(loader) == 10  # 12 batches of 4, cut to 2 accumulation groups of 5
+    epochs = []
+    for epoch in (0, 1):
+        loader.set_epoch(epoch)
+        batches = [batch["index"].tolist() for batch in loader]
+        order = torch.randperm(50, generator=torch.Generator().manual_seed(7 + epoch))[:40]
+        assert batches == order.view(10, 4).tolist()
+        epochs.append(batches)
+    assert epochs[0] != epochs[1]
+    loader.set_epoch(1)
+    assert [batch["index"].tolist() for batch in accelerator.skip_first_batches(loader, 5)] == epochs[1][5:]
+    loader.set_epoch(0)
+    assert [batch["index"].tolist() for batch in loader] == epochs[0]
+
+
+def test_an_accelerator_without_the_seeded_order_is_refused(tmp_path):
+    from accelerate import Accelerator
+
+    from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
+
+    args = LoopArguments(output_dir=str(tmp_path), max_train_steps=2, checkpointing_steps=None, device="cpu")
+    with pytest.raises(ValueError, match="make_accelerator"):
+        TrainingLoop(
+            torch.nn.Linear(2, 1), args, TensorDictDataset(x=torch.zeros(32, 2)), accelerator=Accelerator(cpu=True)
+        )
 
 
 def test_checkpoint_helpers(tmp_path):
@@ -246,8 +272,8 @@ def test_checkpoint_helpers(tmp_path):
 
     for step in (5, 20, 10):
         (tmp_path / f"checkpoint-{step}").mkdir()
-        (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
-    (tmp_path / "checkpoint-30").mkdir()  # incomplete: no trainer_state.json
+        (tmp_path / f"checkpoint-{step}" / "loop_state.json").write_text("{}")
+    (tmp_path / "checkpoint-30").mkdir()  # incomplete: no loop_state.json
     (tmp_path / ".tmp-checkpoint-40").mkdir()
     assert [s for s, _ in list_checkpoints(tmp_path)] == [5, 10, 20]
     assert resolve_checkpoint(tmp_path, "latest").name == "checkpoint-20"
@@ -442,13 +468,15 @@ def test_a_skipped_fp16_step_moves_neither_the_schedule_nor_the_ema(tmp_path, mo
 
     from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop
 
-    calls = {"n": 0}
+    steps = {"n": 0}
+    optimizer_step = AcceleratedOptimizer.step
 
-    def step_was_skipped(self):  # steps 2 and 3 of 5 overflow
-        calls["n"] += 1
-        return calls["n"] in (2, 3)
+    def counting_step(self, closure=None):
+        optimizer_step(self, closure)
+        steps["n"] += self.gradient_state.sync_gradients
 
-    monkeypatch.setattr(AcceleratedOptimizer, "step_was_skipped", property(step_was_skipped))
+    monkeypatch.setattr(AcceleratedOptimizer, "step", counting_step)
+    monkeypatch.setattr(AcceleratedOptimizer, "step_was_skipped", property(lambda self: steps["n"] in (2, 3)))
     torch.manual_seed(0)
     model = torch.nn.Linear(2, 1)
     args = LoopArguments(
@@ -468,6 +496,27 @@ def test_a_skipped_fp16_step_moves_neither_the_schedule_nor_the_ema(tmp_path, mo
         save_fn=lambda m, out: None,
     )
     loop.train()
-    assert calls["n"] == 5
-    assert loop.lr_scheduler.last_epoch == 3  # 5 optimizer steps, 2 skipped
+    assert steps["n"] == 5
+    assert loop.lr_scheduler.scheduler.last_epoch == 3  # 5 optimizer steps, 2 skipped
+    assert loop.lr_scheduler.get_last_lr()[0] == pytest.approx(args.learning_rate * (5 - 3) / 5)
     assert int(loop.ema.n_averaged) == 3
+
+
+def test_a_checkpoint_of_the_earlier_loop_is_refused_naming_its_state_file(tmp_path):
+    """Checkpoints of the earlier loop (`trainer_state.json`, schedule and EMA as custom pickles) are listed, and
+    resuming one, by path or as `latest`, fails naming that file instead of starting anew over it."""
+    from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop, list_checkpoints, resolve_checkpoint
+
+    old = tmp_path / "checkpoint-10"
+    old.mkdir()
+    (old / "trainer_state.json").write_text(json.dumps({"global_step": 10}))
+    assert [step for step, _ in list_checkpoints(tmp_path)] == [10]
+    for how in (str(old), "latest"):
+        with pytest.raises(ValueError, match="trainer_state.json"):
+            resolve_checkpoint(tmp_path, how)
+    args = LoopArguments(output_dir=str(tmp_path), max_train_steps=2, checkpointing_steps=None, device="cpu",
+                         resume_from_checkpoint="latest")  # fmt: skip
+    loop = TrainingLoop(torch.nn.Linear(2, 1), args, TensorDictDataset(x=torch.zeros(32, 2)),
+                        compute_loss=lambda m, b: m(b["x"]).sum(), save_fn=lambda m, out: None)  # fmt: skip
+    with pytest.raises(ValueError, match="earlier version"):
+        loop.train()

@@ -4,7 +4,6 @@ Nothing used at inference imports this package.
 """
 
 from .loop import (
-    EpochBatchSampler,
     LoopArguments,
     TensorDictDataset,
     TrainingLoop,
@@ -21,7 +20,6 @@ from .loop import (
 )
 
 __all__ = [
-    "EpochBatchSampler",
     "LoopArguments",
     "TensorDictDataset",
     "TrainResult",

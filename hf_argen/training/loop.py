@@ -24,34 +24,48 @@ API
 
 The hooks get the *unwrapped* model (no DDP wrapper) in eval mode, or its EMA copy when `ema_decay` is set.
 `eval_fn` runs on every process (use :func:`evaluate_across_processes`: each process scores its shard, the
-sums are reduced); `sample_fn` runs on the main process only and its image is written to
+totals are gathered); `sample_fn` runs on the main process only and its image is written to
 ``output_dir/samples/step-XXXXXXX.png`` (and to TensorBoard when ``report_to="tensorboard"``).
 
 Behaviour
 ---------
-* Data order: one global batch holds ``train_batch_size * num_processes`` examples; process ``r`` takes slice
-  ``r`` of it. Epoch ``e`` is a permutation drawn from ``seed + e``; incomplete global batches (and
-  incomplete accumulation groups) at the end of an epoch are dropped, so every step has the same size.
+The loop is written on Accelerate's public API: a prepared `DataLoader`, ``accelerator.accumulate``,
+``accelerator.skip_first_batches``, a prepared LR scheduler, ``accelerator.save_state`` / ``load_state`` and
+``accelerator.gather_for_metrics``; :func:`make_accelerator` builds the `Accelerator` it needs.
+
+* Data order: the prepared `DataLoader` draws epoch ``e`` as a permutation from ``seed + e`` (Accelerate's
+  seedable sampler, ``set_epoch``), cut to whole global accumulation groups, so every optimizer step has the
+  same size. A global batch holds ``train_batch_size * num_processes`` examples; process ``r`` takes slice
+  ``r`` of it (Accelerate's batch sharding). A resumed run skips the batches already seen with
+  ``accelerator.skip_first_batches`` (indices only: no skipped example is loaded).
 * Randomness (dropout, ...) is re-seeded from ``(seed, step, process)`` before every optimizer step, so
   a run's result depends only on its seed, never on where it was interrupted.
-* Checkpoints: every ``checkpointing_steps`` optimizer steps, ``accelerator.save_state`` writes to
-  ``output_dir/.tmp-checkpoint-<step>``, which is renamed to ``output_dir/checkpoint-<step>`` once
-  complete (a rename is atomic), so a kill at any moment leaves only complete checkpoints. The oldest are
+* Accumulation: ``accelerator.accumulate(model)`` (no gradient all-reduce on the micro-steps before the last);
+  the LR scheduler is prepared, so Accelerate steps it once per process at every optimizer step that the fp16
+  grad scaler did not skip: it is built for ``num_processes`` times the warm-up and the run, the usual
+  Accelerate convention, which gives every step the learning rate of a one-process run.
+* Checkpoints: every ``checkpointing_steps`` optimizer steps, ``accelerator.save_state`` (model as safetensors,
+  optimizer, LR scheduler, grad scaler, RNG states) writes to ``output_dir/.tmp-checkpoint-<step>``; the loop
+  adds ``ema.safetensors`` (the EMA), ``config.json`` and ``loop_state.json`` (step, run shape, arguments) and
+  renames the folder to ``output_dir/checkpoint-<step>`` once complete (a rename is atomic), so a kill at any
+  moment leaves only complete checkpoints. (Accelerate's ``automatic_checkpoint_naming`` is not used: it names
+  folders ``checkpoints/checkpoint_<save count>``, not by step, and writes and deletes in place.) The oldest are
   deleted beyond ``checkpoints_total_limit`` (each deletion is logged; renamed to a ``.tmp-`` name first, so a
-  kill during a deletion does not leave a partial checkpoint either). ``resume_from_checkpoint`` = a path
-  or ``"latest"`` restores model, optimizer, LR scheduler, EMA and RNG state and skips the batches already
-  seen; a resumed run ends with the same weights as an uninterrupted one. Every pickle of a checkpoint is read
-  with ``torch.load(weights_only=True)`` (model weights are safetensors); ``.tmp-checkpoint-*`` folders left by
-  a killed run are deleted at the next start. Final files (model, processors, ``train_results.json``, sample
-  grids) are written through :mod:`hf_argen.atomic` (temporary name, then rename). A checkpoint at or past
-  ``max_train_steps`` just leads to the final save.
+  kill during a deletion does not leave a partial checkpoint either). ``resume_from_checkpoint`` = a path or
+  ``"latest"`` restores all of it with ``accelerator.load_state`` and skips the batches already seen; a resumed
+  run ends with the same weights as an uninterrupted one. Every pickle is read with ``weights_only=True``
+  (Accelerate's loader; the loop registers no custom objects, which Accelerate would unpickle unrestricted).
+  ``.tmp-checkpoint-*`` folders left by a killed run are deleted at the next start. Checkpoints of earlier
+  versions (``trainer_state.json``) are refused with a message naming the file; their weights still load with
+  :func:`load_checkpoint_weights`. Final files (model, processors, ``train_results.json``, sample grids) are
+  written through :mod:`hf_argen.atomic`. A checkpoint at or past ``max_train_steps`` just leads to the final save.
 * EMA (``ema_decay``): a `torch.optim.swa_utils.AveragedModel` of parameters *and* buffers, updated after
   every optimizer step (float tensors averaged with a warm-up decay ``min(decay, (1 + n) / (10 + n))``,
   integer buffers copied), checkpointed, evaluated and saved in place of the raw weights.
 * Logs: a warm-up longer than the run is a warning; evaluation shows a tqdm bar on the main process.
 * Speed: nothing is added on top of the step. The loss is accumulated on the device and read (a host sync)
-  only at logging steps; on CUDA, batches are pinned and copied with ``non_blocking=True``
-  (``dataloader_num_workers`` prefetches in worker processes) and the default AdamW is the fused one.
+  only at logging steps; on CUDA, batches are pinned and copied with ``non_blocking=True`` by the prepared
+  `DataLoader` (``dataloader_num_workers`` prefetches in worker processes) and the default AdamW is the fused one.
   ``torch_compile`` (``"auto"``: on for CUDA) compiles a wrapper used for the training forward only: the
   prepared module itself stays plain, so checkpoints, ``save_pretrained``, the EMA copy and the hooks see its
   own ``state_dict`` keys (no ``_orig_mod.``), and evaluation runs eagerly. ``channels_last`` converts the
@@ -74,17 +88,26 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+import numpy as np
 import torch
-from torch.optim.swa_utils import AveragedModel
-from torch.utils.data import DataLoader, Dataset, Sampler
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, DistributedDataParallelKwargs, ProjectConfiguration
+from safetensors.torch import load_file, save_file
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.utils.data import DataLoader, Dataset, RandomSampler
+from tqdm.auto import tqdm
+from transformers import get_scheduler
 
 from ..atomic import atomic_save_image, atomic_save_pretrained, atomic_write_text
+from ..cli import resolve_device
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_PREFIX = "checkpoint-"
 _CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
-TRAINER_STATE = "trainer_state.json"
+LOOP_STATE = "loop_state.json"
+EMA_WEIGHTS = "ema.safetensors"
+LEGACY_STATE = "trainer_state.json"  # the state file of checkpoints written by earlier versions of this loop
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -211,33 +234,27 @@ def _identity(batch):
     return batch
 
 
-class EpochBatchSampler(Sampler):
-    """This process's batches of epoch `epoch`, from `start_batch` on (see the module doc for the order)."""
-
-    def __init__(
-        self, num_samples: int, batch_size: int, seed: int, rank: int = 0, world_size: int = 1, group: int = 1
-    ):
-        self.num_samples, self.batch_size, self.seed = num_samples, batch_size, seed
-        self.rank, self.world_size, self.group = rank, world_size, group
-        self.epoch, self.start_batch = 0, 0
-
-    def batches_per_epoch(self) -> int:
-        global_batches = self.num_samples // (self.batch_size * self.world_size)
-        return global_batches - global_batches % self.group
-
-    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
-        self.epoch, self.start_batch = epoch, start_batch
-
-    def __len__(self) -> int:
-        return self.batches_per_epoch() - self.start_batch
-
-    def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        order = torch.randperm(self.num_samples, generator=generator)
-        size = self.batch_size * self.world_size
-        for batch in range(self.start_batch, self.batches_per_epoch()):
-            start = batch * size + self.rank * self.batch_size
-            yield order[start : start + self.batch_size].tolist()
+def make_train_loader(dataset, args: LoopArguments, accelerator, collate_fn: Callable | None = None) -> DataLoader:
+    """The prepared training `DataLoader` (see the module doc for the order): `len(loader)` micro-batches of
+    `train_batch_size` per process and epoch, a whole number of accumulation groups; call `set_epoch(e)` first."""
+    steps = num_update_steps(
+        len(dataset), args.train_batch_size, accelerator.num_processes, args.gradient_accumulation_steps
+    )
+    if steps == 0:
+        raise ValueError(
+            "An epoch holds no complete optimizer step: lower `train_batch_size` or `gradient_accumulation_steps`."
+        )
+    used = steps * args.gradient_accumulation_steps * args.train_batch_size * accelerator.num_processes
+    loader = DataLoader(
+        dataset,
+        batch_size=args.train_batch_size,
+        sampler=RandomSampler(dataset, num_samples=used),  # the first `used` of each epoch's permutation
+        collate_fn=collate_fn,
+        drop_last=True,
+        num_workers=args.dataloader_num_workers,
+        pin_memory=accelerator.device.type == "cuda",  # page-locked batches: the copy to the device is asynchronous
+    )
+    return accelerator.prepare(loader)
 
 
 def shard_indices(num_samples: int, accelerator) -> range:
@@ -251,7 +268,6 @@ def shard_indices(num_samples: int, accelerator) -> range:
 def ema_multi_avg_fn(decay: float) -> Callable:
     """`AveragedModel` update: EMA (`get_ema_multi_avg_fn`) of float tensors with the warm-up decay
     ``min(decay, (1 + n) / (10 + n))`` after ``n`` updates; integer/bool buffers (counters, flags) are copied."""
-    from torch.optim.swa_utils import get_ema_multi_avg_fn
 
     def update(averaged: list, current: list, num_averaged) -> None:
         if not (torch.is_floating_point(averaged[0]) or torch.is_complex(averaged[0])):
@@ -293,34 +309,54 @@ def make_ema(model: torch.nn.Module, decay: float) -> torch.nn.Module:
     return SyncFreeAveragedModel(model, multi_avg_fn=ema_multi_avg_fn(decay), use_buffers=True)
 
 
+def save_ema(ema: torch.nn.Module, path: str | os.PathLike) -> None:
+    """The EMA's `state_dict` (`n_averaged` and `module.<key>`) as safetensors; tied tensors are stored once each."""
+    state = {key: value.detach().to("cpu", copy=True).contiguous() for key, value in ema.state_dict().items()}
+    save_file(state, str(path), metadata={"format": "pt"})
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Checkpoints
 # ----------------------------------------------------------------------------------------------------------
+def _is_checkpoint(folder: Path) -> bool:
+    return (folder / LOOP_STATE).is_file() or (folder / LEGACY_STATE).is_file()
+
+
 def list_checkpoints(output_dir: str | os.PathLike) -> list[tuple[int, Path]]:
-    """Complete checkpoints `(step, path)` in `output_dir`, oldest first (temporary folders are ignored)."""
+    """Complete checkpoints `(step, path)` in `output_dir`, oldest first (temporary folders are ignored; those of
+    earlier versions, with `trainer_state.json`, are listed, so that `latest` names them rather than skip them)."""
     folder = Path(output_dir)
     if not folder.is_dir():
         return []
     found = []
     for child in folder.iterdir():
         match = _CHECKPOINT_RE.match(child.name)
-        if match and child.is_dir() and (child / TRAINER_STATE).is_file():
+        if match and child.is_dir() and _is_checkpoint(child):
             found.append((int(match.group(1)), child))
     return sorted(found)
 
 
 def resolve_checkpoint(output_dir: str | os.PathLike, resume_from_checkpoint: str | None) -> Path | None:
-    """`"latest"` -> newest complete checkpoint in `output_dir` (None if none); a path -> that path."""
+    """`"latest"` -> newest complete checkpoint in `output_dir` (None if none); a path -> that path. A checkpoint
+    of an earlier version of the loop (`trainer_state.json`, no `loop_state.json`) raises a `ValueError`."""
     if resume_from_checkpoint is None:
         return None
     if resume_from_checkpoint == "latest":
         checkpoints = list_checkpoints(output_dir)
-        return checkpoints[-1][1] if checkpoints else None
-    path = Path(resume_from_checkpoint)
-    if not (path / TRAINER_STATE).is_file():
+        path = checkpoints[-1][1] if checkpoints else None
+    else:
+        path = Path(resume_from_checkpoint)
+        if not _is_checkpoint(path):
+            raise ValueError(
+                f"`resume_from_checkpoint` {str(path)!r} is not a complete checkpoint folder "
+                f"(no {LOOP_STATE}); pass a checkpoint-<step> folder or 'latest'."
+            )
+    if path is not None and not (path / LOOP_STATE).is_file():
         raise ValueError(
-            f"`resume_from_checkpoint` {str(path)!r} is not a complete checkpoint folder "
-            f"(no {TRAINER_STATE}); pass a checkpoint-<step> folder or 'latest'."
+            f"`resume_from_checkpoint`: {str(path / LEGACY_STATE)!r} belongs to a checkpoint of an earlier version "
+            f"of the hf_argen loop (LR schedule and EMA in custom_checkpoint_*.pkl), which this version cannot resume "
+            f"(its checkpoints hold {LOOP_STATE}). Resume it with the version that wrote it, or start a new run from "
+            "its weights: `hf_argen.training.load_checkpoint_weights(folder, ema=...)`."
         )
     return path
 
@@ -329,14 +365,15 @@ def load_checkpoint_weights(checkpoint: str | os.PathLike, ema: bool = False) ->
     """Weights of a checkpoint folder: `model.safetensors`, or with `ema=True` the EMA weights (and buffers)."""
     checkpoint = Path(checkpoint)
     if not ema:
-        from safetensors.torch import load_file
-
         return load_file(str(checkpoint / "model.safetensors"))
-    for path in sorted(checkpoint.glob("custom_checkpoint_*.pkl")):
+    if (checkpoint / EMA_WEIGHTS).is_file():
+        state = load_file(str(checkpoint / EMA_WEIGHTS))
+        return {k.removeprefix("module."): v for k, v in state.items() if k.startswith("module.")}
+    for path in sorted(checkpoint.glob("custom_checkpoint_*.pkl")):  # checkpoints of earlier versions
         state = _safe_torch_load(path)
         if isinstance(state, dict) and "n_averaged" in state:  # AveragedModel: "module." + model keys
             return {k.removeprefix("module."): v for k, v in state.items() if k.startswith("module.")}
-        if isinstance(state, dict) and "shadow" in state:  # checkpoints of the earlier hand-written EMA
+        if isinstance(state, dict) and "shadow" in state:  # the hand-written EMA before AveragedModel
             return dict(state["shadow"])
     raise ValueError(f"{checkpoint} holds no EMA weights (the run had no `ema_decay`).")
 
@@ -363,6 +400,15 @@ def delete_checkpoint(folder: Path) -> None:
     shutil.rmtree(doomed, ignore_errors=True)
 
 
+def prune_checkpoints(output_dir: str | os.PathLike, total_limit: int | None) -> None:
+    """Delete (and log) all but the newest `total_limit` checkpoints of `output_dir`; None keeps all."""
+    if total_limit is None:
+        return
+    for _, old in list_checkpoints(output_dir)[:-total_limit]:
+        logger.info("checkpoints_total_limit=%d: deleting %s", total_limit, old)
+        delete_checkpoint(old)
+
+
 def clean_stale_temporary_checkpoints(output_dir: str | os.PathLike) -> list[Path]:
     """Delete the `.tmp-checkpoint-<step>` folders a killed run left in `output_dir` (each is logged)."""
     folder = Path(output_dir)
@@ -376,7 +422,7 @@ def clean_stale_temporary_checkpoints(output_dir: str | os.PathLike) -> list[Pat
 
 
 # ----------------------------------------------------------------------------------------------------------
-# The loop
+# The accelerator, evaluation
 # ----------------------------------------------------------------------------------------------------------
 def default_compute_loss(model, batch):
     return model(**batch).loss
@@ -386,36 +432,49 @@ def _default_save(model, output_dir: str) -> None:
     atomic_save_pretrained(model, output_dir)
 
 
-def make_accelerator(args: LoopArguments):
-    """The `Accelerator` of a run (create it before loading data to use `main_process_first`)."""
-    from accelerate import Accelerator
-    from accelerate.utils import DistributedDataParallelKwargs, ProjectConfiguration
+def _has_accelerator_device() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return torch.cuda.is_available() or bool(mps is not None and mps.is_available())
 
-    if args.device is None:
-        cpu = not _has_accelerator_device()
-    else:
-        from ..cli import resolve_device
 
-        cpu = resolve_device(args.device).type == "cpu"
+def make_accelerator(args: LoopArguments) -> Accelerator:
+    """The `Accelerator` of a run (create it before loading data to use `main_process_first`): device, mixed
+    precision, gradient accumulation, the seeded data order, trackers and the project folder of `args`."""
+    cpu = not _has_accelerator_device() if args.device is None else resolve_device(args.device).type == "cpu"
     return Accelerator(
         cpu=cpu,
         mixed_precision=args.mixed_precision,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
         log_with=None if args.report_to == "none" else args.report_to,
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=args.ddp_find_unused_parameters)],
         project_config=ProjectConfiguration(
-            project_dir=args.output_dir, logging_dir=os.path.join(args.output_dir, "logs")
+            project_dir=args.output_dir,
+            logging_dir=os.path.join(args.output_dir, "logs"),
+            total_limit=args.checkpoints_total_limit,  # applied by the loop (see the module doc)
         ),
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True, data_seed=args.seed, non_blocking=True),
     )
+
+
+def _check_accelerator(accelerator: Accelerator, args: LoopArguments) -> None:
+    """The loop's guarantees need the data order and accumulation of :func:`make_accelerator`."""
+    seeded = accelerator.use_seedable_sampler and accelerator.dataloader_config.data_seed == args.seed
+    if not seeded or accelerator.gradient_accumulation_steps != args.gradient_accumulation_steps:
+        raise ValueError(
+            "`accelerator` must be made with `make_accelerator(args)` (a seedable sampler with data_seed=args.seed, "
+            f"gradient_accumulation_steps={args.gradient_accumulation_steps}); got use_seedable_sampler="
+            f"{accelerator.use_seedable_sampler}, data_seed={accelerator.dataloader_config.data_seed}, "
+            f"gradient_accumulation_steps={accelerator.gradient_accumulation_steps}."
+        )
 
 
 def evaluate_across_processes(
     accelerator, num_examples: int, batch_size: int, statistics_fn: Callable, desc: str = "evaluating"
 ) -> dict:
     """Sum `statistics_fn(indices)` (a dict of summable tensors for the examples `indices`) over batches of
-    this process's shard (:func:`shard_indices`), then over processes (`accelerator.reduce`): the totals of
-    the whole set, in float64 on the CPU, on every process. A tqdm bar shows on the main process."""
-    from tqdm.auto import tqdm
-
+    this process's shard (:func:`shard_indices`: disjoint, nothing duplicated), then over processes
+    (`accelerator.gather_for_metrics` of each process's totals, summed): the totals of the whole set, in float64
+    on the CPU, on every process. A tqdm bar shows on the main process."""
     shard = torch.as_tensor(list(shard_indices(num_examples, accelerator)), dtype=torch.long)
     totals: dict = {}
     starts = range(0, len(shard), batch_size)
@@ -428,12 +487,15 @@ def evaluate_across_processes(
             name: torch.zeros_like(torch.as_tensor(value, dtype=torch.float64).cpu())
             for name, value in statistics_fn(shard[:0]).items()
         }
-    return {
-        name: accelerator.reduce(value.to(accelerator.device), reduction="sum").cpu()
-        for name, value in sorted(totals.items())
-    }
+    # One row per process, (num_processes, *shape) once gathered. (The loop's training loader drops its
+    # remainder, so `gather_for_metrics` never trims these rows, even when called at the end of an epoch.)
+    rows = {name: value.to(accelerator.device)[None] for name, value in sorted(totals.items())}
+    return {name: value.sum(0).cpu() for name, value in accelerator.gather_for_metrics(rows).items()}
 
 
+# ----------------------------------------------------------------------------------------------------------
+# The loop
+# ----------------------------------------------------------------------------------------------------------
 class TrainingLoop:
     """Model-agnostic Accelerate training loop; see the module docstring for the API and its guarantees."""
 
@@ -454,6 +516,7 @@ class TrainingLoop:
     ):
         self.args = args
         self.accelerator = accelerator if accelerator is not None else make_accelerator(args)
+        _check_accelerator(self.accelerator, args)
         if len(train_dataset) < args.train_batch_size * self.accelerator.num_processes:
             raise ValueError(
                 f"`train_dataset` has {len(train_dataset)} examples, fewer than one global batch "
@@ -470,7 +533,21 @@ class TrainingLoop:
         self.processors = list(processors or [])
         self.tracker_config = tracker_config or {}
         torch.manual_seed(args.seed)
-        device = self.accelerator.device
+        self.train_loader = make_train_loader(train_dataset, args, self.accelerator, collate_fn)
+        self.steps_per_epoch = len(self.train_loader) // args.gradient_accumulation_steps
+        self.max_train_steps = args.max_train_steps or args.num_train_epochs * self.steps_per_epoch
+        self.model, self.optimizer, self.lr_scheduler = self._prepare(model, optimizer)
+        self.ema = make_ema(self.unwrapped_model, args.ema_decay) if args.ema_decay is not None else None
+        # Compiled last, and as a wrapper: `self.model` (what is checkpointed), the EMA copy (deep-copied above)
+        # and the hooks keep the plain module; only the training forward goes through `self.train_model`.
+        self.torch_compile = compile_enabled(args.torch_compile, self.accelerator.device)
+        self.train_model = torch.compile(self.model) if self.torch_compile else self.model
+        self.global_step = 0
+        self._running_loss, self._running_count = None, 0
+
+    def _prepare(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> tuple:
+        """Model, optimizer (AdamW by default, fused on CUDA) and LR scheduler, prepared by Accelerate."""
+        args, device = self.args, self.accelerator.device
         if args.channels_last:
             model.to(memory_format=torch.channels_last)
         if optimizer is None:
@@ -483,33 +560,6 @@ class TrainingLoop:
                 eps=args.adam_epsilon,
                 fused=True if device.type == "cuda" else None,
             )
-        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
-        self.sampler = EpochBatchSampler(
-            len(train_dataset),
-            args.train_batch_size,
-            args.seed,
-            self.accelerator.process_index,
-            self.accelerator.num_processes,
-            group=args.gradient_accumulation_steps,
-        )
-        self.steps_per_epoch = self.sampler.batches_per_epoch() // args.gradient_accumulation_steps
-        if self.steps_per_epoch == 0:
-            raise ValueError(
-                "An epoch holds no complete optimizer step: lower `train_batch_size` or `gradient_accumulation_steps`."
-            )
-        self.max_train_steps = args.max_train_steps or args.num_train_epochs * self.steps_per_epoch
-        from transformers import get_scheduler
-
-        # The scheduler is stepped once per optimizer step (not prepared: Accelerate would step it once per
-        # process); it is registered so its state is checkpointed.
-        self.lr_scheduler = get_scheduler(
-            args.lr_scheduler,
-            optimizer=self.optimizer.optimizer,
-            num_warmup_steps=args.lr_warmup_steps,
-            num_training_steps=self.max_train_steps,
-        )
-        self.accelerator.register_for_checkpointing(self.lr_scheduler)
-        self._custom_states = [self.lr_scheduler]  # in registration order: custom_checkpoint_<i>.pkl
         if args.lr_warmup_steps >= self.max_train_steps:
             logger.warning(
                 "lr_warmup_steps (%d) >= the run's %d optimizer steps: the learning rate never reaches %g.",
@@ -517,16 +567,15 @@ class TrainingLoop:
                 self.max_train_steps,
                 args.learning_rate,
             )
-        self.ema = None
-        if args.ema_decay is not None:
-            self.ema = make_ema(self.unwrapped_model, args.ema_decay)
-            self.accelerator.register_for_checkpointing(self.ema)
-            self._custom_states.append(self.ema)
-        # Compiled last, and as a wrapper: `self.model` (what is checkpointed), the EMA copy (deep-copied above)
-        # and the hooks keep the plain module; only the training forward goes through `self.train_model`.
-        self.torch_compile = compile_enabled(args.torch_compile, device)
-        self.train_model = torch.compile(self.model) if self.torch_compile else self.model
-        self.global_step = 0
+        # A prepared scheduler is stepped once per process at each optimizer step (see the module doc).
+        processes = self.accelerator.num_processes
+        lr_scheduler = get_scheduler(
+            args.lr_scheduler,
+            optimizer=optimizer,
+            num_warmup_steps=args.lr_warmup_steps * processes,
+            num_training_steps=self.max_train_steps * processes,
+        )
+        return self.accelerator.prepare(model, optimizer, lr_scheduler)
 
     # ---- helpers ------------------------------------------------------------------------------------
     @property
@@ -564,10 +613,8 @@ class TrainingLoop:
         """Write `checkpoint-<step>` atomically (temp folder + rename); prune beyond the total limit."""
         accelerator = self.accelerator
         output_dir = Path(self.args.output_dir)
-        final, temp = (
-            output_dir / f"{CHECKPOINT_PREFIX}{step}",
-            output_dir / f".tmp-{CHECKPOINT_PREFIX}{step}",
-        )
+        final = output_dir / f"{CHECKPOINT_PREFIX}{step}"
+        temp = output_dir / f".tmp-{CHECKPOINT_PREFIX}{step}"
         if accelerator.is_main_process:
             output_dir.mkdir(parents=True, exist_ok=True)
             if temp.exists():
@@ -576,30 +623,32 @@ class TrainingLoop:
         accelerator.save_state(str(temp))
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
-            config = getattr(self.unwrapped_model, "config", None)
-            if hasattr(config, "to_json_file"):  # makes the checkpoint loadable with from_pretrained
-                config.to_json_file(str(temp / "config.json"))
-            state = {
-                "global_step": step,
-                "steps_per_epoch": self.steps_per_epoch,
-                "max_train_steps": self.max_train_steps,
-                "num_processes": accelerator.num_processes,
-                "args": asdict(self.args),
-            }
-            with open(temp / TRAINER_STATE, "w") as handle:
-                json.dump(state, handle, indent=2)
-                handle.flush()
-                os.fsync(handle.fileno())
+            self._write_loop_files(temp, step)
             if final.exists():
                 delete_checkpoint(final)
             os.replace(temp, final)
-            limit = self.args.checkpoints_total_limit
-            if limit is not None:
-                for _, old in list_checkpoints(output_dir)[:-limit]:
-                    logger.info("checkpoints_total_limit=%d: deleting %s", limit, old)
-                    delete_checkpoint(old)
+            prune_checkpoints(output_dir, self.args.checkpoints_total_limit)
         accelerator.wait_for_everyone()
         return final
+
+    def _write_loop_files(self, folder: Path, step: int) -> None:
+        """What `save_state` does not write: config.json, the EMA and, last, `loop_state.json`."""
+        config = getattr(self.unwrapped_model, "config", None)
+        if hasattr(config, "to_json_file"):  # makes the checkpoint loadable with from_pretrained
+            config.to_json_file(str(folder / "config.json"))
+        if self.ema is not None:
+            save_ema(self.ema, folder / EMA_WEIGHTS)
+        state = {
+            "global_step": step,
+            "steps_per_epoch": self.steps_per_epoch,
+            "max_train_steps": self.max_train_steps,
+            "num_processes": self.accelerator.num_processes,
+            "args": asdict(self.args),
+        }
+        with open(folder / LOOP_STATE, "w") as handle:
+            json.dump(state, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
 
     def _resume(self) -> None:
         path = resolve_checkpoint(self.args.output_dir, self.args.resume_from_checkpoint)
@@ -607,41 +656,20 @@ class TrainingLoop:
             if self.args.resume_from_checkpoint is not None:
                 logger.info("No checkpoint in %s; starting a new run.", self.args.output_dir)
             return
-        state = json.loads((path / TRAINER_STATE).read_text())
+        state = json.loads((path / LOOP_STATE).read_text())
         if state.get("num_processes", 1) != self.accelerator.num_processes:
             logger.warning(
                 "Checkpoint written with %s processes, resuming with %s: the data order differs.",
                 state.get("num_processes"),
                 self.accelerator.num_processes,
             )
-        self._load_state(path)
+        self.accelerator.load_state(str(path))  # every pickle with weights_only=True: no custom objects registered
+        if self.ema is not None:
+            if not (path / EMA_WEIGHTS).is_file():
+                raise OSError(f"Checkpoint {str(path)!r} lacks {EMA_WEIGHTS}: it was written without `ema_decay`.")
+            self.ema.load_state_dict(load_file(str(path / EMA_WEIGHTS)))
         self.global_step = int(state["global_step"])
         logger.info("Resumed from %s at step %d.", path, self.global_step)
-
-    def _load_state(self, path: Path) -> None:
-        """`accelerator.load_state(path)` with every pickle read with `weights_only=True` (Accelerate reads
-        registered custom objects with `weights_only=False`): model from safetensors, optimizer, scaler and RNG
-        states through Accelerate's loader, the LR scheduler and EMA states here."""
-        from accelerate.checkpointing import load_accelerator_state
-
-        accelerator = self.accelerator
-        map_location = "on_device" if accelerator.num_processes > 1 and accelerator.device.type != "cpu" else "cpu"
-        load_accelerator_state(
-            str(path),
-            accelerator._models,
-            accelerator._optimizers,
-            [],  # the LR scheduler is not prepared; it is a custom state below
-            [],  # the loop's own sampler resumes from the step count
-            accelerator.process_index,
-            accelerator.scaler,
-            map_location,
-            {"weights_only": True},
-        )
-        for index, obj in enumerate(self._custom_states):
-            file = path / f"custom_checkpoint_{index}.pkl"
-            if not file.is_file():
-                raise OSError(f"Checkpoint {str(path)!r} lacks {file.name}: it was not written by this run's set-up.")
-            obj.load_state_dict(_safe_torch_load(file))
 
     # ---- evaluation / samples -----------------------------------------------------------------------
     def evaluate(self) -> dict:
@@ -662,8 +690,6 @@ class TrainingLoop:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 atomic_save_image(image, path)
                 if self.args.report_to == "tensorboard":
-                    import numpy as np
-
                     tracker = self.accelerator.get_tracker("tensorboard", unwrap=True)
                     array = np.asarray(image.convert("RGB"))
                     tracker.add_image("samples", array, step, dataformats="HWC")
@@ -672,8 +698,6 @@ class TrainingLoop:
 
     # ---- training -----------------------------------------------------------------------------------
     def train(self) -> TrainResult:
-        from tqdm.auto import tqdm
-
         args, accelerator = self.args, self.accelerator
         if args.report_to != "none":
             config = {
@@ -686,15 +710,6 @@ class TrainingLoop:
             clean_stale_temporary_checkpoints(args.output_dir)
         accelerator.wait_for_everyone()
         self._resume()
-        cuda = accelerator.device.type == "cuda"
-        loader = DataLoader(
-            self.train_dataset,
-            batch_sampler=self.sampler,
-            collate_fn=self.collate_fn,
-            num_workers=args.dataloader_num_workers,
-            pin_memory=cuda,  # page-locked batches: the copy below is asynchronous
-        )
-        accum = args.gradient_accumulation_steps
         progress = tqdm(
             total=self.max_train_steps,
             initial=min(self.global_step, self.max_train_steps),
@@ -702,54 +717,66 @@ class TrainingLoop:
             desc="steps",
         )
         self.model.train()
-        running_loss, running_count = torch.zeros((), device=accelerator.device), 0
-        metrics: dict = {}
+        self._running_loss, self._running_count = torch.zeros((), device=accelerator.device), 0
         while self.global_step < self.max_train_steps:
-            epoch, step_in_epoch = divmod(self.global_step, self.steps_per_epoch)
-            self.sampler.set_epoch(epoch, start_batch=step_in_epoch * accum)
-            iterator = iter(loader)
-            for _ in range(step_in_epoch, self.steps_per_epoch):
-                self._seed_step(self.global_step)
-                for micro in range(accum):
-                    batch = _to_device(next(iterator), accelerator.device, non_blocking=cuda)
-                    sync = micro == accum - 1
-                    context = contextlib.nullcontext() if sync else accelerator.no_sync(self.model)
-                    with context:
-                        with accelerator.autocast():
-                            loss = self.compute_loss(self.train_model, batch)
-                        accelerator.backward(loss / accum)
-                    running_loss += loss.detach().float() / accum
-                if args.max_grad_norm is not None:
-                    accelerator.clip_grad_norm_(self.model.parameters(), args.max_grad_norm)
-                self.optimizer.step()
-                # fp16: a step the grad scaler skipped (inf/NaN gradients) moves neither the schedule nor the EMA.
-                skipped = bool(getattr(self.optimizer, "step_was_skipped", False))
-                if not skipped:
-                    self.lr_scheduler.step()
-                self.optimizer.zero_grad(set_to_none=True)
-                if self.ema is not None and not skipped:
-                    self.ema.update_parameters(self.unwrapped_model)
-                self.global_step += 1
-                running_count += 1
-                progress.update(1)
-                step = self.global_step
-                if step % args.logging_steps == 0 or step == self.max_train_steps:
-                    mean_loss = accelerator.reduce(running_loss / running_count, reduction="mean").item()
-                    progress.set_postfix(loss=f"{mean_loss:.4f}")
-                    self._log({"train_loss": mean_loss, "lr": self.lr_scheduler.get_last_lr()[0]}, step)
-                    running_loss.zero_()
-                    running_count = 0
-                if args.checkpointing_steps and step % args.checkpointing_steps == 0:
-                    self.save_checkpoint(step)
-                if args.eval_steps and step % args.eval_steps == 0 and step < self.max_train_steps:
-                    metrics = self.evaluate()
-                    self._log(metrics, step)
-                if args.sample_steps and step % args.sample_steps == 0 and step < self.max_train_steps:
-                    self.sample(step)
-                if step >= self.max_train_steps:
-                    break
+            self._train_epoch(progress)
         progress.close()
         return self._finish()
+
+    def _train_epoch(self, progress) -> None:
+        """Optimizer steps from `global_step` to the end of its epoch or to `max_train_steps`."""
+        args, accelerator = self.args, self.accelerator
+        accumulation = args.gradient_accumulation_steps
+        epoch, step_in_epoch = divmod(self.global_step, self.steps_per_epoch)
+        self.train_loader.set_epoch(epoch)
+        loader = self.train_loader
+        if step_in_epoch:  # resumed mid-epoch: skip the micro-batches already trained on
+            loader = accelerator.skip_first_batches(self.train_loader, step_in_epoch * accumulation)
+        for index, batch in enumerate(loader):
+            if index % accumulation == 0:
+                self._seed_step(self.global_step)
+            with accelerator.accumulate(self.model):
+                with accelerator.autocast():
+                    loss = self.compute_loss(self.train_model, batch)
+                accelerator.backward(loss)  # divided by the accumulation steps
+                self._running_loss += loss.detach().float() / accumulation
+                # Only on the last micro-step of a group: the prepared optimizer and scheduler would ignore the
+                # calls of the others, but not for free (Accelerate's optimizer step looks up a package per call).
+                if accelerator.sync_gradients:
+                    if args.max_grad_norm is not None:
+                        accelerator.clip_grad_norm_(self.model.parameters(), args.max_grad_norm)
+                    self.optimizer.step()
+                    self.lr_scheduler.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+            if accelerator.sync_gradients:
+                self._end_step(progress)
+                if self.global_step >= self.max_train_steps:
+                    loader.end()  # left mid-iteration: unregister it from Accelerate's state, as its end does
+                    return
+
+    def _end_step(self, progress) -> None:
+        """After an optimizer step: EMA, step count, logging, checkpoint, evaluation, samples."""
+        args, accelerator = self.args, self.accelerator
+        # fp16: a step the grad scaler skipped (inf/NaN gradients) moves neither the EMA nor (Accelerate) the schedule.
+        if self.ema is not None and not self.optimizer.step_was_skipped:
+            self.ema.update_parameters(self.unwrapped_model)
+        self.global_step += 1
+        self._running_count += 1
+        progress.update(1)
+        step = self.global_step
+        if step % args.logging_steps == 0 or step == self.max_train_steps:
+            loss = self._running_loss / self._running_count
+            mean_loss = accelerator.reduce(loss, reduction="mean").item()
+            progress.set_postfix(loss=f"{mean_loss:.4f}")
+            self._log({"train_loss": mean_loss, "lr": self.lr_scheduler.get_last_lr()[0]}, step)
+            self._running_loss.zero_()
+            self._running_count = 0
+        if args.checkpointing_steps and step % args.checkpointing_steps == 0:
+            self.save_checkpoint(step)
+        if args.eval_steps and step % args.eval_steps == 0 and step < self.max_train_steps:
+            self._log(self.evaluate(), step)
+        if args.sample_steps and step % args.sample_steps == 0 and step < self.max_train_steps:
+            self.sample(step)
 
     def _finish(self) -> TrainResult:
         args, accelerator = self.args, self.accelerator
@@ -767,17 +794,6 @@ class TrainingLoop:
         accelerator.wait_for_everyone()
         accelerator.end_training()
         return TrainResult(global_step=self.global_step, metrics=metrics, output_dir=args.output_dir)
-
-
-def _has_accelerator_device() -> bool:
-    mps = getattr(torch.backends, "mps", None)
-    return torch.cuda.is_available() or bool(mps is not None and mps.is_available())
-
-
-def _to_device(batch, device, non_blocking: bool = False):
-    from accelerate.utils import send_to_device
-
-    return send_to_device(batch, device, non_blocking=non_blocking)
 
 
 def compile_enabled(torch_compile: str | bool | None, device) -> bool:
@@ -798,7 +814,6 @@ def num_update_steps(num_samples: int, batch_size: int, num_processes: int = 1, 
 
 
 __all__ = [
-    "EpochBatchSampler",
     "LoopArguments",
     "TensorDictDataset",
     "TrainResult",
@@ -811,7 +826,9 @@ __all__ = [
     "load_checkpoint_weights",
     "make_accelerator",
     "make_ema",
+    "make_train_loader",
     "num_update_steps",
+    "prune_checkpoints",
     "resolve_checkpoint",
     "shard_indices",
 ]
