@@ -1,10 +1,14 @@
-"""What every `scripts/*.py` and `training/*.py` entry point shares: the device flag and one-line errors.
+"""What every command shares: the device flag, one-line errors, `--output_json`.
 
-from hf_argen.cli import resolve_device, run_cli
+The `hf-argen` console command (`hf_argen.cli.main`) and its subcommands parse their flags with
+:class:`CommandParser` (an `HfArgumentParser` over the dataclasses of `hf_argen.cli.arguments`); `training/*.py`,
+`benchmarks/`, `experiments/` and the maintainer tools in `scripts/` run their `main` through :func:`run_cli` too::
 
-def main(argv=None): ...
-if __name__ == "__main__":
-    run_cli(main)      # ValueError/TypeError/OSError -> "error: <message>" on stderr, exit status 2
+    from hf_argen.cli import resolve_device, run_cli
+
+    def main(argv=None): ...
+    if __name__ == "__main__":
+        run_cli(main)      # ValueError/TypeError/OSError -> "error: <message>" on stderr, exit status 2
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from pathlib import Path
 
 import torch
 from huggingface_hub.errors import StrictDataclassError
+from transformers import HfArgumentParser
+
+from ..atomic import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +94,34 @@ class ScriptArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
+class CommandParser(HfArgumentParser):
+    """An `HfArgumentParser` (flags from dataclass fields) with one-line errors and defaults in `--help`."""
+
+    def __init__(self, dataclass_types, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(dataclass_types, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+    @staticmethod
+    def _parse_dataclass_field(parser, field):
+        """A `bool` field that defaults to False is a plain switch (`--check FOLDER` must not read FOLDER as its
+        value, as `HfArgumentParser`'s optional-value booleans would)."""
+        if field.type is bool and field.default is False:
+            parser.add_argument(f"--{field.name}", action="store_true", help=field.metadata.get("help"))
+        else:
+            HfArgumentParser._parse_dataclass_field(parser, field)
+
+    def parse_args_into_dataclasses(self, args=None, **kwargs):
+        """One instance per dataclass (then a namespace of any positional argument); a flag no dataclass declares is
+        an error (one line, exit status 2) rather than `HfArgumentParser`'s ValueError."""
+        *outputs, remaining = super().parse_args_into_dataclasses(args=args, return_remaining_strings=True, **kwargs)
+        if remaining:
+            self.error(f"unrecognized arguments: {' '.join(remaining)}")
+        return tuple(outputs)
+
+
 def script_parser(description: str | None) -> ScriptArgumentParser:
     """The parser every script starts from: docstring as description, defaults in `--help`, one-line errors."""
     return ScriptArgumentParser(description=description, formatter_class=HelpFormatter)
@@ -110,7 +145,5 @@ def write_json(path: str | None, data) -> None:
     if path == "-":
         sys.stdout.write(text)
         return
-    from .atomic import atomic_write_text
-
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, text)
