@@ -1,6 +1,6 @@
 """Scoring captioners: captions generated for a dataset, exact match and BLEU-4 (`sacrebleu`), and the
 nearest-neighbour baseline on raw pixels. Used by `training/train_captioner.py` (validation exact match) and
-`scripts/evaluate_captioner.py` (the shipped figures).
+`hf-argen evaluate` (the shipped figures).
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ def _model_device(model) -> torch.device:
 def default_eval_batch_size(device) -> int:
     """Images (or image-class pairs) per forward pass when none is given: 16 on the CPU, whose caches keep a small
     batch's activations (2-4x faster than 256 for the shipped MNIST and emoji models on 2 cores:
-    `scripts/benchmark_evaluation.py`), 256 on an accelerator."""
+    `benchmarks/benchmark_evaluation.py`), 256 on an accelerator."""
     return 16 if torch.device(device).type == "cpu" else 256
 
 

@@ -42,7 +42,7 @@ def raster_index(channel: int, row: int, col: int, num_channels: int, image_size
     return (row * image_size + col) * num_channels + channel
 
 
-# Colour indices of `receptive_field_maps`, with their legend and colours (as drawn by scripts/receptive_field.py).
+# Colour indices of `receptive_field_maps`, with their legend and colours (as drawn by experiments/receptive_field.py).
 RECEPTIVE_FIELD_LEGEND = (
     "later (never seen)",
     "seen",

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""A grid of real images of a dataset split, one column per class (the layout of `scripts/generate.py`'s sample
+"""A grid of real images of a dataset split, one column per class (the layout of `hf-argen generate`'s sample
 grids, to set beside them): `--num_per_class` images of each class, drawn at random with `--seed`.
 
     python scripts/dataset_grid.py --dataset_name emoji --split test --num_per_class 4 --seed 0 --output real.png

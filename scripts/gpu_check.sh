@@ -57,14 +57,14 @@ stage() {
   echo "$name rc=$rc $((SECONDS - start))s" | tee -a "$OUT/summary.txt"
 }
 
-TRAIN="$PY scripts/benchmark_training.py --device cuda"  # defaults: the MNIST GPU config, batch 128, bf16
+TRAIN="$PY benchmarks/benchmark_training.py --device cuda"  # defaults: the MNIST GPU config, batch 128, bf16
 JSON=/tmp/gpu_check_json
 rm -rf "$JSON" && mkdir -p "$JSON"
 
 stage tests tests.log 150 "$PY" -m pytest -m cuda -q -rs -p no:cacheprovider --continue-on-collection-errors tests
 stage train_eager training.log 45 $TRAIN --torch_compile false --output_json "$JSON/1.json"
 stage train_compile training.log 120 $TRAIN --output_json "$JSON/2.json"  # --torch_compile auto: on for CUDA
-stage sampling sampling.log 120 "$PY" scripts/benchmark_sampling.py --device cuda --batch_sizes 1 256 \
+stage sampling sampling.log 120 "$PY" benchmarks/benchmark_sampling.py --device cuda --batch_sizes 1 256 \
   --naive_budget 10 --naive_steps 5 --output_json "$OUT/sampling.json"
 stage train_compile_channels_last training.log 100 $TRAIN --channels_last --output_json "$JSON/3.json"
 stage train_eager_channels_last training.log 40 $TRAIN --torch_compile false --channels_last \

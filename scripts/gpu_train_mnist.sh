@@ -52,11 +52,11 @@ step train timeout --kill-after=10 "$TRAIN_LIMIT" "$PY" training/train_pixelcnn.
   >"$OUT/train.log" 2>&1 \
   || { tail -n 20 "$OUT/train.log"; exit 1; }
 tail -n 5 "$OUT/train.log"
-step consistency "$PY" scripts/class_consistency.py --model "$RUN" --num_per_class "${PER_CLASS:-100}" --seed 0 \
+step consistency "$PY" -m hf_argen.cli evaluate --model "$RUN" --split none --num_per_class "${PER_CLASS:-100}" --seed 0 \
   --device "$DEVICE" --grid "$OUT/samples.png" --output_json "$OUT/consistency.json"
 CONSISTENCY=()  # into the card too, when measured
 [ -s "$OUT/consistency.json" ] && CONSISTENCY=(--consistency_json "$OUT/consistency.json")
-step evaluate "$PY" scripts/evaluate_pixelcnn.py --model "$RUN" --dataset_name mnist --split test --device "$DEVICE" \
+step evaluate "$PY" -m hf_argen.cli evaluate --model "$RUN" --dataset_name mnist --split test --device "$DEVICE" \
   --batch_size 1000 --write_card --hub_model_id hf-argen/pixelcnn-mnist --output_json "$OUT/eval.json" \
   "${CONSISTENCY[@]}" "${LIMIT_EVAL[@]}"
 rm -rf "$RUN"/checkpoint-*

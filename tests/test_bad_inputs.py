@@ -62,13 +62,31 @@ def pipe():
 
 
 def script_main(name):
+    """`main` of a script in benchmarks/, experiments/ or scripts/."""
     import runpy
 
-    return runpy.run_path(str(ROOT / "scripts" / f"{name}.py"), run_name="not_main")["main"]
+    (path,) = [
+        p for folder in ("benchmarks", "experiments", "scripts") if (p := ROOT / folder / f"{name}.py").is_file()
+    ]
+    return runpy.run_path(str(path), run_name="not_main")["main"]
 
 
 def generate_cli(*flags):
-    return script_main("generate")([*flags, "--output", str(ROOT / "tests" / "never-written.png")])
+    from hf_argen.cli import generate
+
+    return generate.main([*flags, "--output", str(ROOT / "tests" / "never-written.png")])
+
+
+def generate_cli_output(output):
+    from hf_argen.cli import generate
+
+    return generate.main(["--output", output])
+
+
+def evaluate_cli(*flags):
+    from hf_argen.cli import evaluate
+
+    return evaluate.main(list(flags))
 
 
 def loop_args(**overrides):
@@ -320,7 +338,7 @@ CASES = [
     ("generate-script-model-missing", lambda: generate_cli("--model", "/nonexistent/model"), "model"),
     ("generate-script-class-name", lambda: generate_cli("--class_labels", "unicorn"), "class"),
     ("generate-script-temperature", lambda: generate_cli("--temperature", "-1"), "temperature"),
-    ("generate-script-output-suffix", lambda: script_main("generate")(["--output", "samples.what"]), "suffix"),
+    ("generate-script-output-suffix", lambda: generate_cli_output("samples.what"), "suffix"),
     ("memory-soak-num_calls-0", lambda: script_main("memory_soak")(["--num_calls", "0"]), "num_calls"),
     (
         "benchmark-evaluation-num_images-0",
@@ -477,20 +495,20 @@ CASES = [
         lambda: __import__("transformers").pipeline("image-captioning", model="/nonexistent/captioner"),
         "/nonexistent/captioner",
     ),
-    # ---- captioner: scripts' flags --------------------------------------------------------------------------------
+    # ---- captioner: commands' flags --------------------------------------------------------------------------------
     (
         "evaluate-captioner-num_beams-0",
-        lambda: script_main("evaluate_captioner")(["--model", "unused", "--num_beams", "0"]),
+        lambda: evaluate_cli("--kind", "captioner", "--model", "unused", "--num_beams", "0"),
         "num_beams",
     ),
     (
         "evaluate-captioner-batch_size-0",
-        lambda: script_main("evaluate_captioner")(["--model", "unused", "--batch_size", "0"]),
+        lambda: evaluate_cli("--kind", "captioner", "--model", "unused", "--batch_size", "0"),
         "batch_size",
     ),
     (
         "evaluate-captioner-model-missing",
-        lambda: script_main("evaluate_captioner")(["--model", "/nonexistent/captioner"]),
+        lambda: evaluate_cli("--model", "/nonexistent/captioner"),
         "/nonexistent/captioner",
     ),
     (

@@ -131,7 +131,7 @@ def test_evaluation_script_and_card(trained):
 
     shutil.copytree(out, card_dir, ignore=shutil.ignore_patterns("checkpoint-*", "tokenizer"))
     run_script(
-        ["scripts/evaluate_captioner.py", "--model", str(card_dir), "--dataset_name", str(data), "--split", "test",
+        ["-m", "hf_argen.cli", "evaluate", "--model", str(card_dir), "--dataset_name", str(data), "--split", "test",
          "--device", "cpu", "--num_beams", "2", "--batch_size", "5", "--output_json", str(tmp_path / "eval.json"),
          "--write_card"],
         tmp_path,
@@ -149,7 +149,7 @@ def test_evaluation_script_and_card(trained):
     exact = next(r for r in results if r.metric_type == "exact_match")
     assert exact.metric_value == round(rows[0]["exact_match"], 2)
     assert "accelerate launch training/train_captioner.py" in card.text
-    assert "python scripts/evaluate_captioner.py --model" in card.text
+    assert "hf-argen evaluate --model" in card.text
 
 
 def test_export_stores_float16_weights_that_load_as_float32_and_caption_the_same(trained):
@@ -157,7 +157,7 @@ def test_export_stores_float16_weights_that_load_as_float32_and_caption_the_same
     exported = tmp_path / "exported"
     env_offline = {"HF_HUB_OFFLINE": "1"}  # the loading option must not be saved into the folder
     result = subprocess.run(
-        [sys.executable, "scripts/export_captioner.py", "--model", str(out), "--output", str(exported), "--float16"],
+        [sys.executable, "-m", "hf_argen.cli", "export", "--model", str(out), "--output", str(exported), "--float16"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
         env={"PYTHONPATH": str(ROOT), "HF_HOME": str(tmp_path / "hf_home"), "PATH": "/usr/bin:/bin", **env_offline},
     )  # fmt: skip
@@ -183,7 +183,7 @@ def test_export_averages_checkpoints(trained, tmp_path):
     _, out, _ = trained
     checkpoints = [out / "checkpoint-75", out / "checkpoint-150"]
     averaged = tmp_path / "averaged"
-    run_script(["scripts/export_captioner.py", "--model", str(out), "--average", *map(str, checkpoints),
+    run_script(["-m", "hf_argen.cli", "export", "--model", str(out), "--checkpoint", *map(str, checkpoints),
                 "--output", str(averaged)], tmp_path)  # fmt: skip
     first, second = (load_file(c / "model.safetensors") for c in checkpoints)
     model = AutoModelForImageTextToText.from_pretrained(averaged)
@@ -193,7 +193,7 @@ def test_export_averages_checkpoints(trained, tmp_path):
         assert torch.allclose(state[name], (first[name] + second[name]) / 2, atol=1e-6), name
     assert torch.equal(model.get_output_embeddings().weight, model.get_input_embeddings().weight)  # still tied
     result = subprocess.run(
-        [sys.executable, "scripts/export_captioner.py", "--model", str(out), "--average", str(tmp_path / "missing"),
+        [sys.executable, "-m", "hf_argen.cli", "export", "--model", str(out), "--checkpoint", str(tmp_path / "missing"),
          "--output", str(tmp_path / "never")],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
         env={"PYTHONPATH": str(ROOT), "HF_HOME": str(tmp_path / "hf_home"), "PATH": "/usr/bin:/bin"},
@@ -208,7 +208,7 @@ def test_export_regrids_the_encoder_to_another_image_size(trained, tmp_path):
     source = AutoModelForImageTextToText.from_pretrained(out)
     size, grid = source.config.image_size, source.config.grid_size
     larger = tmp_path / "larger"
-    run_script(["scripts/export_captioner.py", "--model", str(out), "--image_size", str(2 * size),
+    run_script(["-m", "hf_argen.cli", "export", "--model", str(out), "--image_size", str(2 * size),
                 "--output", str(larger)], tmp_path)  # fmt: skip
     model = AutoModelForImageTextToText.from_pretrained(larger)
     assert model.config.image_size == 2 * size and model.config.grid_size == 2 * grid
@@ -222,12 +222,12 @@ def test_export_regrids_the_encoder_to_another_image_size(trained, tmp_path):
     image = str(next((data / "test").glob("*.png")))
     assert isinstance(pipeline("image-captioning", model=str(larger))(image)[0]["generated_text"], str)
     same = tmp_path / "same"  # the same size: the positions are unchanged
-    run_script(["scripts/export_captioner.py", "--model", str(out), "--image_size", str(size), "--output", str(same)],
+    run_script(["-m", "hf_argen.cli", "export", "--model", str(out), "--image_size", str(size), "--output", str(same)],
                tmp_path)  # fmt: skip
     assert torch.allclose(AutoModelForImageTextToText.from_pretrained(same).encoder.embed_positions,
                           source.encoder.embed_positions, atol=1e-6)  # fmt: skip
     result = subprocess.run(
-        [sys.executable, "scripts/export_captioner.py", "--model", str(out), "--image_size", str(size + 1),
+        [sys.executable, "-m", "hf_argen.cli", "export", "--model", str(out), "--image_size", str(size + 1),
          "--output", str(tmp_path / "never")],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
         env={"PYTHONPATH": str(ROOT), "HF_HOME": str(tmp_path / "hf_home"), "PATH": "/usr/bin:/bin"},
@@ -270,7 +270,7 @@ def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypat
 
 def test_evaluation_script_errors(tmp_path):
     result = subprocess.run(
-        [sys.executable, "scripts/evaluate_captioner.py", "--model", str(tmp_path / "missing"), "--device", "nope"],
+        [sys.executable, "-m", "hf_argen.cli", "evaluate", "--model", str(tmp_path / "missing"), "--device", "nope"],
         cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 2 and result.stderr.startswith("error:")

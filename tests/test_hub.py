@@ -324,7 +324,9 @@ def test_push_script_against_local_server(saved_model, tmp_path):
         done = subprocess.run(
             [
                 sys.executable,
-                str(root / "scripts" / "push_to_hub.py"),
+                "-m",
+                "hf_argen.cli",
+                "push",
                 "--model",
                 str(saved_model),
                 "--hub_model_id",

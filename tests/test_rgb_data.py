@@ -79,8 +79,6 @@ def test_cifar10_hub_id_and_alias_are_standardized(fake_cifar_hub):
 def test_train_evaluate_and_sample_through_the_cifar10_hub_id(fake_cifar_hub, tmp_path):
     """The documented CIFAR-10 command, on a tiny model: RGB detected, 256 levels, class names in the config;
     the saved folder evaluates (conditional and marginal) and samples a class by name."""
-    import importlib.util
-    from pathlib import Path
 
     from hf_argen import PixelCNNForImageGeneration
     from training.train_pixelcnn import main
@@ -100,10 +98,8 @@ def test_train_evaluate_and_sample_through_the_cifar10_hub_id(fake_cifar_hub, tm
     images = model.generate(class_labels=["cat", "ship"], seed=0)
     assert images.shape == (2, 3, 32, 32) and images.dtype == torch.long and 0 <= images.min() <= images.max() < 256
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "evaluate_pixelcnn.py"
-    spec = importlib.util.spec_from_file_location("evaluate_pixelcnn", path)
-    evaluate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(evaluate)
+    from hf_argen.cli import evaluate
+
     figures = evaluate.main(["--model", str(out), "--dataset_name", "uoft-cs/cifar10", "--split", "test",
                              "--device", "cpu", "--output_json", "-"])  # fmt: skip
     assert figures["num_images"] == 10 and figures["class_prior_probs"] == [0.1] * 10
@@ -268,11 +264,11 @@ def test_dataset_grid_script_draws_every_class_in_columns(tmp_path, monkeypatch)
 
 
 def test_pixel_baseline_script_on_digits():
-    """The independent per-sub-pixel categorical floor (the figure `scripts/compare_digits_models.py` prints)."""
+    """The independent per-sub-pixel categorical floor (the figure `experiments/compare_digits_models.py` prints)."""
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "scripts" / "pixel_baseline.py"
+    path = Path(__file__).resolve().parents[1] / "experiments" / "pixel_baseline.py"
     spec = importlib.util.spec_from_file_location("pixel_baseline", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)

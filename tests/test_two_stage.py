@@ -253,20 +253,21 @@ def test_auto_image_processor_locally(tmp_path):
     assert isinstance(AutoImageProcessor.from_pretrained(folder), PixelCNNImageProcessor)
 
 
-def run_script(name, *args, env_extra=None):
+def run_command(name, *args, env_extra=None):
+    """`hf-argen <name> ...` in a subprocess (as `python -m hf_argen.cli`, which needs no installed entry point)."""
     env = dict(os.environ, **(env_extra or {}))
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / name), *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "hf_argen.cli", name, *args], capture_output=True, text=True,
                           env=env, timeout=600)  # fmt: skip
 
 
 def test_generate_cli_samples_every_kind_and_refuses_the_rest(tmp_path):
     folder = save_with_pipeline(tiny_two_stage(), tmp_path / "two_stage")
-    done = run_script("generate.py", "--model", str(folder), "--class_labels", "one", "3", "--num_images", "2",
+    done = run_command("generate", "--model", str(folder), "--class_labels", "one", "3", "--num_images", "2",
                       "--device", "cpu", "--output", str(tmp_path / "grid.png"))  # fmt: skip
     assert done.returncode == 0 and (tmp_path / "grid.png").is_file(), done.stderr[-2000:]
     tiny_two_stage().vqvae.save_pretrained(tmp_path / "vqvae")
     for args in (["--model", str(tmp_path / "vqvae")], ["--model", str(folder), "--class_labels", "banana"]):
-        done = run_script("generate.py", *args, "--output", str(tmp_path / "x.png"))
+        done = run_command("generate", *args, "--output", str(tmp_path / "x.png"))
         lines = [line for line in done.stderr.splitlines() if "Loading weights" not in line and line.strip()]
         assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), done.stderr[-2000:]
 
@@ -275,9 +276,9 @@ def test_push_script_dry_run_and_unreachable_hub(tmp_path):
     folder = save_with_pipeline(tiny_pixelcnn(), tmp_path / "m")
     (folder / "checkpoint-1").mkdir()
     (folder / "checkpoint-1" / "optimizer.bin").write_bytes(b"x")
-    done = run_script("push_to_hub.py", "--model", str(folder), "--hub_model_id", "me/m", "--dry_run")
+    done = run_command("push", "--model", str(folder), "--hub_model_id", "me/m", "--dry_run")
     assert done.returncode == 0 and "config.json" in done.stdout and "checkpoint" not in done.stdout
-    done = run_script("push_to_hub.py", "--model", str(folder), "--hub_model_id", "me/m",
+    done = run_command("push", "--model", str(folder), "--hub_model_id", "me/m",
                       env_extra={"HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_x", "HF_HUB_OFFLINE": "0",
                                  "HF_HOME": str(tmp_path / "hf")})  # fmt: skip
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "cannot reach" in done.stderr, done.stderr

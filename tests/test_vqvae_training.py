@@ -104,7 +104,7 @@ def test_model_card_model_index_holds_the_metrics(tmp_path):
         vqvae_card_metrics(metrics, "test", config.num_embeddings),
         dataset="mnist",
         repo_id="me/vqvae-test",
-        eval_command="python scripts/evaluate_vqvae.py ...",
+        eval_command="hf-argen evaluate ...",
         images=[CardImage("grid.png", "reconstructions")],
     )
     loaded = ModelCard.load(tmp_path / "README.md")
@@ -112,7 +112,7 @@ def test_model_card_model_index_holds_the_metrics(tmp_path):
     assert values["psnr"] == 24.5 and values["codebook_usage"] == 98.0 and values["perplexity"] == 300.25
     assert values["bits_per_image"] == 64.0
     assert all(result.dataset_split == "test" for result in loaded.data.eval_results)
-    assert "![reconstructions](grid.png)" in loaded.text and "evaluate_vqvae.py" in loaded.text
+    assert "![reconstructions](grid.png)" in loaded.text and "hf-argen evaluate" in loaded.text
 
 
 def test_train_entry_point_tiny_run(tmp_path, monkeypatch):

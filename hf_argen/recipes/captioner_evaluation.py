@@ -1,4 +1,4 @@
-"""The figures of the shipped captioners (`scripts/evaluate_captioner.py`): exact match and BLEU-4 per split of
+"""The figures of the shipped captioners (`hf-argen evaluate`): exact match and BLEU-4 per split of
 ``mnist_scenes`` and ``emoji``, on the emoji every vendor draws, beside the nearest-neighbour baseline and decoding
 restricted to the training names."""
 

@@ -518,7 +518,7 @@ def push_captioner(run: RunArguments, model, processor, data: DataArguments, val
                 **caption_scores(predictions, list(subset["text"])),
             }
         )
-    eval_command = f"python scripts/evaluate_captioner.py --model {run.output_dir} --dataset_name {data.dataset_name}"
+    eval_command = f"hf-argen evaluate --model {run.output_dir} --dataset_name {data.dataset_name}"
     write_captioner_model_card(run.output_dir, rows, eval_command, command=command, repo_id=run.hub_model_id)
     run.push(run.output_dir)
 

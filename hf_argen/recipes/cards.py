@@ -141,7 +141,7 @@ def usage_snippet(config: dict, repo_id: str, prompt: str = "The") -> tuple[str,
             f'generator = pipeline("text-generation", model="{repo_id}", trust_remote_code=True)\n'
             'print(generator("")[0]["generated_text"])  # a text from scratch\n'
             f'print(generator({prompt!r})[0]["generated_text"])  # or one that starts with a prompt',
-            f"python scripts/generate.py --model {repo_id} --prompt {json.dumps(prompt)} --num_images 3",
+            f"hf-argen generate --model {repo_id} --prompt {json.dumps(prompt)} --num_images 3",
         )
     if kind == "vqvae":
         channels, size = config.get("num_channels", 1), config["image_size"]
@@ -169,14 +169,14 @@ def usage_snippet(config: dict, repo_id: str, prompt: str = "The") -> tuple[str,
         n = len(ids)
         generate = f"model.generate(class_labels={ids}, seed=0)"
         called = f"generator(class_labels={json.dumps(names[:2])}, num_images=2, seed=0)"
-        cli = (f"python scripts/generate.py --model {repo_id} --class_labels {' '.join(map(str, ids))} --seed 0 "
+        cli = (f"hf-argen generate --model {repo_id} --class_labels {' '.join(map(str, ids))} --seed 0 "
                "--output grid.png")  # fmt: skip
         total = 2 * len(names[:2])
     else:
         n = 4
         generate = "model.generate(num_images=4, seed=0)"
         called = "generator(num_images=4, seed=0)"
-        cli = f"python scripts/generate.py --model {repo_id} --num_images 16 --seed 0 --output grid.png"
+        cli = f"hf-argen generate --model {repo_id} --num_images 16 --seed 0 --output grid.png"
         total = 4
     if kind == "pixelcnn":
         lines.append(f"levels = {generate}  # ({n}, {channels}, {size}, {size}) integer levels in [0, {k})")

@@ -1,7 +1,7 @@
 """Latent-prior recipe: encode images to VQ-VAE code maps once (cached as a `datasets` dataset), turn them into
 class-prefixed token sequences, and train / evaluate a causal LM prior on them with the shared loop.
 
-Used by `training/train_prior.py` (:func:`train_prior`) and `scripts/evaluate_prior.py`.
+Used by `training/train_prior.py` (:func:`train_prior`) and `hf-argen evaluate`.
 
 Token layout (:class:`PriorVocabulary`) for a VQ-VAE with ``K`` codes and ``C`` classes::
 

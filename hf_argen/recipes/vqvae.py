@@ -1,8 +1,8 @@
 """VQ-VAE recipe: images as float tensors, test-set metrics (PSNR, codebook usage, perplexity, bits per
 image), reconstruction grids, and the hooks that plug them into the shared training loop.
 
-Used by `training/train_vqvae.py` (:func:`train_vqvae`), `scripts/evaluate_vqvae.py` and
-`scripts/compare_quantizers.py`.
+Used by `training/train_vqvae.py` (:func:`train_vqvae`), `hf-argen evaluate` and
+`experiments/compare_quantizers.py`.
 
 Metric definitions (all over a whole split, not averaged per batch):
 

@@ -99,7 +99,7 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from ..atomic import atomic_save_image, atomic_save_pretrained, atomic_write_text
-from ..cli import resolve_device
+from ..devices import resolve_device
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 """Compare quantisers inside the same VQ-VAE, in one run: same data and data order, same steps, same code
 size.
 
-    python scripts/compare_quantizers.py --dataset_name mnist --max_train_steps 1500
+    python experiments/compare_quantizers.py --dataset_name mnist --max_train_steps 1500
 
 Rows:
 * ``hf_argen EMA``: this package's quantiser (`codebook_update="ema"`, k-means++ init on the first batch,

@@ -2,7 +2,7 @@
 """Time one training step (forward + backward + AdamW, batch 64 of 32x32 RGB images, 10-token captions, the emoji
 vocabulary of 1,835 words) of the captioner encoders compared for `model_cards/captioner-emoji`, in one run:
 
-    python scripts/benchmark_captioner_step.py --num_threads 1
+    python benchmarks/benchmark_captioner_step.py --num_threads 1
 
 Prints the median step time of each configuration over `--steps` steps (after 2 warm-up steps), `--repeats` times
 alternately.

@@ -6,9 +6,9 @@ Each workload is warmed up (`--warmup` calls: caches, allocator pools, lazily bu
 before each reading. Drift = (last - first) / first; a leak shows as drift growing with `--num_calls`.
 Workloads use the shipped folders under `model_cards/` (no download), plus a tiny random RNN LM.
 
-    python scripts/memory_soak.py                     # 100 calls each, prints a table
-    python scripts/memory_soak.py --num_calls 300 --output_json soak.json
-    python scripts/memory_soak.py --max_drift 0.05    # exit 1 if any workload drifts more than 5 %
+    python benchmarks/memory_soak.py                     # 100 calls each, prints a table
+    python benchmarks/memory_soak.py --num_calls 300 --output_json soak.json
+    python benchmarks/memory_soak.py --max_drift 0.05    # exit 1 if any workload drifts more than 5 %
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """Benchmark exact PixelCNN likelihood evaluation: time per image against the batch size.
 
-    python scripts/benchmark_evaluation.py --model model_cards/pixelcnn-mnist
-    python scripts/benchmark_evaluation.py --model model_cards/pixelcnn-emoji --batch_sizes 8 16 32 256
+    python benchmarks/benchmark_evaluation.py --model model_cards/pixelcnn-mnist
+    python benchmarks/benchmark_evaluation.py --model model_cards/pixelcnn-emoji --batch_sizes 8 16 32 256
 
 Times `hf_argen.evaluation.pixelcnn_log_likelihood` (one forward pass per image, as the conditional figure of
-`scripts/evaluate_pixelcnn.py`; the marginal one is the same pass over image-class pairs) on `--num_images`
+`hf-argen evaluate`; the marginal one is the same pass over image-class pairs) on `--num_images`
 random images of the model's shape, for every batch size, in this one run on this machine. The batch sizes take
 turns over `--rounds` rounds and each keeps its fastest round (the least noisy figure on a shared machine).
-Prints ms per image and each batch size's time relative to the fastest; `scripts/evaluate_pixelcnn.py` picks
+Prints ms per image and each batch size's time relative to the fastest; `hf-argen evaluate` picks
 its default `--batch_size` per device from this.
 """
 

@@ -1,6 +1,6 @@
 """Receptive field of one pixel for the masked (blind spot) and the gated PixelCNN, side by side.
 
-    python scripts/receptive_field.py --image_size 16 --num_hidden_layers 6 --row 10 --col 8 --figure rf.png
+    python experiments/receptive_field.py --image_size 16 --num_hidden_layers 6 --row 10 --col 8 --figure rf.png
 
 Dependencies are read off input gradients (`hf_argen.receptive_field.dependency_map`) of randomly initialised
 models: which pixels can influence the logits of the chosen pixel. Earlier pixels that the

@@ -5,7 +5,7 @@ Prints two tables:
    learned positions, tied embeddings: identical parameter counts), batch 4, measured interleaved in one run;
 2. ARRNNForCausalLM per-token time at several generation lengths (should be flat: O(1) per token).
 
-    python scripts/benchmark_generate.py [--num_threads 1] [--repeats 9] [--device cuda]
+    python benchmarks/benchmark_generate.py [--num_threads 1] [--repeats 9] [--device cuda]
 """
 
 import time

@@ -2,11 +2,11 @@
 """A floor any image model should beat: every sub-pixel an independent categorical over the levels, fitted by
 counting on the training split (plus `--alpha` per level, Jeffreys smoothing by default), in test bits/dim.
 
-    python scripts/pixel_baseline.py --dataset_name emoji --split test
+    python experiments/pixel_baseline.py --dataset_name emoji --split test
 
 Printed: the unconditional baseline, -log p(x), and the class-conditional one twice as for the PixelCNN,
 conditional -log p(x | y) (one categorical per sub-pixel and class) and marginal -log sum_y p(y) p(x | y) with p(y)
-the training class frequencies. Images are encoded as `scripts/evaluate_pixelcnn.py` encodes them
+the training class frequencies. Images are encoded as `hf-argen evaluate` encodes them
 (`--num_levels`, `--num_channels`, `--image_size`; default: 256 levels and the training images' own shape).
 """
 

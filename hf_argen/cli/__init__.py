@@ -1,10 +1,14 @@
-"""What every `scripts/*.py` and `training/*.py` entry point shares: the device flag and one-line errors.
+"""What every command shares: the device flag, one-line errors, `--output_json`.
 
-from hf_argen.cli import resolve_device, run_cli
+The `hf-argen` console command (`hf_argen.cli.main`) and its subcommands parse their flags with
+:class:`CommandParser` (an `HfArgumentParser` over the dataclasses of `hf_argen.cli.arguments`); `training/*.py`,
+`benchmarks/`, `experiments/` and the maintainer tools in `scripts/` run their `main` through :func:`run_cli` too::
 
-def main(argv=None): ...
-if __name__ == "__main__":
-    run_cli(main)      # ValueError/TypeError/OSError -> "error: <message>" on stderr, exit status 2
+    from hf_argen.cli import resolve_device, run_cli
+
+    def main(argv=None): ...
+    if __name__ == "__main__":
+        run_cli(main)      # ValueError/TypeError/OSError -> "error: <message>" on stderr, exit status 2
 """
 
 from __future__ import annotations
@@ -16,41 +20,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
 from huggingface_hub.errors import StrictDataclassError
+from transformers import HfArgumentParser
+
+from ..atomic import atomic_write_text
+from ..devices import DEVICE_HELP, default_device, resolve_device  # noqa: F401  (the commands' names for them)
 
 logger = logging.getLogger(__name__)
-
-DEVICE_HELP = "device to run on: 'cpu', 'cuda', 'cuda:N' or 'mps' (default: CUDA when available, else CPU)"
-
-
-def default_device() -> str:
-    """`"cuda"` when a CUDA device is available, else `"cpu"`."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def resolve_device(device: str | torch.device | None = None) -> torch.device:
-    """`--device` -> a `torch.device` that exists here; `None` means :func:`default_device`.
-
-    Raises `ValueError` naming `--device` for an unknown name or a device this machine does not have.
-    """
-    if device is None or device == "":
-        return torch.device(default_device())
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(f"--device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}.") from error
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {device!r}: CUDA is not available on this machine (use --device cpu).")
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise ValueError(f"--device {device!r}: this machine has {torch.cuda.device_count()} CUDA device(s).")
-    elif resolved.type == "mps":
-        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-            raise ValueError(f"--device {device!r}: MPS is not available on this machine (use --device cpu).")
-    elif resolved.type != "cpu":
-        raise ValueError(f"--device must be 'cpu', 'cuda', 'cuda:N' or 'mps', got {device!r}.")
-    return resolved
 
 
 def run_cli(main: Callable[..., object], argv: list[str] | None = None) -> None:
@@ -87,6 +63,34 @@ class ScriptArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
+class CommandParser(HfArgumentParser):
+    """An `HfArgumentParser` (flags from dataclass fields) with one-line errors and defaults in `--help`."""
+
+    def __init__(self, dataclass_types, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(dataclass_types, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+    @staticmethod
+    def _parse_dataclass_field(parser, field):
+        """A `bool` field that defaults to False is a plain switch (`--check FOLDER` must not read FOLDER as its
+        value, as `HfArgumentParser`'s optional-value booleans would)."""
+        if field.type is bool and field.default is False:
+            parser.add_argument(f"--{field.name}", action="store_true", help=field.metadata.get("help"))
+        else:
+            HfArgumentParser._parse_dataclass_field(parser, field)
+
+    def parse_args_into_dataclasses(self, args=None, **kwargs):
+        """One instance per dataclass (then a namespace of any positional argument); a flag no dataclass declares is
+        an error (one line, exit status 2) rather than `HfArgumentParser`'s ValueError."""
+        *outputs, remaining = super().parse_args_into_dataclasses(args=args, return_remaining_strings=True, **kwargs)
+        if remaining:
+            self.error(f"unrecognized arguments: {' '.join(remaining)}")
+        return tuple(outputs)
+
+
 def script_parser(description: str | None) -> ScriptArgumentParser:
     """The parser every script starts from: docstring as description, defaults in `--help`, one-line errors."""
     return ScriptArgumentParser(description=description, formatter_class=HelpFormatter)
@@ -110,7 +114,5 @@ def write_json(path: str | None, data) -> None:
     if path == "-":
         sys.stdout.write(text)
         return
-    from .atomic import atomic_write_text
-
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(path, text)

@@ -2,9 +2,9 @@
 """Where an emoji captioner goes wrong on one vendor: exact match by category, and for the skin-tone variants
 whether the base name and the tone part are right, how far off a wrong tone is (in steps from light to dark) and
 the exact match there would be with every tone right, beside the nearest-neighbour baseline (raw 16x16 pixels over
-the other vendors' drawings of the emoji, as in `scripts/evaluate_captioner.py`).
+the other vendors' drawings of the emoji, as in `hf-argen evaluate`).
 
-    python scripts/emoji_caption_errors.py --model out --vendor twitter \
+    python experiments/emoji_caption_errors.py --model out --vendor twitter \
         --gallery_vendors apple google --data_dir /path/to/emoji --stride 3
 
 Prints the tables and writes the (reference, prediction, neighbour) rows with `--output_json`.

@@ -1,8 +1,8 @@
 """Benchmark PixelCNN training: the bare model step against the shared loop's step, measured in one run.
 
-    python scripts/benchmark_training.py --device cuda      # the MNIST GPU config: hidden 128, 12 layers,
+    python benchmarks/benchmark_training.py --device cuda      # the MNIST GPU config: hidden 128, 12 layers,
                                                             # batch 128, bf16, torch.compile on (auto for CUDA)
-    python scripts/benchmark_training.py --device cpu --mixed_precision no --hidden_size 32 --num_hidden_layers 4 \\
+    python benchmarks/benchmark_training.py --device cpu --mixed_precision no --hidden_size 32 --num_hidden_layers 4 \\
         --batch_size 16 --steps 20 --num_threads 1          # a small CPU run
 
 Both steps train the same model (fresh, same seed) on random images of the configured size (speed does not depend

@@ -1,7 +1,7 @@
 """Benchmark PixelCNN sampling: naive (one forward pass per sub-pixel) against the cached sampler.
 
-    python scripts/benchmark_sampling.py --num_threads 1    # the README table (hidden 64, 10 layers, kernel 3)
-    python scripts/benchmark_sampling.py --quick            # small sizes only
+    python benchmarks/benchmark_sampling.py --num_threads 1    # the README table (hidden 64, 10 layers, kernel 3)
+    python benchmarks/benchmark_sampling.py --quick            # small sizes only
 
 For every image size and batch size it prints, measured in this one run on this machine: one forward pass of the
 batch, naive sampling, cached sampling, the speed-up (naive / cached) and cached / one forward pass. Each time

@@ -12,7 +12,7 @@ Training uses the shared loop (`hf_argen.training.TrainingLoop`) with the same b
 each model is saved under `--output_dir/<name>`, and a rerun reuses finished models (and resumes unfinished
 ones from their last checkpoint).
 
-    python scripts/compare_digits_models.py --output_dir runs/digits-compare
+    python experiments/compare_digits_models.py --output_dir runs/digits-compare
 """
 
 from __future__ import annotations

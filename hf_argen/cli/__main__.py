@@ -1,0 +1,5 @@
+"""`python -m hf_argen.cli ...` is `hf-argen ...`."""
+
+from .main import main
+
+main()

@@ -1,0 +1,137 @@
+"""`hf-argen evaluate` of a two-stage VQ-VAE + prior folder: the prior's NLL on a split's code maps (nats per code,
+bits per image), a class-by-class sample grid and, with `--classifier_path`, the class consistency of the samples.
+
+The code maps are encoded once and cached; a training run's cache (`<model>/codes`) is reused when it is there.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..atomic import atomic_save_image
+from ..hub import CardImage
+from ..models import VQImageGenerationPipeline, make_grid
+from ..recipes.cards import prior_card_metrics, write_card_for_folder
+from ..recipes.classifier import class_consistency, classifier_accuracy, load_mnist_classifier, mnist_tensors
+from ..recipes.prior import dataset_to_tensors, load_code_dataset
+from ..recipes.prior import evaluate_prior as prior_nll
+from . import write_json
+from .arguments import RuntimeArguments
+from .evaluation_arguments import EvaluateArguments
+
+
+@dataclass
+class PriorEvalArguments:
+    """Flags of two-stage (VQ-VAE + prior) models only."""
+
+    _argument_group_name = "prior (two-stage) models"
+
+    cache_dir: str | None = field(
+        default=None, metadata={"help": "cache of the encoded code dataset (default: <model>/codes if there)"}
+    )
+    top_k: int | None = field(default=None, metadata={"help": "top-k sampling (default: off)"})
+    card_command: str | None = field(
+        default=None, metadata={"help": "the command line quoted in the card (default: this run's command)"}
+    )
+
+
+def nll(pipe, model: str, dataset_name: str, split: str, evaluation, flags) -> dict:
+    """The prior's NLL on the split's code maps; printed beside the uniform-code figure."""
+    cache_dir = flags.cache_dir
+    if cache_dir is None and (Path(model) / "codes").is_dir():  # the training run's cache
+        cache_dir = str(Path(model) / "codes")
+        print(f"reusing the code cache {cache_dir}")
+    codes, labels = dataset_to_tensors(
+        load_code_dataset(pipe.vqvae, dataset_name, split, cache_dir=cache_dir, data_dir=evaluation.data_dir)
+    )
+    sequences = pipe.vocabulary.sequences(codes, labels)[: evaluation.max_eval_samples]
+    start = time.perf_counter()
+    metrics = prior_nll(pipe.prior, sequences, batch_size=evaluation.batch_size or 500)
+    seconds = time.perf_counter() - start
+    num_codes = pipe.vocabulary.num_codes
+    uniform_bits = pipe.codes_per_image * math.log2(num_codes)
+    print(f"prior: {type(pipe.prior).__name__}, {sum(p.numel() for p in pipe.prior.parameters()):,} parameters")
+    print(f"{dataset_name}/{split}: {len(sequences)} images, {pipe.codes_per_image} codes each, K={num_codes}")
+    print(
+        f"{split} NLL: {metrics['nll_per_code']:.4f} nats/code, {metrics['bits_per_image']:.1f} bits/image "
+        f"(uniform over codes: {math.log(num_codes):.4f} nats/code, {uniform_bits:.1f} bits/image) "
+        f"[{seconds:.1f}s]"
+    )
+    return metrics
+
+
+def measure_consistency(pipe, pixels, labels, evaluation, device) -> dict:
+    """Class consistency of the samples `(n, 1, 28, 28)` in [-1, 1] under the MNIST classifier."""
+    classifier = load_mnist_classifier(evaluation.classifier_path, evaluation.data_dir, device=device)
+    test_accuracy, _ = classifier_accuracy(classifier, *mnist_tensors("test", evaluation.data_dir))
+    result = class_consistency(classifier, (pixels.cpu() + 1) / 2, labels, num_classes=pipe.num_classes)
+    print(f"classifier test accuracy (MNIST test): {100 * test_accuracy:.2f}%")
+    print(f"class consistency: {100 * result['consistency']:.1f}% of samples recognised as the requested class")
+    print("per class: " + ", ".join(f"{c}: {100 * p:.0f}%" for c, p in enumerate(result["per_class"])))
+    return {"consistency": result["consistency"], "classifier_accuracy": test_accuracy}
+
+
+def evaluate_prior(model: str, runtime: RuntimeArguments, evaluation: EvaluateArguments, flags, argv) -> dict:
+    """Measure, print, write `--output_json`, `--grid` and the card (README.md + samples.png)."""
+    device = runtime.setup()
+    dataset_name, split = evaluation.dataset_name or "mnist", evaluation.one_split()
+    num_per_class = 100 if evaluation.num_per_class is None else evaluation.num_per_class
+    if num_per_class < 1:
+        raise ValueError(f"--num_per_class must be >= 1 for a two-stage model, got {num_per_class}.")
+    pipe = VQImageGenerationPipeline.from_pretrained(model)
+    pipe.to(device)
+    metrics = nll(pipe, model, dataset_name, split, evaluation, flags)
+    labels = list(range(pipe.num_classes)) * num_per_class
+    seed, temperature, top_k = runtime.seed, evaluation.temperature, flags.top_k
+    start = time.perf_counter()
+    pixels = pipe(labels, generator=seed, temperature=temperature, top_k=top_k, output_type="pt")
+    print(
+        f"sampled {len(labels)} images (seed {seed}, temperature {temperature}, top_k {top_k}) "
+        f"in {time.perf_counter() - start:.1f}s"
+    )
+    shown = min(len(labels), 10 * pipe.num_classes)  # the grid: the first 10 rows (samples of every class)
+    grid = make_grid(pipe.to_pil(pixels[:shown]), num_columns=pipe.num_classes, scale=2)
+    if evaluation.grid:
+        atomic_save_image(grid, evaluation.grid)
+    consistency = measure_consistency(pipe, pixels, labels, evaluation, device) if evaluation.classifier_path else None
+    if evaluation.write_card:
+        atomic_save_image(grid, Path(model) / "samples.png")
+        command = flags.card_command or "hf-argen evaluate " + shlex.join(argv)
+        caption = (
+            f"One column per class, the first {shown} of the {len(labels)} samples (seed {seed}, "
+            f"temperature {temperature}, top_k {top_k})."
+        )
+        rows = prior_card_metrics(
+            metrics, split, pipe.vocabulary.num_codes, pipe.codes_per_image, consistency, len(labels)
+        )
+        path = write_card_for_folder(
+            model,
+            rows,
+            dataset=dataset_name,
+            repo_id=evaluation.hub_model_id,
+            eval_command=command,
+            train_commands=evaluation.train_command,
+            images=[CardImage("samples.png", "samples", caption)],
+        )
+        print(f"wrote {path} and samples.png")
+    figures = {
+        "model": model,
+        "dataset": dataset_name,
+        "split": split,
+        **metrics,
+        "num_samples": len(labels),
+        "seed": seed,
+        "temperature": temperature,
+        "top_k": top_k,
+        **(consistency or {}),
+        "device": str(device),
+    }
+    write_json(runtime.output_json, figures)
+    return figures
+
+
+__all__ = ["PriorEvalArguments", "evaluate_prior"]

@@ -1,0 +1,142 @@
+"""hf-argen generate: sample from a saved model folder (or Hub id): a PixelCNN or a two-stage VQ-VAE + prior (a PNG
+grid, one column per requested class), or a text causal LM (`--prompt`; samples printed, or written to a .txt
+`--output`).
+
+    hf-argen generate --model model_cards/pixelcnn-digits --class_labels 0 1 2 3 4 5 6 7 8 9 \\
+        --num_images 4 --seed 0 --output digits.png
+    hf-argen generate --model model_cards/vqvae-prior-mnist --class_labels 3 7 --device cpu
+    hf-argen generate --model model_cards/ar-transformer-fortunes --prompt "You will" --num_images 3
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
+
+from ..atomic import atomic_save_image, atomic_write_text
+from ..models import ClassConditionalImageGenerationPipeline, make_grid
+from . import write_json
+from .arguments import DEFAULT_MODEL, ModelArguments, RuntimeArguments, parse_command, positive
+
+IMAGE_TYPES = ("pixelcnn", "vqvae_prior")
+TEXT_TYPES = ("ar_transformer", "ar_rnn")
+
+
+@dataclass
+class GenerateArguments:
+    """What to sample and where the samples go."""
+
+    class_labels: list[str] | None = field(
+        default=None, metadata={"help": "classes to draw, as ids or names (image models; default: every class)"}
+    )
+    prompt: str | None = field(default=None, metadata={"help": "text to continue (text models)"})
+    num_images: int = field(
+        default=1, metadata={"help": "samples per class (conditional), in total (unconditional) or per prompt (text)"}
+    )
+    temperature: float | None = field(default=None, metadata={"help": "default: the model's generation_config"})
+    top_k: int | None = field(
+        default=None, metadata={"help": "keep the k likeliest values (default: the generation_config's; text: all)"}
+    )
+    top_p: float | None = field(
+        default=None, metadata={"help": "nucleus sampling mass (default: the generation_config's; text: 1)"}
+    )
+    max_new_tokens: int = field(default=64, metadata={"help": "text models"})
+    scale: int | None = field(default=None, metadata={"help": "upscaling of each image in the grid"})
+    output: str = field(default="samples.png", metadata={"help": "PNG grid (images) or .txt (text)"})
+
+
+def class_label(value: str) -> int | str:
+    """`--class_labels` entries: ints, or names from the model's `id2label`."""
+    return int(value) if value.lstrip("-").isdigit() else value
+
+
+def model_type_of(model: str) -> str:
+    """The `model_type` of `--model`, checked to be one this command samples from."""
+    try:
+        config = AutoConfig.from_pretrained(model)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--model {model!r} is not a model folder or Hub id hf-argen can load ({error}).") from None
+    if config.model_type not in IMAGE_TYPES + TEXT_TYPES:
+        raise ValueError(
+            f"--model {model!r} is a {config.model_type!r} model; generate samples from "
+            f"{', '.join(IMAGE_TYPES + TEXT_TYPES)} models."
+        )
+    return config.model_type
+
+
+def generate_images(model_name: str, args: GenerateArguments, seed: int, device) -> dict:
+    """Sample a grid `(num_images rows, one column per class)` and save it as `--output`."""
+    model = AutoModel.from_pretrained(model_name).eval().to(device)
+    if args.prompt is not None:
+        raise ValueError("--prompt is for text models; this is an image model (use --class_labels).")
+    num_classes = getattr(model.config, "num_classes", None)
+    if num_classes is None and args.class_labels:
+        raise ValueError("--class_labels given, but the model is unconditional.")
+    labels = [class_label(value) for value in args.class_labels or []]
+    classes = labels or (list(range(num_classes)) if num_classes else None)
+    generator = ClassConditionalImageGenerationPipeline(model=model, device=device)
+    start = time.perf_counter()
+    images = generator(
+        class_labels=classes,
+        num_images=args.num_images,
+        generator=torch.Generator().manual_seed(seed),
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+    )
+    seconds = time.perf_counter() - start
+    columns = len(classes) if classes else min(args.num_images, 10)
+    size = images[0].size[0]
+    grid = make_grid(images, num_columns=columns, scale=args.scale or max(1, 64 // size))
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    atomic_save_image(grid, args.output)
+    print(f"saved {len(images)} samples ({columns} per row) to {args.output} in {seconds:.2f}s")
+    return {"num_samples": len(images), "output": args.output, "seconds": round(seconds, 3)}
+
+
+def generate_text(model_name: str, args: GenerateArguments, seed: int, device) -> dict:
+    """Sample `--num_images` continuations of `--prompt`; print them or write them to a .txt `--output`."""
+    if args.class_labels:
+        raise ValueError("--class_labels is for image models; this is a text model (use --prompt).")
+    model = AutoModelForCausalLM.from_pretrained(model_name).eval().to(device)
+    tokenizer = AutoTokenizer.from_pretrained(model_name)
+    inputs = tokenizer([args.prompt or ""] * args.num_images, return_tensors="pt").to(device)
+    if inputs["input_ids"].shape[1] == 0:
+        raise ValueError("give a non-empty --prompt.")
+    torch.manual_seed(seed)
+    temperature = 1.0 if args.temperature is None else args.temperature
+    output = model.generate(
+        **inputs,
+        do_sample=True,
+        temperature=temperature,
+        top_k=args.top_k or 0,
+        top_p=args.top_p or 1.0,
+        max_new_tokens=args.max_new_tokens,
+    )
+    texts = tokenizer.batch_decode(output, skip_special_tokens=True)
+    if args.output.endswith(".txt"):
+        atomic_write_text(args.output, "\n".join(texts) + "\n")
+        print(f"saved {len(texts)} samples to {args.output}")
+    else:
+        print("\n".join(texts))
+    return {"num_samples": len(texts), "texts": texts}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    model_args, runtime, args = parse_command(
+        "generate", (ModelArguments, RuntimeArguments, GenerateArguments), argv, __doc__, model=DEFAULT_MODEL
+    )
+    positive("num_images", args.num_images)
+    device = runtime.setup()
+    model = model_args.required()
+    if model_type_of(model) in TEXT_TYPES:
+        result = generate_text(model, args, runtime.seed, device)
+    else:
+        result = generate_images(model, args, runtime.seed, device)
+    result = {"model": model, "seed": runtime.seed, "device": str(device), **result}
+    write_json(runtime.output_json, result)
+    return result
