@@ -9,10 +9,12 @@ import textwrap
 
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel
 
 import hf_argen  # noqa: F401  (registers the Auto classes)
-from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
+from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration, PixelCNNModel
 from hf_argen.receptive_field import dependency_map, raster_index
 
 
@@ -159,17 +161,19 @@ def test_input_embedding_reads_levels_as_categories():
     assert tiny_config().input_embedding is False and tiny_config().input_embedding_size == 1
     model = tiny_model(input_embedding=True)
     assert model.config.input_embedding_size == 13 // 3
-    assert model.level_embeddings.weight.shape == (3 * 4, 4)
-    assert model.layers[0].horizontal.in_channels == 3 * 4
-    assert "level_embeddings.weight" not in tiny_model().state_dict()
+    embeddings = model.pixelcnn.level_embeddings
+    assert embeddings.weight.shape == (3 * 4, 4)
+    assert model.pixelcnn.layers[0].horizontal.in_channels == 3 * 4
+    assert "pixelcnn.level_embeddings.weight" in model.state_dict()
+    assert not any("level_embeddings" in key for key in tiny_model().state_dict())
     images = torch.randint(0, 4, (2, 3, 5, 5))
-    features = model.input_features(images)  # (B, C, H, W, E)
-    torch.testing.assert_close(features[1, 2, 3, 4], model.level_embeddings.weight[2 * 4 + images[1, 2, 3, 4]])
+    features = model.pixelcnn.input_features(images)  # (B, C, H, W, E)
+    torch.testing.assert_close(features[1, 2, 3, 4], embeddings.weight[2 * 4 + images[1, 2, 3, 4]])
     # Swapping two levels' embedding rows is the same as relabelling those levels in the input.
     swapped = tiny_model(input_embedding=True)
     swapped.load_state_dict(model.state_dict())
     with torch.no_grad():
-        swapped.level_embeddings.weight[[0, 1]] = model.level_embeddings.weight[[1, 0]]
+        swapped.pixelcnn.level_embeddings.weight[[0, 1]] = embeddings.weight[[1, 0]]
     relabelled = images.clone()
     relabelled[:, 0] = torch.where(images[:, 0] < 2, 1 - images[:, 0], images[:, 0])
     labels = torch.tensor([0, 1])
@@ -200,6 +204,59 @@ def test_auto_classes_and_save_load_round_trip(tmp_path):
     loaded = AutoModel.from_pretrained(tmp_path)
     images, labels = torch.randint(0, 4, (2, 3, 5, 5)), torch.tensor([1, 2])
     assert torch.equal(model(images, labels).logits, loaded(images, labels).logits)
+
+
+@pytest.mark.parametrize("architecture", ["gated", "masked"])
+def test_backbone_returns_the_features_the_head_reads(architecture):
+    """`PixelCNNModel` is the model without its head: its `last_hidden_state` (every layer's gated features,
+    concatenated) through the head gives the logits, and the backbone alone loads from a saved head model."""
+    model = tiny_model(architecture=architecture, input_embedding=True)
+    assert isinstance(model.pixelcnn, PixelCNNModel) and model.base_model is model.pixelcnn
+    images, labels = torch.randint(0, 4, (2, 3, 5, 5)), torch.tensor([2, 0])
+    outputs = model.pixelcnn(images, labels, output_hidden_states=True)
+    assert outputs.last_hidden_state.shape == (2, 4 * 13, 5, 5)
+    assert len(outputs.hidden_states) == 4 and outputs.hidden_states[0].shape == (2, 13, 5, 5)
+    torch.testing.assert_close(torch.cat(outputs.hidden_states, dim=1), outputs.last_hidden_state)
+    logits = model(images, labels).logits
+    torch.testing.assert_close(model.head(outputs.last_hidden_state), logits, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="class_labels"):
+        model.pixelcnn(images)
+
+
+def test_backbone_loads_alone_and_auto_model_loads_the_generator(tmp_path):
+    model = tiny_model()
+    model.save_pretrained(tmp_path)
+    backbone = PixelCNNModel.from_pretrained(tmp_path)
+    images, labels = torch.randint(0, 4, (2, 3, 5, 5)), torch.tensor([2, 0])
+    torch.testing.assert_close(
+        backbone(images, labels).last_hidden_state, model.pixelcnn(images, labels).last_hidden_state, rtol=0, atol=0
+    )
+    assert type(AutoModel.from_pretrained(tmp_path)) is PixelCNNForImageGeneration
+
+
+def _rewrite_weights(folder, rename) -> None:
+    weights = folder / "model.safetensors"
+    tensors = load_file(str(weights))
+    save_file({rename(key): value for key, value in tensors.items()}, str(weights), metadata={"format": "pt"})
+
+
+def test_weights_saved_before_the_backbone_split_load_unchanged(tmp_path):
+    """Folders written before `PixelCNNModel` existed hold `layers.*` / `level_embeddings.*` at the top (and stored
+    masks); they load into `pixelcnn.*` with every tensor in place (a missing one would raise)."""
+    model = tiny_model(input_embedding=True)
+    model.save_pretrained(tmp_path)
+    _rewrite_weights(tmp_path, lambda key: key.removeprefix("pixelcnn."))
+    with safe_open(str(tmp_path / "model.safetensors"), "pt") as weights:
+        assert not any(key.startswith("pixelcnn.") for key in weights.keys())
+    loaded = PixelCNNForImageGeneration.from_pretrained(tmp_path)
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    assert torch.equal(loaded.generate(class_labels=[1], seed=0), model.generate(class_labels=[1], seed=0))
+    # A training checkpoint's state dict in the old layout loads with `load_state_dict` (strict) as well.
+    fresh = tiny_model(input_embedding=True)
+    fresh.load_state_dict(load_file(str(tmp_path / "model.safetensors")))
+    for key, value in model.state_dict().items():
+        assert torch.equal(fresh.state_dict()[key], value), key
 
 
 def test_truncated_weights_raise_an_oserror_naming_the_file(tmp_path):
@@ -273,12 +330,29 @@ def test_top_k_one_is_greedy():
     a = model.generate(class_labels=[0, 1], top_k=1, seed=0)
     b = model.generate(class_labels=[0, 1], top_k=1, seed=123)
     assert torch.equal(a, b)
+    assert torch.equal(model.generate(class_labels=[0, 1], top_p=0.0, seed=5), a)  # top-p keeps at least one level
+
+
+def test_sampling_arguments_follow_generation_config():
+    """As in `transformers`: `top_k=0` and `top_p=1.0` switch a warper off, and unset arguments come from the
+    model's `generation_config` (here one that makes sampling greedy)."""
+    model = tiny_model(image_size=3)
+    plain = model.generate(class_labels=[0, 1], seed=2)
+    assert torch.equal(model.generate(class_labels=[0, 1], top_k=0, top_p=1.0, temperature=1, seed=2), plain)
+    greedy = model.generate(class_labels=[0, 1], top_k=1, seed=2)
+    assert not torch.equal(plain, greedy)
+    model.generation_config.top_k = 1
+    assert torch.equal(model.generate(class_labels=[0, 1], seed=2), greedy)
+    assert torch.equal(model.generate(class_labels=[0, 1], top_k=0, seed=2), plain)  # an argument wins
+    model.generation_config.top_k = -2
+    with pytest.raises(ValueError, match="top_k"):
+        model.generate(class_labels=[0, 1], seed=2)
 
 
 def test_class_conditioning_changes_logits_and_samples():
     model = tiny_model(image_size=4)
     with torch.no_grad():
-        for layer in model.layers:
+        for layer in model.pixelcnn.layers:
             layer.class_bias.weight.normal_(std=2.0)
     images = torch.randint(0, 4, (1, 3, 4, 4))
     assert not torch.allclose(model(images, [0]).logits, model(images, [1]).logits)
@@ -354,10 +428,17 @@ def test_bad_class_labels_raise():
     [
         (dict(temperature=0), "temperature"),
         (dict(temperature=-1.0), "temperature"),
-        (dict(top_k=0), "top_k"),
-        (dict(top_p=0.0), "top_p"),
+        (dict(temperature="hot"), "temperature"),
+        (dict(top_k=-1), "top_k"),
+        (dict(top_k=1.5), "top_k"),
+        (dict(top_k=True), "top_k"),
+        (dict(top_p=-0.1), "top_p"),
         (dict(top_p=1.5), "top_p"),
         (dict(num_images=0), "num_images"),
+        (dict(seed="x"), "seed"),
+        (dict(generator="abc"), "generator"),
+        (dict(generator=3), r"seed=3"),  # an int seed goes to `seed=`; the error names it
+        (dict(generator=torch.Generator(), seed=1), "generator.*seed"),
     ],
 )
 def test_bad_sampling_arguments_raise(kwargs, name):

@@ -122,7 +122,7 @@ def test_compiled_training_matches_eager_and_saves_plain_weights(tmp_path):
 def test_channels_last_gives_the_same_losses(tmp_path):
     plain = _train(tmp_path / "plain")
     channels_last = _train(tmp_path / "channels_last", channels_last=True)
-    weight = channels_last.unwrapped_model.layers[1].vertical.weight
+    weight = channels_last.unwrapped_model.pixelcnn.layers[1].vertical.weight
     assert weight.is_contiguous(memory_format=torch.channels_last) and not weight.is_contiguous()
     assert channels_last.losses == pytest.approx(plain.losses, rel=1e-4)
     saved = load_file(str(tmp_path / "channels_last" / "model.safetensors"))

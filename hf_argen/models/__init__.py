@@ -17,7 +17,7 @@ from .image_processing_pixelcnn import PixelCNNImageProcessor, make_grid
 from .modeling_ar_rnn import ARRNNForCausalLM, ARRNNModel, ARRNNPreTrainedModel
 from .modeling_ar_transformer import ARTransformerForCausalLM, ARTransformerModel, ARTransformerPreTrainedModel
 from .modeling_captioner import CaptionerForConditionalGeneration, CaptionerPreTrainedModel
-from .modeling_pixelcnn import PixelCNNForImageGeneration, PixelCNNOutput, PixelCNNPreTrainedModel
+from .modeling_pixelcnn import PixelCNNForImageGeneration, PixelCNNModel, PixelCNNOutput, PixelCNNPreTrainedModel
 from .modeling_vqvae import VQVAEModel, VQVAEOutput, VQVAEPreTrainedModel
 from .modeling_vqvae_prior import VQVAEPriorForImageGeneration, VQVAEPriorPreTrainedModel
 from .pipeline_captioner import ImageCaptioningPipeline
@@ -48,6 +48,7 @@ __all__ = [
     "PixelCNNConfig",
     "PixelCNNForImageGeneration",
     "PixelCNNImageProcessor",
+    "PixelCNNModel",
     "PixelCNNOutput",
     "PixelCNNPreTrainedModel",
     "PriorVocabulary",

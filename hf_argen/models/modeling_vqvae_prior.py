@@ -4,6 +4,7 @@ the VQ-VAE decodes it (as `VisionEncoderDecoderModel` combines an encoder and a 
     model = AutoModel.from_pretrained("model_cards/vqvae-prior-mnist")
     images = model.generate(class_labels=[0, 1, 2], seed=0)                      # (3, 1, 28, 28) in [-1, 1]
     codes = model.generate(class_labels=[0, 1, 2], seed=0, output_type="codes")  # (3, 7, 7) in [0, K)
+    images = model.generate(class_labels=[0, 1], generator=torch.Generator("cuda").manual_seed(0))  # any device
 
 `model.vqvae` and `model.prior` are complete models of their own (`save_pretrained` each), built from their configs
 as `VisionEncoderDecoderModel` builds its parts: the prior is one of hf_argen's (transformer, RNN, PixelCNN) or any
@@ -14,15 +15,16 @@ siblings, so a saved folder loads with `trust_remote_code=True` where hf_argen i
 from __future__ import annotations
 
 import torch
+from PIL import Image
 from transformers import AutoModelForCausalLM, GenerationConfig, PreTrainedModel
 
 from .configuration_vqvae_prior import VQVAEPriorConfig
 from .modeling_ar_rnn import ARRNNForCausalLM
 from .modeling_ar_transformer import ARTransformerForCausalLM
-from .modeling_pixelcnn import PixelCNNForImageGeneration
+from .modeling_pixelcnn import PixelCNNForImageGeneration, legacy_key_mapping
 from .modeling_vqvae import VQVAEModel
 from .safe_loading import checked_from_pretrained
-from .sampling_utils import class_ids, resolve_generator, sampling_defaults, seed_from_generator
+from .sampling_utils import SAMPLING_DEFAULTS, class_ids, make_generator, sampling_config, seed_from_generator
 from .vocabulary import PriorVocabulary
 
 PRIOR_MODELS = {
@@ -54,7 +56,9 @@ class VQVAEPriorPreTrainedModel(PreTrainedModel):
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
         """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
         (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
-        the file (see `safe_loading.py`)."""
+        the file (see `safe_loading.py`). A PixelCNN prior saved before its backbone split (`prior.layers.*`) loads
+        into `prior.pixelcnn.*` (`legacy_key_mapping`)."""
+        kwargs["key_mapping"] = {**legacy_key_mapping("prior."), **(kwargs.get("key_mapping") or {})}
         return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
@@ -84,7 +88,7 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         self.config.vqvae, self.config.prior = self.vqvae.config, self.prior.config
         self.post_init()
         if self.generation_config is None or not self.generation_config.do_sample:
-            self.generation_config = GenerationConfig(do_sample=True, temperature=1.0, top_k=0, top_p=1.0)
+            self.generation_config = GenerationConfig(**SAMPLING_DEFAULTS)
 
     @property
     def vocabulary(self) -> PriorVocabulary:
@@ -113,21 +117,11 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         sequences = self.vocabulary.sequences(codes, class_labels).to(self.device)
         return self.prior(input_ids=sequences, labels=sequences, **kwargs)
 
-    def _sampling_defaults(self, temperature, top_k, top_p):
-        temperature, top_k, top_p = sampling_defaults(self.generation_config, temperature, top_k, top_p)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise ValueError(f"`temperature` must be a number > 0, got {temperature!r}.")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1):
-            raise ValueError(f"`top_k` must be an integer >= 1 or None, got {top_k!r}.")
-        if top_p is not None and not 0 < top_p <= 1:
-            raise ValueError(f"`top_p` must be in (0, 1] or None, got {top_p}.")
-        return float(temperature), top_k, top_p
-
     @torch.no_grad()
     def sample_codes(
         self,
         class_labels,
-        generator: torch.Generator | int | None = None,
+        generator: torch.Generator | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
@@ -135,55 +129,60 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         """Code maps `(B, h, w)` (long, in [0, K), on the model's device) for `class_labels` `(B,)` (ids or names).
 
         A causal LM prior samples with its `generate()`: prompt = the class token, exactly h*w new tokens,
-        non-code ids suppressed. `generator` is a `torch.Generator` on any device or an int seed (the global RNG
-        is left untouched); `None` uses the global RNG. Unset sampling arguments come from `generation_config`.
+        non-code ids suppressed. `generator` is a `torch.Generator` on any device (the global RNG is left
+        untouched); `None` uses the global RNG. `temperature`, `top_k`, `top_p` are checked by
+        `transformers.GenerationConfig`; unset ones come from the model's `generation_config`.
         """
-        temperature, top_k, top_p = self._sampling_defaults(temperature, top_k, top_p)
+        sampling = sampling_config(self.generation_config, temperature=temperature, top_k=top_k, top_p=top_p)
+        generator = make_generator(generator)
         labels = class_ids(class_labels, self.config.id2label, self.num_classes)
         if isinstance(labels, int):
             labels = [labels]
         prompt = self.vocabulary.class_tokens(labels)[:, None].to(self.device)
-        seed = generator if isinstance(generator, int) and not isinstance(generator, bool) else None
-        generator = resolve_generator(generator)
         size = self.config.vqvae.latent_size
         if prompt.shape[0] == 0:
             return torch.zeros(0, size, size, dtype=torch.long, device=self.device)
+        # Explicit "off" values (top_k=0, top_p=1.0), so that the prior's own generation_config adds nothing.
+        warping = dict(
+            temperature=1.0 if sampling.temperature is None else float(sampling.temperature),
+            top_k=sampling.top_k or 0,
+            top_p=1.0 if sampling.top_p is None else float(sampling.top_p),
+        )
         if self.is_pixelcnn:
-            codes = self.prior.generate(
-                class_labels=prompt[:, 0] - self.vocabulary.class_token_offset,
-                temperature=temperature, top_k=top_k, top_p=top_p, generator=generator,
-            )  # fmt: skip
-            return codes[:, 0]
+            class_labels = prompt[:, 0] - self.vocabulary.class_token_offset
+            return self.prior.generate(class_labels=class_labels, generator=generator, **warping)[:, 0]
+        return self._sample_causal_lm(prompt, generator, warping).reshape(-1, size, size)
+
+    def _sample_causal_lm(self, prompt: torch.Tensor, generator: torch.Generator | None, warping: dict):
+        """`(B, h*w)` codes from a causal LM prior for class-token prompts `(B, 1)`. Its `generate()` draws from the
+        global RNG: with a `generator`, a forked RNG is seeded from it."""
         length = self.codes_per_image
         generate_kwargs = dict(
             do_sample=True,
-            temperature=temperature,
-            top_k=top_k if top_k is not None else 0,
-            top_p=top_p if top_p is not None else 1.0,
             max_new_tokens=length,
             min_new_tokens=length,
             suppress_tokens=self.vocabulary.non_code_ids,
             pad_token_id=self.vocabulary.pad_token_id,
             eos_token_id=None,
             attention_mask=torch.ones_like(prompt),
+            **warping,
         )
         was_training = self.prior.training
         self.prior.eval()
         try:
             if generator is None:
                 output = self.prior.generate(prompt, **generate_kwargs)
-            else:  # `generate()` draws from the global RNG: seed a forked one (with the int seed, or from `generator`)
-                seed = seed_from_generator(generator) if seed is None else seed
+            else:
                 devices = [self.device] if self.device.type == "cuda" else []
                 with torch.random.fork_rng(devices=devices, device_type="cuda"):
-                    torch.manual_seed(seed)
+                    torch.manual_seed(seed_from_generator(generator))
                     output = self.prior.generate(prompt, **generate_kwargs)
         finally:
             self.prior.train(was_training)
         codes = output[:, 1:]
         if codes.shape[1] != length or (codes >= self.vocabulary.num_codes).any():
             raise RuntimeError("the prior produced a non-code token or a wrong length; check its config.")
-        return codes.reshape(-1, size, size)
+        return codes
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.FloatTensor:
@@ -198,8 +197,6 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
     @staticmethod
     def to_pil(pixel_values: torch.Tensor) -> list:
         """Pixels `(B, C, H, W)` in [-1, 1] -> PIL images (mode "L" for 1 channel, "RGB" for 3)."""
-        from PIL import Image
-
         levels = torch.round((pixel_values.detach().float().clamp(-1, 1) + 1.0) * 127.5).to(torch.uint8).cpu()
         arrays = [image.permute(1, 2, 0).numpy() for image in levels]
         return [Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array) for array in arrays]
@@ -209,7 +206,7 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         self,
         class_labels=None,
         num_images: int | None = None,
-        generator: torch.Generator | int | None = None,
+        generator: torch.Generator | None = None,
         seed: int | None = None,
         temperature: float | None = None,
         top_k: int | None = None,
@@ -222,8 +219,10 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
             class_labels (`int`, `str`, sequence or `torch.LongTensor` of shape `(batch,)`): class ids or names
                 from `config.id2label`; a single class is repeated `num_images` times. Defaults to every class.
             num_images (`int`, *optional*): images per call when `class_labels` is a single class.
-            generator (`torch.Generator` on any device, or `int`) / seed (`int`): source of randomness.
-            temperature, top_k, top_p: sampling of each code; unset ones come from `generation_config`.
+            generator (`torch.Generator`, *optional*): source of randomness, on any device; `None`: the global RNG.
+            seed (`int`, *optional*): instead of `generator`, a CPU generator seeded with it.
+            temperature, top_k, top_p: sampling of each code, checked by `transformers.GenerationConfig`; unset ones
+                come from the model's `generation_config`.
             output_type (`str`): `"pt"` pixels `(B, C, H, W)` in [-1, 1], `"codes"` code maps `(B, h, w)`,
                 `"pil"` a list of PIL images.
         """
@@ -241,9 +240,7 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         elif num_images is not None and num_images != len(class_labels):
             raise ValueError(f"`num_images` ({num_images}) must equal the number of `class_labels` "
                              f"({len(class_labels)}), or be None.")  # fmt: skip
-        if generator is not None and seed is not None:
-            raise ValueError("pass either `generator` or `seed`, not both.")
-        codes = self.sample_codes(class_labels, generator if seed is None else seed, temperature, top_k, top_p)
+        codes = self.sample_codes(class_labels, make_generator(generator, seed), temperature, top_k, top_p)
         if output_type == "codes":
             return codes
         pixels = self.decode(codes)

@@ -18,8 +18,9 @@ LEGACY_CONFIG_NAME = "pipeline_config.json"
 
 
 class VQImageGenerationPipeline:
-    """`pipe(class_labels, generator=None, temperature=1.0, top_k=None, top_p=None, output_type="pil")`; every other
-    attribute (`vqvae`, `prior`, `vocabulary`, `sample_codes`, `decode`, `save_pretrained`, ...) is the model's."""
+    """`pipe(class_labels, generator=None, seed=None, temperature=None, top_k=None, top_p=None, output_type="pil")`,
+    the model's `generate()`; every other attribute (`vqvae`, `prior`, `vocabulary`, `sample_codes`, `decode`,
+    `save_pretrained`, ...) is the model's."""
 
     def __init__(self, vqvae=None, prior=None, num_classes: int = 10, model: VQVAEPriorForImageGeneration = None):
         if model is None:
@@ -54,12 +55,14 @@ class VQImageGenerationPipeline:
             raise ValueError(f"`folder` must hold a saved two-stage model (config.json); got {folder}.")
         return cls(model=VQVAEPriorForImageGeneration.from_pretrained(folder, **kwargs).eval())
 
-    def __call__(self, class_labels, generator=None, temperature: float = 1.0, top_k: int | None = None,
-                 top_p: float | None = None, output_type: str = "pil"):  # fmt: skip
+    def __call__(self, class_labels, generator: torch.Generator | None = None, seed: int | None = None,
+                 temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
+                 output_type: str = "pil"):  # fmt: skip
         """One image per entry of `class_labels`: PIL images (`"pil"`), pixels `(B, C, H, W)` in [-1, 1] (`"pt"`) or
-        code maps `(B, h, w)` (`"codes"`), on the CPU."""
-        output = self.model.generate(class_labels, generator=generator, temperature=temperature, top_k=top_k,
-                                     top_p=top_p, output_type=output_type)  # fmt: skip
+        code maps `(B, h, w)` (`"codes"`), on the CPU. Unset sampling arguments come from the model's
+        `generation_config`."""
+        output = self.model.generate(class_labels, generator=generator, seed=seed, temperature=temperature,
+                                     top_k=top_k, top_p=top_p, output_type=output_type)  # fmt: skip
         return output.cpu() if isinstance(output, torch.Tensor) else output
 
     def sample_grid(self, num_per_class: int = 10, scale: int = 3, **kwargs):

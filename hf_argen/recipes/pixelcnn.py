@@ -140,7 +140,7 @@ def expand_class_embeddings(model, num_classes: int) -> None:
     old = model.config.num_classes
     if not old or num_classes <= old:
         raise ValueError(f"`num_classes` must exceed the model's {old} classes, got {num_classes}.")
-    for layer in model.layers:
+    for layer in model.pixelcnn.layers:
         weight = layer.class_bias.weight.data
         layer.class_bias = torch.nn.Embedding(num_classes, weight.shape[1]).to(weight)
         layer.class_bias.weight.data.copy_(weight[torch.arange(num_classes) % old])

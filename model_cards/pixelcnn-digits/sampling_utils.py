@@ -1,31 +1,47 @@
-"""Sampling helpers shared by the generative models: randomness on any device, class names -> ids.
+"""Sampling helpers shared by the generative models: one source of randomness, sampling arguments checked by
+`transformers.GenerationConfig`, class names -> ids.
 
-Randomness: a CPU `torch.Generator`, one on the model's device, or an int seed.
-Values are drawn where the generator lives and then moved to the model's device (as
-`diffusers.utils.torch_utils.randn_tensor`), so a CPU generator gives the same samples whatever the model's device.
+Randomness: a `torch.Generator` on any device (values are drawn where the generator lives and then moved to the
+model's device, as `diffusers.utils.torch_utils.randn_tensor`, so a CPU generator gives the same samples whatever the
+model's device), or `None` for the global RNG. An int seed becomes a generator in one place: `make_generator`.
 Imports nothing from hf_argen: every model folder carries an identical copy for remote code.
 """
 
 from __future__ import annotations
 
+import copy
+
 import torch
+from transformers import GenerationConfig
+from transformers.generation.logits_process import (
+    LogitsProcessorList,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+# What sampling means when a model's `generation_config` says nothing: no temperature, top-k or top-p warping.
+SAMPLING_DEFAULTS = dict(do_sample=True, temperature=1.0, top_k=0, top_p=1.0)
 
 
-def resolve_generator(generator: torch.Generator | int | None = None, seed: int | None = None):
-    """`generator` (a `torch.Generator`, an int seed or `None`) and `seed` -> a `torch.Generator` or `None`.
+def make_generator(generator: torch.Generator | None = None, seed: int | None = None) -> torch.Generator | None:
+    """The one place an int seed is accepted: `seed` -> a CPU `torch.Generator` seeded with it (device-independent
+    samples); a `generator` passes through; neither means `None` (the global RNG).
 
-    An int seed gives a CPU generator seeded with it (device-independent samples); `None` for both means the
-    global RNG. Raises `ValueError` for anything else.
+    Raises `ValueError` for both, for a `generator` that is not a `torch.Generator` (an int belongs in `seed`) and
+    for a `seed` that is not an int.
     """
     if generator is not None and seed is not None:
         raise ValueError("pass either `generator` or `seed`, not both.")
-    if generator is None:
-        generator = seed
-    if generator is None or isinstance(generator, torch.Generator):
+    if generator is not None and not isinstance(generator, torch.Generator):
+        if isinstance(generator, int) and not isinstance(generator, bool):
+            raise ValueError(f"`generator` must be a torch.Generator, got {generator}; pass `seed={generator}`.")
+        raise ValueError(f"`generator` must be a torch.Generator, got {type(generator).__name__}.")
+    if seed is None:
         return generator
-    if isinstance(generator, bool) or not isinstance(generator, int):
-        raise ValueError(f"`generator` must be a torch.Generator or an int seed, got {type(generator).__name__}.")
-    return torch.Generator(device="cpu").manual_seed(generator)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"`seed` must be an int (or use `generator=torch.Generator()`), got {type(seed).__name__}.")
+    return torch.Generator(device="cpu").manual_seed(seed)
 
 
 def rand_tensor(shape, generator: torch.Generator | None, device, dtype: torch.dtype = torch.float32):
@@ -43,18 +59,36 @@ def seed_from_generator(generator: torch.Generator) -> int:
     return int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
 
 
-def sampling_defaults(generation_config, temperature=None, top_k=None, top_p=None) -> tuple:
-    """Unset `temperature`/`top_k`/`top_p` from a `generation_config` written for sampling (`do_sample=True`),
-    else 1.0 / None / None; `top_k=0` and `top_p=1.0` mean "off" (None)."""
-    use = generation_config is not None and getattr(generation_config, "do_sample", False)
-    if temperature is None:
-        temperature = (getattr(generation_config, "temperature", None) if use else None) or 1.0
-    if top_k is None and use:
-        top_k = getattr(generation_config, "top_k", None) or None
-    if top_p is None and use:
-        top_p = getattr(generation_config, "top_p", None)
-        top_p = None if top_p is None or top_p >= 1.0 else top_p
-    return temperature, top_k, top_p
+def sampling_config(generation_config: GenerationConfig | None = None, **arguments) -> GenerationConfig:
+    """A `GenerationConfig` for sampling: the model's `generation_config` when it was written for sampling
+    (`do_sample=True`, else `SAMPLING_DEFAULTS`), updated with the `arguments` given (`temperature=`, `top_k=`,
+    `top_p=`, ...; `None` means unset), checked by `GenerationConfig.validate(strict=True)` and by the logits warpers
+    it makes (`logits_warpers`). Bad values raise a `ValueError` naming the argument."""
+    if generation_config is not None and generation_config.do_sample:
+        config = copy.deepcopy(generation_config)
+    else:
+        config = GenerationConfig(**SAMPLING_DEFAULTS)
+    config.update(**{name: value for name, value in arguments.items() if value is not None})
+    config.validate(strict=True)
+    logits_warpers(config)
+    return config
+
+
+def logits_warpers(config: GenerationConfig) -> LogitsProcessorList:
+    """The warpers `transformers`' `generate()` applies for `config`'s temperature, top-k and top-p, in its order
+    and on its conditions (`temperature=1.0`, `top_k=0` and `top_p=1.0` mean off). Each checks its value's range."""
+    for name in ("temperature", "top_k", "top_p"):
+        value = getattr(config, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"`{name}` must be a number, got {value!r}.")
+    warpers = LogitsProcessorList()
+    if config.temperature is not None and config.temperature != 1.0:
+        warpers.append(TemperatureLogitsWarper(float(config.temperature)))
+    if config.top_k is not None and config.top_k != 0:
+        warpers.append(TopKLogitsWarper(top_k=config.top_k))
+    if config.top_p is not None and config.top_p != 1.0:  # > 1 raises here (`generate()` ignores it)
+        warpers.append(TopPLogitsWarper(top_p=float(config.top_p)))
+    return warpers
 
 
 def class_ids(class_labels, id2label: dict | None, num_classes: int | None = None):
@@ -81,4 +115,12 @@ def class_ids(class_labels, id2label: dict | None, num_classes: int | None = Non
     return [names[label] if isinstance(label, str) else label for label in class_labels]
 
 
-__all__ = ["class_ids", "sampling_defaults", "rand_tensor", "resolve_generator", "seed_from_generator"]
+__all__ = [
+    "SAMPLING_DEFAULTS",
+    "class_ids",
+    "logits_warpers",
+    "make_generator",
+    "rand_tensor",
+    "sampling_config",
+    "seed_from_generator",
+]

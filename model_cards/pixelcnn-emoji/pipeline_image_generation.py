@@ -18,6 +18,7 @@ import os
 import numpy as np
 from PIL import Image
 from transformers import Pipeline
+from transformers.dynamic_module_utils import custom_object_save
 
 TASK = "class-conditional-image-generation"  # registered locally by `import hf_argen`
 REMOTE_TASK = "image-generation"  # the key in a saved folder's `custom_pipelines` (needs another name than TASK)
@@ -28,9 +29,10 @@ class ClassConditionalImageGenerationPipeline(Pipeline):
 
     Call arguments: `class_labels` (int, str or a list of them; default: every class, or nothing for an
     unconditional model), `num_images` (images per class, default 1; the total for an unconditional model),
-    `generator` (a `torch.Generator` on any device) or `seed` (int), `temperature`, `top_k`, `top_p` (unset ones
-    come from the model's `generation_config.json`). Returns a list of PIL images, class by class for each
-    repetition: `[c0, c1, ..., c0, c1, ...]`.
+    `generator` (a `torch.Generator` on any device) or `seed` (int), `temperature`, `top_k`, `top_p`; all but
+    `num_images` go to the model's `generate()` as given, which checks them (sampling arguments through
+    `transformers.GenerationConfig`; unset ones come from the model's `generation_config.json`). Returns a list of
+    PIL images, class by class for each repetition: `[c0, c1, ..., c0, c1, ...]`.
     """
 
     _load_processor = False
@@ -48,10 +50,7 @@ class ClassConditionalImageGenerationPipeline(Pipeline):
         if num_images is not None and (isinstance(num_images, bool) or not isinstance(num_images, int)
                                        or num_images < 1):  # fmt: skip
             raise ValueError(f"`num_images` must be a positive integer, got {num_images!r}.")
-        if generator is not None and seed is not None:
-            raise ValueError("pass either `generator` or `seed`, not both.")
-        sampling = dict(temperature=temperature, top_k=top_k, top_p=top_p)  # unset: the model's generation_config
-        forward = dict(generator=generator if generator is not None else seed, **sampling)
+        forward = dict(generator=generator, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p)
         return {"num_images": num_images}, forward, {}
 
     def preprocess(self, inputs, num_images=None):
@@ -69,8 +68,7 @@ class ClassConditionalImageGenerationPipeline(Pipeline):
         class_labels = [label.item() if hasattr(label, "item") else label for label in class_labels]
         return {"class_labels": class_labels * (num_images or 1), "num_images": None}
 
-    def _forward(self, model_inputs, generator=None, temperature=None, top_k=None, top_p=None):
-        sampling = dict(generator=generator, temperature=temperature, top_k=top_k, top_p=top_p)
+    def _forward(self, model_inputs, **sampling):
         if self.model.config.model_type == "pixelcnn":
             return {"levels": self.model.generate(**model_inputs, **sampling)}
         return {"pixels": self.model.generate(class_labels=model_inputs["class_labels"], output_type="pt",
@@ -87,8 +85,6 @@ class ClassConditionalImageGenerationPipeline(Pipeline):
 
     def save_pretrained(self, save_directory, **kwargs):
         """Save the model with this pipeline's file next to it and `custom_pipelines` in its config.json."""
-        from transformers.dynamic_module_utils import custom_object_save
-
         self.model.config.custom_pipelines = {
             REMOTE_TASK: {
                 "impl": f"{type(self).__module__.split('.')[-1]}.{type(self).__name__}",

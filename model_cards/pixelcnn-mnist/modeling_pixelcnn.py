@@ -23,19 +23,16 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 from transformers import GenerationConfig, PreTrainedModel
-from transformers.generation.logits_process import (
-    LogitsProcessorList,
-    TemperatureLogitsWarper,
-    TopKLogitsWarper,
-    TopPLogitsWarper,
-)
+from transformers.generation.logits_process import LogitsProcessorList
+from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
 from .configuration_pixelcnn import PixelCNNConfig
 from .safe_loading import checked_from_pretrained
 from .sampling_pixelcnn import CachedSampler
-from .sampling_utils import class_ids, rand_tensor, resolve_generator, sampling_defaults
+from .sampling_utils import SAMPLING_DEFAULTS, class_ids, logits_warpers, make_generator, rand_tensor, sampling_config
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -273,18 +270,36 @@ class PixelCNNHead(nn.Module):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Model
+# Models
 # ----------------------------------------------------------------------------------------------------------
+def legacy_key_mapping(prefix: str = "") -> dict[str, str]:
+    """`key_mapping` for `from_pretrained` that loads weights saved before the backbone split (`layers.*`,
+    `level_embeddings.*` at the top of a `PixelCNNForImageGeneration`, under `prefix` in a composite model) into
+    `<prefix>pixelcnn.*`. A top-level PixelCNN needs none: `transformers` adds `base_model_prefix` itself."""
+    return {rf"^{prefix}(layers|level_embeddings)\.": rf"{prefix}pixelcnn.\1."}
+
+
+def _move_legacy_keys(module, state_dict, prefix, *args):
+    """`load_state_dict` pre-hook of `PixelCNNForImageGeneration`: a state dict written before the backbone split
+    (a training checkpoint) holds `<prefix>layers.*` / `<prefix>level_embeddings.*`; they move under
+    `<prefix>pixelcnn.` (`from_pretrained` does not use this hook: see `legacy_key_mapping`)."""
+    for key in [key for key in state_dict if key.startswith((prefix + "layers.", prefix + "level_embeddings."))]:
+        state_dict[f"{prefix}pixelcnn.{key[len(prefix) :]}"] = state_dict.pop(key)
+
+
 @dataclass
 class PixelCNNOutput(ModelOutput):
     """
     Args:
         loss (`torch.FloatTensor` of shape `()`, *optional*): mean negative log-likelihood per sub-pixel, nats.
         logits (`torch.FloatTensor` of shape `(batch, channels, height, width, num_levels)`).
+        hidden_states (`tuple(torch.FloatTensor)`, *optional*): with `output_hidden_states=True`, the gated
+            features of every layer, `(batch, hidden_size, height, width)` each.
     """
 
     loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 class PixelCNNPreTrainedModel(PreTrainedModel):
@@ -319,34 +334,8 @@ class PixelCNNPreTrainedModel(PreTrainedModel):
                 nn.init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
             # The level embedding replaces inputs in [-1, 1]: unit scale, like them; class biases start small.
-            std = 1.0 if module is getattr(self, "level_embeddings", None) else self.config.initializer_range
+            std = 1.0 if module is getattr(self.base_model, "level_embeddings", None) else self.config.initializer_range
             nn.init.normal_(module.weight, std=std)
-
-
-class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
-    """Gated (or masked) PixelCNN over integer images, optionally class-conditional.
-
-    `forward(pixel_values, class_labels=None, labels=None)` returns logits `(B, C, H, W, num_levels)`;
-    `generate(...)` samples images `(B, C, H, W)` of dtype long.
-    """
-
-    def __init__(self, config: PixelCNNConfig):
-        super().__init__(config)
-        # Categorical inputs: one embedding table per colour channel, stacked (row `c * num_levels + level`).
-        self.level_embeddings = None
-        if config.input_embedding:
-            self.level_embeddings = nn.Embedding(config.num_channels * config.num_levels, config.input_embedding_size)
-        layer_class = GatedStackLayer if config.architecture == "gated" else MaskedStackLayer
-        self.layers = nn.ModuleList(
-            [
-                layer_class(config, first=(index == 0), last=(index == config.num_hidden_layers))
-                for index in range(config.num_hidden_layers + 1)
-            ]
-        )
-        self.head = PixelCNNHead(config)
-        self.post_init()
-        if self.generation_config is None or not self.generation_config.do_sample:  # sampling defaults, saved
-            self.generation_config = GenerationConfig(do_sample=True, temperature=1.0, top_k=0, top_p=1.0)
 
     # ---- input checks -------------------------------------------------------------------------------
     def _check_pixel_values(self, pixel_values: torch.Tensor, name: str = "pixel_values") -> None:
@@ -398,37 +387,35 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
             )
         return class_labels.to(device=self.device, dtype=torch.long)
 
-    # ---- forward ------------------------------------------------------------------------------------
+
+class PixelCNNModel(PixelCNNPreTrainedModel):
+    """The PixelCNN stacks without the output head (as `transformers` splits `XModel` from `XForCausalLM`).
+
+    `forward(pixel_values, class_labels=None)` returns `BaseModelOutput` with `last_hidden_state`
+    `(batch, (num_hidden_layers + 1) * hidden_size, height, width)`: the gated features of every layer, concatenated
+    (what the head of `PixelCNNForImageGeneration` reads); `hidden_states` holds them one per layer on request.
+    Features of group `c` (channel `k % num_channels == c` of every block) at a pixel see the earlier pixels and
+    the sub-pixels `< c` of that pixel only.
+    """
+
+    def __init__(self, config: PixelCNNConfig):
+        super().__init__(config)
+        # Categorical inputs: one embedding table per colour channel, stacked (row `c * num_levels + level`).
+        self.level_embeddings = None
+        if config.input_embedding:
+            self.level_embeddings = nn.Embedding(config.num_channels * config.num_levels, config.input_embedding_size)
+        layer_class = GatedStackLayer if config.architecture == "gated" else MaskedStackLayer
+        self.layers = nn.ModuleList(
+            [
+                layer_class(config, first=(index == 0), last=(index == config.num_hidden_layers))
+                for index in range(config.num_hidden_layers + 1)
+            ]
+        )
+        self.post_init()
+
     def normalize(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Integer levels `(B, C, H, W)` -> floats in [-1, 1]."""
         return pixel_values.to(self.dtype) * (2.0 / (self.config.num_levels - 1)) - 1.0
-
-    def forward(
-        self,
-        pixel_values: torch.Tensor,
-        class_labels: torch.Tensor | None = None,
-        labels: torch.Tensor | None = None,
-        return_dict: bool | None = None,
-        **kwargs,
-    ) -> PixelCNNOutput:
-        r"""
-        Args:
-            pixel_values (`torch.LongTensor` of shape `(batch, channels, height, width)`): levels in [0, num_levels).
-            class_labels (`torch.LongTensor` of shape `(batch,)`, *optional*): required iff `num_classes` is set.
-            labels (`torch.LongTensor` like `pixel_values`, *optional*): targets; usually `pixel_values` itself.
-        """
-        self._check_pixel_values(pixel_values)
-        class_labels = self._check_class_labels(class_labels, pixel_values.shape[0])
-        logits = self._logits(pixel_values, class_labels)
-        loss = None
-        if labels is not None:
-            self._check_pixel_values(labels, "labels")
-            if labels.shape != pixel_values.shape:
-                raise ValueError(f"`labels` must match `pixel_values` shape {tuple(pixel_values.shape)}.")
-            loss = F.cross_entropy(logits.reshape(-1, self.config.num_levels).float(), labels.reshape(-1))
-        if return_dict is False:
-            return tuple(x for x in (loss, logits) if x is not None)
-        return PixelCNNOutput(loss=loss, logits=logits)
 
     def input_features(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """What the first layer reads per sub-pixel: intensities `(B, C, H, W)` in [-1, 1], or with
@@ -438,23 +425,96 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         offsets = torch.arange(self.config.num_channels, device=pixel_values.device) * self.config.num_levels
         return self.level_embeddings(pixel_values + offsets[:, None, None])
 
-    def _logits(self, pixel_values: torch.Tensor, class_labels: torch.Tensor | None) -> torch.Tensor:
-        return self.logits_from_inputs(self.input_features(pixel_values), class_labels)
-
-    def logits_from_inputs(self, x: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits `(B, C, H, W, num_levels)` from first-layer inputs `x` (see `input_features`), unchecked:
-        normalised intensities `(B, C, H, W)`, or level embeddings `(B, C, H, W, E)` with `config.input_embedding`.
-
-        Differentiable in `x`, which is what receptive-field and causality checks need.
-        """
+    def layer_features(self, x: torch.Tensor, class_labels: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """The gated features of every layer, `(B, hidden_size, H, W)` each, from first-layer inputs `x` (see
+        `input_features`), unchecked: differentiable in `x`, which receptive-field and causality checks need."""
         if x.dim() == 5:  # feature `e * C + c` holds embedding feature e of channel c: it is in group c
             batch, channels, height, width, size = x.shape
             x = x.permute(0, 4, 1, 2, 3).reshape(batch, size * channels, height, width)
-        v, h, skips = x, x, []
+        v, h, features = x, x, []
         for layer in self.layers:
             v, h, gated = layer(v, h, class_labels)
-            skips.append(gated)
-        return self.head(torch.cat(skips, dim=1))
+            features.append(gated)
+        return features
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        class_labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutput:
+        r"""
+        Args:
+            pixel_values (`torch.LongTensor` of shape `(batch, channels, height, width)`): levels in [0, num_levels).
+            class_labels (`torch.LongTensor` of shape `(batch,)`, *optional*): required iff `num_classes` is set.
+            output_hidden_states (`bool`, *optional*): also return each layer's features.
+        """
+        self._check_pixel_values(pixel_values)
+        class_labels = self._check_class_labels(class_labels, pixel_values.shape[0])
+        features = self.layer_features(self.input_features(pixel_values), class_labels)
+        hidden_states = tuple(features) if output_hidden_states else None
+        output = BaseModelOutput(last_hidden_state=torch.cat(features, dim=1), hidden_states=hidden_states)
+        return output.to_tuple() if return_dict is False else output
+
+
+class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
+    """Gated (or masked) PixelCNN over integer images, optionally class-conditional: a `PixelCNNModel` backbone
+    (`self.pixelcnn`) and the output head (`self.head`).
+
+    `forward(pixel_values, class_labels=None, labels=None)` returns logits `(B, C, H, W, num_levels)`;
+    `generate(...)` samples images `(B, C, H, W)` of dtype long. Weights saved before the backbone split
+    (`layers.*`, `level_embeddings.*`) load unchanged (`base_model_prefix`; `legacy_key_mapping` inside a composite).
+    """
+
+    def __init__(self, config: PixelCNNConfig):
+        super().__init__(config)
+        self.pixelcnn = PixelCNNModel(config)
+        self.head = PixelCNNHead(config)
+        self.register_load_state_dict_pre_hook(_move_legacy_keys)
+        self.post_init()
+        if self.generation_config is None or not self.generation_config.do_sample:  # sampling defaults, saved
+            self.generation_config = GenerationConfig(**SAMPLING_DEFAULTS)
+
+    # ---- forward ------------------------------------------------------------------------------------
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        class_labels: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> PixelCNNOutput:
+        r"""
+        Args:
+            pixel_values (`torch.LongTensor` of shape `(batch, channels, height, width)`): levels in [0, num_levels).
+            class_labels (`torch.LongTensor` of shape `(batch,)`, *optional*): required iff `num_classes` is set.
+            labels (`torch.LongTensor` like `pixel_values`, *optional*): targets; usually `pixel_values` itself.
+            output_hidden_states (`bool`, *optional*): also return each layer's features.
+        """
+        outputs = self.pixelcnn(pixel_values, class_labels, output_hidden_states=output_hidden_states)
+        logits = self.head(outputs.last_hidden_state)
+        loss = None
+        if labels is not None:
+            self._check_pixel_values(labels, "labels")
+            if labels.shape != pixel_values.shape:
+                raise ValueError(f"`labels` must match `pixel_values` shape {tuple(pixel_values.shape)}.")
+            loss = F.cross_entropy(logits.reshape(-1, self.config.num_levels).float(), labels.reshape(-1))
+        output = PixelCNNOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states)
+        return output.to_tuple() if return_dict is False else output
+
+    def _logits(self, pixel_values: torch.Tensor, class_labels: torch.Tensor | None) -> torch.Tensor:
+        """Logits of checked inputs, without the checks (the naive sampler's per-step pass)."""
+        return self.logits_from_inputs(self.pixelcnn.input_features(pixel_values), class_labels)
+
+    def logits_from_inputs(self, x: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits `(B, C, H, W, num_levels)` from first-layer inputs `x` (see `PixelCNNModel.input_features`),
+        unchecked: normalised intensities `(B, C, H, W)`, or level embeddings `(B, C, H, W, E)` with
+        `config.input_embedding`. Differentiable in `x`, which is what receptive-field and causality checks need.
+        """
+        return self.head(torch.cat(self.pixelcnn.layer_features(x, class_labels), dim=1))
 
     @torch.no_grad()
     def log_likelihood(self, pixel_values: torch.Tensor, class_labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -489,23 +549,6 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         return batch_size, self._check_class_labels(class_labels, max(batch_size, 0))
 
     @staticmethod
-    def _logits_processor(temperature, top_k, top_p) -> LogitsProcessorList:
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not temperature > 0:
-            raise ValueError(f"`temperature` must be a number > 0, got {temperature!r}.")
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k <= 0):
-            raise ValueError(f"`top_k` must be a positive integer or None, got {top_k!r}.")
-        if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1):
-            raise ValueError(f"`top_p` must be in (0, 1] or None, got {top_p!r}.")
-        processors = LogitsProcessorList()
-        if temperature != 1.0:
-            processors.append(TemperatureLogitsWarper(float(temperature)))
-        if top_k is not None:
-            processors.append(TopKLogitsWarper(top_k=top_k))
-        if top_p is not None and top_p < 1.0:
-            processors.append(TopPLogitsWarper(top_p=float(top_p)))
-        return processors
-
-    @staticmethod
     def _sample(logits: torch.Tensor, processors: LogitsProcessorList, uniform: torch.Tensor) -> torch.Tensor:
         """Sample one level per row of `logits` `(B, num_levels)` by inverting the CDF at `uniform` `(B, 1)`.
 
@@ -517,16 +560,6 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         levels = torch.searchsorted(cdf, uniform, right=True).squeeze(1)
         return levels.clamp_(max=cdf.shape[1] - 1)  # where rounding leaves cdf[:, -1] below the uniform
 
-    def _drawer(self, batch_size: int, processors: LogitsProcessorList, generator) -> _SubPixelDraws:
-        return _SubPixelDraws(
-            self._sample,
-            processors,
-            generator,
-            batch_size,
-            self.config.num_channels * self.config.image_size,
-            self.device,
-        )
-
     @torch.no_grad()
     def generate(
         self,
@@ -535,7 +568,7 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
-        generator: torch.Generator | int | None = None,
+        generator: torch.Generator | None = None,
         seed: int | None = None,
         use_cache: bool = True,
         progress: bool = False,
@@ -546,10 +579,11 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
             class_labels (`int`, sequence or `torch.LongTensor` of shape `(batch,)`): classes to draw (conditional
                 models only), as ids or as names from `config.id2label`; an `int` is repeated `num_images` times.
             num_images (`int`, *optional*): batch size (defaults to 1, or to `len(class_labels)`).
-            temperature, top_k, top_p: logits warpers from `transformers`, applied to every sub-pixel; unset ones
-                come from `generation_config` when it was written for sampling (`do_sample=True`).
-            generator (`torch.Generator` or `int`, *optional*) / seed (`int`, *optional*): source of randomness; a
-                generator on any device (values are drawn there, then moved), an int seed means a CPU generator.
+            temperature, top_k, top_p: sampling arguments of `transformers.GenerationConfig` (checked by it, applied
+                by its logits warpers to every sub-pixel); unset ones come from the model's `generation_config`.
+            generator (`torch.Generator`, *optional*): source of randomness, on any device (values are drawn there,
+                then moved); `None` uses the global RNG.
+            seed (`int`, *optional*): instead of `generator`, a CPU generator seeded with it.
             use_cache (`bool`): use the cached incremental sampler (fast) instead of one full forward pass per
                 sub-pixel. Both give identical samples for the same generator.
             progress (`bool`): show a tqdm bar over rows.
@@ -569,7 +603,7 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
-        generator: torch.Generator | int | None = None,
+        generator: torch.Generator | None = None,
         seed: int | None = None,
         use_cache: bool = True,
         progress: bool = False,
@@ -582,28 +616,24 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         """
         class_labels = class_ids(class_labels, self.config.id2label, self.config.num_classes)
         batch_size, class_labels = self._sampling_batch(class_labels, num_images)
-        temperature, top_k, top_p = sampling_defaults(self.generation_config, temperature, top_k, top_p)
-        processors = self._logits_processor(temperature, top_k, top_p)
-        generator = resolve_generator(generator, seed)
+        sampling = sampling_config(self.generation_config, temperature=temperature, top_k=top_k, top_p=top_p)
+        per_row = self.config.num_channels * self.config.image_size
+        draw = _SubPixelDraws(self._sample, logits_warpers(sampling), make_generator(generator, seed), batch_size,
+                              per_row, self.device)  # fmt: skip
         sampler = self._generate_cached if use_cache else self._generate_naive
-        return sampler(batch_size, class_labels, processors, generator, progress)
+        return sampler(batch_size, class_labels, draw, self._row_iterator(progress))
 
     def _row_iterator(self, progress: bool):
         rows = range(self.config.image_size)
-        if progress:
-            from tqdm.auto import tqdm
-
-            rows = tqdm(rows, desc="sampling rows", leave=False)
-        return rows
+        return tqdm(rows, desc="sampling rows", leave=False) if progress else rows
 
     @torch.no_grad()
-    def _generate_naive(self, batch_size, class_labels, processors, generator, progress):
+    def _generate_naive(self, batch_size, class_labels, draw, rows):
         """Reference sampler: one full forward pass per sub-pixel (C * H * W passes); yields finished rows."""
         config = self.config
         size = config.image_size
         images = torch.zeros(batch_size, config.num_channels, size, size, dtype=torch.long, device=self.device)
-        draw = self._drawer(batch_size, processors, generator)
-        for row in self._row_iterator(progress):
+        for row in rows:
             draw.start_row()
             for col in range(size):
                 for channel in range(config.num_channels):
@@ -611,11 +641,10 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
                     images[:, channel, row, col] = draw(logits)
             yield images[:, :, row].clone()
 
-    def _generate_cached(self, batch_size, class_labels, processors, generator, progress):
+    def _generate_cached(self, batch_size, class_labels, draw, rows):
         """Fast sampler: each layer computed only where a new sub-pixel changes it (see `sampling_pixelcnn`);
         yields finished rows."""
-        sampler = CachedSampler(self, batch_size, class_labels)
-        return sampler.sample_rows(self._drawer(batch_size, processors, generator), self._row_iterator(progress))
+        return CachedSampler(self, batch_size, class_labels).sample_rows(draw, rows)
 
 
 class _SubPixelDraws:
@@ -637,4 +666,11 @@ class _SubPixelDraws:
         return self.sample(logits, self.processors, uniform)
 
 
-__all__ = ["PixelCNNConfig", "PixelCNNForImageGeneration", "PixelCNNOutput", "PixelCNNPreTrainedModel"]
+__all__ = [
+    "PixelCNNConfig",
+    "PixelCNNForImageGeneration",
+    "PixelCNNModel",
+    "PixelCNNOutput",
+    "PixelCNNPreTrainedModel",
+    "legacy_key_mapping",
+]

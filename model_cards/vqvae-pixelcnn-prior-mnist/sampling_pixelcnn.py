@@ -113,7 +113,7 @@ class _GatedSampler:
             [torch.cat([order[a:b], hidden + order[a:b]]) for a, b in zip(self.offsets, self.offsets[1:])]
         )
         self.order = order
-        self.layers = [self._layer(layer, config, class_labels) for layer in model.layers]
+        self.layers = [self._layer(layer, config, class_labels) for layer in model.pixelcnn.layers]
         self._fold_output_biases()
         self._make_buffers()
         self.head = head = self._head(model.head, config)
@@ -368,7 +368,8 @@ class CachedSampler:
     """Incremental sampler for a `PixelCNNForImageGeneration`; one instance samples one batch.
 
     Args:
-        model: the PixelCNN (its weights are read, never modified).
+        model: the `PixelCNNForImageGeneration`: its backbone `model.pixelcnn` and `model.head` (weights are read, never
+            modified).
         batch_size: number of images.
         class_labels: `(B,)` long or None.
     """
@@ -381,13 +382,13 @@ class CachedSampler:
         self.channels = config.num_channels
         self.hidden = config.hidden_size
         self.factory = dict(device=model.device, dtype=model.dtype)
-        self.level_embeddings = getattr(model, "level_embeddings", None)
+        self.level_embeddings = model.pixelcnn.level_embeddings
         if config.architecture == "gated":
             self.gated = _GatedSampler(model, batch_size, class_labels)
             return
         self.head = _HeadMatrices(model.head, self.channels)
         self.layers = []
-        for index, layer in enumerate(model.layers):
+        for index, layer in enumerate(model.pixelcnn.layers):
             kernel = config.first_kernel_size if index == 0 else config.kernel_size
             class_bias = None if layer.class_bias is None else layer.class_bias(class_labels)  # (B, 2F)
             self.layers.append(self._masked_layer(layer, kernel, class_bias))
