@@ -249,7 +249,8 @@ CASES = [
         lambda: model("pixelcnn").generate(class_labels=0, temperature=math.nan),
         "temperature",
     ),
-    ("pixelcnn-generate-top_k-0", lambda: model("pixelcnn").generate(class_labels=0, top_k=0), "top_k"),
+    ("pixelcnn-generate-top_k-negative", lambda: model("pixelcnn").generate(class_labels=0, top_k=-1), "top_k"),
+    ("pixelcnn-generate-generator-int", lambda: model("pixelcnn").generate(class_labels=0, generator=1), "seed=1"),
     ("pixelcnn-generate-top_p-1.5", lambda: model("pixelcnn").generate(class_labels=0, top_p=1.5), "top_p"),
     (
         "pixelcnn-generate-generator-string",
@@ -279,6 +280,8 @@ CASES = [
         lambda: model("two_stage").generate(class_labels=0, temperature=-1.0),
         "temperature",
     ),
+    ("two-stage-generate-top_p-1.5", lambda: model("two_stage").generate(class_labels=0, top_p=1.5), "top_p"),
+    ("two-stage-generate-generator-int", lambda: model("two_stage").generate(class_labels=0, generator=2), "seed=2"),
     ("two-stage-decode-out-of-range", lambda: model("two_stage").decode(torch.full((1, 4, 4), 99)), "codes"),
     # ---- causal LMs ---------------------------------------------------------------------------------------
     ("transformer-forward-out-of-vocab", lambda: model("transformer")(torch.tensor([[3, 12]])), "input_ids"),
@@ -332,6 +335,7 @@ CASES = [
     ("pipeline-num_images-0", lambda: pipe()(0, num_images=0), "num_images"),
     ("pipeline-seed-string", lambda: pipe()(0, seed="x"), "seed"),
     ("pipeline-top_k-negative", lambda: pipe()(0, top_k=-1), "top_k"),
+    ("pipeline-generator-int", lambda: pipe()(0, generator=7), "seed=7"),
     # ---- scripts' flags (run_cli turns these into one line and exit status 2) ---------------------------------
     ("generate-script-num_images-0", lambda: generate_cli("--num_images", "0"), "num_images"),
     ("generate-script-device", lambda: generate_cli("--device", "tpu7"), "device"),

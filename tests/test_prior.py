@@ -62,9 +62,9 @@ def test_pipeline_returns_images(prior_type):
     images = pipe(class_labels=[0, 3, 9], generator=torch.Generator().manual_seed(0), temperature=0.8, top_k=4)
     assert len(images) == 3
     assert all(image.size == (28, 28) and image.mode == "L" for image in images)
-    pixels = pipe(class_labels=[1, 2], generator=0, output_type="pt")
+    pixels = pipe(class_labels=[1, 2], seed=0, output_type="pt")
     assert pixels.shape == (2, 1, 28, 28) and pixels.min() >= -1 and pixels.max() <= 1
-    assert pipe(class_labels=[5], generator=0, output_type="codes").shape == (1, 7, 7)
+    assert pipe(class_labels=[5], seed=0, output_type="codes").shape == (1, 7, 7)
 
 
 @pytest.mark.parametrize("prior_type", ["transformer", "rnn"])
@@ -81,7 +81,7 @@ def test_only_code_ids_are_sampled(prior_type):
     torch.manual_seed(0)
     unrestricted = pipe.prior.generate(prompt, do_sample=True, max_new_tokens=49, pad_token_id=0)
     assert (unrestricted[:, 1:] >= NUM_CODES).float().mean() > 0.9  # the hook works: non-codes dominate
-    codes = pipe(class_labels=[0, 1, 2, 3], generator=0, output_type="codes")
+    codes = pipe(class_labels=[0, 1, 2, 3], seed=0, output_type="codes")
     assert codes.shape == (4, 7, 7)
     assert codes.min() >= 0 and codes.max() < NUM_CODES
 
@@ -96,8 +96,8 @@ def test_sampling_is_reproducible_and_leaves_global_rng_alone(prior_type):
     other = pipe(class_labels=[0, 1, 2], generator=torch.Generator().manual_seed(8), output_type="codes")
     assert torch.equal(first, second)
     assert not torch.equal(first, other)
-    assert torch.equal(pipe(class_labels=[4], generator=3, output_type="codes"),
-                       pipe(class_labels=[4], generator=3, output_type="codes"))  # fmt: skip
+    assert torch.equal(pipe(class_labels=[4], seed=3, output_type="codes"),
+                       pipe(class_labels=[4], seed=3, output_type="codes"))  # fmt: skip
 
 
 def test_bad_arguments():
@@ -107,7 +107,11 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="temperature"):
         pipe(class_labels=[0], temperature=0.0)
     with pytest.raises(ValueError, match="top_k"):
-        pipe(class_labels=[0], top_k=0)
+        pipe(class_labels=[0], top_k=-1)
+    with pytest.raises(ValueError, match="top_p"):
+        pipe(class_labels=[0], top_p=1.5)
+    with pytest.raises(ValueError, match="seed=3"):  # an int seed is `seed=`, not `generator=`
+        pipe(class_labels=[0], generator=3)
     with pytest.raises(ValueError, match="output_type"):
         pipe(class_labels=[0], output_type="numpy")
     wrong = build_prior("rnn", PriorVocabulary(NUM_CODES + 1, 10), 50, hidden_size=8, num_hidden_layers=1)
@@ -124,7 +128,7 @@ def test_pixelcnn_prior_reads_codes_through_an_embedding():
         "pixelcnn", PriorVocabulary(NUM_CODES, 10), 50, hidden_size=8, num_hidden_layers=1, kernel_size=5
     )
     assert prior.config.input_embedding and prior.config.kernel_size == 5
-    assert prior.level_embeddings.weight.shape == (NUM_CODES, 8)
+    assert prior.pixelcnn.level_embeddings.weight.shape == (NUM_CODES, 8)
 
 
 @pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn"])
@@ -138,10 +142,10 @@ def test_save_and_load_combined_folder(tmp_path, prior_type):
     assert (tmp_path / "model.safetensors").is_file() and (tmp_path / "generation_config.json").is_file()
     loaded = VQImageGenerationPipeline.from_pretrained(tmp_path)
     assert type(loaded.prior).__name__ == type(pipe.prior).__name__
-    expected = pipe(class_labels=[0, 5, 9], generator=1, output_type="pt")
-    assert torch.allclose(loaded(class_labels=[0, 5, 9], generator=1, output_type="pt"), expected)
+    expected = pipe(class_labels=[0, 5, 9], seed=1, output_type="pt")
+    assert torch.allclose(loaded(class_labels=[0, 5, 9], seed=1, output_type="pt"), expected)
     model = AutoModel.from_pretrained(tmp_path)
-    assert torch.allclose(model.generate([0, 5, 9], generator=1), expected)
+    assert torch.allclose(model.generate([0, 5, 9], seed=1), expected)
     with pytest.raises(ValueError, match="config.json"):
         VQImageGenerationPipeline.from_pretrained(tmp_path / "missing")
 
@@ -223,7 +227,7 @@ def test_train_prior_entry_point(tmp_path, prior_type):
     assert (out / "pipeline_image_generation.py").is_file() and (out / "generation_config.json").is_file()
     assert "model-index" in (out / "README.md").read_text()
     pipe = VQImageGenerationPipeline.from_pretrained(out)
-    images = pipe(class_labels=list(range(10)), generator=0)
+    images = pipe(class_labels=list(range(10)), seed=0)
     assert len(images) == 10 and images[0].size == (28, 28)
     if prior_type in ("gpt2", "llama", "mamba"):  # `transformers`' own LM inside the composite, as remote code
         assert type(pipe.prior).__module__.startswith("transformers.models."), type(pipe.prior).__module__
@@ -278,13 +282,13 @@ def test_shipped_card_loads_and_samples(name):
     original_vqvae = load_file(MODEL_CARDS / "vqvae-mnist" / "model.safetensors")
     assert {f"vqvae.{k}" for k in original_vqvae} <= shipped.keys()
     assert all(torch.equal(shipped[f"vqvae.{k}"], original_vqvae[k]) for k in original_vqvae)
-    codes = model.generate(class_labels=[0, 7], generator=0, output_type="codes")
+    codes = model.generate(class_labels=[0, 7], seed=0, output_type="codes")
     assert codes.shape == (2, 7, 7) and codes.max() < 512
-    assert torch.equal(model.generate(class_labels=["0", "7"], generator=0, output_type="codes"), codes)
+    assert torch.equal(model.generate(class_labels=["0", "7"], seed=0, output_type="codes"), codes)
     if model.is_pixelcnn:  # a categorical PixelCNN prior, sampled by the cached sampler == the naive one
         assert model.config.prior.input_embedding
         cached = model.prior.generate(class_labels=[0, 7], seed=1, use_cache=True)
         assert torch.equal(cached, model.prior.generate(class_labels=[0, 7], seed=1, use_cache=False))
-        assert torch.equal(codes, model.prior.generate(class_labels=[0, 7], generator=0)[:, 0])
+        assert torch.equal(codes, model.prior.generate(class_labels=[0, 7], seed=0)[:, 0])
     readme = (folder / "README.md").read_text()
     assert "nats/code" in readme and "bits/image" in readme and (folder / "samples.png").is_file()

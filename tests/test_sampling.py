@@ -86,9 +86,17 @@ def test_cached_logits_match_forward_pass_on_the_sampled_images(input_embedding)
     torch.testing.assert_close(logits, expected, rtol=0, atol=1e-5)
 
 
-def test_progress_bar_and_large_level_count():
+@pytest.mark.parametrize("use_cache", [True, False], ids=["cached", "naive"])
+def test_progress_bar_over_rows_and_large_level_count(use_cache, capsys):
+    """`progress=True` draws a tqdm bar over the image rows (on stderr) and changes no sample; without it,
+    nothing is drawn."""
     model = random_model(image_size=3, num_levels=256, num_channels=1)
-    images = model.generate(class_labels=[0, 1], seed=1, progress=True)
+    quiet = model.generate(class_labels=[0, 1], seed=1, use_cache=use_cache)
+    assert capsys.readouterr().err == ""
+    images = model.generate(class_labels=[0, 1], seed=1, progress=True, use_cache=use_cache)
+    bar = capsys.readouterr().err
+    assert "sampling rows" in bar and "/3 [" in bar, bar
+    assert torch.equal(images, quiet)
     assert images.shape == (2, 1, 3, 3) and images.max() < 256
 
 

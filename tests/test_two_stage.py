@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 from transformers import AutoImageProcessor, AutoModel, pipeline
 
 from hf_argen import (
@@ -23,6 +24,7 @@ from hf_argen import (
     VQVAEPriorForImageGeneration,
 )
 from hf_argen.models import TASK
+from hf_argen.models.sampling_utils import make_generator, rand_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
 NUM_CODES = 16
@@ -163,14 +165,61 @@ def test_pipeline_local_without_remote_code(tmp_path, kind):
 
 
 def test_generator_on_another_device_is_drawn_there_and_moved():
-    from hf_argen.models.sampling_utils import rand_tensor, resolve_generator
-
-    generator = resolve_generator(3)
+    generator = make_generator(seed=3)  # the one place an int seed becomes a generator
     assert generator.device.type == "cpu"
     expected = torch.rand((2, 3), generator=torch.Generator().manual_seed(3))
     torch.testing.assert_close(rand_tensor((2, 3), generator, "cpu"), expected)
+    assert make_generator(None) is None
     with pytest.raises(ValueError, match="generator"):
-        resolve_generator("seed")
+        make_generator("seed")
+    with pytest.raises(ValueError, match="seed=3"):
+        make_generator(3)
+
+
+@pytest.mark.parametrize("kind", ["transformer", "rnn", "pixelcnn", "pixelcnn_model"])
+def test_seed_is_a_cpu_generator_and_the_global_rng_is_untouched(kind):
+    """One randomness path: `seed=s` is `generator=torch.Generator().manual_seed(s)` for the model and the
+    pipeline alike, a reused generator keeps drawing new samples, and neither touches the global RNG."""
+    model = tiny_pixelcnn() if kind == "pixelcnn_model" else tiny_two_stage(kind)
+    labels = [0, 1, 2]
+    state = torch.random.get_rng_state()
+    by_seed = model.generate(class_labels=labels, seed=3)
+    assert torch.equal(model.generate(class_labels=labels, generator=torch.Generator().manual_seed(3)), by_seed)
+    generator = torch.Generator().manual_seed(3)
+    model.generate(class_labels=labels, generator=generator)
+    assert not torch.equal(model.generate(class_labels=labels, generator=generator), by_seed)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    pipe = pipeline(TASK, model=model)
+    images = pipe(class_labels=labels, seed=5)
+    again = pipe(class_labels=labels, generator=torch.Generator().manual_seed(5))
+    assert all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(images, again))
+    with pytest.raises(ValueError, match="seed=5"):
+        pipe(class_labels=labels, generator=5)
+
+
+def test_pixelcnn_prior_saved_before_the_backbone_split_loads_unchanged(tmp_path):
+    """A two-stage folder written before `PixelCNNModel` existed holds `prior.layers.*`; it loads into
+    `prior.pixelcnn.*` (`legacy_key_mapping`), every tensor in place. As `transformers` does with every key mapping
+    it applied, saving writes the layout the weights came in; a folder in the new layout keeps it."""
+    model = tiny_two_stage("pixelcnn")
+    model.save_pretrained(tmp_path / "old")
+    weights = tmp_path / "old" / "model.safetensors"
+    tensors = load_file(str(weights))
+    save_file({key.replace("prior.pixelcnn.", "prior."): value for key, value in tensors.items()}, str(weights),
+              metadata={"format": "pt"})  # fmt: skip
+    assert not any(key.startswith("prior.pixelcnn.") for key in load_file(str(weights)))
+    loaded = VQVAEPriorForImageGeneration.from_pretrained(tmp_path / "old")
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    codes = model.generate(class_labels=[1, 4], seed=0, output_type="codes")
+    assert torch.equal(loaded.generate(class_labels=[1, 4], seed=0, output_type="codes"), codes)
+    loaded.save_pretrained(tmp_path / "resaved")
+    assert set(load_file(str(tmp_path / "resaved" / "model.safetensors"))) == set(load_file(str(weights)))
+    reloaded = VQVAEPriorForImageGeneration.from_pretrained(tmp_path / "resaved")
+    assert torch.equal(reloaded.generate(class_labels=[1, 4], seed=0, output_type="codes"), codes)
+    model.save_pretrained(tmp_path / "new")
+    VQVAEPriorForImageGeneration.from_pretrained(tmp_path / "new").save_pretrained(tmp_path / "new_resaved")
+    assert set(load_file(str(tmp_path / "new_resaved" / "model.safetensors"))) == set(tensors)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
