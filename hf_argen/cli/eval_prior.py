@@ -88,7 +88,7 @@ def evaluate_prior(model: str, runtime: RuntimeArguments, evaluation: EvaluateAr
     labels = list(range(pipe.num_classes)) * num_per_class
     seed, temperature, top_k = runtime.seed, evaluation.temperature, flags.top_k
     start = time.perf_counter()
-    pixels = pipe(labels, generator=seed, temperature=temperature, top_k=top_k, output_type="pt")
+    pixels = pipe(labels, seed=seed, temperature=temperature, top_k=top_k, output_type="pt")
     print(
         f"sampled {len(labels)} images (seed {seed}, temperature {temperature}, top_k {top_k}) "
         f"in {time.perf_counter() - start:.1f}s"
