@@ -16,6 +16,7 @@ import time
 from functools import partial
 
 import torch
+from transformers.generation.logits_process import LogitsProcessorList
 
 from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
 from hf_argen.cli import (
@@ -56,7 +57,7 @@ def naive_seconds(model, batch_size: int, args) -> tuple[float, bool]:
     images = torch.zeros(
         batch_size, config.num_channels, config.image_size, config.image_size, dtype=torch.long, device=model.device
     )
-    processors = model._logits_processor(1.0, None, None)
+    processors = LogitsProcessorList()  # temperature 1, no top-k / top-p: what `generate()` applies by default
     uniform = torch.rand(batch_size, 1, device=model.device)  # drawn a row at a time: negligible per step
 
     def naive_step():
