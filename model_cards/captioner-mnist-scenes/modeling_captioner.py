@@ -522,35 +522,9 @@ class CaptionerForConditionalGeneration(CaptionerPreTrainedModel, GenerationMixi
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         return_dict = config.return_dict if return_dict is None else return_dict
-        if encoder_outputs is None:
-            if pixel_values is None:
-                raise ValueError("Pass `pixel_values` (images) or precomputed `encoder_outputs`.")
-            encoder_outputs = self.encoder(
-                pixel_values, output_attentions=output_attentions, output_hidden_states=output_hidden_states
-            )
-        elif isinstance(encoder_outputs, (tuple, list)):
-            encoder_outputs = BaseModelOutput(
-                last_hidden_state=encoder_outputs[0],
-                hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
-                attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
-            )
-        if decoder_input_ids is None:
-            if labels is None:
-                raise ValueError("Pass `decoder_input_ids` (caption tokens starting with bos) or `labels`.")
-            if config.pad_token_id is None and bool((labels == -100).any()):
-                raise ValueError("`labels` hold -100 but the config has no `pad_token_id` to build decoder inputs.")
-            decoder_input_ids = labels.masked_fill(labels == -100, config.pad_token_id or 0)
-        use_cache = (config.use_cache if use_cache is None else use_cache) and not self.training
-        if not use_cache:
-            cache = None
-        elif cache is None:
-            cache = EncoderDecoderCache(DynamicCache(config=config), DynamicCache(config=config))
-        self_cache = cache.self_attention_cache if isinstance(cache, EncoderDecoderCache) else cache
-        if self_cache is not None and any(getattr(layer, "is_compileable", False) for layer in self_cache.layers):
-            raise ValueError(
-                "The captioner's decoder supports the dynamic cache only: a static cache "
-                "(`cache_implementation='static'`, `StaticCache`) is not supported; leave `cache_implementation` unset."
-            )
+        encoder_outputs = self._encoder_outputs(pixel_values, encoder_outputs, output_attentions, output_hidden_states)
+        decoder_input_ids = self._decoder_input_ids(decoder_input_ids, labels)
+        cache = self._decoder_cache(cache, use_cache)
         hidden_states, all_hidden, self_attentions, cross_attentions = self.decoder(
             decoder_input_ids,
             encoder_outputs.last_hidden_state,
@@ -584,6 +558,53 @@ class CaptionerForConditionalGeneration(CaptionerPreTrainedModel, GenerationMixi
             encoder_attentions=encoder_outputs.attentions,
         )
         return output if return_dict else output.to_tuple()
+
+    def _encoder_outputs(
+        self, pixel_values, encoder_outputs, output_attentions, output_hidden_states
+    ) -> BaseModelOutput:
+        """The image features: `encoder_outputs` as given (a tuple becomes a `BaseModelOutput`), or encoded from
+        `pixel_values` `(batch, num_channels, image_size, image_size)`."""
+        if encoder_outputs is None:
+            if pixel_values is None:
+                raise ValueError("Pass `pixel_values` (images) or precomputed `encoder_outputs`.")
+            return self.encoder(
+                pixel_values, output_attentions=output_attentions, output_hidden_states=output_hidden_states
+            )
+        if isinstance(encoder_outputs, (tuple, list)):
+            return BaseModelOutput(
+                last_hidden_state=encoder_outputs[0],
+                hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
+                attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
+            )
+        return encoder_outputs
+
+    def _decoder_input_ids(self, decoder_input_ids, labels) -> torch.Tensor:
+        """`decoder_input_ids` as given, else the `labels` `(batch, seq_len)` with -100 replaced by the pad token."""
+        if decoder_input_ids is not None:
+            return decoder_input_ids
+        if labels is None:
+            raise ValueError("Pass `decoder_input_ids` (caption tokens starting with bos) or `labels`.")
+        pad_token_id = self.config.pad_token_id
+        if pad_token_id is None and bool((labels == -100).any()):
+            raise ValueError("`labels` hold -100 but the config has no `pad_token_id` to build decoder inputs.")
+        return labels.masked_fill(labels == -100, pad_token_id or 0)
+
+    def _decoder_cache(self, cache: Cache | None, use_cache: bool | None) -> Cache | None:
+        """The decoder's cache: `None` in training or without `use_cache`, a new `EncoderDecoderCache` of dynamic
+        caches when none is given; a static (compileable) self-attention cache is refused."""
+        config = self.config
+        use_cache = (config.use_cache if use_cache is None else use_cache) and not self.training
+        if not use_cache:
+            return None
+        if cache is None:
+            return EncoderDecoderCache(DynamicCache(config=config), DynamicCache(config=config))
+        self_cache = cache.self_attention_cache if isinstance(cache, EncoderDecoderCache) else cache
+        if any(getattr(layer, "is_compileable", False) for layer in self_cache.layers):
+            raise ValueError(
+                "The captioner's decoder supports the dynamic cache only: a static cache "
+                "(`cache_implementation='static'`, `StaticCache`) is not supported; leave `cache_implementation` unset."
+            )
+        return cache
 
     def generate(self, pixel_values: torch.FloatTensor | None = None, **kwargs):
         r"""Caption images: `GenerationMixin.generate` with `pixel_values` `(batch, num_channels, image_size,
