@@ -19,7 +19,6 @@ import numbers
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
@@ -29,8 +28,9 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils.deprecation import deprecate_kwarg
 
 from .configuration_captioner import CaptionerConfig
+from .modeling_common import GeluMLP, eager_attention_forward
 from .pipeline_captioner import ImageCaptioningPipeline  # noqa: F401  (shipped beside the weights for remote code)
-from .safe_loading import checked_from_pretrained
+from .safe_loading import SafeLoadingMixin
 from .validation import check_input_ids
 
 
@@ -89,26 +89,6 @@ def check_pixel_values(pixel_values, config: CaptionerConfig) -> None:
 # ----------------------------------------------------------------------------------------------------------
 # Attention (eager or SDPA), self- and cross-attention
 # ----------------------------------------------------------------------------------------------------------
-def eager_attention_forward(
-    module, query, key, value, attention_mask=None, dropout=0.0, scaling=None, is_causal=False, **kwargs
-):
-    """Softmax attention in `transformers`' attention-interface signature: `(B, heads, T, D)` query/key/value ->
-    `(output (B, T, heads, D), weights (B, heads, T, S))`; `attention_mask` is boolean (True = attend)."""
-    mask = attention_mask
-    scaling = 1 / math.sqrt(query.shape[-1]) if scaling is None else scaling
-    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
-    if is_causal:
-        q_len, k_len = query.shape[-2], key.shape[-2]
-        causal = torch.ones(q_len, k_len, dtype=torch.bool, device=query.device).tril(k_len - q_len)
-        mask = causal if mask is None else mask & causal
-    if mask is not None:
-        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-    weights = scores.float().softmax(dim=-1).to(query.dtype)
-    if dropout:
-        weights = F.dropout(weights, p=dropout)
-    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
-
-
 class CaptionerAttention(nn.Module):
     """Multi-head attention `(B, T, H)` -> `(B, T, H)`: self-attention (causal or not) or cross-attention."""
 
@@ -171,16 +151,6 @@ class CaptionerAttention(nn.Module):
         return self.o_proj(out.reshape(batch, length, width)), (weights if output_attentions else None)
 
 
-class CaptionerMLP(nn.Module):
-    def __init__(self, config: CaptionerConfig):
-        super().__init__()
-        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size)
-        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size)
-
-    def forward(self, x):
-        return self.down_proj(F.gelu(self.up_proj(x), approximate="tanh"))
-
-
 class CaptionerEncoderLayer(GradientCheckpointingLayer):
     """Pre-norm bidirectional self-attention block over the image feature grid."""
 
@@ -189,7 +159,7 @@ class CaptionerEncoderLayer(GradientCheckpointingLayer):
         self.input_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.self_attn = CaptionerAttention(config)
         self.post_attention_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.mlp = CaptionerMLP(config)
+        self.mlp = GeluMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, hidden_states, output_attentions=False):
@@ -209,7 +179,7 @@ class CaptionerDecoderLayer(GradientCheckpointingLayer):
         self.cross_attention_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.cross_attn = CaptionerAttention(config, layer_idx, is_cross_attention=True)
         self.post_attention_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.mlp = CaptionerMLP(config)
+        self.mlp = GeluMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(
@@ -237,7 +207,7 @@ class CaptionerDecoderLayer(GradientCheckpointingLayer):
 # ----------------------------------------------------------------------------------------------------------
 # Models
 # ----------------------------------------------------------------------------------------------------------
-class CaptionerPreTrainedModel(PreTrainedModel):
+class CaptionerPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     config_class = CaptionerConfig
     base_model_prefix = "captioner"
     main_input_name = "pixel_values"
@@ -245,13 +215,6 @@ class CaptionerPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["CaptionerEncoderLayer", "CaptionerDecoderLayer"]
     _supports_sdpa = True
     supports_gradient_checkpointing = True
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
-        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
-        the file (see `safe_loading.py`)."""
-        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
         std = self.config.initializer_range
@@ -272,7 +235,7 @@ class CaptionerPreTrainedModel(PreTrainedModel):
         if isinstance(module, CaptionerAttention):
             # GPT-2's scaled init of residual projections: std / sqrt(2 * num_layers).
             nn.init.normal_(module.o_proj.weight, std=std / (2 * self.config.num_hidden_layers) ** 0.5)
-        elif isinstance(module, CaptionerMLP):
+        elif isinstance(module, GeluMLP):
             nn.init.normal_(module.down_proj.weight, std=std / (2 * self.config.num_hidden_layers) ** 0.5)
 
 
@@ -478,12 +441,6 @@ class CaptionerForConditionalGeneration(CaptionerPreTrainedModel, GenerationMixi
 
     def set_input_embeddings(self, value):
         self.decoder.embed_tokens = value
-
-    def get_output_embeddings(self):
-        return self.lm_head
-
-    def set_output_embeddings(self, value):
-        self.lm_head = value
 
     @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
     def forward(

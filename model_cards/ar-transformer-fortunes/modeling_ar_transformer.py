@@ -28,7 +28,8 @@ from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_ar_transformer import ARTransformerConfig
-from .safe_loading import checked_from_pretrained
+from .modeling_common import GeluMLP, causal_lm_output, eager_attention_forward
+from .safe_loading import SafeLoadingMixin
 from .validation import check_input_ids
 
 # `prepare_inputs_for_generation` marks the one-token steps of `generate()` with this keyword: their token ids
@@ -132,29 +133,6 @@ def use_growing_layers(cache: Cache) -> None:
 # ----------------------------------------------------------------------------------------------------------
 # Layers
 # ----------------------------------------------------------------------------------------------------------
-def eager_attention_forward(
-    module: nn.Module,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    scaling: float,
-    dropout: float = 0.0,
-    **kwargs,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention written out (returns the weights); same signature as `transformers`' attention functions.
-
-    `attention_mask` is the additive float mask `(batch, 1, query_length, kv_length)` that
-    `create_causal_mask` builds for eager attention. Returns `(output (B, T, heads, head_dim), weights)`.
-    """
-    weights = torch.matmul(query, key.transpose(2, 3)) * scaling
-    if attention_mask is not None:
-        weights = weights + attention_mask
-    weights = F.softmax(weights, dim=-1, dtype=torch.float32).to(query.dtype)
-    weights = F.dropout(weights, p=dropout, training=module.training)
-    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
-
-
 class ARTransformerAttention(nn.Module):
     """Multi-head causal self-attention with a fused QKV projection; `(B, T, H)` -> `(B, T, H)`.
 
@@ -219,16 +197,6 @@ class ARTransformerAttention(nn.Module):
         return self.o_proj(out.transpose(1, 2).reshape(batch, length, width))
 
 
-class ARTransformerMLP(nn.Module):
-    def __init__(self, config: ARTransformerConfig):
-        super().__init__()
-        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size)
-        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size)
-
-    def forward(self, x):
-        return self.down_proj(F.gelu(self.up_proj(x), approximate="tanh"))
-
-
 class ARTransformerBlock(GradientCheckpointingLayer):
     """Pre-norm block: `x + attn(ln(x))`, then `x + mlp(ln(x))`; `(B, T, H)` -> `(B, T, H)`."""
 
@@ -237,7 +205,7 @@ class ARTransformerBlock(GradientCheckpointingLayer):
         self.input_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.self_attn = ARTransformerAttention(config, layer_idx)
         self.post_attention_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.mlp = ARTransformerMLP(config)
+        self.mlp = GeluMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(
@@ -270,7 +238,7 @@ class ARTransformerBlock(GradientCheckpointingLayer):
 # ----------------------------------------------------------------------------------------------------------
 # Models
 # ----------------------------------------------------------------------------------------------------------
-class ARTransformerPreTrainedModel(PreTrainedModel):
+class ARTransformerPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     config_class = ARTransformerConfig
     base_model_prefix = "model"
     main_input_name = "input_ids"
@@ -281,13 +249,6 @@ class ARTransformerPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
     _can_compile_fullgraph = True
     _can_record_outputs = {"hidden_states": ARTransformerBlock, "attentions": ARTransformerAttention}
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
-        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
-        the file (see `safe_loading.py`)."""
-        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
         std = self.config.initializer_range
@@ -303,7 +264,7 @@ class ARTransformerPreTrainedModel(PreTrainedModel):
         if isinstance(module, ARTransformerAttention):
             # GPT-2's scaled init of residual projections: std / sqrt(2 * num_layers).
             nn.init.normal_(module.o_proj.weight, std=std / (2 * self.config.num_hidden_layers) ** 0.5)
-        elif isinstance(module, ARTransformerMLP):
+        elif isinstance(module, GeluMLP):
             nn.init.normal_(module.down_proj.weight, std=std / (2 * self.config.num_hidden_layers) ** 0.5)
 
 
@@ -324,12 +285,6 @@ class ARTransformerModel(ARTransformerPreTrainedModel):
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.gradient_checkpointing = False
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.embed_tokens = value
 
     @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
     @merge_with_config_defaults
@@ -483,18 +438,6 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.model.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.model.embed_tokens = value
-
-    def get_output_embeddings(self):
-        return self.lm_head
-
-    def set_output_embeddings(self, value):
-        self.lm_head = value
-
     @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
     @can_return_tuple
     def forward(
@@ -536,19 +479,7 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
             return_dict=True,
             **kwargs,
         )
-        hidden_states = outputs.last_hidden_state
-        slice_indices = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
-        logits = self.lm_head(hidden_states[:, slice_indices, :])
-        loss = None
-        if labels is not None:
-            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
-        return CausalLMOutputWithPast(
-            loss=loss,
-            logits=logits,
-            cache=outputs.cache,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
-        )
+        return causal_lm_output(self, outputs, labels, logits_to_keep, **kwargs)
 
     def _is_plain_decode_step(self, input_ids, attention_mask, cache, use_cache, kwargs) -> bool:
         """Whether `forward` may take `ARTransformerModel.decode`: one token per row on a growing `DynamicCache`,
