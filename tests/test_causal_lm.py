@@ -357,6 +357,75 @@ def test_positions_past_max_position_embeddings(kind):
         model(torch.full((1, 2), 3), cache=out.cache)
 
 
+TRANSFORMER_KINDS = ["transformer-learned", "transformer-rotary"]
+
+
+@pytest.mark.parametrize("kind", TRANSFORMER_KINDS)
+@pytest.mark.parametrize("with_positions", [False, True])
+def test_decoding_fast_path_equals_the_full_forward(kind, with_positions):
+    """A one-token step on a dynamic cache (the fast path of `forward`) gives bit for bit the logits and cache of the
+    full path (taken here because hidden states are asked for), with implicit or explicit positions."""
+    model = make_model(kind)
+    x = prompts(batch=2, length=6)
+    calls = []
+    original = modeling_ar_transformer.ARTransformerModel.decode
+    with torch.no_grad():
+        caches = [model(x[:, :4], use_cache=True).cache for _ in range(2)]
+        for t in range(4, 6):
+            kwargs = {"position_ids": torch.full((2, 1), t)} if with_positions else {}
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(
+                    modeling_ar_transformer.ARTransformerModel,
+                    "decode",
+                    lambda *args, **kw: calls.append(1) or original(*args, **kw),
+                )
+                fast = model(x[:, t : t + 1], cache=caches[0], **kwargs)
+                full = model(x[:, t : t + 1], cache=caches[1], output_hidden_states=True, **kwargs)
+            assert torch.equal(fast.logits, full.logits)
+    assert len(calls) == 2  # the fast path ran for the plain steps only
+    assert torch.equal(caches[0].layers[0].keys, caches[1].layers[0].keys)
+    assert caches[0].get_seq_length() == 6
+
+
+@pytest.mark.parametrize("kind", TRANSFORMER_KINDS)
+def test_decoding_fast_path_still_checks_direct_calls(kind):
+    """Bad token ids and positions in a one-token step called directly raise; `generate()` checks the prompt once
+    per call, not every step, and refuses a pad token outside the vocabulary up front."""
+    model = make_model(kind)  # max_position_embeddings=48
+    with torch.no_grad():
+        cache = model(prompts(batch=1), use_cache=True).cache
+        for bad in (torch.tensor([[VOCAB]]), torch.tensor([[-1]]), torch.tensor([[0.5]])):
+            with pytest.raises(ValueError, match="input_ids"):
+                model(bad, cache=cache)
+        with pytest.raises(ValueError, match="max_position_embeddings"):
+            model(torch.tensor([[3]]), cache=cache, position_ids=torch.tensor([[48]]))
+        with pytest.raises(ValueError, match="position_ids"):
+            model(torch.tensor([[3]]), cache=cache, position_ids=torch.tensor([[-1]]))
+        full = model(torch.full((1, 47), 3), use_cache=True).cache
+        model(torch.tensor([[3]]), cache=full)  # position 47: the last one
+        with pytest.raises(ValueError, match="max_position_embeddings"):
+            model(torch.tensor([[3]]), cache=full)
+    checked = []
+    original = modeling_ar_transformer.check_input_ids
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            modeling_ar_transformer, "check_input_ids", lambda *a, **k: checked.append(1) or original(*a, **k)
+        )
+        out = model.generate(prompts(), max_new_tokens=10, do_sample=False, **no_eos(model))
+    assert out.shape == (3, 15) and len(checked) == 1
+    with pytest.raises(ValueError, match="pad_token_id"):
+        model.generate(prompts(), max_new_tokens=3, eos_token_id=EOS, pad_token_id=VOCAB)
+
+
+def test_rotary_table_equals_direct_computation():
+    table = modeling_ar_transformer.RotaryTable(48, 8, 10000.0)
+    positions = torch.tensor([[0, 5, 47], [3, 3, 1]])
+    direct = modeling_ar_transformer.rotary_cos_sin(positions, 8, 10000.0, torch.float32)
+    for got, want in zip(table.lookup(positions, torch.float32), direct):
+        assert got.shape == want.shape == (2, 1, 3, 8)
+        torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+
+
 def test_config_value_errors():
     with pytest.raises(ValueError, match="hidden_size.*num_attention_heads"):
         ARTransformerConfig(hidden_size=30, num_attention_heads=4)

@@ -28,13 +28,15 @@ from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_ar_transformer import ARTransformerConfig
-from .safe_loading import checked_from_pretrained
+from .modeling_common import GeluMLP, causal_lm_output, eager_attention_forward
+from .safe_loading import SafeLoadingMixin
 from .validation import check_input_ids
 
+# `prepare_inputs_for_generation` marks the one-token steps of `generate()` with this keyword: their token ids
+# and positions need no per-step check (`forward` pops it).
+GENERATED_STEP = "ar_transformer_generated_step"
 
-# ----------------------------------------------------------------------------------------------------------
-# Input checks
-# ----------------------------------------------------------------------------------------------------------
+
 # ----------------------------------------------------------------------------------------------------------
 # Positions
 # ----------------------------------------------------------------------------------------------------------
@@ -45,6 +47,33 @@ def rotary_cos_sin(position_ids: torch.Tensor, head_dim: int, theta: float, dtyp
     freqs = position_ids[:, :, None].float() * inv_freq  # (B, T, head_dim / 2)
     angles = torch.cat((freqs, freqs), dim=-1)[:, None]
     return angles.cos().to(dtype), angles.sin().to(dtype)
+
+
+class RotaryTable:
+    """cos/sin of every position `[0, max_position_embeddings)`, computed once per device and dtype.
+
+    `lookup(position_ids (batch, seq_len))` gives `rotary_cos_sin(position_ids, ...)` by indexing: no trigonometry
+    per decoding step. Not a buffer: nothing is saved, loaded or moved with the weights.
+    """
+
+    def __init__(self, max_positions: int, head_dim: int, theta: float):
+        self.max_positions, self.head_dim, self.theta = max_positions, head_dim, theta
+        self.key = self.cos = self.sin = None
+
+    def tables(self, device, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(cos, sin)`, each `(max_positions, head_dim)`."""
+        if self.key != (device, dtype):
+            positions = torch.arange(self.max_positions, device=device)[None]
+            cos, sin = rotary_cos_sin(positions, self.head_dim, self.theta, dtype)
+            self.cos, self.sin, self.key = cos[0, 0], sin[0, 0], (device, dtype)
+        return self.cos, self.sin
+
+    def lookup(self, position_ids: torch.Tensor, dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos, sin `(batch, 1, seq_len, head_dim)` for `position_ids` `(batch, seq_len)` in `[0, max_positions)`."""
+        if torch.compiler.is_compiling():  # no attribute caching inside a traced graph
+            return rotary_cos_sin(position_ids, self.head_dim, self.theta, dtype)
+        cos, sin = self.tables(position_ids.device, dtype)
+        return cos[position_ids][:, None], sin[position_ids][:, None]
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -104,29 +133,6 @@ def use_growing_layers(cache: Cache) -> None:
 # ----------------------------------------------------------------------------------------------------------
 # Layers
 # ----------------------------------------------------------------------------------------------------------
-def eager_attention_forward(
-    module: nn.Module,
-    query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
-    attention_mask: torch.Tensor | None,
-    scaling: float,
-    dropout: float = 0.0,
-    **kwargs,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Attention written out (returns the weights); same signature as `transformers`' attention functions.
-
-    `attention_mask` is the additive float mask `(batch, 1, query_length, kv_length)` that
-    `create_causal_mask` builds for eager attention. Returns `(output (B, T, heads, head_dim), weights)`.
-    """
-    weights = torch.matmul(query, key.transpose(2, 3)) * scaling
-    if attention_mask is not None:
-        weights = weights + attention_mask
-    weights = F.softmax(weights, dim=-1, dtype=torch.float32).to(query.dtype)
-    weights = F.dropout(weights, p=dropout, training=module.training)
-    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
-
-
 class ARTransformerAttention(nn.Module):
     """Multi-head causal self-attention with a fused QKV projection; `(B, T, H)` -> `(B, T, H)`.
 
@@ -145,6 +151,17 @@ class ARTransformerAttention(nn.Module):
         self.qkv_proj = nn.Linear(config.hidden_size, 3 * config.hidden_size)
         self.o_proj = nn.Linear(config.hidden_size, config.hidden_size)
 
+    def _project(self, hidden_states, position_embeddings, cache) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Query `(B, heads, T, head_dim)` and the keys/values `(B, heads, past + T, head_dim)` it attends to."""
+        batch, length, _ = hidden_states.shape
+        qkv = self.qkv_proj(hidden_states).view(batch, length, 3, self.num_heads, self.head_dim)
+        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, T, head_dim)
+        if position_embeddings is not None:
+            query, key = apply_rotary(query, *position_embeddings), apply_rotary(key, *position_embeddings)
+        if cache is not None:
+            key, value = cache.update(key, value, self.layer_idx)
+        return query, key, value
+
     def forward(
         self,
         hidden_states: torch.Tensor,
@@ -154,12 +171,7 @@ class ARTransformerAttention(nn.Module):
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         batch, length, width = hidden_states.shape
-        qkv = self.qkv_proj(hidden_states).view(batch, length, 3, self.num_heads, self.head_dim)
-        query, key, value = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, T, head_dim)
-        if position_embeddings is not None:
-            query, key = apply_rotary(query, *position_embeddings), apply_rotary(key, *position_embeddings)
-        if cache is not None:
-            key, value = cache.update(key, value, self.layer_idx)
+        query, key, value = self._project(hidden_states, position_embeddings, cache)
         attention_interface: Callable = ALL_ATTENTION_FUNCTIONS.get_interface(
             self.config._attn_implementation, eager_attention_forward
         )
@@ -175,15 +187,14 @@ class ARTransformerAttention(nn.Module):
         )
         return self.o_proj(out.reshape(batch, length, width)), weights
 
-
-class ARTransformerMLP(nn.Module):
-    def __init__(self, config: ARTransformerConfig):
-        super().__init__()
-        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size)
-        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size)
-
-    def forward(self, x):
-        return self.down_proj(F.gelu(self.up_proj(x), approximate="tanh"))
+    def decode(self, hidden_states: torch.Tensor, position_embeddings, cache: Cache) -> torch.Tensor:
+        """`forward` for one query token per row that attends to every cached key, under SDPA in inference: the same
+        `scaled_dot_product_attention` call as `transformers`' SDPA function, without the dispatch.
+        `(B, 1, H)` -> `(B, 1, H)`."""
+        batch, length, width = hidden_states.shape
+        query, key, value = self._project(hidden_states, position_embeddings, cache)
+        out = F.scaled_dot_product_attention(query, key, value, scale=self.scaling)  # (B, heads, 1, head_dim)
+        return self.o_proj(out.transpose(1, 2).reshape(batch, length, width))
 
 
 class ARTransformerBlock(GradientCheckpointingLayer):
@@ -194,7 +205,7 @@ class ARTransformerBlock(GradientCheckpointingLayer):
         self.input_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.self_attn = ARTransformerAttention(config, layer_idx)
         self.post_attention_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.mlp = ARTransformerMLP(config)
+        self.mlp = GeluMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(
@@ -205,20 +216,29 @@ class ARTransformerBlock(GradientCheckpointingLayer):
         cache: Cache | None = None,
         **kwargs,
     ) -> torch.Tensor:
-        # LayerNorms applied functionally: one module call less each on the decoding hot path.
-        norm = self.input_layernorm
-        normed = F.layer_norm(hidden_states, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
-        attn, _ = self.self_attn(normed, position_embeddings, attention_mask, cache=cache, **kwargs)
-        mlp_input = hidden_states + (self.dropout(attn) if self.training else attn)
-        norm = self.post_attention_layernorm
-        mlp = self.mlp(F.layer_norm(mlp_input, norm.normalized_shape, norm.weight, norm.bias, norm.eps))
-        return mlp_input + (self.dropout(mlp) if self.training else mlp)
+        attn, _ = self.self_attn(self._norm(self.input_layernorm, hidden_states), position_embeddings,
+                                 attention_mask, cache=cache, **kwargs)  # fmt: skip
+        return self._mlp_residual(hidden_states + (self.dropout(attn) if self.training else attn))
+
+    def decode(self, hidden_states: torch.Tensor, position_embeddings, cache: Cache) -> torch.Tensor:
+        """`forward` of one new token per row in inference (see `ARTransformerAttention.decode`)."""
+        normed = self._norm(self.input_layernorm, hidden_states)
+        return self._mlp_residual(hidden_states + self.self_attn.decode(normed, position_embeddings, cache))
+
+    def _mlp_residual(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        mlp = self.mlp(self._norm(self.post_attention_layernorm, hidden_states))
+        return hidden_states + (self.dropout(mlp) if self.training else mlp)
+
+    @staticmethod
+    def _norm(norm: nn.LayerNorm, hidden_states: torch.Tensor) -> torch.Tensor:
+        # LayerNorm applied functionally: one module call less on the decoding hot path.
+        return F.layer_norm(hidden_states, norm.normalized_shape, norm.weight, norm.bias, norm.eps)
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Models
 # ----------------------------------------------------------------------------------------------------------
-class ARTransformerPreTrainedModel(PreTrainedModel):
+class ARTransformerPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     config_class = ARTransformerConfig
     base_model_prefix = "model"
     main_input_name = "input_ids"
@@ -229,13 +249,6 @@ class ARTransformerPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
     _can_compile_fullgraph = True
     _can_record_outputs = {"hidden_states": ARTransformerBlock, "attentions": ARTransformerAttention}
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
-        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
-        the file (see `safe_loading.py`)."""
-        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
         std = self.config.initializer_range
@@ -251,7 +264,7 @@ class ARTransformerPreTrainedModel(PreTrainedModel):
         if isinstance(module, ARTransformerAttention):
             # GPT-2's scaled init of residual projections: std / sqrt(2 * num_layers).
             nn.init.normal_(module.o_proj.weight, std=std / (2 * self.config.num_hidden_layers) ** 0.5)
-        elif isinstance(module, ARTransformerMLP):
+        elif isinstance(module, GeluMLP):
             nn.init.normal_(module.down_proj.weight, std=std / (2 * self.config.num_hidden_layers) ** 0.5)
 
 
@@ -262,19 +275,16 @@ class ARTransformerModel(ARTransformerPreTrainedModel):
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
         self.embed_positions = None
+        self.rotary = None
         if config.position_embedding_type == "learned":
             self.embed_positions = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        else:
+            self.rotary = RotaryTable(config.max_position_embeddings, config.head_dim, config.rope_theta)
         self.dropout = nn.Dropout(config.hidden_dropout)
         self.layers = nn.ModuleList([ARTransformerBlock(config, i) for i in range(config.num_hidden_layers)])
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.gradient_checkpointing = False
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.embed_tokens = value
 
     @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
     @merge_with_config_defaults
@@ -301,61 +311,20 @@ class ARTransformerModel(ARTransformerPreTrainedModel):
                 plus the final output, and (eager attention only) every block's attention weights.
             return_dict (`bool`, *optional*): `False` returns a tuple.
         """
-        config = self.config
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("Pass exactly one of `input_ids` and `inputs_embeds`.")
-        compiling = torch.compiler.is_compiling()
-        if input_ids is not None:
-            if not compiling:  # a host sync: checked in eager mode only
-                check_input_ids(input_ids, config.vocab_size)
-            inputs_embeds = self.embed_tokens(input_ids)
-        batch, length = inputs_embeds.shape[:2]
+        inputs_embeds = self._embed_tokens(input_ids, inputs_embeds)
+        length = inputs_embeds.shape[1]
         if use_cache and cache is None:
-            cache = DynamicCache(config=config)
+            cache = DynamicCache(config=self.config)
         if not use_cache:
             cache = None
         past_length = cache.get_seq_length() if cache is not None else 0
-        if type(cache) is DynamicCache and not compiling and past_length == 0:
+        if type(cache) is DynamicCache and past_length == 0 and not torch.compiler.is_compiling():
             use_growing_layers(cache)
-
         if position_ids is None:
             position_ids = (torch.arange(length, device=inputs_embeds.device) + past_length)[None]
-        elif position_ids.shape[-1] != length:
-            raise ValueError(f"`position_ids` must have length {length}, got {tuple(position_ids.shape)}.")
-        if not compiling:
-            last_position = int(position_ids.max()) if position_ids.numel() else 0
-            if last_position >= config.max_position_embeddings:
-                raise ValueError(
-                    f"The sequence reaches position {last_position}, past "
-                    f"`max_position_embeddings` ({config.max_position_embeddings}): shorten the prompt "
-                    f"(input_ids of length {length} after {past_length} cached tokens) or `max_new_tokens`."
-                )
-
-        hidden_states = inputs_embeds
-        position_embeddings = None
-        if self.embed_positions is not None:
-            hidden_states = hidden_states + self.embed_positions(position_ids)
-        else:
-            position_embeddings = rotary_cos_sin(
-                position_ids.expand(batch, -1), config.head_dim, config.rope_theta, hidden_states.dtype
-            )
-        hidden_states = self.dropout(hidden_states)
-        if (
-            length == 1
-            and not compiling
-            and type(cache) is DynamicCache
-            and config._attn_implementation == "sdpa"
-            and (attention_mask is None or bool(attention_mask.all()))
-        ):
-            mask = None  # decoding one token, nothing padded: it attends to every cached key (the hot path)
-        else:
-            mask = create_causal_mask(
-                config=config,
-                inputs_embeds=inputs_embeds,
-                attention_mask=attention_mask,
-                cache=cache,
-                position_ids=position_ids,
-            )
+        self._check_positions(position_ids, length, past_length)
+        hidden_states, position_embeddings = self._add_positions(inputs_embeds, position_ids)
+        mask = self._causal_mask(inputs_embeds, attention_mask, cache, position_ids)
         for layer in self.layers:
             hidden_states = layer(
                 hidden_states,
@@ -365,6 +334,93 @@ class ARTransformerModel(ARTransformerPreTrainedModel):
                 **kwargs,
             )
         return BaseModelOutputWithPast(last_hidden_state=self.norm(hidden_states), cache=cache)
+
+    def decode(
+        self,
+        input_ids: torch.Tensor,
+        cache: DynamicCache,
+        position_ids: torch.Tensor | None = None,
+        check_inputs: bool = True,
+    ) -> torch.Tensor:
+        """`forward(input_ids, position_ids=position_ids, cache=cache).last_hidden_state` `(batch, 1, hidden_size)` for
+        one new token per row on a `DynamicCache`, nothing padded, SDPA, inference, no outputs asked for: the decoding
+        hot path, without output capture, mask building or attention dispatch. `check_inputs=False` skips the checks
+        of the token ids and positions (host syncs): for tokens `generate()` sampled from this model's own logits."""
+        past_length = cache.get_seq_length()
+        if check_inputs:
+            check_input_ids(input_ids, self.config.vocab_size)
+            self._check_positions(position_ids, 1, past_length)
+        # An int position indexes one row, broadcast over the batch; a (batch, 1) tensor one row per sequence.
+        position = past_length if position_ids is None else position_ids
+        hidden_states, position_embeddings = self.embed_tokens(input_ids), None
+        if self.embed_positions is not None:
+            hidden_states = hidden_states + self.embed_positions.weight[position]
+        else:
+            cos, sin = self.rotary.tables(hidden_states.device, hidden_states.dtype)
+            if position_ids is not None:
+                position = position_ids[:, None]  # (batch, 1, 1): cos/sin (batch, 1, 1, head_dim)
+            position_embeddings = cos[position], sin[position]
+        for layer in self.layers:
+            hidden_states = layer.decode(hidden_states, position_embeddings, cache)
+        return self.norm(hidden_states)
+
+    def _embed_tokens(self, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None) -> torch.Tensor:
+        """Token embeddings `(batch, seq_len, hidden_size)` of checked `input_ids`, or the given `inputs_embeds`."""
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of `input_ids` and `inputs_embeds`.")
+        if input_ids is None:
+            return inputs_embeds
+        if not torch.compiler.is_compiling():  # a host sync: checked in eager mode only
+            check_input_ids(input_ids, self.config.vocab_size)
+        return self.embed_tokens(input_ids)
+
+    def _check_positions(self, position_ids: torch.Tensor | None, length: int, past_length: int) -> None:
+        """Raise a ValueError unless the positions (`position_ids` `(batch, seq_len)`, or `past_length + arange(length)`
+        when `None`) lie in `[0, max_position_embeddings)`; the tensor check is a host sync, skipped when compiling."""
+        if position_ids is not None and position_ids.shape[-1] != length:
+            raise ValueError(f"`position_ids` must have length {length}, got {tuple(position_ids.shape)}.")
+        if position_ids is None:
+            low, high = past_length, past_length + length - 1
+        elif torch.compiler.is_compiling() or not position_ids.numel():
+            return
+        else:
+            low, high = (int(value) for value in torch.aminmax(position_ids))
+        limit = self.config.max_position_embeddings
+        if low < 0:
+            raise ValueError(f"`position_ids` must be >= 0, got {low}.")
+        if high >= limit:
+            raise ValueError(
+                f"The sequence reaches position {high}, past `max_position_embeddings` ({limit}): shorten the "
+                f"prompt (input_ids of length {length} after {past_length} cached tokens) or `max_new_tokens`."
+            )
+
+    def _add_positions(self, inputs_embeds: torch.Tensor, position_ids: torch.Tensor) -> tuple:
+        """`(hidden_states (B, T, H), position_embeddings)`: learned positions added, or rotary `(cos, sin)` made."""
+        hidden_states, position_embeddings = inputs_embeds, None
+        if self.embed_positions is not None:
+            hidden_states = hidden_states + self.embed_positions(position_ids)
+        else:
+            position_embeddings = self.rotary.lookup(position_ids, hidden_states.dtype)
+        return self.dropout(hidden_states), position_embeddings
+
+    def _causal_mask(self, inputs_embeds, attention_mask, cache, position_ids) -> torch.Tensor | None:
+        """The mask `create_causal_mask` builds for the attention implementation; `None` when decoding one token
+        with SDPA on a dynamic cache and nothing is padded (it attends to every cached key)."""
+        if (
+            inputs_embeds.shape[1] == 1
+            and type(cache) is DynamicCache
+            and self.config._attn_implementation == "sdpa"
+            and not torch.compiler.is_compiling()
+            and (attention_mask is None or bool(attention_mask.all()))
+        ):
+            return None
+        return create_causal_mask(
+            config=self.config,
+            inputs_embeds=inputs_embeds,
+            attention_mask=attention_mask,
+            cache=cache,
+            position_ids=position_ids,
+        )
 
 
 class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
@@ -381,18 +437,6 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
         self.model = ARTransformerModel(config)
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.model.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.model.embed_tokens = value
-
-    def get_output_embeddings(self):
-        return self.lm_head
-
-    def set_output_embeddings(self, value):
-        self.lm_head = value
 
     @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
     @can_return_tuple
@@ -419,6 +463,12 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
                 logits; a 1-D tensor selects positions.
             (other arguments as in [`ARTransformerModel.forward`])
         """
+        generated = kwargs.pop(GENERATED_STEP, False)
+        if self._is_plain_decode_step(input_ids, attention_mask, cache, use_cache, kwargs) and (
+            inputs_embeds is None and labels is None and isinstance(logits_to_keep, int)
+        ):
+            hidden_states = self.model.decode(input_ids, cache, position_ids, check_inputs=not generated)
+            return CausalLMOutputWithPast(logits=self.lm_head(hidden_states), cache=cache)
         outputs = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -429,18 +479,27 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
             return_dict=True,
             **kwargs,
         )
-        hidden_states = outputs.last_hidden_state
-        slice_indices = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
-        logits = self.lm_head(hidden_states[:, slice_indices, :])
-        loss = None
-        if labels is not None:
-            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
-        return CausalLMOutputWithPast(
-            loss=loss,
-            logits=logits,
-            cache=outputs.cache,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
+        return causal_lm_output(self, outputs, labels, logits_to_keep, **kwargs)
+
+    def _is_plain_decode_step(self, input_ids, attention_mask, cache, use_cache, kwargs) -> bool:
+        """Whether `forward` may take `ARTransformerModel.decode`: one token per row on a growing `DynamicCache`,
+        inference with SDPA, nothing padded and no outputs or extra arguments asked for (same logits)."""
+        if not (
+            isinstance(input_ids, torch.Tensor)
+            and input_ids.dim() == 2
+            and input_ids.shape[1] == 1
+            and type(cache) is DynamicCache
+            and not kwargs
+            and not self.training
+            and not torch.compiler.is_compiling()
+        ):
+            return False
+        config = self.config
+        return (
+            (use_cache or (use_cache is None and config.use_cache))
+            and config._attn_implementation == "sdpa"
+            and not (config.output_attentions or config.output_hidden_states)
+            and (attention_mask is None or bool(attention_mask.all()))
         )
 
     def prepare_inputs_for_generation(
@@ -479,6 +538,9 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
             model_inputs["position_ids"] = position_ids[:, -1:].clone(memory_format=torch.contiguous_format)
         if attention_mask is not None:
             model_inputs["attention_mask"] = attention_mask
+        # The token was sampled from this model's logits (or is the pad token, checked once per call), and the
+        # positions were checked against `max_position_embeddings` up front: no per-step host-synced checks.
+        model_inputs[GENERATED_STEP] = True
         for key, value in kwargs.items():
             if key not in model_inputs and key not in ("labels", "next_sequence_length"):
                 model_inputs[key] = value
@@ -486,6 +548,12 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
 
     def _validate_generated_length(self, generation_config, input_ids_length, has_default_max_length):
         """Refuse, before decoding, a prompt plus generation longer than `max_position_embeddings`."""
+        vocab_size = self.config.vocab_size
+        for name in ("pad_token_id", "eos_token_id"):
+            value = getattr(generation_config, name)
+            for token in value if isinstance(value, list) else [value]:
+                if token is not None and not 0 <= token < vocab_size:
+                    raise ValueError(f"`{name}` must be in [0, vocab_size={vocab_size}), got {value!r}.")
         limit = self.config.max_position_embeddings
         if input_ids_length > limit:
             raise ValueError(

@@ -19,7 +19,6 @@ import numbers
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
@@ -29,8 +28,9 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 from transformers.utils.deprecation import deprecate_kwarg
 
 from .configuration_captioner import CaptionerConfig
+from .modeling_common import GeluMLP, eager_attention_forward
 from .pipeline_captioner import ImageCaptioningPipeline  # noqa: F401  (shipped beside the weights for remote code)
-from .safe_loading import checked_from_pretrained
+from .safe_loading import SafeLoadingMixin
 from .validation import check_input_ids
 
 
@@ -89,26 +89,6 @@ def check_pixel_values(pixel_values, config: CaptionerConfig) -> None:
 # ----------------------------------------------------------------------------------------------------------
 # Attention (eager or SDPA), self- and cross-attention
 # ----------------------------------------------------------------------------------------------------------
-def eager_attention_forward(
-    module, query, key, value, attention_mask=None, dropout=0.0, scaling=None, is_causal=False, **kwargs
-):
-    """Softmax attention in `transformers`' attention-interface signature: `(B, heads, T, D)` query/key/value ->
-    `(output (B, T, heads, D), weights (B, heads, T, S))`; `attention_mask` is boolean (True = attend)."""
-    mask = attention_mask
-    scaling = 1 / math.sqrt(query.shape[-1]) if scaling is None else scaling
-    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
-    if is_causal:
-        q_len, k_len = query.shape[-2], key.shape[-2]
-        causal = torch.ones(q_len, k_len, dtype=torch.bool, device=query.device).tril(k_len - q_len)
-        mask = causal if mask is None else mask & causal
-    if mask is not None:
-        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)
-    weights = scores.float().softmax(dim=-1).to(query.dtype)
-    if dropout:
-        weights = F.dropout(weights, p=dropout)
-    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
-
-
 class CaptionerAttention(nn.Module):
     """Multi-head attention `(B, T, H)` -> `(B, T, H)`: self-attention (causal or not) or cross-attention."""
 
@@ -171,16 +151,6 @@ class CaptionerAttention(nn.Module):
         return self.o_proj(out.reshape(batch, length, width)), (weights if output_attentions else None)
 
 
-class CaptionerMLP(nn.Module):
-    def __init__(self, config: CaptionerConfig):
-        super().__init__()
-        self.up_proj = nn.Linear(config.hidden_size, config.intermediate_size)
-        self.down_proj = nn.Linear(config.intermediate_size, config.hidden_size)
-
-    def forward(self, x):
-        return self.down_proj(F.gelu(self.up_proj(x), approximate="tanh"))
-
-
 class CaptionerEncoderLayer(GradientCheckpointingLayer):
     """Pre-norm bidirectional self-attention block over the image feature grid."""
 
@@ -189,7 +159,7 @@ class CaptionerEncoderLayer(GradientCheckpointingLayer):
         self.input_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.self_attn = CaptionerAttention(config)
         self.post_attention_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.mlp = CaptionerMLP(config)
+        self.mlp = GeluMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(self, hidden_states, output_attentions=False):
@@ -209,7 +179,7 @@ class CaptionerDecoderLayer(GradientCheckpointingLayer):
         self.cross_attention_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.cross_attn = CaptionerAttention(config, layer_idx, is_cross_attention=True)
         self.post_attention_layernorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.mlp = CaptionerMLP(config)
+        self.mlp = GeluMLP(config)
         self.dropout = nn.Dropout(config.hidden_dropout)
 
     def forward(
@@ -237,7 +207,7 @@ class CaptionerDecoderLayer(GradientCheckpointingLayer):
 # ----------------------------------------------------------------------------------------------------------
 # Models
 # ----------------------------------------------------------------------------------------------------------
-class CaptionerPreTrainedModel(PreTrainedModel):
+class CaptionerPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     config_class = CaptionerConfig
     base_model_prefix = "captioner"
     main_input_name = "pixel_values"
@@ -245,13 +215,6 @@ class CaptionerPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["CaptionerEncoderLayer", "CaptionerDecoderLayer"]
     _supports_sdpa = True
     supports_gradient_checkpointing = True
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
-        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
-        the file (see `safe_loading.py`)."""
-        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
         std = self.config.initializer_range
@@ -272,7 +235,7 @@ class CaptionerPreTrainedModel(PreTrainedModel):
         if isinstance(module, CaptionerAttention):
             # GPT-2's scaled init of residual projections: std / sqrt(2 * num_layers).
             nn.init.normal_(module.o_proj.weight, std=std / (2 * self.config.num_hidden_layers) ** 0.5)
-        elif isinstance(module, CaptionerMLP):
+        elif isinstance(module, GeluMLP):
             nn.init.normal_(module.down_proj.weight, std=std / (2 * self.config.num_hidden_layers) ** 0.5)
 
 
@@ -479,12 +442,6 @@ class CaptionerForConditionalGeneration(CaptionerPreTrainedModel, GenerationMixi
     def set_input_embeddings(self, value):
         self.decoder.embed_tokens = value
 
-    def get_output_embeddings(self):
-        return self.lm_head
-
-    def set_output_embeddings(self, value):
-        self.lm_head = value
-
     @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
     def forward(
         self,
@@ -522,35 +479,9 @@ class CaptionerForConditionalGeneration(CaptionerPreTrainedModel, GenerationMixi
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         return_dict = config.return_dict if return_dict is None else return_dict
-        if encoder_outputs is None:
-            if pixel_values is None:
-                raise ValueError("Pass `pixel_values` (images) or precomputed `encoder_outputs`.")
-            encoder_outputs = self.encoder(
-                pixel_values, output_attentions=output_attentions, output_hidden_states=output_hidden_states
-            )
-        elif isinstance(encoder_outputs, (tuple, list)):
-            encoder_outputs = BaseModelOutput(
-                last_hidden_state=encoder_outputs[0],
-                hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
-                attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
-            )
-        if decoder_input_ids is None:
-            if labels is None:
-                raise ValueError("Pass `decoder_input_ids` (caption tokens starting with bos) or `labels`.")
-            if config.pad_token_id is None and bool((labels == -100).any()):
-                raise ValueError("`labels` hold -100 but the config has no `pad_token_id` to build decoder inputs.")
-            decoder_input_ids = labels.masked_fill(labels == -100, config.pad_token_id or 0)
-        use_cache = (config.use_cache if use_cache is None else use_cache) and not self.training
-        if not use_cache:
-            cache = None
-        elif cache is None:
-            cache = EncoderDecoderCache(DynamicCache(config=config), DynamicCache(config=config))
-        self_cache = cache.self_attention_cache if isinstance(cache, EncoderDecoderCache) else cache
-        if self_cache is not None and any(getattr(layer, "is_compileable", False) for layer in self_cache.layers):
-            raise ValueError(
-                "The captioner's decoder supports the dynamic cache only: a static cache "
-                "(`cache_implementation='static'`, `StaticCache`) is not supported; leave `cache_implementation` unset."
-            )
+        encoder_outputs = self._encoder_outputs(pixel_values, encoder_outputs, output_attentions, output_hidden_states)
+        decoder_input_ids = self._decoder_input_ids(decoder_input_ids, labels)
+        cache = self._decoder_cache(cache, use_cache)
         hidden_states, all_hidden, self_attentions, cross_attentions = self.decoder(
             decoder_input_ids,
             encoder_outputs.last_hidden_state,
@@ -584,6 +515,53 @@ class CaptionerForConditionalGeneration(CaptionerPreTrainedModel, GenerationMixi
             encoder_attentions=encoder_outputs.attentions,
         )
         return output if return_dict else output.to_tuple()
+
+    def _encoder_outputs(
+        self, pixel_values, encoder_outputs, output_attentions, output_hidden_states
+    ) -> BaseModelOutput:
+        """The image features: `encoder_outputs` as given (a tuple becomes a `BaseModelOutput`), or encoded from
+        `pixel_values` `(batch, num_channels, image_size, image_size)`."""
+        if encoder_outputs is None:
+            if pixel_values is None:
+                raise ValueError("Pass `pixel_values` (images) or precomputed `encoder_outputs`.")
+            return self.encoder(
+                pixel_values, output_attentions=output_attentions, output_hidden_states=output_hidden_states
+            )
+        if isinstance(encoder_outputs, (tuple, list)):
+            return BaseModelOutput(
+                last_hidden_state=encoder_outputs[0],
+                hidden_states=encoder_outputs[1] if len(encoder_outputs) > 1 else None,
+                attentions=encoder_outputs[2] if len(encoder_outputs) > 2 else None,
+            )
+        return encoder_outputs
+
+    def _decoder_input_ids(self, decoder_input_ids, labels) -> torch.Tensor:
+        """`decoder_input_ids` as given, else the `labels` `(batch, seq_len)` with -100 replaced by the pad token."""
+        if decoder_input_ids is not None:
+            return decoder_input_ids
+        if labels is None:
+            raise ValueError("Pass `decoder_input_ids` (caption tokens starting with bos) or `labels`.")
+        pad_token_id = self.config.pad_token_id
+        if pad_token_id is None and bool((labels == -100).any()):
+            raise ValueError("`labels` hold -100 but the config has no `pad_token_id` to build decoder inputs.")
+        return labels.masked_fill(labels == -100, pad_token_id or 0)
+
+    def _decoder_cache(self, cache: Cache | None, use_cache: bool | None) -> Cache | None:
+        """The decoder's cache: `None` in training or without `use_cache`, a new `EncoderDecoderCache` of dynamic
+        caches when none is given; a static (compileable) self-attention cache is refused."""
+        config = self.config
+        use_cache = (config.use_cache if use_cache is None else use_cache) and not self.training
+        if not use_cache:
+            return None
+        if cache is None:
+            return EncoderDecoderCache(DynamicCache(config=config), DynamicCache(config=config))
+        self_cache = cache.self_attention_cache if isinstance(cache, EncoderDecoderCache) else cache
+        if any(getattr(layer, "is_compileable", False) for layer in self_cache.layers):
+            raise ValueError(
+                "The captioner's decoder supports the dynamic cache only: a static cache "
+                "(`cache_implementation='static'`, `StaticCache`) is not supported; leave `cache_implementation` unset."
+            )
+        return cache
 
     def generate(self, pixel_values: torch.FloatTensor | None = None, **kwargs):
         r"""Caption images: `GenerationMixin.generate` with `pixel_values` `(batch, num_channels, image_size,

@@ -77,3 +77,14 @@ def checked_from_pretrained(load, cls, pretrained_model_name_or_path, *args, **k
             f"other shapes (e.g. {', '.join(shown)}). The file is incomplete or comes from another model."
         )
     return (model, info) if wants_info else model
+
+
+class SafeLoadingMixin:
+    """Listed before `PreTrainedModel` in a model's bases, it makes `from_pretrained` the checked loading above."""
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
+        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
+        the file."""
+        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)

@@ -30,7 +30,8 @@ from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
 from .configuration_ar_rnn import ARRNNConfig
-from .safe_loading import checked_from_pretrained
+from .modeling_common import causal_lm_output
+from .safe_loading import SafeLoadingMixin
 from .validation import check_input_ids
 
 
@@ -128,7 +129,7 @@ class ARRNNLayer(GradientCheckpointingLayer):
         return outputs, self._from_torch(new_state)
 
 
-class ARRNNPreTrainedModel(PreTrainedModel):
+class ARRNNPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     config_class = ARRNNConfig
     base_model_prefix = "model"
     main_input_name = "input_ids"
@@ -147,13 +148,6 @@ class ARRNNPreTrainedModel(PreTrainedModel):
                 "greedy, sampling or beam search."
             )
         return super()._validate_generation_mode(generation_mode, *args, **kwargs)
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
-        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
-        the file (see `safe_loading.py`)."""
-        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
         if isinstance(module, nn.Embedding):
@@ -193,12 +187,6 @@ class ARRNNModel(ARRNNPreTrainedModel):
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.gradient_checkpointing = False
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.embed_tokens = value
 
     @deprecate_kwarg("cache_params", "6.0.0", new_name="cache")
     @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
@@ -266,18 +254,6 @@ class ARRNNForCausalLM(ARRNNPreTrainedModel, GenerationMixin):
         self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.model.embed_tokens
-
-    def set_input_embeddings(self, value):
-        self.model.embed_tokens = value
-
-    def get_output_embeddings(self):
-        return self.lm_head
-
-    def set_output_embeddings(self, value):
-        self.lm_head = value
-
     def prepare_inputs_for_generation(
         self,
         input_ids,
@@ -339,15 +315,7 @@ class ARRNNForCausalLM(ARRNNPreTrainedModel, GenerationMixin):
             return_dict=True,
             **kwargs,
         )
-        hidden_states = outputs.last_hidden_state
-        slice_indices = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
-        logits = self.lm_head(hidden_states[:, slice_indices, :])
-        loss = None
-        if labels is not None:
-            loss = self.loss_function(logits=logits, labels=labels, vocab_size=self.config.vocab_size, **kwargs)
-        return CausalLMOutputWithPast(
-            loss=loss, logits=logits, cache=outputs.cache, hidden_states=outputs.hidden_states
-        )
+        return causal_lm_output(self, outputs, labels, logits_to_keep, **kwargs)
 
 
 __all__ = ["ARRNNForCausalLM", "ARRNNModel", "ARRNNPreTrainedModel"]
