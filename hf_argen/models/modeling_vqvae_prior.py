@@ -125,16 +125,17 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         temperature: float | None = None,
         top_k: int | None = None,
         top_p: float | None = None,
+        seed: int | None = None,
     ) -> torch.LongTensor:
         """Code maps `(B, h, w)` (long, in [0, K), on the model's device) for `class_labels` `(B,)` (ids or names).
 
         A causal LM prior samples with its `generate()`: prompt = the class token, exactly h*w new tokens,
-        non-code ids suppressed. `generator` is a `torch.Generator` on any device (the global RNG is left
-        untouched); `None` uses the global RNG. `temperature`, `top_k`, `top_p` are checked by
+        non-code ids suppressed. `generator` is a `torch.Generator` on any device, or `seed` an int (the global RNG
+        is left untouched); neither uses the global RNG. `temperature`, `top_k`, `top_p` are checked by
         `transformers.GenerationConfig`; unset ones come from the model's `generation_config`.
         """
         sampling = sampling_config(self.generation_config, temperature=temperature, top_k=top_k, top_p=top_p)
-        generator = make_generator(generator)
+        generator = make_generator(generator, seed)
         labels = class_ids(class_labels, self.config.id2label, self.num_classes)
         if isinstance(labels, int):
             labels = [labels]
@@ -151,11 +152,14 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         if self.is_pixelcnn:
             class_labels = prompt[:, 0] - self.vocabulary.class_token_offset
             return self.prior.generate(class_labels=class_labels, generator=generator, **warping)[:, 0]
-        return self._sample_causal_lm(prompt, generator, warping).reshape(-1, size, size)
+        if generator is not None and seed is None:
+            seed = seed_from_generator(generator)
+        return self._sample_causal_lm(prompt, seed, warping).reshape(-1, size, size)
 
-    def _sample_causal_lm(self, prompt: torch.Tensor, generator: torch.Generator | None, warping: dict):
+    def _sample_causal_lm(self, prompt: torch.Tensor, seed: int | None, warping: dict):
         """`(B, h*w)` codes from a causal LM prior for class-token prompts `(B, 1)`. Its `generate()` draws from the
-        global RNG: with a `generator`, a forked RNG is seeded from it."""
+        global RNG: with a `seed` (the caller's, or one drawn from the caller's generator), from a forked RNG seeded
+        with it."""
         length = self.codes_per_image
         generate_kwargs = dict(
             do_sample=True,
@@ -170,12 +174,12 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         was_training = self.prior.training
         self.prior.eval()
         try:
-            if generator is None:
+            if seed is None:
                 output = self.prior.generate(prompt, **generate_kwargs)
             else:
                 devices = [self.device] if self.device.type == "cuda" else []
                 with torch.random.fork_rng(devices=devices, device_type="cuda"):
-                    torch.manual_seed(seed_from_generator(generator))
+                    torch.manual_seed(seed)
                     output = self.prior.generate(prompt, **generate_kwargs)
         finally:
             self.prior.train(was_training)
@@ -220,7 +224,8 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
                 from `config.id2label`; a single class is repeated `num_images` times. Defaults to every class.
             num_images (`int`, *optional*): images per call when `class_labels` is a single class.
             generator (`torch.Generator`, *optional*): source of randomness, on any device; `None`: the global RNG.
-            seed (`int`, *optional*): instead of `generator`, a CPU generator seeded with it.
+            seed (`int`, *optional*): instead of `generator`: a CPU generator seeded with it (a PixelCNN prior), or
+                the seed of the forked RNG a causal LM prior's `generate()` draws from.
             temperature, top_k, top_p: sampling of each code, checked by `transformers.GenerationConfig`; unset ones
                 come from the model's `generation_config`.
             output_type (`str`): `"pt"` pixels `(B, C, H, W)` in [-1, 1], `"codes"` code maps `(B, h, w)`,
@@ -240,7 +245,7 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         elif num_images is not None and num_images != len(class_labels):
             raise ValueError(f"`num_images` ({num_images}) must equal the number of `class_labels` "
                              f"({len(class_labels)}), or be None.")  # fmt: skip
-        codes = self.sample_codes(class_labels, make_generator(generator, seed), temperature, top_k, top_p)
+        codes = self.sample_codes(class_labels, generator, temperature, top_k, top_p, seed=seed)
         if output_type == "codes":
             return codes
         pixels = self.decode(codes)
