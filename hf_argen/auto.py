@@ -15,26 +15,7 @@ from transformers import (
 )
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .models import (
-    TASK,
-    ARRNNConfig,
-    ARRNNForCausalLM,
-    ARTransformerConfig,
-    ARTransformerForCausalLM,
-    CaptionerConfig,
-    CaptionerForConditionalGeneration,
-    CaptionerImageProcessor,
-    CaptionerProcessor,
-    ClassConditionalImageGenerationPipeline,
-    ImageCaptioningPipeline,
-    PixelCNNConfig,
-    PixelCNNForImageGeneration,
-    PixelCNNImageProcessor,
-    VQVAEConfig,
-    VQVAEModel,
-    VQVAEPriorConfig,
-    VQVAEPriorForImageGeneration,
-)
+from . import models
 
 CAPTIONING_TASK = "image-captioning"
 
@@ -53,32 +34,42 @@ def _register_captioning() -> None:
     """Config, model (`AutoModel`, `AutoModelForImageTextToText`), image processor, processor and the
     `image-captioning` pipeline task."""
     _register(
-        CaptionerConfig,
-        {AutoModel: CaptionerForConditionalGeneration, AutoModelForImageTextToText: CaptionerForConditionalGeneration},
+        models.CaptionerConfig,
+        {
+            AutoModel: models.CaptionerForConditionalGeneration,
+            AutoModelForImageTextToText: models.CaptionerForConditionalGeneration,
+        },
     )
-    AutoImageProcessor.register(CaptionerConfig, slow_image_processor_class=CaptionerImageProcessor, exist_ok=True)
-    CaptionerImageProcessor.register_for_auto_class("AutoImageProcessor")
-    AutoProcessor.register(CaptionerConfig, CaptionerProcessor, exist_ok=True)
-    CaptionerProcessor.register_for_auto_class("AutoProcessor")
+    AutoImageProcessor.register(
+        models.CaptionerConfig, slow_image_processor_class=models.CaptionerImageProcessor, exist_ok=True
+    )
+    models.CaptionerImageProcessor.register_for_auto_class("AutoImageProcessor")
+    AutoProcessor.register(models.CaptionerConfig, models.CaptionerProcessor, exist_ok=True)
+    models.CaptionerProcessor.register_for_auto_class("AutoProcessor")
     if CAPTIONING_TASK not in PIPELINE_REGISTRY.supported_tasks:
         PIPELINE_REGISTRY.register_pipeline(
             CAPTIONING_TASK,
-            pipeline_class=ImageCaptioningPipeline,
+            pipeline_class=models.ImageCaptioningPipeline,
             pt_model=AutoModelForImageTextToText,
             type="multimodal",
         )
 
 
 def register_all() -> None:
-    _register(PixelCNNConfig, {AutoModel: PixelCNNForImageGeneration})
-    AutoImageProcessor.register(PixelCNNConfig, slow_image_processor_class=PixelCNNImageProcessor, exist_ok=True)
-    PixelCNNImageProcessor.register_for_auto_class("AutoImageProcessor")
-    _register(VQVAEConfig, {AutoModel: VQVAEModel})
-    _register(ARTransformerConfig, {AutoModelForCausalLM: ARTransformerForCausalLM})
-    _register(ARRNNConfig, {AutoModelForCausalLM: ARRNNForCausalLM})
-    _register(VQVAEPriorConfig, {AutoModel: VQVAEPriorForImageGeneration})
+    _register(models.PixelCNNConfig, {AutoModel: models.PixelCNNForImageGeneration})
+    AutoImageProcessor.register(
+        models.PixelCNNConfig, slow_image_processor_class=models.PixelCNNImageProcessor, exist_ok=True
+    )
+    models.PixelCNNImageProcessor.register_for_auto_class("AutoImageProcessor")
+    _register(models.VQVAEConfig, {AutoModel: models.VQVAEModel})
+    _register(models.ARTransformerConfig, {AutoModelForCausalLM: models.ARTransformerForCausalLM})
+    _register(models.ARRNNConfig, {AutoModelForCausalLM: models.ARRNNForCausalLM})
+    _register(models.VQVAEPriorConfig, {AutoModel: models.VQVAEPriorForImageGeneration})
     PIPELINE_REGISTRY.register_pipeline(
-        TASK, pipeline_class=ClassConditionalImageGenerationPipeline, pt_model=AutoModel, type="multimodal"
+        models.TASK,
+        pipeline_class=models.ClassConditionalImageGenerationPipeline,
+        pt_model=AutoModel,
+        type="multimodal",
     )
     _register_captioning()
 

@@ -15,36 +15,16 @@ CPU. Flags are shared by every `training/train_*.py` plus the captioner's own
 (`hf_argen.recipes.captioning.CaptionerArguments`).
 """
 
-from __future__ import annotations
-
-DEFAULTS = dict(
-    torch_compile="false",  # compiling this model on CUDA is not yet verified; --torch_compile true opts in
-    dataset_name="mnist_scenes",
-    train_batch_size=64,
-    eval_batch_size=128,
-    learning_rate=2e-3,
-    lr_scheduler="cosine",
-    lr_warmup_steps=50,
-    weight_decay=0.01,
-    adam_beta2=0.98,
-    max_train_steps=600,
-    checkpointing_steps=200,
-    checkpoints_total_limit=2,
-    eval_steps=200,
-    logging_steps=25,
-)
+from hf_argen.cli import run_cli
+from hf_argen.recipes.captioning import TRAINING_DEFAULTS, CaptionerArguments, train_captioner
+from hf_argen.training.arguments import run_training
 
 
 def main(argv=None):
-    from hf_argen.recipes.captioning import CaptionerArguments, train_captioner
-    from hf_argen.training.arguments import launch_command, parse_training_args, setup_logging
-
-    data, run, flags = parse_training_args(CaptionerArguments, argv, description=__doc__, **DEFAULTS)
-    setup_logging()
-    return train_captioner(data, run, flags, command=launch_command("training/train_captioner.py", argv))
+    return run_training(
+        train_captioner, CaptionerArguments, "training/train_captioner.py", argv, __doc__, TRAINING_DEFAULTS
+    )
 
 
 if __name__ == "__main__":
-    from hf_argen.cli import run_cli
-
     run_cli(main)

@@ -10,32 +10,14 @@ training images, every 10th image): reconstruction MSE, PSNR, codebook usage, pe
 (`hf_argen.recipes.vqvae.VQVAEArguments`).
 """
 
-from __future__ import annotations
-
-DEFAULTS = dict(
-    torch_compile="false",  # compiling this model on CUDA is not yet verified; --torch_compile true opts in
-    dataset_name="mnist",
-    train_batch_size=128,
-    eval_batch_size=500,
-    learning_rate=3e-4,
-    lr_scheduler="constant",
-    max_grad_norm=None,
-    num_train_epochs=10,
-    checkpointing_steps=500,
-    checkpoints_total_limit=2,
-)
+from hf_argen.cli import run_cli
+from hf_argen.recipes.vqvae import TRAINING_DEFAULTS, VQVAEArguments, train_vqvae
+from hf_argen.training.arguments import run_training
 
 
 def main(argv=None):
-    from hf_argen.recipes.vqvae import VQVAEArguments, train_vqvae
-    from hf_argen.training.arguments import launch_command, parse_training_args, setup_logging
-
-    data, run, flags = parse_training_args(VQVAEArguments, argv, description=__doc__, **DEFAULTS)
-    setup_logging()
-    return train_vqvae(data, run, flags, command=launch_command("training/train_vqvae.py", argv))
+    return run_training(train_vqvae, VQVAEArguments, "training/train_vqvae.py", argv, __doc__, TRAINING_DEFAULTS)
 
 
 if __name__ == "__main__":
-    from hf_argen.cli import run_cli
-
     run_cli(main)

@@ -22,7 +22,7 @@ from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
 from .configuration_vqvae import VQVAEConfig
-from .safe_loading import checked_from_pretrained
+from .safe_loading import SafeLoadingMixin
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -361,18 +361,11 @@ class VQVAEOutput(ModelOutput):
     codebook_usage: torch.FloatTensor | None = None
 
 
-class VQVAEPreTrainedModel(PreTrainedModel):
+class VQVAEPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     config_class = VQVAEConfig
     base_model_prefix = "vqvae"
     main_input_name = "pixel_values"
     supports_gradient_checkpointing = False
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
-        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
-        the file (see `safe_loading.py`)."""
-        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):

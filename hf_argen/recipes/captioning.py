@@ -36,6 +36,24 @@ from .datasets import load_captions
 
 logger = logging.getLogger(__name__)
 
+# `training/train_captioner.py`'s defaults for the shared flags (`--help` shows them).
+TRAINING_DEFAULTS = dict(
+    torch_compile="false",  # compiling this model on CUDA is not yet verified; --torch_compile true opts in
+    dataset_name="mnist_scenes",
+    train_batch_size=64,
+    eval_batch_size=128,
+    learning_rate=2e-3,
+    lr_scheduler="cosine",
+    lr_warmup_steps=50,
+    weight_decay=0.01,
+    adam_beta2=0.98,
+    max_train_steps=600,
+    checkpointing_steps=200,
+    checkpoints_total_limit=2,
+    eval_steps=200,
+    logging_steps=25,
+)
+
 
 @dataclass
 class CaptionerArguments:
@@ -524,6 +542,7 @@ def push_captioner(run: RunArguments, model, processor, data: DataArguments, val
 
 
 __all__ = [
+    "TRAINING_DEFAULTS",
     "CaptionDataset",
     "CaptionerArguments",
     "CaptionerData",

@@ -25,6 +25,23 @@ from .datasets import load_texts
 
 logger = logging.getLogger(__name__)
 
+# `training/train_causal_lm.py`'s defaults for the shared flags (`--help` shows them).
+TRAINING_DEFAULTS = dict(
+    torch_compile="false",  # compiling this model on CUDA is not yet verified; --torch_compile true opts in
+    dataset_name="fortunes",
+    train_batch_size=32,
+    eval_batch_size=64,
+    learning_rate=2e-3,
+    lr_scheduler="cosine",
+    lr_warmup_steps=100,
+    weight_decay=0.01,
+    adam_beta2=0.98,
+    num_train_epochs=5,
+    checkpointing_steps=250,
+    checkpoints_total_limit=2,
+    eval_steps=250,
+)
+
 
 @dataclass
 class CausalLMArguments:
@@ -214,6 +231,7 @@ def train_causal_lm(
 
 
 __all__ = [
+    "TRAINING_DEFAULTS",
     "CausalLMArguments",
     "TextData",
     "build_data",

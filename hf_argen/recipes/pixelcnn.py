@@ -28,6 +28,16 @@ from .datasets import DEFAULT_LEVELS, load_images
 
 logger = logging.getLogger(__name__)
 
+# `training/train_pixelcnn.py`'s defaults for the shared flags (`--help` shows them).
+TRAINING_DEFAULTS = dict(
+    dataset_name="digits",
+    train_batch_size=64,
+    learning_rate=1e-3,
+    lr_scheduler="cosine",
+    num_train_epochs=20,
+    checkpointing_steps=500,
+)
+
 # Default number of levels per dataset name (17 for scikit-learn digits and MNIST in digits format).
 
 
@@ -377,6 +387,7 @@ def train_pixelcnn(
 
 
 __all__ = [
+    "TRAINING_DEFAULTS",
     "DEFAULT_LEVELS",
     "PixelCNNArguments",
     "PixelCNNData",

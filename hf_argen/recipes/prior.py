@@ -56,6 +56,20 @@ from .vqvae import load_pixel_values
 
 logger = logging.getLogger(__name__)
 
+# `training/train_prior.py`'s defaults for the shared flags (`--help` shows them).
+TRAINING_DEFAULTS = dict(
+    torch_compile="false",  # compiling this model on CUDA is not yet verified; --torch_compile true opts in
+    dataset_name="mnist",
+    train_batch_size=64,
+    eval_batch_size=500,
+    learning_rate=1e-3,
+    lr_scheduler="cosine",
+    lr_warmup_steps=100,
+    num_train_epochs=1,
+    checkpointing_steps=500,
+    checkpoints_total_limit=2,
+)
+
 PRIOR_TYPES = ("transformer", "rnn", "pixelcnn", "gpt2", "llama", "mamba")
 # Priors that are `transformers`' own causal LMs, built with `AutoConfig.for_model` + `AutoModelForCausalLM`.
 TRANSFORMERS_PRIOR_TYPES = ("gpt2", "llama", "mamba")

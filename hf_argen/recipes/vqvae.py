@@ -33,6 +33,20 @@ from .datasets import load_images
 
 logger = logging.getLogger(__name__)
 
+# `training/train_vqvae.py`'s defaults for the shared flags (`--help` shows them).
+TRAINING_DEFAULTS = dict(
+    torch_compile="false",  # compiling this model on CUDA is not yet verified; --torch_compile true opts in
+    dataset_name="mnist",
+    train_batch_size=128,
+    eval_batch_size=500,
+    learning_rate=3e-4,
+    lr_scheduler="constant",
+    max_grad_norm=None,
+    num_train_epochs=10,
+    checkpointing_steps=500,
+    checkpoints_total_limit=2,
+)
+
 
 # ----------------------------------------------------------------------------------------------------------
 # Data
@@ -290,6 +304,7 @@ def train_vqvae(
 
 
 __all__ = [
+    "TRAINING_DEFAULTS",
     "VQVAEArguments",
     "build_data",
     "build_model",

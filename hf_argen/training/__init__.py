@@ -3,34 +3,5 @@
 Nothing used at inference imports this package.
 """
 
-from .loop import (
-    LoopArguments,
-    TensorDictDataset,
-    TrainingLoop,
-    TrainResult,
-    default_compute_loss,
-    evaluate_across_processes,
-    list_checkpoints,
-    load_checkpoint_weights,
-    make_accelerator,
-    make_ema,
-    num_update_steps,
-    resolve_checkpoint,
-    shard_indices,
-)
-
-__all__ = [
-    "LoopArguments",
-    "TensorDictDataset",
-    "TrainResult",
-    "TrainingLoop",
-    "default_compute_loss",
-    "evaluate_across_processes",
-    "list_checkpoints",
-    "load_checkpoint_weights",
-    "make_accelerator",
-    "make_ema",
-    "num_update_steps",
-    "resolve_checkpoint",
-    "shard_indices",
-]
+from .loop import *  # noqa: F403  (the package's names are the loop's public ones)
+from .loop import __all__  # noqa: F401

@@ -105,6 +105,14 @@ def setup_logging() -> None:
     logging.getLogger("accelerate").setLevel(logging.WARNING)
 
 
+def run_training(train, arguments_class, script: str, argv=None, description=None, defaults=None):
+    """What every `training/train_*.py` does: parse the shared flags and `arguments_class`'s (with the recipe's
+    `defaults`), set up logging, and return `train(data, run, flags, command=<the command that reproduces it>)`."""
+    data, run, flags = parse_training_args(arguments_class, argv, description=description, **(defaults or {}))
+    setup_logging()
+    return train(data, run, flags, command=launch_command(script, argv))
+
+
 def launch_command(script: str, argv: list[str] | None = None) -> str:
     """The command that reproduces this run: ``accelerate launch <script> <flags>``."""
     flags = sys.argv[1:] if argv is None else argv
@@ -117,5 +125,6 @@ __all__ = [
     "RunArguments",
     "launch_command",
     "parse_training_args",
+    "run_training",
     "setup_logging",
 ]

@@ -30,7 +30,7 @@ from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
 from .configuration_pixelcnn import PixelCNNConfig
-from .safe_loading import checked_from_pretrained
+from .safe_loading import SafeLoadingMixin
 from .sampling_pixelcnn import CachedSampler
 from .sampling_utils import SAMPLING_DEFAULTS, class_ids, logits_warpers, make_generator, rand_tensor, sampling_config
 
@@ -302,7 +302,7 @@ class PixelCNNOutput(ModelOutput):
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
-class PixelCNNPreTrainedModel(PreTrainedModel):
+class PixelCNNPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     config_class = PixelCNNConfig
     base_model_prefix = "pixelcnn"
     main_input_name = "pixel_values"
@@ -313,13 +313,6 @@ class PixelCNNPreTrainedModel(PreTrainedModel):
     @classmethod
     def can_generate(cls) -> bool:  # so that `generation_config.json` (sampling defaults) is saved and loaded
         return True
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
-        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
-        the file (see `safe_loading.py`)."""
-        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
         if isinstance(module, nn.Conv2d):

@@ -23,7 +23,7 @@ from .modeling_ar_rnn import ARRNNForCausalLM
 from .modeling_ar_transformer import ARTransformerForCausalLM
 from .modeling_pixelcnn import PixelCNNForImageGeneration, legacy_key_mapping
 from .modeling_vqvae import VQVAEModel
-from .safe_loading import checked_from_pretrained
+from .safe_loading import SafeLoadingMixin
 from .sampling_utils import SAMPLING_DEFAULTS, class_ids, make_generator, sampling_config, seed_from_generator
 from .vocabulary import PriorVocabulary
 
@@ -42,7 +42,7 @@ def build_prior(config) -> PreTrainedModel:
     return AutoModelForCausalLM.from_config(config)
 
 
-class VQVAEPriorPreTrainedModel(PreTrainedModel):
+class VQVAEPriorPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
     config_class = VQVAEPriorConfig
     base_model_prefix = "vqvae_prior"
     main_input_name = "class_labels"
@@ -54,12 +54,10 @@ class VQVAEPriorPreTrainedModel(PreTrainedModel):
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
-        """`PreTrainedModel.from_pretrained`, safetensors only; a folder that is not a complete save of this model
-        (wrong `model_type`, pickle weights only, truncated/corrupt/incomplete weights) raises an error naming
-        the file (see `safe_loading.py`). A PixelCNN prior saved before its backbone split (`prior.layers.*`) loads
-        into `prior.pixelcnn.*` (`legacy_key_mapping`)."""
+        """The checked `from_pretrained` of `SafeLoadingMixin` (see `safe_loading.py`). A PixelCNN prior saved
+        before its backbone split (`prior.layers.*`) loads into `prior.pixelcnn.*` (`legacy_key_mapping`)."""
         kwargs["key_mapping"] = {**legacy_key_mapping("prior."), **(kwargs.get("key_mapping") or {})}
-        return checked_from_pretrained(super().from_pretrained, cls, pretrained_model_name_or_path, *args, **kwargs)
+        return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
 
     def _init_weights(self, module):
         pass  # every submodule is a `PreTrainedModel` that initialises its own weights
