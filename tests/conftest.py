@@ -4,6 +4,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import textwrap  # noqa: E402
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
@@ -23,3 +27,31 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+BLOCK_HF_ARGEN = """
+import sys
+sys.modules["hf_argen"] = None  # make `import hf_argen` fail
+try:
+    import hf_argen
+except ImportError:
+    pass
+else:
+    raise SystemExit("hf_argen is importable")
+"""
+
+
+def _run_without_hf_argen(script: str, tmp_path, extra_env=None) -> subprocess.CompletedProcess:
+    """Run `script` (dedented) in a fresh Python where `import hf_argen` fails, in `tmp_path`."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["HF_HOME"] = str(tmp_path / "hf_home")
+    env.update(extra_env or {})
+    return subprocess.run([sys.executable, "-c", BLOCK_HF_ARGEN + textwrap.dedent(script)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+@pytest.fixture
+def run_without_hf_argen():
+    """`run_without_hf_argen(script, tmp_path, extra_env=None)`: a subprocess where `import hf_argen` fails (what a
+    user of `trust_remote_code=True` without the package has); returns the `CompletedProcess`."""
+    return _run_without_hf_argen

@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 import torch
-from test_captioning import random_pixels, tiny_model
+from tiny_models import random_pixels, tiny_captioner
 from transformers.modeling_layers import GradientCheckpointingLayer
 
 ENCODERS = ["conv", "patch"]
@@ -31,8 +31,8 @@ def right_padded_mask(batch, length, lengths):
 # ---- the cache: the old name, prefix + rest, continuing generation ------------------------------------------
 def test_old_cache_name_past_key_values_still_works_with_a_deprecation_warning():
     """It used to land in `**kwargs` and be ignored: the rest of the caption was decoded without its prefix."""
-    model = tiny_model()
-    pixels, ids = random_pixels(), captions(tiny_model())
+    model = tiny_captioner()
+    pixels, ids = random_pixels(), captions(tiny_captioner())
     with torch.no_grad():
         prefix = model(pixel_values=pixels, decoder_input_ids=ids[:, :3])
         features = (prefix.encoder_last_hidden_state,)
@@ -48,7 +48,7 @@ def test_old_cache_name_past_key_values_still_works_with_a_deprecation_warning()
 
 @pytest.mark.parametrize("encoder_type", ENCODERS)
 def test_prefix_with_cache_then_rest_equals_one_full_pass_with_padding(encoder_type):
-    model = tiny_model(encoder_type=encoder_type)
+    model = tiny_captioner(encoder_type=encoder_type)
     pixels, ids = random_pixels(), captions(model, length=8)
     mask = right_padded_mask(3, 8, [8, 5, 2])
     with torch.no_grad():
@@ -68,7 +68,7 @@ def test_prefix_with_cache_then_rest_equals_one_full_pass_with_padding(encoder_t
 
 def test_generate_continues_from_a_returned_cache():
     """3 tokens, then 2 more from the returned cache == 5 in one call (tokens, scores and the cache)."""
-    model = tiny_model()
+    model = tiny_captioner()
     pixels = random_pixels(2)
     kwargs = dict(return_dict_in_generate=True, output_scores=True, do_sample=False, **NO_EOS)
     whole = model.generate(pixel_values=pixels, max_new_tokens=5, **kwargs)
@@ -95,7 +95,7 @@ def test_generate_continues_from_a_returned_cache():
 # ---- attention implementations -------------------------------------------------------------------------
 @pytest.mark.parametrize("encoder_type", ENCODERS)
 def test_attention_implementation_set_at_run_time_gives_the_same_logits(encoder_type):
-    model = tiny_model(encoder_type=encoder_type, num_encoder_layers=1)
+    model = tiny_captioner(encoder_type=encoder_type, num_encoder_layers=1)
     pixels, ids = random_pixels(), captions(model)
     mask = right_padded_mask(3, 6, [6, 4, 1])
     with torch.no_grad():
@@ -117,13 +117,13 @@ def test_attention_implementation_set_at_run_time_gives_the_same_logits(encoder_
 
 def test_unsupported_attention_implementation_is_refused():
     with pytest.raises(ValueError):
-        tiny_model().set_attn_implementation("flash_attention_2")
+        tiny_captioner().set_attn_implementation("flash_attention_2")
 
 
 # ---- output_hidden_states / output_attentions ------------------------------------------------------------
 @pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
 def test_hidden_states_and_attentions_shapes(attn_implementation):
-    model = tiny_model(num_encoder_layers=2, num_hidden_layers=3)
+    model = tiny_captioner(num_encoder_layers=2, num_hidden_layers=3)
     model.set_attn_implementation(attn_implementation)
     config, grid = model.config, model.config.grid_size**2
     pixels, ids = random_pixels(), captions(model, length=5)
@@ -144,7 +144,7 @@ def test_hidden_states_and_attentions_shapes(attn_implementation):
 
 
 def test_generate_returns_hidden_states_and_attentions_per_step():
-    model = tiny_model(num_encoder_layers=1)
+    model = tiny_captioner(num_encoder_layers=1)
     config, grid = model.config, model.config.grid_size**2
     out = model.generate(
         pixel_values=random_pixels(2),
@@ -164,7 +164,7 @@ def test_generate_returns_hidden_states_and_attentions_per_step():
 
 # ---- gradient checkpointing ------------------------------------------------------------------------------
 def test_gradient_checkpointing_gives_the_same_gradients_through_encoder_and_decoder():
-    model = tiny_model(num_encoder_layers=1, initializer_range=0.2).train()
+    model = tiny_captioner(num_encoder_layers=1, initializer_range=0.2).train()
     layers = [m for m in model.modules() if isinstance(m, GradientCheckpointingLayer)]
     assert len(layers) == model.config.num_encoder_layers + model.config.num_hidden_layers
     pixels, ids = random_pixels(), captions(model)
@@ -184,7 +184,7 @@ def test_gradient_checkpointing_gives_the_same_gradients_through_encoder_and_dec
 # ---- embeddings and logits -------------------------------------------------------------------------------
 @pytest.mark.parametrize("tie_word_embeddings", [True, False])
 def test_resize_token_embeddings_grows_and_shrinks_the_vocabulary(tie_word_embeddings):
-    model = tiny_model(tie_word_embeddings=tie_word_embeddings)
+    model = tiny_captioner(tie_word_embeddings=tie_word_embeddings)
     vocab_size = model.config.vocab_size
     original = model.get_input_embeddings().weight.detach().clone()
     pixels = random_pixels()
@@ -203,7 +203,7 @@ def test_resize_token_embeddings_grows_and_shrinks_the_vocabulary(tie_word_embed
 
 
 def test_logits_to_keep_returns_the_last_positions():
-    model = tiny_model()
+    model = tiny_captioner()
     pixels, ids = random_pixels(), captions(model)
     with torch.no_grad():
         every = model(pixel_values=pixels, decoder_input_ids=ids).logits
@@ -214,15 +214,15 @@ def test_logits_to_keep_returns_the_last_positions():
 
 # ---- decoding strategies ---------------------------------------------------------------------------------
 def test_assisted_decoding_equals_greedy_whatever_the_assistant():
-    model = tiny_model()
+    model = tiny_captioner()
     pixels = random_pixels(1)
     greedy = model.generate(pixel_values=pixels, max_new_tokens=8, **NO_EOS)
-    assisted = model.generate(pixel_values=pixels, max_new_tokens=8, assistant_model=tiny_model(), **NO_EOS)
+    assisted = model.generate(pixel_values=pixels, max_new_tokens=8, assistant_model=tiny_captioner(), **NO_EOS)
     assert torch.equal(assisted, greedy)
 
 
 def test_batched_generation_equals_one_image_at_a_time():
-    model = tiny_model()
+    model = tiny_captioner()
     pixels = random_pixels(4)
     for kwargs in ({}, {"num_beams": 3}, {"num_beams": 3, "num_return_sequences": 2}):
         batched = model.generate(pixel_values=pixels, max_new_tokens=6, **kwargs, **NO_EOS)

@@ -1,15 +1,13 @@
 """Image captioner: model, generation, processor, pipeline (local and remote code), caption datasets."""
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_models import CAPTIONS, random_pixels, tiny_captioner, tiny_processor, tiny_tokenizer
 from transformers import (
     AutoConfig,
     AutoImageProcessor,
@@ -32,41 +30,9 @@ from hf_argen.models.modeling_captioner import mix_feature_statistics
 from hf_argen.recipes.datasets import load_captions
 from hf_argen.recipes.mnist import HELD_OUT_PAIRS, scene_pairs
 
-CAPTIONS = ["a red square", "a blue circle", "a green bar", "a big red circle on a blue square", "white"]
-
-
-def tiny_tokenizer(captions=CAPTIONS):
-    return train_caption_tokenizer(captions)
-
-
-def tiny_model(tokenizer=None, **kwargs):
-    tokenizer = tokenizer or tiny_tokenizer()
-    defaults = dict(
-        vocab_size=len(tokenizer),
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        image_size=16,
-        encoder_channels=[8, 16],
-        hidden_size=32,
-        num_attention_heads=2,
-        num_hidden_layers=2,
-        max_position_embeddings=16,
-    )
-    defaults.update(kwargs)
-    return CaptionerForConditionalGeneration(CaptionerConfig(**defaults)).eval()
-
-
-def tiny_processor(tokenizer=None, image_size=16):
-    return CaptionerProcessor(CaptionerImageProcessor(image_size=image_size), tokenizer or tiny_tokenizer())
-
-
-def random_pixels(batch=3, size=16):
-    return torch.rand(batch, 3, size, size) * 2 - 1
-
 
 def save_tiny(folder, model=None, processor=None):
-    model = model or tiny_model()
+    model = model or tiny_captioner()
     processor = processor or tiny_processor()
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
@@ -79,7 +45,7 @@ def save_tiny(folder, model=None, processor=None):
 @pytest.mark.parametrize("encoder_type", ["conv", "patch", "resnet"])
 @pytest.mark.parametrize("generate_kwargs", [{}, {"num_beams": 3}, {"do_sample": True, "top_k": 5, "top_p": 0.9}])
 def test_cached_and_uncached_generation_give_identical_tokens(encoder_type, generate_kwargs):
-    model = tiny_model(encoder_type=encoder_type)
+    model = tiny_captioner(encoder_type=encoder_type)
     pixels = random_pixels()
     outputs = []
     for use_cache in (True, False):
@@ -94,7 +60,7 @@ def test_cached_and_uncached_generation_give_identical_tokens(encoder_type, gene
 
 
 def test_encoder_runs_once_per_generate_call_and_cross_keys_once():
-    model = tiny_model()
+    model = tiny_captioner()
     calls = {"encoder": 0, "cross_k": 0}
     model.encoder.register_forward_hook(lambda *args: calls.__setitem__("encoder", calls["encoder"] + 1))
     model.decoder.layers[0].cross_attn.k_proj.register_forward_hook(
@@ -105,7 +71,7 @@ def test_encoder_runs_once_per_generate_call_and_cross_keys_once():
 
 
 def test_generation_stops_at_eos():
-    model = tiny_model(tie_word_embeddings=False)
+    model = tiny_captioner(tie_word_embeddings=False)
     eos = model.config.eos_token_id
     with torch.no_grad():  # a model that always predicts EOS
         model.decoder.norm.weight.zero_()
@@ -128,7 +94,7 @@ def test_streamer_receives_the_generated_tokens():
         def end(self):
             self.tokens.append("end")
 
-    model, streamer = tiny_model(), Collect()
+    model, streamer = tiny_captioner(), Collect()
     out = model.generate(pixel_values=random_pixels(1), max_new_tokens=4, min_new_tokens=4, streamer=streamer)
     assert streamer.tokens[-1] == "end"
     assert sum(streamer.tokens[:-1], []) == out[0].tolist()
@@ -140,7 +106,7 @@ def test_loss_output_flags_and_attention_implementations():
         images=[np.zeros((8, 8), np.uint8), np.ones((20, 10, 3), np.uint8) * 200],
         text=["a red square", "a big red circle on a blue square"],
     )
-    model = tiny_model()
+    model = tiny_captioner()
     out = model(**batch, output_attentions=True, output_hidden_states=True)
     num_tokens = int((batch["labels"][:, 1:] != -100).sum())
     summed = model(**batch, num_items_in_batch=torch.tensor(1)).loss
@@ -195,7 +161,7 @@ def test_save_load_identical_logits_and_auto_classes(tmp_path):
         assert (tmp_path / name).is_file(), name
 
 
-def test_remote_code_load_of_model_processor_and_pipeline_without_hf_argen(tmp_path):
+def test_remote_code_load_of_model_processor_and_pipeline_without_hf_argen(tmp_path, run_without_hf_argen):
     model_dir = tmp_path / "model"
     model, processor = save_tiny(model_dir)
     image = (np.arange(300).reshape(10, 10, 3) % 256).astype(np.uint8)
@@ -205,14 +171,6 @@ def test_remote_code_load_of_model_processor_and_pipeline_without_hf_argen(tmp_p
     np.save(tmp_path / "image.npy", image)
     torch.save({"pixels": pixels, "tokens": tokens}, tmp_path / "io.pt")
     script = textwrap.dedent(f"""
-        import sys
-        sys.modules["hf_argen"] = None  # make `import hf_argen` fail
-        try:
-            import hf_argen
-        except ImportError:
-            pass
-        else:
-            raise SystemExit("hf_argen is importable")
         import numpy as np, torch
         from transformers import AutoModelForImageTextToText, AutoProcessor, pipeline
         folder = {str(model_dir)!r}
@@ -229,15 +187,13 @@ def test_remote_code_load_of_model_processor_and_pipeline_without_hf_argen(tmp_p
         print("TEXT=" + repr(pipe(image, max_new_tokens=5, num_beams=2)))
         print("REMOTE_OK")
     """)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["HF_HOME"] = str(tmp_path / "hf_home")
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    result = run_without_hf_argen(script, tmp_path)
     assert "REMOTE_OK" in result.stdout, result.stderr[-3000:]
     assert f"TEXT={[{'generated_text': text}]!r}" in result.stdout
 
 
 def test_model_input_errors():
-    model = tiny_model()
+    model = tiny_captioner()
     with pytest.raises(ValueError, match="pixel_values"):
         model(decoder_input_ids=torch.tensor([[1]]))
     with pytest.raises(ValueError, match="shape"):
@@ -355,7 +311,7 @@ def test_tiny_model_overfits_a_handful_of_captioned_images_and_captions_them(tmp
     captions = list(colours)
     tokenizer = tiny_tokenizer(captions)
     processor = tiny_processor(tokenizer)
-    model = tiny_model(tokenizer, num_encoder_layers=0)
+    model = tiny_captioner(tokenizer, num_encoder_layers=0)
     batch = processor(images=images, text=captions)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
     model.train()
@@ -591,7 +547,7 @@ def test_emoji_other_drawing_styles_join_train_but_never_the_test_vendors_family
 
 
 def test_resnet_encoder_grid_blocks_and_config_errors(tmp_path):
-    model = tiny_model(encoder_type="resnet", encoder_blocks_per_stage=2)
+    model = tiny_captioner(encoder_type="resnet", encoder_blocks_per_stage=2)
     assert model.config.grid_size == 4
     assert sum(type(m).__name__ == "CaptionerResidualBlock" for m in model.encoder.modules()) == 4
     features = model.encoder(random_pixels()).last_hidden_state
@@ -604,19 +560,19 @@ def test_resnet_encoder_grid_blocks_and_config_errors(tmp_path):
             model(pixel_values=pixels, decoder_input_ids=ids).logits,
             reloaded(pixel_values=pixels, decoder_input_ids=ids).logits,
         )
-    assert tiny_model(encoder_type="resnet", encoder_blocks_per_stage=0).config.grid_size == 4
+    assert tiny_captioner(encoder_type="resnet", encoder_blocks_per_stage=0).config.grid_size == 4
     with pytest.raises(ValueError, match="encoder_blocks_per_stage"):
-        tiny_model(encoder_type="resnet", encoder_blocks_per_stage=-1)
+        tiny_captioner(encoder_type="resnet", encoder_blocks_per_stage=-1)
     with pytest.raises(ValueError, match="divisible"):
-        tiny_model(encoder_type="resnet", encoder_channels=[8, 8, 8, 8, 8])
+        tiny_captioner(encoder_type="resnet", encoder_channels=[8, 8, 8, 8, 8])
     # configs saved before the option existed load with its default
     assert CaptionerConfig(encoder_type="conv").encoder_blocks_per_stage == 1
 
 
 @pytest.mark.parametrize("encoder_type", ["conv", "resnet"])
 def test_mixstyle_changes_training_features_only_and_keeps_the_weights_layout(encoder_type):
-    plain = tiny_model(encoder_type=encoder_type)
-    mixing = tiny_model(encoder_type=encoder_type, mixstyle_probability=1.0, mixstyle_alpha=0.3)
+    plain = tiny_captioner(encoder_type=encoder_type)
+    mixing = tiny_captioner(encoder_type=encoder_type, mixstyle_probability=1.0, mixstyle_alpha=0.3)
     assert plain.state_dict().keys() == mixing.state_dict().keys()  # shipped folders load either way
     mixing.load_state_dict(plain.state_dict())
     pixels = random_pixels()
@@ -633,12 +589,12 @@ def test_mixstyle_changes_training_features_only_and_keeps_the_weights_layout(en
     torch.testing.assert_close(normalise(out), normalise(features), atol=1e-4, rtol=1e-4)
     for bad in ({"mixstyle_probability": 1.5}, {"mixstyle_probability": -0.1}, {"mixstyle_alpha": 0}):
         with pytest.raises(ValueError, match=next(iter(bad))):
-            tiny_model(**bad)
+            tiny_captioner(**bad)
     assert CaptionerConfig().mixstyle_probability == 0.0  # configs saved before the option existed
 
 
 def test_static_cache_is_refused_with_a_clear_error():
-    model = tiny_model().eval()
+    model = tiny_captioner().eval()
     pixel_values = torch.rand(1, model.config.num_channels, model.config.image_size, model.config.image_size) * 2 - 1
     with pytest.raises(ValueError, match="dynamic cache only"):
         model.generate(pixel_values=pixel_values, max_new_tokens=3, cache_implementation="static")

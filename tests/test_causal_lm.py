@@ -1,59 +1,19 @@
 """Tests of the causal LMs (transformer and RNN) under `transformers`' `generate()`."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
 import torch
+from tiny_models import EOS, LM_KINDS, LM_VOCAB, PAD, make_model, no_eos, prompts
 from transformers import AutoConfig, AutoModelForCausalLM, LogitsProcessor, LogitsProcessorList
 from transformers.generation.streamers import BaseStreamer
 
-from hf_argen import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
+from hf_argen import ARRNNConfig, ARTransformerConfig
 from hf_argen.models import modeling_ar_transformer
-
-VOCAB, PAD, EOS = 40, 0, 1
-KINDS = ["transformer-learned", "transformer-rotary", "lstm", "gru"]
-
-
-def make_model(kind: str, seed: int = 0, **overrides):
-    """Tiny model with large random weights, so greedy/beam decoding is not degenerate."""
-    torch.manual_seed(seed)
-    common = dict(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        num_hidden_layers=2,
-        pad_token_id=PAD,
-        eos_token_id=EOS,
-        initializer_range=0.5,
-    )
-    common.update(overrides)
-    if kind.startswith("transformer"):
-        config = ARTransformerConfig(
-            num_attention_heads=4,
-            max_position_embeddings=48,
-            position_embedding_type=kind.split("-")[1],
-            **common,
-        )
-        model = ARTransformerForCausalLM(config)
-    else:
-        model = ARRNNForCausalLM(ARRNNConfig(cell_type=kind, **common))
-    return model.eval()
-
-
-def prompts(batch=3, length=5, seed=1):
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randint(2, VOCAB, (batch, length), generator=generator)
-
-
-def no_eos(model):
-    """Generation kwargs that disable EOS stopping (fixed-length outputs)."""
-    return dict(eos_token_id=None, pad_token_id=PAD)
 
 
 # ---- generate(): greedy, cache, beams ---------------------------------------------------------------------
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", LM_KINDS)
 def test_cached_equals_uncached_greedy(kind):
     model = make_model(kind)
     x = prompts()
@@ -64,7 +24,7 @@ def test_cached_equals_uncached_greedy(kind):
     assert len(set(cached[:, 5:].flatten().tolist())) > 3  # non-degenerate decoding
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", LM_KINDS)
 def test_greedy_matches_argmax_of_full_forward(kind):
     model = make_model(kind)
     out = model.generate(prompts(), max_new_tokens=8, do_sample=False, **no_eos(model))
@@ -73,7 +33,7 @@ def test_greedy_matches_argmax_of_full_forward(kind):
     assert torch.equal(logits[:, 4:-1].argmax(-1), out[:, 5:])
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", LM_KINDS)
 def test_beam_search_cache_reordering(kind):
     """Beam search reorders the KV cache / recurrent state: cached beams must equal recomputed beams."""
     model = make_model(kind)
@@ -111,7 +71,7 @@ def test_left_padded_batch_matches_unpadded(kind):
 
 
 # ---- sampling --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", LM_KINDS)
 def test_sampling_reproducible_with_seed(kind):
     model = make_model(kind)
     x = prompts()
@@ -142,7 +102,7 @@ def test_top_k_restricts_samples(kind):
 
 
 # ---- lengths, EOS, padding ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", LM_KINDS)
 def test_eos_terminates_and_pads_finished_rows(kind):
     model = make_model(kind)
     x = prompts(batch=4)
@@ -223,20 +183,20 @@ def test_logits_processor_is_applied(kind):
 
 
 # ---- model properties --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", LM_KINDS)
 def test_causality(kind):
     model = make_model(kind)
     x = prompts(batch=2, length=12)
     t = 6
     y = x.clone()
-    y[:, t] = (y[:, t] + 5) % VOCAB
+    y[:, t] = (y[:, t] + 5) % LM_VOCAB
     with torch.no_grad():
         a, b = model(x).logits, model(y).logits
     torch.testing.assert_close(a[:, :t], b[:, :t], rtol=0, atol=0)
     assert not torch.allclose(a[:, t], b[:, t])
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", LM_KINDS)
 def test_incremental_likelihood_equals_full_forward(kind):
     """Sum of per-step log-probs fed one token at a time through the cache == full-forward log-likelihood."""
     model = make_model(kind)
@@ -298,31 +258,21 @@ def test_save_load_round_trip(kind, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["transformer-learned", "lstm"])
-def test_remote_code_load_without_hf_argen(kind, tmp_path):
+def test_remote_code_load_without_hf_argen(kind, tmp_path, run_without_hf_argen):
     model = make_model(kind)
     folder = tmp_path / "model"
     model.save_pretrained(folder)
     assert (folder / "config.json").read_text().count("auto_map") == 1
     expected = model.generate(prompts(), max_new_tokens=6, do_sample=False, **no_eos(model))
     script = textwrap.dedent(f"""
-        import sys, torch
-        sys.modules["hf_argen"] = None  # block the package even where it is pip-installed
-        try:
-            import hf_argen
-            sys.exit("hf_argen must not be importable here")
-        except ImportError:
-            pass
+        import torch
         from transformers import AutoModelForCausalLM
         model = AutoModelForCausalLM.from_pretrained({str(folder)!r}, trust_remote_code=True).eval()
         x = torch.tensor({prompts().tolist()})
         out = model.generate(x, max_new_tokens=6, do_sample=False, eos_token_id=None, pad_token_id=0)
         print(type(model).__module__, out.tolist())
     """)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(HF_HOME=str(tmp_path / "hf_home"), HF_HUB_OFFLINE="1")
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
-    )
+    result = run_without_hf_argen(script, tmp_path, {"HF_HUB_OFFLINE": "1"})
     assert result.returncode == 0, result.stderr[-2000:]
     module, tokens = result.stdout.strip().splitlines()[-1].split(" ", 1)
     assert module.startswith("transformers_modules")
@@ -330,10 +280,10 @@ def test_remote_code_load_without_hf_argen(kind, tmp_path):
 
 
 # ---- bad input ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", LM_KINDS)
 def test_token_ids_outside_vocabulary(kind):
     model = make_model(kind)
-    for bad in (torch.tensor([[3, VOCAB]]), torch.tensor([[-1, 3]])):
+    for bad in (torch.tensor([[3, LM_VOCAB]]), torch.tensor([[-1, 3]])):
         with pytest.raises(ValueError, match="input_ids.*vocab_size"):
             model(bad)
         with pytest.raises(ValueError, match="input_ids.*vocab_size"):
@@ -394,7 +344,7 @@ def test_decoding_fast_path_still_checks_direct_calls(kind):
     model = make_model(kind)  # max_position_embeddings=48
     with torch.no_grad():
         cache = model(prompts(batch=1), use_cache=True).cache
-        for bad in (torch.tensor([[VOCAB]]), torch.tensor([[-1]]), torch.tensor([[0.5]])):
+        for bad in (torch.tensor([[LM_VOCAB]]), torch.tensor([[-1]]), torch.tensor([[0.5]])):
             with pytest.raises(ValueError, match="input_ids"):
                 model(bad, cache=cache)
         with pytest.raises(ValueError, match="max_position_embeddings"):
@@ -414,7 +364,7 @@ def test_decoding_fast_path_still_checks_direct_calls(kind):
         out = model.generate(prompts(), max_new_tokens=10, do_sample=False, **no_eos(model))
     assert out.shape == (3, 15) and len(checked) == 1
     with pytest.raises(ValueError, match="pad_token_id"):
-        model.generate(prompts(), max_new_tokens=3, eos_token_id=EOS, pad_token_id=VOCAB)
+        model.generate(prompts(), max_new_tokens=3, eos_token_id=EOS, pad_token_id=LM_VOCAB)
 
 
 def test_rotary_table_equals_direct_computation():

@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 import torch
-from test_causal_lm import KINDS, PAD, make_model, no_eos, prompts
+from tiny_models import LM_KINDS, PAD, make_model, no_eos, prompts
 from transformers import StaticCache
 
 from hf_argen.models import modeling_ar_rnn
@@ -56,7 +56,7 @@ def test_static_cache_forward_decode_matches_full_forward(kind):
 
 
 # ---- loss: the library's loss kwargs ---------------------------------------------------------------------
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", LM_KINDS)
 def test_loss_with_num_items_in_batch_under_accumulation_equals_full_batch(kind):
     """`Trainer` passes `num_items_in_batch` and sums micro-batch losses: that must equal one big batch."""
     model = make_model(kind, initializer_range=0.1).train()
@@ -93,7 +93,7 @@ def test_shift_labels_equals_labels(kind):
 
 
 # ---- the old cache names ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", LM_KINDS)
 def test_old_cache_name_still_works_with_a_deprecation_warning(kind):
     model = make_eval_model(kind)
     x = prompts(batch=2, length=6)
@@ -118,7 +118,7 @@ def test_old_cache_name_still_works_with_a_deprecation_warning(kind):
 
 
 # ---- return_dict=False -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", LM_KINDS)
 def test_return_dict_false_returns_tuples(kind):
     model = make_eval_model(kind)
     x = prompts(batch=2, length=5)
@@ -188,7 +188,7 @@ def test_rnn_hidden_states_shapes(kind):
 
 
 # ---- gradient checkpointing ------------------------------------------------------------------------------
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", LM_KINDS)
 def test_gradient_checkpointing_gives_the_same_gradients(kind):
     model = make_model(kind, initializer_range=0.1).train()
     x = prompts(batch=3, length=7)

@@ -1,7 +1,9 @@
 """Model cards and uploads, against a local Hub stand-in on 127.0.0.1 (no test reaches the internet)."""
 
 import base64
+import contextlib
 import hashlib
+import io
 import json
 import re
 import threading
@@ -195,7 +197,7 @@ def run_snippet(readme: Path, repo_id: str, folder: Path) -> dict:
 
 
 def test_usage_snippets_run_as_written_for_tiny_models_of_every_kind(tmp_path):
-    from test_two_stage import save_with_pipeline, tiny_pixelcnn, tiny_two_stage
+    from tiny_models import save_with_pipeline, tiny_pixelcnn, tiny_two_stage
 
     from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
     from hf_argen.recipes.cards import write_card_for_folder
@@ -240,8 +242,23 @@ def test_shipped_cards(folder):
     assert card.data.eval_results and all(r.dataset_split for r in card.data.eval_results)
     assert "**Conditioned on:**" in text and card.data.datasets
     repo_id = f"hf-argen/{folder.name}"
-    names = run_snippet(folder / "README.md", repo_id, folder)
-    assert names  # ran as written, with the Hub id replaced by the folder
+    with contextlib.redirect_stdout(io.StringIO()) as printed:  # ran as written, the Hub id replaced by the folder
+        names = run_snippet(folder / "README.md", repo_id, folder)
+    config = json.loads((folder / "config.json").read_text())
+    kind = config["model_type"]
+    if kind == "pixelcnn":  # integer levels of the configured image shape, and their PIL images
+        size = (config["num_channels"], config["image_size"], config["image_size"])
+        levels = names["levels"]
+        assert levels.shape[1:] == size and 0 <= levels.min() and levels.max() < config["num_levels"]
+        assert len(names["images"]) >= 1 and names["images"][0].size == (config["image_size"],) * 2
+    elif kind == "vqvae":  # a reconstruction of the input's shape through codes of the codebook
+        assert names["reconstruction"].shape == names["pixel_values"].shape
+        assert names["codes"].max() < config["num_embeddings"]
+    elif kind == "vqvae_prior":  # decoded pixels in [-1, 1] from code maps of the codebook
+        assert names["pixels"].shape[0] == names["codes"].shape[0] and names["pixels"].abs().max() <= 1
+        assert names["codes"].max() < config["vqvae"]["num_embeddings"]
+    else:  # captioners and text models print what they generate
+        assert [line for line in printed.getvalue().splitlines() if line.strip()], printed.getvalue()
 
 
 def test_push_to_hub_uploads_the_folder_to_a_local_server(saved_model, monkeypatch):
@@ -268,12 +285,12 @@ def test_push_to_hub_uploads_the_folder_to_a_local_server(saved_model, monkeypat
     )
 
 
-def test_hub_round_trip_push_then_load_by_id_without_hf_argen(tmp_path, monkeypatch):
+def test_hub_round_trip_push_then_load_by_id_without_hf_argen(tmp_path, monkeypatch, run_without_hf_argen):
     """push_to_hub a tiny PixelCNN and a tiny two-stage model, then load both by Hub id from the same endpoint
     in a process where `import hf_argen` fails, and generate."""
     import huggingface_hub.constants
     import torch
-    from test_two_stage import run_without_hf_argen, save_with_pipeline, tiny_pixelcnn, tiny_two_stage
+    from tiny_models import save_with_pipeline, tiny_pixelcnn, tiny_two_stage
 
     from hf_argen.hub import push_to_hub
 

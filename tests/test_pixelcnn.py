@@ -2,9 +2,6 @@
 
 import itertools
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -267,7 +264,7 @@ def test_truncated_weights_raise_an_oserror_naming_the_file(tmp_path):
         AutoModel.from_pretrained(tmp_path)
 
 
-def test_remote_code_load_without_hf_argen(tmp_path):
+def test_remote_code_load_without_hf_argen(tmp_path, run_without_hf_argen):
     model = tiny_model()
     model_dir = tmp_path / "model"
     model.save_pretrained(model_dir)
@@ -280,14 +277,6 @@ def test_remote_code_load_without_hf_argen(tmp_path):
     )
     assert (model_dir / "sampling_pixelcnn.py").exists()  # the cached sampler travels with the model
     script = textwrap.dedent(f"""
-        import sys
-        sys.modules["hf_argen"] = None  # make `import hf_argen` fail
-        try:
-            import hf_argen
-        except ImportError:
-            pass
-        else:
-            raise SystemExit("hf_argen is importable")
         import torch
         from transformers import AutoModel
         model = AutoModel.from_pretrained({str(model_dir)!r}, trust_remote_code=True)
@@ -297,9 +286,7 @@ def test_remote_code_load_without_hf_argen(tmp_path):
         assert torch.equal(model.generate(class_labels=[0, 2], seed=7), io["samples"])
         print("REMOTE_OK")
     """)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["HF_HOME"] = str(tmp_path / "hf_home")
-    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    result = run_without_hf_argen(script, tmp_path)
     assert "REMOTE_OK" in result.stdout, result.stderr[-3000:]
 
 

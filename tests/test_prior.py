@@ -199,7 +199,7 @@ def test_code_dataset_is_encoded_once_and_cached(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn", "gpt2", "llama", "mamba"])
-def test_train_prior_entry_point(tmp_path, prior_type):
+def test_train_prior_entry_point(tmp_path, prior_type, run_without_hf_argen):
     import importlib.util
     from pathlib import Path
 
@@ -231,13 +231,12 @@ def test_train_prior_entry_point(tmp_path, prior_type):
     assert len(images) == 10 and images[0].size == (28, 28)
     if prior_type in ("gpt2", "llama", "mamba"):  # `transformers`' own LM inside the composite, as remote code
         assert type(pipe.prior).__module__.startswith("transformers.models."), type(pipe.prior).__module__
-        assert_loads_without_hf_argen(out, pipe.generate(class_labels=[0, 3], seed=1, output_type="codes"), tmp_path)
+        expected = pipe.generate(class_labels=[0, 3], seed=1, output_type="codes")
+        assert_loads_without_hf_argen(out, expected, tmp_path, run_without_hf_argen)
 
 
-def assert_loads_without_hf_argen(folder, expected_codes, tmp_path):
+def assert_loads_without_hf_argen(folder, expected_codes, tmp_path, run_without_hf_argen):
     """`folder` loads with `trust_remote_code=True` where `import hf_argen` fails, and samples `expected_codes`."""
-    from test_two_stage import run_without_hf_argen
-
     torch.save(expected_codes, tmp_path / "expected.pt")
     result = run_without_hf_argen(
         f"""

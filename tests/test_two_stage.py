@@ -5,19 +5,17 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from tiny_models import NUM_CODES, PRIORS, TWO_STAGE_VQVAE, save_with_pipeline, tiny_pixelcnn, tiny_two_stage
 from transformers import AutoImageProcessor, AutoModel, pipeline
 
 from hf_argen import (
     ClassConditionalImageGenerationPipeline,
-    PixelCNNConfig,
-    PixelCNNForImageGeneration,
     PixelCNNImageProcessor,
     VQVAEConfig,
     VQVAEPriorConfig,
@@ -27,69 +25,6 @@ from hf_argen.models import TASK
 from hf_argen.models.sampling_utils import make_generator, rand_tensor
 
 ROOT = Path(__file__).resolve().parents[1]
-NUM_CODES = 16
-VQVAE = dict(image_size=28, num_embeddings=NUM_CODES, embedding_dim=4, hidden_size=8, residual_hidden_size=4,
-             num_residual_layers=1, kmeans_init=False)  # fmt: skip
-PRIORS = {
-    "transformer": dict(
-        model_type="ar_transformer",
-        vocab_size=NUM_CODES + 11,
-        pad_token_id=NUM_CODES + 10,
-        bos_token_id=None,
-        eos_token_id=None,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        max_position_embeddings=50,
-    ),  # fmt: skip
-    "rnn": dict(
-        model_type="ar_rnn",
-        vocab_size=NUM_CODES + 11,
-        pad_token_id=NUM_CODES + 10,
-        bos_token_id=None,
-        eos_token_id=None,
-        hidden_size=16,
-        num_hidden_layers=1,
-    ),  # fmt: skip
-    "pixelcnn": dict(
-        model_type="pixelcnn",
-        image_size=7,
-        num_levels=NUM_CODES,
-        num_classes=10,
-        hidden_size=8,
-        num_hidden_layers=1,
-        output_hidden_size=8,
-        first_kernel_size=3,
-    ),  # fmt: skip
-}
-NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-
-
-def tiny_two_stage(prior_type="transformer") -> VQVAEPriorForImageGeneration:
-    config = VQVAEPriorConfig(vqvae=VQVAEConfig(**VQVAE), prior=dict(PRIORS[prior_type]), num_classes=10,
-                              id2label=dict(enumerate(NAMES)))  # fmt: skip
-    return VQVAEPriorForImageGeneration(config).eval()
-
-
-def tiny_pixelcnn() -> PixelCNNForImageGeneration:
-    config = PixelCNNConfig(
-        image_size=4,
-        num_levels=5,
-        num_classes=3,
-        hidden_size=4,
-        num_hidden_layers=1,
-        output_hidden_size=4,
-        first_kernel_size=3,
-        id2label={0: "circle", 1: "square", 2: "x"},
-    )
-    return PixelCNNForImageGeneration(config).eval()
-
-
-def save_with_pipeline(model, folder):
-    ClassConditionalImageGenerationPipeline(model=model).save_pretrained(folder)
-    if isinstance(model, PixelCNNForImageGeneration):
-        PixelCNNImageProcessor.from_model_config(model.config).save_pretrained(folder)
-    return folder
 
 
 @pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn"])
@@ -135,13 +70,13 @@ def test_sub_models_save_and_load_alone(tmp_path):
 
 def test_bad_configs_raise():
     with pytest.raises(ValueError, match="vocab_size"):
-        VQVAEPriorConfig(vqvae=VQVAEConfig(**VQVAE), prior=dict(PRIORS["transformer"], vocab_size=99))
+        VQVAEPriorConfig(vqvae=VQVAEConfig(**TWO_STAGE_VQVAE), prior=dict(PRIORS["transformer"], vocab_size=99))
     with pytest.raises(ValueError, match="num_levels"):
-        VQVAEPriorConfig(vqvae=VQVAEConfig(**VQVAE), prior=dict(PRIORS["pixelcnn"], num_levels=3))
+        VQVAEPriorConfig(vqvae=VQVAEConfig(**TWO_STAGE_VQVAE), prior=dict(PRIORS["pixelcnn"], num_levels=3))
     with pytest.raises(ValueError, match="model types"):
-        VQVAEPriorConfig(vqvae=VQVAEConfig(**VQVAE), prior=dict(model_type="vit"))  # not a causal LM
+        VQVAEPriorConfig(vqvae=VQVAEConfig(**TWO_STAGE_VQVAE), prior=dict(model_type="vit"))  # not a causal LM
     with pytest.raises(ValueError, match="model types"):
-        VQVAEPriorConfig(vqvae=VQVAEConfig(**VQVAE), prior=dict(model_type="no_such_model"))
+        VQVAEPriorConfig(vqvae=VQVAEConfig(**TWO_STAGE_VQVAE), prior=dict(model_type="no_such_model"))
     with pytest.raises(ValueError, match="output_type"):
         tiny_two_stage().generate([0], output_type="numpy")
 
@@ -247,27 +182,7 @@ def test_cuda_model_with_cpu_generator_cuda_generator_and_seed(kind):
     assert len(generator(class_labels=[0, 1], generator=torch.Generator().manual_seed(0))) == 2
 
 
-BLOCK_HF_ARGEN = """
-import sys
-sys.modules["hf_argen"] = None  # make `import hf_argen` fail
-try:
-    import hf_argen
-except ImportError:
-    pass
-else:
-    raise SystemExit("hf_argen is importable")
-"""
-
-
-def run_without_hf_argen(script: str, tmp_path, extra_env=None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["HF_HOME"] = str(tmp_path / "hf_home")
-    env.update(extra_env or {})
-    return subprocess.run([sys.executable, "-c", BLOCK_HF_ARGEN + textwrap.dedent(script)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-
-
-def test_remote_code_models_pipelines_and_image_processor_without_hf_argen(tmp_path):
+def test_remote_code_models_pipelines_and_image_processor_without_hf_argen(tmp_path, run_without_hf_argen):
     folders, expected = {}, {}
     for kind in ["transformer", "rnn", "pixelcnn"]:
         model = tiny_two_stage(kind)

@@ -290,7 +290,7 @@ def test_save_load_round_trip_is_identical(tmp_path):
     assert isinstance(AutoConfig.from_pretrained(tmp_path), VQVAEConfig)
 
 
-def test_remote_code_load_without_hf_argen(tmp_path):
+def test_remote_code_load_without_hf_argen(tmp_path, run_without_hf_argen):
     model = tiny_model().eval()
     model.save_pretrained(tmp_path / "model")
     config = (tmp_path / "model" / "config.json").read_text()
@@ -302,13 +302,7 @@ def test_remote_code_load_without_hf_argen(tmp_path):
     )
     script = textwrap.dedent(
         f"""
-        import sys, torch
-        sys.modules["hf_argen"] = None  # block the package even where it is pip-installed
-        try:
-            import hf_argen
-            sys.exit("hf_argen must not be importable here")
-        except ImportError:
-            pass
+        import torch
         from transformers import AutoModel
         model = AutoModel.from_pretrained({str(tmp_path / "model")!r}, trust_remote_code=True).eval()
         assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
@@ -320,10 +314,8 @@ def test_remote_code_load_without_hf_argen(tmp_path):
         print("ok")
         """
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"))
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    result = run_without_hf_argen(
+        script, tmp_path, {"HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")}
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().endswith("ok")

@@ -382,7 +382,7 @@ def _safe_torch_load(path: str | os.PathLike, map_location="cpu"):
     """`torch.load(..., weights_only=True)`: tensors and plain containers only, never arbitrary pickled objects;
     a file that needs more is refused with an `OSError` naming it."""
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(path, map_location=map_location, weights_only=True)  # noqa: TID251 (tensors only)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
         raise OSError(
             f"{str(path)!r} cannot be loaded safely (weights_only=True): it is truncated, corrupt or holds "

@@ -1,0 +1,171 @@
+"""Tiny models shared by the test modules (fast on one CPU core): causal LMs, captioners, two-stage models."""
+
+import torch
+
+from hf_argen import (
+    ARRNNConfig,
+    ARRNNForCausalLM,
+    ARTransformerConfig,
+    ARTransformerForCausalLM,
+    ClassConditionalImageGenerationPipeline,
+    PixelCNNConfig,
+    PixelCNNForImageGeneration,
+    PixelCNNImageProcessor,
+    VQVAEConfig,
+    VQVAEPriorConfig,
+    VQVAEPriorForImageGeneration,
+)
+from hf_argen.models import (
+    CaptionerConfig,
+    CaptionerForConditionalGeneration,
+    CaptionerImageProcessor,
+    CaptionerProcessor,
+    train_caption_tokenizer,
+)
+
+# ---- causal LMs (transformer and RNN) --------------------------------------------------------------------
+LM_VOCAB, PAD, EOS = 40, 0, 1
+
+
+LM_KINDS = ["transformer-learned", "transformer-rotary", "lstm", "gru"]
+
+
+def make_model(kind: str, seed: int = 0, **overrides):
+    """Tiny model with large random weights, so greedy/beam decoding is not degenerate."""
+    torch.manual_seed(seed)
+    common = dict(
+        vocab_size=LM_VOCAB,
+        hidden_size=32,
+        num_hidden_layers=2,
+        pad_token_id=PAD,
+        eos_token_id=EOS,
+        initializer_range=0.5,
+    )
+    common.update(overrides)
+    if kind.startswith("transformer"):
+        config = ARTransformerConfig(
+            num_attention_heads=4,
+            max_position_embeddings=48,
+            position_embedding_type=kind.split("-")[1],
+            **common,
+        )
+        model = ARTransformerForCausalLM(config)
+    else:
+        model = ARRNNForCausalLM(ARRNNConfig(cell_type=kind, **common))
+    return model.eval()
+
+
+def prompts(batch=3, length=5, seed=1):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randint(2, LM_VOCAB, (batch, length), generator=generator)
+
+
+def no_eos(model):
+    """Generation kwargs that disable EOS stopping (fixed-length outputs)."""
+    return dict(eos_token_id=None, pad_token_id=PAD)
+
+
+# ---- captioner -------------------------------------------------------------------------------------------
+CAPTIONS = ["a red square", "a blue circle", "a green bar", "a big red circle on a blue square", "white"]
+
+
+def tiny_tokenizer(captions=CAPTIONS):
+    return train_caption_tokenizer(captions)
+
+
+def tiny_captioner(tokenizer=None, **kwargs):
+    tokenizer = tokenizer or tiny_tokenizer()
+    defaults = dict(
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        image_size=16,
+        encoder_channels=[8, 16],
+        hidden_size=32,
+        num_attention_heads=2,
+        num_hidden_layers=2,
+        max_position_embeddings=16,
+    )
+    defaults.update(kwargs)
+    return CaptionerForConditionalGeneration(CaptionerConfig(**defaults)).eval()
+
+
+def tiny_processor(tokenizer=None, image_size=16):
+    return CaptionerProcessor(CaptionerImageProcessor(image_size=image_size), tokenizer or tiny_tokenizer())
+
+
+def random_pixels(batch=3, size=16):
+    return torch.rand(batch, 3, size, size) * 2 - 1
+
+
+# ---- two-stage model -------------------------------------------------------------------------------------
+NUM_CODES = 16
+
+
+TWO_STAGE_VQVAE = dict(image_size=28, num_embeddings=NUM_CODES, embedding_dim=4, hidden_size=8, residual_hidden_size=4,
+             num_residual_layers=1, kmeans_init=False)  # fmt: skip
+
+
+PRIORS = {
+    "transformer": dict(
+        model_type="ar_transformer",
+        vocab_size=NUM_CODES + 11,
+        pad_token_id=NUM_CODES + 10,
+        bos_token_id=None,
+        eos_token_id=None,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=50,
+    ),  # fmt: skip
+    "rnn": dict(
+        model_type="ar_rnn",
+        vocab_size=NUM_CODES + 11,
+        pad_token_id=NUM_CODES + 10,
+        bos_token_id=None,
+        eos_token_id=None,
+        hidden_size=16,
+        num_hidden_layers=1,
+    ),  # fmt: skip
+    "pixelcnn": dict(
+        model_type="pixelcnn",
+        image_size=7,
+        num_levels=NUM_CODES,
+        num_classes=10,
+        hidden_size=8,
+        num_hidden_layers=1,
+        output_hidden_size=8,
+        first_kernel_size=3,
+    ),  # fmt: skip
+}
+
+
+NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def tiny_two_stage(prior_type="transformer") -> VQVAEPriorForImageGeneration:
+    config = VQVAEPriorConfig(vqvae=VQVAEConfig(**TWO_STAGE_VQVAE), prior=dict(PRIORS[prior_type]), num_classes=10,
+                              id2label=dict(enumerate(NAMES)))  # fmt: skip
+    return VQVAEPriorForImageGeneration(config).eval()
+
+
+def tiny_pixelcnn() -> PixelCNNForImageGeneration:
+    config = PixelCNNConfig(
+        image_size=4,
+        num_levels=5,
+        num_classes=3,
+        hidden_size=4,
+        num_hidden_layers=1,
+        output_hidden_size=4,
+        first_kernel_size=3,
+        id2label={0: "circle", 1: "square", 2: "x"},
+    )
+    return PixelCNNForImageGeneration(config).eval()
+
+
+def save_with_pipeline(model, folder):
+    ClassConditionalImageGenerationPipeline(model=model).save_pretrained(folder)
+    if isinstance(model, PixelCNNForImageGeneration):
+        PixelCNNImageProcessor.from_model_config(model.config).save_pretrained(folder)
+    return folder
