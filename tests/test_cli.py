@@ -189,6 +189,24 @@ def test_export_averages_checkpoints_into_a_model_folder(tmp_path):
     assert (tmp_path / "averaged" / "preprocessor_config.json").is_file()
 
 
+def test_export_keeps_every_tensor_of_a_checkpoint_saved_before_the_backbone_split(tmp_path):
+    """Checkpoint weights under the old key names (`layers.*`, before `PixelCNNModel`) go through the model's key
+    pre-hook: nothing is dropped, and weights of another model are refused."""
+    from safetensors.torch import load_file, save_file
+
+    folder = save_tiny_pixelcnn(tmp_path / "checkpoint-1", seed=3)
+    new_keys = load_file(folder / "model.safetensors")
+    old_keys = {key.removeprefix("pixelcnn."): tensor for key, tensor in new_keys.items()}
+    assert old_keys.keys() != new_keys.keys()
+    save_file(old_keys, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    cli.dispatch(["export", "--checkpoint", str(folder), "--output", str(tmp_path / "exported")])
+    state = PixelCNNForImageGeneration.from_pretrained(tmp_path / "exported").state_dict()
+    assert all(torch.equal(state[key], tensor) for key, tensor in new_keys.items())
+    save_file({"something.else": torch.zeros(2)}, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(ValueError, match="lacks"):
+        cli.dispatch(["export", "--checkpoint", str(folder), "--output", str(tmp_path / "refused")])
+
+
 def test_push_dry_run_lists_the_files(tmp_path, capsys):
     model_dir = save_tiny_pixelcnn(tmp_path / "model")
     capsys.readouterr()

@@ -90,11 +90,18 @@ def average_into(model, checkpoints: list[str], ema: bool) -> None:
     """Load the mean of the checkpoints' weights into `model` (tied weights follow their source)."""
     weights = [load_checkpoint_weights(folder, ema=ema) for folder in checkpoints]
     mismatched = [folder for folder, w in zip(checkpoints, weights) if set(w) != set(weights[0])]
-    state = model.state_dict()
-    if mismatched or not set(weights[0]) & set(state):
-        raise ValueError(f"--checkpoint: {mismatched or checkpoints} do not hold the weights of one such model.")
-    averaged = {k: (sum(w[k].double() for w in weights) / len(weights)).to(state[k].dtype) for k in weights[0]}
-    model.load_state_dict({k: v for k, v in averaged.items() if k in state}, strict=False)
+    if mismatched:
+        raise ValueError(f"--checkpoint: {mismatched} do not hold the same tensors as {checkpoints[0]}.")
+    averaged = {k: sum(w[k].double() for w in weights) / len(weights) for k in weights[0]}
+    # Through load_state_dict, so that a model's key pre-hook maps names saved before a module split.
+    result = model.load_state_dict(averaged, strict=False)
+    tied = set(getattr(model, "_tied_weights_keys", None) or ())
+    missing = [key for key in result.missing_keys if key not in tied]
+    if missing:
+        raise ValueError(
+            f"--checkpoint: {checkpoints[0]} lacks {len(missing)} tensors of the model "
+            f"(e.g. {', '.join(missing[:3])}): it holds the weights of another model."
+        )
 
 
 def resize_image_grid(model, processor, image_size: int) -> None:
