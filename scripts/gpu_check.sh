@@ -10,7 +10,7 @@
 # From the session (the device tool's run):  command "bash scripts/gpu_check.sh", timeout_s 540.
 # Stages get what is left of GPU_CHECK_BUDGET seconds (default 450), most important first, so the whole run ends
 # inside the call's limit even if a compilation is slow.
-# The device image lacks `datasets` (imported at the top of tests/test_causal_lm_text.py): pytest runs with
+# The device image lacks `datasets` (imported at the top of tests/causal_lm/test_causal_lm_text.py): pytest runs with
 # --continue-on-collection-errors, so the other CUDA tests run regardless. To collect everything, carry wheels
 # (about 0.9 MB), fetched here in the checkout's root before the call, with `.whl` named in carry:
 #   echo /.whl/ >> .git/info/exclude

@@ -24,7 +24,7 @@ from hf_argen import (
 from hf_argen.models import TASK
 from hf_argen.models.sampling_utils import make_generator, rand_tensor
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn"])

@@ -37,7 +37,7 @@ from hf_argen.training import LoopArguments
 
 # Configs are strict dataclasses in transformers 5: a value of the wrong type raises huggingface_hub's
 # `StrictDataclassError` (naming the field) before any check of ours runs; scripts report it as one line too.
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ERRORS = (ValueError, TypeError, OSError, StrictDataclassError)
 _MODELS: dict = {}
 

@@ -13,7 +13,7 @@ from hf_argen.recipes.datasets import load_texts, read_fortunes
 from hf_argen.text_data import collate_causal_lm, pack_examples, tokenize_dataset, train_tokenizer
 
 TEXTS = ["the cat sat on the mat.", "a dog ran far away!"]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

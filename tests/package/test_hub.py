@@ -226,7 +226,7 @@ def test_usage_snippets_run_as_written_for_tiny_models_of_every_kind(tmp_path):
     assert names["reconstruction"].shape == (4, 1, 28, 28)
 
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(p for p in (ROOT / "model_cards").iterdir() if (p / "README.md").is_file())
 
 
@@ -329,7 +329,7 @@ def test_push_script_against_local_server(saved_model, tmp_path):
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     with FakeHub() as hub:
         env = {
             "HF_ENDPOINT": hub.endpoint,

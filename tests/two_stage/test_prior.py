@@ -206,7 +206,7 @@ def test_train_prior_entry_point(tmp_path, prior_type, run_without_hf_argen):
     data = synthetic_image_dataset(tmp_path / "images")
     tiny_vqvae().save_pretrained(tmp_path / "vqvae")
     spec = importlib.util.spec_from_file_location(
-        "train_prior", Path(__file__).resolve().parents[1] / "training" / "train_prior.py"
+        "train_prior", Path(__file__).resolve().parents[2] / "training" / "train_prior.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -265,7 +265,7 @@ def test_pixelcnn_prior_nll_matches_its_likelihood():
     assert metrics["nll_per_code"] == pytest.approx(loss, rel=1e-5)
 
 
-MODEL_CARDS = __import__("pathlib").Path(__file__).resolve().parents[1] / "model_cards"
+MODEL_CARDS = __import__("pathlib").Path(__file__).resolve().parents[2] / "model_cards"
 SHIPPED = ["vqvae-prior-mnist", "vqvae-pixelcnn-prior-mnist"]  # transformer prior, PixelCNN prior
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from hf_argen.export import code_drift, export_folder
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted(folder for folder in (ROOT / "model_cards").iterdir() if (folder / "config.json").is_file())
 
 

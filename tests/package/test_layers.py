@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parent.parent / "hf_argen"
+PACKAGE = Path(__file__).resolve().parents[2] / "hf_argen"
 LAYERS = {"hf_argen.models": 0, "hf_argen.training": 1, "hf_argen.recipes": 2, "hf_argen.cli": 3}
 LONG_FUNCTIONS_ALLOWED = ("hf_argen/models/",)
 LOCAL_IMPORTS_ALLOWED = ("hf_argen/cli.py",)

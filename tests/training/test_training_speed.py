@@ -227,7 +227,7 @@ def test_benchmark_training_script_times_bare_and_loop_steps(tmp_path, capsys, m
     import json
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "benchmark_training.py"
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "benchmark_training.py"
     spec = importlib.util.spec_from_file_location("benchmark_training", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -15,7 +15,7 @@ import hf_argen  # noqa: F401  (registration)
 from hf_argen.models import VQVAEConfig, VQVAEModel
 from hf_argen.models.modeling_vqvae import VQVAEQuantizer, kmeans
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 TINY = dict(
     image_size=8,
@@ -384,7 +384,7 @@ def test_bad_config(kwargs, name):
 # ---- shipped model ------------------------------------------------------------------------------------------
 SHIPPED = sorted(  # VQ-VAE folders (the prior pipeline folder holds one in vqvae/ and has its own test)
     folder
-    for folder in (Path(__file__).resolve().parents[1] / "model_cards").glob("vqvae-*")
+    for folder in (Path(__file__).resolve().parents[2] / "model_cards").glob("vqvae-*")
     if (folder / "config.json").exists() and '"vqvae_prior"' not in (folder / "config.json").read_text()
 )
 

@@ -18,7 +18,7 @@ import torch
 from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
 from hf_argen.cli import main as cli
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = sorted(cli.COMMANDS)
 # (folder, script) of the scripts that stay scripts: speed, experiments, maintainer tools
 MODEL_SCRIPTS = [

@@ -13,7 +13,7 @@ from hf_argen.data import encode_images
 from hf_argen.evaluation import pixelcnn_log_likelihood, pixelcnn_metrics
 from hf_argen.recipes.mnist import load_digits_dataset
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FOLDER = ROOT / "model_cards" / "pixelcnn-digits"
 
 

@@ -26,7 +26,7 @@ from hf_argen.training.loop import (
     load_checkpoint_weights,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "model_cards" / "pixelcnn-digits"
 
 

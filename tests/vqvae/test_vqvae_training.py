@@ -18,7 +18,7 @@ from hf_argen.recipes.vqvae import (
     unit_range_to_levels,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = dict(
     image_size=8,
     num_embeddings=16,

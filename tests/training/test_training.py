@@ -15,7 +15,7 @@ import torch
 from process_groups import run_process_group
 from safetensors.torch import load_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "training" / "train_pixelcnn.py"
 ENV = {
     **os.environ,

@@ -250,7 +250,7 @@ def test_dataset_grid_script_draws_every_class_in_columns(tmp_path, monkeypatch)
 
     _fake_emoji_package(tmp_path)
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
-    path = Path(__file__).resolve().parents[1] / "scripts" / "dataset_grid.py"
+    path = Path(__file__).resolve().parents[2] / "scripts" / "dataset_grid.py"
     spec = importlib.util.spec_from_file_location("dataset_grid", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
@@ -268,7 +268,7 @@ def test_pixel_baseline_script_on_digits():
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "experiments" / "pixel_baseline.py"
+    path = Path(__file__).resolve().parents[2] / "experiments" / "pixel_baseline.py"
     spec = importlib.util.spec_from_file_location("pixel_baseline", path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
