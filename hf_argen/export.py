@@ -79,10 +79,11 @@ def _comparable_config(text: str) -> dict:
     return config
 
 
-def code_drift(folder: str | Path) -> list[str]:
-    """Names of the files an export would write, remove or change in `folder` (empty when it is current)."""
+def code_drift(folder: str | Path, expected: dict[str, str] | None = None) -> list[str]:
+    """Names of the files an export would write, remove or change in `folder` (empty when it is current);
+    `expected` is `saved_files(folder)`, computed when not given."""
     folder = Path(folder)
-    expected = saved_files(folder)
+    expected = saved_files(folder) if expected is None else expected
     drift = sorted(path.name for path in folder.glob("*.py") if path.name not in expected)
     for name, text in expected.items():
         path = folder / name
@@ -100,8 +101,8 @@ def export_folder(folder: str | Path) -> list[str]:
     """Rewrite `folder`'s code and config.json from the package (each file atomically); remove code files the model
     no longer needs. Weights and every other file are kept. Returns the names written or removed."""
     folder = Path(folder)
-    drift = code_drift(folder)
     expected = saved_files(folder)
+    drift = code_drift(folder, expected)
     for name in drift:
         if name in expected:
             atomic_write_text(folder / name, expected[name])
