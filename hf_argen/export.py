@@ -21,7 +21,9 @@ from transformers import (
     AutoImageProcessor,
     AutoModel,
     AutoModelForCausalLM,
+    AutoModelForImageTextToText,
     AutoProcessor,
+    AutoTokenizer,
 )
 
 from .atomic import atomic_write_text
@@ -36,21 +38,23 @@ from .models.pipeline_image_generation import REMOTE_TASK
 VOLATILE_CONFIG_KEYS = ("transformers_version",)
 
 
-def _model_from_config(folder: Path):
-    """A randomly initialised model of the folder's config (the code that is saved does not depend on weights)."""
-    config = AutoConfig.from_pretrained(folder)
-    for auto_class in (AutoModelForCausalLM, AutoModel):
+def auto_class_for(config):
+    """The Auto class that builds the full model (with its head) of `config`."""
+    for auto_class in (AutoModelForImageTextToText, AutoModelForCausalLM, AutoModel):
         if type(config) in auto_class._model_mapping:
-            return auto_class.from_config(config)
-    raise ValueError(f"`folder` {str(folder)!r} holds a model_type hf_argen does not know: {config.model_type!r}.")
+            return auto_class
+    raise ValueError(f"hf_argen does not know model_type {config.model_type!r}.")
 
 
-def _processors(folder: Path) -> list:
-    """The processor (`processor_config.json`) or image processor (`preprocessor_config.json`) saved in `folder`."""
+def saved_processors(folder: str | Path) -> list:
+    """The processor, image processor or tokenizer saved in `folder` (the first of them found)."""
+    folder = Path(folder)
     if (folder / "processor_config.json").is_file():
         return [AutoProcessor.from_pretrained(folder)]
     if (folder / "preprocessor_config.json").is_file():
         return [AutoImageProcessor.from_pretrained(folder)]
+    if (folder / "tokenizer_config.json").is_file():
+        return [AutoTokenizer.from_pretrained(folder)]
     return []
 
 
@@ -58,14 +62,15 @@ def saved_files(folder: str | Path) -> dict[str, str]:
     """`{file name: text}` of the code and `config.json` that `save_pretrained` writes today for `folder`'s model
     (through `ClassConditionalImageGenerationPipeline` where its config names that pipeline)."""
     folder = Path(folder)
-    model = _model_from_config(folder)
+    config = AutoConfig.from_pretrained(folder)
+    model = auto_class_for(config).from_config(config)  # randomly initialised: the saved code needs no weights
     names_pipeline = REMOTE_TASK in (getattr(model.config, "custom_pipelines", None) or {})
     with tempfile.TemporaryDirectory() as temp:
         if names_pipeline and isinstance(model, (PixelCNNForImageGeneration, VQVAEPriorForImageGeneration)):
             ClassConditionalImageGenerationPipeline(model=model).save_pretrained(temp)
         else:
             model.save_pretrained(temp)
-        for processor in _processors(folder):
+        for processor in saved_processors(folder):
             processor.save_pretrained(temp)
         files = {path.name: path.read_text() for path in Path(temp).glob("*.py")}
         files["config.json"] = (Path(temp) / "config.json").read_text()
@@ -111,4 +116,4 @@ def export_folder(folder: str | Path) -> list[str]:
     return drift
 
 
-__all__ = ["code_drift", "export_folder", "saved_files"]
+__all__ = ["auto_class_for", "code_drift", "export_folder", "saved_files", "saved_processors"]

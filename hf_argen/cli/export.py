@@ -27,24 +27,15 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import (
-    AutoConfig,
-    AutoImageProcessor,
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoModelForImageTextToText,
-    AutoProcessor,
-    AutoTokenizer,
-)
+from transformers import AutoConfig
 
 from ..atomic import atomic_save_pretrained, atomic_write_text
-from ..export import code_drift, export_folder
+from ..export import auto_class_for, code_drift, export_folder, saved_processors
 from ..models import CaptionerForConditionalGeneration, PixelCNNForImageGeneration, PixelCNNImageProcessor
 from ..training import load_checkpoint_weights
 from .arguments import ModelArguments, parse_command
 
 logger = logging.getLogger(__name__)
-AUTO_CLASSES = (AutoModelForImageTextToText, AutoModelForCausalLM, AutoModel)
 
 
 @dataclass
@@ -69,21 +60,10 @@ class ExportArguments:
 
 def auto_class(config):
     """The Auto class that builds the full model (with its head) of `config`."""
-    for candidate in AUTO_CLASSES:
-        if type(config) in candidate._model_mapping:
-            return candidate
-    raise ValueError(f"--model / --checkpoint: hf_argen does not know model_type {config.model_type!r}.")
-
-
-def processors_in(folder: Path) -> list:
-    """The processor, image processor or tokenizer saved in `folder`."""
-    if (folder / "processor_config.json").is_file():
-        return [AutoProcessor.from_pretrained(folder)]
-    if (folder / "preprocessor_config.json").is_file():
-        return [AutoImageProcessor.from_pretrained(folder)]
-    if (folder / "tokenizer_config.json").is_file():
-        return [AutoTokenizer.from_pretrained(folder)]
-    return []
+    try:
+        return auto_class_for(config)
+    except ValueError as error:
+        raise ValueError(f"--model / --checkpoint: {error}") from error
 
 
 def average_into(model, checkpoints: list[str], ema: bool) -> None:
@@ -130,7 +110,7 @@ def build_model(model_name: str | None, args: ExportArguments):
         config = AutoConfig.from_pretrained(args.config or args.checkpoint[-1])
         model = auto_class(config).from_config(config)
     processor_folder = args.processor or model_name
-    processors = processors_in(Path(processor_folder)) if processor_folder else []
+    processors = saved_processors(processor_folder) if processor_folder else []
     if not processors and isinstance(model, PixelCNNForImageGeneration):
         processors = [PixelCNNImageProcessor.from_model_config(config)]
     return model, processors
