@@ -1,9 +1,12 @@
-"""The one place that registers hf_argen's configs, models, processors and pipelines with `transformers`.
+"""The one place that registers hf_argen's configs, models, processors and pipelines with `transformers`, and that
+knows which Auto class builds a config's model and which one loads a folder's processor.
 
 Registering also marks each config/model/processor class for remote code (`register_for_auto_class`), so
 `save_pretrained` writes an `auto_map` and copies the model's modules (from `hf_argen/models/`) next to the weights:
 the saved folder then loads with `trust_remote_code=True` on a machine without hf_argen.
 """
+
+from pathlib import Path
 
 from transformers import (
     AutoConfig,
@@ -12,6 +15,7 @@ from transformers import (
     AutoModelForCausalLM,
     AutoModelForImageTextToText,
     AutoProcessor,
+    AutoTokenizer,
 )
 from transformers.pipelines import PIPELINE_REGISTRY
 
@@ -74,6 +78,26 @@ def register_all() -> None:
     _register_captioning()
 
 
+def auto_class_for(config):
+    """The Auto class that builds the full model (with its head) of `config`."""
+    for auto_class in (AutoModelForImageTextToText, AutoModelForCausalLM, AutoModel):
+        if type(config) in auto_class._model_mapping:
+            return auto_class
+    raise ValueError(f"hf_argen does not know model_type {config.model_type!r}.")
+
+
+def saved_processors(folder: str | Path) -> list:
+    """The processor, image processor or tokenizer saved in `folder` (the first of them found)."""
+    folder = Path(folder)
+    if (folder / "processor_config.json").is_file():
+        return [AutoProcessor.from_pretrained(folder)]
+    if (folder / "preprocessor_config.json").is_file():
+        return [AutoImageProcessor.from_pretrained(folder)]
+    if (folder / "tokenizer_config.json").is_file():
+        return [AutoTokenizer.from_pretrained(folder)]
+    return []
+
+
 register_all()
 
-__all__ = ["CAPTIONING_TASK", "register_all"]
+__all__ = ["CAPTIONING_TASK", "auto_class_for", "register_all", "saved_processors"]

@@ -58,4 +58,12 @@ def standardize_caption_columns(dataset, caption_column: str | None = None, imag
     return dataset
 
 
-__all__ = ["load_caption_dataset", "standardize_caption_columns"]
+def captioned_image_dataset(rows: list[dict], **extra_features: str) -> datasets.Dataset:
+    """A captioned image dataset from `rows`, one dict per example: `"image"` (a PNG cell or PIL image), `"text"` (its
+    caption) and one entry per `extra_features` item `name="dtype"` (a `datasets.Value` dtype: ``vendor="string"``)."""
+    features = {"image": datasets.Image(), "text": datasets.Value("string")}
+    features.update({name: datasets.Value(dtype) for name, dtype in extra_features.items()})
+    return datasets.Dataset.from_list(rows, features=datasets.Features(features))
+
+
+__all__ = ["captioned_image_dataset", "load_caption_dataset", "standardize_caption_columns"]

@@ -16,17 +16,10 @@ import json
 import tempfile
 from pathlib import Path
 
-from transformers import (
-    AutoConfig,
-    AutoImageProcessor,
-    AutoModel,
-    AutoModelForCausalLM,
-    AutoModelForImageTextToText,
-    AutoProcessor,
-    AutoTokenizer,
-)
+from transformers import AutoConfig
 
 from .atomic import atomic_write_text
+from .auto import auto_class_for, saved_processors
 from .models import (
     ClassConditionalImageGenerationPipeline,
     PixelCNNForImageGeneration,
@@ -36,26 +29,6 @@ from .models.pipeline_image_generation import REMOTE_TASK
 
 # Keys of config.json that record where and how the folder was written, not what the model is.
 VOLATILE_CONFIG_KEYS = ("transformers_version",)
-
-
-def auto_class_for(config):
-    """The Auto class that builds the full model (with its head) of `config`."""
-    for auto_class in (AutoModelForImageTextToText, AutoModelForCausalLM, AutoModel):
-        if type(config) in auto_class._model_mapping:
-            return auto_class
-    raise ValueError(f"hf_argen does not know model_type {config.model_type!r}.")
-
-
-def saved_processors(folder: str | Path) -> list:
-    """The processor, image processor or tokenizer saved in `folder` (the first of them found)."""
-    folder = Path(folder)
-    if (folder / "processor_config.json").is_file():
-        return [AutoProcessor.from_pretrained(folder)]
-    if (folder / "preprocessor_config.json").is_file():
-        return [AutoImageProcessor.from_pretrained(folder)]
-    if (folder / "tokenizer_config.json").is_file():
-        return [AutoTokenizer.from_pretrained(folder)]
-    return []
 
 
 def saved_files(folder: str | Path) -> dict[str, str]:
@@ -116,4 +89,4 @@ def export_folder(folder: str | Path) -> list[str]:
     return drift
 
 
-__all__ = ["auto_class_for", "code_drift", "export_folder", "saved_files", "saved_processors"]
+__all__ = ["code_drift", "export_folder", "saved_files"]

@@ -11,8 +11,10 @@ from collections.abc import Iterable
 
 import datasets
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import processors
 from transformers import PreTrainedTokenizerFast
+
+from .models.tokenization_captioner import byte_level_bpe
 
 SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<bos>", "eos_token": "<eos>"}
 
@@ -43,16 +45,7 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 2048, min_frequency:
     (left, for batched generation). Ids: `<pad>`=0, `<bos>`=1, `<eos>`=2."""
     if vocab_size < 256 + len(SPECIAL_TOKENS):
         raise ValueError(f"`vocab_size` must be >= {256 + len(SPECIAL_TOKENS)} for byte-level BPE, got {vocab_size}.")
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        min_frequency=min_frequency,
-        special_tokens=list(SPECIAL_TOKENS.values()),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
+    tokenizer, trainer = byte_level_bpe(vocab_size, min_frequency, list(SPECIAL_TOKENS.values()), show_progress=False)
     tokenizer.train_from_iterator(texts, trainer=trainer)
     bos = SPECIAL_TOKENS["bos_token"]
     tokenizer.post_processor = processors.TemplateProcessing(

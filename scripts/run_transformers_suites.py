@@ -7,8 +7,8 @@ The model testers are hf_argen's own (`scripts/transformers_suites/test_modeling
 `--transformers_root` at a folder holding `transformers`' `tests/` (`test_modeling_common.py`,
 `test_configuration_common.py`, `generation/`, `exporters/`, ...) for the installed `transformers` version, and,
 optionally, its `utils/`, e.g. a checkout of the `transformers` repository at the installed version's tag. The
-script builds a scratch test tree (links to those files + the testers under `tests/models/<model>/`) and runs
-pytest there, one suite file at a time, offline.
+script builds a scratch test tree (links to those files, the testers under `tests/models/<model>/` and what they share
+at `tests/models/hf_argen_testers.py`) and runs pytest there, one suite file at a time, offline.
 
     python scripts/run_transformers_suites.py --transformers_root ~/src/transformers --models captioner
     python scripts/run_transformers_suites.py --transformers_root ~/src/transformers --models captioner \\
@@ -69,6 +69,7 @@ def build_tree(transformers_root: Path, scratch: Path, models: list[str]) -> Non
         if entry.name not in ("models", "__pycache__"):
             (scratch / "tests" / entry.name).symlink_to(entry.resolve())
     (scratch / "tests" / "models" / "__init__.py").write_text("")
+    shutil.copy(TESTERS / "hf_argen_testers.py", scratch / "tests" / "models")
     for model in models:
         folder = scratch / "tests" / "models" / model
         folder.mkdir()

@@ -30,7 +30,8 @@ import torch.nn.functional as F
 from transformers import AutoConfig
 
 from ..atomic import atomic_save_pretrained, atomic_write_text
-from ..export import auto_class_for, code_drift, export_folder, saved_processors
+from ..auto import auto_class_for, saved_processors
+from ..export import code_drift, export_folder
 from ..models import CaptionerForConditionalGeneration, PixelCNNForImageGeneration, PixelCNNImageProcessor
 from ..training import load_checkpoint_weights
 from .arguments import ModelArguments, parse_command

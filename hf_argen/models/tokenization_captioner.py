@@ -5,9 +5,26 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable
 
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 SPECIAL_TOKENS = {"pad_token": "<pad>", "bos_token": "<bos>", "eos_token": "<eos>", "unk_token": "<unk>"}
+
+
+def byte_level_bpe(vocab_size: int, min_frequency: int, special_tokens: list[str], **trainer_kwargs):
+    """An untrained byte-level BPE `tokenizers.Tokenizer` (never unknown: every byte is in the alphabet) and the
+    `BpeTrainer` that trains it to `vocab_size` tokens, `special_tokens` first."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=min_frequency,
+        special_tokens=special_tokens,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        **trainer_kwargs,
+    )
+    return tokenizer, trainer
 
 
 def train_caption_tokenizer(
@@ -17,8 +34,6 @@ def train_caption_tokenizer(
     the caption as written; words seen fewer than `min_frequency` times map to `<unk>`) or `"bpe"` (byte-level
     BPE with up to `vocab_size` tokens, never unknown). Ids 0..3 are `<pad>`, `<bos>`, `<eos>`, `<unk>`; captions
     are lower-cased when `lowercase`."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-
     if isinstance(captions, (str, bytes)) or not hasattr(captions, "__iter__"):
         raise ValueError(f"`captions` must be a non-empty list of strings, got {type(captions).__name__}.")
     captions = [c for c in captions]
@@ -44,18 +59,10 @@ def train_caption_tokenizer(
         tokenizer.decoder = decoders.Metaspace(prepend_scheme="always")
         trainer = trainers.WordLevelTrainer(vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=special)
     else:
-        tokenizer = Tokenizer(models.BPE())
-        tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        tokenizer.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(
-            vocab_size=vocab_size,
-            min_frequency=min_frequency,
-            special_tokens=special,
-            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        )
+        tokenizer, trainer = byte_level_bpe(vocab_size, min_frequency, special)
     tokenizer.normalizer = normalizers.Sequence(norm)
     tokenizer.train_from_iterator(captions, trainer=trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **SPECIAL_TOKENS)
 
 
-__all__ = ["SPECIAL_TOKENS", "train_caption_tokenizer"]
+__all__ = ["SPECIAL_TOKENS", "byte_level_bpe", "train_caption_tokenizer"]

@@ -24,6 +24,7 @@ from pathlib import Path
 import datasets
 from PIL import Image
 
+from ..caption_data import captioned_image_dataset
 from ..data import png_cell
 from .sources import DATA_DIR_ENV, data_roots
 
@@ -336,24 +337,16 @@ def _release_sources(release: Path, named: dict, vendors: list[str], skin_variat
 def _caption_dataset(sources) -> datasets.Dataset:
     """`[(vendor column, records)]` -> Dataset (`image` RGB composited on white, `text`, `vendor`, `category`,
     `unified`)."""
-    rows = {"image": [], "text": [], "vendor": [], "category": [], "unified": []}
-    for vendor, records in sources:
-        for record in records:
-            rows["image"].append(png_cell(emoji_image(record["path"], image_size=None)))
-            rows["text"].append(record["text"])
-            rows["vendor"].append(vendor)
-            rows["category"].append(record["category"])
-            rows["unified"].append(record["unified"])
-    features = datasets.Features(
+    rows = [
         {
-            "image": datasets.Image(),
-            "text": datasets.Value("string"),
-            "vendor": datasets.Value("string"),
-            "category": datasets.Value("string"),
-            "unified": datasets.Value("string"),
+            "image": png_cell(emoji_image(record["path"], image_size=None)),
+            "vendor": vendor,
+            **{key: record[key] for key in ("text", "category", "unified")},
         }
-    )
-    return datasets.Dataset.from_dict(rows, features=features)
+        for vendor, records in sources
+        for record in records
+    ]
+    return captioned_image_dataset(rows, vendor="string", category="string", unified="string")
 
 
 __all__ = [

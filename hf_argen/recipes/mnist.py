@@ -29,6 +29,7 @@ import datasets
 import numpy as np
 from PIL import Image
 
+from ..caption_data import captioned_image_dataset
 from ..data import png_cell, standardize_columns
 from .sources import DATA_DIR_ENV, hub_offline
 
@@ -361,27 +362,16 @@ def make_mnist_scenes(
     if not pairs:
         raise ValueError(f"The MNIST {split!r} images hold no digits of the pairs of split {split!r}.")
     rng = np.random.default_rng([seed, SCENE_SPLITS.index(split)])
-    rows = {"image": [], "text": [], "first": [], "second": [], "relation": []}
+    rows = []
     for _ in range(num_scenes):
         first, second = pairs[int(rng.integers(len(pairs)))]
         relation = "left" if rng.random() < 0.5 else "above"
         a = images[rng.choice(by_digit[first])]
         b = images[rng.choice(by_digit[second])]
-        rows["image"].append(png_cell(compose_scene(a, b, relation, rng)))
-        rows["text"].append(scene_caption(first, second, relation))
-        rows["first"].append(first)
-        rows["second"].append(second)
-        rows["relation"].append(relation)
-    features = datasets.Features(
-        {
-            "image": datasets.Image(),
-            "text": datasets.Value("string"),
-            "first": datasets.Value("int64"),
-            "second": datasets.Value("int64"),
-            "relation": datasets.Value("string"),
-        }
-    )
-    return datasets.Dataset.from_dict(rows, features=features)
+        image = png_cell(compose_scene(a, b, relation, rng))
+        text = scene_caption(first, second, relation)
+        rows.append({"image": image, "text": text, "first": first, "second": second, "relation": relation})
+    return captioned_image_dataset(rows, first="int64", second="int64", relation="string")
 
 
 __all__ = [

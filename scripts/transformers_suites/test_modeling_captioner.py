@@ -16,8 +16,8 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_
 from transformers.testing_utils import require_torch, torch_device
 
 from ...generation.test_utils import GenerationTesterMixin
-from ...test_configuration_common import ConfigTester
 from ...test_modeling_common import ModelTesterMixin, floats_tensor, ids_tensor, random_attention_mask
+from ..hf_argen_testers import ConfigAndModelTestsMixin, SizedModelTester
 
 MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES.setdefault("captioner", "CaptionerForConditionalGeneration")
 
@@ -27,76 +27,48 @@ if is_torch_available():
     from hf_argen.models import CaptionerConfig, CaptionerForConditionalGeneration
 
 
-class CaptionerModelTester:
+class CaptionerModelTester(SizedModelTester):
+    if is_torch_available():
+        config_class = CaptionerConfig
     encoder_type = "conv"
+    defaults = {
+        **SizedModelTester.defaults,
+        "image_size": 8,
+        "num_channels": 3,
+        "encoder_channels": [8, 16],
+        "patch_size": 2,
+        "num_encoder_layers": 2,
+        "num_attention_heads": 4,
+        "intermediate_size": 37,
+        "max_position_embeddings": 64,
+    }
+    config_fields = (
+        "image_size",
+        "num_channels",
+        "encoder_type",
+        "encoder_channels",
+        "patch_size",
+        "num_encoder_layers",
+        "vocab_size",
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "max_position_embeddings",
+        "pad_token_id",
+        "bos_token_id",
+        "eos_token_id",
+    )
 
-    def __init__(
-        self,
-        parent,
-        batch_size=13,
-        seq_length=7,
-        is_training=True,
-        use_labels=True,
-        image_size=8,
-        num_channels=3,
-        encoder_channels=(8, 16),
-        patch_size=2,
-        num_encoder_layers=2,
-        vocab_size=99,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=37,
-        max_position_embeddings=64,
-        pad_token_id=0,
-        bos_token_id=1,
-        eos_token_id=2,
-    ):
-        self.parent = parent
-        self.batch_size = batch_size
-        self.seq_length = seq_length
-        self.is_training = is_training
-        self.use_labels = use_labels
-        self.image_size = image_size
-        self.num_channels = num_channels
-        self.encoder_channels = list(encoder_channels)
-        self.patch_size = patch_size
-        self.num_encoder_layers = num_encoder_layers
-        self.vocab_size = vocab_size
-        self.hidden_size = hidden_size
-        self.num_hidden_layers = num_hidden_layers
-        self.num_attention_heads = num_attention_heads
-        self.intermediate_size = intermediate_size
-        self.max_position_embeddings = max_position_embeddings
-        self.pad_token_id = pad_token_id
-        self.bos_token_id = bos_token_id
-        self.eos_token_id = eos_token_id
+    def __init__(self, parent, **sizes):
+        super().__init__(parent, **sizes)
         # the encoder sequence: the image feature grid
         if self.encoder_type == "conv":
-            grid = image_size // 2 ** len(self.encoder_channels)
+            grid = self.image_size // 2 ** len(self.encoder_channels)
         else:
-            grid = image_size // patch_size
+            grid = self.image_size // self.patch_size
         self.encoder_seq_length = grid**2
         self.key_length = self.encoder_seq_length
-
-    def get_config(self):
-        return CaptionerConfig(
-            image_size=self.image_size,
-            num_channels=self.num_channels,
-            encoder_type=self.encoder_type,
-            encoder_channels=self.encoder_channels,
-            patch_size=self.patch_size,
-            num_encoder_layers=self.num_encoder_layers,
-            vocab_size=self.vocab_size,
-            hidden_size=self.hidden_size,
-            num_hidden_layers=self.num_hidden_layers,
-            num_attention_heads=self.num_attention_heads,
-            intermediate_size=self.intermediate_size,
-            max_position_embeddings=self.max_position_embeddings,
-            pad_token_id=self.pad_token_id,
-            bos_token_id=self.bos_token_id,
-            eos_token_id=self.eos_token_id,
-        )
 
     def prepare_config_and_inputs(self):
         pixel_values = floats_tensor([self.batch_size, self.num_channels, self.image_size, self.image_size]) * 2 - 1
@@ -146,27 +118,12 @@ class CaptionerModelTester:
 
 
 @require_torch
-class CaptionerConvModelTest(ModelTesterMixin, GenerationTesterMixin, unittest.TestCase):
+class CaptionerConvModelTest(ConfigAndModelTestsMixin, ModelTesterMixin, GenerationTesterMixin, unittest.TestCase):
     all_model_classes = (CaptionerForConditionalGeneration,) if is_torch_available() else ()
     model_tester_class = CaptionerModelTester
     is_encoder_decoder = True
-
-    def setUp(self):
-        self.model_tester = self.model_tester_class(self)
-        self.config_tester = ConfigTester(
-            self,
-            config_class=CaptionerConfig,
-            hidden_size=32,
-            num_attention_heads=4,
-            encoder_type=self.model_tester_class.encoder_type,
-            common_properties=["hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size"],
-        )
-
-    def test_config(self):
-        self.config_tester.run_common_tests()
-
-    def test_model(self):
-        self.model_tester.create_and_check_model(*self.model_tester.prepare_config_and_inputs())
+    config_tester_fields = ("hidden_size", "num_attention_heads", "encoder_type")
+    common_properties = ["hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size"]
 
     def test_decoder_cache(self):
         self.model_tester.create_and_check_decoder_cache(*self.model_tester.prepare_config_and_inputs())

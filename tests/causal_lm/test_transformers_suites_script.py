@@ -40,6 +40,8 @@ def test_scratch_tree_links_the_suites_and_copies_the_testers(tmp_path):
     assert not (scratch / "tests" / "models" / "llama").exists()  # transformers' own model tests are not run
     tester = scratch / "tests" / "models" / "captioner" / "test_modeling_captioner.py"
     assert tester.read_text() == (ROOT / "scripts" / "transformers_suites" / "test_modeling_captioner.py").read_text()
+    shared = scratch / "tests" / "models" / "hf_argen_testers.py"
+    assert shared.read_text() == (ROOT / "scripts" / "transformers_suites" / "hf_argen_testers.py").read_text()
     assert (scratch / "conftest.py").is_file() and (scratch / "pytest.ini").is_file()
 
 
