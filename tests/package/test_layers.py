@@ -1,6 +1,6 @@
 """The package's shape: three layers with arrows one way (recipes -> training -> models; the library helpers
 beside them import neither training nor recipes), no import cycle, no function-level import of a hf_argen module,
-and short functions (models and the training loop are held to it elsewhere)."""
+and functions of at most 80 lines, everywhere in the package."""
 
 import ast
 from pathlib import Path
