@@ -1,5 +1,6 @@
 """`hf-argen evaluate` of a two-stage VQ-VAE + prior folder: the prior's NLL on a split's code maps (nats per code,
-bits per image), a class-by-class sample grid and, with `--classifier_path`, the class consistency of the samples.
+bits per image), a class-by-class sample grid and, with `--classifier_path`, the class consistency of the samples;
+with `--completion_rows N`, the completion of MNIST test images from their top N code rows.
 
 The code maps are encoded once and cached; a training run's cache (`<model>/codes`) is reused when it is there.
 """
@@ -15,12 +16,14 @@ from pathlib import Path
 from ..atomic import atomic_save_image
 from ..hub import CardImage
 from ..models import VQImageGenerationPipeline, make_grid
-from ..recipes.cards import prior_card_metrics, write_card_for_folder
+from ..recipes.cards import completion_card_metrics, prior_card_metrics, write_card_for_folder
 from ..recipes.classifier import class_consistency, classifier_accuracy, load_mnist_classifier, mnist_tensors
+from ..recipes.completion import evaluate_completion, save_completion_grid
 from ..recipes.prior import dataset_to_tensors, load_code_dataset
 from ..recipes.prior import evaluate_prior as prior_nll
 from . import write_json
 from .arguments import RuntimeArguments
+from .eval_pixelcnn import DEFAULT_CLASSIFIER, print_completion
 from .evaluation_arguments import EvaluateArguments
 
 
@@ -75,6 +78,22 @@ def measure_consistency(pipe, pixels, labels, evaluation, device) -> dict:
     return {"consistency": result["consistency"], "classifier_accuracy": test_accuracy}
 
 
+def measure_completion(pipe, seed: int, evaluation: EvaluateArguments) -> dict:
+    """Completion of the first `--completion_images` MNIST test images from their top `--completion_rows` code rows."""
+    figures, _ = evaluate_completion(
+        pipe.model,
+        evaluation.completion_rows,
+        evaluation.completion_images,
+        seed,
+        evaluation.classifier_path or DEFAULT_CLASSIFIER,
+        evaluation.data_dir,
+        batch_size=evaluation.batch_size or 100,
+        temperature=evaluation.temperature,
+    )
+    print_completion(figures, f"{pipe.config.vqvae.latent_size} code rows")
+    return figures
+
+
 def evaluate_prior(model: str, runtime: RuntimeArguments, evaluation: EvaluateArguments, flags, argv) -> dict:
     """Measure, print, write `--output_json`, `--grid` and the card (README.md + samples.png)."""
     device = runtime.setup()
@@ -98,6 +117,9 @@ def evaluate_prior(model: str, runtime: RuntimeArguments, evaluation: EvaluateAr
     if evaluation.grid:
         atomic_save_image(grid, evaluation.grid)
     consistency = measure_consistency(pipe, pixels, labels, evaluation, device) if evaluation.classifier_path else None
+    completion = None
+    if evaluation.completion_rows is not None:
+        completion = measure_completion(pipe, seed, evaluation)
     if evaluation.write_card:
         atomic_save_image(grid, Path(model) / "samples.png")
         command = flags.card_command or "hf-argen evaluate " + shlex.join(argv)
@@ -108,6 +130,11 @@ def evaluate_prior(model: str, runtime: RuntimeArguments, evaluation: EvaluateAr
         rows = prior_card_metrics(
             metrics, split, pipe.vocabulary.num_codes, pipe.codes_per_image, consistency, len(labels)
         )
+        images = [CardImage("samples.png", "samples", caption)]
+        if completion is not None:
+            rows += completion_card_metrics(completion, pipe.config.vqvae.latent_size, unit="code rows")
+            grid = Path(model) / "completions.png"
+            images.append(save_completion_grid(pipe.model, grid, evaluation.completion_rows, evaluation.data_dir))
         path = write_card_for_folder(
             model,
             rows,
@@ -115,7 +142,7 @@ def evaluate_prior(model: str, runtime: RuntimeArguments, evaluation: EvaluateAr
             repo_id=evaluation.hub_model_id,
             eval_command=command,
             train_commands=evaluation.train_command,
-            images=[CardImage("samples.png", "samples", caption)],
+            images=images,
         )
         print(f"wrote {path} and samples.png")
     figures = {
@@ -128,6 +155,7 @@ def evaluate_prior(model: str, runtime: RuntimeArguments, evaluation: EvaluateAr
         "temperature": temperature,
         "top_k": top_k,
         **(consistency or {}),
+        **(completion or {}),
         "device": str(device),
     }
     write_json(runtime.output_json, figures)

@@ -212,12 +212,14 @@ def write_card_for_folder(
     images: list[CardImage] | None = None,
     sections: list[CardSection] | None = None,
     datasets: list[str] | None = None,
+    extra_images: list[CardImage] = (),
 ) -> Path:
     """Write the card of a saved hf_argen folder with :func:`write_model_card`.
 
     Unset parts come from `folder/training_info.json` (``hub_model_id``, ``commands``/``command``,
     ``training``, ``description``, ``datasets``, ``sections``, ``dataset``) and then from the folder's
     ``config.json``: `repo_id` defaults to the Hub id, else the folder as given (the snippet loads it either way).
+    `extra_images` come after the images (by default the folder's sample grid).
     """
     folder = Path(folder)
     config = json.loads((folder / "config.json").read_text())
@@ -230,6 +232,7 @@ def write_card_for_folder(
         image_file = {"vqvae": "reconstructions.png"}.get(kind, "samples.png")
         caption = info.get("image_caption", "")
         images = [CardImage(image_file, image_file.split(".")[0], caption)] if (folder / image_file).is_file() else []
+    images = [*images, *extra_images]
     if sections is None:
         sections = [CardSection(**s) for s in info.get("sections", [])]
     tags, task_type, task_name = _KIND_PARTS[kind]
@@ -346,6 +349,28 @@ def class_consistency_card_metric(consistency: dict, num_samples: int, detail: s
         f"class consistency of {num_samples} samples{detail} (MNIST CNN, {accuracy:.2f}% test accuracy)",
         100 * consistency["consistency"], "samples", fmt=".1f", index=False, unit=" %",
     )  # fmt: skip
+
+
+def completion_card_metrics(figures: dict, image_size: int, unit: str = "rows") -> list[CardMetric]:
+    """Table rows (not in the ``model-index``) of an image-completion run (:mod:`.completion`): how often the MNIST
+    classifier gives a completion the original's class, and, for reference, the kept rows alone; `unit` names the
+    rows kept (pixel ``rows``, or ``code rows`` of a two-stage model of `image_size` code rows)."""
+    kept = f"the top {figures['completion_rows']} of {image_size} {unit}"
+    judged = f"MNIST CNN, {100 * figures['classifier_accuracy']:.2f}% test accuracy"
+    return [
+        CardMetric(
+            "completion_class_agreement",
+            f"completions of {figures['completion_images']} test images from {kept} (class drawn from the posterior, "
+            f"seed {figures['completion_seed']}) showing the original's class ({judged})",
+            100 * figures["completion_agreement"], "test", fmt=".1f", index=False, unit=" %",
+        ),
+        CardMetric(
+            "kept_rows_accuracy",
+            f"reference: the same classifier on {kept} alone (the rest blank) / on the originals "
+            f"({100 * figures['original_accuracy']:.1f} %)",
+            100 * figures["kept_rows_accuracy"], "test", fmt=".1f", index=False, unit=" %",
+        ),
+    ]  # fmt: skip
 
 
 def causal_lm_card_metrics(figures: dict, split: str = "validation") -> list[CardMetric]:
@@ -497,6 +522,7 @@ __all__ = [
     "card_metrics",
     "causal_lm_card_metrics",
     "class_consistency_card_metric",
+    "completion_card_metrics",
     "keep_last_grid",
     "model_kind",
     "pixelcnn_card_metrics",

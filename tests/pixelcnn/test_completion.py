@@ -159,3 +159,53 @@ def test_bad_completion_arguments_are_named(kwargs, message):
 def test_class_posterior_needs_a_conditional_model():
     with pytest.raises(ValueError, match="class-conditional"):
         random_model(num_classes=None).class_posterior(torch.zeros(1, 3, 5, 5, dtype=torch.long))
+
+
+def test_evaluate_completion_rows_measures_and_writes_the_card(tmp_path):
+    """`hf-argen evaluate --completion_rows N` on a tiny MNIST (random images) with an untrained classifier: the
+    figure is the classifier's accuracy on the completions; every row kept gives the originals' accuracy."""
+    import json
+
+    from tiny_models import save_untrained_mnist_classifier, write_tiny_mnist
+
+    from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
+    from hf_argen.cli.evaluate import main as evaluate
+    from hf_argen.recipes.classifier import classifier_accuracy, load_mnist_classifier, mnist_tensors
+    from hf_argen.recipes.completion import complete_images
+
+    data = write_tiny_mnist(tmp_path / "mnist")
+    classifier_path = save_untrained_mnist_classifier(tmp_path / "classifier.pt")
+    config = PixelCNNConfig(image_size=28, num_channels=1, num_levels=256, num_classes=10, hidden_size=4,
+                            num_hidden_layers=1, output_hidden_size=4, first_kernel_size=3)  # fmt: skip
+    torch.manual_seed(0)
+    PixelCNNForImageGeneration(config).save_pretrained(tmp_path / "model")
+    model_dir = str(tmp_path / "model")
+    common = ["--model", model_dir, "--split", "none", "--data_dir", str(data), "--classifier_path",
+              str(classifier_path), "--completion_images", "12", "--device", "cpu", "--seed", "3"]  # fmt: skip
+    every = evaluate(common + ["--completion_rows", "28"])
+    assert every["completion_agreement"] == every["original_accuracy"] == every["kept_rows_accuracy"]
+    out = tmp_path / "completion.json"
+    half = evaluate(common + ["--completion_rows", "14", "--output_json", str(out)])
+    assert half["completion_images"] == 12 and half["completion_pixel_rows"] == 14
+    model = PixelCNNForImageGeneration.from_pretrained(model_dir).eval()
+    images, labels = mnist_tensors("test", data)
+    completions = complete_images(model, images[:12], 14, seed=3, progress=False)
+    classifier = load_mnist_classifier(classifier_path)
+    assert half["completion_agreement"] == classifier_accuracy(classifier, completions, labels[:12])[0]
+    assert torch.equal(completions[:, :, :14], (images[:12, :, :14] * 255).round() / 255)
+
+    evaluate(["--model", model_dir, "--dataset_name", "mnist", "--split", "test", "--data_dir", str(data),
+              "--device", "cpu", "--write_card", "--completion_json", str(out)])  # fmt: skip
+    card = (tmp_path / "model" / "README.md").read_text()
+    assert "| completions of 12 test images from the top 14 of 28 rows" in card
+    assert (
+        f"hf-argen evaluate --model {model_dir} --split none --completion_rows 14 --completion_images 12 --seed 3"
+        in card
+    )
+    assert "![completions](completions.png)" in card and (tmp_path / "model" / "completions.png").is_file()
+    out.write_text(json.dumps({"model": model_dir}))
+    with pytest.raises(ValueError, match="not an output of an image-completion run"):
+        evaluate(["--model", model_dir, "--dataset_name", "mnist", "--data_dir", str(data), "--write_card",
+                  "--completion_json", str(out)])  # fmt: skip
+    with pytest.raises(ValueError, match="--completion_rows must be >= 0"):
+        evaluate(common + ["--completion_rows", "-1"])
