@@ -88,13 +88,20 @@ def test_an_int_class_is_repeated_over_the_images_to_complete():
     assert torch.equal(one, model.generate(seed=2, class_labels=[1, 1, 1], pixel_values=images, num_given_rows=2))
 
 
-def test_class_posterior_is_bayes_rule_on_the_exact_likelihood():
-    model = random_model(num_classes=4)
+@pytest.mark.parametrize(
+    "case",
+    [{}, dict(architecture="masked"), dict(num_channels=1, input_embedding=True)],
+    ids=["gated", "masked", "emb"],
+)
+def test_class_posterior_is_bayes_rule_on_the_exact_likelihood(case):
+    model = random_model(num_classes=4, **case)
+    channels = model.config.num_channels
     images = model.generate(seed=1, class_labels=[0, 1, 2, 3])
     joint = torch.stack([model.log_likelihood(images, torch.full((4,), y)) for y in range(4)], dim=1)
     torch.testing.assert_close(model.class_posterior(images), torch.log_softmax(joint, dim=1), atol=1e-4, rtol=0)
-    # A prefix: the likelihood of the kept sub-pixels only, read off the full forward pass.
-    kept = 2 * 5 * 3 + 4
+    # A prefix: the likelihood of the kept sub-pixels only, read off the full forward pass (the posterior's forward
+    # passes see the rows the prefix touches only).
+    kept = 2 * 5 * channels + 4
     prefix = []
     for y in range(4):
         logits = model(images, torch.full((4,), y)).logits
