@@ -291,7 +291,7 @@ class Handlers:
         grid of completions, yielded as rows are drawn (a PixelCNN) or once (a two-stage model)."""
         model = self.store.get_completer(model_name)
         if image is None:
-            raise DemoError("Upload an image or pick an example first.")
+            raise DemoError("Upload an image or pick an example to complete.")
         total, unit = completion_rows(model)
         rows = check_number("Rows to keep", rows, 0, total, integer=True)
         count = check_number("Completions", num_completions, 1, 8, integer=True)
@@ -452,12 +452,13 @@ def completion_tab(store: ModelStore, handlers: Handlers) -> None:
             kept = gr.Image(label="Kept rows (the model sees nothing of the grey part)", type="pil", format="png",
                             elem_id="completion-kept", interactive=False, height=200)  # fmt: skip
             grid = gr.Image(label="Completions (rows appear as they are drawn)", type="pil", format="png",
-                            elem_id="completion-output", interactive=False)  # fmt: skip
+                            elem_id="completion-output", interactive=False, height=200)  # fmt: skip
             status = gr.Markdown(elem_id="completion-status")
     model.change(lambda name: rows_slider_update(store.get_completer(name)), model, rows, api_name=False)
     examples = completion_examples(store)
     if examples:
-        gr.Examples(examples, [image, model], label="Examples (MNIST test digits, an emoji)")
+        gr.Examples(examples, [image, model], label="Examples (MNIST test digits, an emoji)",
+                    elem_id="completion-examples")  # fmt: skip
     button.click(handlers.complete, [model, image, rows, count, temperature, seed], [kept, grid, status],
                  api_name="complete")  # fmt: skip
 
@@ -467,8 +468,8 @@ def build_demo(store: ModelStore) -> gr.Blocks:
     pixelcnns, priors = store.names["pixelcnn"], store.names["prior"]
     with gr.Blocks(title="hf_argen demo") as demo:
         gr.Markdown(
-            "# hf_argen: autoregressive generative models\nPixelCNN sampling, VQ-VAE + prior, receptive "
-            "fields, captioning and text; every model runs on the CPU."
+            "# hf_argen: autoregressive generative models\nPixelCNN sampling, VQ-VAE + prior, image "
+            "completion, receptive fields, captioning and text; every model runs on the CPU."
         )
         with gr.Tabs():
             with gr.Tab("Class-conditional sampling", id="sampling"):
