@@ -121,3 +121,37 @@ def test_without_class_labels_each_class_is_drawn_from_its_posterior(prior_type,
 def test_bad_completion_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         tiny_two_stage().generate(**kwargs)
+
+
+def test_evaluate_completion_rows_of_a_two_stage_model(tmp_path):
+    """`hf-argen evaluate --completion_rows N` on code rows (tiny MNIST, untrained classifier): the figure is the
+    classifier's accuracy on the completions; with `--write_card`, the card shows it with a completion grid."""
+    from tiny_models import save_untrained_mnist_classifier, write_tiny_mnist
+
+    from hf_argen.cli.evaluate import main as evaluate
+    from hf_argen.recipes.classifier import classifier_accuracy, load_mnist_classifier, mnist_tensors
+    from hf_argen.recipes.completion import complete_images
+
+    data = write_tiny_mnist(tmp_path / "mnist")
+    classifier_path = save_untrained_mnist_classifier(tmp_path / "classifier.pt")
+    folder = tmp_path / "model"
+    tiny_two_stage().save_pretrained(folder)
+    common = ["--model", str(folder), "--data_dir", str(data), "--classifier_path", str(classifier_path),
+              "--completion_rows", "3", "--completion_images", "12", "--device", "cpu", "--seed", "2"]  # fmt: skip
+    figures = evaluate(common + ["--split", "none", "--num_per_class", "0"])
+    assert figures["num_samples"] == 0 and "nll_per_code" not in figures
+    assert figures["completion_rows"] == 3 and figures["completion_pixel_rows"] == 12
+    model = VQVAEPriorForImageGeneration.from_pretrained(folder).eval()
+    images, labels = mnist_tensors("test", data)
+    completions = complete_images(model, images[:12], 3, seed=2, progress=False)
+    classifier = load_mnist_classifier(classifier_path)
+    assert figures["completion_agreement"] == classifier_accuracy(classifier, completions, labels[:12])[0]
+
+    evaluate(common + ["--num_per_class", "1", "--write_card"])
+    card = (folder / "README.md").read_text()
+    assert "| completions of 12 test images from the top 3 of 7 code rows" in card
+    assert "![completions](completions.png)" in card and (folder / "completions.png").is_file()
+    with pytest.raises(ValueError, match="--write_card needs the NLL of a --split and samples"):
+        evaluate(common + ["--split", "none", "--write_card"])
+    with pytest.raises(ValueError, match=r"--num_per_class must be >= 1 for a two-stage model \(0 with"):
+        evaluate([a for a in common if a not in ("--completion_rows", "3")] + ["--num_per_class", "0"])
