@@ -17,6 +17,7 @@ from ..models import PixelCNNForImageGeneration, PixelCNNImageProcessor, make_gr
 from ..recipes.cards import (
     class_consistency_card_metric,
     completion_card_metrics,
+    likelihood_figures_from_card,
     pixelcnn_card_metrics,
     write_card_for_folder,
 )
@@ -55,6 +56,14 @@ class PixelCNNEvalArguments:
         metadata={
             "help": "with --write_card: also put the class consistency of this --output_json of an earlier "
             "`--split none --num_per_class N` run (of the same --model) into the card"
+        },
+    )
+    likelihood_from_card: bool = field(
+        default=False,
+        metadata={
+            "help": "with --write_card and --split none: keep the likelihood figures of --model's current card (its "
+            "model-index, measured by the earlier --split run whose command the card quotes) rather than measure them "
+            "again, and write the card with this run's or the --*_json figures"
         },
     )
     completion_json: str | None = field(
@@ -208,13 +217,13 @@ def write_card(model: str, result: dict, evaluation: EvaluateArguments, flags, c
                completion_figures=None, pixelcnn=None) -> None:  # fmt: skip
     """The folder's README.md with the figures just measured (and a class consistency and an image completion,
     this run's or earlier)."""
-    conditional = "class_prior" in result
+    class_prior = result.get("class_prior")
     command = f"hf-argen evaluate --model {model} --dataset_name {result['dataset']} --split {result['split']}"
-    if conditional:
-        command += f" --class_prior {flags.class_prior}"
-    if evaluation.max_eval_samples:
+    if class_prior:
+        command += f" --class_prior {class_prior}"
+    if evaluation.max_eval_samples and not flags.likelihood_from_card:
         command += f" --max_eval_samples {evaluation.max_eval_samples}"
-    rows = pixelcnn_card_metrics(result, result["split"], flags.class_prior if conditional else None)
+    rows = pixelcnn_card_metrics(result, result["split"], class_prior)
     if consistency_figures is not None:
         detail = f", seed {consistency_figures['seed']}"
         if consistency_figures["temperature"] != 1.0:
@@ -242,7 +251,7 @@ def write_card(model: str, result: dict, evaluation: EvaluateArguments, flags, c
 def print_report(result: dict, config) -> None:
     """The figures as the table the README quotes."""
     print(f"model(s):        {', '.join(result['models'])}")
-    if "bits_per_dim" in result:
+    if "num_images" in result:  # likelihood figures measured in this run
         split = result["split"]
         print(
             f"data:            {result['dataset']}:{split} ({result['num_images']} images, "
@@ -292,10 +301,13 @@ def evaluate_pixelcnn(model: str, runtime: RuntimeArguments, evaluation: Evaluat
     device = runtime.setup()
     dataset_name, split = evaluation.dataset_name or "digits", evaluation.one_split()
     num_per_class = evaluation.num_per_class or 0
-    if evaluation.write_card and (flags.ensemble or split == "none"):
-        raise ValueError("--write_card needs one --model (no --ensemble) and a --split to measure.")
+    if evaluation.write_card and (flags.ensemble or (split == "none") != flags.likelihood_from_card):
+        raise ValueError("--write_card needs one --model (no --ensemble) and a --split to measure, or --split none "
+                         "with --likelihood_from_card.")  # fmt: skip
+    if flags.likelihood_from_card and not evaluation.write_card:
+        raise ValueError("--likelihood_from_card is only used with --write_card.")
     completing = evaluation.completion_rows is not None
-    if split == "none" and not num_per_class and not completing:
+    if split == "none" and not (num_per_class or completing or flags.likelihood_from_card):
         raise ValueError("--split none measures nothing without --num_per_class or --completion_rows.")
     earlier, earlier_completion = None, None
     for flag in ("consistency_json", "completion_json"):
@@ -309,6 +321,8 @@ def evaluate_pixelcnn(model: str, runtime: RuntimeArguments, evaluation: Evaluat
     result = {"model": model, "models": [model, *(flags.ensemble or [])], "dataset": dataset_name}
     if split != "none":
         result.update(likelihood(models, dataset_name, split, evaluation, flags))
+    elif flags.likelihood_from_card:
+        result.update(likelihood_figures_from_card(model))
     if num_per_class:
         result.update(consistency(models[0], model, runtime.seed, evaluation))
     if completing:

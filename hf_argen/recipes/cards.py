@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 import torch
+from huggingface_hub import ModelCard
 from safetensors import safe_open
 from transformers import AutoModel
 
@@ -287,6 +288,37 @@ def pixelcnn_card_metrics(report: dict, split: str, class_prior: str | None = No
     return rows
 
 
+# model-index metric types of `pixelcnn_card_metrics` -> the figures of `pixelcnn_likelihood_report`
+LIKELIHOOD_METRICS = {
+    "bits_per_dim": "bits_per_dim",
+    "nll_nats_per_image": "nats_per_image",
+    "marginal_bits_per_dim": "marginal_bits_per_dim",
+    "marginal_nll_nats_per_image": "marginal_nats_per_image",
+}
+
+
+def likelihood_figures_from_card(folder: str | Path) -> dict:
+    """The likelihood figures of a PixelCNN folder's current card, read back from its ``model-index`` (as
+    :func:`pixelcnn_card_metrics` wrote them): ``dataset`` (the recipes' name), ``split``, ``bits_per_dim``,
+    ``nats_per_image``, the ``marginal_*`` figures and ``class_prior`` (``"train"`` or ``"uniform"``) when there."""
+    path = Path(folder) / "README.md"
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist: there is no card to read the likelihood figures from.")
+    results = [r for r in ModelCard.load(path).data.eval_results or [] if r.metric_type in LIKELIHOOD_METRICS]
+    figures = {LIKELIHOOD_METRICS[result.metric_type]: result.metric_value for result in results}
+    if "bits_per_dim" not in figures:
+        raise ValueError(f"{path}: the card's model-index holds no bits_per_dim to keep.")
+    names = {}
+    for name, (hub_id, _) in DATASETS.items():
+        names.setdefault(hub_id, name)
+    figures["dataset"] = names.get(results[0].dataset_type, results[0].dataset_type)
+    figures["split"] = results[0].dataset_split
+    marginal = [result.metric_name for result in results if result.metric_type == "marginal_bits_per_dim"]
+    if marginal:
+        figures["class_prior"] = "uniform" if "p(y) uniform" in marginal[0] else "train"
+    return figures
+
+
 def vqvae_card_metrics(metrics: dict, split: str, num_embeddings: int) -> list[CardMetric]:
     """Rows for `evaluate_vqvae`'s figures."""
     return [
@@ -524,6 +556,7 @@ __all__ = [
     "class_consistency_card_metric",
     "completion_card_metrics",
     "keep_last_grid",
+    "likelihood_figures_from_card",
     "model_kind",
     "pixelcnn_card_metrics",
     "prior_card_metrics",

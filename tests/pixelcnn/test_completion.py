@@ -210,6 +210,12 @@ def test_evaluate_completion_rows_measures_and_writes_the_card(tmp_path):
         in card
     )
     assert "![completions](completions.png)" in card and (tmp_path / "model" / "completions.png").is_file()
+    # The likelihood figures read back from the card's model-index give the same card, without measuring them.
+    evaluate(["--model", model_dir, "--split", "none", "--device", "cpu", "--data_dir", str(data), "--write_card",
+              "--likelihood_from_card", "--completion_json", str(out)])  # fmt: skip
+    assert (tmp_path / "model" / "README.md").read_text() == card
+    with pytest.raises(ValueError, match="--split none with --likelihood_from_card"):
+        evaluate(["--model", model_dir, "--split", "none", "--write_card", "--completion_json", str(out)])
     out.write_text(json.dumps({"model": model_dir}))
     with pytest.raises(ValueError, match="not an output of an image-completion run"):
         evaluate(["--model", model_dir, "--dataset_name", "mnist", "--data_dir", str(data), "--write_card",
