@@ -690,13 +690,16 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         if num_given_rows is None and num_given_subpixels is None:
             num_given_subpixels = self.config.num_subpixels
         given, num_given = self._completion_prefix(pixel_values, num_given_rows, num_given_subpixels)
-        log_likelihoods = []
-        for label in range(self.config.num_classes):
+        per_row = self.config.image_size * self.config.num_channels
+        # Causal masks: the logits of the rows a prefix touches do not depend on the rows below, so those are cut.
+        given = given[:, :, : -(-num_given // per_row)]
+        log_likelihoods = [torch.zeros(given.shape[0], device=self.device)] * self.config.num_classes
+        for label in range(self.config.num_classes if num_given else 0):
             labels = torch.full((given.shape[0],), label, dtype=torch.long, device=self.device)
             log_probs = torch.log_softmax(self._logits(given, labels).float(), dim=-1)
             per_subpixel = log_probs.gather(-1, given.unsqueeze(-1)).squeeze(-1)  # (B, C, H, W)
             raster = per_subpixel.permute(0, 2, 3, 1).flatten(1)  # sampling order
-            log_likelihoods.append(raster[:, :num_given].sum(dim=1))
+            log_likelihoods[label] = raster[:, :num_given].sum(dim=1)
         return torch.log_softmax(torch.stack(log_likelihoods, dim=1), dim=1)
 
     def _draw_classes(self, given: torch.Tensor, num_given: int, generator) -> torch.LongTensor:

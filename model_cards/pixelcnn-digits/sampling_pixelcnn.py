@@ -312,10 +312,10 @@ class _GatedSampler:
         first_half = self.layers[0]["half"]
         for row in rows:
             draw.start_row(row)
-            self._vertical_row(row)
-            # A row given in full (image completion) needs no horizontal stack: later rows read only the
-            # vertical stack, which `_vertical_row` ran, and the row's inputs, written below.
+            # A row given in full (image completion) needs no horizontal stack (nor its row bias): later rows read
+            # only the vertical stack and the row's inputs, written below.
             finished = draw.given_row()
+            self._vertical_row(row, row_bias=finished is None)
             if finished is None:
                 sampled = []
                 for col in range(S):
@@ -329,10 +329,13 @@ class _GatedSampler:
             self.vertical_inputs[0][:, :, row + first_half, first_half : first_half + S] = features
             yield finished.contiguous()
 
-    def _vertical_row(self, row: int) -> None:
-        """Vertical stack on image row `row`: fills every layer's row bias and the next layers' inputs."""
+    def _vertical_row(self, row: int, row_bias: bool = True) -> None:
+        """Vertical stack on image row `row`: fills every layer's row bias (unless `row_bias` is False) and the next
+        layers' inputs."""
         hidden, S = self.hidden, self.size
         for index, layer in enumerate(self.layers):
+            if not row_bias and index + 1 == len(self.layers):
+                break  # the last layer's vertical stack feeds its row bias only
             half = layer["half"]
             height = half if layer["first"] else half + 1
             window = self.vertical_inputs[index][:, :, row : row + height]
@@ -341,7 +344,8 @@ class _GatedSampler:
                 v_pre += layer["v_class_bias"]
             # Channels last, so `(B, 1, S, 2F)` in memory: the row's pre-activations as `(B * S, 2F)` rows.
             v_rows = v_pre.permute(0, 2, 3, 1).reshape(-1, 2 * hidden)
-            torch.addmm(layer["row_bias"], v_rows, layer["link_matrix"], out=self.row_biases[index])
+            if row_bias:
+                torch.addmm(layer["row_bias"], v_rows, layer["link_matrix"], out=self.row_biases[index])
             if index + 1 < len(self.layers):
                 next_half = self.layers[index + 1]["half"]
                 s = torch.sigmoid(v_pre[:, :, 0])  # (B, 2F, S); f half holds sigmoid(-2 f)
