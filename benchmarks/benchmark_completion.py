@@ -70,7 +70,7 @@ def main(argv=None):
     parser.add_argument("--rows", type=int, nargs="+", default=[7, 14, 21], help="given rows (PixelCNN)")
     parser.add_argument("--code_rows", type=int, nargs="+", default=[3, 4], help="given code rows (two-stage)")
     parser.add_argument("--batch_size", type=int, default=16)
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds")
     parser.add_argument("--num_threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--output_json", default=None)
     args = parser.parse_args(argv)

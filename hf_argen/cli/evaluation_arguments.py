@@ -46,8 +46,8 @@ class EvaluateArguments:
     classifier_path: str | None = field(
         default=None,
         metadata={
-            "help": "MNIST classifier measuring class consistency, trained there on first use (pixelcnn "
-            "default: .cache/mnist_classifier.pt; prior: none, no class consistency)"
+            "help": "MNIST classifier measuring class consistency and completions, trained there on first use "
+            "(default: .cache/mnist_classifier.pt; prior: none, no class consistency of samples)"
         },
     )
     completion_rows: int | None = field(
