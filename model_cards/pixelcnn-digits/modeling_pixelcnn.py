@@ -603,7 +603,8 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
 
         The kept sub-pixels come back unchanged. Randomness is tied to positions: the uniform that draws sub-pixel
         `p` is the same whether or not earlier sub-pixels were given, so `num_given_rows=0` is plain sampling and
-        completing a sample from its own prefix with the same generator gives the sample back.
+        completing a sample from its own prefix with the same generator gives the sample back (classes drawn from the
+        posterior take one uniform per image first).
 
         Returns:
             `torch.LongTensor` of shape `(batch, channels, height, width)` with values in [0, num_levels).
