@@ -222,3 +222,19 @@ def test_evaluate_completion_rows_measures_and_writes_the_card(tmp_path):
                   "--completion_json", str(out)])  # fmt: skip
     with pytest.raises(ValueError, match="--completion_rows must be >= 0"):
         evaluate(common + ["--completion_rows", "-1"])
+
+
+@pytest.mark.cuda
+def test_completion_on_cuda_with_a_cpu_generator_keeps_the_prefix():
+    """Inputs on the CPU, the model on CUDA, a CPU generator: the prefix comes back, cached ~ naive."""
+    model = random_model(num_classes=4).to("cuda")
+    images = torch.randint(0, 6, (3, 3, 5, 5))
+    completed = [
+        model.generate(
+            pixel_values=images, num_given_subpixels=17, use_cache=use_cache, generator=torch.Generator().manual_seed(0)
+        )  # fmt: skip
+        for use_cache in (True, False)
+    ]
+    assert completed[0].device.type == "cuda" and (completed[0] == completed[1]).float().mean() > 0.9  # GPU rounding
+    for images_completed in completed:
+        assert torch.equal(raster(images_completed.cpu())[:, :17], raster(images)[:, :17])

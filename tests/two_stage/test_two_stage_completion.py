@@ -155,3 +155,15 @@ def test_evaluate_completion_rows_of_a_two_stage_model(tmp_path):
         evaluate(common + ["--split", "none", "--write_card"])
     with pytest.raises(ValueError, match=r"--num_per_class must be >= 1 for a two-stage model \(0 with"):
         evaluate([a for a in common if a not in ("--completion_rows", "3")] + ["--num_per_class", "0"])
+
+
+@pytest.mark.cuda
+@pytest.mark.parametrize("prior_type", ["transformer", "pixelcnn"])
+def test_completion_on_cuda_from_cpu_inputs(prior_type):
+    model = two_stage(prior_type).to("cuda")
+    codes = torch.randint(0, NUM_CODES, (2, 7, 7))
+    completed = model.generate(codes=codes, num_given_rows=3, generator=torch.Generator().manual_seed(0),
+                               output_type="codes")  # fmt: skip
+    assert completed.device.type == "cuda" and torch.equal(completed[:, :3].cpu(), codes[:, :3])
+    pixels = model.generate(pixel_values=torch.rand(2, 1, 28, 28) * 2 - 1, num_given_rows=2, seed=0)
+    assert pixels.shape == (2, 1, 28, 28) and pixels.device.type == "cuda"
