@@ -346,13 +346,18 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         codes = codes.to(device=self.device, dtype=torch.long)
         if self.is_pixelcnn:
             return self.prior.class_posterior(codes[:, None], num_given_subpixels=num_given)
+        log_likelihoods = [torch.zeros(len(codes), device=self.device)] * self.num_classes
         prefix = codes.reshape(len(codes), -1)[:, :num_given]
-        log_likelihoods = []
-        for label in range(self.num_classes):
-            sequences = self.vocabulary.sequences(prefix, [label] * len(codes)).to(self.device)
-            logits = self.prior(input_ids=sequences, use_cache=False).logits[:, :-1, : self.vocabulary.num_codes]
-            log_probs = torch.log_softmax(logits.float(), dim=-1).gather(-1, sequences[:, 1:, None])
-            log_likelihoods.append(log_probs.sum(dim=(1, 2)))
+        was_training = self.prior.training
+        self.prior.eval()
+        try:
+            for label in range(self.num_classes if num_given else 0):
+                sequences = self.vocabulary.sequences(prefix, [label] * len(codes)).to(self.device)
+                logits = self.prior(input_ids=sequences, use_cache=False).logits[:, :-1, : self.vocabulary.num_codes]
+                log_probs = torch.log_softmax(logits.float(), dim=-1).gather(-1, sequences[:, 1:, None])
+                log_likelihoods[label] = log_probs.sum(dim=(1, 2))
+        finally:
+            self.prior.train(was_training)
         return torch.log_softmax(torch.stack(log_likelihoods, dim=1), dim=1)
 
     def _complete(self, codes, num_given, class_labels, num_images, generator, seed, temperature, top_k, top_p,
