@@ -276,9 +276,7 @@ class Handlers:
             model = self.store.get("prior", name)
             (label,) = check_classes([class_name] if class_name else [], model)
             codes = model.generate(class_labels=[label], seed=seed, temperature=temperature, output_type="codes")
-            pixels = model.decode(codes)[0]  # (C, H, W) in [-1, 1]
-            levels = ((pixels.clamp(-1, 1) + 1) * 127.5).round().long()
-            picture = levels_to_array(levels, 256)
+            picture = pixels_to_array(model.decode(codes)[0])
             size = picture.shape[0]
             outputs += [
                 code_map_image(codes[0], model.config.vqvae.num_embeddings),
@@ -325,8 +323,7 @@ class Handlers:
     def _complete_two_stage(model, image, count, arguments, start):
         """A two-stage model: encode, keep the top code rows, sample the rest with the prior, decode."""
         vqvae = model.config.vqvae
-        gray = image.convert("L").resize((vqvae.image_size, vqvae.image_size), Image.BILINEAR)
-        pixels = torch.from_numpy(np.asarray(gray, dtype=np.float32) / 127.5 - 1.0)[None, None]
+        pixels = model.from_pil(image)  # (1, C, H, W) in [-1, 1]
         rows, (total, unit) = arguments["num_given_rows"], completion_rows(model)
         posterior = model.class_posterior(model.encode(pixels), num_given_codes=rows * vqvae.latent_size)
         completed = model.generate(pixel_values=pixels.repeat(count, 1, 1, 1), **arguments)

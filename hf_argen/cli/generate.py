@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
@@ -139,11 +138,7 @@ def complete_image(model_name: str, args: GenerateArguments, seed: int, device) 
                     top_p=args.top_p)  # fmt: skip
     start = time.perf_counter()
     if model.config.model_type == "vqvae_prior":
-        vqvae = model.config.vqvae
-        picture = image.convert("L" if vqvae.num_channels == 1 else "RGB")
-        array = np.asarray(picture.resize((vqvae.image_size, vqvae.image_size), Image.BILINEAR), dtype=np.float32)
-        pixels = torch.from_numpy(array / 127.5 - 1.0).reshape(1, vqvae.image_size, vqvae.image_size, -1)
-        pixels = pixels.permute(0, 3, 1, 2).repeat(args.num_images, 1, 1, 1)
+        pixels = model.from_pil(image).repeat(args.num_images, 1, 1, 1)
         images = model.generate(pixel_values=pixels, output_type="pil", **sampling)
     else:
         processor = PixelCNNImageProcessor.from_model_config(model.config)

@@ -14,6 +14,7 @@ siblings, so a saved folder loads with `trust_remote_code=True` where hf_argen i
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from PIL import Image
 from transformers import AutoModelForCausalLM, GenerationConfig, PreTrainedModel
@@ -217,6 +218,16 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
             return self.vqvae.decode(codes.to(self.device)).float().clamp(-1, 1)
         finally:
             self.vqvae.train(was_training)
+
+    def from_pil(self, images) -> torch.FloatTensor:
+        """PIL images (any size and mode; one or a list) -> pixels `(B, C, H, W)` in [-1, 1] at the VQ-VAE's size and
+        channels (bilinear resize; "L" or "RGB"), on the CPU: what `generate(pixel_values=...)` completes."""
+        vqvae = self.config.vqvae
+        images = [images] if isinstance(images, Image.Image) else list(images)
+        mode, size = ("L" if vqvae.num_channels == 1 else "RGB"), (vqvae.image_size, vqvae.image_size)
+        arrays = [np.asarray(image.convert(mode).resize(size, Image.BILINEAR), dtype=np.float32) for image in images]
+        pixels = torch.from_numpy(np.stack(arrays)).reshape(len(arrays), *size, vqvae.num_channels)
+        return pixels.permute(0, 3, 1, 2) / 127.5 - 1.0
 
     @staticmethod
     def to_pil(pixel_values: torch.Tensor) -> list:

@@ -167,3 +167,18 @@ def test_completion_on_cuda_from_cpu_inputs(prior_type):
     assert completed.device.type == "cuda" and torch.equal(completed[:, :3].cpu(), codes[:, :3])
     pixels = model.generate(pixel_values=torch.rand(2, 1, 28, 28) * 2 - 1, num_given_rows=2, seed=0)
     assert pixels.shape == (2, 1, 28, 28) and pixels.device.type == "cuda"
+
+
+def test_from_pil_gives_the_pixels_generate_completes():
+    import numpy as np
+    from PIL import Image
+
+    model = tiny_two_stage()
+    array = np.random.default_rng(0).integers(0, 256, (28, 28), dtype=np.uint8)
+    pixels = model.from_pil(Image.fromarray(array))
+    assert pixels.shape == (1, 1, 28, 28) and pixels.dtype == torch.float32
+    torch.testing.assert_close(pixels[0, 0], torch.from_numpy(array).float() / 127.5 - 1.0)
+    both = model.from_pil([Image.fromarray(array).convert("RGB").resize((56, 56)), Image.fromarray(array)])
+    assert both.shape == (2, 1, 28, 28) and both.min() >= -1 and both.max() <= 1
+    images = model.generate(pixel_values=both, num_given_rows=2, class_labels=3, seed=0, output_type="pil")
+    assert [image.size for image in images] == [(28, 28), (28, 28)]
