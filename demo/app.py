@@ -1,5 +1,6 @@
 """hf_argen demo: class-conditional sampling (rows appear as they are drawn), two-stage generation through VQ-VAE
-codes, the PixelCNN receptive field and its blind spot, image captioning and text generation.
+codes, image completion from the top rows, the PixelCNN receptive field and its blind spot, image captioning and
+text generation.
 
     python demo/app.py                       # the shipped folders in model_cards/, on http://127.0.0.1:7860
     python demo/app.py --hub hf-argen        # the same models from the Hub (ids hf-argen/<name>)
@@ -34,6 +35,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import hf_argen  # noqa: E402,F401  (registers hf_argen's configs, models and pipelines)
+from hf_argen import PixelCNNImageProcessor  # noqa: E402
 from hf_argen.receptive_field import (  # noqa: E402
     RECEPTIVE_FIELD_COLOURS,
     RECEPTIVE_FIELD_LEGEND,
@@ -92,6 +94,17 @@ class ModelStore:
             allowed = ", ".join(self.names[kind]) or "none shipped"
             raise DemoError(f"Pick a model: {name!r} is not one of {allowed}.")
         return name
+
+    @property
+    def completers(self) -> list[str]:
+        """Every model that completes images: the PixelCNNs, then the two-stage models."""
+        return self.names["pixelcnn"] + self.names["prior"]
+
+    def get_completer(self, name: str):
+        if name not in self.completers:
+            allowed = ", ".join(self.completers) or "none shipped"
+            raise DemoError(f"Pick a model: {name!r} is not one of {allowed}.")
+        return self.get("pixelcnn" if name in self.names["pixelcnn"] else "prior", name)
 
     def get(self, kind: str, name: str):
         self.check(kind, name)
@@ -197,6 +210,33 @@ def code_map_image(codes: torch.Tensor, codebook_size: int, cell: int = 32) -> I
     return image
 
 
+def completion_rows(model) -> tuple[int, str]:
+    """How many rows `model` completes an image from, and what a row is (pixel rows, or VQ-VAE code rows)."""
+    if model.config.model_type == "vqvae_prior":
+        vqvae = model.config.vqvae
+        return vqvae.latent_size, f"code rows, {vqvae.downsample_factor} pixel rows each"
+    return model.config.image_size, "rows"
+
+
+def rows_slider_update(model):
+    """The rows slider for `model`: 0 .. its rows, half of them kept."""
+    total, unit = completion_rows(model)
+    return gr.update(maximum=total, value=total // 2, label=f"Rows to keep (of {total} {unit})")
+
+
+def class_guess(model, posterior: torch.Tensor) -> str:
+    """The likeliest class of a `(1, num_classes)` log-posterior, as a sentence."""
+    probabilities = posterior[0].exp()
+    best = int(probabilities.argmax())
+    share = 100 * float(probabilities[best])
+    return f" Likeliest class given the kept rows: {class_names(model)[best]} ({share:.0f} %)."
+
+
+def pixels_to_array(pixels: torch.Tensor) -> np.ndarray:
+    """`(C, H, W)` floats in [-1, 1] -> uint8 `(H, W)` or `(H, W, 3)`."""
+    return levels_to_array(((pixels.clamp(-1, 1) + 1) * 127.5).round().long(), 256)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Handlers
 # ----------------------------------------------------------------------------------------------------------
@@ -236,15 +276,64 @@ class Handlers:
             model = self.store.get("prior", name)
             (label,) = check_classes([class_name] if class_name else [], model)
             codes = model.generate(class_labels=[label], seed=seed, temperature=temperature, output_type="codes")
-            pixels = model.decode(codes)[0]  # (C, H, W) in [-1, 1]
-            levels = ((pixels.clamp(-1, 1) + 1) * 127.5).round().long()
-            picture = levels_to_array(levels, 256)
+            picture = pixels_to_array(model.decode(codes)[0])
             size = picture.shape[0]
             outputs += [
                 code_map_image(codes[0], model.config.vqvae.num_embeddings),
                 grid_image([picture], 1, max(1, 224 // size), pad=0),
             ]
         return tuple(outputs) if len(outputs) != 1 else outputs[0]
+
+    def complete(self, model_name, image, rows, num_completions, temperature, seed):
+        """Complete `image` from its top `rows` rows, `num_completions` times: the kept rows (the rest grey) and a
+        grid of completions, yielded as rows are drawn (a PixelCNN) or once (a two-stage model)."""
+        model = self.store.get_completer(model_name)
+        if image is None:
+            raise DemoError("Upload an image or pick an example to complete.")
+        total, unit = completion_rows(model)
+        rows = check_number("Rows to keep", rows, 0, total, integer=True)
+        count = check_number("Completions", num_completions, 1, 8, integer=True)
+        temperature = check_number("Temperature", temperature, 0.05, 5.0)
+        seed = check_seed(seed)
+        image = Image.fromarray(image) if isinstance(image, np.ndarray) else image
+        start = time.perf_counter()
+        arguments = dict(num_given_rows=rows, temperature=temperature, seed=seed)
+        if model.config.model_type == "vqvae_prior":
+            yield self._complete_two_stage(model, image, count, arguments, start)
+            return
+        config = model.config
+        levels = PixelCNNImageProcessor.from_model_config(config)(image.convert("RGB"))["pixel_values"]
+        guess = class_guess(model, model.class_posterior(levels, num_given_rows=rows)) if config.num_classes else ""
+        kept = levels.clone()
+        kept[:, :, rows:] = config.num_levels // 2
+        scale = max(1, 96 // config.image_size)
+        kept_picture = grid_image([levels_to_array(kept[0], config.num_levels)], 1, scale)
+        done = kept.repeat(count, 1, 1, 1)
+        stream = model.generate_rows(pixel_values=levels.repeat(count, 1, 1, 1), **arguments)
+        for index, row in enumerate(stream):
+            done[:, :, index] = row
+            if index >= rows and (index - rows) % max(1, config.image_size // 14) == 0 and index < total - 1:
+                grid = grid_image([levels_to_array(x, config.num_levels) for x in done], min(count, 4), scale)
+                yield kept_picture, grid, f"Row {index + 1} of {total}..."
+        grid = grid_image([levels_to_array(x, config.num_levels) for x in done], min(count, 4), scale)
+        yield kept_picture, grid, (f"Done: {count} completions of the top {rows} of {total} {unit} in "
+                                   f"{time.perf_counter() - start:.1f} s.{guess}")  # fmt: skip
+
+    @staticmethod
+    def _complete_two_stage(model, image, count, arguments, start):
+        """A two-stage model: encode, keep the top code rows, sample the rest with the prior, decode."""
+        vqvae = model.config.vqvae
+        pixels = model.from_pil(image)  # (1, C, H, W) in [-1, 1]
+        rows, (total, unit) = arguments["num_given_rows"], completion_rows(model)
+        posterior = model.class_posterior(model.encode(pixels), num_given_codes=rows * vqvae.latent_size)
+        completed = model.generate(pixel_values=pixels.repeat(count, 1, 1, 1), **arguments)
+        kept = pixels[0].clone()
+        kept[:, rows * vqvae.downsample_factor :] = 0.0  # grey
+        scale = max(1, 96 // vqvae.image_size)
+        grid = grid_image([pixels_to_array(x) for x in completed], min(count, 4), scale)
+        status = (f"Done: {count} completions of the top {rows} of {total} {unit} in "
+                  f"{time.perf_counter() - start:.1f} s.{class_guess(model, posterior)}")  # fmt: skip
+        return grid_image([pixels_to_array(kept)], 1, scale), grid, status
 
     @staticmethod
     def receptive_field(row, col, num_layers):
@@ -316,6 +405,17 @@ def caption_examples(store: ModelStore) -> list[list]:
     ]
 
 
+def completion_examples(store: ModelStore) -> list[list]:
+    """`[[image path, model name]]` for the shipped example images meant for image completion whose model is there
+    (the entries of `examples.json` that name a PixelCNN or a two-stage model)."""
+    listing = EXAMPLES / "examples.json"
+    if not listing.is_file():
+        return []
+    entries = json.loads(listing.read_text(encoding="utf-8"))
+    return [[str(EXAMPLES / e["file"]), e["model"]] for e in entries
+            if e["model"] in store.completers and (EXAMPLES / e["file"]).is_file()]  # fmt: skip
+
+
 def legend_html() -> str:
     swatches = [f'<span style="display:inline-block;width:0.9em;height:0.9em;background:{colour};'
                 f'border:1px solid #888;margin:0 0.3em 0 1em"></span>{name}'
@@ -323,13 +423,50 @@ def legend_html() -> str:
     return "<div>" + "".join(swatches) + "</div>"
 
 
+def completion_tab(store: ModelStore, handlers: Handlers) -> None:
+    """Pick or upload an image, choose a model and how many rows to keep -> the kept rows and several completions."""
+    completers = store.completers
+    first = store.get_completer(completers[0]) if completers else None
+    total, unit = completion_rows(first) if first is not None else (0, "rows")
+    gr.Markdown(
+        "Keep the top rows of an image and let a model draw the rest, several times. A PixelCNN keeps pixel rows; a "
+        "two-stage model keeps rows of VQ-VAE codes and its prior samples the other codes. A class-conditional "
+        "model is not told the class: it draws one for each completion from what the kept rows say."
+    )
+    with gr.Row():
+        with gr.Column(scale=1):
+            image = gr.Image(label="Image (upload or pick an example)", type="pil", elem_id="completion-input",
+                             height=200)  # fmt: skip
+            model = gr.Dropdown(completers, value=completers[0] if completers else None, label="Model",
+                                elem_id="completion-model")  # fmt: skip
+            rows = gr.Slider(0, total, value=total // 2, step=1, label=f"Rows to keep (of {total} {unit})",
+                             elem_id="completion-rows")  # fmt: skip
+            count = gr.Slider(1, 8, value=4, step=1, label="Completions")
+            temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
+            seed = gr.Number(0, precision=0, label=f"Seed (0 to {MAX_SEED})", elem_id="completion-seed")
+            button = gr.Button("Complete", variant="primary", elem_id="completion-button")
+        with gr.Column(scale=1):
+            kept = gr.Image(label="Kept rows (the model sees nothing of the grey part)", type="pil", format="png",
+                            elem_id="completion-kept", interactive=False, height=200)  # fmt: skip
+            grid = gr.Image(label="Completions (rows appear as they are drawn)", type="pil", format="png",
+                            elem_id="completion-output", interactive=False, height=200)  # fmt: skip
+            status = gr.Markdown(elem_id="completion-status")
+    model.change(lambda name: rows_slider_update(store.get_completer(name)), model, rows, api_name=False)
+    examples = completion_examples(store)
+    if examples:
+        gr.Examples(examples, [image, model], label="Examples (MNIST test digits, an emoji)",
+                    elem_id="completion-examples")  # fmt: skip
+    button.click(handlers.complete, [model, image, rows, count, temperature, seed], [kept, grid, status],
+                 api_name="complete")  # fmt: skip
+
+
 def build_demo(store: ModelStore) -> gr.Blocks:
     handlers = Handlers(store)
     pixelcnns, priors = store.names["pixelcnn"], store.names["prior"]
     with gr.Blocks(title="hf_argen demo") as demo:
         gr.Markdown(
-            "# hf_argen: autoregressive generative models\nPixelCNN sampling, VQ-VAE + prior, receptive "
-            "fields, captioning and text; every model runs on the CPU."
+            "# hf_argen: autoregressive generative models\nPixelCNN sampling, VQ-VAE + prior, image "
+            "completion, receptive fields, captioning and text; every model runs on the CPU."
         )
         with gr.Tabs():
             with gr.Tab("Class-conditional sampling", id="sampling"):
@@ -398,6 +535,8 @@ def build_demo(store: ModelStore) -> gr.Blocks:
                     prior_outputs,
                     api_name="two_stage",
                 )
+            with gr.Tab("Image completion", id="completion"):
+                completion_tab(store, handlers)
             with gr.Tab("Receptive field", id="receptive-field"):
                 gr.Markdown(
                     "Click a pixel of either picture: the pixels its prediction can depend on, in a masked "

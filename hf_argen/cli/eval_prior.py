@@ -1,5 +1,6 @@
 """`hf-argen evaluate` of a two-stage VQ-VAE + prior folder: the prior's NLL on a split's code maps (nats per code,
-bits per image), a class-by-class sample grid and, with `--classifier_path`, the class consistency of the samples.
+bits per image), a class-by-class sample grid and, with `--classifier_path`, the class consistency of the samples;
+with `--completion_rows N`, the completion of MNIST test images from their top N code rows.
 
 The code maps are encoded once and cached; a training run's cache (`<model>/codes`) is reused when it is there.
 """
@@ -15,12 +16,14 @@ from pathlib import Path
 from ..atomic import atomic_save_image
 from ..hub import CardImage
 from ..models import VQImageGenerationPipeline, make_grid
-from ..recipes.cards import prior_card_metrics, write_card_for_folder
+from ..recipes.cards import completion_card_metrics, prior_card_metrics, write_card_for_folder
 from ..recipes.classifier import class_consistency, classifier_accuracy, load_mnist_classifier, mnist_tensors
+from ..recipes.completion import evaluate_completion, save_completion_grid
 from ..recipes.prior import dataset_to_tensors, load_code_dataset
 from ..recipes.prior import evaluate_prior as prior_nll
 from . import write_json
 from .arguments import RuntimeArguments
+from .eval_pixelcnn import DEFAULT_CLASSIFIER, print_completion
 from .evaluation_arguments import EvaluateArguments
 
 
@@ -75,18 +78,27 @@ def measure_consistency(pipe, pixels, labels, evaluation, device) -> dict:
     return {"consistency": result["consistency"], "classifier_accuracy": test_accuracy}
 
 
-def evaluate_prior(model: str, runtime: RuntimeArguments, evaluation: EvaluateArguments, flags, argv) -> dict:
-    """Measure, print, write `--output_json`, `--grid` and the card (README.md + samples.png)."""
-    device = runtime.setup()
-    dataset_name, split = evaluation.dataset_name or "mnist", evaluation.one_split()
-    num_per_class = 100 if evaluation.num_per_class is None else evaluation.num_per_class
-    if num_per_class < 1:
-        raise ValueError(f"--num_per_class must be >= 1 for a two-stage model, got {num_per_class}.")
-    pipe = VQImageGenerationPipeline.from_pretrained(model)
-    pipe.to(device)
-    metrics = nll(pipe, model, dataset_name, split, evaluation, flags)
+def measure_completion(pipe, seed: int, evaluation: EvaluateArguments) -> dict:
+    """Completion of the first `--completion_images` MNIST test images from their top `--completion_rows` code rows."""
+    figures, _ = evaluate_completion(
+        pipe.model,
+        evaluation.completion_rows,
+        evaluation.completion_images,
+        seed,
+        evaluation.classifier_path or DEFAULT_CLASSIFIER,
+        evaluation.data_dir,
+        batch_size=evaluation.batch_size or 100,
+        temperature=evaluation.temperature,
+    )
+    print_completion(figures, f"{pipe.config.vqvae.latent_size} code rows")
+    return figures
+
+
+def sample_and_judge(pipe, num_per_class: int, seed: int, evaluation: EvaluateArguments, flags, device) -> dict:
+    """`num_per_class` samples of every class: their grid (the first 10 rows), its caption and, with
+    `--classifier_path`, their class consistency."""
     labels = list(range(pipe.num_classes)) * num_per_class
-    seed, temperature, top_k = runtime.seed, evaluation.temperature, flags.top_k
+    temperature, top_k = evaluation.temperature, flags.top_k
     start = time.perf_counter()
     pixels = pipe(labels, seed=seed, temperature=temperature, top_k=top_k, output_type="pt")
     print(
@@ -98,36 +110,61 @@ def evaluate_prior(model: str, runtime: RuntimeArguments, evaluation: EvaluateAr
     if evaluation.grid:
         atomic_save_image(grid, evaluation.grid)
     consistency = measure_consistency(pipe, pixels, labels, evaluation, device) if evaluation.classifier_path else None
+    caption = (
+        f"One column per class, the first {shown} of the {len(labels)} samples (seed {seed}, "
+        f"temperature {temperature}, top_k {top_k})."
+    )
+    return {"num_samples": len(labels), "grid": grid, "caption": caption, "consistency": consistency}
+
+
+def write_prior_card(model: str, pipe, metrics: dict, split: str, samples: dict, completion, evaluation, flags,
+                     argv, dataset_name: str) -> None:  # fmt: skip
+    """README.md + samples.png (+ completions.png) of the folder, with the figures just measured."""
+    atomic_save_image(samples["grid"], Path(model) / "samples.png")
+    command = flags.card_command or "hf-argen evaluate " + shlex.join(argv)
+    rows = prior_card_metrics(metrics, split, pipe.vocabulary.num_codes, pipe.codes_per_image, samples["consistency"],
+                              samples["num_samples"])  # fmt: skip
+    images = [CardImage("samples.png", "samples", samples["caption"])]
+    if completion is not None:
+        rows += completion_card_metrics(completion, pipe.config.vqvae.latent_size, unit="code rows")
+        grid = Path(model) / "completions.png"
+        images.append(save_completion_grid(pipe.model, grid, evaluation.completion_rows, evaluation.data_dir))
+    path = write_card_for_folder(model, rows, dataset=dataset_name, repo_id=evaluation.hub_model_id,
+                                 eval_command=command, train_commands=evaluation.train_command,
+                                 images=images)  # fmt: skip
+    print(f"wrote {path} and samples.png")
+
+
+def evaluate_prior(model: str, runtime: RuntimeArguments, evaluation: EvaluateArguments, flags, argv) -> dict:
+    """Measure, print, write `--output_json`, `--grid` and the card (README.md + samples.png). `--split none` skips
+    the NLL and `--num_per_class 0` the samples, where `--completion_rows` measures something else."""
+    device = runtime.setup()
+    dataset_name, split = evaluation.dataset_name or "mnist", evaluation.one_split()
+    num_per_class = 100 if evaluation.num_per_class is None else evaluation.num_per_class
+    completing = evaluation.completion_rows is not None
+    if num_per_class < 1 and not completing:
+        raise ValueError(f"--num_per_class must be >= 1 for a two-stage model (0 with --completion_rows), got "
+                         f"{num_per_class}.")  # fmt: skip
+    if evaluation.write_card and (split == "none" or num_per_class < 1):
+        raise ValueError("--write_card needs the NLL of a --split and samples (--num_per_class >= 1).")
+    pipe = VQImageGenerationPipeline.from_pretrained(model)
+    pipe.to(device)
+    metrics = {} if split == "none" else nll(pipe, model, dataset_name, split, evaluation, flags)
+    samples = sample_and_judge(pipe, num_per_class, runtime.seed, evaluation, flags, device) if num_per_class else {}
+    completion = measure_completion(pipe, runtime.seed, evaluation) if completing else None
     if evaluation.write_card:
-        atomic_save_image(grid, Path(model) / "samples.png")
-        command = flags.card_command or "hf-argen evaluate " + shlex.join(argv)
-        caption = (
-            f"One column per class, the first {shown} of the {len(labels)} samples (seed {seed}, "
-            f"temperature {temperature}, top_k {top_k})."
-        )
-        rows = prior_card_metrics(
-            metrics, split, pipe.vocabulary.num_codes, pipe.codes_per_image, consistency, len(labels)
-        )
-        path = write_card_for_folder(
-            model,
-            rows,
-            dataset=dataset_name,
-            repo_id=evaluation.hub_model_id,
-            eval_command=command,
-            train_commands=evaluation.train_command,
-            images=[CardImage("samples.png", "samples", caption)],
-        )
-        print(f"wrote {path} and samples.png")
+        write_prior_card(model, pipe, metrics, split, samples, completion, evaluation, flags, argv, dataset_name)
     figures = {
         "model": model,
         "dataset": dataset_name,
         "split": split,
         **metrics,
-        "num_samples": len(labels),
-        "seed": seed,
-        "temperature": temperature,
-        "top_k": top_k,
-        **(consistency or {}),
+        "num_samples": samples.get("num_samples", 0),
+        "seed": runtime.seed,
+        "temperature": evaluation.temperature,
+        "top_k": flags.top_k,
+        **(samples.get("consistency") or {}),
+        **(completion or {}),
         "device": str(device),
     }
     write_json(runtime.output_json, figures)

@@ -6,6 +6,7 @@
     hf-argen evaluate --model model_cards/vqvae-prior-mnist --classifier_path .cache/mnist_classifier.pt
     hf-argen evaluate --model model_cards/captioner-mnist-scenes --dataset_name mnist_scenes
     hf-argen evaluate --model model_cards/ar-transformer-fortunes
+    hf-argen evaluate --model model_cards/pixelcnn-mnist --split none --completion_rows 14 --completion_images 500
 
 The kind of evaluation follows the folder's config.json (`--kind` forces one):
 * pixelcnn: exact bits/dim on `--split`; a class-conditional model twice, conditional -log p(x | y) and marginal
@@ -19,6 +20,10 @@ The kind of evaluation follows the folder's config.json (`--kind` forces one):
   `--test_vendor`, beside a nearest-neighbour baseline).
 * text (causal LM): validation NLL on the held-out texts of the training split, and the share of samples that end
   with EOS.
+
+`--completion_rows N` (pixelcnn, prior) completes the first `--completion_images` MNIST test images from their top N
+rows (pixel rows; code rows of a two-stage model), the class drawn from the model's posterior given those rows, and
+reports how often the MNIST classifier gives a completion the original's class (`hf_argen.recipes.completion`).
 
 `--write_card` (re)writes the folder's README.md (`hf_argen.hub`) with exactly the figures printed; training
 commands and notes come from the folder's training_info.json (or `--train_command`).

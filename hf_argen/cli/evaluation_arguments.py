@@ -46,10 +46,19 @@ class EvaluateArguments:
     classifier_path: str | None = field(
         default=None,
         metadata={
-            "help": "MNIST classifier measuring class consistency, trained there on first use (pixelcnn "
-            "default: .cache/mnist_classifier.pt; prior: none, no class consistency)"
+            "help": "MNIST classifier measuring class consistency and completions, trained there on first use "
+            "(default: .cache/mnist_classifier.pt; prior: none, no class consistency of samples)"
         },
     )
+    completion_rows: int | None = field(
+        default=None,
+        metadata={
+            "help": "complete MNIST test images from their top N rows (pixelcnn: pixel rows; prior: code rows) and "
+            "report how often the MNIST classifier (--classifier_path) gives a completion the original's class; "
+            "the class is not given, it is drawn from the model's posterior given the kept rows"
+        },
+    )
+    completion_images: int = field(default=500, metadata={"help": "test images completed (the first N)"})
     grid: str | None = field(default=None, metadata={"help": "save a sample / reconstruction grid PNG here"})
     write_card: bool = field(default=False, metadata={"help": "write the figures into --model's README.md"})
     hub_model_id: str | None = field(default=None, metadata={"help": "Hub id the card's usage snippet loads"})
@@ -61,6 +70,9 @@ class EvaluateArguments:
         """`ValueError` naming the flag for a count below 1."""
         positive("batch_size", self.batch_size)
         positive("max_eval_samples", self.max_eval_samples)
+        positive("completion_images", self.completion_images)
+        if self.completion_rows is not None and self.completion_rows < 0:
+            raise ValueError(f"--completion_rows must be >= 0, got {self.completion_rows}.")
         if self.num_per_class is not None and self.num_per_class < 0:
             raise ValueError(f"--num_per_class must be >= 0, got {self.num_per_class}.")
 

@@ -1,11 +1,14 @@
 """hf-argen generate: sample from a saved model folder (or Hub id): a PixelCNN or a two-stage VQ-VAE + prior (a PNG
 grid, one column per requested class), or a text causal LM (`--prompt`; samples printed, or written to a .txt
-`--output`).
+`--output`). `--complete IMAGE --num_given_rows N` completes an image from its top N rows instead (pixel rows of a
+PixelCNN, code rows of a two-stage model), `--num_images` times.
 
     hf-argen generate --model model_cards/pixelcnn-digits --class_labels 0 1 2 3 4 5 6 7 8 9 \\
         --num_images 4 --seed 0 --output digits.png
     hf-argen generate --model model_cards/vqvae-prior-mnist --class_labels 3 7 --device cpu
     hf-argen generate --model model_cards/ar-transformer-fortunes --prompt "You will" --num_images 3
+    hf-argen generate --model model_cards/pixelcnn-mnist --complete demo/examples/digit_7.png --num_given_rows 14 \\
+        --num_images 8 --output completions.png
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from PIL import Image
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
 from ..atomic import atomic_save_image, atomic_write_text
-from ..models import ClassConditionalImageGenerationPipeline, make_grid
+from ..models import ClassConditionalImageGenerationPipeline, PixelCNNImageProcessor, make_grid
 from . import write_json
 from .arguments import DEFAULT_MODEL, ModelArguments, RuntimeArguments, parse_command, positive
 
@@ -45,6 +49,17 @@ class GenerateArguments:
         default=None, metadata={"help": "nucleus sampling mass (default: the generation_config's; text: 1)"}
     )
     max_new_tokens: int = field(default=64, metadata={"help": "text models"})
+    complete: str | None = field(
+        default=None,
+        metadata={
+            "help": "an image file to complete (image models): keep its top --num_given_rows rows and sample the "
+            "rest, --num_images times; a conditional model takes one --class_labels or draws the class from its "
+            "posterior given the kept rows"
+        },
+    )
+    num_given_rows: int | None = field(
+        default=None, metadata={"help": "with --complete: rows kept (PixelCNN: pixel rows; two-stage: code rows)"}
+    )
     scale: int | None = field(default=None, metadata={"help": "upscaling of each image in the grid"})
     output: str = field(default="samples.png", metadata={"help": "PNG grid (images) or .txt (text)"})
 
@@ -98,6 +113,46 @@ def generate_images(model_name: str, args: GenerateArguments, seed: int, device)
     return {"num_samples": len(images), "output": args.output, "seconds": round(seconds, 3)}
 
 
+def load_image(path: str) -> Image.Image:
+    """The `--complete` image, as RGB."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--complete {path!r} is not an image file ({error}).") from None
+
+
+def complete_image(model_name: str, args: GenerateArguments, seed: int, device) -> dict:
+    """`--num_images` completions of `--complete` from its top `--num_given_rows` rows, saved as one grid."""
+    if args.num_given_rows is None:
+        raise ValueError("--complete needs --num_given_rows (the rows to keep).")
+    if args.prompt is not None:
+        raise ValueError("--prompt is for text models; --complete completes an image.")
+    model = AutoModel.from_pretrained(model_name).eval().to(device)
+    labels = [class_label(value) for value in args.class_labels or []]
+    if len(labels) > 1:
+        raise ValueError(f"--complete takes at most one --class_labels (the class of every completion), got {labels}.")
+    image = load_image(args.complete)
+    sampling = dict(num_given_rows=args.num_given_rows, class_labels=labels[0] if labels else None,
+                    generator=torch.Generator().manual_seed(seed), temperature=args.temperature, top_k=args.top_k,
+                    top_p=args.top_p)  # fmt: skip
+    start = time.perf_counter()
+    if model.config.model_type == "vqvae_prior":
+        pixels = model.from_pil(image).repeat(args.num_images, 1, 1, 1)
+        images = model.generate(pixel_values=pixels, output_type="pil", **sampling)
+    else:
+        processor = PixelCNNImageProcessor.from_model_config(model.config)
+        levels = processor(image)["pixel_values"].repeat(args.num_images, 1, 1, 1)
+        images = processor.postprocess(model.generate(pixel_values=levels, **sampling))
+    seconds = time.perf_counter() - start
+    size = images[0].size[0]
+    grid = make_grid(images, num_columns=min(args.num_images, 10), scale=args.scale or max(1, 64 // size))
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    atomic_save_image(grid, args.output)
+    print(f"saved {len(images)} completions of {args.complete} to {args.output} in {seconds:.2f}s")
+    return {"num_samples": len(images), "output": args.output, "seconds": round(seconds, 3)}
+
+
 def generate_text(model_name: str, args: GenerateArguments, seed: int, device) -> dict:
     """Sample `--num_images` continuations of `--prompt`; print them or write them to a .txt `--output`."""
     if args.class_labels:
@@ -133,8 +188,14 @@ def main(argv: list[str] | None = None) -> dict:
     positive("num_images", args.num_images)
     device = runtime.setup()
     model = model_args.required()
+    if args.num_given_rows is not None and args.complete is None:
+        raise ValueError("--num_given_rows is for --complete (the image to complete).")
     if model_type_of(model) in TEXT_TYPES:
+        if args.complete is not None:
+            raise ValueError("--complete is for image models; this is a text model (use --prompt).")
         result = generate_text(model, args, runtime.seed, device)
+    elif args.complete is not None:
+        result = complete_image(model, args, runtime.seed, device)
     else:
         result = generate_images(model, args, runtime.seed, device)
     result = {"model": model, "seed": runtime.seed, "device": str(device), **result}

@@ -14,6 +14,7 @@ siblings, so a saved folder loads with `trust_remote_code=True` where hf_argen i
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from PIL import Image
 from transformers import AutoModelForCausalLM, GenerationConfig, PreTrainedModel
@@ -24,7 +25,16 @@ from .modeling_ar_transformer import ARTransformerForCausalLM
 from .modeling_pixelcnn import PixelCNNForImageGeneration, legacy_key_mapping
 from .modeling_vqvae import VQVAEModel
 from .safe_loading import SafeLoadingMixin
-from .sampling_utils import SAMPLING_DEFAULTS, class_ids, make_generator, sampling_config, seed_from_generator
+from .sampling_utils import (
+    SAMPLING_DEFAULTS,
+    class_ids,
+    inverse_cdf_sample,
+    make_generator,
+    rand_tensor,
+    sampling_config,
+    seed_from_generator,
+)
+from .validation import check_count
 from .vocabulary import PriorVocabulary
 
 PRIOR_MODELS = {
@@ -124,6 +134,8 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         top_k: int | None = None,
         top_p: float | None = None,
         seed: int | None = None,
+        given_codes: torch.Tensor | None = None,
+        num_given_codes: int = 0,
     ) -> torch.LongTensor:
         """Code maps `(B, h, w)` (long, in [0, K), on the model's device) for `class_labels` `(B,)` (ids or names).
 
@@ -131,6 +143,10 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         non-code ids suppressed. `generator` is a `torch.Generator` on any device, or `seed` an int (the global RNG
         is left untouched); neither uses the global RNG. `temperature`, `top_k`, `top_p` are checked by
         `transformers.GenerationConfig`; unset ones come from the model's `generation_config`.
+
+        Completion: with `given_codes` `(B, h, w)` (checked by the caller), the first `num_given_codes` codes of each
+        map in raster order are kept and the rest sampled (a causal LM prior gets them in its prompt, after the class
+        token; a PixelCNN prior as its `pixel_values`).
         """
         sampling = sampling_config(self.generation_config, temperature=temperature, top_k=top_k, top_p=top_p)
         generator = make_generator(generator, seed)
@@ -149,16 +165,23 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         )
         if self.is_pixelcnn:
             class_labels = prompt[:, 0] - self.vocabulary.class_token_offset
-            return self.prior.generate(class_labels=class_labels, generator=generator, **warping)[:, 0]
+            completion = {}
+            if given_codes is not None:
+                completion = dict(pixel_values=given_codes[:, None], num_given_subpixels=num_given_codes)
+            return self.prior.generate(class_labels=class_labels, generator=generator, **warping, **completion)[:, 0]
+        if given_codes is not None:
+            prompt = torch.cat([prompt, given_codes.reshape(len(prompt), -1)[:, :num_given_codes]], dim=1)
+            if num_given_codes == self.codes_per_image:
+                return given_codes.clone()
         if generator is not None and seed is None:
             seed = seed_from_generator(generator)
         return self._sample_causal_lm(prompt, seed, warping).reshape(-1, size, size)
 
     def _sample_causal_lm(self, prompt: torch.Tensor, seed: int | None, warping: dict):
-        """`(B, h*w)` codes from a causal LM prior for class-token prompts `(B, 1)`. Its `generate()` draws from the
-        global RNG: with a `seed` (the caller's, or one drawn from the caller's generator), from a forked RNG seeded
-        with it."""
-        length = self.codes_per_image
+        """`(B, h*w)` codes from a causal LM prior for prompts `(B, 1 + n)`: the class token and the first `n` codes
+        (kept). Its `generate()` draws from the global RNG: with a `seed` (the caller's, or one drawn from the
+        caller's generator), from a forked RNG seeded with it."""
+        length = self.codes_per_image - (prompt.shape[1] - 1)
         generate_kwargs = dict(
             do_sample=True,
             max_new_tokens=length,
@@ -182,7 +205,7 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         finally:
             self.prior.train(was_training)
         codes = output[:, 1:]
-        if codes.shape[1] != length or (codes >= self.vocabulary.num_codes).any():
+        if codes.shape[1] != self.codes_per_image or (codes >= self.vocabulary.num_codes).any():
             raise RuntimeError("the prior produced a non-code token or a wrong length; check its config.")
         return codes
 
@@ -195,6 +218,16 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
             return self.vqvae.decode(codes.to(self.device)).float().clamp(-1, 1)
         finally:
             self.vqvae.train(was_training)
+
+    def from_pil(self, images) -> torch.FloatTensor:
+        """PIL images (any size and mode; one or a list) -> pixels `(B, C, H, W)` in [-1, 1] at the VQ-VAE's size and
+        channels (bilinear resize; "L" or "RGB"), on the CPU: what `generate(pixel_values=...)` completes."""
+        vqvae = self.config.vqvae
+        images = [images] if isinstance(images, Image.Image) else list(images)
+        mode, size = ("L" if vqvae.num_channels == 1 else "RGB"), (vqvae.image_size, vqvae.image_size)
+        arrays = [np.asarray(image.convert(mode).resize(size, Image.BILINEAR), dtype=np.float32) for image in images]
+        pixels = torch.from_numpy(np.stack(arrays)).reshape(len(arrays), *size, vqvae.num_channels)
+        return pixels.permute(0, 3, 1, 2) / 127.5 - 1.0
 
     @staticmethod
     def to_pil(pixel_values: torch.Tensor) -> list:
@@ -214,8 +247,12 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         top_k: int | None = None,
         top_p: float | None = None,
         output_type: str = "pt",
+        pixel_values: torch.FloatTensor | None = None,
+        codes: torch.LongTensor | None = None,
+        num_given_rows: int | None = None,
+        num_given_codes: int | None = None,
     ):
-        r"""Sample one image per entry of `class_labels`.
+        r"""Sample one image per entry of `class_labels`, or complete images of which the top code rows are given.
 
         Args:
             class_labels (`int`, `str`, sequence or `torch.LongTensor` of shape `(batch,)`): class ids or names
@@ -228,9 +265,25 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
                 come from the model's `generation_config`.
             output_type (`str`): `"pt"` pixels `(B, C, H, W)` in [-1, 1], `"codes"` code maps `(B, h, w)`,
                 `"pil"` a list of PIL images.
+            pixel_values (`torch.FloatTensor` of shape `(batch, channels, height, width)`, *optional*): images in
+                [-1, 1] to complete: the VQ-VAE encodes them, the first code rows are kept, the prior samples the
+                rest, the VQ-VAE decodes. With `num_given_rows` or `num_given_codes`.
+            codes (`torch.LongTensor` of shape `(batch, h, w)`, *optional*): instead of `pixel_values`, the code maps
+                to complete, in [0, K).
+            num_given_rows (`int`, *optional*): keep the top `num_given_rows` code rows, in [0, h].
+            num_given_codes (`int`, *optional*): instead, keep the first `num_given_codes` codes in raster order, in
+                [0, h * w].
+
+        When completing, one image is made per given image, the kept codes come back unchanged, and
+        `class_labels` (a class per image, or one class for all) may be `None`: each image's class is then drawn
+        from its posterior given the kept codes (`class_posterior`), so that the class is summed out.
         """
         if output_type not in OUTPUT_TYPES:
             raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
+        given = self._given_codes(pixel_values, codes, num_given_rows, num_given_codes)
+        if given is not None:
+            return self._complete(*given, class_labels, num_images, generator, seed, temperature, top_k, top_p,
+                                  output_type)  # fmt: skip
         if num_images is not None and (
             isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 1
         ):
@@ -244,10 +297,100 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
             raise ValueError(f"`num_images` ({num_images}) must equal the number of `class_labels` "
                              f"({len(class_labels)}), or be None.")  # fmt: skip
         codes = self.sample_codes(class_labels, generator, temperature, top_k, top_p, seed=seed)
+        return self._output(codes, output_type)
+
+    def _output(self, codes: torch.Tensor, output_type: str):
         if output_type == "codes":
             return codes
         pixels = self.decode(codes)
         return pixels if output_type == "pt" else self.to_pil(pixels)
+
+    # ---- completion ---------------------------------------------------------------------------------
+    def _given_codes(self, pixel_values, codes, num_given_rows, num_given_codes) -> tuple[torch.Tensor, int] | None:
+        """Checked completion arguments -> `(code maps (B, h, w) on the model's device, number of kept codes)`, or
+        None when nothing is to be completed."""
+        if pixel_values is None and codes is None:
+            if num_given_rows is not None or num_given_codes is not None:
+                raise ValueError("`num_given_rows` / `num_given_codes` need `pixel_values` or `codes` to complete.")
+            return None
+        if pixel_values is not None and codes is not None:
+            raise ValueError("pass the images to complete as `pixel_values` or as `codes`, not both.")
+        size = self.config.vqvae.latent_size
+        if (num_given_rows is None) == (num_given_codes is None):
+            raise ValueError(f"to complete images, pass exactly one of `num_given_rows` (in [0, {size}]) and "
+                             f"`num_given_codes` (in [0, {size * size}]).")  # fmt: skip
+        if num_given_rows is not None:
+            check_count("num_given_rows", num_given_rows, size)
+            num_given = num_given_rows * size
+        else:
+            check_count("num_given_codes", num_given_codes, size * size)
+            num_given = num_given_codes
+        if pixel_values is not None:
+            return self.encode(pixel_values), num_given
+        self.vqvae._check_codes(codes)
+        return codes.to(device=self.device, dtype=torch.long), num_given
+
+    @torch.no_grad()
+    def encode(self, pixel_values: torch.Tensor) -> torch.LongTensor:
+        """Pixels `(B, C, H, W)` float in [-1, 1] -> code maps `(B, h, w)` (long, on the model's device)."""
+        was_training = self.vqvae.training
+        self.vqvae.eval()
+        try:
+            if isinstance(pixel_values, torch.Tensor):
+                pixel_values = pixel_values.to(self.device)
+            return self.vqvae.encode(pixel_values)
+        finally:
+            self.vqvae.train(was_training)
+
+    @torch.no_grad()
+    def class_posterior(self, codes: torch.LongTensor, num_given_codes: int | None = None) -> torch.FloatTensor:
+        r"""log p(y | c_<n): how likely each class is given the first `n` codes (raster order) of each code map
+        `codes` `(B, h, w)` (all of them by default), under a uniform class prior. The exact likelihoods
+        p(c_<n | y) are the prior's, over code ids only (as sampling renormalises them): one forward pass per class.
+
+        Returns `(B, num_classes)` float32 log-probabilities.
+        """
+        self.vqvae._check_codes(codes)
+        size = self.codes_per_image
+        num_given = size if num_given_codes is None else num_given_codes
+        check_count("num_given_codes", num_given, size)
+        codes = codes.to(device=self.device, dtype=torch.long)
+        if self.is_pixelcnn:
+            return self.prior.class_posterior(codes[:, None], num_given_subpixels=num_given)
+        log_likelihoods = [torch.zeros(len(codes), device=self.device)] * self.num_classes
+        prefix = codes.reshape(len(codes), -1)[:, :num_given]
+        was_training = self.prior.training
+        self.prior.eval()
+        try:
+            for label in range(self.num_classes if num_given else 0):
+                sequences = self.vocabulary.sequences(prefix, [label] * len(codes)).to(self.device)
+                logits = self.prior(input_ids=sequences, use_cache=False).logits[:, :-1, : self.vocabulary.num_codes]
+                log_probs = torch.log_softmax(logits.float(), dim=-1).gather(-1, sequences[:, 1:, None])
+                log_likelihoods[label] = log_probs.sum(dim=(1, 2))
+        finally:
+            self.prior.train(was_training)
+        return torch.log_softmax(torch.stack(log_likelihoods, dim=1), dim=1)
+
+    def _complete(self, codes, num_given, class_labels, num_images, generator, seed, temperature, top_k, top_p,
+                  output_type):  # fmt: skip
+        """`generate` on given code maps `(B, h, w)`: keep `num_given` codes of each, sample the rest."""
+        batch = len(codes)
+        if num_images is not None and num_images != batch:
+            raise ValueError(f"`num_images` ({num_images}) must equal the number of images to complete ({batch}), "
+                             "or be None.")  # fmt: skip
+        class_labels = class_ids(class_labels, self.config.id2label, self.num_classes)
+        if isinstance(class_labels, int):
+            class_labels = [class_labels] * batch
+        if class_labels is None:
+            generator, seed = make_generator(generator, seed), None
+            posterior = self.class_posterior(codes, num_given)
+            class_labels = inverse_cdf_sample(posterior, rand_tensor((batch, 1), generator, self.device))
+        elif len(class_labels) != batch:
+            raise ValueError(f"`class_labels` must give one class per image to complete ({batch}), or one class, "
+                             f"got {len(class_labels)}.")  # fmt: skip
+        sampled = self.sample_codes(class_labels, generator, temperature, top_k, top_p, seed=seed, given_codes=codes,
+                                    num_given_codes=num_given)  # fmt: skip
+        return self._output(sampled, output_type)
 
 
 __all__ = ["VQVAEPriorForImageGeneration", "VQVAEPriorPreTrainedModel", "build_prior"]

@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 import torch
+from huggingface_hub import ModelCard
 from safetensors import safe_open
 from transformers import AutoModel
 
@@ -212,12 +213,14 @@ def write_card_for_folder(
     images: list[CardImage] | None = None,
     sections: list[CardSection] | None = None,
     datasets: list[str] | None = None,
+    extra_images: list[CardImage] = (),
 ) -> Path:
     """Write the card of a saved hf_argen folder with :func:`write_model_card`.
 
     Unset parts come from `folder/training_info.json` (``hub_model_id``, ``commands``/``command``,
     ``training``, ``description``, ``datasets``, ``sections``, ``dataset``) and then from the folder's
     ``config.json``: `repo_id` defaults to the Hub id, else the folder as given (the snippet loads it either way).
+    `extra_images` come after the images (by default the folder's sample grid).
     """
     folder = Path(folder)
     config = json.loads((folder / "config.json").read_text())
@@ -230,6 +233,7 @@ def write_card_for_folder(
         image_file = {"vqvae": "reconstructions.png"}.get(kind, "samples.png")
         caption = info.get("image_caption", "")
         images = [CardImage(image_file, image_file.split(".")[0], caption)] if (folder / image_file).is_file() else []
+    images = [*images, *extra_images]
     if sections is None:
         sections = [CardSection(**s) for s in info.get("sections", [])]
     tags, task_type, task_name = _KIND_PARTS[kind]
@@ -282,6 +286,37 @@ def pixelcnn_card_metrics(report: dict, split: str, class_prior: str | None = No
             rows.append(CardMetric("marginal_nll_nats_per_image", f"{split} NLL nats/image{suffix}", marginal_nats,
                                    split, fmt=".2f"))  # fmt: skip
     return rows
+
+
+# model-index metric types of `pixelcnn_card_metrics` -> the figures of `pixelcnn_likelihood_report`
+LIKELIHOOD_METRICS = {
+    "bits_per_dim": "bits_per_dim",
+    "nll_nats_per_image": "nats_per_image",
+    "marginal_bits_per_dim": "marginal_bits_per_dim",
+    "marginal_nll_nats_per_image": "marginal_nats_per_image",
+}
+
+
+def likelihood_figures_from_card(folder: str | Path) -> dict:
+    """The likelihood figures of a PixelCNN folder's current card, read back from its ``model-index`` (as
+    :func:`pixelcnn_card_metrics` wrote them): ``dataset`` (the recipes' name), ``split``, ``bits_per_dim``,
+    ``nats_per_image``, the ``marginal_*`` figures and ``class_prior`` (``"train"`` or ``"uniform"``) when there."""
+    path = Path(folder) / "README.md"
+    if not path.is_file():
+        raise ValueError(f"{path} does not exist: there is no card to read the likelihood figures from.")
+    results = [r for r in ModelCard.load(path).data.eval_results or [] if r.metric_type in LIKELIHOOD_METRICS]
+    figures = {LIKELIHOOD_METRICS[result.metric_type]: result.metric_value for result in results}
+    if "bits_per_dim" not in figures:
+        raise ValueError(f"{path}: the card's model-index holds no bits_per_dim to keep.")
+    names = {}
+    for name, (hub_id, _) in DATASETS.items():
+        names.setdefault(hub_id, name)
+    figures["dataset"] = names.get(results[0].dataset_type, results[0].dataset_type)
+    figures["split"] = results[0].dataset_split
+    marginal = [result.metric_name for result in results if result.metric_type == "marginal_bits_per_dim"]
+    if marginal:
+        figures["class_prior"] = "uniform" if "p(y) uniform" in marginal[0] else "train"
+    return figures
 
 
 def vqvae_card_metrics(metrics: dict, split: str, num_embeddings: int) -> list[CardMetric]:
@@ -346,6 +381,28 @@ def class_consistency_card_metric(consistency: dict, num_samples: int, detail: s
         f"class consistency of {num_samples} samples{detail} (MNIST CNN, {accuracy:.2f}% test accuracy)",
         100 * consistency["consistency"], "samples", fmt=".1f", index=False, unit=" %",
     )  # fmt: skip
+
+
+def completion_card_metrics(figures: dict, image_size: int, unit: str = "rows") -> list[CardMetric]:
+    """Table rows (not in the ``model-index``) of an image-completion run (:mod:`.completion`): how often the MNIST
+    classifier gives a completion the original's class, and, for reference, the kept rows alone; `unit` names the
+    rows kept (pixel ``rows``, or ``code rows`` of a two-stage model of `image_size` code rows)."""
+    kept = f"the top {figures['completion_rows']} of {image_size} {unit}"
+    judged = f"MNIST CNN, {100 * figures['classifier_accuracy']:.2f}% test accuracy"
+    return [
+        CardMetric(
+            "completion_class_agreement",
+            f"completions of {figures['completion_images']} test images from {kept} (class drawn from the posterior, "
+            f"seed {figures['completion_seed']}) showing the original's class ({judged})",
+            100 * figures["completion_agreement"], "test", fmt=".1f", index=False, unit=" %",
+        ),
+        CardMetric(
+            "kept_rows_accuracy",
+            f"reference: the same classifier on {kept} alone (the rest blank) / on the originals "
+            f"({100 * figures['original_accuracy']:.1f} %)",
+            100 * figures["kept_rows_accuracy"], "test", fmt=".1f", index=False, unit=" %",
+        ),
+    ]  # fmt: skip
 
 
 def causal_lm_card_metrics(figures: dict, split: str = "validation") -> list[CardMetric]:
@@ -497,7 +554,9 @@ __all__ = [
     "card_metrics",
     "causal_lm_card_metrics",
     "class_consistency_card_metric",
+    "completion_card_metrics",
     "keep_last_grid",
+    "likelihood_figures_from_card",
     "model_kind",
     "pixelcnn_card_metrics",
     "prior_card_metrics",

@@ -11,6 +11,12 @@ def check_int(name: str, value, minimum: int) -> None:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
 
 
+def check_count(name: str, value, maximum: int) -> None:
+    """Raise a ValueError naming `name` unless `value` is an int (not a bool) in [0, `maximum`]."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise ValueError(f"`{name}` must be an integer in [0, {maximum}], got {value!r}.")
+
+
 def check_special_tokens(config) -> None:
     """Raise a ValueError unless the bos/eos/pad ids of `config` (None, an id or a list) are in [0, vocab_size)."""
     for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
@@ -39,4 +45,4 @@ def check_input_ids(input_ids: torch.Tensor, vocab_size: int, name: str = "input
         )
 
 
-__all__ = ["check_input_ids", "check_int", "check_special_tokens"]
+__all__ = ["check_count", "check_input_ids", "check_int", "check_special_tokens"]

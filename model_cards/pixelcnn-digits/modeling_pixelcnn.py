@@ -32,7 +32,16 @@ from transformers.utils import ModelOutput
 from .configuration_pixelcnn import PixelCNNConfig
 from .safe_loading import SafeLoadingMixin
 from .sampling_pixelcnn import CachedSampler
-from .sampling_utils import SAMPLING_DEFAULTS, class_ids, logits_warpers, make_generator, rand_tensor, sampling_config
+from .sampling_utils import (
+    SAMPLING_DEFAULTS,
+    class_ids,
+    inverse_cdf_sample,
+    logits_warpers,
+    make_generator,
+    rand_tensor,
+    sampling_config,
+)
+from .validation import check_count
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -549,9 +558,7 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         probability (masked by top-k/top-p) are never drawn. Returns `(B,)` levels.
         """
         scores = processors(None, logits.float()) if processors else logits.float()
-        cdf = torch.softmax(scores, dim=-1).cumsum_(dim=-1)
-        levels = torch.searchsorted(cdf, uniform, right=True).squeeze(1)
-        return levels.clamp_(max=cdf.shape[1] - 1)  # where rounding leaves cdf[:, -1] below the uniform
+        return inverse_cdf_sample(scores, uniform)
 
     @torch.no_grad()
     def generate(
@@ -565,13 +572,19 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         seed: int | None = None,
         use_cache: bool = True,
         progress: bool = False,
+        pixel_values: torch.LongTensor | None = None,
+        num_given_rows: int | None = None,
+        num_given_subpixels: int | None = None,
     ) -> torch.LongTensor:
-        r"""Sample images sub-pixel by sub-pixel.
+        r"""Sample images sub-pixel by sub-pixel, or complete images of which a raster prefix is given.
 
         Args:
             class_labels (`int`, sequence or `torch.LongTensor` of shape `(batch,)`): classes to draw (conditional
                 models only), as ids or as names from `config.id2label`; an `int` is repeated `num_images` times.
-            num_images (`int`, *optional*): batch size (defaults to 1, or to `len(class_labels)`).
+                When completing images with a conditional model, `None` draws each image's class from its posterior
+                given the kept sub-pixels (see `class_posterior`).
+            num_images (`int`, *optional*): batch size (defaults to 1, to `len(class_labels)` or to the batch of
+                `pixel_values`).
             temperature, top_k, top_p: sampling arguments of `transformers.GenerationConfig` (checked by it, applied
                 by its logits warpers to every sub-pixel); unset ones come from the model's `generation_config`.
             generator (`torch.Generator`, *optional*): source of randomness, on any device (values are drawn there,
@@ -580,12 +593,24 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
             use_cache (`bool`): use the cached incremental sampler (fast) instead of one full forward pass per
                 sub-pixel. Both give identical samples for the same generator.
             progress (`bool`): show a tqdm bar over rows.
+            pixel_values (`torch.LongTensor` of shape `(batch, channels, height, width)`, *optional*): images to
+                complete, levels in [0, num_levels); with `num_given_rows` or `num_given_subpixels`.
+            num_given_rows (`int`, *optional*): complete `pixel_values` from its top `num_given_rows` rows, in
+                [0, image_size]; the rows below are sampled.
+            num_given_subpixels (`int`, *optional*): instead of `num_given_rows`, keep any raster prefix: the first
+                `num_given_subpixels` sub-pixels in sampling order (row by row, left to right, R then G then B within
+                a pixel), in [0, channels * height * width].
+
+        The kept sub-pixels come back unchanged. Randomness is tied to positions: the uniform that draws sub-pixel
+        `p` is the same whether or not earlier sub-pixels were given, so `num_given_rows=0` is plain sampling and
+        completing a sample from its own prefix with the same generator gives the sample back (classes drawn from the
+        posterior take one uniform per image first).
 
         Returns:
             `torch.LongTensor` of shape `(batch, channels, height, width)` with values in [0, num_levels).
         """
         rows = self.generate_rows(class_labels, num_images, temperature, top_k, top_p, generator, seed, use_cache,
-                                  progress)  # fmt: skip
+                                  progress, pixel_values, num_given_rows, num_given_subpixels)  # fmt: skip
         return torch.stack(list(rows), dim=2)
 
     @torch.no_grad()
@@ -600,21 +625,89 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         seed: int | None = None,
         use_cache: bool = True,
         progress: bool = False,
+        pixel_values: torch.LongTensor | None = None,
+        num_given_rows: int | None = None,
+        num_given_subpixels: int | None = None,
     ) -> Iterator[torch.LongTensor]:
         r"""Sample as `generate` (same arguments), yielding each image row as soon as it is sampled.
 
-        Yields `height` tensors `(batch, channels, width)`, long, in order from the top row: a way to show images
-        appearing row by row. `torch.stack(list(model.generate_rows(...)), dim=2)` equals `model.generate(...)`
-        for the same arguments; arguments are checked before the first row is drawn.
+        Yields `height` tensors `(batch, channels, width)`, long, in order from the top row (given rows of an
+        image completion first, unchanged): a way to show images appearing row by row.
+        `torch.stack(list(model.generate_rows(...)), dim=2)` equals `model.generate(...)` for the same arguments;
+        arguments are checked before the first row is drawn.
         """
+        given, num_given = self._completion_prefix(pixel_values, num_given_rows, num_given_subpixels)
         class_labels = class_ids(class_labels, self.config.id2label, self.config.num_classes)
-        batch_size, class_labels = self._sampling_batch(class_labels, num_images)
+        if given is not None:
+            num_images = _completion_batch(given.shape[0], num_images, class_labels)
+        generator = make_generator(generator, seed)
         sampling = sampling_config(self.generation_config, temperature=temperature, top_k=top_k, top_p=top_p)
+        if given is not None and class_labels is None and self.config.num_classes is not None:
+            class_labels = self._draw_classes(given, num_given, generator)
+        batch_size, class_labels = self._sampling_batch(class_labels, num_images)
         per_row = self.config.num_channels * self.config.image_size
-        draw = _SubPixelDraws(self._sample, logits_warpers(sampling), make_generator(generator, seed), batch_size,
-                              per_row, self.device)  # fmt: skip
+        draw = _SubPixelDraws(self._sample, logits_warpers(sampling), generator, batch_size, per_row, self.device,
+                              given, num_given)  # fmt: skip
         sampler = self._generate_cached if use_cache else self._generate_naive
         return sampler(batch_size, class_labels, draw, self._row_iterator(progress))
+
+    def _completion_prefix(self, pixel_values, num_given_rows, num_given_subpixels) -> tuple[torch.Tensor | None, int]:
+        """Checked completion arguments -> `(pixel_values` on the model's device or None, number of given
+        sub-pixels)`."""
+        if pixel_values is None:
+            if num_given_rows is not None or num_given_subpixels is not None:
+                raise ValueError("`num_given_rows` / `num_given_subpixels` need `pixel_values`: images to complete.")
+            return None, 0
+        self._check_pixel_values(pixel_values)
+        config = self.config
+        if (num_given_rows is None) == (num_given_subpixels is None):
+            raise ValueError(
+                "to complete `pixel_values`, pass exactly one of `num_given_rows` (in [0, image_size]) and "
+                "`num_given_subpixels` (in [0, channels * height * width])."
+            )
+        if num_given_rows is not None:
+            check_count("num_given_rows", num_given_rows, config.image_size)
+            return pixel_values.to(self.device), num_given_rows * config.image_size * config.num_channels
+        check_count("num_given_subpixels", num_given_subpixels, config.num_subpixels)
+        return pixel_values.to(self.device), num_given_subpixels
+
+    @torch.no_grad()
+    def class_posterior(
+        self, pixel_values: torch.LongTensor, num_given_rows: int | None = None, num_given_subpixels: int | None = None
+    ) -> torch.FloatTensor:
+        r"""log p(y | x_<n) of a class-conditional model: how likely each class is given the first `n` sub-pixels of
+        each image (all of them when neither count is given), under a uniform class prior; the exact likelihoods
+        p(x_<n | y) come from one forward pass per class.
+
+        Args:
+            pixel_values (`torch.LongTensor` of shape `(batch, channels, height, width)`): levels in [0, num_levels).
+            num_given_rows, num_given_subpixels (`int`, *optional*): the prefix, as in `generate`.
+
+        Returns:
+            `torch.FloatTensor` of shape `(batch, num_classes)`: log-probabilities (float32) summing to 1 per row.
+        """
+        if self.config.num_classes is None:
+            raise ValueError("`class_posterior` needs a class-conditional model (num_classes is None).")
+        if num_given_rows is None and num_given_subpixels is None:
+            num_given_subpixels = self.config.num_subpixels
+        given, num_given = self._completion_prefix(pixel_values, num_given_rows, num_given_subpixels)
+        per_row = self.config.image_size * self.config.num_channels
+        # Causal masks: the logits of the rows a prefix touches do not depend on the rows below, so those are cut.
+        given = given[:, :, : -(-num_given // per_row)]
+        log_likelihoods = [torch.zeros(given.shape[0], device=self.device)] * self.config.num_classes
+        for label in range(self.config.num_classes if num_given else 0):
+            labels = torch.full((given.shape[0],), label, dtype=torch.long, device=self.device)
+            log_probs = torch.log_softmax(self._logits(given, labels).float(), dim=-1)
+            per_subpixel = log_probs.gather(-1, given.unsqueeze(-1)).squeeze(-1)  # (B, C, H, W)
+            raster = per_subpixel.permute(0, 2, 3, 1).flatten(1)  # sampling order
+            log_likelihoods[label] = raster[:, :num_given].sum(dim=1)
+        return torch.log_softmax(torch.stack(log_likelihoods, dim=1), dim=1)
+
+    def _draw_classes(self, given: torch.Tensor, num_given: int, generator) -> torch.LongTensor:
+        """One class per image to complete, drawn from `class_posterior` with one uniform each from `generator`
+        (so that the completion samples p(rest | kept sub-pixels) with the class summed out)."""
+        posterior = self.class_posterior(given, num_given_subpixels=num_given)
+        return inverse_cdf_sample(posterior, rand_tensor((given.shape[0], 1), generator, self.device))
 
     def _row_iterator(self, progress: bool):
         rows = range(self.config.image_size)
@@ -627,7 +720,12 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         size = config.image_size
         images = torch.zeros(batch_size, config.num_channels, size, size, dtype=torch.long, device=self.device)
         for row in rows:
-            draw.start_row()
+            draw.start_row(row)
+            given = draw.given_row()
+            if given is not None:
+                images[:, :, row] = given
+                yield images[:, :, row].clone()
+                continue
             for col in range(size):
                 for channel in range(config.num_channels):
                     logits = self._logits(images, class_labels)[:, channel, row, col]
@@ -640,22 +738,50 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         return CachedSampler(self, batch_size, class_labels).sample_rows(draw, rows)
 
 
+def _completion_batch(batch: int, num_images, class_labels) -> int:
+    """The batch of an image completion: one image per given image; `num_images` and a sequence of
+    `class_labels` must agree with it."""
+    if num_images is not None and num_images != batch:
+        raise ValueError(f"`num_images` ({num_images}) must equal the batch of `pixel_values` ({batch}), or be None.")
+    sequence = isinstance(class_labels, (list, tuple)) or (
+        isinstance(class_labels, torch.Tensor) and class_labels.dim() == 1
+    )
+    if sequence and len(class_labels) != batch:
+        raise ValueError(f"`class_labels` must give one class per image to complete ({batch}), or one class as an "
+                         f"int, got {len(class_labels)}.")  # fmt: skip
+    return batch
+
+
 class _SubPixelDraws:
     """One level per sub-pixel from `sample(logits, processors, uniform)`, with the uniforms of a whole image
-    row drawn in one call (`start_row`), so that every sampler consumes the generator identically."""
+    row drawn in one call (`start_row`), so that every sampler consumes the generator identically.
 
-    def __init__(self, sample, processors, generator, batch_size: int, per_row: int, device):
+    Image completion: the first `num_given` sub-pixels (raster order) of `given` `(B, C, H, W)` are returned as they
+    are instead of sampled; their uniforms are drawn all the same, so that a sub-pixel's uniform depends only on its
+    position."""
+
+    def __init__(self, sample, processors, generator, batch_size: int, per_row: int, device, given=None,
+                 num_given: int = 0):  # fmt: skip
         self.sample, self.processors, self.generator = sample, processors, generator
-        self.shape, self.device = (per_row, batch_size, 1), device
-        self.uniforms, self.next = (), 0
+        self.shape, self.device, self.per_row = (per_row, batch_size, 1), device, per_row
+        self.uniforms, self.next, self.row, self.row_start = (), 0, 0, 0
+        self.given, self.num_given = given, num_given
+        self.given_flat = None if given is None else given.permute(0, 2, 3, 1).reshape(given.shape[0], -1)
 
-    def start_row(self) -> None:
+    def start_row(self, row: int) -> None:
         self.uniforms = rand_tensor(self.shape, self.generator, self.device).unbind(0)
-        self.next = 0
+        self.next, self.row, self.row_start = 0, row, row * self.per_row
+
+    def given_row(self) -> torch.Tensor | None:
+        """The current row `(B, C, W)` when it is given in full, else None."""
+        return self.given[:, :, self.row] if self.row_start + self.per_row <= self.num_given else None
 
     def __call__(self, logits: torch.Tensor) -> torch.Tensor:
+        position = self.row_start + self.next
         uniform = self.uniforms[self.next]
         self.next += 1
+        if position < self.num_given:
+            return self.given_flat[:, position]
         return self.sample(logits, self.processors, uniform)
 
 

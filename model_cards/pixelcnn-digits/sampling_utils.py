@@ -54,6 +54,14 @@ def rand_tensor(shape, generator: torch.Generator | None, device, dtype: torch.d
     return torch.rand(shape, generator=generator, device=generator.device, dtype=dtype).to(device)
 
 
+def inverse_cdf_sample(scores: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
+    """One index per row of `scores` `(B, N)` (logits or log-probabilities) by inverting the CDF of their softmax at
+    `uniform` `(B, 1)`: `(B,)` long. Indices of zero probability (masked to -inf) are never drawn."""
+    cdf = torch.softmax(scores, dim=-1).cumsum_(dim=-1)
+    indices = torch.searchsorted(cdf, uniform, right=True).squeeze(1)
+    return indices.clamp_(max=cdf.shape[1] - 1)  # where rounding leaves cdf[:, -1] below the uniform
+
+
 def seed_from_generator(generator: torch.Generator) -> int:
     """One int drawn from `generator` (on its own device): a seed for code that only uses the global RNG."""
     return int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
@@ -118,6 +126,7 @@ def class_ids(class_labels, id2label: dict | None, num_classes: int | None = Non
 __all__ = [
     "SAMPLING_DEFAULTS",
     "class_ids",
+    "inverse_cdf_sample",
     "logits_warpers",
     "make_generator",
     "rand_tensor",

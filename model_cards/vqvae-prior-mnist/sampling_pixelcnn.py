@@ -11,6 +11,9 @@ sub-pixel only triggers the computation it can change:
 * masked architecture: each layer's k x k masked convolution at the current pixel is one matmul over the cached
   window of its input.
 
+Image completion (a given raster prefix): the caches are warmed on the given sub-pixels, which are stepped through
+with their given levels instead of samples; rows given in full only run through the vertical stack (gated).
+
 All computation reuses the model's own (masked) weights, rearranged once into matrices, so the logits agree
 with the full forward pass up to floating-point rounding and samples drawn with the same generator are
 identical. The module imports nothing from hf_argen, so it travels with the model folder for remote code.
@@ -308,24 +311,31 @@ class _GatedSampler:
         ]
         first_half = self.layers[0]["half"]
         for row in rows:
-            draw.start_row()
-            self._vertical_row(row)
-            sampled = []
-            for col in range(S):
-                for channel in range(C):
-                    levels = draw(self._step(col, channel))
-                    torch.index_select(to_input[channel], 0, levels, out=self.image_inputs[col][channel])
-                    sampled.append(levels)
+            draw.start_row(row)
+            # A row given in full (image completion) needs no horizontal stack (nor its row bias): later rows read
+            # only the vertical stack and the row's inputs, written below.
+            finished = draw.given_row()
+            self._vertical_row(row, row_bias=finished is None)
+            if finished is None:
+                sampled = []
+                for col in range(S):
+                    for channel in range(C):
+                        levels = draw(self._step(col, channel))
+                        torch.index_select(to_input[channel], 0, levels, out=self.image_inputs[col][channel])
+                        sampled.append(levels)
+                finished = torch.stack(sampled, dim=1).view(B, S, C).permute(0, 2, 1)  # (B, C, S)
             # The finished image row feeds the vertical stack of later rows (features in the model's order).
-            finished = torch.stack(sampled, dim=1).view(B, S, C).permute(0, 2, 1)  # (B, C, S)
             features = table[finished + channel_offsets].permute(0, 3, 1, 2).reshape(B, E * C, S)
             self.vertical_inputs[0][:, :, row + first_half, first_half : first_half + S] = features
             yield finished.contiguous()
 
-    def _vertical_row(self, row: int) -> None:
-        """Vertical stack on image row `row`: fills every layer's row bias and the next layers' inputs."""
+    def _vertical_row(self, row: int, row_bias: bool = True) -> None:
+        """Vertical stack on image row `row`: fills every layer's row bias (unless `row_bias` is False) and the next
+        layers' inputs."""
         hidden, S = self.hidden, self.size
         for index, layer in enumerate(self.layers):
+            if not row_bias and index + 1 == len(self.layers):
+                break  # the last layer's vertical stack feeds its row bias only
             half = layer["half"]
             height = half if layer["first"] else half + 1
             window = self.vertical_inputs[index][:, :, row : row + height]
@@ -334,7 +344,8 @@ class _GatedSampler:
                 v_pre += layer["v_class_bias"]
             # Channels last, so `(B, 1, S, 2F)` in memory: the row's pre-activations as `(B * S, 2F)` rows.
             v_rows = v_pre.permute(0, 2, 3, 1).reshape(-1, 2 * hidden)
-            torch.addmm(layer["row_bias"], v_rows, layer["link_matrix"], out=self.row_biases[index])
+            if row_bias:
+                torch.addmm(layer["row_bias"], v_rows, layer["link_matrix"], out=self.row_biases[index])
             if index + 1 < len(self.layers):
                 next_half = self.layers[index + 1]["half"]
                 s = torch.sigmoid(v_pre[:, :, 0])  # (B, 2F, S); f half holds sigmoid(-2 f)
@@ -411,8 +422,10 @@ class CachedSampler:
     # ---- sampling -----------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, draw, rows) -> torch.LongTensor:
-        """Sample all sub-pixels; `rows` iterates over row indices. `draw.start_row()` is called at the start of
-        every row and `draw(logits (B, L)) -> levels (B,)` once per sub-pixel, in raster order.
+        """Sample all sub-pixels; `rows` iterates over row indices. `draw.start_row(row)` is called at the start
+        of every row and `draw(logits (B, L)) -> levels (B,)` once per sub-pixel, in raster order (for a given
+        sub-pixel of an image completion, `draw` returns the given level). The gated sampler asks
+        `draw.given_row()` first: a row given in full `(B, C, W)` only runs through the vertical stack.
         Returns `(B, C, H, W)` long."""
         return torch.stack(list(self.sample_rows(draw, rows)), dim=2)
 
@@ -449,7 +462,7 @@ class CachedSampler:
         skip = torch.empty(B, len(self.layers) * hidden, **self.factory)
         to_input = self.to_input  # (C, num_levels, E); the model orders first-layer features `e * C + c`
         for row in rows:
-            draw.start_row()
+            draw.start_row(row)  # given sub-pixels (image completion) come back from `draw` as they are
             for col in range(S):
                 for channel in range(C):
                     for index, layer in enumerate(self.layers):

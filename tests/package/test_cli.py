@@ -8,6 +8,7 @@ on the command line (`python -m hf_argen.cli` is the installed `hf-argen`).
 import dataclasses
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -157,6 +158,39 @@ def test_generate_writes_a_grid_and_its_figures(tmp_path, capsys):
     assert json.loads(out.read_text())["num_samples"] == 4
     with Image.open(tmp_path / "grid.png") as grid:
         assert grid.size == (2 * 65 + 1, 2 * 65 + 1)  # 8x8 images scaled 8x, one column per class
+
+
+def test_generate_complete_keeps_the_top_rows(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from hf_argen import PixelCNNImageProcessor
+
+    model_dir = save_tiny_pixelcnn(tmp_path / "model")
+    picture = Image.fromarray(np.random.default_rng(0).integers(0, 256, (8, 8), dtype=np.uint8))
+    picture.save(tmp_path / "digit.png")
+    grid_path = tmp_path / "completions.png"
+    base = ["generate", "--model", str(model_dir), "--complete", str(tmp_path / "digit.png"), "--device", "cpu",
+            "--output", str(grid_path)]  # fmt: skip
+    assert cli.dispatch(base + ["--num_given_rows", "4", "--num_images", "3"])["num_samples"] == 3
+    processor = PixelCNNImageProcessor(num_levels=17, image_size=8)
+    expected = np.asarray(processor.postprocess(processor(picture)["pixel_values"])[0])
+    with Image.open(grid_path) as grid:
+        assert grid.size == (3 * 65 + 1, 65 + 1)  # 8x8 images scaled 8x, one column per completion
+        cells = [np.asarray(grid)[1 : 1 + 64 : 8, 1 + i * 65 : 1 + i * 65 + 64 : 8] for i in range(3)]
+    assert all(np.array_equal(cell[:4], expected[:4]) for cell in cells)
+    assert not np.array_equal(cells[0][4:], expected[4:])
+    cli.dispatch(base + ["--num_given_rows", "4", "--num_images", "2", "--class_labels", "3"])
+    for argv, message in (
+        (base, "--complete needs --num_given_rows"),
+        (base + ["--num_given_rows", "9"], r"`num_given_rows` must be an integer in \[0, 8\]"),
+        (base + ["--num_given_rows", "2", "--class_labels", "1", "2"], "at most one --class_labels"),
+        (["generate", "--model", str(model_dir), "--num_given_rows", "2"], "--num_given_rows is for --complete"),
+        (["generate", "--model", str(model_dir), "--complete", str(tmp_path / "none.png"), "--num_given_rows", "2"],
+         "is not an image file"),
+    ):  # fmt: skip
+        code, err = run_in_process(argv, capsys)
+        assert code == 2 and re.search(message, one_error_line(err)[0]), err
 
 
 def test_export_check_exits_1_when_stale_and_export_makes_it_current(tmp_path, capsys):

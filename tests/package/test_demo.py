@@ -154,6 +154,70 @@ def test_two_stage_gives_a_code_map_and_an_image_per_prior(handlers, store):
         assert image.size == (224, 224)
 
 
+def cell(grid: np.ndarray, index: int, size: int, scale: int, pad: int = 2) -> np.ndarray:
+    """Image `index` of a one-row `grid_image` grid, at screen scale."""
+    left = pad + index * (size * scale + pad)
+    return grid[pad : pad + size * scale, left : left + size * scale]
+
+
+def test_completion_keeps_the_rows_and_streams_the_rest(handlers):
+    from PIL import Image
+
+    with Image.open(DEMO / "examples" / "digit_7.png") as digit:
+        frames = list(handlers.complete("pixelcnn-digits", digit.copy(), 4, 3, 1.0, 0))
+    statuses = [status for _, _, status in frames]
+    assert statuses[0] == "Row 5 of 8..." and statuses[-1].startswith("Done: 3 completions of the top 4 of 8 rows in")
+    assert "Likeliest class given the kept rows:" in statuses[-1]
+    kept, grid = np.array(frames[-1][0]), np.array(frames[-1][1])
+    scale = 96 // 8
+    assert grid.shape[:2] == expected_grid_size(8, 3, 1)[::-1] and kept.shape[:2] == expected_grid_size(8, 1, 1)[::-1]
+    top = 4 * scale
+    for index in range(3):  # each completion starts with the kept rows, and its other rows are drawn
+        completion = cell(grid, index, 8, scale)
+        assert np.array_equal(completion[:top], cell(kept, 0, 8, scale)[:top])
+        assert not np.array_equal(completion[top:], cell(kept, 0, 8, scale)[top:])
+    again = list(handlers.complete("pixelcnn-digits", Image.open(DEMO / "examples" / "digit_7.png"), 4, 3, 1.0, 0))
+    assert np.array_equal(np.asarray(again[-1][1]), grid)  # same seed, same completions
+
+
+def test_completion_with_a_two_stage_model_keeps_code_rows(handlers, app, store):
+    from PIL import Image
+
+    with Image.open(DEMO / "examples" / "digit_9.png") as digit:
+        frames = list(handlers.complete("vqvae-prior-mnist", digit.copy(), 3, 2, 1.0, 1))
+    ((kept, grid, status),) = frames
+    assert status.startswith("Done: 2 completions of the top 3 of 7 code rows, 4 pixel rows each in")
+    assert grid.size == expected_grid_size(28, 2, 1) and kept.size == expected_grid_size(28, 1, 1)
+    kept = np.array(kept)
+    assert (cell(kept, 0, 28, 3)[12 * 3 :] == 128).all() and (cell(kept, 0, 28, 3)[: 12 * 3] != 128).any()
+    update = app.rows_slider_update(store.get_completer("vqvae-prior-mnist"))
+    assert update["maximum"] == 7 and update["value"] == 3 and "code rows" in update["label"]
+    assert app.rows_slider_update(store.get_completer("pixelcnn-mnist"))["maximum"] == 28
+
+
+def test_completion_examples_name_shipped_models(app, store):
+    examples = app.completion_examples(store)
+    assert {model for _, model in examples} == {"pixelcnn-mnist", "vqvae-prior-mnist", "pixelcnn-emoji"}
+    assert all(Path(path).is_file() for path, _ in examples)
+    assert all(model.startswith("captioner-") for _, model, _ in app.caption_examples(store))
+
+
+def test_bad_completion_input(app, handlers):
+    from PIL import Image
+
+    digit = Image.new("L", (28, 28))
+    for args, message in (
+        (("pixelcnn-digits", None, 4, 2, 1.0, 0), "Upload an image or pick an example to complete"),
+        (("pixelcnn-digits", digit, 9, 2, 1.0, 0), "Rows to keep must be a whole number from 0 to 8"),
+        (("vqvae-prior-mnist", digit, 8, 2, 1.0, 0), "Rows to keep must be a whole number from 0 to 7"),
+        (("pixelcnn-digits", digit, 4, 0, 1.0, 0), "Completions must be a whole number from 1 to 8"),
+        (("pixelcnn-digits", digit, 4, 2, 1.0, -1), "seed must be a whole number"),
+        (("captioner-emoji", digit, 4, 2, 1.0, 0), "Pick a model"),
+    ):
+        with pytest.raises(app.DemoError, match=message):
+            list(handlers.complete(*args))
+
+
 def test_code_colours_are_distinct_for_neighbouring_codes(app):
     colours = app.code_colours(torch.arange(512).numpy(), 512)
     assert colours.shape == (512, 3) and len({tuple(c) for c in colours}) == 512
@@ -251,7 +315,8 @@ def test_every_endpoint_through_gradio_client(server, store):
 
     client = Client(server, verbose=False)
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/sample", "/two_stage", "/receptive_field", "/caption", "/fortune", "/model_classes"} <= endpoints
+    assert {"/sample", "/two_stage", "/complete", "/receptive_field", "/caption", "/fortune",
+            "/model_classes"} <= endpoints  # fmt: skip
     job = client.submit("pixelcnn-digits", ["1", "2"], 1, 1.0, 0, 3, api_name="/sample")
     last = job.result()  # waits for the end
     frames = job.outputs()
@@ -270,6 +335,12 @@ def test_every_endpoint_through_gradio_client(server, store):
     assert client.predict(handle_file(str(scene)), "captioner-mnist-scenes", 2, api_name="/caption") == (
         "a 3 above a 8"
     )
+    digit = handle_file(str(DEMO / "examples" / "digit_2.png"))
+    job = client.submit("pixelcnn-digits", digit, 3, 2, 1.0, 0, api_name="/complete")
+    kept, grid, status = job.result()
+    assert len(job.outputs()) > 1 and status.startswith("Done: 2 completions of the top 3 of 8 rows")
+    with Image.open(grid) as picture:
+        assert picture.size == expected_grid_size(8, 2, 1)
     text, stop = client.predict("You will", 48, 0.8, 1, api_name="/fortune")
     assert text.startswith("You will") and stop
     assert client.predict("pixelcnn-mnist", api_name="/model_classes")
@@ -343,6 +414,25 @@ def test_the_page_in_headless_chromium(server, store, screenshots):
             )
             screenshots(page, "two_stage")
 
+            # Image completion: an example (an MNIST digit for the two-stage model) -> its kept rows and completions.
+            page.get_by_role("tab", name="Image completion").click()
+            page.locator("#completion-examples").get_by_text("vqvae-prior-mnist").first.click()
+            expect(page.locator("#completion-input img")).to_have_count(1, timeout=timeout)
+            expect(page.locator("#completion-rows")).to_contain_text("of 7 code rows", timeout=timeout)
+            page.click("#completion-button")
+            expect(page.locator("#completion-status")).to_contain_text(
+                "Done: 4 completions of the top 3 of 7 code rows", timeout=timeout
+            )
+            page.wait_for_function(
+                "([w, h]) => { const e = document.querySelector('#completion-output img');"
+                " return e && e.complete && e.naturalWidth === w && e.naturalHeight === h; }",
+                arg=list(expected_grid_size(28, 4, 1)),
+                timeout=timeout,
+            )
+            assert natural_size(page, "#completion-kept img") == expected_grid_size(28, 1, 1)
+            page.evaluate("window.scrollTo(0, 0)")  # the example click scrolled down to the examples
+            screenshots(page, "completion")
+
             # Receptive field: click a pixel, both maps follow it.
             page.get_by_role("tab", name="Receptive field").click()
             picture = page.locator("#rf-masked img")
@@ -377,6 +467,9 @@ def test_the_page_in_headless_chromium(server, store, screenshots):
             page.get_by_role("tab", name="Captioning").click()
             page.click("#caption-button")
             expect(page.get_by_text("Upload an image or pick an example first").first).to_be_visible()
+            page.get_by_role("tab", name="Image completion").click()
+            page.click("#completion-button")
+            expect(page.get_by_text("Upload an image or pick an example to complete").first).to_be_visible()
             page.get_by_role("tab", name="Class-conditional sampling").click()
             seed = page.locator("#sample-seed input")
             seed.fill("-5")
