@@ -251,6 +251,15 @@ def read_training_info(folder: str | Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def read_hub_training_info(repo_id: str) -> dict:
+    """``training_info.json`` of the Hub model `repo_id`, or `{}` when it has none or the Hub cannot be reached."""
+    try:
+        path = huggingface_hub.hf_hub_download(repo_id, TRAINING_INFO)
+    except (OSError, ValueError, HfHubHTTPError):
+        return {}
+    return json.loads(Path(path).read_text())
+
+
 def files_to_upload(folder: str | Path, ignore_patterns: list[str] | None = None) -> list[str]:
     """The files of `folder` that :func:`push_to_hub` uploads (relative paths, sorted)."""
     folder = Path(folder)
@@ -314,6 +323,7 @@ __all__ = [
     "files_to_upload",
     "machine_paths",
     "push_to_hub",
+    "read_hub_training_info",
     "read_training_info",
     "write_model_card",
 ]

@@ -273,7 +273,7 @@ def publish(result: TrainResult, model, data: DataArguments, run: RunArguments, 
     if keep_last_grid(run.output_dir, "reconstructions.png"):  # where the card expects it
         images = [CardImage("reconstructions.png", "reconstructions",
                             f"Odd rows: {shown_split} images; even rows: their reconstructions.")]  # fmt: skip
-    info = {"command": command, "dataset": data.dataset_name, **result.metrics}
+    info = {"command": command, "dataset": data.dataset_name, "data": data.record(), **result.metrics}
     publish_run(run, info, metrics, dataset=data.dataset_name, images=images)
 
 

@@ -8,10 +8,12 @@ Keyword arguments set that script's defaults; ``--help`` shows every default.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import shlex
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from transformers import HfArgumentParser
@@ -52,6 +54,25 @@ class DataArguments:
     label_column: str | None = field(default=None, metadata={"help": "label column (default: detected)."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "evaluate on the first N examples."})
 
+    def record(self) -> dict:
+        """What a trained model keeps of its data (in ``training_info.json``, for a later stage to default to): the
+        dataset, split, data folder and columns, local paths made absolute so they hold from any folder."""
+        return {
+            "dataset_name": local_path_or_name(self.dataset_name),
+            "dataset_split": self.dataset_split,
+            "data_dir": None if self.data_dir is None else str(Path(self.data_dir).expanduser().resolve()),
+            "image_column": self.image_column,
+            "label_column": self.label_column,
+        }
+
+
+def local_path_or_name(name: str | None) -> str | None:
+    """`name` as an absolute path when it is a local folder or file, else unchanged (a dataset name or Hub id)."""
+    if name is None:
+        return None
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.exists() else name
+
 
 @dataclass
 class RunArguments(LoopArguments):
@@ -83,14 +104,37 @@ class RunArguments(LoopArguments):
             logger.info("pushed %s to %s", folder, url)
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """`--help` keeps the docstring's layout and shows every default (unless the help text already names it)."""
+
+    def _get_help_string(self, action):
+        if "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+class FlagParser(HfArgumentParser):
+    """An `HfArgumentParser` (flags from dataclass fields) whose errors are one line, ``error: ... (see --help)``, exit
+    status 2, and whose `--help` shows every default."""
+
+    def __init__(self, dataclass_types, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(dataclass_types, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def parse_training_args(model_class, argv: list[str] | None = None, description: str | None = None, **defaults):
     """Parse `argv` into `(DataArguments, RunArguments, model_class)`; `defaults` override field defaults."""
 
-    parser = HfArgumentParser((DataArguments, RunArguments, model_class), description=description)
+    parser = FlagParser((DataArguments, RunArguments, model_class), description=description)
     unknown = set(defaults) - {action.dest for action in parser._actions}
     if unknown:
         raise TypeError(f"Unknown flags in defaults: {sorted(unknown)}.")
     parser.set_defaults(**defaults)
+    for action in parser._actions:  # a script's own help for a shared flag (e.g. where its default comes from)
+        action.help = getattr(model_class, "shared_flag_help", {}).get(action.dest, action.help)
     data, run, model = parser.parse_args_into_dataclasses(args=argv)
     if run.num_threads:
         torch.set_num_threads(run.num_threads)
@@ -122,6 +166,8 @@ def launch_command(script: str, argv: list[str] | None = None) -> str:
 __all__ = [
     "VALIDATION",
     "DataArguments",
+    "FlagParser",
+    "HelpFormatter",
     "RunArguments",
     "launch_command",
     "parse_training_args",
