@@ -26,6 +26,14 @@ from PIL import Image
 VALIDATION_EVERY = 10
 
 
+def parse_dataset_spec(spec: str, default_split: str = "train") -> tuple[str, str]:
+    """`"name"` or `"name:split"` -> `(name, split)` (split after the last ':', if it holds no '/')."""
+    name, sep, split = spec.rpartition(":")
+    if sep and name and split and "/" not in split:
+        return name, split
+    return spec, default_split
+
+
 def load_dataset_split(name: str, split: str = "train", cache_dir: str | None = None) -> datasets.Dataset:
     """`split` of a `save_to_disk` folder, an `imagefolder` or a Hub dataset id, columns as stored."""
     path = Path(name)
@@ -143,6 +151,28 @@ def encode_images(dataset, image_processor, batch_size: int = 1000) -> torch.Lon
     return torch.cat(chunks).long()
 
 
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def detect_num_channels(images, limit: int = 256) -> int:
+    """1 when the first `limit` PIL images are all grey ("1", "L", "LA", "I", "F"), else 3."""
+    for index, image in enumerate(images):
+        if index >= limit:
+            break
+        if image.mode not in GREY_MODES:
+            return 3
+    return 1
+
+
+def image_shape_of(dataset, limit: int = 256) -> tuple[int, int]:
+    """`(num_channels, image_size)` of an image dataset as stored: 3 if any of the first `limit` images is in colour
+    (else 1), and the longer side of the first image."""
+    head = dataset.select(range(min(limit, len(dataset))))["image"]
+    if not head:
+        raise ValueError("`dataset` is empty.")
+    return detect_num_channels(head, limit), max(head[0].size)
+
+
 def validation_indices(num_examples: int, every: int = VALIDATION_EVERY) -> tuple[np.ndarray, np.ndarray]:
     """`(train, validation)` indices of the fixed validation split: validation = `i % every == 0`."""
     index = np.arange(num_examples)
@@ -167,12 +197,15 @@ def num_classes_of(dataset) -> int | None:
 
 __all__ = [
     "VALIDATION_EVERY",
+    "detect_num_channels",
     "encode_images",
     "image_column_of",
+    "image_shape_of",
     "label_names_of",
     "load_dataset_split",
     "load_image_dataset",
     "num_classes_of",
+    "parse_dataset_spec",
     "png_cell",
     "standardize_columns",
     "validation_indices",

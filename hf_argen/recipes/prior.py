@@ -47,7 +47,7 @@ from ..models import (
     VQVAEPriorForImageGeneration,
 )
 from ..models.vocabulary import PriorVocabulary
-from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.arguments import VALIDATION, CausalLMSizeArguments, DataArguments, RunArguments
 from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 from .cards import keep_last_grid, prior_card_metrics, publish_run
 from .codes import CODES_COLUMN, encode_dataset_codes
@@ -284,34 +284,38 @@ def make_sample_fn(vqvae, vocabulary: PriorVocabulary, num_per_class: int = 2, s
 # The run
 # ----------------------------------------------------------------------------------------------------------
 @dataclass
-class PriorArguments:
-    """Flags of `training/train_prior.py` beyond the shared ones."""
+class PriorArguments(CausalLMSizeArguments):
+    """Flags of `training/train_prior.py` beyond the shared ones (the prior's size: :class:`CausalLMSizeArguments`)."""
 
     shared_flag_help: ClassVar[dict] = {
         "dataset_name": "the images whose codes train the prior (default: the dataset the VQ-VAE was trained on, "
         "recorded in its training_info.json); any name --dataset_name of train_vqvae.py takes."
     }
 
-    vqvae: str = field(metadata={"help": "a saved VQVAEModel folder (e.g. model_cards/vqvae-mnist)."})
+    vqvae: str | None = field(
+        default=None, metadata={"help": "the trained VQ-VAE, a saved folder or Hub id (required; e.g. out/vqvae)."}
+    )
     cache_dir: str | None = field(
         default=None,
         metadata={"help": "where the encoded code datasets are cached, keyed by the VQ-VAE and the data, and reused "
                   "(default: $HF_ARGEN_CACHE/codes, else ~/.cache/hf_argen/codes)."},
     )  # fmt: skip
-    num_classes: int | None = field(default=None, metadata={"help": "default: max label + 1 of the training data."})
+    num_classes: int | None = field(
+        default=None, metadata={"help": "class tokens of the prior (default: max label + 1 of the training data)."}
+    )
     prior: str = field(
         default="transformer",
         metadata={
-            "help": "hf_argen's transformer, rnn, pixelcnn; transformers' gpt2, llama, mamba.",
+            "help": "the prior: hf_argen's transformer, rnn (--cell_type), pixelcnn (over the code map); "
+            "transformers' gpt2, llama, mamba of the same size.",
             "choices": list(PRIOR_TYPES),
         },  # fmt: skip
     )
-    hidden_size: int = 128
-    num_hidden_layers: int = 4
-    num_attention_heads: int = field(default=4, metadata={"help": "transformer, gpt2 and llama only."})
-    cell_type: str = field(default="lstm", metadata={"help": "rnn only.", "choices": ["lstm", "gru"]})
     kernel_size: int = field(default=3, metadata={"help": "pixelcnn only: odd kernel size of the gated layers."})
-    hidden_dropout: float = 0.0
+
+    def __post_init__(self):
+        if not self.vqvae:
+            raise ValueError("--vqvae is required: the trained VQ-VAE (a folder saved by train_vqvae.py, or a Hub id).")
 
 
 def vqvae_data_record(vqvae: str) -> dict | None:
@@ -457,7 +461,7 @@ def train_prior(
         hidden_size=flags.hidden_size,
         num_hidden_layers=flags.num_hidden_layers,
         num_attention_heads=flags.num_attention_heads,
-        hidden_dropout=flags.hidden_dropout,
+        hidden_dropout=flags.dropout,
         cell_type=flags.cell_type,
         kernel_size=flags.kernel_size,
     )

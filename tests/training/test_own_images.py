@@ -1,0 +1,145 @@
+"""A user's own images, end to end: a VQ-VAE and a prior on an image folder (RGB or grey, with or without class
+subfolders), errors a user can read (under `python` and under `accelerate launch`), and every flag explained."""
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPES = ("pixelcnn", "vqvae", "prior", "causal_lm", "captioner")
+
+
+def load_entry_point(name: str):
+    spec = importlib.util.spec_from_file_location(f"train_{name}", ROOT / "training" / f"train_{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_every_training_flag_says_what_it_means_and_its_default(name):
+    """`--help` of every training script gives each flag a meaning and its default."""
+    from hf_argen.training.arguments import training_parser
+
+    module = load_entry_point(name)
+    recipe = importlib.import_module(f"hf_argen.recipes.{'captioning' if name == 'captioner' else name}")
+    arguments = next(v for k, v in vars(module).items() if k.endswith("Arguments"))
+    parser = training_parser(arguments, module.__doc__, **recipe.TRAINING_DEFAULTS)
+    formatter = parser._get_formatter()
+    silent = [a.option_strings[0] for a in parser._actions if a.option_strings and a.dest != "help" and not a.help]
+    assert not silent, f"train_{name}.py: flags without help: {silent}"
+    no_default = [a.option_strings[0] for a in parser._actions if a.option_strings and a.dest != "help"
+                  and "default" not in (formatter._expand_help(a) if a.help else "")]  # fmt: skip
+    assert not no_default, f"train_{name}.py: flags whose help shows no default: {no_default}"
+
+
+# ---- errors a user can read -----------------------------------------------------------------------------------------
+def run_entry_point(name, argv, capsys):
+    """`training/train_<name>.py ARGV` in this process as `python` runs it: (exit status, stderr)."""
+    from hf_argen.cli import run_cli
+
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(load_entry_point(name).main, argv)
+    return exit_info.value.code, capsys.readouterr().err
+
+
+def one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--dataset_name", "/no/such/folder"], "--dataset_name '/no/such/folder': the folder"),
+        (["--dataset_name", "./no_such_folder:test"], "does not exist"),
+        (["--init_model", "./no/such/model"], "--init_model './no/such/model': the folder './no/such/model' does not"),
+        (["--architecture", "diagonal"], "--architecture: invalid choice"),
+        (["--push_to_hub"], "--push_to_hub needs --hub_model_id"),
+    ],
+)
+def test_a_bad_training_flag_is_one_error_line_before_training(argv, fragment, tmp_path, capsys, monkeypatch):
+    import hf_argen.recipes.pixelcnn as recipe
+
+    monkeypatch.setattr(recipe, "make_accelerator", lambda *a: pytest.fail("training started"))
+    code, err = run_entry_point("pixelcnn", ["--output_dir", str(tmp_path), *argv], capsys)
+    assert code == 2 and fragment in one_error_line(err)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_a_missing_device_is_one_error_line_before_training(tmp_path, capsys, monkeypatch):
+    import hf_argen.recipes.vqvae as recipe
+
+    monkeypatch.setattr(recipe, "make_accelerator", lambda *a: pytest.fail("training started"))
+    code, err = run_entry_point("vqvae", ["--output_dir", str(tmp_path), "--device", "cuda"], capsys)
+    assert code == 2 and "--device 'cuda': CUDA is not available" in one_error_line(err)
+
+
+def test_push_to_hub_checks_the_token_before_training(tmp_path, capsys, monkeypatch):
+    """No token, or one the Hub refuses: one line before any training; a good one is asked of the Hub once."""
+    import httpx
+    import huggingface_hub
+    from huggingface_hub.errors import HfHubHTTPError
+
+    import hf_argen.recipes.pixelcnn as recipe
+
+    monkeypatch.setattr(recipe, "make_accelerator", lambda *a: pytest.fail("training started"))
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
+    push = ["--output_dir", str(tmp_path), "--push_to_hub", "--hub_model_id", "me/model"]
+    code, err = run_entry_point("pixelcnn", push, capsys)
+    assert code == 2 and "no Hub token" in one_error_line(err)
+
+    def refuse(token=None):
+        request = httpx.Request("GET", "https://huggingface.co/api/whoami-v2")
+        raise HfHubHTTPError("401 Client Error: Unauthorized", response=httpx.Response(401, request=request))
+
+    monkeypatch.setattr(huggingface_hub, "whoami", refuse)
+    code, err = run_entry_point("pixelcnn", [*push, "--hub_token", "hf_bad"], capsys)
+    assert code == 2 and "the Hub refused the token (401" in one_error_line(err)
+    asked = []
+    monkeypatch.setattr(huggingface_hub, "whoami", lambda token=None: asked.append(token) or {"name": "me"})
+    with pytest.raises(pytest.fail.Exception, match="training started"):
+        load_entry_point("pixelcnn").main([*push, "--hub_token", "hf_good"])
+    assert asked == ["hf_good"]
+
+
+def test_a_mistyped_local_model_path_is_named_without_asking_the_hub(tmp_path, capsys, monkeypatch):
+    """`--model` that can only be a path, and does not exist: one line naming the folder, no Hub call; a Hub-like id
+    that is no folder: one request without retries, and an error that says both were looked for."""
+    import huggingface_hub
+
+    from hf_argen.cli import main as cli
+    from hf_argen.hub import looks_like_local_path
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    calls = []
+
+    def unreachable(self, repo_id, **kwargs):
+        calls.append(repo_id)
+        raise ConnectionError("no network")
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", unreachable)
+    for model in ("/absolute/path/that/does/not/exist", "./model_card/pixelcnn-digits", "~/no_such_model",
+                  "tests/no_such_model", "model:card"):  # fmt: skip
+        assert looks_like_local_path(model)
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main(["generate", "--model", model, "--output", str(tmp_path / "x.png")])
+        assert exit_info.value.code == 2
+        assert f"--model {model!r}: the folder" in one_error_line(capsys.readouterr().err)
+    assert calls == []
+    assert not looks_like_local_path("model_card/pixelcnn-digits")  # a valid Hub id; its namespace is no folder
+    with pytest.raises(SystemExit):
+        cli.main(["generate", "--model", "model_card/pixelcnn-digits", "--output", str(tmp_path / "x.png")])
+    line = one_error_line(capsys.readouterr().err)
+    assert "no such local folder, and the Hub could not be reached" in line and calls == ["model_card/pixelcnn-digits"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SystemExit):
+        cli.main(["generate", "--model", str(empty)])
+    assert "is a folder without config.json" in one_error_line(capsys.readouterr().err)
