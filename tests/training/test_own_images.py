@@ -143,3 +143,24 @@ def test_a_mistyped_local_model_path_is_named_without_asking_the_hub(tmp_path, c
     with pytest.raises(SystemExit):
         cli.main(["generate", "--model", str(empty)])
     assert "is a folder without config.json" in one_error_line(capsys.readouterr().err)
+
+
+def test_errors_under_the_documented_launchers_are_one_line(tmp_path):
+    """What a user sees: `python training/train_*.py` (one process): one line, status 2; `accelerate launch --quiet`
+    (the launcher of several processes; one here, with its defaults given): the child's one line, status 1."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HF_HOME": str(tmp_path / "hf_home"), "OMP_NUM_THREADS": "1"}
+    flags = ["--dataset_name", "/no/such/folder", "--output_dir", str(tmp_path / "out")]
+    script = str(ROOT / "training" / "train_vqvae.py")
+    plain = subprocess.run([sys.executable, script, *flags], env=env, capture_output=True, text=True, timeout=300)
+    assert plain.returncode == 2 and "'/no/such/folder' does not exist" in one_error_line(plain.stderr)
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent)) or "accelerate"
+    launcher = [accelerate, "launch", "--quiet", "--num_processes", "1", "--num_machines", "1", "--mixed_precision",
+                "no", "--dynamo_backend", "no", "--num_cpu_threads_per_process", "1"]  # fmt: skip
+    launched = subprocess.run([*launcher, script, *flags], env=env, capture_output=True, text=True, timeout=300)
+    assert launched.returncode == 1 and one_error_line(launched.stderr) == one_error_line(plain.stderr)
+    assert not launched.stdout.strip()
