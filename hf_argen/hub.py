@@ -131,6 +131,34 @@ class CardSection:
     text: str
 
 
+PLACEHOLDER_NAMESPACE = "your-name"
+_NOTE = "# {repo_id}: the Hub id this model gets when pushed (`hf-argen push --hub_model_id` writes it in);"
+
+
+def placeholder_note(repo_id: str, folder_name: str) -> str:
+    """The comment above a card's snippet whose `repo_id` is a placeholder: what it stands for, and the local form."""
+    return (f"{_NOTE.format(repo_id=repo_id)}\n# a local copy loads by its path: "
+            f'from_pretrained("path/to/{folder_name}", trust_remote_code=True)')  # fmt: skip
+
+
+def retarget_card(folder: str | Path, repo_id: str) -> bool:
+    """Make the card `folder/README.md` name `repo_id`: the repo id its usage snippet loads (and the `--model` of its
+    command line) becomes `repo_id`, and the placeholder note goes. True when the card changed."""
+    path = Path(folder) / "README.md"
+    if not path.is_file():
+        return False
+    text = path.read_text()
+    lines = [line for line in text.split("\n") if not (line.startswith("# ") and ": the Hub id this model gets" in line)
+             and not line.startswith("# a local copy loads by its path")]  # fmt: skip
+    found = re.search(r'(?:from_pretrained\(|model=)"([^"]+)"', "\n".join(lines))
+    if found is None or found.group(1) == repo_id:
+        return False
+    old = found.group(1)
+    text = "\n".join(lines).replace(f'"{old}"', f'"{repo_id}"').replace(f"--model {old} ", f"--model {repo_id} ")
+    atomic_write_text(path, text)
+    return True
+
+
 def dataset_reference(name: str | None, known: dict | None = None) -> tuple[str, str]:
     """`(id, display name)` of a dataset: `known[name]` (short names -> `(Hub id, display name)`) where listed,
     never a local path."""
@@ -388,6 +416,7 @@ def push_to_hub(
 
 __all__ = [
     "CARD_TEMPLATE",
+    "PLACEHOLDER_NAMESPACE",
     "TRAINING_INFO",
     "UPLOAD_IGNORE",
     "check_hub_token",
@@ -401,6 +430,8 @@ __all__ = [
     "machine_paths",
     "push_to_hub",
     "read_hub_training_info",
+    "placeholder_note",
     "read_training_info",
+    "retarget_card",
     "write_model_card",
 ]
