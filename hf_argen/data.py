@@ -24,6 +24,7 @@ import torch
 from PIL import Image
 
 VALIDATION_EVERY = 10
+VALIDATION_SPLIT = "validation"
 
 
 def parse_dataset_spec(spec: str, default_split: str = "train") -> tuple[str, str]:
@@ -35,29 +36,43 @@ def parse_dataset_spec(spec: str, default_split: str = "train") -> tuple[str, st
 
 
 def load_dataset_split(name: str, split: str = "train", cache_dir: str | None = None) -> datasets.Dataset:
-    """`split` of a `save_to_disk` folder, an `imagefolder` or a Hub dataset id, columns as stored."""
+    """`split` of a `save_to_disk` folder, an `imagefolder` or a Hub dataset id, columns as stored. A local folder
+    without a ``validation`` split has the one training carves: every 10th training image (:func:`carved_splits`)."""
     path = Path(name)
     if not path.is_dir():
         return datasets.load_dataset(name, split=split, cache_dir=cache_dir)
     if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
         dataset = datasets.load_from_disk(str(path))
         if isinstance(dataset, datasets.DatasetDict):
-            if split not in dataset:
-                raise ValueError(f"`split` {split!r} not in {path} (has {list(dataset)}).")
-            dataset = dataset[split]
+            return carved_splits(dataset, repr(str(path)), split)[split]
         return dataset
     return _imagefolder_splits(path, cache_dir, split)[split]
 
 
-def _imagefolder_splits(path: Path, cache_dir: str | None, split: str) -> datasets.DatasetDict:
-    splits = datasets.load_dataset("imagefolder", data_dir=str(path), cache_dir=cache_dir)
+def carved_splits(splits, name: str, split: str):
+    """`splits` (a dict of split name -> Dataset) holding `split`, with ``validation`` added where it is missing: every
+    10th image of ``train`` (index % 10 == 0), the images training holds out (`--eval_split validation`). A
+    ValueError naming the splits there are when `split` is not one of them."""
+    if VALIDATION_SPLIT not in splits and "train" in splits:
+        train = splits["train"]
+        splits = {**splits, VALIDATION_SPLIT: train.select(validation_indices(len(train))[1])}
     if split not in splits:
         raise ValueError(
-            f"The image folder {str(path)!r} has no {split!r} split (it has {list(splits)}); "
-            "training evaluates on a validation split carved from the training images by default "
-            "(`--eval_split validation`)."
+            f"{name} has no {split!r} split (it has {sorted(splits)}); 'validation' is every 10th training image "
+            "(index % 10 == 0), the images training holds out by default (`--eval_split validation`)."
         )
     return splits
+
+
+def _imagefolder_splits(path: Path, cache_dir: str | None, split: str) -> dict:
+    disabled = datasets.utils.are_progress_bars_disabled()
+    datasets.utils.disable_progress_bars()  # a local folder: no "Downloading data: N files" bars
+    try:
+        splits = datasets.load_dataset("imagefolder", data_dir=str(path), cache_dir=cache_dir)
+    finally:
+        if not disabled:
+            datasets.utils.enable_progress_bars()
+    return carved_splits(dict(splits), f"the image folder {str(path)!r}", split)
 
 
 def load_image_dataset(

@@ -488,7 +488,7 @@ def train_captioner(
     data: DataArguments, run: RunArguments, flags: CaptionerArguments, command: str | None = None
 ) -> TrainResult:
     """The run of `training/train_captioner.py`: build data -> build model (or `--init_model`) -> train -> publish
-    (`training_info.json`; with `--push_to_hub`, the card and the upload: :func:`push_captioner`)."""
+    (`training_info.json`, the card; with `--push_to_hub`, the upload: :func:`publish_captioner`)."""
     accelerator = make_accelerator(run.loop_arguments())
     prepared = build_data(data, run, flags, accelerator)
     torch.manual_seed(run.seed)
@@ -508,13 +508,13 @@ def train_captioner(
         info = {"command": command, "dataset": data.dataset_name, "train_images": len(prepared.train),
                 "validation_images": valid_count, "parameters": num_parameters, **result.metrics}  # fmt: skip
         atomic_write_text(Path(run.output_dir, TRAINING_INFO), json.dumps(info, indent=2))
-        if run.push_to_hub:
-            push_captioner(run, final_model, prepared.processor, data, prepared.valid_set, flags, command)
+        publish_captioner(run, final_model, prepared.processor, data, prepared.valid_set, flags, command)
     return result  # (the loop has ended the process group: no barrier here)
 
 
-def push_captioner(run: RunArguments, model, processor, data: DataArguments, valid_set, flags, command) -> None:
-    """Write a model card (exact match and BLEU-4 on the validation images) into `output_dir` and upload it."""
+def publish_captioner(run: RunArguments, model, processor, data: DataArguments, valid_set, flags, command) -> None:
+    """Write the model card (exact match and BLEU-4 on the validation images) into `output_dir`; upload the folder
+    with `--push_to_hub`."""
 
     rows = []
     if valid_set is not None and len(valid_set):
@@ -532,7 +532,8 @@ def push_captioner(run: RunArguments, model, processor, data: DataArguments, val
             }
         )
     eval_command = f"hf-argen evaluate --model {run.output_dir} --dataset_name {data.dataset_name}"
-    write_captioner_model_card(run.output_dir, rows, eval_command, command=command, repo_id=run.hub_model_id)
+    path = write_captioner_model_card(run.output_dir, rows, eval_command, command=command, repo_id=run.hub_model_id)
+    logger.info("saved the captioner and its card (%s) in %s", path.name, run.output_dir)
     run.push(run.output_dir)
 
 
@@ -549,6 +550,6 @@ __all__ = [
     "detect_num_channels",
     "make_collate",
     "make_eval_fn",
-    "push_captioner",
+    "publish_captioner",
     "train_captioner",
 ]
