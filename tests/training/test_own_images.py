@@ -4,6 +4,7 @@ subfolders), errors a user can read (under `python` and under `accelerate launch
 import importlib
 import importlib.util
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -213,3 +214,78 @@ def test_captioner_training_writes_its_card_and_evaluation_uses_the_held_out_ima
         cli.main(["evaluate", "--model", str(out), "--dataset_name", str(data), "--split", "test"])
     line = one_error_line(capsys.readouterr().err)
     assert exit_info.value.code == 2 and "no 'test' split (it has ['train', 'validation'])" in line
+
+
+# ---- the newcomer's path: own folder -> VQ-VAE -> prior -> generate by class name -> the card's snippet -------------
+TINY_VQVAE = ["--num_embeddings", "16", "--embedding_dim", "4", "--hidden_size", "8", "--residual_hidden_size", "4",
+              "--num_residual_layers", "1", "--train_batch_size", "8", "--max_train_steps", "3",
+              "--num_threads", "1"]  # fmt: skip
+TINY_PRIOR = ["--hidden_size", "16", "--num_hidden_layers", "1", "--num_attention_heads", "2",
+              "--train_batch_size", "8", "--max_train_steps", "2", "--lr_warmup_steps", "0",
+              "--num_threads", "1"]  # fmt: skip
+
+
+def image_folder(root: Path, mode: str, classes: tuple = ("blue", "red"), per_class: int = 10) -> Path:
+    """16x16 squares in class subfolders (or, with `classes=()`, 20 images in the folder itself), RGB or grey."""
+    rng = np.random.default_rng(0)
+    for name in classes or ("",):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class if classes else 20):
+            array = np.full((16, 16, 3), 255, np.uint8)
+            x, y = rng.integers(1, 9, 2)
+            array[y : y + 6, x : x + 6] = (30, 30, 220) if name == "blue" else (220, 30, 30)
+            Image.fromarray(array).convert(mode).save(root / name / f"{i}.png")
+    return root
+
+
+def test_own_rgb_folder_end_to_end(tmp_path, capsys, monkeypatch):
+    """RGB class subfolders -> VQ-VAE (channels and size read from the data) -> prior on the VQ-VAE's own data
+    (no --dataset_name; codes cached, a second run encodes nothing) -> `hf-argen generate` by class name -> the card's
+    snippet, run as written once the placeholder id is this folder."""
+    from hf_argen import VQVAEModel
+    from hf_argen.cli import main as cli
+
+    data = image_folder(tmp_path / "shapes", "RGB")
+    vqvae, prior, cache = tmp_path / "vqvae", tmp_path / "prior", tmp_path / "cache"
+    load_entry_point("vqvae").main(["--dataset_name", str(data), "--output_dir", str(vqvae), *TINY_VQVAE])
+    config = json.loads((vqvae / "config.json").read_text())
+    assert (config["num_channels"], config["image_size"]) == (3, 16)
+    assert "16x16x3 image" in (vqvae / "README.md").read_text()
+    assert json.loads((vqvae / "training_info.json").read_text())["data"]["dataset_name"] == str(data.resolve())
+    run = ["--vqvae", str(vqvae), "--output_dir", str(prior), "--cache_dir", str(cache), *TINY_PRIOR]
+    monkeypatch.chdir(tmp_path / "shapes" / "red")  # the recorded folder holds from anywhere
+    load_entry_point("prior").main(run)
+    info = json.loads((prior / "training_info.json").read_text())
+    assert info["data"]["dataset_name"] == str(data.resolve())
+    config = json.loads((prior / "config.json").read_text())
+    assert config["id2label"] == {"0": "blue", "1": "red"} and config["vqvae"]["num_channels"] == 3
+    with monkeypatch.context() as patch:  # the second run reads the cache
+        patch.setattr(VQVAEModel, "encode", lambda *a, **k: pytest.fail("encoded again"))
+        load_entry_point("prior").main([*run, "--output_dir", str(tmp_path / "prior2")])
+    assert len(list(cache.iterdir())) == 1
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["generate", "--model", str(prior), "--class_labels", "red", "blue", "--num_images", "2",
+                  "--output", str(tmp_path / "grid.png")])  # fmt: skip
+    assert exit_info.value.code == 0 and "saved 4 samples (2 per row)" in capsys.readouterr().out
+    card = (prior / "README.md").read_text()
+    snippet = re.search(r"## Usage\n\n```python\n(.*?)```", card, re.S).group(1)
+    assert "your-name/prior" in snippet and str(tmp_path) not in snippet
+    names = {}
+    exec(compile(snippet.replace("your-name/prior", str(prior)), "README.md", "exec"), names)
+    assert names["pixels"].shape == (2, 3, 16, 16) and len(names["images"]) == 4
+
+
+def test_own_grey_folder_without_classes_and_a_vqvae_without_a_record(tmp_path, capsys):
+    """Grey images, no class subfolders: a 1-channel VQ-VAE and a one-class prior; a VQ-VAE whose data is not
+    recorded makes the prior ask for --dataset_name in one line."""
+    data = image_folder(tmp_path / "grey", "L", classes=())
+    vqvae, prior = tmp_path / "vqvae", tmp_path / "prior"
+    load_entry_point("vqvae").main(["--dataset_name", str(data), "--output_dir", str(vqvae), *TINY_VQVAE])
+    assert json.loads((vqvae / "config.json").read_text())["num_channels"] == 1
+    load_entry_point("prior").main(["--vqvae", str(vqvae), "--output_dir", str(prior), "--cache_dir",
+                                    str(tmp_path / "cache"), *TINY_PRIOR])  # fmt: skip
+    assert json.loads((prior / "config.json").read_text())["num_classes"] == 1
+    (vqvae / "training_info.json").unlink()
+    code, err = run_entry_point("prior", ["--vqvae", str(vqvae), "--output_dir", str(prior)], capsys)
+    assert code == 2 and "--dataset_name is required: the VQ-VAE" in one_error_line(err)
