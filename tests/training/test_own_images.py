@@ -289,3 +289,43 @@ def test_own_grey_folder_without_classes_and_a_vqvae_without_a_record(tmp_path, 
     (vqvae / "training_info.json").unlink()
     code, err = run_entry_point("prior", ["--vqvae", str(vqvae), "--output_dir", str(prior)], capsys)
     assert code == 2 and "--dataset_name is required: the VQ-VAE" in one_error_line(err)
+
+
+# ---- small things a user trips on -----------------------------------------------------------------------------------
+def test_class_names_empty_labels_and_seeds_are_refused_by_name():
+    """A config without names offers its ids (not transformers' two `LABEL_*` placeholders for three classes); an
+    empty `class_labels` and a negative seed are refused by name (the pipeline and the demo agree)."""
+    import torch
+
+    from hf_argen import ClassConditionalImageGenerationPipeline, PixelCNNConfig, PixelCNNForImageGeneration
+
+    config = PixelCNNConfig(image_size=4, num_classes=3, hidden_size=4, num_hidden_layers=1, output_hidden_size=4,
+                            first_kernel_size=3)  # fmt: skip
+    model = PixelCNNForImageGeneration(config).eval()
+    with pytest.raises(ValueError, match=r"this model's classes are: '0', '1', '2'\.$"):
+        model.generate(class_labels=["LABEL_2"], seed=0)
+    assert torch.equal(model.generate(class_labels=["2"], seed=0), model.generate(class_labels=[2], seed=0))
+    with pytest.raises(ValueError, match="`class_labels` is empty"):
+        model.generate(class_labels=[], seed=0)
+    pipe = ClassConditionalImageGenerationPipeline(model=model)
+    with pytest.raises(ValueError, match=r"`seed` must be in \[0, 2\*\*64\), got -1"):
+        pipe(class_labels=[0], seed=-1)
+
+
+def test_text_samples_are_printed_apart(tmp_path, capsys):
+    from tiny_models import make_model
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    from hf_argen.cli import main as cli
+
+    model = make_model("gru")
+    model.save_pretrained(tmp_path / "lm")
+    vocabulary = {f"w{i}": i for i in range(model.config.vocab_size)}
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=Tokenizer(models.WordLevel(vocabulary, "w0")))
+    tokenizer.save_pretrained(tmp_path / "lm")
+    with pytest.raises(SystemExit):
+        cli.main(["generate", "--model", str(tmp_path / "lm"), "--prompt", "w5", "--num_images", "2",
+                  "--max_new_tokens", "3"])  # fmt: skip
+    out = capsys.readouterr().out
+    assert "--- sample 1 of 2 ---\n" in out and "\n--- sample 2 of 2 ---\n" in out
