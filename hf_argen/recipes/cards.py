@@ -503,6 +503,7 @@ def publish_run(run: RunArguments, info: dict, metrics=(), dataset: str | None =
         write_card_for_folder(folder, list(metrics), dataset=dataset, images=images)
     except (ValueError, KeyError, OSError) as error:  # the model is saved; a card is not worth losing the run
         logger.warning("no model card written: %s", error)
+    logger.info("saved the model and its card (README.md) in %s", folder)
     run.push(folder)
 
 

@@ -43,7 +43,6 @@ from ..models import (
     PixelCNNForImageGeneration,
     VQImageGenerationPipeline,
     VQVAEModel,
-    VQVAEPriorConfig,
     VQVAEPriorForImageGeneration,
 )
 from ..models.vocabulary import PriorVocabulary
@@ -393,8 +392,8 @@ def make_save_fn(vqvae, num_classes: int, id2label: dict | None = None):
     """The final layout: one two-stage model (`vqvae` + the trained prior) with its pipeline file beside it."""
 
     def save_fn(model, output_dir):
-        config = VQVAEPriorConfig(vqvae=vqvae.config, prior=model.config, num_classes=num_classes,
-                                  **({"id2label": id2label} if id2label else {}))  # fmt: skip
+        names = {"id2label": id2label} if id2label else {}
+        config = VQVAEPriorForImageGeneration.config_of_parts(vqvae, model, num_classes, **names)
         two_stage = VQVAEPriorForImageGeneration(config, vqvae=vqvae, prior=model)
         atomic_save_pretrained(ClassConditionalImageGenerationPipeline(model=two_stage), output_dir)
 
