@@ -36,11 +36,14 @@ def bleu4(predictions: list[str], references: list[str]) -> float:
 
 
 def caption_scores(predictions: list[str], references: list[str]) -> dict:
-    """`{"exact_match": %, "bleu4": 0..100, "num_images": N}`."""
+    """`{"exact_match": %, "bleu4": 0..100, "num_images": N, "mean_reference_words": mean words per reference}` (BLEU-4
+    is 0 for references shorter than 4 words: they have no 4-grams)."""
+    words = [len(normalize_caption(r).split()) for r in references]
     return {
         "exact_match": exact_match(predictions, references),
         "bleu4": bleu4(predictions, references),
         "num_images": len(references),
+        "mean_reference_words": sum(words) / max(len(words), 1),
     }
 
 

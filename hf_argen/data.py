@@ -24,32 +24,55 @@ import torch
 from PIL import Image
 
 VALIDATION_EVERY = 10
+VALIDATION_SPLIT = "validation"
+
+
+def parse_dataset_spec(spec: str, default_split: str = "train") -> tuple[str, str]:
+    """`"name"` or `"name:split"` -> `(name, split)` (split after the last ':', if it holds no '/')."""
+    name, sep, split = spec.rpartition(":")
+    if sep and name and split and "/" not in split:
+        return name, split
+    return spec, default_split
 
 
 def load_dataset_split(name: str, split: str = "train", cache_dir: str | None = None) -> datasets.Dataset:
-    """`split` of a `save_to_disk` folder, an `imagefolder` or a Hub dataset id, columns as stored."""
+    """`split` of a `save_to_disk` folder, an `imagefolder` or a Hub dataset id, columns as stored. A local folder
+    without a ``validation`` split has the one training carves: every 10th training image (:func:`carved_splits`)."""
     path = Path(name)
     if not path.is_dir():
         return datasets.load_dataset(name, split=split, cache_dir=cache_dir)
     if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
         dataset = datasets.load_from_disk(str(path))
         if isinstance(dataset, datasets.DatasetDict):
-            if split not in dataset:
-                raise ValueError(f"`split` {split!r} not in {path} (has {list(dataset)}).")
-            dataset = dataset[split]
+            return carved_splits(dataset, repr(str(path)), split)[split]
         return dataset
     return _imagefolder_splits(path, cache_dir, split)[split]
 
 
-def _imagefolder_splits(path: Path, cache_dir: str | None, split: str) -> datasets.DatasetDict:
-    splits = datasets.load_dataset("imagefolder", data_dir=str(path), cache_dir=cache_dir)
+def carved_splits(splits, name: str, split: str):
+    """`splits` (a dict of split name -> Dataset) holding `split`, with ``validation`` added where it is missing: every
+    10th image of ``train`` (index % 10 == 0), the images training holds out (`--eval_split validation`). A
+    ValueError naming the splits there are when `split` is not one of them."""
+    if VALIDATION_SPLIT not in splits and "train" in splits:
+        train = splits["train"]
+        splits = {**splits, VALIDATION_SPLIT: train.select(validation_indices(len(train))[1])}
     if split not in splits:
         raise ValueError(
-            f"The image folder {str(path)!r} has no {split!r} split (it has {list(splits)}); "
-            "training evaluates on a validation split carved from the training images by default "
-            "(`--eval_split validation`)."
+            f"{name} has no {split!r} split (it has {sorted(splits)}); 'validation' is every 10th training image "
+            "(index % 10 == 0), the images training holds out by default (`--eval_split validation`)."
         )
     return splits
+
+
+def _imagefolder_splits(path: Path, cache_dir: str | None, split: str) -> dict:
+    disabled = datasets.utils.are_progress_bars_disabled()
+    datasets.utils.disable_progress_bars()  # a local folder: no "Downloading data: N files" bars
+    try:
+        splits = datasets.load_dataset("imagefolder", data_dir=str(path), cache_dir=cache_dir)
+    finally:
+        if not disabled:
+            datasets.utils.enable_progress_bars()
+    return carved_splits(dict(splits), f"the image folder {str(path)!r}", split)
 
 
 def load_image_dataset(
@@ -143,6 +166,28 @@ def encode_images(dataset, image_processor, batch_size: int = 1000) -> torch.Lon
     return torch.cat(chunks).long()
 
 
+GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def detect_num_channels(images, limit: int = 256) -> int:
+    """1 when the first `limit` PIL images are all grey ("1", "L", "LA", "I", "F"), else 3."""
+    for index, image in enumerate(images):
+        if index >= limit:
+            break
+        if image.mode not in GREY_MODES:
+            return 3
+    return 1
+
+
+def image_shape_of(dataset, limit: int = 256) -> tuple[int, int]:
+    """`(num_channels, image_size)` of an image dataset as stored: 3 if any of the first `limit` images is in colour
+    (else 1), and the longer side of the first image."""
+    head = dataset.select(range(min(limit, len(dataset))))["image"]
+    if not head:
+        raise ValueError("`dataset` is empty.")
+    return detect_num_channels(head, limit), max(head[0].size)
+
+
 def validation_indices(num_examples: int, every: int = VALIDATION_EVERY) -> tuple[np.ndarray, np.ndarray]:
     """`(train, validation)` indices of the fixed validation split: validation = `i % every == 0`."""
     index = np.arange(num_examples)
@@ -167,12 +212,15 @@ def num_classes_of(dataset) -> int | None:
 
 __all__ = [
     "VALIDATION_EVERY",
+    "detect_num_channels",
     "encode_images",
     "image_column_of",
+    "image_shape_of",
     "label_names_of",
     "load_dataset_split",
     "load_image_dataset",
     "num_classes_of",
+    "parse_dataset_spec",
     "png_cell",
     "standardize_columns",
     "validation_indices",

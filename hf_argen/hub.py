@@ -13,14 +13,15 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import huggingface_hub
 from huggingface_hub import EvalResult, HfApi, ModelCard, ModelCardData
-from huggingface_hub.errors import HfHubHTTPError, LocalTokenNotFoundError
-from huggingface_hub.utils import filter_repo_objects
+from huggingface_hub.errors import HfHubHTTPError, HFValidationError, LocalTokenNotFoundError, RepositoryNotFoundError
+from huggingface_hub.utils import filter_repo_objects, validate_repo_id
 
 from .atomic import atomic_write_text
 
@@ -128,6 +129,34 @@ class CardImage:
 class CardSection:
     title: str
     text: str
+
+
+PLACEHOLDER_NAMESPACE = "your-name"
+_NOTE = "# {repo_id}: the Hub id this model gets when pushed (`hf-argen push --hub_model_id` writes it in);"
+
+
+def placeholder_note(repo_id: str, folder_name: str) -> str:
+    """The comment above a card's snippet whose `repo_id` is a placeholder: what it stands for, and the local form."""
+    return (f"{_NOTE.format(repo_id=repo_id)}\n# a local copy loads by its path: "
+            f'from_pretrained("path/to/{folder_name}", trust_remote_code=True)')  # fmt: skip
+
+
+def retarget_card(folder: str | Path, repo_id: str) -> bool:
+    """Make the card `folder/README.md` name `repo_id`: the repo id its usage snippet loads (and the `--model` of its
+    command line) becomes `repo_id`, and the placeholder note goes. True when the card changed."""
+    path = Path(folder) / "README.md"
+    if not path.is_file():
+        return False
+    text = path.read_text()
+    lines = [line for line in text.split("\n") if not (line.startswith("# ") and ": the Hub id this model gets" in line)
+             and not line.startswith("# a local copy loads by its path")]  # fmt: skip
+    found = re.search(r'(?:from_pretrained\(|model=)"([^"]+)"', "\n".join(lines))
+    if found is None or found.group(1) == repo_id:
+        return False
+    old = found.group(1)
+    text = "\n".join(lines).replace(f'"{old}"', f'"{repo_id}"').replace(f"--model {old} ", f"--model {repo_id} ")
+    atomic_write_text(path, text)
+    return True
 
 
 def dataset_reference(name: str | None, known: dict | None = None) -> tuple[str, str]:
@@ -251,6 +280,88 @@ def read_training_info(folder: str | Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def looks_like_local_path(name: str) -> bool:
+    """True when `name` can only mean a local path: it starts with '.', '/' or '~', holds a path separator after a
+    first component that exists here, or is not a valid Hub repo id (`huggingface_hub`'s own validation)."""
+    name = str(name)
+    if name.startswith((".", "/", "~")) or (os.altsep and name.startswith(os.altsep)):
+        return True
+    parts = Path(name).parts
+    if len(parts) > 1 and Path(parts[0]).exists():
+        return True
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return True
+    return False
+
+
+def check_model_reference(name: str, flag: str = "--model") -> None:
+    """Check, before any download, that `name` (a `flag` value) is a saved model folder or a Hub model id: a
+    ValueError naming `flag` for a local path that does not exist or a folder without ``config.json``; for an id
+    that is no local folder, one request to the Hub (no retries; skipped offline and for ids already in the local
+    cache) and a ValueError saying that neither a folder nor a Hub model of that name was found."""
+    path = Path(str(name)).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise ValueError(f"{flag} {name!r} is a folder without config.json, not a saved model folder.")
+        return
+    if path.exists():
+        raise ValueError(f"{flag} {name!r} is a file; give the saved model's folder.")
+    if looks_like_local_path(str(name)):
+        raise ValueError(f"{flag} {name!r}: the folder {os.path.expanduser(name)!r} does not exist.")
+    if isinstance(huggingface_hub.try_to_load_from_cache(str(name), "config.json"), str):
+        return  # transformers reads the local cache
+    if _offline():
+        raise ValueError(f"{flag} {name!r}: no such local folder, and the Hub is off ($HF_HUB_OFFLINE) with no "
+                         "copy of a model of that id in the local cache.")  # fmt: skip
+    try:
+        HfApi().model_info(str(name), timeout=10)
+    except (RepositoryNotFoundError, HFValidationError):
+        raise ValueError(f"{flag} {name!r}: no such local folder, and no model of that id on the Hub.") from None
+    except HfHubHTTPError as error:
+        raise ValueError(f"{flag} {name!r}: no such local folder, and the Hub refused to show a model of that id "
+                         f"({str(error).splitlines()[0]}).") from None  # fmt: skip
+    except Exception as error:  # connection errors (httpx) without importing httpx here
+        if not isinstance(error, OSError) and not type(error).__module__.startswith(("httpx", "httpcore")):
+            raise
+        raise ValueError(f"{flag} {name!r}: no such local folder, and the Hub could not be reached to look for a "
+                         f"model of that id ({type(error).__name__}).") from None  # fmt: skip
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").upper() in ("1", "ON", "YES", "TRUE") for v in ("HF_HUB_OFFLINE",
+               "TRANSFORMERS_OFFLINE"))  # fmt: skip
+
+
+def check_hub_token(token: str | None = None) -> str:
+    """The Hub user `token` (default: $HF_TOKEN or the saved login) belongs to, checked before anything long runs;
+    an OSError saying how to log in when there is no token or the Hub refuses it."""
+    token = token or huggingface_hub.get_token()  # looked up here: tests replace it
+    if not token:
+        raise OSError(NO_TOKEN)
+    try:
+        return huggingface_hub.whoami(token=token)["name"]
+    except HfHubHTTPError as error:
+        raise OSError(f"the Hub refused the token ({str(error).splitlines()[0]}); {NO_TOKEN}") from None
+    except Exception as error:  # connection errors (httpx) without importing httpx here
+        if not isinstance(error, OSError) and not type(error).__module__.startswith(("httpx", "httpcore")):
+            raise
+        raise OSError(
+            f"cannot reach the Hub to check the token ({type(error).__name__}); check the network or "
+            "$HF_ENDPOINT, or train without --push_to_hub and run `hf-argen push` later."
+        ) from None
+
+
+def read_hub_training_info(repo_id: str) -> dict:
+    """``training_info.json`` of the Hub model `repo_id`, or `{}` when it has none or the Hub cannot be reached."""
+    try:
+        path = huggingface_hub.hf_hub_download(repo_id, TRAINING_INFO)
+    except (OSError, ValueError, HfHubHTTPError):
+        return {}
+    return json.loads(Path(path).read_text())
+
+
 def files_to_upload(folder: str | Path, ignore_patterns: list[str] | None = None) -> list[str]:
     """The files of `folder` that :func:`push_to_hub` uploads (relative paths, sorted)."""
     folder = Path(folder)
@@ -305,8 +416,12 @@ def push_to_hub(
 
 __all__ = [
     "CARD_TEMPLATE",
+    "PLACEHOLDER_NAMESPACE",
     "TRAINING_INFO",
     "UPLOAD_IGNORE",
+    "check_hub_token",
+    "check_model_reference",
+    "looks_like_local_path",
     "CardImage",
     "CardMetric",
     "CardSection",
@@ -314,6 +429,9 @@ __all__ = [
     "files_to_upload",
     "machine_paths",
     "push_to_hub",
+    "read_hub_training_info",
+    "placeholder_note",
     "read_training_info",
+    "retarget_card",
     "write_model_card",
 ]

@@ -3,6 +3,8 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Encoded-code caches of the tests go to a folder of this session, not the user's ~/.cache/hf_argen.
+os.environ.setdefault("HF_ARGEN_CACHE", __import__("tempfile").mkdtemp(prefix="hf_argen_cache_"))
 
 import subprocess  # noqa: E402
 import sys  # noqa: E402

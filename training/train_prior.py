@@ -3,9 +3,11 @@
 
     accelerate launch training/train_prior.py --vqvae model_cards/vqvae-mnist --prior transformer --output_dir out
 
-The training (and eval) split is encoded once with the VQ-VAE, by the main process, and cached as a `datasets`
-dataset under `--cache_dir` (default `output_dir/codes`), keyed by the VQ-VAE's weights; a cache that holds the
-codes is reused. The prior (`--prior transformer`: `ARTransformerForCausalLM`, `--prior rnn`: `ARRNNForCausalLM`,
+`--dataset_name` defaults to the images the VQ-VAE was trained on (recorded in its `training_info.json`). The
+training (and eval) split is encoded once with the VQ-VAE, by the main process, and cached as a `datasets` dataset
+under `--cache_dir` (default `~/.cache/hf_argen/codes`, or `$HF_ARGEN_CACHE/codes`), keyed by the VQ-VAE's weights,
+the data files and the preprocessing (`hf_argen.recipes.codes.encode_dataset_codes`): the next run reuses it.
+The prior (`--prior transformer`: `ARTransformerForCausalLM`, `--prior rnn`: `ARRNNForCausalLM`,
 `--prior pixelcnn`: a class-conditional `PixelCNNForImageGeneration` over the code map with num_levels = K;
 `--prior gpt2|llama|mamba`: `transformers`' own causal LM of the same width and depth) is
 trained on `[class token] + h*w codes` in raster order (token layout: `hf_argen.models.PriorVocabulary`); it

@@ -25,6 +25,7 @@ from transformers import HfArgumentParser
 
 from ..atomic import atomic_write_text
 from ..devices import DEVICE_HELP, default_device, resolve_device  # noqa: F401  (the commands' names for them)
+from ..training.arguments import FlagParser, HelpFormatter
 
 logger = logging.getLogger(__name__)
 
@@ -47,15 +48,6 @@ def run_cli(main: Callable[..., object], argv: list[str] | None = None) -> None:
     sys.exit(status if isinstance(status, int) else 0)
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """`--help` keeps the docstring's layout and shows every default (unless the help text already names it)."""
-
-    def _get_help_string(self, action):
-        if "default" in (action.help or ""):
-            return action.help
-        return super()._get_help_string(action)
-
-
 class ScriptArgumentParser(argparse.ArgumentParser):
     """An `ArgumentParser` whose errors are one line, `error: ... (see --help)`, exit status 2, like `run_cli`."""
 
@@ -63,15 +55,9 @@ class ScriptArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
-class CommandParser(HfArgumentParser):
-    """An `HfArgumentParser` (flags from dataclass fields) with one-line errors and defaults in `--help`."""
-
-    def __init__(self, dataclass_types, **kwargs):
-        kwargs.setdefault("formatter_class", HelpFormatter)
-        super().__init__(dataclass_types, **kwargs)
-
-    def error(self, message):
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+class CommandParser(FlagParser):
+    """A :class:`~hf_argen.training.arguments.FlagParser` (flags from dataclass fields, one-line errors, defaults in
+    `--help`) whose `False` booleans are plain switches and whose unknown flags are a one-line error."""
 
     @staticmethod
     def _parse_dataclass_field(parser, field):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..hub import check_model_reference
 from . import DEVICE_HELP, CommandParser, resolve_device
 
 DEFAULT_MODEL = "model_cards/pixelcnn-digits"  # the embedded default: ships with the repository, runs on a CPU
@@ -22,9 +23,11 @@ class ModelArguments:
     model: str | None = field(default=None, metadata={"help": "saved model folder or Hub id"})
 
     def required(self) -> str:
-        """`--model`, or a `ValueError` saying the command needs it."""
+        """`--model`, checked before any download (:func:`hf_argen.hub.check_model_reference`: a local path that does
+        not exist is an error naming it, not a Hub id), or a `ValueError` saying the command needs it."""
         if not self.model:
             raise ValueError("--model is required (a saved model folder or Hub id).")
+        check_model_reference(self.model, "--model")
         return self.model
 
 

@@ -3,7 +3,8 @@
 Default splits: `mnist_scenes` -> `test` (held-out MNIST test images of seen digit pairs) and `test_held_out_pairs`
 (pairs never seen in training); `emoji` -> `test` (the unseen vendor, `--test_vendor`), reported on all its images
 and on the emoji all four vendors draw, beside the nearest-neighbour baseline (raw 16x16 pixels, over the three
-training vendors' images of those emoji); a folder / Hub id -> `test`.
+training vendors' images of those emoji); a folder / Hub id -> `test`, else `validation` (a folder without one: every
+10th training image, which training held out).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from ..recipes.captioner_evaluation import evaluate_captioner_on_dataset
+from ..recipes.captioner_evaluation import evaluate_captioner_on_dataset, short_caption_note
 from ..recipes.cards import write_captioner_model_card
 from ..recipes.emoji import EMOJI_VENDORS
 from ..recipes.mnist import HELD_OUT_PAIRS
@@ -122,6 +123,9 @@ def evaluate_captioner(name: str, runtime: RuntimeArguments, evaluation: Evaluat
             f"{row['dataset']} {row['split']} ({row['subset']}, {row['num_images']} images) {row['system']}: "
             f"exact match {row['exact_match']:.2f} %, BLEU-4 {row['bleu4']:.2f}"
         )
+    note = short_caption_note(rows)
+    if note:
+        print(note)
     write_json(runtime.output_json, rows)
     if evaluation.write_card:
         write_card(model, name, rows, evaluation, flags, argv)

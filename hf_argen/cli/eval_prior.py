@@ -34,7 +34,11 @@ class PriorEvalArguments:
     _argument_group_name = "prior (two-stage) models"
 
     cache_dir: str | None = field(
-        default=None, metadata={"help": "cache of the encoded code dataset (default: <model>/codes if there)"}
+        default=None,
+        metadata={
+            "help": "cache of the encoded code datasets (default: $HF_ARGEN_CACHE/codes, else "
+            "~/.cache/hf_argen/codes), shared with train_prior.py"
+        },
     )
     top_k: int | None = field(default=None, metadata={"help": "top-k sampling (default: off)"})
     card_command: str | None = field(
@@ -44,12 +48,8 @@ class PriorEvalArguments:
 
 def nll(pipe, model: str, dataset_name: str, split: str, evaluation, flags) -> dict:
     """The prior's NLL on the split's code maps; printed beside the uniform-code figure."""
-    cache_dir = flags.cache_dir
-    if cache_dir is None and (Path(model) / "codes").is_dir():  # the training run's cache
-        cache_dir = str(Path(model) / "codes")
-        print(f"reusing the code cache {cache_dir}")
     codes, labels = dataset_to_tensors(
-        load_code_dataset(pipe.vqvae, dataset_name, split, cache_dir=cache_dir, data_dir=evaluation.data_dir)
+        load_code_dataset(pipe.vqvae, dataset_name, split, cache_dir=flags.cache_dir, data_dir=evaluation.data_dir)
     )
     sequences = pipe.vocabulary.sequences(codes, labels)[: evaluation.max_eval_samples]
     start = time.perf_counter()

@@ -173,11 +173,12 @@ def generate_text(model_name: str, args: GenerateArguments, seed: int, device) -
         max_new_tokens=args.max_new_tokens,
     )
     texts = tokenizer.batch_decode(output, skip_special_tokens=True)
+    shown = "\n".join(f"--- sample {i + 1} of {len(texts)} ---\n{text}" for i, text in enumerate(texts)) + "\n"
     if args.output.endswith(".txt"):
-        atomic_write_text(args.output, "\n".join(texts) + "\n")
+        atomic_write_text(args.output, shown)
         print(f"saved {len(texts)} samples to {args.output}")
     else:
-        print("\n".join(texts))
+        print(shown, end="")
     return {"num_samples": len(texts), "texts": texts}
 
 

@@ -3,14 +3,15 @@
     hf-argen push --model model_cards/pixelcnn-digits --hub_model_id you/pixelcnn-digits --dry_run
     hf-argen push --model model_cards/pixelcnn-digits --hub_model_id you/pixelcnn-digits
 
-The token comes from --hub_token, $HF_TOKEN or `hf auth login`; $HF_ENDPOINT picks another Hub endpoint.
+The card's usage snippet is rewritten to load the Hub id before the upload. The token comes from --hub_token,
+$HF_TOKEN or `hf auth login`; $HF_ENDPOINT picks another Hub endpoint.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..hub import files_to_upload, push_to_hub
+from ..hub import files_to_upload, push_to_hub, retarget_card
 from .arguments import ModelArguments, parse_command
 
 
@@ -36,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
             print(path)
         print(f"dry run: {len(files)} files would be uploaded to {args.hub_model_id}")
         return 0
+    if retarget_card(model, args.hub_model_id):
+        print(f"the card {model}/README.md now loads {args.hub_model_id}")
     url = push_to_hub(model, args.hub_model_id, token=args.hub_token, private=args.private,
                       commit_message=args.commit_message)  # fmt: skip
     print(url)

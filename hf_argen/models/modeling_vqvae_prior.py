@@ -14,6 +14,8 @@ siblings, so a saved folder loads with `trust_remote_code=True` where hf_argen i
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from PIL import Image
@@ -86,10 +88,7 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         if config is None:
             if vqvae is None or prior is None:
                 raise ValueError("pass a `config`, or both `vqvae` and `prior`.")
-            num_classes = getattr(prior.config, "num_classes", None) or (
-                prior.config.vocab_size - vqvae.config.num_embeddings - 1
-            )
-            config = VQVAEPriorConfig(vqvae=vqvae.config, prior=prior.config, num_classes=num_classes)
+            config = self.config_of_parts(vqvae, prior)
         super().__init__(config)
         self.vqvae = vqvae if vqvae is not None else VQVAEModel(config.vqvae)
         self.prior = prior if prior is not None else build_prior(config.prior)
@@ -97,6 +96,18 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         self.post_init()
         if self.generation_config is None or not self.generation_config.do_sample:
             self.generation_config = GenerationConfig(**SAMPLING_DEFAULTS)
+
+    @staticmethod
+    def config_of_parts(vqvae, prior, num_classes: int | None = None, **kwargs) -> VQVAEPriorConfig:
+        """The composite config of a trained `vqvae` and `prior` (`num_classes` default: the prior's, else read off
+        its vocabulary). It holds copies of their configs: building a composite config resets its parts' attention
+        implementation, and the parts (a prior still training, say) keep theirs."""
+        if num_classes is None:
+            num_classes = getattr(prior.config, "num_classes", None) or (
+                prior.config.vocab_size - vqvae.config.num_embeddings - 1
+            )
+        return VQVAEPriorConfig(vqvae=copy.deepcopy(vqvae.config), prior=copy.deepcopy(prior.config),
+                                num_classes=num_classes, **kwargs)  # fmt: skip
 
     @property
     def vocabulary(self) -> PriorVocabulary:

@@ -78,9 +78,12 @@ class ImageCaptioningPipeline(Pipeline):
             if not Path(text).is_file():
                 error = IsADirectoryError if Path(text).is_dir() else FileNotFoundError
                 raise error(f"Image path {text!r} {'is a folder' if Path(text).is_dir() else 'does not exist'}.")
-            with Image.open(text) as opened:
-                opened.load()
-                return opened.copy() if opened.mode != "P" else opened.convert("RGBA")
+            try:
+                with Image.open(text) as opened:
+                    opened.load()
+                    return opened.copy() if opened.mode != "P" else opened.convert("RGBA")
+            except (OSError, SyntaxError, ValueError) as error:  # PIL: unidentified, truncated or broken files
+                raise ValueError(f"Image file {text!r} cannot be read as an image: {error}.") from None
         if isinstance(image, Image.Image) or isinstance(image, np.ndarray):
             return image
         if type(image).__module__.startswith("torch"):

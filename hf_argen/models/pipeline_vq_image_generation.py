@@ -9,7 +9,6 @@ from pathlib import Path
 
 import torch
 
-from .configuration_vqvae_prior import VQVAEPriorConfig
 from .image_processing_pixelcnn import make_grid
 from .modeling_vqvae import VQVAEModel
 from .modeling_vqvae_prior import PRIOR_MODELS, VQVAEPriorForImageGeneration
@@ -24,7 +23,7 @@ class VQImageGenerationPipeline:
 
     def __init__(self, vqvae=None, prior=None, num_classes: int = 10, model: VQVAEPriorForImageGeneration = None):
         if model is None:
-            config = VQVAEPriorConfig(vqvae=vqvae.config, prior=prior.config, num_classes=num_classes)
+            config = VQVAEPriorForImageGeneration.config_of_parts(vqvae, prior, num_classes)
             model = VQVAEPriorForImageGeneration(config, vqvae=vqvae, prior=prior)
         self.model = model
 

@@ -17,6 +17,17 @@ SPLIT_DESCRIPTIONS = {
 }
 
 
+def short_caption_note(rows: list[dict]) -> str | None:
+    """A note for rows whose BLEU-4 says nothing: references of fewer than 4 words (no 4-grams) score 0 whatever the
+    captions; exact match is the figure then."""
+    if any(row.get("mean_reference_words", 4) < 4 for row in rows):
+        return (
+            "note: BLEU-4 counts matching 4-word sequences; captions shorter than 4 words have none, so it is 0 "
+            "whatever the captions (mean reference length below 4 words here): read exact match instead."
+        )
+    return None
+
+
 def emoji_common_indices(test_set, data_dir=None) -> list[int]:
     """Indices of `test_set` rows (an emoji split) whose emoji every one of the four vendors draws."""
     folder = find_emoji_dir(data_dir)
@@ -47,14 +58,20 @@ def evaluate_captioner_on_dataset(
     split's captions (:func:`hf_argen.caption_evaluation.caption_constraint`), reported as its own system.
 
     Returns rows ``{"dataset", "split", "subset", "system", "exact_match", "bleu4", "num_images"}``."""
-    splits = list(splits or DEFAULT_SPLITS.get(dataset_name, ("test",)))
     options = {"test_vendor": test_vendor} if dataset_name == "emoji" else {}
     if dataset_name not in ("mnist_scenes", "emoji"):
         options = {"caption_column": caption_column}
+    loaded = {}
+    if not splits and dataset_name not in DEFAULT_SPLITS:  # a folder / Hub id: its test split, else validation
+        try:
+            loaded["test"] = load_captions(dataset_name, "test", data_dir=data_dir, **options)
+        except ValueError:
+            splits = ["validation"]
+    splits = list(splits or DEFAULT_SPLITS.get(dataset_name, ("test",)))
     generate = dict(batch_size=batch_size, num_beams=num_beams, progress=progress)
     rows = []
     for split in splits:
-        dataset = load_captions(dataset_name, split, data_dir=data_dir, **options)
+        dataset = loaded.get(split) or load_captions(dataset_name, split, data_dir=data_dir, **options)
         if max_samples is not None:
             dataset = dataset.select(range(min(max_samples, len(dataset))))
         references = list(dataset["text"])
@@ -99,4 +116,4 @@ def _emoji_rows(row: dict, subset: str, predictions, dataset, common: list[int],
     return rows
 
 
-__all__ = ["DEFAULT_SPLITS", "emoji_common_indices", "evaluate_captioner_on_dataset"]
+__all__ = ["DEFAULT_SPLITS", "emoji_common_indices", "evaluate_captioner_on_dataset", "short_caption_note"]

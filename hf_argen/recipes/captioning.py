@@ -20,6 +20,7 @@ from transformers import AutoTokenizer
 
 from ..atomic import atomic_write_text
 from ..caption_evaluation import caption_scores, generate_captions, normalize_caption
+from ..data import detect_num_channels
 from ..hub import TRAINING_INFO
 from ..models import (
     CaptionerConfig,
@@ -28,7 +29,7 @@ from ..models import (
     CaptionerProcessor,
     train_caption_tokenizer,
 )
-from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.arguments import VALIDATION, DataArguments, DecoderArguments, RunArguments
 from ..training.loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 from .augmentation import SkinPalette, augment_images, find_skin, random_skin_palette
 from .cards import write_captioner_model_card
@@ -52,11 +53,13 @@ TRAINING_DEFAULTS = dict(
     checkpoints_total_limit=2,
     eval_steps=200,
     logging_steps=25,
+    num_hidden_layers=2,
+    dropout=0.1,
 )
 
 
 @dataclass
-class CaptionerArguments:
+class CaptionerArguments(DecoderArguments):
     """Flags of `training/train_captioner.py` beyond the shared ones."""
 
     caption_column: str | None = field(default=None, metadata={"help": "caption column (default: detected, 'text')."})
@@ -96,21 +99,23 @@ class CaptionerArguments:
         default=None, metadata={"help": "start from this saved captioner (fine-tuning): its weights, tokenizer and "
                                 "image size; the architecture and --tokenizer_* flags are then ignored."}
     )  # fmt: skip
-    tokenizer_type: str = field(default="word", metadata={"choices": ["word", "bpe"]})
+    tokenizer_type: str = field(
+        default="word", metadata={"help": "word: one token per word; bpe: byte-level BPE.", "choices": ["word", "bpe"]}
+    )
     tokenizer_vocab_size: int = field(default=8192, metadata={"help": "most tokens (word: most frequent words)."})
     max_caption_tokens: int = field(default=40, metadata={"help": "longest caption in tokens (bos/eos included)."})
     image_size: int = field(default=32, metadata={"help": "images are resized to this side."})
     num_channels: int | None = field(default=None, metadata={"help": "1 or 3 (default: 1 if every image is grey)."})
-    encoder_type: str = field(default="conv", metadata={"choices": ["conv", "patch", "resnet"]})
+    encoder_type: str = field(
+        default="conv",
+        metadata={"help": "image encoder: strided convolutions, ViT-style patches or residual stages.",
+                  "choices": ["conv", "patch", "resnet"]},
+    )  # fmt: skip
     encoder_channels: list[int] = field(
         default_factory=lambda: [32, 64], metadata={"help": "conv stage widths (each halves the image side)."}
     )
     patch_size: int = field(default=4, metadata={"help": "patch encoder only."})
-    num_encoder_layers: int = 1
-    hidden_size: int = 128
-    num_hidden_layers: int = 2
-    num_attention_heads: int = 4
-    dropout: float = 0.1
+    num_encoder_layers: int = field(default=1, metadata={"help": "transformer layers over the image features."})
     augment_translate: float = field(default=0.06, metadata={"help": "random shift, as a fraction of the side."})
     augment_scale: float = field(default=0.08, metadata={"help": "random zoom in 1 +- this."})
     augment_rotate: float = field(default=6.0, metadata={"help": "random rotation in +- degrees."})
@@ -201,16 +206,6 @@ def load_split(data: DataArguments, flags: CaptionerArguments, split: str):
         data.dataset_name, split, data_dir=data.data_dir, caption_column=flags.caption_column,
         image_column=data.image_column,
     )  # fmt: skip
-
-
-def detect_num_channels(images, limit: int = 256) -> int:
-    """1 when the first `limit` images are all grey ("1", "L", "LA", "I", "F"), else 3."""
-    for index, image in enumerate(images):
-        if index >= limit:
-            break
-        if image.mode not in ("1", "L", "LA", "I", "I;16", "F"):
-            return 3
-    return 1
 
 
 class CaptionDataset(torch.utils.data.Dataset):
@@ -493,7 +488,7 @@ def train_captioner(
     data: DataArguments, run: RunArguments, flags: CaptionerArguments, command: str | None = None
 ) -> TrainResult:
     """The run of `training/train_captioner.py`: build data -> build model (or `--init_model`) -> train -> publish
-    (`training_info.json`; with `--push_to_hub`, the card and the upload: :func:`push_captioner`)."""
+    (`training_info.json`, the card; with `--push_to_hub`, the upload: :func:`publish_captioner`)."""
     accelerator = make_accelerator(run.loop_arguments())
     prepared = build_data(data, run, flags, accelerator)
     torch.manual_seed(run.seed)
@@ -513,13 +508,13 @@ def train_captioner(
         info = {"command": command, "dataset": data.dataset_name, "train_images": len(prepared.train),
                 "validation_images": valid_count, "parameters": num_parameters, **result.metrics}  # fmt: skip
         atomic_write_text(Path(run.output_dir, TRAINING_INFO), json.dumps(info, indent=2))
-        if run.push_to_hub:
-            push_captioner(run, final_model, prepared.processor, data, prepared.valid_set, flags, command)
+        publish_captioner(run, final_model, prepared.processor, data, prepared.valid_set, flags, command)
     return result  # (the loop has ended the process group: no barrier here)
 
 
-def push_captioner(run: RunArguments, model, processor, data: DataArguments, valid_set, flags, command) -> None:
-    """Write a model card (exact match and BLEU-4 on the validation images) into `output_dir` and upload it."""
+def publish_captioner(run: RunArguments, model, processor, data: DataArguments, valid_set, flags, command) -> None:
+    """Write the model card (exact match and BLEU-4 on the validation images) into `output_dir`; upload the folder
+    with `--push_to_hub`."""
 
     rows = []
     if valid_set is not None and len(valid_set):
@@ -537,7 +532,8 @@ def push_captioner(run: RunArguments, model, processor, data: DataArguments, val
             }
         )
     eval_command = f"hf-argen evaluate --model {run.output_dir} --dataset_name {data.dataset_name}"
-    write_captioner_model_card(run.output_dir, rows, eval_command, command=command, repo_id=run.hub_model_id)
+    path = write_captioner_model_card(run.output_dir, rows, eval_command, command=command, repo_id=run.hub_model_id)
+    logger.info("saved the captioner and its card (%s) in %s", path.name, run.output_dir)
     run.push(run.output_dir)
 
 
@@ -554,6 +550,6 @@ __all__ = [
     "detect_num_channels",
     "make_collate",
     "make_eval_fn",
-    "push_captioner",
+    "publish_captioner",
     "train_captioner",
 ]

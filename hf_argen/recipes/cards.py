@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -23,7 +24,16 @@ from safetensors import safe_open
 from transformers import AutoModel
 
 from ..atomic import atomic_save_image, atomic_write_text
-from ..hub import TRAINING_INFO, CardImage, CardMetric, CardSection, read_training_info, write_model_card
+from ..hub import (
+    PLACEHOLDER_NAMESPACE,
+    TRAINING_INFO,
+    CardImage,
+    CardMetric,
+    CardSection,
+    placeholder_note,
+    read_training_info,
+    write_model_card,
+)
 from ..models import ClassConditionalImageGenerationPipeline, make_grid
 from ..training.arguments import RunArguments
 
@@ -200,6 +210,18 @@ _KIND_PARTS = {  # tags and model-index task per kind
 }  # fmt: skip
 
 
+def card_repo_id(folder: str | Path, hub_model_id: str | None = None) -> tuple[str, str | None]:
+    """`(repo id, note or None)` that a card's snippet loads: `hub_model_id` when known, else a placeholder,
+    ``your-name/<folder name>`` (:data:`~hf_argen.hub.PLACEHOLDER_NAMESPACE`), never a path of this machine; the note
+    (a Python comment) says what it stands for and how the local folder loads. `hf-argen push` writes the id in
+    (:func:`hf_argen.hub.retarget_card`)."""
+    if hub_model_id:
+        return hub_model_id, None
+    name = re.sub(r"[^\w.-]+", "-", Path(folder).resolve().name).strip(".-") or "model"
+    repo_id = f"{PLACEHOLDER_NAMESPACE}/{name}"
+    return repo_id, placeholder_note(repo_id, name)
+
+
 def write_card_for_folder(
     folder: str | Path,
     metrics: list[CardMetric] = (),
@@ -226,7 +248,7 @@ def write_card_for_folder(
     config = json.loads((folder / "config.json").read_text())
     kind = model_kind(config)
     info = read_training_info(folder)
-    repo_id = repo_id or info.get("hub_model_id") or str(folder)
+    repo_id, note = card_repo_id(folder, repo_id or info.get("hub_model_id"))
     if train_commands is None:
         train_commands = info.get("commands") or ([info["command"]] if info.get("command") else [])
     if images is None:
@@ -238,6 +260,7 @@ def write_card_for_folder(
         sections = [CardSection(**s) for s in info.get("sections", [])]
     tags, task_type, task_name = _KIND_PARTS[kind]
     usage, cli = usage_snippet(config, repo_id, prompt=info.get("prompt", "The"))
+    usage = f"{note}\n{usage}" if note else usage
     return write_model_card(
         folder,
         known_datasets=DATASETS,
@@ -452,7 +475,7 @@ def write_captioner_model_card(
     (baselines in the table only, the captioner's rows also in the ``model-index``), the command that measured
     them, the training command (default: ``training_info.json``'s) and a pipeline usage snippet."""
     folder = Path(folder)
-    repo_id = repo_id or folder.name
+    repo_id, note = card_repo_id(folder, repo_id)
     if command is None:
         info = folder / "training_info.json"
         if info.is_file():
@@ -469,7 +492,7 @@ def write_captioner_model_card(
                                       value=round(float(row[metric]), 2), split=row["split"], dataset=dataset,
                                       fmt=".1f", index=own, unit=unit))  # fmt: skip
     usage = (
-        "from PIL import Image\n"
+        (f"{note}\n" if note else "") + "from PIL import Image\n"
         "from transformers import pipeline\n\n"
         f'captioner = pipeline("image-to-text", model="{repo_id}", trust_remote_code=True)\n'
         'image = Image.new("RGB", (64, 64), "white")  # or a path, a numpy array, or a list of them\n'
@@ -478,7 +501,7 @@ def write_captioner_model_card(
     return write_model_card(
         folder,
         known_datasets=DATASETS,
-        model_name=repo_id,
+        model_name=repo_id.split("/")[-1],
         description=description or "An image captioner p(caption | image) trained with hf_argen.",
         conditioning="an image (any size, grey or RGB); the caption is decoded token by token until EOS.",
         usage=usage,
@@ -537,6 +560,7 @@ def publish_run(run: RunArguments, info: dict, metrics=(), dataset: str | None =
         write_card_for_folder(folder, list(metrics), dataset=dataset, images=images)
     except (ValueError, KeyError, OSError) as error:  # the model is saved; a card is not worth losing the run
         logger.warning("no model card written: %s", error)
+    logger.info("saved the model and its card (README.md) in %s", folder)
     run.push(folder)
 
 
@@ -552,6 +576,7 @@ def keep_last_grid(output_dir, name: str) -> bool:
 __all__ = [
     "DATASETS",
     "card_metrics",
+    "card_repo_id",
     "causal_lm_card_metrics",
     "class_consistency_card_metric",
     "completion_card_metrics",

@@ -18,7 +18,7 @@ from transformers import AutoTokenizer
 from ..atomic import atomic_save_pretrained
 from ..models import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 from ..text_data import collate_causal_lm, pack_examples, tokenize_dataset, train_tokenizer
-from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.arguments import VALIDATION, CausalLMSizeArguments, DataArguments, RunArguments
 from ..training.loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 from .cards import causal_lm_card_metrics, publish_run
 from .datasets import load_texts
@@ -40,14 +40,16 @@ TRAINING_DEFAULTS = dict(
     checkpointing_steps=250,
     checkpoints_total_limit=2,
     eval_steps=250,
+    hidden_size=160,
+    dropout=0.1,
 )
 
 
 @dataclass
-class CausalLMArguments:
+class CausalLMArguments(CausalLMSizeArguments):
     """Flags of `training/train_causal_lm.py` beyond the shared ones."""
 
-    text_column: str = "text"
+    text_column: str = field(default="text", metadata={"help": "the dataset's text column."})
     validation_fraction: float = field(
         default=0.05, metadata={"help": "share of the texts held out (seeded) for `--eval_split validation`."}
     )
@@ -55,17 +57,16 @@ class CausalLMArguments:
         default=128, metadata={"help": "longest example in tokens (BOS/EOS included); longer texts are dropped."}
     )
     max_examples: int | None = field(default=None, metadata={"help": "use only the first N texts."})
-    tokenizer_vocab_size: int = 2000
+    tokenizer_vocab_size: int = field(default=2000, metadata={"help": "size of the BPE vocabulary trained."})
     no_packing: bool = field(
         default=False, metadata={"help": "one text per training row (padded) instead of packing texts into rows."}
     )
-    model_type: str = field(default="transformer", metadata={"choices": ["transformer", "rnn"]})
-    cell_type: str = field(default="lstm", metadata={"help": "rnn only.", "choices": ["lstm", "gru"]})
-    hidden_size: int = 160
-    num_hidden_layers: int = 4
-    num_attention_heads: int = field(default=4, metadata={"help": "transformer only."})
-    position_embedding_type: str = field(default="rotary", metadata={"choices": ["learned", "rotary"]})
-    dropout: float = 0.1
+    model_type: str = field(
+        default="transformer", metadata={"help": "the causal LM built.", "choices": ["transformer", "rnn"]}
+    )
+    position_embedding_type: str = field(
+        default="rotary", metadata={"help": "transformer only: positions.", "choices": ["learned", "rotary"]}
+    )
 
 
 def build_model(flags: CausalLMArguments, tokenizer):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..atomic import atomic_save_pretrained
-from ..data import encode_images, label_names_of, validation_indices
+from ..data import encode_images, image_shape_of, label_names_of, parse_dataset_spec, validation_indices
 from ..evaluation import pixelcnn_log_likelihood
 from ..models import (
     ClassConditionalImageGenerationPipeline,
@@ -21,7 +21,7 @@ from ..models import (
     PixelCNNImageProcessor,
     make_grid,
 )
-from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.arguments import VALIDATION, DataArguments, ImageModelArguments, RunArguments
 from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 from .cards import keep_last_grid, pixelcnn_card_metrics, publish_run
 from .datasets import DEFAULT_LEVELS, load_images
@@ -38,19 +38,9 @@ TRAINING_DEFAULTS = dict(
     checkpointing_steps=500,
 )
 
-# Default number of levels per dataset name (17 for scikit-learn digits and MNIST in digits format).
-
-
-def parse_dataset_spec(spec: str, default_split: str = "train") -> tuple[str, str]:
-    """`"name"` or `"name:split"` -> `(name, split)` (split after the last ':', if it holds no '/')."""
-    name, sep, split = spec.rpartition(":")
-    if sep and name and split and "/" not in split:
-        return name, split
-    return spec, default_split
-
 
 @dataclass
-class PixelCNNArguments:
+class PixelCNNArguments(ImageModelArguments):
     """Flags of `training/train_pixelcnn.py` beyond the shared ones."""
 
     extra_train_datasets: list[str] = field(
@@ -66,17 +56,20 @@ class PixelCNNArguments:
         },
     )
     unconditional: bool = field(default=False, metadata={"help": "ignore labels (num_classes=None)."})
-    init_model: str | None = field(default=None, metadata={"help": "start from this saved model (fine-tuning)."})
-    image_size: int | None = field(default=None, metadata={"help": "default: the dataset's image size."})
-    num_channels: int | None = field(default=None, metadata={"help": "default: 3 for RGB data, else 1."})
-    num_levels: int | None = field(default=None, metadata={"help": "default: 17 for digits, else 256."})
-    hidden_size: int = 64
-    num_hidden_layers: int = 10
-    kernel_size: int = 3
-    first_kernel_size: int = 7
-    output_hidden_size: int = 256
-    architecture: str = field(default="gated", metadata={"choices": ["gated", "masked"]})
-    dropout: float = 0.0
+    num_levels: int | None = field(
+        default=None, metadata={"help": "intensity levels per sub-pixel (default: 17 for digits, else 256)."}
+    )
+    hidden_size: int = field(default=64, metadata={"help": "channels of each gated layer (per stack)."})
+    num_hidden_layers: int = field(default=10, metadata={"help": "gated layers after the first (mask A) layer."})
+    kernel_size: int = field(default=3, metadata={"help": "odd kernel size of the gated layers."})
+    first_kernel_size: int = field(default=7, metadata={"help": "odd kernel size of the first (mask A) layer."})
+    output_hidden_size: int = field(default=256, metadata={"help": "channels of the two-layer output head."})
+    architecture: str = field(
+        default="gated",
+        metadata={"help": "gated: vertical + horizontal stacks (no blind spot); masked: the original PixelCNN.",
+                  "choices": ["gated", "masked"]},
+    )  # fmt: skip
+    dropout: float = field(default=0.0, metadata={"help": "dropout probability in the gated layers in training."})
 
 
 def load_tensors(
@@ -244,11 +237,11 @@ def load_processor(flags: PixelCNNArguments, name: str, split: str, data: DataAr
     probe = load_images(
         name, split=split, data_dir=data.data_dir, image_column=data.image_column, label_column=data.label_column
     )
-    first = probe[0]["image"]
+    num_channels, image_size = image_shape_of(probe)
     return None, PixelCNNImageProcessor(
         num_levels=flags.num_levels or DEFAULT_LEVELS.get(name, 256),
-        num_channels=flags.num_channels or (3 if first.mode in ("RGB", "RGBA", "P") else 1),
-        image_size=flags.image_size or max(first.size),
+        num_channels=flags.num_channels or num_channels,
+        image_size=flags.image_size or image_size,
     )
 
 

@@ -18,22 +18,21 @@ Metrics: ``nll_per_code`` (nats, mean over every code of the split) and ``bits_p
 
 from __future__ import annotations
 
-import hashlib
+import dataclasses
 import json
 import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
-import datasets
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from ..atomic import atomic_save_pretrained
 from ..data import validation_indices
-from ..hub import CardImage
+from ..hub import CardImage, read_hub_training_info, read_training_info
 from ..models import (
     ARRNNConfig,
     ARRNNForCausalLM,
@@ -44,22 +43,21 @@ from ..models import (
     PixelCNNForImageGeneration,
     VQImageGenerationPipeline,
     VQVAEModel,
-    VQVAEPriorConfig,
     VQVAEPriorForImageGeneration,
 )
 from ..models.vocabulary import PriorVocabulary
-from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.arguments import VALIDATION, CausalLMSizeArguments, DataArguments, RunArguments
 from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 from .cards import keep_last_grid, prior_card_metrics, publish_run
+from .codes import CODES_COLUMN, encode_dataset_codes
 from .datasets import load_images
-from .vqvae import load_pixel_values
 
 logger = logging.getLogger(__name__)
 
 # `training/train_prior.py`'s defaults for the shared flags (`--help` shows them).
 TRAINING_DEFAULTS = dict(
     torch_compile="false",  # compiling this model on CUDA is not yet verified; --torch_compile true opts in
-    dataset_name="mnist",
+    dataset_name=None,  # the VQ-VAE's (`with_vqvae_data`)
     train_batch_size=64,
     eval_batch_size=500,
     learning_rate=1e-3,
@@ -78,100 +76,34 @@ TRANSFORMERS_PRIOR_TYPES = ("gpt2", "llama", "mamba")
 # ----------------------------------------------------------------------------------------------------------
 # Encoding the dataset once
 # ----------------------------------------------------------------------------------------------------------
-def vqvae_fingerprint(vqvae) -> str:
-    """Short hash of a VQ-VAE's weights and config: the cache key of its code datasets."""
-    digest = hashlib.sha256(vqvae.config.to_json_string(use_diff=False).encode())
-    for name, tensor in sorted(vqvae.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
-@torch.no_grad()
-def encode_codes(vqvae, pixel_values: torch.Tensor, batch_size: int = 500, progress: bool = True) -> torch.LongTensor:
-    """Pixels `(N, C, H, W)` in [-1, 1] -> code maps `(N, h, w)` with `vqvae.encode` (eval mode); a tqdm bar
-    unless `progress=False`."""
-
-    was_training = vqvae.training
-    vqvae.eval()
-    try:
-        device = next(vqvae.parameters()).device
-        starts = range(0, len(pixel_values), batch_size)
-        parts = [
-            vqvae.encode(pixel_values[start : start + batch_size].to(device)).cpu()
-            for start in tqdm(starts, desc="encoding to codes", disable=not progress, leave=False)
-        ]
-    finally:
-        vqvae.train(was_training)
-    h = w = vqvae.config.latent_size
-    return torch.cat(parts) if parts else torch.zeros(0, h, w, dtype=torch.long)
-
-
-def codes_to_dataset(codes: torch.Tensor, labels: torch.Tensor):
-    """Code maps `(N, h, w)` + labels `(N,)` -> a `datasets.Dataset` with columns `codes` (h x w ints) and
-    `label`."""
-
-    return datasets.Dataset.from_dict(
-        {"codes": codes.to(torch.int32).numpy().tolist(), "label": labels.to(torch.int64).numpy().tolist()},
-        features=datasets.Features(
-            {
-                "codes": datasets.Array2D(shape=tuple(codes.shape[1:]), dtype="int32"),
-                "label": datasets.Value("int64"),
-            }
-        ),
-    )
-
-
 def dataset_to_tensors(dataset) -> tuple[torch.LongTensor, torch.LongTensor]:
-    """A code dataset (see :func:`codes_to_dataset`) -> codes `(N, h, w)` and labels `(N,)` (long)."""
+    """A code dataset (:func:`hf_argen.recipes.codes.encode_dataset_codes`) -> codes `(N, h, w)` and labels `(N,)`
+    (long; all 0 when it has no `label` column: one class)."""
     table = dataset.with_format("torch")[:]
-    return table["codes"].long(), table["label"].long()
+    codes = table[CODES_COLUMN].long()
+    labels = table["label"].long() if "label" in table else torch.zeros(len(codes), dtype=torch.long)
+    return codes, labels
 
 
 def load_code_dataset(
     vqvae,
-    dataset_name: str = "mnist",
+    dataset_name: str,
     split: str = "train",
     cache_dir: str | Path | None = None,
     data_dir=None,
     image_column: str | None = None,
-    label_column: str = "label",
-    batch_size: int = 500,
+    label_column: str | None = None,
     progress: bool = True,
+    cache: bool = True,
 ):
-    """The code dataset of `split` under `vqvae`: loaded from
-    ``cache_dir/<dataset_name>-<split>-<vqvae fingerprint>`` when there, else encoded once (images through
-    `vqvae.encode`, with a progress bar unless `progress=False`) and saved there with `save_to_disk`.
-    `cache_dir=None` encodes without caching. In a multi-process run, call it under
-    `accelerator.main_process_first()` so that only the main process encodes and writes."""
-
-    path = None
-    if cache_dir is not None:
-        safe_name = str(dataset_name).replace("/", "__")
-        path = Path(cache_dir) / f"{safe_name}-{split}-{vqvae_fingerprint(vqvae)}"
-        if (path / "dataset_info.json").exists():
-            logger.info("loading cached codes from %s", path)
-            return datasets.load_from_disk(str(path))
-    config = vqvae.config
-    images = load_images(dataset_name, split=split, data_dir=data_dir, image_column=image_column)
-    if label_column not in images.column_names:
-        raise ValueError(f"`label_column` {label_column!r} not in the dataset's columns {images.column_names}.")
-    pixel_values = load_pixel_values(
-        dataset_name,
-        split,
-        data_dir=data_dir,
-        num_channels=config.num_channels,
-        image_size=config.image_size,
-        image_column=image_column,
-    )
-    logger.info("encoding %d images of %s/%s", len(pixel_values), dataset_name, split)
-    codes = encode_codes(vqvae, pixel_values, batch_size, progress=progress)
-    dataset = codes_to_dataset(codes, torch.as_tensor(images[label_column]))
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        dataset.save_to_disk(str(path))
-        dataset = datasets.load_from_disk(str(path))
-    return dataset
+    """The code dataset (columns `codes` and, when the images have labels, `label`) of `split` of an image dataset
+    (any name :func:`hf_argen.recipes.datasets.load_images` loads) under `vqvae`: encoded once and cached
+    (:func:`hf_argen.recipes.codes.encode_dataset_codes`; `cache_dir` None: the default cache)."""
+    images = load_images(dataset_name, split=split, data_dir=data_dir, image_column=image_column,
+                         label_column=label_column)  # fmt: skip
+    columns = ["label"] if "label" in images.column_names else []
+    return encode_dataset_codes(vqvae, images, columns=columns, cache_dir=cache_dir, cache=cache,
+                                name=f"{dataset_name}-{split}", progress=progress)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -351,37 +283,67 @@ def make_sample_fn(vqvae, vocabulary: PriorVocabulary, num_per_class: int = 2, s
 # The run
 # ----------------------------------------------------------------------------------------------------------
 @dataclass
-class PriorArguments:
-    """Flags of `training/train_prior.py` beyond the shared ones."""
+class PriorArguments(CausalLMSizeArguments):
+    """Flags of `training/train_prior.py` beyond the shared ones (the prior's size: :class:`CausalLMSizeArguments`)."""
 
-    vqvae: str = field(metadata={"help": "a saved VQVAEModel folder (e.g. model_cards/vqvae-mnist)."})
-    cache_dir: str | None = field(
-        default=None, metadata={"help": "where the code datasets go (default: output_dir/codes); reused if there."}
+    shared_flag_help: ClassVar[dict] = {
+        "dataset_name": "the images whose codes train the prior (default: the dataset the VQ-VAE was trained on, "
+        "recorded in its training_info.json); any name --dataset_name of train_vqvae.py takes."
+    }
+
+    vqvae: str | None = field(
+        default=None, metadata={"help": "the trained VQ-VAE, a saved folder or Hub id (required; e.g. out/vqvae)."}
     )
-    num_classes: int | None = field(default=None, metadata={"help": "default: max label + 1 of the training data."})
+    cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "where the encoded code datasets are cached, keyed by the VQ-VAE and the data, and reused "
+                  "(default: $HF_ARGEN_CACHE/codes, else ~/.cache/hf_argen/codes)."},
+    )  # fmt: skip
+    num_classes: int | None = field(
+        default=None, metadata={"help": "class tokens of the prior (default: max label + 1 of the training data)."}
+    )
     prior: str = field(
         default="transformer",
         metadata={
-            "help": "hf_argen's transformer, rnn, pixelcnn; transformers' gpt2, llama, mamba.",
+            "help": "the prior: hf_argen's transformer, rnn (--cell_type), pixelcnn (over the code map); "
+            "transformers' gpt2, llama, mamba of the same size.",
             "choices": list(PRIOR_TYPES),
         },  # fmt: skip
     )
-    hidden_size: int = 128
-    num_hidden_layers: int = 4
-    num_attention_heads: int = field(default=4, metadata={"help": "transformer, gpt2 and llama only."})
-    cell_type: str = field(default="lstm", metadata={"help": "rnn only.", "choices": ["lstm", "gru"]})
     kernel_size: int = field(default=3, metadata={"help": "pixelcnn only: odd kernel size of the gated layers."})
-    hidden_dropout: float = 0.0
+
+    def __post_init__(self):
+        if not self.vqvae:
+            raise ValueError("--vqvae is required: the trained VQ-VAE (a folder saved by train_vqvae.py, or a Hub id).")
 
 
-def class_names_of(dataset_name: str, split: str, data_dir=None, image_column=None, label_column="label"):
-    """The class names of a dataset's label column (a `ClassLabel`), or `None`."""
+def vqvae_data_record(vqvae: str) -> dict | None:
+    """The data the VQ-VAE `vqvae` (a folder or Hub id) was trained on, as its training run recorded it in
+    ``training_info.json`` (``data``: dataset name, split, data folder, image column; older runs: ``dataset``), or
+    None."""
+    info = read_training_info(vqvae) if Path(vqvae).is_dir() else read_hub_training_info(vqvae)
+    if info.get("data", {}).get("dataset_name"):
+        return info["data"]
+    return {"dataset_name": info["dataset"]} if info.get("dataset") else None
 
-    try:
-        dataset = load_images(dataset_name, split=split, data_dir=data_dir, image_column=image_column)
-        return list(getattr(dataset.features.get(label_column), "names", None) or []) or None
-    except (ValueError, KeyError, OSError):
-        return None
+
+def with_vqvae_data(data: DataArguments, vqvae: str) -> DataArguments:
+    """`data` with `--dataset_name` (and the split, data folder and image column) defaulting to those the VQ-VAE was
+    trained on; a ValueError naming `--dataset_name` when it is unset and the VQ-VAE records none."""
+    if data.dataset_name:
+        return data
+    record = vqvae_data_record(vqvae)
+    if record is None:
+        raise ValueError(
+            f"--dataset_name is required: the VQ-VAE {vqvae!r} does not record the images it was trained on "
+            "(no training_info.json); pass the dataset the VQ-VAE was trained on."
+        )
+    fields = ("dataset_name", "dataset_split", "data_dir", "image_column")
+    recorded = {k: record[k] for k in fields if record.get(k) is not None}
+    if data.data_dir is not None or data.image_column is not None:  # the user's own choices win
+        recorded = {k: v for k, v in recorded.items() if getattr(data, k) is None or k == "dataset_name"}
+    logger.info("training on the VQ-VAE's data: %s", ", ".join(f"{k}={v}" for k, v in recorded.items()))
+    return dataclasses.replace(data, **recorded)
 
 
 @dataclass
@@ -397,26 +359,26 @@ class PriorData:
 
 def build_data(data: DataArguments, run: RunArguments, flags: PriorArguments, vqvae, accelerator) -> PriorData:
     """Build data: the code maps of the training (and eval) images under `vqvae`, encoded once by the main process
-    and cached, as token sequences."""
+    and cached (:func:`load_code_dataset`), as token sequences; class names from the data's labels."""
     load = dict(
-        cache_dir=flags.cache_dir or str(Path(run.output_dir) / "codes"),
+        cache_dir=flags.cache_dir,
         data_dir=data.data_dir,
         image_column=data.image_column,
-        label_column=data.label_column or "label",
+        label_column=data.label_column,
         progress=accelerator.is_local_main_process,
     )
     with accelerator.main_process_first():  # the main process encodes and writes the cache, the others read it
-        codes, labels = dataset_to_tensors(load_code_dataset(vqvae, data.dataset_name, data.dataset_split, **load))
+        train_set = load_code_dataset(vqvae, data.dataset_name, data.dataset_split, **load)
+        codes, labels = dataset_to_tensors(train_set)
         eval_codes = eval_labels = None
         if data.eval_split == VALIDATION:
             train_index, eval_index = validation_indices(len(codes))
             eval_codes, eval_labels = codes[eval_index], labels[eval_index]
             codes, labels = codes[train_index], labels[train_index]
         elif data.eval_split.lower() != "none":
-            eval_dataset = load_code_dataset(vqvae, data.dataset_name, data.eval_split, **load)
-            eval_codes, eval_labels = dataset_to_tensors(eval_dataset)
-        names = class_names_of(data.dataset_name, data.dataset_split, data.data_dir, data.image_column,
-                               data.label_column or "label")  # fmt: skip
+            eval_codes, eval_labels = dataset_to_tensors(load_code_dataset(vqvae, data.dataset_name, data.eval_split,
+                                                                           **load))  # fmt: skip
+    names = getattr(train_set.features.get("label"), "names", None)
     num_classes = flags.num_classes or int(labels.max()) + 1
     vocabulary = PriorVocabulary(num_codes=vqvae.config.num_embeddings, num_classes=num_classes)
     eval_sequences = None if eval_codes is None else vocabulary.sequences(eval_codes, eval_labels)
@@ -430,8 +392,8 @@ def make_save_fn(vqvae, num_classes: int, id2label: dict | None = None):
     """The final layout: one two-stage model (`vqvae` + the trained prior) with its pipeline file beside it."""
 
     def save_fn(model, output_dir):
-        config = VQVAEPriorConfig(vqvae=vqvae.config, prior=model.config, num_classes=num_classes,
-                                  **({"id2label": id2label} if id2label else {}))  # fmt: skip
+        names = {"id2label": id2label} if id2label else {}
+        config = VQVAEPriorForImageGeneration.config_of_parts(vqvae, model, num_classes, **names)
         two_stage = VQVAEPriorForImageGeneration(config, vqvae=vqvae, prior=model)
         atomic_save_pretrained(ClassConditionalImageGenerationPipeline(model=two_stage), output_dir)
 
@@ -470,7 +432,13 @@ def publish(result: TrainResult, prepared: PriorData, data: DataArguments, run: 
     images = None
     if keep_last_grid(run.output_dir, "samples.png"):
         images = [CardImage("samples.png", "samples", "Samples at the end of training, two per class.")]
-    info = {"command": command, "dataset": data.dataset_name, "vqvae": flags.vqvae, **result.metrics}
+    info = {
+        "command": command,
+        "dataset": data.dataset_name,
+        "data": data.record(),
+        "vqvae": flags.vqvae,
+        **result.metrics,
+    }
     publish_run(run, info, metrics, dataset=data.dataset_name, images=images)
 
 
@@ -480,6 +448,7 @@ def train_prior(
     """The run of `training/train_prior.py`: build data (codes cached once, main process) -> build model (the prior)
     -> train -> publish (the two-stage model `VQVAEPriorForImageGeneration` as the output folder, with its card;
     pushed on request)."""
+    data = with_vqvae_data(data, flags.vqvae)
     accelerator = make_accelerator(run.loop_arguments(tracker_project_name="prior"))
     vqvae = VQVAEModel.from_pretrained(flags.vqvae).eval()
     prepared = build_data(data, run, flags, vqvae, accelerator)
@@ -491,7 +460,7 @@ def train_prior(
         hidden_size=flags.hidden_size,
         num_hidden_layers=flags.num_hidden_layers,
         num_attention_heads=flags.num_attention_heads,
-        hidden_dropout=flags.hidden_dropout,
+        hidden_dropout=flags.dropout,
         cell_type=flags.cell_type,
         kernel_size=flags.kernel_size,
     )

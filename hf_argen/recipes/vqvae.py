@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import torch
 from PIL import Image
 
-from ..data import encode_images, validation_indices
+from ..data import encode_images, image_shape_of, validation_indices
 from ..hub import CardImage
 from ..models import PixelCNNImageProcessor, VQVAEConfig, VQVAEModel, make_grid
-from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.arguments import VALIDATION, DataArguments, ImageModelArguments, RunArguments
 from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 from .cards import keep_last_grid, publish_run, vqvae_card_metrics
 from .datasets import load_images
@@ -195,55 +195,80 @@ def make_sample_fn(pixel_values: torch.Tensor, num_columns: int = 10, scale: int
 # The run
 # ----------------------------------------------------------------------------------------------------------
 @dataclass
-class VQVAEArguments:
-    """Flags of `training/train_vqvae.py` beyond the shared ones (see `VQVAEConfig`)."""
+class VQVAEArguments(ImageModelArguments):
+    """Flags of `training/train_vqvae.py` beyond the shared ones (see `VQVAEConfig`); the images' size and channels
+    come from the data unless given."""
 
-    image_size: int | None = field(default=None, metadata={"help": "resize to this size (default: as stored)."})
-    num_channels: int = field(default=1, metadata={"choices": [1, 3]})
-    init_model: str | None = field(default=None, metadata={"help": "start from this saved model (fine-tuning)."})
-    num_embeddings: int = 512
-    embedding_dim: int = 32
-    hidden_size: int = 64
-    num_residual_layers: int = 2
-    residual_hidden_size: int = 32
-    downsample_factor: int = 4
-    commitment_cost: float = 0.25
-    codebook_update: str = field(default="ema", metadata={"choices": ["ema", "gradient"]})
+    num_embeddings: int = field(default=512, metadata={"help": "codebook size K: the number of distinct codes."})
+    embedding_dim: int = field(default=32, metadata={"help": "dimension d of each code vector."})
+    hidden_size: int = field(default=64, metadata={"help": "channels of the encoder's and decoder's convolutions."})
+    num_residual_layers: int = field(default=2, metadata={"help": "residual blocks in the encoder and the decoder."})
+    residual_hidden_size: int = field(default=32, metadata={"help": "channels inside each residual block."})
+    downsample_factor: int = field(
+        default=4, metadata={"help": "image side / code map side, a power of 2 (28x28 images -> 7x7 codes at 4)."}
+    )
+    commitment_cost: float = field(default=0.25, metadata={"help": "weight beta of the commitment loss."})
+    codebook_update: str = field(
+        default="ema",
+        metadata={"help": "ema: running centroids; gradient: a codebook learnt by its own loss.",
+                  "choices": ["ema", "gradient"]},
+    )  # fmt: skip
     decay: float = field(default=0.99, metadata={"help": "codebook EMA decay."})
-    epsilon: float = 1e-5
-    no_kmeans_init: bool = False
-    kmeans_iters: int = 10
-    dead_code_steps: int = 100
+    epsilon: float = field(default=1e-5, metadata={"help": "Laplace smoothing of the EMA cluster sizes."})
+    no_kmeans_init: bool = field(
+        default=False, metadata={"help": "start the codebook at random instead of k-means on the first batch."}
+    )
+    kmeans_iters: int = field(default=10, metadata={"help": "Lloyd iterations of the k-means initialisation."})
+    dead_code_steps: int = field(
+        default=100, metadata={"help": "re-seed a code unused for this many training steps (0: never)."}
+    )
     num_sample_images: int = field(default=20, metadata={"help": "images in the reconstruction grid."})
 
 
+def image_processor_for(flags: VQVAEArguments, dataset) -> PixelCNNImageProcessor:
+    """How images become pixels: the `--init_model`'s channels and size, else `--num_channels` / `--image_size`, else
+    the data's own (colour if any of the first images is, the first image's longer side)."""
+    if flags.init_model:
+        config = VQVAEConfig.from_pretrained(flags.init_model)
+        return PixelCNNImageProcessor(num_levels=256, num_channels=config.num_channels, image_size=config.image_size)
+    num_channels, image_size = image_shape_of(dataset)
+    return PixelCNNImageProcessor(
+        num_levels=256, num_channels=flags.num_channels or num_channels, image_size=flags.image_size or image_size
+    )
+
+
 def build_data(data: DataArguments, flags: VQVAEArguments, accelerator):
-    """Build data: `(train pixels, eval pixels or None)`, float `(N, C, H, W)` in [-1, 1]; the validation images
-    carved from the training split unless `--eval_split` names a split."""
-    load = dict(
-        data_dir=data.data_dir, num_channels=flags.num_channels, image_size=flags.image_size,
-        image_column=data.image_column,
-    )  # fmt: skip
+    """Build data: `(train pixels, eval pixels or None)`, float `(N, C, H, W)` in [-1, 1], with channels and size
+    read from the data (:func:`image_processor_for`); the validation images carved from the training split unless
+    `--eval_split` names a split."""
+    load = dict(data_dir=data.data_dir, image_column=data.image_column)
+
+    def pixels(dataset, processor):
+        return levels_to_unit_range(encode_images(dataset, processor), 256)
+
     with accelerator.main_process_first():
-        train_pixels = load_pixel_values(data.dataset_name, data.dataset_split, **load)
+        train_set = load_images(data.dataset_name, split=data.dataset_split, **load)
+        processor = image_processor_for(flags, train_set)
+        train_pixels = pixels(train_set, processor)
         eval_pixels = None
         if data.eval_split == VALIDATION:
             train_index, eval_index = validation_indices(len(train_pixels))
             eval_pixels, train_pixels = train_pixels[eval_index], train_pixels[train_index]
         elif data.eval_split.lower() != "none":
-            eval_pixels = load_pixel_values(data.dataset_name, data.eval_split, **load)
+            eval_pixels = pixels(load_images(data.dataset_name, split=data.eval_split, **load), processor)
     if eval_pixels is not None and data.max_eval_samples:
         eval_pixels = eval_pixels[: data.max_eval_samples]
     return train_pixels, eval_pixels
 
 
-def build_model(flags: VQVAEArguments, image_size: int, seed: int = 0) -> VQVAEModel:
-    """Build model: the `--init_model`, else a new (seeded) VQ-VAE of the flags' sizes for `image_size` images."""
+def build_model(flags: VQVAEArguments, image_size: int, num_channels: int = 1, seed: int = 0) -> VQVAEModel:
+    """Build model: the `--init_model`, else a new (seeded) VQ-VAE of the flags' sizes for `num_channels` x
+    `image_size` x `image_size` images."""
     if flags.init_model:
         return VQVAEModel.from_pretrained(flags.init_model)
     config = VQVAEConfig(
         image_size=image_size,
-        num_channels=flags.num_channels,
+        num_channels=num_channels,
         num_embeddings=flags.num_embeddings,
         embedding_dim=flags.embedding_dim,
         hidden_size=flags.hidden_size,
@@ -273,7 +298,7 @@ def publish(result: TrainResult, model, data: DataArguments, run: RunArguments, 
     if keep_last_grid(run.output_dir, "reconstructions.png"):  # where the card expects it
         images = [CardImage("reconstructions.png", "reconstructions",
                             f"Odd rows: {shown_split} images; even rows: their reconstructions.")]  # fmt: skip
-    info = {"command": command, "dataset": data.dataset_name, **result.metrics}
+    info = {"command": command, "dataset": data.dataset_name, "data": data.record(), **result.metrics}
     publish_run(run, info, metrics, dataset=data.dataset_name, images=images)
 
 
@@ -286,7 +311,7 @@ def train_vqvae(
     accelerator = make_accelerator(loop_args)
     train_pixels, eval_pixels = build_data(data, flags, accelerator)
     shown = (eval_pixels if eval_pixels is not None else train_pixels)[: flags.num_sample_images]
-    model = build_model(flags, train_pixels.shape[-1], seed=run.seed)
+    model = build_model(flags, train_pixels.shape[-1], train_pixels.shape[1], seed=run.seed)
     loop = TrainingLoop(
         model,
         loop_args,
@@ -308,6 +333,7 @@ __all__ = [
     "VQVAEArguments",
     "build_data",
     "build_model",
+    "image_processor_for",
     "publish",
     "evaluate_vqvae",
     "train_vqvae",

@@ -265,11 +265,14 @@ class ARRNNForCausalLM(ARRNNPreTrainedModel, GenerationMixin):
         **kwargs,
     ):
         """`GenerationMixin`'s preparation; continuing from a cache that has consumed part of the sequence passed
-        in full (as with attention caches, whose length `generate()` reads), only the new tokens are fed."""
+        in full (ids or `inputs_embeds`, as with attention caches), only the new positions are fed. `generate()`
+        cannot read how much a recurrent state has consumed (it counts the sequence in full), so the count the cache
+        keeps decides."""
         seen = consumed_tokens(cache)
-        if is_first_iteration and next_sequence_length is None and seen:
-            total = (inputs_embeds if inputs_embeds is not None else input_ids).shape[1]
-            full = attention_mask is None or attention_mask.shape[1] == input_ids.shape[1]
+        if is_first_iteration and seen:
+            embedded = inputs_embeds is not None and input_ids.shape[1] == 0
+            total = (inputs_embeds if embedded else input_ids).shape[1]
+            full = attention_mask is None or attention_mask.shape[1] == total
             if full and total > seen:
                 next_sequence_length = total - seen
         return super().prepare_inputs_for_generation(

@@ -41,6 +41,8 @@ def make_generator(generator: torch.Generator | None = None, seed: int | None = 
         return generator
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"`seed` must be an int (or use `generator=torch.Generator()`), got {type(seed).__name__}.")
+    if not 0 <= seed < 2**64:
+        raise ValueError(f"`seed` must be in [0, 2**64), got {seed}.")
     return torch.Generator(device="cpu").manual_seed(seed)
 
 
@@ -109,23 +111,33 @@ def class_ids(class_labels, id2label: dict | None, num_classes: int | None = Non
     if isinstance(class_labels, torch.Tensor) or class_labels is None or isinstance(class_labels, int):
         return class_labels
     class_labels = list(class_labels)
+    if not class_labels:
+        raise ValueError("`class_labels` is empty: give at least one class, by id or by name.")
     if not any(isinstance(label, str) for label in class_labels):
         return class_labels
-    names = {str(name): int(index) for index, name in (id2label or {}).items()}
-    if num_classes is not None:
-        names = {name: index for name, index in names.items() if 0 <= index < num_classes}
+    names = class_names_of(id2label, num_classes)
     unknown = [label for label in class_labels if isinstance(label, str) and label not in names]
     if unknown:
         allowed = ", ".join(repr(name) for name, _ in sorted(names.items(), key=lambda item: item[1]))
-        raise ValueError(
-            f"unknown class name(s) {unknown}; this model's classes are: {allowed or 'none (no id2label)'}."
-        )
+        raise ValueError(f"unknown class name(s) {unknown}; this model's classes are: {allowed or 'none'}.")
     return [names[label] if isinstance(label, str) else label for label in class_labels]
+
+
+def class_names_of(id2label: dict | None, num_classes: int | None = None) -> dict:
+    """`{name: id}` of a model's classes: its `id2label` names, unless they are the placeholders `transformers` gives
+    every config (``LABEL_0``, ``LABEL_1``: two, whatever the number of classes); then the ids as names ("0", ...)."""
+    pairs = {int(index): str(name) for index, name in (id2label or {}).items()}
+    if all(name == f"LABEL_{index}" for index, name in pairs.items()):
+        pairs = {index: str(index) for index in range(num_classes or 0)}
+    if num_classes is not None:
+        pairs = {index: name for index, name in pairs.items() if 0 <= index < num_classes}
+    return {name: index for index, name in pairs.items()}
 
 
 __all__ = [
     "SAMPLING_DEFAULTS",
     "class_ids",
+    "class_names_of",
     "inverse_cdf_sample",
     "logits_warpers",
     "make_generator",

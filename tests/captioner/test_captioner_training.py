@@ -85,6 +85,7 @@ def test_entry_point_trains_an_imagefolder_that_captions_held_out_images(trained
         "pipeline_captioner.py",
         "training_info.json",
         "train_results.json",
+        "README.md",  # every recipe writes its card, with or without --push_to_hub
     ):
         assert (out / name).is_file(), name
     assert not list(out.glob("*.bin"))
@@ -241,7 +242,7 @@ def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypat
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from hf_argen import hub
-    from hf_argen.recipes.captioning import CaptionerArguments, push_captioner
+    from hf_argen.recipes.captioning import CaptionerArguments, publish_captioner
     from hf_argen.recipes.datasets import load_captions
     from hf_argen.training.arguments import DataArguments, RunArguments
 
@@ -254,7 +255,7 @@ def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypat
     model = AutoModelForImageTextToText.from_pretrained(folder)
     processor = AutoProcessor.from_pretrained(folder)
     valid = load_captions(str(data), "test")
-    push_captioner(
+    publish_captioner(
         run,
         model,
         processor,

@@ -295,6 +295,11 @@ def test_pipeline_inputs_outputs_and_errors(tmp_path):
         pipe(inputs[0], max_tokens=3)
     with pytest.raises(FileNotFoundError, match="does not exist"):
         pipe(str(tmp_path / "missing.png"))
+    (tmp_path / "truncated.png").write_bytes(path.read_bytes()[:60])  # a truncated PNG, and a text file
+    (tmp_path / "notes.png").write_text("not an image")
+    for broken in ("truncated.png", "notes.png"):
+        with pytest.raises(ValueError, match=f"Image file '.*{broken}' cannot be read as an image"):
+            pipe(str(tmp_path / broken))
     with pytest.raises(ValueError, match="PIL"):
         pipe(3.5)
 

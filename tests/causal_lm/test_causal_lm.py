@@ -25,6 +25,26 @@ def test_cached_equals_uncached_greedy(kind):
 
 
 @pytest.mark.parametrize("kind", LM_KINDS)
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_continuing_from_inputs_embeds_with_a_cache_gives_the_same_tokens(kind, with_mask):
+    """As `transformers`' `test_generate_continue_from_inputs_embeds`: 3 tokens from `inputs_embeds`, then 1 more
+    from the longer embeddings and the returned cache == 4 tokens in one call (the cache holds every step)."""
+    model = make_model(kind)
+    embed = model.get_input_embeddings()
+    x = prompts()
+    embeds = embed(x).detach()
+    kwargs = dict(do_sample=False, return_dict_in_generate=True, **no_eos(model))
+    mask = {"attention_mask": torch.ones(x.shape, dtype=torch.long)} if with_mask else {}
+    whole = model.generate(inputs_embeds=embeds, max_new_tokens=4, **mask, **kwargs)
+    first = model.generate(inputs_embeds=embeds, max_new_tokens=3, **mask, **kwargs)
+    longer = torch.cat([embeds, embed(first.sequences).detach()], dim=1)
+    longer_mask = {"attention_mask": torch.ones(longer.shape[:2], dtype=torch.long)} if with_mask else {}
+    more = model.generate(inputs_embeds=longer, max_new_tokens=1, past_key_values=first.past_key_values,
+                          **longer_mask, **kwargs)  # fmt: skip
+    assert torch.cat([first.sequences, more.sequences], dim=1).tolist() == whole.sequences.tolist()
+
+
+@pytest.mark.parametrize("kind", LM_KINDS)
 def test_greedy_matches_argmax_of_full_forward(kind):
     model = make_model(kind)
     out = model.generate(prompts(), max_new_tokens=8, do_sample=False, **no_eos(model))

@@ -38,6 +38,7 @@ from hf_argen.training import LoopArguments
 # Configs are strict dataclasses in transformers 5: a value of the wrong type raises huggingface_hub's
 # `StrictDataclassError` (naming the field) before any check of ours runs; scripts report it as one line too.
 ROOT = Path(__file__).resolve().parents[2]
+CAPTIONER = ROOT / "model_cards" / "captioner-mnist-scenes"  # a model that exists: its flags are what is wrong
 ERRORS = (ValueError, TypeError, OSError, StrictDataclassError)
 _MODELS: dict = {}
 
@@ -502,12 +503,12 @@ CASES = [
     # ---- captioner: commands' flags --------------------------------------------------------------------------------
     (
         "evaluate-captioner-num_beams-0",
-        lambda: evaluate_cli("--kind", "captioner", "--model", "unused", "--num_beams", "0"),
+        lambda: evaluate_cli("--kind", "captioner", "--model", str(CAPTIONER), "--num_beams", "0"),
         "num_beams",
     ),
     (
         "evaluate-captioner-batch_size-0",
-        lambda: evaluate_cli("--kind", "captioner", "--model", "unused", "--batch_size", "0"),
+        lambda: evaluate_cli("--kind", "captioner", "--model", str(CAPTIONER), "--batch_size", "0"),
         "batch_size",
     ),
     (

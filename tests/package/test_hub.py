@@ -325,10 +325,27 @@ def test_hub_round_trip_push_then_load_by_id_without_hf_argen(tmp_path, monkeypa
     assert any(method == "HEAD" and "/resolve/" in path for method, path, *_ in hub.requests)
 
 
+def test_a_card_without_a_hub_id_names_a_placeholder_never_a_local_path(saved_model, tmp_path):
+    """A trained folder's card (no --hub_model_id): the snippet loads `your-name/<folder>` with a note on the local
+    form, no path of this machine; `retarget_card` (what `hf-argen push` does) writes a Hub id in."""
+    from hf_argen.hub import machine_paths, retarget_card
+
+    write_card(saved_model.resolve(), repo_id=None)
+    usage = usage_block((saved_model / "README.md").read_text())
+    assert 'from_pretrained("your-name/model"' in usage and 'from_pretrained("path/to/model"' in usage
+    assert str(saved_model) not in usage and not machine_paths(usage)
+    compile(usage, "README.md", "exec")  # the note is a comment: the snippet stays Python
+    assert retarget_card(saved_model, "me/digits") and not retarget_card(saved_model, "me/digits")
+    text = (saved_model / "README.md").read_text()
+    assert "your-name" not in text and "path/to/" not in text and 'from_pretrained("me/digits"' in text
+    assert "--model me/digits " in text
+
+
 def test_push_script_against_local_server(saved_model, tmp_path):
     import subprocess
     import sys
 
+    write_card(saved_model, repo_id=None)  # as training writes it without --hub_model_id
     root = Path(__file__).resolve().parents[2]
     with FakeHub() as hub:
         env = {
@@ -358,6 +375,8 @@ def test_push_script_against_local_server(saved_model, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     repo = hub.repos[0]
     assert (repo.get("visibility") == "private" or repo.get("private") is True) and "config.json" in hub.files
+    card = hub.files["README.md"].decode()  # the card names the id it was pushed under
+    assert 'from_pretrained("me/tiny"' in card and "your-name" not in card
 
 
 def test_push_to_hub_needs_a_repo_id_and_a_model(tmp_path):

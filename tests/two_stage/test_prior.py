@@ -8,15 +8,17 @@ import pytest
 import torch
 
 from hf_argen import VQImageGenerationPipeline, VQVAEConfig, VQVAEModel
+from hf_argen.recipes.codes import image_processor_of, vqvae_fingerprint
+from hf_argen.recipes.datasets import load_images
 from hf_argen.recipes.prior import (
     PriorVocabulary,
     build_prior,
-    codes_to_dataset,
     dataset_to_tensors,
     evaluate_prior,
     load_code_dataset,
     nll_statistics,
 )
+from hf_argen.recipes.vqvae import levels_to_unit_range
 
 NUM_CODES = 16
 
@@ -183,19 +185,79 @@ def synthetic_image_dataset(path, num_per_split=20):
 def test_code_dataset_is_encoded_once_and_cached(tmp_path, monkeypatch):
     data = synthetic_image_dataset(tmp_path / "images")
     vqvae = tiny_vqvae()
-    dataset = load_code_dataset(vqvae, str(data), "train", cache_dir=tmp_path / "cache")
+    cache = tmp_path / "cache"
+    dataset = load_code_dataset(vqvae, str(data), "train", cache_dir=cache)
     codes, labels = dataset_to_tensors(dataset)
     assert codes.shape == (20, 7, 7) and labels.tolist() == [i % 10 for i in range(20)]
-    assert len(list((tmp_path / "cache").iterdir())) == 1
+    assert dataset.features["label"].names == [str(i) for i in range(10)]  # class names travel with the codes
+    assert [p.name.startswith(".tmp-") for p in cache.iterdir()] == [False]  # one folder, renamed into place
+    images = load_images(str(data), "train")
+    expected = torch.cat([vqvae.encode(levels_to_unit_range(image_processor_of(vqvae)([im])["pixel_values"]))
+                          for im in images["image"]])  # fmt: skip
+    assert torch.equal(codes, expected)
 
     def fail(*args, **kwargs):
         raise AssertionError("encoded again although cached")
 
-    monkeypatch.setattr(VQVAEModel, "encode", fail)
-    cached_codes, _ = dataset_to_tensors(load_code_dataset(vqvae, str(data), "train", cache_dir=tmp_path / "cache"))
+    with monkeypatch.context() as patch:
+        patch.setattr(VQVAEModel, "encode", fail)
+        cached_codes, _ = dataset_to_tensors(load_code_dataset(vqvae, str(data), "train", cache_dir=cache))
     assert torch.equal(cached_codes, codes)
-    round_trip, _ = dataset_to_tensors(codes_to_dataset(codes, labels))
-    assert torch.equal(round_trip, codes)
+    # Another VQ-VAE (one weight changed) is another key: encoded again, into a second folder.
+    other = tiny_vqvae()
+    other.load_state_dict(vqvae.state_dict())
+    with torch.no_grad():
+        other.encoder.parameters().__next__().add_(0.5)
+    assert vqvae_fingerprint(other) != vqvae_fingerprint(vqvae)
+    calls = []
+    monkeypatch.setattr(VQVAEModel, "encode", lambda self, x: calls.append(len(x)) or torch.zeros(len(x), 7, 7).long())
+    load_code_dataset(other, str(data), "train", cache_dir=cache)
+    assert sum(calls) == 20 and len(list(cache.iterdir())) == 2
+
+
+def test_encode_dataset_codes_passes_a_column_through_and_follows_the_data(tmp_path, monkeypatch):
+    """Any recipe's helper: a caption column travels beside the codes; an edited image folder is encoded again."""
+    import datasets
+    from PIL import Image
+
+    from hf_argen.recipes.codes import encode_dataset_codes
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (28, 28, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    lines = [json.dumps({"file_name": f"{i}.png", "text": f"caption {i}"}) for i in range(4)]
+    (folder / "metadata.jsonl").write_text("\n".join(lines) + "\n")
+    vqvae, cache = tiny_vqvae(), tmp_path / "cache"
+    images = datasets.load_dataset("imagefolder", data_dir=str(folder), split="train")
+    coded = encode_dataset_codes(vqvae, images, columns=["text"], cache_dir=cache, name="folder", progress=False)
+    assert coded.column_names == ["codes", "text"] and coded["text"] == [f"caption {i}" for i in range(4)]
+    assert np.asarray(coded["codes"]).shape == (4, 7, 7)
+    assert (
+        encode_dataset_codes(vqvae, images, columns=["text"], cache_dir=cache, name="folder")["text"] == coded["text"]
+    )
+    assert len(list(cache.iterdir())) == 1
+    Image.new("RGB", (28, 28), "white").save(folder / "0.png")  # the data changed: a new key
+    edited = datasets.load_dataset("imagefolder", data_dir=str(folder), split="train")
+    encode_dataset_codes(vqvae, edited, columns=["text"], cache_dir=cache, name="folder")
+    assert len(list(cache.iterdir())) == 2
+    with pytest.raises(ValueError, match="caption"):
+        encode_dataset_codes(vqvae, images, columns=["caption"], cache_dir=cache)
+
+
+def test_two_processes_caching_the_same_codes_keep_one_complete_folder(tmp_path):
+    """The second writer finds the folder in place and keeps it (no error, no temporary folder left)."""
+    import datasets
+
+    from hf_argen.recipes.codes import _save_atomically
+
+    path = tmp_path / "cache" / "codes-key"
+    first = datasets.Dataset.from_dict({"codes": [[[1]]]})
+    _save_atomically(first, path)
+    _save_atomically(datasets.Dataset.from_dict({"codes": [[[2]]]}), path)
+    assert datasets.load_from_disk(str(path))["codes"] == [[[1]]]
+    assert [p.name for p in path.parent.iterdir()] == ["codes-key"]
 
 
 @pytest.mark.parametrize("prior_type", ["transformer", "rnn", "pixelcnn", "gpt2", "llama", "mamba"])
@@ -216,11 +278,12 @@ def test_train_prior_entry_point(tmp_path, prior_type, run_without_hf_argen):
         "--output_dir", str(out), "--hidden_size", "16", "--num_hidden_layers", "1",
         "--num_attention_heads", "2", "--train_batch_size", "4", "--max_train_steps", "3",
         "--lr_warmup_steps", "0", "--checkpointing_steps", "2", "--logging_steps", "1",
+        "--cache_dir", str(tmp_path / "cache"),
     ])  # fmt: skip
     assert result.global_step == 3
     assert math.isfinite(result.metrics["eval_nll_per_code"])
     assert (out / "checkpoint-2").is_dir()
-    assert any((out / "codes").iterdir())
+    assert any((tmp_path / "cache").iterdir())
     # The output folder is the two-stage model in its final layout, with a card whose snippet loads it.
     config = json.loads((out / "config.json").read_text())
     assert config["model_type"] == "vqvae_prior" and config["custom_pipelines"] and config["id2label"]

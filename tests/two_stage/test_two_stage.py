@@ -17,6 +17,7 @@ from transformers import AutoImageProcessor, AutoModel, pipeline
 from hf_argen import (
     ClassConditionalImageGenerationPipeline,
     PixelCNNImageProcessor,
+    VQImageGenerationPipeline,
     VQVAEConfig,
     VQVAEPriorConfig,
     VQVAEPriorForImageGeneration,
@@ -254,3 +255,14 @@ def test_push_script_dry_run_and_unreachable_hub(tmp_path):
                       env_extra={"HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_x", "HF_HUB_OFFLINE": "0",
                                  "HF_HOME": str(tmp_path / "hf")})  # fmt: skip
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "cannot reach" in done.stderr, done.stderr
+
+
+def test_combining_a_trained_prior_leaves_its_attention_implementation():
+    """Building the two-stage model (or its pipeline) around a prior keeps the prior's `_attn_implementation` (a
+    composite config resets its parts'; the prior then ran without one and `transformers` warned)."""
+    model = tiny_two_stage()
+    vqvae, prior = model.vqvae, model.prior
+    assert prior.config._attn_implementation == "sdpa"
+    VQImageGenerationPipeline(vqvae=vqvae, prior=prior, num_classes=10)
+    VQVAEPriorForImageGeneration(vqvae=vqvae, prior=prior)
+    assert prior.config._attn_implementation == "sdpa"
