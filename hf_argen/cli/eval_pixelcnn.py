@@ -189,9 +189,10 @@ def consistency(model, model_name: str, seed: int, evaluation: EvaluateArguments
     }
 
 
-def completion(model, model_name: str, seed: int, evaluation: EvaluateArguments) -> dict:
-    """Image completion from the top `--completion_rows` rows of the first `--completion_images` MNIST test images,
-    judged by the MNIST classifier (trained on first use and cached at `--classifier_path`)."""
+def measure_completion(model, seed: int, evaluation: EvaluateArguments) -> dict:
+    """Image completion of the first `--completion_images` MNIST test images from their top `--completion_rows` rows
+    (pixel rows of a PixelCNN, code rows of a two-stage model), judged by the MNIST classifier (trained on first use
+    and cached at `--classifier_path`)."""
     figures, _ = evaluate_completion(
         model,
         evaluation.completion_rows,
@@ -202,7 +203,7 @@ def completion(model, model_name: str, seed: int, evaluation: EvaluateArguments)
         batch_size=evaluation.batch_size or 100,
         temperature=evaluation.temperature,
     )
-    return {"model": model_name, **figures}
+    return figures
 
 
 def completion_command(figures: dict) -> str:
@@ -326,7 +327,7 @@ def evaluate_pixelcnn(model: str, runtime: RuntimeArguments, evaluation: Evaluat
     if num_per_class:
         result.update(consistency(models[0], model, runtime.seed, evaluation))
     if completing:
-        result.update(completion(models[0], model, runtime.seed, evaluation))
+        result.update(measure_completion(models[0], runtime.seed, evaluation))
     result["device"] = str(device)
     write_json(runtime.output_json, result)
     if evaluation.write_card:

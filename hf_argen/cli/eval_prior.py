@@ -18,12 +18,12 @@ from ..hub import CardImage
 from ..models import VQImageGenerationPipeline, make_grid
 from ..recipes.cards import completion_card_metrics, prior_card_metrics, write_card_for_folder
 from ..recipes.classifier import class_consistency, classifier_accuracy, load_mnist_classifier, mnist_tensors
-from ..recipes.completion import evaluate_completion, save_completion_grid
+from ..recipes.completion import save_completion_grid
 from ..recipes.prior import dataset_to_tensors, load_code_dataset
 from ..recipes.prior import evaluate_prior as prior_nll
 from . import write_json
 from .arguments import RuntimeArguments
-from .eval_pixelcnn import DEFAULT_CLASSIFIER, print_completion
+from .eval_pixelcnn import measure_completion, print_completion
 from .evaluation_arguments import EvaluateArguments
 
 
@@ -76,22 +76,6 @@ def measure_consistency(pipe, pixels, labels, evaluation, device) -> dict:
     print(f"class consistency: {100 * result['consistency']:.1f}% of samples recognised as the requested class")
     print("per class: " + ", ".join(f"{c}: {100 * p:.0f}%" for c, p in enumerate(result["per_class"])))
     return {"consistency": result["consistency"], "classifier_accuracy": test_accuracy}
-
-
-def measure_completion(pipe, seed: int, evaluation: EvaluateArguments) -> dict:
-    """Completion of the first `--completion_images` MNIST test images from their top `--completion_rows` code rows."""
-    figures, _ = evaluate_completion(
-        pipe.model,
-        evaluation.completion_rows,
-        evaluation.completion_images,
-        seed,
-        evaluation.classifier_path or DEFAULT_CLASSIFIER,
-        evaluation.data_dir,
-        batch_size=evaluation.batch_size or 100,
-        temperature=evaluation.temperature,
-    )
-    print_completion(figures, f"{pipe.config.vqvae.latent_size} code rows")
-    return figures
 
 
 def sample_and_judge(pipe, num_per_class: int, seed: int, evaluation: EvaluateArguments, flags, device) -> dict:
@@ -151,7 +135,9 @@ def evaluate_prior(model: str, runtime: RuntimeArguments, evaluation: EvaluateAr
     pipe.to(device)
     metrics = {} if split == "none" else nll(pipe, model, dataset_name, split, evaluation, flags)
     samples = sample_and_judge(pipe, num_per_class, runtime.seed, evaluation, flags, device) if num_per_class else {}
-    completion = measure_completion(pipe, runtime.seed, evaluation) if completing else None
+    completion = measure_completion(pipe.model, runtime.seed, evaluation) if completing else None
+    if completing:
+        print_completion(completion, f"{pipe.config.vqvae.latent_size} code rows")
     if evaluation.write_card:
         write_prior_card(model, pipe, metrics, split, samples, completion, evaluation, flags, argv, dataset_name)
     figures = {
