@@ -11,6 +11,7 @@ import sys  # noqa: E402
 import textwrap  # noqa: E402
 
 import pytest  # noqa: E402
+import tiny_models  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
@@ -57,3 +58,34 @@ def run_without_hf_argen():
     """`run_without_hf_argen(script, tmp_path, extra_env=None)`: a subprocess where `import hf_argen` fails (what a
     user of `trust_remote_code=True` without the package has); returns the `CompletedProcess`."""
     return _run_without_hf_argen
+
+
+# ---- the default tiny models (factories for other sizes: tests/tiny_models.py) ---------------------------------
+@pytest.fixture
+def rgb_pixelcnn():
+    """A 5x5 RGB class-conditional PixelCNN (4 levels, 3 classes) with random biases, in eval mode."""
+    return tiny_models.tiny_rgb_pixelcnn()
+
+
+@pytest.fixture
+def scored_pixelcnn():
+    """A 4x4 grey PixelCNN (5 levels, 3 classes) whose classes change the likelihood, in eval mode."""
+    return tiny_models.tiny_scored_pixelcnn()
+
+
+@pytest.fixture
+def vqvae():
+    """An 8x8 grey VQ-VAE with 16 codes on a 4x4 grid, in eval mode."""
+    return tiny_models.tiny_vqvae().eval()
+
+
+@pytest.fixture
+def two_stage():
+    """A 28x28 two-stage model (16 codes on 7x7, a one-layer transformer prior, 10 named classes)."""
+    return tiny_models.tiny_two_stage()
+
+
+@pytest.fixture
+def captioner():
+    """A 16x16 RGB captioner with the word tokenizer of `tiny_models.CAPTIONS`."""
+    return tiny_models.tiny_captioner()

@@ -1,4 +1,5 @@
-"""Tiny models shared by the test modules (fast on one CPU core): causal LMs, captioners, two-stage models."""
+"""Every tiny model of the test suite (fast on one CPU core): PixelCNNs, VQ-VAEs, causal LMs, captioners, two-stage
+models. `conftest.py` serves the default ones as fixtures; a test that needs another size calls the factory."""
 
 import torch
 
@@ -12,6 +13,7 @@ from hf_argen import (
     PixelCNNForImageGeneration,
     PixelCNNImageProcessor,
     VQVAEConfig,
+    VQVAEModel,
     VQVAEPriorConfig,
     VQVAEPriorForImageGeneration,
 )
@@ -22,6 +24,76 @@ from hf_argen.models import (
     CaptionerProcessor,
     train_caption_tokenizer,
 )
+
+
+# ---- PixelCNN ---------------------------------------------------------------------------------------------
+def tiny_rgb_pixelcnn_config(**overrides) -> PixelCNNConfig:
+    """5x5 RGB, 4 levels, 3 classes, 3 layers: every sub-pixel case (first/middle/last row and column, R/G/B)."""
+    values = dict(
+        image_size=5,
+        num_channels=3,
+        num_levels=4,
+        num_classes=3,
+        hidden_size=13,
+        num_hidden_layers=3,
+        kernel_size=3,
+        first_kernel_size=3,
+        output_hidden_size=12,
+    )
+    values.update(overrides)
+    return PixelCNNConfig(**values)
+
+
+def tiny_rgb_pixelcnn(**overrides) -> PixelCNNForImageGeneration:
+    """A `tiny_rgb_pixelcnn_config` model with random (not zero) biases, so no two levels tie exactly as they can at
+    init."""
+    model = PixelCNNForImageGeneration(tiny_rgb_pixelcnn_config(**overrides)).eval()
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if name.endswith("bias"):
+                parameter.normal_(std=0.1)
+    return model
+
+
+def tiny_scored_pixelcnn(num_classes=3, seed=0) -> PixelCNNForImageGeneration:
+    """4x4 grey, 5 levels, with weights larger than the initialiser's, so that classes change the likelihood."""
+    torch.manual_seed(seed)
+    config = PixelCNNConfig(
+        image_size=4,
+        num_channels=1,
+        num_levels=5,
+        num_classes=num_classes,
+        hidden_size=8,
+        num_hidden_layers=2,
+        kernel_size=3,
+        first_kernel_size=3,
+        output_hidden_size=8,
+    )
+    model = PixelCNNForImageGeneration(config).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.5)
+    return model
+
+
+# ---- VQ-VAE -----------------------------------------------------------------------------------------------
+TINY_VQVAE = dict(
+    image_size=8,
+    num_channels=1,
+    num_embeddings=16,
+    embedding_dim=4,
+    hidden_size=8,
+    num_residual_layers=1,
+    residual_hidden_size=4,
+    downsample_factor=2,
+)
+
+
+def tiny_vqvae(**overrides) -> VQVAEModel:
+    """8x8 grey, 16 codes on a 4x4 grid (in training mode, as built)."""
+    torch.manual_seed(0)
+    return VQVAEModel(VQVAEConfig(**{**TINY_VQVAE, **overrides}))
+
 
 # ---- causal LMs (transformer and RNN) --------------------------------------------------------------------
 LM_VOCAB, PAD, EOS = 40, 0, 1
@@ -142,6 +214,11 @@ PRIORS = {
 
 
 NAMES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def two_stage_vqvae() -> VQVAEModel:
+    """The VQ-VAE of `tiny_two_stage`: 28x28 grey, 16 codes on a 7x7 grid."""
+    return VQVAEModel(VQVAEConfig(**TWO_STAGE_VQVAE)).eval()
 
 
 def tiny_two_stage(prior_type="transformer") -> VQVAEPriorForImageGeneration:

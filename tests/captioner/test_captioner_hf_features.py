@@ -29,18 +29,17 @@ def right_padded_mask(batch, length, lengths):
 
 
 # ---- the cache: the old name, prefix + rest, continuing generation ------------------------------------------
-def test_old_cache_name_past_key_values_still_works_with_a_deprecation_warning():
+def test_old_cache_name_past_key_values_still_works_with_a_deprecation_warning(captioner):
     """It used to land in `**kwargs` and be ignored: the rest of the caption was decoded without its prefix."""
-    model = tiny_captioner()
     pixels, ids = random_pixels(), captions(tiny_captioner())
     with torch.no_grad():
-        prefix = model(pixel_values=pixels, decoder_input_ids=ids[:, :3])
+        prefix = captioner(pixel_values=pixels, decoder_input_ids=ids[:, :3])
         features = (prefix.encoder_last_hidden_state,)
-        reference = model(encoder_outputs=features, decoder_input_ids=ids[:, 3:], cache=prefix.cache).logits
-        prefix = model(pixel_values=pixels, decoder_input_ids=ids[:, :3])
+        reference = captioner(encoder_outputs=features, decoder_input_ids=ids[:, 3:], cache=prefix.cache).logits
+        prefix = captioner(pixel_values=pixels, decoder_input_ids=ids[:, :3])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            old = model(encoder_outputs=features, decoder_input_ids=ids[:, 3:], past_key_values=prefix.cache)
+            old = captioner(encoder_outputs=features, decoder_input_ids=ids[:, 3:], past_key_values=prefix.cache)
     assert any("`past_key_values` is deprecated" in str(w.message) for w in caught)
     torch.testing.assert_close(old.logits, reference)
     assert old.cache is prefix.cache
@@ -66,16 +65,15 @@ def test_prefix_with_cache_then_rest_equals_one_full_pass_with_padding(encoder_t
     torch.testing.assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
 
 
-def test_generate_continues_from_a_returned_cache():
+def test_generate_continues_from_a_returned_cache(captioner):
     """3 tokens, then 2 more from the returned cache == 5 in one call (tokens, scores and the cache)."""
-    model = tiny_captioner()
     pixels = random_pixels(2)
     kwargs = dict(return_dict_in_generate=True, output_scores=True, do_sample=False, **NO_EOS)
-    whole = model.generate(pixel_values=pixels, max_new_tokens=5, **kwargs)
-    first = model.generate(pixel_values=pixels, max_new_tokens=3, **kwargs)
+    whole = captioner.generate(pixel_values=pixels, max_new_tokens=5, **kwargs)
+    first = captioner.generate(pixel_values=pixels, max_new_tokens=3, **kwargs)
     # The full caption so far plus a mask of the same length: `generate` feeds only the uncached tokens (the
     # library's rule for restarting from a cache; without the mask it takes every given token as new).
-    rest = model.generate(
+    rest = captioner.generate(
         pixel_values=pixels,
         decoder_input_ids=first.sequences,
         cache=first.past_key_values,
@@ -202,29 +200,28 @@ def test_resize_token_embeddings_grows_and_shrinks_the_vocabulary(tie_word_embed
         assert model.generate(pixel_values=pixels, max_new_tokens=2, **NO_EOS).max() < new_size
 
 
-def test_logits_to_keep_returns_the_last_positions():
-    model = tiny_captioner()
-    pixels, ids = random_pixels(), captions(model)
+def test_logits_to_keep_returns_the_last_positions(captioner):
+    pixels, ids = random_pixels(), captions(captioner)
     with torch.no_grad():
-        every = model(pixel_values=pixels, decoder_input_ids=ids).logits
-        last = model(pixel_values=pixels, decoder_input_ids=ids, logits_to_keep=1).logits
-    assert last.shape == (3, 1, model.config.vocab_size)
+        every = captioner(pixel_values=pixels, decoder_input_ids=ids).logits
+        last = captioner(pixel_values=pixels, decoder_input_ids=ids, logits_to_keep=1).logits
+    assert last.shape == (3, 1, captioner.config.vocab_size)
     torch.testing.assert_close(last, every[:, -1:], atol=1e-5, rtol=1e-5)
 
 
 # ---- decoding strategies ---------------------------------------------------------------------------------
-def test_assisted_decoding_equals_greedy_whatever_the_assistant():
-    model = tiny_captioner()
+def test_assisted_decoding_equals_greedy_whatever_the_assistant(captioner):
     pixels = random_pixels(1)
-    greedy = model.generate(pixel_values=pixels, max_new_tokens=8, **NO_EOS)
-    assisted = model.generate(pixel_values=pixels, max_new_tokens=8, assistant_model=tiny_captioner(), **NO_EOS)
+    greedy = captioner.generate(pixel_values=pixels, max_new_tokens=8, **NO_EOS)
+    assisted = captioner.generate(pixel_values=pixels, max_new_tokens=8, assistant_model=tiny_captioner(), **NO_EOS)
     assert torch.equal(assisted, greedy)
 
 
-def test_batched_generation_equals_one_image_at_a_time():
-    model = tiny_captioner()
+def test_batched_generation_equals_one_image_at_a_time(captioner):
     pixels = random_pixels(4)
     for kwargs in ({}, {"num_beams": 3}, {"num_beams": 3, "num_return_sequences": 2}):
-        batched = model.generate(pixel_values=pixels, max_new_tokens=6, **kwargs, **NO_EOS)
-        single = torch.cat([model.generate(pixel_values=p[None], max_new_tokens=6, **kwargs, **NO_EOS) for p in pixels])
+        batched = captioner.generate(pixel_values=pixels, max_new_tokens=6, **kwargs, **NO_EOS)
+        single = torch.cat(
+            [captioner.generate(pixel_values=p[None], max_new_tokens=6, **kwargs, **NO_EOS) for p in pixels]
+        )
         assert torch.equal(batched, single)

@@ -59,14 +59,13 @@ def test_cached_and_uncached_generation_give_identical_tokens(encoder_type, gene
     assert torch.equal(outputs[0], outputs[1])
 
 
-def test_encoder_runs_once_per_generate_call_and_cross_keys_once():
-    model = tiny_captioner()
+def test_encoder_runs_once_per_generate_call_and_cross_keys_once(captioner):
     calls = {"encoder": 0, "cross_k": 0}
-    model.encoder.register_forward_hook(lambda *args: calls.__setitem__("encoder", calls["encoder"] + 1))
-    model.decoder.layers[0].cross_attn.k_proj.register_forward_hook(
+    captioner.encoder.register_forward_hook(lambda *args: calls.__setitem__("encoder", calls["encoder"] + 1))
+    captioner.decoder.layers[0].cross_attn.k_proj.register_forward_hook(
         lambda *args: calls.__setitem__("cross_k", calls["cross_k"] + 1)
     )
-    model.generate(pixel_values=random_pixels(2), num_beams=3, max_new_tokens=6, min_new_tokens=6)
+    captioner.generate(pixel_values=random_pixels(2), num_beams=3, max_new_tokens=6, min_new_tokens=6)
     assert calls == {"encoder": 1, "cross_k": 1}
 
 
@@ -192,22 +191,21 @@ def test_remote_code_load_of_model_processor_and_pipeline_without_hf_argen(tmp_p
     assert f"TEXT={[{'generated_text': text}]!r}" in result.stdout
 
 
-def test_model_input_errors():
-    model = tiny_captioner()
+def test_model_input_errors(captioner):
     with pytest.raises(ValueError, match="pixel_values"):
-        model(decoder_input_ids=torch.tensor([[1]]))
+        captioner(decoder_input_ids=torch.tensor([[1]]))
     with pytest.raises(ValueError, match="shape"):
-        model(pixel_values=torch.rand(1, 3, 8, 8), decoder_input_ids=torch.tensor([[1]]))
+        captioner(pixel_values=torch.rand(1, 3, 8, 8), decoder_input_ids=torch.tensor([[1]]))
     with pytest.raises(ValueError, match="float"):
-        model(pixel_values=torch.zeros(1, 3, 16, 16, dtype=torch.long), decoder_input_ids=torch.tensor([[1]]))
+        captioner(pixel_values=torch.zeros(1, 3, 16, 16, dtype=torch.long), decoder_input_ids=torch.tensor([[1]]))
     with pytest.raises(ValueError, match="decoder_input_ids"):
-        model(pixel_values=random_pixels(1), decoder_input_ids=torch.tensor([[1000]]))
+        captioner(pixel_values=random_pixels(1), decoder_input_ids=torch.tensor([[1000]]))
     with pytest.raises(ValueError, match="decoder_input_ids"):
-        model(pixel_values=random_pixels(1))
+        captioner(pixel_values=random_pixels(1))
     with pytest.raises(ValueError, match="max_position_embeddings"):
-        model(pixel_values=random_pixels(1), decoder_input_ids=torch.ones(1, 20, dtype=torch.long))
+        captioner(pixel_values=random_pixels(1), decoder_input_ids=torch.ones(1, 20, dtype=torch.long))
     with pytest.raises(ValueError, match="max_position_embeddings"):
-        model.generate(pixel_values=random_pixels(1), max_new_tokens=40)
+        captioner.generate(pixel_values=random_pixels(1), max_new_tokens=40)
     with pytest.raises(ValueError, match="divisible"):
         CaptionerConfig(image_size=30)
     with pytest.raises(ValueError, match="encoder_type"):

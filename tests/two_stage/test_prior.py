@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from tiny_models import NUM_CODES, two_stage_vqvae
 
-from hf_argen import VQImageGenerationPipeline, VQVAEConfig, VQVAEModel
+from hf_argen import VQImageGenerationPipeline, VQVAEModel
 from hf_argen.recipes.codes import image_processor_of, vqvae_fingerprint
 from hf_argen.recipes.datasets import load_images
 from hf_argen.recipes.prior import (
@@ -20,24 +21,9 @@ from hf_argen.recipes.prior import (
 )
 from hf_argen.recipes.vqvae import levels_to_unit_range
 
-NUM_CODES = 16
-
-
-def tiny_vqvae():
-    config = VQVAEConfig(
-        image_size=28,
-        num_embeddings=NUM_CODES,
-        embedding_dim=4,
-        hidden_size=8,
-        residual_hidden_size=4,
-        num_residual_layers=1,
-        kmeans_init=False,
-    )
-    return VQVAEModel(config).eval()
-
 
 def tiny_pipeline(prior_type="transformer"):
-    vqvae = tiny_vqvae()
+    vqvae = two_stage_vqvae()
     vocabulary = PriorVocabulary(NUM_CODES, 10)
     prior = build_prior(prior_type, vocabulary, 50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2)
     return VQImageGenerationPipeline(vqvae, prior.eval(), num_classes=10)
@@ -118,10 +104,10 @@ def test_bad_arguments():
         pipe(class_labels=[0], output_type="numpy")
     wrong = build_prior("rnn", PriorVocabulary(NUM_CODES + 1, 10), 50, hidden_size=8, num_hidden_layers=1)
     with pytest.raises(ValueError, match="vocab_size"):
-        VQImageGenerationPipeline(tiny_vqvae(), wrong)
+        VQImageGenerationPipeline(two_stage_vqvae(), wrong)
     wrong = build_prior("pixelcnn", PriorVocabulary(NUM_CODES + 1, 10), 50, hidden_size=8, num_hidden_layers=1)
     with pytest.raises(ValueError, match="num_levels"):
-        VQImageGenerationPipeline(tiny_vqvae(), wrong)
+        VQImageGenerationPipeline(two_stage_vqvae(), wrong)
 
 
 def test_pixelcnn_prior_reads_codes_through_an_embedding():
@@ -184,7 +170,7 @@ def synthetic_image_dataset(path, num_per_split=20):
 
 def test_code_dataset_is_encoded_once_and_cached(tmp_path, monkeypatch):
     data = synthetic_image_dataset(tmp_path / "images")
-    vqvae = tiny_vqvae()
+    vqvae = two_stage_vqvae()
     cache = tmp_path / "cache"
     dataset = load_code_dataset(vqvae, str(data), "train", cache_dir=cache)
     codes, labels = dataset_to_tensors(dataset)
@@ -204,7 +190,7 @@ def test_code_dataset_is_encoded_once_and_cached(tmp_path, monkeypatch):
         cached_codes, _ = dataset_to_tensors(load_code_dataset(vqvae, str(data), "train", cache_dir=cache))
     assert torch.equal(cached_codes, codes)
     # Another VQ-VAE (one weight changed) is another key: encoded again, into a second folder.
-    other = tiny_vqvae()
+    other = two_stage_vqvae()
     other.load_state_dict(vqvae.state_dict())
     with torch.no_grad():
         other.encoder.parameters().__next__().add_(0.5)
@@ -229,7 +215,7 @@ def test_encode_dataset_codes_passes_a_column_through_and_follows_the_data(tmp_p
         Image.fromarray(rng.integers(0, 256, (28, 28, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     lines = [json.dumps({"file_name": f"{i}.png", "text": f"caption {i}"}) for i in range(4)]
     (folder / "metadata.jsonl").write_text("\n".join(lines) + "\n")
-    vqvae, cache = tiny_vqvae(), tmp_path / "cache"
+    vqvae, cache = two_stage_vqvae(), tmp_path / "cache"
     images = datasets.load_dataset("imagefolder", data_dir=str(folder), split="train")
     coded = encode_dataset_codes(vqvae, images, columns=["text"], cache_dir=cache, name="folder", progress=False)
     assert coded.column_names == ["codes", "text"] and coded["text"] == [f"caption {i}" for i in range(4)]
@@ -266,7 +252,7 @@ def test_train_prior_entry_point(tmp_path, prior_type, run_without_hf_argen):
     from pathlib import Path
 
     data = synthetic_image_dataset(tmp_path / "images")
-    tiny_vqvae().save_pretrained(tmp_path / "vqvae")
+    two_stage_vqvae().save_pretrained(tmp_path / "vqvae")
     spec = importlib.util.spec_from_file_location(
         "train_prior", Path(__file__).resolve().parents[2] / "training" / "train_prior.py"
     )

@@ -43,12 +43,11 @@ def test_generate_images_codes_and_pil(prior_type):
     assert torch.isfinite(loss)
 
 
-def test_class_names_and_their_errors():
-    model = tiny_two_stage()
-    by_name = model.generate(class_labels=["three", "nine"], seed=2, output_type="codes")
-    assert torch.equal(by_name, model.generate(class_labels=[3, 9], seed=2, output_type="codes"))
+def test_class_names_and_their_errors(two_stage):
+    by_name = two_stage.generate(class_labels=["three", "nine"], seed=2, output_type="codes")
+    assert torch.equal(by_name, two_stage.generate(class_labels=[3, 9], seed=2, output_type="codes"))
     with pytest.raises(ValueError, match="'zero', 'one'"):
-        model.generate(class_labels=["circle"])
+        two_stage.generate(class_labels=["circle"])
     pixelcnn = tiny_pixelcnn()
     assert torch.equal(pixelcnn.generate(class_labels=["square", "circle"], seed=0),
                        pixelcnn.generate(class_labels=[1, 0], seed=0))  # fmt: skip
@@ -56,17 +55,16 @@ def test_class_names_and_their_errors():
         pixelcnn.generate(class_labels=["triangle"])
 
 
-def test_sub_models_save_and_load_alone(tmp_path):
-    model = tiny_two_stage()
-    model.vqvae.save_pretrained(tmp_path / "vqvae")
-    model.prior.save_pretrained(tmp_path / "prior")
+def test_sub_models_save_and_load_alone(tmp_path, two_stage):
+    two_stage.vqvae.save_pretrained(tmp_path / "vqvae")
+    two_stage.prior.save_pretrained(tmp_path / "prior")
     vqvae = AutoModel.from_pretrained(tmp_path / "vqvae")
-    assert all(torch.equal(a, b) for a, b in zip(vqvae.state_dict().values(), model.vqvae.state_dict().values()))
+    assert all(torch.equal(a, b) for a, b in zip(vqvae.state_dict().values(), two_stage.vqvae.state_dict().values()))
     from transformers import AutoModelForCausalLM
 
     prior = AutoModelForCausalLM.from_pretrained(tmp_path / "prior")
     ids = torch.randint(0, NUM_CODES, (2, 5))
-    torch.testing.assert_close(prior(ids).logits, model.prior(ids).logits)
+    torch.testing.assert_close(prior(ids).logits, two_stage.prior(ids).logits)
 
 
 def test_bad_configs_raise():
@@ -257,11 +255,10 @@ def test_push_script_dry_run_and_unreachable_hub(tmp_path):
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "cannot reach" in done.stderr, done.stderr
 
 
-def test_combining_a_trained_prior_leaves_its_attention_implementation():
+def test_combining_a_trained_prior_leaves_its_attention_implementation(two_stage):
     """Building the two-stage model (or its pipeline) around a prior keeps the prior's `_attn_implementation` (a
     composite config resets its parts'; the prior then ran without one and `transformers` warned)."""
-    model = tiny_two_stage()
-    vqvae, prior = model.vqvae, model.prior
+    vqvae, prior = two_stage.vqvae, two_stage.prior
     assert prior.config._attn_implementation == "sdpa"
     VQImageGenerationPipeline(vqvae=vqvae, prior=prior, num_classes=10)
     VQVAEPriorForImageGeneration(vqvae=vqvae, prior=prior)

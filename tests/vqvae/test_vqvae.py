@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from tiny_models import TINY_VQVAE, tiny_vqvae
 from transformers import AutoConfig, AutoModel
 
 import hf_argen  # noqa: F401  (registration)
@@ -16,22 +17,6 @@ from hf_argen.models import VQVAEConfig, VQVAEModel
 from hf_argen.models.modeling_vqvae import VQVAEQuantizer, kmeans
 
 ROOT = Path(__file__).resolve().parents[2]
-
-TINY = dict(
-    image_size=8,
-    num_channels=1,
-    num_embeddings=16,
-    embedding_dim=4,
-    hidden_size=8,
-    num_residual_layers=1,
-    residual_hidden_size=4,
-    downsample_factor=2,
-)
-
-
-def tiny_model(**overrides) -> VQVAEModel:
-    torch.manual_seed(0)
-    return VQVAEModel(VQVAEConfig(**{**TINY, **overrides}))
 
 
 def images(batch=4, channels=1, size=8, seed=0):
@@ -42,7 +27,7 @@ def images(batch=4, channels=1, size=8, seed=0):
 # ---- shapes and API ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("factor,channels", [(1, 1), (2, 3), (4, 1)])
 def test_shapes_and_ranges(factor, channels):
-    model = tiny_model(downsample_factor=factor, num_channels=channels).eval()
+    model = tiny_vqvae(downsample_factor=factor, num_channels=channels).eval()
     x = images(channels=channels)
     codes = model.encode(x)
     side = 8 // factor
@@ -61,9 +46,8 @@ def test_shapes_and_ranges(factor, channels):
     assert out.codebook_usage.item() == pytest.approx(codes.unique().numel() / 16)
 
 
-def test_perplexity_and_usage_match_the_code_histogram():
-    model = tiny_model().eval()
-    out = model(images(batch=8))
+def test_perplexity_and_usage_match_the_code_histogram(vqvae):
+    out = vqvae(images(batch=8))
     counts = torch.bincount(out.codes.flatten(), minlength=16).float()
     probs = counts / counts.sum()
     nonzero = probs[probs > 0]
@@ -81,7 +65,7 @@ def test_config_properties():
 # ---- gradients ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("update", ["ema", "gradient"])
 def test_straight_through_gradient_reaches_encoder(update):
-    model = tiny_model(codebook_update=update).train()
+    model = tiny_vqvae(codebook_update=update).train()
     out = model(images())
     # The reconstruction term alone reaches the encoder only through the quantiser.
     out.reconstruction_loss.backward()
@@ -98,7 +82,7 @@ def test_straight_through_gradient_reaches_encoder(update):
 
 
 def test_straight_through_is_identity_on_the_quantiser_input():
-    quantizer = VQVAEQuantizer(VQVAEConfig(**{**TINY, "kmeans_init": False, "dead_code_steps": 0}))
+    quantizer = VQVAEQuantizer(VQVAEConfig(**{**TINY_VQVAE, "kmeans_init": False, "dead_code_steps": 0}))
     latents = torch.randn(2, 4, 3, 3, requires_grad=True)
     out = quantizer(latents)
     weights = torch.randn_like(out.quantized)
@@ -115,7 +99,7 @@ def test_straight_through_is_identity_on_the_quantiser_input():
 def test_ema_update_matches_hand_computation():
     config = VQVAEConfig(
         **{
-            **TINY,
+            **TINY_VQVAE,
             "num_embeddings": 3,
             "embedding_dim": 2,
             "decay": 0.5,
@@ -150,7 +134,7 @@ def test_ema_update_matches_hand_computation():
 def test_ema_converges_to_cluster_means():
     config = VQVAEConfig(
         **{
-            **TINY,
+            **TINY_VQVAE,
             "num_embeddings": 2,
             "embedding_dim": 2,
             "decay": 0.8,
@@ -169,7 +153,7 @@ def test_ema_converges_to_cluster_means():
 
 
 def test_eval_mode_and_no_grad_leave_the_codebook_alone():
-    model = tiny_model()
+    model = tiny_vqvae()
     before = {k: v.clone() for k, v in model.state_dict().items()}
     model.eval()
     model(images())
@@ -197,7 +181,7 @@ def test_kmeans_recovers_separated_clusters():
 
 
 def test_kmeans_init_from_first_training_batch():
-    model = tiny_model(num_embeddings=4, kmeans_iters=20).train()
+    model = tiny_vqvae(num_embeddings=4, kmeans_iters=20).train()
     assert not bool(model.quantizer.initialized)
     # Hand the quantiser four well-separated clusters as "encoder outputs".
     torch.manual_seed(1)
@@ -218,7 +202,7 @@ def test_kmeans_init_from_first_training_batch():
 def test_dead_code_restart_reseeds_unused_codes():
     config = VQVAEConfig(
         **{
-            **TINY,
+            **TINY_VQVAE,
             "num_embeddings": 4,
             "embedding_dim": 2,
             "kmeans_init": False,
@@ -255,7 +239,7 @@ def test_dead_code_restart_reseeds_unused_codes():
 
 
 def test_dead_code_restart_can_be_disabled():
-    model = tiny_model(num_embeddings=64, dead_code_steps=0).train()
+    model = tiny_vqvae(num_embeddings=64, dead_code_steps=0).train()
     for _ in range(3):
         model(images())
     assert model.quantizer.unused_steps.max() == 0
@@ -263,7 +247,7 @@ def test_dead_code_restart_can_be_disabled():
 
 # ---- save / load -----------------------------------------------------------------------------------------
 def test_save_load_round_trip_is_identical(tmp_path):
-    model = tiny_model().train()
+    model = tiny_vqvae().train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for seed in range(3):
         loss = model(images(seed=seed)).loss
@@ -290,26 +274,25 @@ def test_save_load_round_trip_is_identical(tmp_path):
     assert isinstance(AutoConfig.from_pretrained(tmp_path), VQVAEConfig)
 
 
-def test_remote_code_load_without_hf_argen(tmp_path, run_without_hf_argen):
-    model = tiny_model().eval()
-    model.save_pretrained(tmp_path / "model")
-    config = (tmp_path / "model" / "config.json").read_text()
+def test_remote_code_load_without_hf_argen(tmp_path, run_without_hf_argen, vqvae):
+    vqvae.save_pretrained(tmp_path / "vqvae")
+    config = (tmp_path / "vqvae" / "config.json").read_text()
     assert "auto_map" in config and "AutoConfig" in config and "AutoModel" in config
     x = images(seed=3)
     torch.save(
-        {"x": x, "codes": model.encode(x), "reconstruction": model(x).reconstruction},
+        {"x": x, "codes": vqvae.encode(x), "reconstruction": vqvae(x).reconstruction},
         tmp_path / "expected.pt",
     )
     script = textwrap.dedent(
         f"""
         import torch
         from transformers import AutoModel
-        model = AutoModel.from_pretrained({str(tmp_path / "model")!r}, trust_remote_code=True).eval()
-        assert type(model).__module__.startswith("transformers_modules"), type(model).__module__
+        vqvae = AutoModel.from_pretrained({str(tmp_path / "vqvae")!r}, trust_remote_code=True).eval()
+        assert type(vqvae).__module__.startswith("transformers_modules"), type(vqvae).__module__
         expected = torch.load({str(tmp_path / "expected.pt")!r})
-        assert torch.equal(model.encode(expected["x"]), expected["codes"])
+        assert torch.equal(vqvae.encode(expected["x"]), expected["codes"])
         # Thread counts may differ from the parent process (float summation order): allow rounding only.
-        torch.testing.assert_close(model(expected["x"]).reconstruction, expected["reconstruction"],
+        torch.testing.assert_close(vqvae(expected["x"]).reconstruction, expected["reconstruction"],
                                    rtol=1e-5, atol=1e-6)
         print("ok")
         """
@@ -335,7 +318,7 @@ def test_remote_code_load_without_hf_argen(tmp_path, run_without_hf_argen):
     ],
 )
 def test_bad_pixel_values(bad, match):
-    model = tiny_model()
+    model = tiny_vqvae()
     for call in (model, model.encode):
         with pytest.raises(ValueError, match="pixel_values") as info:
             call(bad)
@@ -354,7 +337,7 @@ def test_bad_pixel_values(bad, match):
 )
 def test_bad_codes(bad, match):
     with pytest.raises(ValueError, match="codes") as info:
-        tiny_model().decode(bad)
+        tiny_vqvae().decode(bad)
     assert info.match(match)
 
 

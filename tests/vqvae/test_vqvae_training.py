@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from huggingface_hub import ModelCard
+from tiny_models import TINY_VQVAE
 
 from hf_argen.models import VQVAEConfig, VQVAEModel
 from hf_argen.recipes.vqvae import (
@@ -19,20 +20,6 @@ from hf_argen.recipes.vqvae import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = dict(
-    image_size=8,
-    num_embeddings=16,
-    embedding_dim=4,
-    hidden_size=8,
-    num_residual_layers=1,
-    residual_hidden_size=4,
-    downsample_factor=2,
-)
-
-
-def tiny_model():
-    torch.manual_seed(0)
-    return VQVAEModel(VQVAEConfig(**TINY)).eval()
 
 
 def test_level_conversions_round_trip():
@@ -43,7 +30,7 @@ def test_level_conversions_round_trip():
 
 
 def test_summarize_statistics_by_hand():
-    config = VQVAEConfig(**TINY)
+    config = VQVAEConfig(**TINY_VQVAE)
     counts = torch.zeros(16, dtype=torch.float64)
     counts[:4] = torch.tensor([1.0, 1.0, 1.0, 1.0])  # 4 codes used equally -> perplexity 4
     statistics = {
@@ -62,30 +49,28 @@ def test_summarize_statistics_by_hand():
     assert metrics["num_images"] == 2
 
 
-def test_evaluate_vqvae_matches_direct_computation():
-    model = tiny_model()
+def test_evaluate_vqvae_matches_direct_computation(vqvae):
     x = torch.rand(10, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
-    metrics = evaluate_vqvae(model, x, batch_size=3)  # batches of 3, 3, 3, 1 are summed exactly
+    metrics = evaluate_vqvae(vqvae, x, batch_size=3)  # batches of 3, 3, 3, 1 are summed exactly
     with torch.no_grad():
-        codes = model.encode(x)
-        reconstruction = model.decode(codes)
+        codes = vqvae.encode(x)
+        reconstruction = vqvae.decode(codes)
     mse = (reconstruction - x).pow(2).mean().item()
     assert metrics["mse"] == pytest.approx(mse, rel=1e-5)
     assert metrics["psnr"] == pytest.approx(10 * math.log10(4 / mse), rel=1e-5)
     assert metrics["codes_used"] == codes.unique().numel()
-    assert not model.training
+    assert not vqvae.training
 
 
-def test_reconstruction_grid_size():
-    model = tiny_model()
+def test_reconstruction_grid_size(vqvae):
     x = torch.rand(7, 1, 8, 8) * 2 - 1
-    grid = reconstruction_grid(model, x, num_columns=4, scale=2)
+    grid = reconstruction_grid(vqvae, x, num_columns=4, scale=2)
     # 2 rows of originals + 2 rows of reconstructions, 4 columns, 16-pixel tiles with 1-pixel padding.
     assert grid.size == (4 * 17 + 1, 4 * 17 + 1)
 
 
 def test_model_card_model_index_holds_the_metrics(tmp_path):
-    config = VQVAEConfig(**TINY)
+    config = VQVAEConfig(**TINY_VQVAE)
     metrics = {
         "psnr": 24.5,
         "mse": 0.0142,
