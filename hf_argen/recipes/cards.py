@@ -125,8 +125,8 @@ def _description(config: dict, kind: str, folder: Path) -> str:
             f"A pixel LM: `{architecture}`{cell} (hidden_size={config.get('hidden_size')}, "
             f"{config.get('num_hidden_layers')} layers, {_num_parameters(folder) or 0:,} parameters) reading and "
             f"emitting one sub-pixel of a {layout['num_channels']}x{size}x{size} image at a time, "
-            f"{layout['num_levels']}-way softmax, after a BOS token (and a class token): sub-pixels in the PixelCNN's order (raster order, R, G, "
-            "B within a pixel). Exact likelihoods, reported in bits per dimension (sub-pixel)."
+            f"{layout['num_levels']}-way softmax, after a BOS token (and a class token): sub-pixels in the PixelCNN's "
+            "order (raster order, R, G, B within a pixel). Exact likelihoods, reported in bits per dimension."
         )
     if kind == "two_stage":
         vqvae, prior = config["vqvae"], config["prior"]
