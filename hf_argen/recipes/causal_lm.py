@@ -22,6 +22,7 @@ from ..training.arguments import VALIDATION, DataArguments, RunArguments
 from ..training.loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 from .cards import causal_lm_card_metrics, publish_run
 from .datasets import load_texts
+from .pixel_lm import train_pixel_lm
 
 logger = logging.getLogger(__name__)
 
@@ -59,13 +60,26 @@ class CausalLMArguments:
     no_packing: bool = field(
         default=False, metadata={"help": "one text per training row (padded) instead of packing texts into rows."}
     )
-    model_type: str = field(default="transformer", metadata={"choices": ["transformer", "rnn"]})
+    model_type: str = field(
+        default="transformer",
+        metadata={"help": "transformer, rnn; with --pixels also transformers' imagegpt and mamba.",
+                  "choices": ["transformer", "rnn", "imagegpt", "mamba"]},
+    )  # fmt: skip
     cell_type: str = field(default="lstm", metadata={"help": "rnn only.", "choices": ["lstm", "gru"]})
     hidden_size: int = 160
     num_hidden_layers: int = 4
     num_attention_heads: int = field(default=4, metadata={"help": "transformer only."})
     position_embedding_type: str = field(default="rotary", metadata={"choices": ["learned", "rotary"]})
     dropout: float = 0.1
+    pixels: bool = field(
+        default=False,
+        metadata={"help": "train a pixel LM on an image dataset instead (`--dataset_name digits`, mnist, ...): BOS, "
+                  "class token, sub-pixels in the PixelCNN's order; exact bits/dim (hf_argen.recipes.pixel_lm)."},
+    )  # fmt: skip
+    unconditional: bool = field(default=False, metadata={"help": "--pixels: no class token."})
+    image_size: int | None = field(default=None, metadata={"help": "--pixels: default the dataset's image size."})
+    num_channels: int | None = field(default=None, metadata={"help": "--pixels: default 3 for RGB data, else 1."})
+    num_levels: int | None = field(default=None, metadata={"help": "--pixels: default 17 for digits, else 256."})
 
 
 def build_model(flags: CausalLMArguments, tokenizer):
@@ -204,7 +218,12 @@ def publish(result: TrainResult, model, prepared: TextData, data: DataArguments,
 def train_causal_lm(
     data: DataArguments, run: RunArguments, flags: CausalLMArguments, command: str | None = None
 ) -> TrainResult:
-    """The run of `training/train_causal_lm.py`: build data (texts, tokenizer) -> build model -> train -> publish."""
+    """The run of `training/train_causal_lm.py`: build data (texts, tokenizer) -> build model -> train -> publish;
+    with `--pixels`, :func:`~hf_argen.recipes.pixel_lm.train_pixel_lm` (a causal LM over sub-pixels)."""
+    if flags.pixels:
+        return train_pixel_lm(data, run, flags, command)
+    if flags.model_type not in ("transformer", "rnn"):
+        raise ValueError(f"--model_type {flags.model_type} needs --pixels (text models: transformer, rnn).")
     accelerator = make_accelerator(run.loop_arguments())
     prepared = build_data(data, run, flags, accelerator)
     tokenizer = prepared.tokenizer

@@ -7,14 +7,15 @@ Images `(B, C, H, W)` in `[0, num_levels)` become ``[BOS] (+ [class token]) + C*
 so the training loss is exactly the mean NLL per sub-pixel, bits/dim is exact
 (:func:`pixel_lm_log_likelihood`, marginal over classes with :func:`pixel_lm_likelihood_report`), and
 :func:`generate_pixels` samples from that same distribution (`generate()` with every other id suppressed and exactly
-C*H*W new tokens). :func:`train_pixel_lm` is the run `training/train_pixel_lm.py` starts.
+C*H*W new tokens). :func:`train_pixel_lm` is the run `training/train_causal_lm.py --pixels` starts (its flags:
+`hf_argen.recipes.causal_lm.CausalLMArguments`).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -39,42 +40,6 @@ logger = logging.getLogger(__name__)
 
 MODEL_TYPES = ("rnn", "transformer", "imagegpt", "mamba")
 
-# `training/train_pixel_lm.py`'s defaults for the shared flags (`--help` shows them).
-TRAINING_DEFAULTS = dict(
-    torch_compile="false",
-    dataset_name="digits",
-    train_batch_size=32,
-    learning_rate=2e-3,
-    lr_scheduler="cosine",
-    lr_warmup_steps=100,
-    weight_decay=0.01,
-    num_train_epochs=20,
-    checkpointing_steps=500,
-    eval_batch_size=64,
-)
-
-
-@dataclass
-class PixelLMArguments:
-    """Flags of `training/train_pixel_lm.py` beyond the shared ones."""
-
-    model_type: str = field(
-        default="rnn",
-        metadata={"help": "rnn (ours, LSTM/GRU), transformer (ours), imagegpt or mamba (transformers').",
-                  "choices": list(MODEL_TYPES)},
-    )  # fmt: skip
-    cell_type: str = field(default="lstm", metadata={"help": "rnn only.", "choices": ["lstm", "gru"]})
-    hidden_size: int = 128
-    num_hidden_layers: int = 2
-    num_attention_heads: int = field(default=4, metadata={"help": "transformer and imagegpt only."})
-    dropout: float = field(
-        default=0.1, metadata={"help": "dropout of the rnn, transformer and imagegpt (mamba has none)."}
-    )
-    unconditional: bool = field(default=False, metadata={"help": "ignore labels (no class token)."})
-    image_size: int | None = field(default=None, metadata={"help": "default: the dataset's image size."})
-    num_channels: int | None = field(default=None, metadata={"help": "default: 3 for RGB data, else 1."})
-    num_levels: int | None = field(default=None, metadata={"help": "default: 17 for digits, else 256."})
-
 
 # ----------------------------------------------------------------------------------------------------------
 # Model
@@ -88,9 +53,10 @@ def build_pixel_lm(
     num_attention_heads: int = 4,
     cell_type: str = "lstm",
     dropout: float = 0.0,
+    position_embedding_type: str = "learned",
 ):
     """A new causal LM over `vocabulary`'s tokens, for sequences of up to `sequence_length` tokens (prefix included):
-    our `ARRNNForCausalLM` / `ARTransformerForCausalLM` (learned positions), or `transformers`'
+    our `ARRNNForCausalLM` / `ARTransformerForCausalLM` (learned or rotary positions), or `transformers`'
     `ImageGPTForCausalImageModeling` / `MambaForCausalLM` (pure-PyTorch scan, `use_mambapy`: no CUDA kernels)."""
     special = dict(vocab_size=vocabulary.vocab_size, bos_token_id=vocabulary.bos_token_id,
                    pad_token_id=vocabulary.pad_token_id, eos_token_id=None)  # fmt: skip
@@ -100,7 +66,7 @@ def build_pixel_lm(
     if model_type == "transformer":
         config = ARTransformerConfig(
             num_attention_heads=num_attention_heads, max_position_embeddings=sequence_length,
-            position_embedding_type="learned", hidden_dropout=dropout, **sizes, **special,
+            position_embedding_type=position_embedding_type, hidden_dropout=dropout, **sizes, **special,
         )  # fmt: skip
         return ARTransformerForCausalLM(config)
     if model_type == "imagegpt":
@@ -274,7 +240,7 @@ class PixelLMData:
     eval_name: str | None
 
 
-def build_data(data: DataArguments, flags: PixelLMArguments, accelerator) -> PixelLMData:
+def build_data(data: DataArguments, flags, accelerator) -> PixelLMData:
     """Build data: the PixelCNN's tensors of the training split (its validation images carved out unless
     `--eval_split` names a split)."""
     name, split = parse_dataset_spec(data.dataset_name, data.dataset_split)
@@ -296,14 +262,15 @@ def build_data(data: DataArguments, flags: PixelLMArguments, accelerator) -> Pix
     return PixelLMData(train_tensors, eval_tensors, names, processor, eval_name)
 
 
-def build_model(flags: PixelLMArguments, prepared: PixelLMData, seed: int = 0):
+def build_model(flags, prepared: PixelLMData, seed: int = 0):
     """Build model: a new pixel LM for the data's levels, classes and image shape (seeded), layout in its config."""
     processor = prepared.processor
     vocabulary = PixelVocabulary(processor.num_levels, len(prepared.names) if prepared.names else 0)
     length = vocabulary.prefix_length + processor.num_channels * processor.image_size**2
     torch.manual_seed(seed)
     model = build_pixel_lm(flags.model_type, vocabulary, length, flags.hidden_size, flags.num_hidden_layers,
-                           flags.num_attention_heads, flags.cell_type, flags.dropout)  # fmt: skip
+                           flags.num_attention_heads, flags.cell_type, flags.dropout,
+                           flags.position_embedding_type)  # fmt: skip
     id2label = dict(enumerate(prepared.names)) if prepared.names else None
     set_image_layout(model.config, vocabulary, processor.num_channels, processor.image_size, id2label)
     return model
@@ -335,8 +302,9 @@ def train(model, prepared: PixelLMData, data: DataArguments, run: RunArguments, 
     return loop.train()
 
 
-def train_pixel_lm(data: DataArguments, run: RunArguments, flags: PixelLMArguments, command: str | None = None):
-    """The run of `training/train_pixel_lm.py`: build data -> build model -> train -> publish."""
+def train_pixel_lm(data: DataArguments, run: RunArguments, flags, command: str | None = None):
+    """The run of `training/train_causal_lm.py --pixels` (`flags`: its `CausalLMArguments`): build data -> build
+    model -> train -> publish."""
     accelerator = make_accelerator(run.loop_arguments())
     prepared = build_data(data, flags, accelerator)
     model = build_model(flags, prepared, seed=run.seed)
@@ -356,8 +324,6 @@ def train_pixel_lm(data: DataArguments, run: RunArguments, flags: PixelLMArgumen
 
 __all__ = [
     "MODEL_TYPES",
-    "TRAINING_DEFAULTS",
-    "PixelLMArguments",
     "PixelLMData",
     "build_data",
     "build_model",
