@@ -57,7 +57,8 @@ def build_pixel_lm(
 ):
     """A new causal LM over `vocabulary`'s tokens, for sequences of up to `sequence_length` tokens (prefix included):
     our `ARRNNForCausalLM` / `ARTransformerForCausalLM` (learned or rotary positions), or `transformers`'
-    `ImageGPTForCausalImageModeling` / `MambaForCausalLM` (pure-PyTorch scan, `use_mambapy`: no CUDA kernels)."""
+    `ImageGPTForCausalImageModeling` / `MambaForCausalLM` (no CUDA kernels: with `mambapy` installed, its parallel
+    scan in pure PyTorch, `use_mambapy`; without, `transformers`' sequential reference loop, same outputs)."""
     special = dict(vocab_size=vocabulary.vocab_size, bos_token_id=vocabulary.bos_token_id,
                    pad_token_id=vocabulary.pad_token_id, eos_token_id=None)  # fmt: skip
     sizes = dict(hidden_size=hidden_size, num_hidden_layers=num_hidden_layers)
