@@ -180,19 +180,22 @@ def test_benchmark_runs_end_to_end_and_resumes(tmp_path):
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclass resolves its annotations through sys.modules
     spec.loader.exec_module(module)
-    argv = ["--dataset", "digits", "--output_dir", str(tmp_path), "--rows", "independent", "rnn-gru",
+    argv = ["--dataset", "digits", "--output_dir", str(tmp_path), "--rows", "independent", "rnn-gru", "vqvae+mamba",
             "--max_train_steps", "2", "--checkpointing_steps", "1", "--hidden_size", "8", "--rnn_layers", "1",
-            "--consistency_samples", "10", "--max_test_images", "20"]  # fmt: skip
+            "--mamba_layers", "1", "--consistency_samples", "10", "--max_test_images", "20"]  # fmt: skip
     rows = module.main(argv)
-    assert [r["row"] for r in rows] == ["independent", "rnn-gru"]
+    assert [r["row"] for r in rows] == ["independent", "rnn-gru", "vqvae+mamba"]
     table = (tmp_path / "table.md").read_text()
-    assert "RNN over pixels" in table and "independent" in table
+    assert "RNN over pixels" in table and "independent" in table and "MambaForCausalLM` prior" in table
+    prior = rows[2]  # nats per code of the 4x4 code maps of the VQ-VAE trained in the run; bits/image = their sum
+    assert 0 < prior["marginal_nats_per_code"] and "bits_per_dim" not in prior
+    assert math.isclose(prior["bits_per_image"], prior["marginal_nats_per_code"] * 16 / math.log(2), rel_tol=1e-6)
     gru = json.loads((tmp_path / "rows" / "rnn-gru.json").read_text())
     assert gru["marginal_bits_per_dim"] > 0 and gru["train_steps"] == 2 and 0 <= gru["class_consistency"] <= 1
     assert math.isclose(gru["bits_per_image"], gru["marginal_bits_per_dim"] * 64, rel_tol=1e-6)
     (tmp_path / "rows" / "independent.json").unlink()  # a rerun measures only the missing row
     again = module.main(argv)
-    assert again[1] == gru and again[0]["marginal_bits_per_dim"] == rows[0]["marginal_bits_per_dim"]
+    assert again[1:] == rows[1:] and again[0]["marginal_bits_per_dim"] == rows[0]["marginal_bits_per_dim"]
 
 
 def test_train_causal_lm_pixels_entry_point(tmp_path):
