@@ -33,6 +33,7 @@ training; a resumed row's is extrapolated from the steps it ran in its last sess
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -131,6 +132,11 @@ class BenchmarkArguments:
     classifier_path: str | None = field(default=None, metadata={"help": "MNIST classifier state dict (trained "
                                                                          "there if missing)."})  # fmt: skip
     checkpointing_steps: int = field(default=200, metadata={"help": "checkpoint every N steps (resumable)."})
+    timing_sizes: list[int] = field(
+        default_factory=list,
+        metadata={"help": "also time sampling per token of every pixel LM architecture (untrained, the rows' sizes) "
+                  "for square images of these sizes, e.g. 8 28: where the cost per token stays flat."},
+    )  # fmt: skip
     seed: int = 0
     num_threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads."})
 
@@ -454,6 +460,36 @@ def table_markdown(rows: list[dict], header: str) -> str:
     return "\n".join(lines)
 
 
+def per_token_sampling(args: BenchmarkArguments, num_levels: int, num_classes: int) -> list[dict]:
+    """ms per generated token (wall and CPU) of 16 images drawn in one `generate()` call by each pixel LM architecture
+    (untrained: the cost does not depend on the weights) at every `--timing_sizes` image size."""
+    rows = []
+    vocabulary = PixelVocabulary(num_levels, num_classes)
+    for row, model_type in PIXEL_LM_ROWS.items():
+        if row == "rnn-gru":
+            continue
+        layers = {"rnn": args.rnn_layers, "mamba": args.mamba_layers}.get(model_type, args.transformer_layers)
+        result = {"row": row, "model": LABELS[row]}
+        for size in args.timing_sizes:
+            torch.manual_seed(args.seed)
+            model = build_pixel_lm(model_type, vocabulary, 2 + size * size, args.hidden_size, layers, 4).eval()
+            sample = functools.partial(generate_pixels, model, sample_labels(16, num_classes), seed=0,
+                                       vocabulary=vocabulary, image_shape=(1, size, size))  # fmt: skip
+            _, wall, cpu = timed(sample)
+            result[str(size)] = {"ms_per_token": 1000 * wall / (size * size), "cpu_ms_per_token": 1000 * cpu / size**2}
+        rows.append(result)
+    return rows
+
+
+def per_token_markdown(rows: list[dict], sizes: list[int]) -> str:
+    head = " | ".join(f"{s}x{s} ({s * s} tokens): wall / CPU ms per token" for s in sizes)
+    lines = [f"| model (untrained, the rows' sizes; 16 images per call) | {head} |", "|---|" + "---:|" * len(sizes)]
+    for r in rows:
+        cells = " | ".join(f"{r[str(s)]['ms_per_token']:.2f} / {r[str(s)]['cpu_ms_per_token']:.2f}" for s in sizes)
+        lines.append(f"| {r['model']} | {cells} |")
+    return "\n".join(lines)
+
+
 def parse_args(argv=None) -> BenchmarkArguments:
     return CommandParser(BenchmarkArguments, description=__doc__).parse_args_into_dataclasses(args=argv)[0]
 
@@ -500,6 +536,11 @@ def main(argv=None):
             f"{vqvae_figures['perplexity']:.1f}, {vqvae_figures['bits_per_image']:.0f} bits per code map"
         )
     table = table_markdown(results, header)
+    if args.timing_sizes:
+        timing_path = out / "per_token.json"
+        if not timing_path.exists():
+            atomic_write_text(timing_path, json.dumps(per_token_sampling(args, num_levels, num_classes), indent=2))
+        table += "\n\n" + per_token_markdown(json.loads(timing_path.read_text()), args.timing_sizes)
     print(table)
     atomic_write_text(out / "table.md", table + "\n")
     atomic_write_text(out / "table.json", json.dumps({"header": header, "rows": results}, indent=2))
