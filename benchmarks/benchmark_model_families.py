@@ -194,12 +194,13 @@ def make_classifier(args: BenchmarkArguments, data: dict, num_levels: int):
 # ----------------------------------------------------------------------------------------------------------
 # Training (shared by every row)
 # ----------------------------------------------------------------------------------------------------------
-def train_row(model, row_dir: Path, dataset, args: BenchmarkArguments, compute_loss=None) -> dict:
+def train_row(model, row_dir: Path, dataset, args: BenchmarkArguments, compute_loss=None) -> tuple:
     """Train `model` on the shared loop with the benchmark's budget (resuming from `row_dir`'s last checkpoint);
-    returns `{"train_seconds", "resumed_from"}`."""
+    returns `(trained model, {"train_seconds", "train_cpu_seconds", "resumed_from"})`. A row trained by an earlier
+    run of the script (its `timing.json` written) is loaded from `row_dir` instead."""
     timing_path = row_dir / "timing.json"
     if timing_path.exists():
-        return json.loads(timing_path.read_text())
+        return type(model).from_pretrained(row_dir), json.loads(timing_path.read_text())
     checkpoints = list_checkpoints(row_dir) if row_dir.exists() else []
     start_step = checkpoints[-1][0] if checkpoints else 0
     loop_args = LoopArguments(
@@ -215,7 +216,7 @@ def train_row(model, row_dir: Path, dataset, args: BenchmarkArguments, compute_l
     scale = args.max_train_steps / max(args.max_train_steps - start_step, 1)
     timing = {"train_seconds": seconds * scale, "train_cpu_seconds": cpu_seconds * scale, "resumed_from": start_step}
     atomic_write_text(timing_path, json.dumps(timing))
-    return timing
+    return model, timing
 
 
 def num_parameters(model) -> int:
@@ -283,7 +284,7 @@ def run_pixel_lm(row: str, data: dict, context: dict, args: BenchmarkArguments) 
                            "gru" if row == "rnn-gru" else "lstm", args.dropout)  # fmt: skip
     set_image_layout(model.config, vocabulary, shape[0], shape[1])
     row_dir = Path(args.output_dir, row)
-    timing = train_row(model, row_dir, TensorDictDataset(**data["train"]), args, pixel_lm_loss(vocabulary))
+    model, timing = train_row(model, row_dir, TensorDictDataset(**data["train"]), args, pixel_lm_loss(vocabulary))
     model.eval()
     report = pixel_lm_likelihood_report(model, data["test"]["pixel_values"], data["test"]["class_labels"],
                                         context["class_prior"], batch_size=64)  # fmt: skip
@@ -305,7 +306,8 @@ def run_pixelcnn(row: str, data: dict, context: dict, args: BenchmarkArguments) 
         num_hidden_layers=args.pixelcnn_layers, kernel_size=3, first_kernel_size=spec["first_kernel_size"],
         output_hidden_size=2 * args.pixelcnn_hidden_size, architecture=row.split("-")[1], dropout=args.dropout,
     ))  # fmt: skip
-    timing = train_row(model, Path(args.output_dir, row), TensorDictDataset(**data["train"]), args, pixelcnn_loss)
+    model, timing = train_row(model, Path(args.output_dir, row), TensorDictDataset(**data["train"]), args,
+                              pixelcnn_loss)  # fmt: skip
     model.eval()
     report = pixelcnn_likelihood_report(model, data["test"]["pixel_values"], data["test"]["class_labels"],
                                         context["class_prior"], batch_size=16)  # fmt: skip
@@ -334,7 +336,8 @@ def vqvae_for(args: BenchmarkArguments, data: dict) -> tuple[VQVAEModel, dict]:
         ))  # fmt: skip
         floats = levels_to_unit_range(data["train"]["pixel_values"], num_levels)
         vqvae_args = BenchmarkArguments(**{**asdict(args), "learning_rate": 1e-3})
-        timing = train_row(vqvae, Path(args.output_dir, "vqvae"), TensorDictDataset(pixel_values=floats), vqvae_args)
+        vqvae, timing = train_row(vqvae, Path(args.output_dir, "vqvae"), TensorDictDataset(pixel_values=floats),
+                                  vqvae_args)  # fmt: skip
     vqvae.eval()
     figures = evaluate_vqvae(vqvae, levels_to_unit_range(data["test"]["pixel_values"], num_levels))
     return vqvae, {**figures, **timing, "parameters": num_parameters(vqvae), "source": args.vqvae or "trained here"}
@@ -374,7 +377,7 @@ def run_prior(row: str, data: dict, context: dict, args: BenchmarkArguments) -> 
         dataset = TensorDictDataset(**pixelcnn_inputs(sequences, vocabulary))
     else:
         dataset = TensorDictDataset(input_ids=sequences, labels=sequences)
-    timing = train_row(prior, Path(args.output_dir, row), dataset, args)
+    prior, timing = train_row(prior, Path(args.output_dir, row), dataset, args)
     prior.eval()
     report = likelihood_report(
         prior_scorer(prior, vocabulary), test_codes[0].numel(), context["num_classes"], test_codes[:, None],

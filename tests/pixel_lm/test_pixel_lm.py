@@ -193,24 +193,11 @@ def test_benchmark_runs_end_to_end_and_resumes(tmp_path):
     gru = json.loads((tmp_path / "rows" / "rnn-gru.json").read_text())
     assert gru["marginal_bits_per_dim"] > 0 and gru["train_steps"] == 2 and 0 <= gru["class_consistency"] <= 1
     assert math.isclose(gru["bits_per_image"], gru["marginal_bits_per_dim"] * 64, rel_tol=1e-6)
-    (tmp_path / "rows" / "independent.json").unlink()  # a rerun measures only the missing row
+    # A rerun with the figures gone reloads every trained row (and the VQ-VAE) instead of retraining: same figures.
+    for path in (tmp_path / "rows").glob("*.json"):
+        path.unlink()
     again = module.main(argv)
-    assert again[1:] == rows[1:] and again[0]["marginal_bits_per_dim"] == rows[0]["marginal_bits_per_dim"]
-
-
-def test_train_causal_lm_pixels_entry_point(tmp_path):
-    """`training/train_causal_lm.py --pixels`: a pixel LM on digits, its layout in the config, exact bits/dim."""
-    spec = importlib.util.spec_from_file_location("train_causal_lm", ROOT / "training" / "train_causal_lm.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    out = tmp_path / "out"
-    module.main(["--pixels", "--dataset_name", "digits", "--output_dir", str(out), "--model_type", "rnn",
-                 "--cell_type", "gru", "--hidden_size", "8", "--num_hidden_layers", "1", "--max_train_steps", "2",
-                 "--eval_steps", "2", "--max_eval_samples", "20", "--no_samples"])  # fmt: skip
-    config = json.loads((out / "config.json").read_text())
-    assert config["pixel_lm"] == {"num_levels": 17, "num_classes": 10, "num_channels": 1, "image_size": 8}
-    results = json.loads((out / "train_results.json").read_text())
-    assert results["global_step"] == 2 and results["eval_bits_per_dim"] > 0
-    assert "pixel-lm" in (out / "README.md").read_text()
-    with pytest.raises(ValueError, match="--pixels"):
-        module.main(["--output_dir", str(tmp_path / "text"), "--model_type", "mamba"])
+    timing = ("sample_16_seconds", "sample_16_cpu_seconds")
+    assert [{k: v for k, v in r.items() if k not in timing} for r in again] == [
+        {k: v for k, v in r.items() if k not in timing} for r in rows
+    ]
