@@ -43,12 +43,51 @@ def _resolve_batch_size(batch_size: int | None, device: torch.device) -> int:
     return batch_size
 
 
+def sum_log_probs(log_probs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """log p(x) per image from per-sub-pixel log-probabilities: `log_probs` `(B, ..., V)` (normalised over the last
+    axis), `targets` `(B, ...)` long in [0, V) -> `(B,)`, the sum over every sub-pixel of the target's log-prob.
+    The one place both the PixelCNN (`(B, C, H, W, L)`) and the pixel LMs (`(B, T, L)`) turn their
+    conditionals into an image's log-likelihood."""
+    return log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1).flatten(1).sum(dim=1)
+
+
 @torch.no_grad()
 def _log_likelihood_batch(models: list, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
     """log p(x [| y]) in nats per image of one batch already on the models' device, `(B,)` float32."""
     log_probs = torch.stack([torch.log_softmax(m(x, y).logits.float(), dim=-1) for m in models])
-    log_probs = torch.logsumexp(log_probs, dim=0) - math.log(len(models))
-    return log_probs.gather(-1, x.unsqueeze(-1)).squeeze(-1).flatten(1).sum(dim=1)
+    return sum_log_probs(torch.logsumexp(log_probs, dim=0) - math.log(len(models)), x)
+
+
+@torch.no_grad()
+def causal_lm_log_likelihood(model, prefix: torch.Tensor, targets: torch.Tensor, num_levels: int) -> torch.Tensor:
+    """Exact log p(targets | prefix) in nats per sequence, `(B,)` float32, of any causal LM (ours or `transformers`')
+    whose distribution over each target is its softmax over the ids `[0, num_levels)` only: what `generate()` with
+    every other id suppressed draws. `prefix` `(B, P)` (BOS, class token, ...) and `targets` `(B, T)` are on the
+    model's device; one forward pass without the last target."""
+    input_ids = torch.cat([prefix, targets[:, :-1]], dim=1)
+    logits = model(input_ids=input_ids, use_cache=False).logits[:, prefix.shape[1] - 1 :, :num_levels]
+    return sum_log_probs(torch.log_softmax(logits.float(), dim=-1), targets)
+
+
+@torch.no_grad()
+def batched_log_likelihood(
+    score,
+    pixel_values: torch.Tensor,
+    class_labels: torch.Tensor | None,
+    batch_size: int,
+    device,
+    progress: bool = False,
+    desc: str = "log p(x)",
+) -> torch.Tensor:
+    """`score(x, y) -> (B,)` log p(x [| y]) over batches of `batch_size` images moved to `device`: `(N,)` on the CPU.
+    The batching behind every exact likelihood here (PixelCNNs and pixel LMs alike)."""
+    out = torch.zeros(len(pixel_values))  # filled in place (why: `class_log_likelihoods`)
+    for start in tqdm(range(0, len(pixel_values), batch_size), desc=desc, unit="batch", disable=not progress,
+                      leave=False):  # fmt: skip
+        x = pixel_values[start : start + batch_size].to(device)
+        y = None if class_labels is None else class_labels[start : start + batch_size].to(device)
+        out[start : start + len(x)] = score(x, y).float().cpu()
+    return out
 
 
 @torch.no_grad()
@@ -68,20 +107,11 @@ def pixelcnn_log_likelihood(
     """
     models = _as_models(models)
     device = _model_device(models[0])
-    batch_size = _resolve_batch_size(batch_size, device)
-    out = torch.zeros(len(pixel_values))  # filled in place (why: `pixelcnn_class_log_likelihoods`)
-    starts = range(0, len(pixel_values), batch_size)
-    for start in tqdm(
-        starts,
-        desc="log p(x|y)" if class_labels is not None else "log p(x)",
-        unit="batch",
-        disable=not progress,
-        leave=False,
-    ):
-        x = pixel_values[start : start + batch_size].to(device)
-        y = None if class_labels is None else class_labels[start : start + batch_size].to(device)
-        out[start : start + len(x)] = _log_likelihood_batch(models, x, y).cpu()
-    return out
+    return batched_log_likelihood(
+        lambda x, y: _log_likelihood_batch(models, x, y), pixel_values, class_labels,
+        _resolve_batch_size(batch_size, device), device, progress,
+        "log p(x|y)" if class_labels is not None else "log p(x)",
+    )  # fmt: skip
 
 
 def class_frequencies(labels, num_classes: int) -> torch.Tensor:
@@ -106,6 +136,63 @@ def _check_class_prior(class_prior, num_classes: int) -> torch.Tensor:
     return prior / prior.sum()
 
 
+def resolve_class_prior(class_prior, num_classes: int) -> torch.Tensor:
+    """p(y) `(num_classes,)` float64 summing to 1: `class_prior` normalised (checked), or uniform for `None`."""
+    if class_prior is None:
+        return torch.full((num_classes,), 1.0 / num_classes, dtype=torch.float64)
+    return _check_class_prior(class_prior, num_classes)
+
+
+def _check_classes(classes, num_classes: int | None) -> torch.Tensor:
+    classes = torch.as_tensor(classes, dtype=torch.long).flatten()
+    if classes.numel() == 0:
+        raise ValueError("`classes` must not be empty.")
+    if num_classes is None:
+        raise ValueError("the model is not class-conditional (`config.num_classes` is None).")
+    if classes.min() < 0 or classes.max() >= num_classes:
+        raise ValueError(f"`classes` must be in [0, {num_classes}).")
+    return classes
+
+
+@torch.no_grad()
+def class_log_likelihoods(
+    score, pixel_values: torch.Tensor, classes: torch.Tensor, batch_size: int, device, progress: bool = False
+) -> torch.Tensor:
+    """log p(x | y = c) for every image and every class `c` of `classes` (checked by the caller):
+    `(N, len(classes))` on the CPU, from `score(x, y) -> (B,)`. Batched: each call holds up to `batch_size`
+    (image, class) pairs, about `batch_size // len(classes)` images under every class at once."""
+    classes_on_device = classes.to(device)
+    images_per_batch = max(1, batch_size // len(classes))
+    # Filled in place: a small result kept per batch would sit between the freed activations of consecutive batches
+    # and keep glibc's heap from reusing them (resident memory grew ~0.5 MB per image-class pair on a CPU).
+    out = torch.zeros(len(pixel_values), len(classes))
+    starts = range(0, len(pixel_values), images_per_batch)
+    for start in tqdm(starts, desc="log p(x|y) for every y", unit="batch", disable=not progress, leave=False):
+        x = pixel_values[start : start + images_per_batch].to(device)
+        n = len(x)
+        # (K * n) pairs, class-major: rows [k * n, (k + 1) * n) hold every image under class classes[k].
+        ll = score(x.repeat(len(classes), *([1] * (x.dim() - 1))), classes_on_device.repeat_interleave(n))
+        out[start : start + n] = ll.float().view(len(classes), n).T.cpu()
+    return out
+
+
+def marginal_from_class_log_likelihoods(per_class: torch.Tensor, class_prior: torch.Tensor) -> torch.Tensor:
+    """log Σ_y p(y) p(x | y) `(N,)` float64 from log p(x | y) `(N, K)` and p(y) `(K,)` (the same K classes)."""
+    return torch.logsumexp(per_class.double() + class_prior.double().log(), dim=1)
+
+
+def marginal_log_likelihood(
+    score, pixel_values: torch.Tensor, num_classes: int, class_prior=None, batch_size: int = 16, device="cpu",
+    progress: bool = False,
+) -> torch.Tensor:  # fmt: skip
+    """Exact marginal log p(x) = log Σ_y p(y) p(x | y) in nats per image, `(N,)` float64 on the CPU, of any
+    class-conditional model given as `score(x, y) -> (B,)` log p(x | y). Classes with p(y) = 0 are skipped."""
+    prior = resolve_class_prior(class_prior, num_classes)
+    classes = torch.nonzero(prior > 0).flatten()
+    per_class = class_log_likelihoods(score, pixel_values, classes, batch_size, device, progress)
+    return marginal_from_class_log_likelihoods(per_class, prior[classes])
+
+
 @torch.no_grad()
 def pixelcnn_class_log_likelihoods(
     models,
@@ -120,31 +207,10 @@ def pixelcnn_class_log_likelihoods(
     `batch_size // len(classes)` images under every class at once.
     """
     models = _as_models(models)
-    classes = torch.as_tensor(classes, dtype=torch.long).flatten()
-    if classes.numel() == 0:
-        raise ValueError("`classes` must not be empty.")
-    num_classes = models[0].config.num_classes
-    if num_classes is None:
-        raise ValueError("the model is not class-conditional (`config.num_classes` is None).")
-    if classes.min() < 0 or classes.max() >= num_classes:
-        raise ValueError(f"`classes` must be in [0, {num_classes}).")
+    classes = _check_classes(classes, models[0].config.num_classes)
     device = _model_device(models[0])
-    batch_size = _resolve_batch_size(batch_size, device)
-    classes_on_device = classes.to(device)
-    images_per_batch = max(1, batch_size // len(classes))
-    # Filled in place: a small result kept per batch would sit between the freed activations of consecutive batches
-    # and keep glibc's heap from reusing them (resident memory grew ~0.5 MB per image-class pair on a CPU).
-    out = torch.zeros(len(pixel_values), len(classes))
-    starts = range(0, len(pixel_values), images_per_batch)
-    for start in tqdm(starts, desc="log p(x|y) for every y", unit="batch", disable=not progress, leave=False):
-        x = pixel_values[start : start + images_per_batch].to(device)
-        n = len(x)
-        # (K * n) pairs, class-major: rows [k * n, (k + 1) * n) hold every image under class classes[k].
-        ll = _log_likelihood_batch(
-            models, x.repeat(len(classes), *([1] * (x.dim() - 1))), classes_on_device.repeat_interleave(n)
-        )
-        out[start : start + n] = ll.view(len(classes), n).T.cpu()
-    return out
+    return class_log_likelihoods(lambda x, y: _log_likelihood_batch(models, x, y), pixel_values, classes,
+                                 _resolve_batch_size(batch_size, device), device, progress)  # fmt: skip
 
 
 def pixelcnn_marginal_log_likelihood(
@@ -167,14 +233,10 @@ def pixelcnn_marginal_log_likelihood(
         if class_prior is not None:
             raise ValueError("`class_prior` given for a model that is not class-conditional.")
         return pixelcnn_log_likelihood(models, pixel_values, None, batch_size, progress).double()
-    prior = (
-        torch.full((num_classes,), 1.0 / num_classes, dtype=torch.float64)
-        if class_prior is None
-        else _check_class_prior(class_prior, num_classes)
-    )
+    prior = resolve_class_prior(class_prior, num_classes)
     classes = torch.nonzero(prior > 0).flatten()
-    per_class = pixelcnn_class_log_likelihoods(models, pixel_values, classes, batch_size, progress).double()
-    return torch.logsumexp(per_class + prior[classes].log(), dim=1)
+    per_class = pixelcnn_class_log_likelihoods(models, pixel_values, classes, batch_size, progress)
+    return marginal_from_class_log_likelihoods(per_class, prior[classes])
 
 
 def independent_categorical_log_likelihood(
@@ -191,13 +253,42 @@ def independent_categorical_log_likelihood(
 
 
 def pixelcnn_metrics(log_likelihood: torch.Tensor, num_subpixels: int) -> dict:
-    """`{"bits_per_dim", "nats_per_image", "num_images"}` from per-image log-likelihoods (nats)."""
+    """`{"bits_per_dim", "nats_per_image", "num_images"}` from per-image log-likelihoods (nats): the one bits/dim
+    of every image model (PixelCNNs and pixel LMs)."""
     nats = -log_likelihood.double().mean().item()
     return {
         "bits_per_dim": nats / (num_subpixels * math.log(2)),
         "nats_per_image": nats,
         "num_images": len(log_likelihood),
     }
+
+
+def likelihood_report(
+    score, num_subpixels: int, num_classes: int | None, pixel_values: torch.Tensor, class_labels=None,
+    class_prior=None, batch_size: int = 16, device="cpu", progress: bool = False,
+) -> dict:  # fmt: skip
+    """Both figures of any exact image model given as `score(x, y) -> (B,)` log p(x [| y]) (PixelCNNs, pixel LMs).
+
+    Returns `{"bits_per_dim", "nats_per_image", "num_images"}` for −log p(x) of an unconditional model
+    (`num_classes` None); for a class-conditional one, those keys hold the **conditional** figures (−log p(x | y)
+    with `class_labels`), and `"marginal_bits_per_dim"`, `"marginal_nats_per_image"` hold −log Σ_y p(y) p(x | y)
+    with `class_prior` (`None`: uniform).
+    """
+    conditional = num_classes is not None
+    if conditional and class_labels is None:
+        raise ValueError("a class-conditional model needs `class_labels` for its conditional likelihood.")
+    labels = class_labels if conditional else None
+    report = pixelcnn_metrics(
+        batched_log_likelihood(score, pixel_values, labels, batch_size, device, progress), num_subpixels
+    )
+    if conditional:
+        marginal = pixelcnn_metrics(
+            marginal_log_likelihood(score, pixel_values, num_classes, class_prior, batch_size, device, progress),
+            num_subpixels,
+        )
+        report["marginal_bits_per_dim"] = marginal["bits_per_dim"]
+        report["marginal_nats_per_image"] = marginal["nats_per_image"]
+    return report
 
 
 def pixelcnn_likelihood_report(
@@ -208,38 +299,31 @@ def pixelcnn_likelihood_report(
     batch_size: int | None = None,
     progress: bool = False,
 ) -> dict:
-    """Both figures of a PixelCNN (or ensemble) on `pixel_values`.
-
-    Returns `{"bits_per_dim", "nats_per_image", "num_images"}` for −log p(x) of an unconditional model; for a
-    class-conditional one, those keys hold the **conditional** figures (−log p(x | y) with `class_labels`),
-    and `"marginal_bits_per_dim"`, `"marginal_nats_per_image"` hold −log Σ_y p(y) p(x | y) with `class_prior`
-    (`None`: uniform).
-    """
+    """Both figures of a PixelCNN (or ensemble) on `pixel_values` (:func:`likelihood_report`)."""
     models = _as_models(models)
-    num_subpixels = models[0].config.num_subpixels
-    conditional = models[0].config.num_classes is not None
-    if conditional and class_labels is None:
-        raise ValueError("a class-conditional model needs `class_labels` for its conditional likelihood.")
-    report = pixelcnn_metrics(
-        pixelcnn_log_likelihood(models, pixel_values, class_labels if conditional else None, batch_size, progress),
-        num_subpixels,
-    )
-    if conditional:
-        marginal = pixelcnn_metrics(
-            pixelcnn_marginal_log_likelihood(models, pixel_values, class_prior, batch_size, progress), num_subpixels
-        )
-        report["marginal_bits_per_dim"] = marginal["bits_per_dim"]
-        report["marginal_nats_per_image"] = marginal["nats_per_image"]
-    return report
+    device = _model_device(models[0])
+    config = models[0].config
+    return likelihood_report(
+        lambda x, y: _log_likelihood_batch(models, x, y), config.num_subpixels, config.num_classes, pixel_values,
+        class_labels, class_prior, _resolve_batch_size(batch_size, device), device, progress,
+    )  # fmt: skip
 
 
 __all__ = [
+    "batched_log_likelihood",
+    "causal_lm_log_likelihood",
     "class_frequencies",
+    "class_log_likelihoods",
     "default_eval_batch_size",
     "independent_categorical_log_likelihood",
+    "likelihood_report",
+    "marginal_from_class_log_likelihoods",
+    "marginal_log_likelihood",
     "pixelcnn_class_log_likelihoods",
     "pixelcnn_likelihood_report",
     "pixelcnn_log_likelihood",
     "pixelcnn_marginal_log_likelihood",
     "pixelcnn_metrics",
+    "resolve_class_prior",
+    "sum_log_probs",
 ]

@@ -6,8 +6,14 @@
 A byte-level BPE tokenizer is trained with `tokenizers` on the training texts (once, by the main process) and
 saved with the model as a `PreTrainedTokenizerFast` with `<bos>`/`<eos>`/`<pad>`; every example is
 BOS + text + EOS, so the model learns to end its texts. The output folder loads with
-`pipeline("text-generation", model=output_dir)`. Flags are shared by every `training/train_*.py` plus the text
-model's own (`hf_argen.recipes.causal_lm.CausalLMArguments`).
+`pipeline("text-generation", model=output_dir)`.
+
+    accelerate launch training/train_causal_lm.py --pixels --dataset_name digits --model_type rnn --output_dir out
+
+`--pixels` trains a pixel LM instead: images become BOS (+ class token) + sub-pixels in the PixelCNN's order (raster,
+R/G/B within a pixel); the model is our LSTM/GRU or transformer, or `transformers`' ImageGPT (`--model_type imagegpt`)
+or Mamba (`--model_type mamba`); evaluation reports the PixelCNN's exact bits/dim. Flags are shared by every
+`training/train_*.py` plus the causal LM's own (`hf_argen.recipes.causal_lm.CausalLMArguments`).
 """
 
 from hf_argen.cli import run_cli

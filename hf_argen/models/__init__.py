@@ -23,6 +23,7 @@ from .modeling_vqvae_prior import VQVAEPriorForImageGeneration, VQVAEPriorPreTra
 from .pipeline_captioner import ImageCaptioningPipeline
 from .pipeline_image_generation import REMOTE_TASK, TASK, ClassConditionalImageGenerationPipeline
 from .pipeline_vq_image_generation import VQImageGenerationPipeline
+from .pixel_vocabulary import PixelVocabulary
 from .processing_captioner import CaptionerProcessor
 from .tokenization_captioner import train_caption_tokenizer
 from .vocabulary import PriorVocabulary
@@ -51,6 +52,7 @@ __all__ = [
     "PixelCNNModel",
     "PixelCNNOutput",
     "PixelCNNPreTrainedModel",
+    "PixelVocabulary",
     "PriorVocabulary",
     "VQImageGenerationPipeline",
     "VQVAEConfig",

@@ -54,12 +54,14 @@ CAUSAL_LM_TYPES = ("ar_transformer", "ar_rnn")
 
 
 def model_kind(config: dict) -> str:
-    """`"pixelcnn"`, `"vqvae"`, `"two_stage"` or `"causal_lm"` from a `config.json` dict."""
+    """`"pixelcnn"`, `"vqvae"`, `"two_stage"`, `"pixel_lm"` or `"causal_lm"` from a `config.json` dict."""
     model_type = config.get("model_type")
     if model_type == "vqvae_prior":
         return "two_stage"
     if model_type in ("pixelcnn", "vqvae"):
         return model_type
+    if config.get("pixel_lm"):  # a causal LM over sub-pixels (recipes.pixel_lm), ours or a `transformers` one
+        return "pixel_lm"
     if model_type in CAUSAL_LM_TYPES:
         return "causal_lm"
     raise ValueError(f"no card recipe for model_type {model_type!r}; call `write_model_card` with your own parts.")
@@ -67,7 +69,7 @@ def model_kind(config: dict) -> str:
 
 def class_names(config: dict) -> list[str]:
     """The class names of a class-conditional config (`id2label`, else the ids), in id order."""
-    num_classes = config.get("num_classes") or 0
+    num_classes = config.get("num_classes") or (config.get("pixel_lm") or {}).get("num_classes") or 0
     id2label = {int(k): v for k, v in (config.get("id2label") or {}).items()}
     return [str(id2label.get(i, i)) for i in range(num_classes)]
 
@@ -79,6 +81,13 @@ def _conditioning(config: dict, kind: str) -> str:
         return ("an input image: the VQ-VAE encodes it to a map of discrete codes and decodes a code map back to "
                 "pixels (the first stage of a two-stage generator; it generates nothing on its own).")  # fmt: skip
     names = class_names(config)
+    if kind == "pixel_lm":
+        if not names:
+            return "nothing: the model is unconditional (the prompt is BOS alone)."
+        first = config["pixel_lm"]["num_levels"] + 1
+        return (
+            f"a class label, one of {len(names)} classes: the prompt is BOS, then the class token ({first} + class id)."
+        )
     if not names:
         return "nothing: the model is unconditional (`generate(num_images=...)`)."
     shown = ", ".join(f"{i} `{name}`" for i, name in enumerate(names[:20]))
@@ -119,6 +128,17 @@ def _description(config: dict, kind: str, folder: Path) -> str:
             "dead-code restarts; a convolutional decoder maps the codes back to pixels. The code maps are the "
             "discrete data an autoregressive prior models."
         )
+    if kind == "pixel_lm":
+        layout, architecture = config["pixel_lm"], (config.get("architectures") or [config.get("model_type")])[0]
+        cell = f" ({config['cell_type'].upper()})" if config.get("cell_type") else ""
+        size = layout["image_size"]
+        return (
+            f"A pixel LM: `{architecture}`{cell} (hidden_size={config.get('hidden_size')}, "
+            f"{config.get('num_hidden_layers')} layers, {_num_parameters(folder) or 0:,} parameters) reading and "
+            f"emitting one sub-pixel of a {layout['num_channels']}x{size}x{size} image at a time, "
+            f"{layout['num_levels']}-way softmax, after a BOS token (and a class token): sub-pixels in the PixelCNN's "
+            "order (raster order, R, G, B within a pixel). Exact likelihoods, reported in bits per dimension."
+        )
     if kind == "two_stage":
         vqvae, prior = config["vqvae"], config["prior"]
         side = vqvae["image_size"] // vqvae.get("downsample_factor", 4)
@@ -146,6 +166,8 @@ def usage_snippet(config: dict, repo_id: str, prompt: str = "The") -> tuple[str,
     The snippet needs only `transformers` (remote code: `trust_remote_code=True`) and runs as written.
     """
     kind = model_kind(config)
+    if kind == "pixel_lm":
+        return _pixel_lm_snippet(config, repo_id), None
     if kind == "causal_lm":
         return (
             "from transformers import pipeline\n\n"
@@ -200,6 +222,29 @@ def usage_snippet(config: dict, repo_id: str, prompt: str = "The") -> tuple[str,
     return "\n".join(lines), cli
 
 
+def _pixel_lm_snippet(config: dict, repo_id: str) -> str:
+    """Plain `transformers` sampling from a pixel LM: prompt BOS (+ class token), exactly C*H*W new tokens, only level
+    ids allowed, tokens reshaped in the PixelCNN's order."""
+    layout = config["pixel_lm"]
+    levels, classes, channels, size = (layout[k] for k in ("num_levels", "num_classes", "num_channels", "image_size"))
+    prompt = f"[[{levels}, {levels + 1} + label] for label in range(10)]" if classes else f"[[{levels}]] * 4"
+    return "\n".join([
+        "import torch",
+        "from transformers import AutoModelForCausalLM",
+        "",
+        f'model = AutoModelForCausalLM.from_pretrained("{repo_id}", trust_remote_code=True).eval()',
+        f"# ids [0, {levels}) are levels, {levels} is BOS" + (f", {levels + 1} + c: class c" if classes else ""),
+        f"prompt = torch.tensor({prompt})",
+        f"length = {channels * size * size}  # sub-pixels per image",
+        "torch.manual_seed(0)",
+        "tokens = model.generate(prompt, do_sample=True, max_new_tokens=length, min_new_tokens=length,",
+        f"                        suppress_tokens=list(range({levels}, model.config.vocab_size)), eos_token_id=None,",
+        "                        pad_token_id=model.config.pad_token_id, attention_mask=torch.ones_like(prompt))",
+        f"levels = tokens[:, prompt.shape[1]:].reshape(-1, {size}, {size}, {channels}).permute(0, 3, 1, 2)"
+        f"  # (N, {channels}, {size}, {size}) in [0, {levels})",
+    ])  # fmt: skip
+
+
 _KIND_PARTS = {  # tags and model-index task per kind
     "pixelcnn": (["pixelcnn", "autoregressive", "image-generation"], "image-generation",
                  "Image generation (likelihood)"),
@@ -207,6 +252,8 @@ _KIND_PARTS = {  # tags and model-index task per kind
     "two_stage": (["vq-vae", "autoregressive", "image-generation", "two-stage"], "image-generation",
                   "Image generation (likelihood of the code maps)"),
     "causal_lm": (["causal-lm", "text-generation"], "text-generation", "Text generation (likelihood)"),
+    "pixel_lm": (["pixel-lm", "autoregressive", "image-generation"], "image-generation",
+                 "Image generation (likelihood)"),
 }  # fmt: skip
 
 
@@ -519,7 +566,7 @@ def write_captioner_model_card(
 def card_metrics(config: dict, figures: dict, class_prior: str | None = None) -> list[CardMetric]:
     """Card rows for the `--output_json` figures of the evaluation script of `config`'s model kind."""
     kind, split = model_kind(config), figures.get("split", "test")
-    if kind == "pixelcnn":
+    if kind in ("pixelcnn", "pixel_lm"):
         return pixelcnn_card_metrics(figures, split, class_prior or figures.get("class_prior"))
     if kind == "vqvae":
         return vqvae_card_metrics(figures, split, config["num_embeddings"])

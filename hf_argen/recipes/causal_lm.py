@@ -22,6 +22,7 @@ from ..training.arguments import VALIDATION, CausalLMSizeArguments, DataArgument
 from ..training.loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 from .cards import causal_lm_card_metrics, publish_run
 from .datasets import load_texts
+from .pixel_lm import train_pixel_lm
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +63,22 @@ class CausalLMArguments(CausalLMSizeArguments):
         default=False, metadata={"help": "one text per training row (padded) instead of packing texts into rows."}
     )
     model_type: str = field(
-        default="transformer", metadata={"help": "the causal LM built.", "choices": ["transformer", "rnn"]}
-    )
+        default="transformer",
+        metadata={"help": "the causal LM built: transformer, rnn; with --pixels also transformers' imagegpt and mamba.",
+                  "choices": ["transformer", "rnn", "imagegpt", "mamba"]},
+    )  # fmt: skip
     position_embedding_type: str = field(
         default="rotary", metadata={"help": "transformer only: positions.", "choices": ["learned", "rotary"]}
     )
+    pixels: bool = field(
+        default=False,
+        metadata={"help": "train a pixel LM on an image dataset instead (`--dataset_name digits`, mnist, ...): BOS, "
+                  "class token, sub-pixels in the PixelCNN's order; exact bits/dim (hf_argen.recipes.pixel_lm)."},
+    )  # fmt: skip
+    unconditional: bool = field(default=False, metadata={"help": "--pixels: no class token."})
+    image_size: int | None = field(default=None, metadata={"help": "--pixels: default the dataset's image size."})
+    num_channels: int | None = field(default=None, metadata={"help": "--pixels: default 3 for RGB data, else 1."})
+    num_levels: int | None = field(default=None, metadata={"help": "--pixels: default 17 for digits, else 256."})
 
 
 def build_model(flags: CausalLMArguments, tokenizer):
@@ -205,7 +217,12 @@ def publish(result: TrainResult, model, prepared: TextData, data: DataArguments,
 def train_causal_lm(
     data: DataArguments, run: RunArguments, flags: CausalLMArguments, command: str | None = None
 ) -> TrainResult:
-    """The run of `training/train_causal_lm.py`: build data (texts, tokenizer) -> build model -> train -> publish."""
+    """The run of `training/train_causal_lm.py`: build data (texts, tokenizer) -> build model -> train -> publish;
+    with `--pixels`, :func:`~hf_argen.recipes.pixel_lm.train_pixel_lm` (a causal LM over sub-pixels)."""
+    if flags.pixels:
+        return train_pixel_lm(data, run, flags, command)
+    if flags.model_type not in ("transformer", "rnn"):
+        raise ValueError(f"--model_type {flags.model_type} needs --pixels (text models: transformer, rnn).")
     accelerator = make_accelerator(run.loop_arguments())
     prepared = build_data(data, run, flags, accelerator)
     tokenizer = prepared.tokenizer

@@ -150,14 +150,16 @@ def expand_class_embeddings(model, num_classes: int) -> None:
     model.config.num_classes = num_classes
 
 
-def make_eval_fn(eval_tensors: dict, num_subpixels: int, batch_size: int = 256):
-    """Eval hook: exact bits/dim and nats/image of the eval tensors, sharded over processes and reduced."""
+def make_eval_fn(eval_tensors: dict, num_subpixels: int, batch_size: int = 256, log_likelihood=pixelcnn_log_likelihood):
+    """Eval hook: exact bits/dim and nats/image of the eval tensors, sharded over processes and reduced.
+    `log_likelihood(model, pixel_values, class_labels, batch_size=...) -> (N,)` nats (default: the PixelCNN's; the
+    pixel LMs pass theirs)."""
     x, y = eval_tensors["pixel_values"], eval_tensors.get("class_labels")
 
     def eval_fn(model, accelerator):
         def statistics(index):
             labels = None if y is None else y[index]
-            ll = pixelcnn_log_likelihood(model, x[index], labels, batch_size=batch_size) if len(index) else None
+            ll = log_likelihood(model, x[index], labels, batch_size=batch_size) if len(index) else None
             return {"nll": 0.0 if ll is None else -ll.double().sum(), "count": float(len(index))}
 
         totals = evaluate_across_processes(accelerator, len(x), batch_size, statistics, desc="eval bits/dim")
@@ -234,11 +236,17 @@ def load_processor(flags: PixelCNNArguments, name: str, split: str, data: DataAr
         return model, PixelCNNImageProcessor(
             num_levels=config.num_levels, num_channels=config.num_channels, image_size=config.image_size
         )
+    return None, new_processor(flags, name, split, data)
+
+
+def new_processor(flags, name: str, split: str, data: DataArguments) -> PixelCNNImageProcessor:
+    """The image processor of a new integer-image model fitted to the data: `flags.num_levels` (default 17 for
+    digits, else 256), `flags.num_channels` and `flags.image_size`, or read from the first image."""
     probe = load_images(
         name, split=split, data_dir=data.data_dir, image_column=data.image_column, label_column=data.label_column
     )
     num_channels, image_size = image_shape_of(probe)
-    return None, PixelCNNImageProcessor(
+    return PixelCNNImageProcessor(
         num_levels=flags.num_levels or DEFAULT_LEVELS.get(name, 256),
         num_channels=flags.num_channels or num_channels,
         image_size=flags.image_size or image_size,
@@ -394,6 +402,7 @@ __all__ = [
     "load_tensors",
     "make_eval_fn",
     "make_sample_fn",
+    "new_processor",
     "parse_dataset_spec",
     "pixelcnn_loss",
 ]

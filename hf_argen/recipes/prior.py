@@ -194,8 +194,8 @@ def build_transformers_prior(
         extra = dict(num_attention_heads=num_attention_heads, num_key_value_heads=num_attention_heads,
                      intermediate_size=4 * hidden_size, max_position_embeddings=sequence_length,
                      attention_dropout=hidden_dropout)  # fmt: skip
-    else:  # mamba: no attention, no positions
-        extra = {}
+    else:  # mamba: no attention, no positions; its parallel scan in pure PyTorch where `mambapy` is installed
+        extra = {"use_mambapy": True}
     return AutoModelForCausalLM.from_config(AutoConfig.for_model(prior_type, **sizes, **extra))
 
 

@@ -26,7 +26,6 @@ MODEL_SCRIPTS = [
     ("benchmarks", "benchmark_evaluation"),
     ("benchmarks", "benchmark_generate"),
     ("benchmarks", "benchmark_sampling"),
-    ("experiments", "compare_digits_models"),
     ("experiments", "compare_quantizers"),
     ("experiments", "emoji_caption_errors"),
     ("experiments", "receptive_field"),

@@ -264,7 +264,8 @@ def test_dataset_grid_script_draws_every_class_in_columns(tmp_path, monkeypatch)
 
 
 def test_pixel_baseline_script_on_digits():
-    """The independent per-sub-pixel categorical floor (the figure `experiments/compare_digits_models.py` prints)."""
+    """The independent per-sub-pixel categorical floor (per class: the `independent` row of
+    `benchmarks/benchmark_model_families.py`)."""
     import importlib.util
     from pathlib import Path
 

@@ -1,0 +1,87 @@
+#!/usr/bin/env python
+"""Turn a pixel-LM row of `benchmarks/benchmark_model_families.py` into a shipped model folder: the row's trained model
+(saved with its image layout), class names, a sample grid (one column per class), and the card with the row's
+figures, measured by the benchmark on the test split.
+
+    python scripts/ship_pixel_lm.py --benchmark_dir runs/families-mnist --row rnn-lstm \\
+        --output_dir model_cards/pixel-rnn-mnist --benchmark_command "python benchmarks/benchmark_model_families.py ..."
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM
+
+from hf_argen import PixelCNNImageProcessor, make_grid
+from hf_argen.atomic import atomic_save_image, atomic_save_pretrained, atomic_write_text
+from hf_argen.cli import CommandParser, run_cli
+from hf_argen.export import export_folder
+from hf_argen.hub import TRAINING_INFO, CardMetric
+from hf_argen.recipes.cards import pixelcnn_card_metrics, write_card_for_folder
+from hf_argen.recipes.pixel_lm import generate_pixels, image_shape_of, vocabulary_of
+
+
+@dataclass
+class ShipArguments:
+    benchmark_dir: str = field(metadata={"help": "the benchmark's --output_dir."})
+    output_dir: str = field(metadata={"help": "the folder to write (e.g. model_cards/pixel-rnn-mnist)."})
+    row: str = field(default="rnn-lstm", metadata={"help": "a pixel-LM row of the benchmark."})
+    benchmark_command: str | None = field(default=None, metadata={"help": "the command that trained it (card)."})
+    num_per_class: int = field(default=4, metadata={"help": "samples per class in samples.png."})
+    seed: int = 0
+
+
+def card_metrics(figures: dict, header: str) -> list[CardMetric]:
+    dims = figures["num_subpixels"]
+    report = {
+        "bits_per_dim": figures["bits_per_dim"],
+        "nats_per_image": figures["bits_per_dim"] * dims * math.log(2),
+        "marginal_bits_per_dim": figures["marginal_bits_per_dim"],
+        "marginal_nats_per_image": figures["marginal_bits_per_dim"] * dims * math.log(2),
+    }
+    metrics = pixelcnn_card_metrics(report, "test", "train")
+    metrics.append(
+        CardMetric("class_consistency", "class consistency of the benchmark's samples (see the training section)",
+                   100 * figures["class_consistency"], "samples", fmt=".1f", index=False, unit=" %")
+    )  # fmt: skip
+    return metrics
+
+
+def main(argv=None):
+    args = CommandParser(ShipArguments, description=__doc__).parse_args_into_dataclasses(args=argv)[0]
+    bench = Path(args.benchmark_dir)
+    figures = json.loads((bench / "rows" / f"{args.row}.json").read_text())
+    table = bench / "table.json"  # written when the benchmark run ends
+    header = json.loads(table.read_text())["header"] if table.is_file() else "see the benchmark's table."
+    model = AutoModelForCausalLM.from_pretrained(bench / args.row).eval()
+    vocabulary = vocabulary_of(model)
+    model.config.id2label = {i: str(i) for i in range(vocabulary.num_classes)}
+    model.config.label2id = {str(i): i for i in range(vocabulary.num_classes)}
+    out = Path(args.output_dir)
+    atomic_save_pretrained(model, out)
+    channels, size, _ = image_shape_of(model)
+    labels = torch.arange(vocabulary.num_classes).repeat(args.num_per_class)
+    images = generate_pixels(model, class_labels=labels, seed=args.seed)
+    processor = PixelCNNImageProcessor(num_levels=vocabulary.num_levels, num_channels=channels, image_size=size)
+    grid = make_grid(processor.postprocess(images), num_columns=vocabulary.num_classes, scale=max(1, 64 // size))
+    atomic_save_image(grid, out / "samples.png")
+    info = {
+        "command": args.benchmark_command,
+        "dataset": "mnist" if size == 28 else "digits",
+        "training": f"Trained and measured by `benchmarks/benchmark_model_families.py` (row `{args.row}`): {header}",
+        "image_caption": f"Samples, one column per class (seed {args.seed}, temperature 1).",
+        "benchmark_figures": figures,
+    }
+    atomic_write_text(out / TRAINING_INFO, json.dumps(info, indent=2))
+    write_card_for_folder(out, card_metrics(figures, header))
+    export_folder(out)
+    return out
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,203 @@
+"""Pixel LMs (causal LMs over sub-pixels): the token order is the PixelCNN's, likelihoods are exact and computed by
+the PixelCNN's evaluation code, the models are causal, the marginal over classes is exact, samples have the exact
+length, and the model-family benchmark runs end to end on a tiny budget."""
+
+import importlib.util
+import itertools
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration, PixelVocabulary
+from hf_argen.evaluation import class_frequencies, marginal_log_likelihood
+from hf_argen.recipes.pixel_lm import (
+    MODEL_TYPES,
+    build_pixel_lm,
+    generate_pixels,
+    pixel_lm_likelihood_report,
+    pixel_lm_log_likelihood,
+    pixel_lm_loss,
+    pixel_lm_scorer,
+    set_image_layout,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def tiny_pixel_lm(model_type, num_levels=5, num_classes=3, channels=3, size=3, cell_type="lstm"):
+    vocabulary = PixelVocabulary(num_levels, num_classes)
+    length = vocabulary.prefix_length + channels * size * size
+    torch.manual_seed(0)
+    model = build_pixel_lm(model_type, vocabulary, length, hidden_size=16, num_hidden_layers=2,
+                           num_attention_heads=2, cell_type=cell_type).eval()  # fmt: skip
+    set_image_layout(model.config, vocabulary, channels, size)
+    return model, vocabulary
+
+
+def random_images(n, num_levels=5, channels=3, size=3, seed=0):
+    return torch.randint(0, num_levels, (n, channels, size, size), generator=torch.Generator().manual_seed(seed))
+
+
+def test_tokens_round_trip_in_raster_then_rgb_order():
+    vocabulary = PixelVocabulary(num_levels=7, num_classes=2)
+    x = random_images(4, 7, channels=3, size=5)
+    tokens = vocabulary.levels_to_tokens(x)
+    assert tokens.shape == (4, 75)
+    for k in range(75):  # token k = channel k % 3 of pixel k // 3 in raster order
+        pixel, channel = divmod(k, 3)
+        assert torch.equal(tokens[:, k], x[:, channel, pixel // 5, pixel % 5])
+    assert torch.equal(vocabulary.tokens_to_levels(tokens, 3, 5), x)
+    sequences = vocabulary.sequences(x, torch.tensor([0, 1, 1, 0]))
+    assert sequences[:, 0].eq(vocabulary.bos_token_id).all()
+    assert sequences[:, 1].tolist() == [8, 9, 9, 8] and torch.equal(sequences[:, 2:], tokens)
+    unconditional = PixelVocabulary(num_levels=7)
+    assert unconditional.sequences(x).shape == (4, 76) and unconditional.vocab_size == 9
+
+
+def test_token_order_is_the_pixelcnns_autoregressive_order():
+    """Changing the sub-pixel at token position k leaves every PixelCNN logit at positions <= k unchanged (and some
+    later one changes): the PixelCNN factorises images in exactly the pixel LM's token order."""
+    torch.manual_seed(0)
+    config = PixelCNNConfig(image_size=4, num_channels=3, num_levels=5, hidden_size=12, num_hidden_layers=3,
+                            first_kernel_size=3, output_hidden_size=12)  # fmt: skip
+    pixelcnn = PixelCNNForImageGeneration(config).eval()
+    vocabulary = PixelVocabulary(num_levels=5)
+    x = random_images(1, 5, channels=3, size=4)
+
+    def token_logits(images):
+        logits = pixelcnn(images).logits  # (B, C, H, W, L) -> (B, T, L) in token order
+        return logits.permute(0, 2, 3, 1, 4).reshape(1, -1, 5)
+
+    base = token_logits(x)
+    for k in range(0, 48, 5):
+        tokens = vocabulary.levels_to_tokens(x).clone()
+        tokens[0, k] = (tokens[0, k] + 2) % 5
+        changed = token_logits(vocabulary.tokens_to_levels(tokens, 3, 4))
+        assert torch.allclose(changed[:, : k + 1], base[:, : k + 1], atol=1e-6)
+        if k < 47:
+            assert not torch.allclose(changed[:, k + 1 :], base[:, k + 1 :], atol=1e-6)
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_bits_per_dim_is_the_exact_sum_of_token_nlls(model_type):
+    """The evaluation's log p(x|y) == −(the training loss x dims) == the sum of the per-step log-probs of a cached,
+    token-by-token pass (the generation path), each a softmax over the levels only."""
+    model, vocabulary = tiny_pixel_lm(model_type)
+    x, y = random_images(3), torch.tensor([0, 2, 1])
+    log_likelihood = pixel_lm_log_likelihood(model, x, y).double()
+    dims = x[0].numel()
+    losses = torch.stack([pixel_lm_loss(vocabulary)(model, {"pixel_values": x[i : i + 1], "class_labels": y[i : i + 1]})
+                          for i in range(3)]).double()  # fmt: skip
+    torch.testing.assert_close(log_likelihood, -losses * dims, rtol=1e-5, atol=1e-4)
+    sequences = vocabulary.sequences(x, y)
+    stepped = torch.zeros(3, dtype=torch.float64)
+    with torch.no_grad():
+        out = model(input_ids=sequences[:, :2], use_cache=True)
+        for t in range(2, sequences.shape[1]):
+            log_probs = torch.log_softmax(out.logits[:, -1, : vocabulary.num_levels].double(), dim=-1)
+            stepped += log_probs.gather(1, sequences[:, t : t + 1]).squeeze(1)
+            if t + 1 < sequences.shape[1]:
+                position = {"cache_position": torch.tensor([t])} if model_type == "mamba" else {}
+                out = model(input_ids=sequences[:, t : t + 1], cache=out.cache, use_cache=True, **position)
+    torch.testing.assert_close(log_likelihood, stepped, rtol=1e-5, atol=1e-3)
+    report = pixel_lm_likelihood_report(model, x, y)
+    assert math.isclose(report["bits_per_dim"], -log_likelihood.mean().item() / (dims * math.log(2)), rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_pixel_lm_is_causal(model_type):
+    """Changing sub-pixel k leaves the log-probs of sub-pixels 0..k-1 and of sub-pixel k's distribution unchanged."""
+    model, vocabulary = tiny_pixel_lm(model_type)
+    x, y = random_images(1), torch.tensor([1])
+    sequences = vocabulary.sequences(x, y)
+
+    def log_probs(seq):
+        with torch.no_grad():
+            return torch.log_softmax(model(input_ids=seq, use_cache=False).logits[..., : vocabulary.num_levels], -1)
+
+    base = log_probs(sequences)
+    for t in range(2, sequences.shape[1], 4):
+        changed = sequences.clone()
+        changed[0, t] = (changed[0, t] + 1) % vocabulary.num_levels
+        torch.testing.assert_close(log_probs(changed)[:, :t], base[:, :t], rtol=0, atol=1e-5)
+
+
+def test_marginal_is_exact_and_sums_to_one_over_every_image():
+    """For a tiny binary model (2x2, one channel, 2 classes): Σ_x p(x | y) = 1 for every class, the marginal
+    equals log Σ_y p(y) p(x | y) computed by hand, and Σ_x p(x) = 1."""
+    model, vocabulary = tiny_pixel_lm("rnn", num_levels=2, num_classes=2, channels=1, size=2)
+    images = torch.tensor(list(itertools.product([0, 1], repeat=4))).view(16, 1, 2, 2)
+    prior = torch.tensor([0.3, 0.7], dtype=torch.float64)
+    per_class = torch.stack([pixel_lm_log_likelihood(model, images, torch.full((16,), c)) for c in (0, 1)], 1).double()
+    torch.testing.assert_close(per_class.exp().sum(0), torch.ones(2, dtype=torch.float64), rtol=0, atol=1e-5)
+    marginal = marginal_log_likelihood(pixel_lm_scorer(model, vocabulary), images, 2, prior, batch_size=5)
+    by_hand = torch.log((per_class.exp() * prior).sum(1))
+    torch.testing.assert_close(marginal, by_hand, rtol=0, atol=1e-6)
+    torch.testing.assert_close(marginal.exp().sum(), torch.tensor(1.0, dtype=torch.float64), rtol=0, atol=1e-5)
+    report = pixel_lm_likelihood_report(model, images, torch.zeros(16, dtype=torch.long), prior)
+    assert math.isclose(report["marginal_nats_per_image"], -marginal.mean().item(), rel_tol=1e-6)
+    assert math.isclose(report["nats_per_image"], -per_class[:, 0].mean().item(), rel_tol=1e-5)
+    assert torch.allclose(class_frequencies([1, 1, 0], 2), torch.tensor([1 / 3, 2 / 3], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("model_type", ["rnn", "imagegpt", "mamba"])
+def test_generate_pixels_exact_length_levels_only_and_seeded(model_type):
+    model, vocabulary = tiny_pixel_lm(model_type)
+    labels = torch.tensor([0, 1, 2, 0])
+    images = generate_pixels(model, class_labels=labels, seed=3)
+    assert images.shape == (4, 3, 3, 3) and images.dtype == torch.long
+    assert images.min() >= 0 and images.max() < vocabulary.num_levels
+    assert torch.equal(images, generate_pixels(model, class_labels=labels, seed=3))
+    state = torch.random.get_rng_state()
+    generate_pixels(model, class_labels=labels, seed=4)
+    assert torch.equal(state, torch.random.get_rng_state())  # the caller's RNG is untouched
+
+
+def test_pixel_vocabulary_bad_inputs():
+    vocabulary = PixelVocabulary(num_levels=4, num_classes=2)
+    with pytest.raises(ValueError, match="class_labels"):
+        vocabulary.prefix(torch.tensor([2]))
+    with pytest.raises(ValueError, match="class_labels"):
+        vocabulary.prefix(None, 3)
+    with pytest.raises(ValueError, match="pixel_values"):
+        vocabulary.levels_to_tokens(torch.full((1, 1, 2, 2), 4))
+    with pytest.raises(ValueError, match="pixel_values"):
+        vocabulary.levels_to_tokens(torch.zeros(1, 1, 2, 2))
+    with pytest.raises(ValueError, match="tokens"):
+        vocabulary.tokens_to_levels(torch.zeros(1, 5, dtype=torch.long), 1, 2)
+    with pytest.raises(ValueError, match="num_levels"):
+        PixelVocabulary(num_levels=1)
+    with pytest.raises(ValueError, match="model_type"):
+        build_pixel_lm("lstm", vocabulary, 10)
+
+
+def test_benchmark_runs_end_to_end_and_resumes(tmp_path):
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "benchmark_model_families.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass resolves its annotations through sys.modules
+    spec.loader.exec_module(module)
+    argv = ["--dataset", "digits", "--output_dir", str(tmp_path), "--rows", "independent", "rnn-gru", "vqvae+mamba",
+            "--max_train_steps", "2", "--checkpointing_steps", "1", "--hidden_size", "8", "--rnn_layers", "1",
+            "--mamba_layers", "1", "--consistency_samples", "10", "--max_test_images", "20"]  # fmt: skip
+    rows = module.main(argv)
+    assert [r["row"] for r in rows] == ["independent", "rnn-gru", "vqvae+mamba"]
+    table = (tmp_path / "table.md").read_text()
+    assert "RNN over pixels" in table and "independent" in table and "MambaForCausalLM` prior" in table
+    prior = rows[2]  # nats per code of the 4x4 code maps of the VQ-VAE trained in the run; bits/image = their sum
+    assert 0 < prior["marginal_nats_per_code"] and "bits_per_dim" not in prior
+    assert math.isclose(prior["bits_per_image"], prior["marginal_nats_per_code"] * 16 / math.log(2), rel_tol=1e-6)
+    gru = json.loads((tmp_path / "rows" / "rnn-gru.json").read_text())
+    assert gru["marginal_bits_per_dim"] > 0 and gru["train_steps"] == 2 and 0 <= gru["class_consistency"] <= 1
+    assert math.isclose(gru["bits_per_image"], gru["marginal_bits_per_dim"] * 64, rel_tol=1e-6)
+    # A rerun with the figures gone reloads every trained row (and the VQ-VAE) instead of retraining: same figures.
+    for path in (tmp_path / "rows").glob("*.json"):
+        path.unlink()
+    again = module.main(argv)
+    timing = ("sample_16_seconds", "sample_16_cpu_seconds")
+    assert [{k: v for k, v in r.items() if k not in timing} for r in again] == [
+        {k: v for k, v in r.items() if k not in timing} for r in rows
+    ]
