@@ -158,7 +158,7 @@ def memory_command(model: str, dataset: Path, output_dir: Path, args) -> list[st
 
 
 def measure_memory(args) -> list[dict]:
-    work = Path(args.work_dir)
+    work = Path(args.work_dir).resolve()  # the runs start in each code tree
     work.mkdir(parents=True, exist_ok=True)
     trees = {"before": Path(args.before_tree).resolve(), "after": ROOT} if args.before_tree else {"after": ROOT}
     rows = []
@@ -219,7 +219,7 @@ def measure_speed(args) -> list[dict]:
     if not args.before_tree:
         raise ValueError("speed: --before_tree is required (the checkout to compare with).")
     trees = {"before": Path(args.before_tree).resolve(), "after": ROOT}
-    work = Path(args.work_dir)
+    work = Path(args.work_dir).resolve()  # the runs start in each code tree
     work.mkdir(parents=True, exist_ok=True)
     rows = []
     for round_index in range(args.rounds):
