@@ -123,6 +123,12 @@ class CodeSequences(torch.utils.data.Dataset):
             return pixelcnn_inputs(sequences, self.vocabulary)
         return {"input_ids": sequences, "labels": sequences}
 
+    def __getitem__(self, index) -> dict:
+        """A batch of rows (a sequence or tensor of ints), or one row (an int: without the batch dimension)."""
+        if isinstance(index, (int, np.integer)):
+            return {name: value[0] for name, value in self.__getitems__([int(index)]).items()}
+        return self.__getitems__(index)
+
 
 def load_code_dataset(
     vqvae,

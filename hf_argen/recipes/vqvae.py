@@ -317,14 +317,16 @@ def train_vqvae(
     accelerator = make_accelerator(loop_args)
     train_rows, eval_rows, processor = build_data(data, flags, accelerator)
     shown_rows = eval_rows if eval_rows is not None else train_rows
-    shown = shown_rows[range(min(flags.num_sample_images, len(shown_rows)))]["pixel_values"]
+    sample_fn = None
+    if not run.no_samples:  # the grid's images, decoded once
+        sample_fn = make_sample_fn(shown_rows[range(min(flags.num_sample_images, len(shown_rows)))]["pixel_values"])
     model = build_model(flags, processor.image_size, processor.num_channels, seed=run.seed)
     loop = TrainingLoop(
         model,
         loop_args,
         train_dataset=train_rows,
         eval_fn=None if eval_rows is None else make_eval_fn(eval_rows, batch_size=run.eval_batch_size),
-        sample_fn=None if run.no_samples else make_sample_fn(shown),
+        sample_fn=sample_fn,
         tracker_config={"dataset_name": data.dataset_name, **model.config.to_dict()},
         accelerator=accelerator,
     )
