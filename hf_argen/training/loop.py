@@ -39,6 +39,10 @@ The loop is written on Accelerate's public API: a prepared `DataLoader`, ``accel
   same size. A global batch holds ``train_batch_size * num_processes`` examples; process ``r`` takes slice
   ``r`` of it (Accelerate's batch sharding). A resumed run skips the batches already seen with
   ``accelerator.skip_first_batches`` (indices only: no skipped example is loaded).
+* Data: any map-style dataset. One whose ``__getitems__`` returns a whole batch (``batched = True``:
+  :class:`TensorDictDataset`, :class:`hf_argen.data.ImageRows`, which decodes a batch's images from the datasets'
+  memory-mapped Arrow files) is read one batch per call, with no collate, in the `DataLoader`'s worker processes
+  with ``dataloader_num_workers``: training memory does not grow with the dataset.
 * Randomness (dropout, ...) is re-seeded from ``(seed, step, process)`` before every optimizer step, so
   a run's result depends only on its seed, never on where it was interrupted.
 * Accumulation: ``accelerator.accumulate(model)`` (no gradient all-reduce on the micro-steps before the last);
