@@ -68,11 +68,12 @@ from hf_argen.recipes.classifier import load_mnist_classifier
 from hf_argen.recipes.pixel_lm import (
     build_pixel_lm,
     generate_pixels,
+    load_tensors,
     pixel_lm_likelihood_report,
     pixel_lm_loss,
     set_image_layout,
 )
-from hf_argen.recipes.pixelcnn import load_tensors, pixelcnn_loss
+from hf_argen.recipes.pixelcnn import pixelcnn_loss
 from hf_argen.recipes.prior import build_prior, pixelcnn_inputs
 from hf_argen.recipes.vqvae import evaluate_vqvae, levels_to_unit_range, unit_range_to_levels
 from hf_argen.training import LoopArguments, TensorDictDataset, TrainingLoop

@@ -10,7 +10,10 @@ source has one, an integer `label` column. Generic: named datasets (digits, MNIS
 * Validation split: training carves a fixed validation split from the training images, every
   ``VALIDATION_EVERY``-th image (index % 10 == 0), held out from training (:func:`validation_indices`). It is never
   called "test"; the test split is only the dataset's own.
-* :func:`encode_images` turns a dataset's images into a `torch.LongTensor` of levels with an image processor.
+* :class:`ImageRows` is how training reads images: they stay in the datasets' (memory-mapped) Arrow tables and
+  ``rows[indices]`` decodes only those rows, one batch at a time (in `DataLoader` workers when there are any), so
+  memory does not grow with the dataset. :func:`encode_images` turns a whole dataset's images into a
+  `torch.LongTensor` of levels at once (for small evaluation sets).
 """
 
 from __future__ import annotations
@@ -166,6 +169,79 @@ def encode_images(dataset, image_processor, batch_size: int = 1000) -> torch.Lon
     return torch.cat(chunks).long()
 
 
+class ImageRows(torch.utils.data.Dataset):
+    """The images of one or more `datasets.Dataset` (concatenated in order), read as model inputs one batch at a time.
+
+    ``rows[indices]`` (or ``rows.__getitems__(indices)``, which a `DataLoader` calls with a whole batch of indices)
+    reads those rows from the datasets' Arrow tables (memory-mapped for a `save_to_disk` folder, an imagefolder or a
+    Hub dataset), decodes their images with `image_processor` and returns ``{"pixel_values": LongTensor (B, C, H, W)
+    of levels[, "class_labels": LongTensor (B,)]}``; `pixel_transform` (a picklable callable, e.g. levels ->
+    [-1, 1]) is applied to the levels. Nothing is decoded up front: only `class_labels` (one int64 per row) is held
+    in memory. Batches come whole (``batched = True``): a `DataLoader` over it needs an identity `collate_fn`,
+    which :class:`hf_argen.training.TrainingLoop` passes itself.
+
+    Args:
+        parts: a `datasets.Dataset` or a list of them (each with `image_column`), concatenated in order.
+        image_processor: images -> ``pixel_values`` levels (a `PixelCNNImageProcessor`).
+        class_labels: labels of every row, `(len(rows),)`, or None (no ``class_labels`` in the batches).
+    """
+
+    batched = True
+
+    def __init__(self, parts, image_processor, class_labels=None, pixel_transform=None, image_column: str = "image"):
+        parts = list(parts) if isinstance(parts, (list, tuple)) else [parts]
+        self.parts = [part.select_columns([image_column]) for part in parts]
+        self.image_column = image_column
+        self.starts = np.cumsum([0] + [len(part) for part in self.parts])
+        self.image_processor = image_processor
+        self.pixel_transform = pixel_transform
+        self.class_labels = None if class_labels is None else torch.as_tensor(class_labels, dtype=torch.long)
+        if self.class_labels is not None and self.class_labels.shape != (len(self),):
+            shape = tuple(self.class_labels.shape)
+            raise ValueError(f"`class_labels` must hold one label per row ({len(self)}), got shape {shape}.")
+        if len(self) == 0:
+            raise ValueError("`parts` hold no images.")
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def images(self, indices) -> list:
+        """The PIL images of rows `indices`, in that order (one Arrow read per part)."""
+        index = np.asarray(indices, dtype=np.int64).reshape(-1)
+        if index.size and (index.min() < -len(self) or index.max() >= len(self)):
+            raise IndexError(f"row index out of range for {len(self)} rows.")
+        index = index % len(self)
+        part_of = np.searchsorted(self.starts, index, side="right") - 1
+        images = [None] * len(index)
+        for part in np.unique(part_of):
+            where = np.flatnonzero(part_of == part)
+            rows = self.parts[part][(index[where] - self.starts[part]).tolist()][self.image_column]
+            for position, image in zip(where.tolist(), rows):
+                images[position] = image
+        return images
+
+    def __getitems__(self, indices) -> dict:
+        index = torch.as_tensor(np.asarray(indices, dtype=np.int64).reshape(-1))
+        if len(index) == 0:
+            raise ValueError("`indices` is empty: pass at least one row.")
+        pixel_values = self.image_processor(self.images(index.numpy()), return_tensors="pt")["pixel_values"].long()
+        batch = {"pixel_values": pixel_values if self.pixel_transform is None else self.pixel_transform(pixel_values)}
+        if self.class_labels is not None:
+            batch["class_labels"] = self.class_labels[index]
+        return batch
+
+    def __getitem__(self, index) -> dict:
+        """One row (an int: tensors without the batch dimension) or a batch (a sequence or tensor of ints)."""
+        if isinstance(index, (int, np.integer)):
+            return {name: value[0] for name, value in self.__getitems__([int(index)]).items()}
+        return self.__getitems__(index)
+
+
+def column_array(dataset, column: str) -> np.ndarray:
+    """One column of a `datasets.Dataset` as a numpy array, read without touching the other columns (images)."""
+    return np.asarray(dataset.select_columns([column]).with_format("numpy")[column])
+
+
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
@@ -212,6 +288,8 @@ def num_classes_of(dataset) -> int | None:
 
 __all__ = [
     "VALIDATION_EVERY",
+    "ImageRows",
+    "column_array",
     "detect_num_channels",
     "encode_images",
     "image_column_of",

@@ -56,7 +56,9 @@ CARD_TEMPLATE = """---
 ![{{ image.alt }}]({{ image.path }}){% if image.caption %}
 
 {{ image.caption }}{% endif %}
-{% endfor %}
+{% endfor %}{% if limitations %}
+**Limitations:** {{ limitations }}
+{% endif %}
 ## Usage
 
 ```python
@@ -204,6 +206,7 @@ def write_model_card(
     cli: str | None = None,
     sections: list[CardSection] = (),
     license: str = "apache-2.0",
+    limitations: str | None = None,
 ) -> Path:
     """Write `folder/README.md` from :data:`CARD_TEMPLATE` and return its path.
 
@@ -211,7 +214,8 @@ def write_model_card(
     to `(Hub id, display name)`; it is named by :func:`dataset_reference`, never by a local path); `datasets`
     (default: those of the metrics) go into the metadata. `metrics` with ``index=True`` form the ``model-index``: one
     result per (dataset, split), each metric naming its split. `usage` is a Python snippet that runs as written;
-    `cli` an optional shell line.
+    `cli` an optional shell line. `limitations` is said in bold under the images, before the usage (what the
+    model does not do that a reader of its samples or figures might expect).
     """
     task_name = task_name or task_type.replace("-", " ").capitalize()
     rows, results, named = _metric_rows(metrics, dataset, known_datasets, task_type, task_name)
@@ -243,6 +247,7 @@ def write_model_card(
         train_commands=train_commands.strip(),
         images=[image.__dict__ for image in images],
         sections=[section.__dict__ for section in sections],
+        limitations=(limitations or "").strip(),
     )
     path = Path(folder) / "README.md"
     atomic_write_text(path, str(card))

@@ -30,6 +30,11 @@ class CardArguments:
     training_data: str | None = field(default=None, metadata={"help": "a paragraph on the data and the training run"})
     description: str | None = field(default=None, metadata={"help": "the card's description (default: from config)"})
     hub_model_id: str | None = field(default=None, metadata={"help": "Hub id the card's usage snippet loads"})
+    limitations: str | None = field(
+        default=None,
+        metadata={"help": "what the model does not do, said under its images (default: training_info.json's "
+                  "`limitations`, which every rewrite of the card keeps)"},
+    )  # fmt: skip
     hub_dataset_ids: list[str] | None = field(default=None, metadata={"help": "datasets named in the card metadata"})
     grid_seed: int = field(default=0, metadata={"help": "seed of the sample grid"})
     grid_rows: int = field(default=4, metadata={"help": "samples per class in the grid"})
@@ -70,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         training=args.training_data,
         description=args.description,
         datasets=args.hub_dataset_ids,
+        limitations=args.limitations,
     )
     print(f"wrote {path}")
     return 0

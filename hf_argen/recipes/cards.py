@@ -283,11 +283,13 @@ def write_card_for_folder(
     sections: list[CardSection] | None = None,
     datasets: list[str] | None = None,
     extra_images: list[CardImage] = (),
+    limitations: str | None = None,
 ) -> Path:
     """Write the card of a saved hf_argen folder with :func:`write_model_card`.
 
     Unset parts come from `folder/training_info.json` (``hub_model_id``, ``commands``/``command``,
-    ``training``, ``description``, ``datasets``, ``sections``, ``dataset``) and then from the folder's
+    ``training``, ``description``, ``datasets``, ``sections``, ``dataset``, ``limitations``: so a card rewritten
+    after a new evaluation keeps them) and then from the folder's
     ``config.json``: `repo_id` defaults to the Hub id, else the folder as given (the snippet loads it either way).
     `extra_images` come after the images (by default the folder's sample grid).
     """
@@ -329,6 +331,7 @@ def write_card_for_folder(
         training=training or info.get("training"),
         images=images,
         sections=sections,
+        limitations=limitations or info.get("limitations"),
     )
 
 

@@ -16,12 +16,14 @@ to finish keeps the first one's). `cache_dir` defaults to ``$HF_ARGEN_CACHE/code
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
 import re
 import shutil
+import tempfile
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -78,35 +80,74 @@ def codes_cache_key(vqvae, dataset, image_column: str = "image", columns: Sequen
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-@torch.no_grad()
+class CodeEncoder:
+    """`datasets` batch function: the images of a batch -> their `(B, h, w)` int32 code maps under `vqvae` (eval mode
+    is the caller's), preprocessed as :func:`image_processor_of` says."""
+
+    def __init__(self, vqvae, image_column: str = "image"):
+        self.vqvae, self.image_column = vqvae, image_column
+        self.processor = image_processor_of(vqvae)
+        self.device = next(vqvae.parameters()).device
+
+    @torch.no_grad()
+    def encode(self, images) -> np.ndarray:
+        levels = self.processor(images, return_tensors="pt")["pixel_values"]
+        return self.vqvae.encode(levels_to_unit_range(levels).to(self.device)).to(torch.int32).cpu().numpy()
+
+    def __call__(self, batch: dict) -> dict:
+        return {CODES_COLUMN: self.encode(batch[self.image_column])}
+
+
+@contextlib.contextmanager
+def _eval_mode(model):
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 def encode_images_to_codes(vqvae, dataset, image_column: str = "image", batch_size: int = 256, progress: bool = True):
     """`(N, h, w)` int32 numpy code maps of `dataset[image_column]` under `vqvae` (eval mode), decoded and
-    preprocessed one batch at a time."""
-    processor = image_processor_of(vqvae)
-    was_training = vqvae.training
-    vqvae.eval()
+    preprocessed one batch at a time (all N maps in memory: :func:`encode_dataset_codes` writes them to disk as
+    they come)."""
+    encoder = CodeEncoder(vqvae, image_column)
     side = vqvae.config.latent_size
     codes = np.zeros((len(dataset), side, side), dtype=np.int32)
-    device = next(vqvae.parameters()).device
-    try:
+    with _eval_mode(vqvae):
         for start in tqdm(range(0, len(dataset), batch_size), desc="encoding to codes", disable=not progress,
                           leave=False):  # fmt: skip
-            images = dataset[start : start + batch_size][image_column]
-            levels = processor(images, return_tensors="pt")["pixel_values"]
-            batch = vqvae.encode(levels_to_unit_range(levels).to(device))
-            codes[start : start + len(batch)] = batch.cpu().numpy()
-    finally:
-        vqvae.train(was_training)
+            codes[start : start + batch_size] = encoder.encode(dataset[start : start + batch_size][image_column])
     return codes
 
 
-def _build_codes_dataset(codes: np.ndarray, dataset, columns: Sequence[str]) -> datasets.Dataset:
-    features = datasets.Features({CODES_COLUMN: datasets.Array2D(shape=tuple(codes.shape[1:]), dtype="int32")})
-    coded = datasets.Dataset.from_dict({CODES_COLUMN: codes}, features=features)
-    if not columns:
-        return coded
-    kept = dataset.select_columns(list(columns)).flatten_indices()
-    return datasets.concatenate_datasets([coded, kept], axis=1)
+def _encode_to_arrow(vqvae, dataset, columns, image_column, batch_size, progress, cache_file, fingerprint):
+    """`datasets.Dataset.map` of :class:`CodeEncoder`: the code maps written to `cache_file` one batch at a time (in
+    memory when `cache_file` is None), columns `codes`, then `columns`."""
+    side = vqvae.config.latent_size
+    features = datasets.Features({CODES_COLUMN: datasets.Array2D(shape=(side, side), dtype="int32")})
+    features.update({column: dataset.features[column] for column in columns})
+    disabled = datasets.utils.are_progress_bars_disabled()
+    if not progress:
+        datasets.utils.disable_progress_bars()
+    try:
+        with _eval_mode(vqvae):
+            coded = dataset.select_columns([image_column, *columns]).map(
+                CodeEncoder(vqvae, image_column),
+                batched=True,
+                batch_size=batch_size,
+                remove_columns=[image_column],
+                features=features,
+                cache_file_name=None if cache_file is None else str(cache_file),
+                keep_in_memory=cache_file is None,
+                new_fingerprint=fingerprint,
+                desc="encoding to codes",
+            )
+    finally:
+        if not progress and not disabled:
+            datasets.utils.enable_progress_bars()
+    return coded.select_columns([CODES_COLUMN, *columns])
 
 
 def _save_atomically(dataset: datasets.Dataset, path: Path) -> None:
@@ -141,9 +182,11 @@ def encode_dataset_codes(
     names, captions), as a `datasets.Dataset` (columns `codes` `(h, w)` int32, then `columns`).
 
     Loaded from ``cache_dir/<name>-<key>`` (:func:`codes_cache_key`; `cache_dir` defaults to
-    :func:`default_cache_dir`) when there; else encoded batch by batch (a tqdm bar unless `progress=False`) and, when
-    `cache`, written there atomically. `name` is a readable prefix of the folder (e.g. the dataset and split). In a
-    multi-process run, call it under `accelerator.main_process_first()` so that one process encodes."""
+    :func:`default_cache_dir`) when there; else encoded batch by batch (`datasets.Dataset.map`, a progress bar unless
+    `progress=False`), each batch's codes written to disk as they come (memory does not grow with the dataset), and,
+    when `cache`, saved there atomically (without `cache`: kept in memory). `name` is a readable prefix of the folder
+    (e.g. the dataset and split). In a multi-process run, call it under `accelerator.main_process_first()` so that
+    one process encodes."""
     missing = [c for c in [image_column, *columns] if c not in dataset.column_names]
     if missing:
         raise ValueError(f"columns {missing} not in the dataset's columns {dataset.column_names}.")
@@ -158,11 +201,13 @@ def encode_dataset_codes(
             logger.info("loading cached codes from %s", path)
             return datasets.load_from_disk(str(path))
     logger.info("encoding %d images%s with the VQ-VAE", len(dataset), f" of {name}" if name else "")
-    codes = encode_images_to_codes(vqvae, dataset, image_column, batch_size, progress)
-    coded = _build_codes_dataset(codes, dataset, columns)
     if path is None:
-        return coded
-    _save_atomically(coded, path)
+        return _encode_to_arrow(vqvae, dataset, columns, image_column, batch_size, progress, None, uuid.uuid4().hex)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".tmp-encoding-{os.getpid()}-", dir=path.parent) as scratch:
+        coded = _encode_to_arrow(vqvae, dataset, columns, image_column, batch_size, progress,
+                                 Path(scratch) / "codes.arrow", key)  # fmt: skip
+        _save_atomically(coded, path)
     logger.info("cached the codes in %s", path)
     return datasets.load_from_disk(str(path))
 
@@ -170,6 +215,7 @@ def encode_dataset_codes(
 __all__ = [
     "CACHE_ENV",
     "CODES_COLUMN",
+    "CodeEncoder",
     "codes_cache_key",
     "default_cache_dir",
     "encode_dataset_codes",

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from transformers import ImageGPTConfig, ImageGPTForCausalImageModeling, MambaConfig, MambaForCausalLM
 
-from ..data import validation_indices
+from ..data import encode_images, label_names_of, validation_indices
 from ..evaluation import batched_log_likelihood, causal_lm_log_likelihood, likelihood_report
 from ..models import (
     ARRNNConfig,
@@ -34,7 +34,8 @@ from ..models import (
 from ..training.arguments import VALIDATION, DataArguments, RunArguments
 from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, make_accelerator
 from .cards import keep_last_grid, pixelcnn_card_metrics, publish_run
-from .pixelcnn import load_tensors, make_eval_fn, new_processor, parse_dataset_spec, take
+from .datasets import load_images
+from .pixelcnn import make_eval_fn, new_processor, parse_dataset_spec, take
 
 logger = logging.getLogger(__name__)
 
@@ -241,6 +242,19 @@ class PixelLMData:
     eval_name: str | None
 
 
+def load_tensors(name: str, split: str, processor, data_dir=None, image_column=None, label_column=None,
+                 conditional: bool = True) -> tuple[dict, list[str] | None, list[str]]:  # fmt: skip
+    """Load `name:split` and encode it whole -> (`{"pixel_values"[, "class_labels"]}`, class names, sources). (The
+    pixel LMs' sets are small; the PixelCNN streams its rows instead, :class:`hf_argen.data.ImageRows`.)"""
+    dataset = load_images(name, split=split, data_dir=data_dir, image_column=image_column, label_column=label_column)
+    tensors = {"pixel_values": encode_images(dataset, processor)}
+    names = label_names_of(dataset) if conditional else None
+    if names is not None:
+        tensors["class_labels"] = torch.as_tensor(dataset["label"], dtype=torch.long)
+    sources = dataset["source"] if "source" in dataset.column_names else [name] * len(dataset)
+    return tensors, names, sources
+
+
 def build_data(data: DataArguments, flags, accelerator) -> PixelLMData:
     """Build data: the PixelCNN's tensors of the training split (its validation images carved out unless
     `--eval_split` names a split)."""
@@ -284,7 +298,8 @@ def train(model, prepared: PixelLMData, data: DataArguments, run: RunArguments, 
     log_likelihood = functools.partial(pixel_lm_log_likelihood, vocabulary=vocabulary)
     eval_fn = None
     if prepared.eval is not None:
-        eval_fn = make_eval_fn(prepared.eval, num_subpixels, run.eval_batch_size, log_likelihood=log_likelihood)
+        eval_rows = TensorDictDataset(**prepared.eval)
+        eval_fn = make_eval_fn(eval_rows, num_subpixels, run.eval_batch_size, log_likelihood=log_likelihood)
     sample_fn = None
     if not run.no_samples:
         scale = max(1, 64 // prepared.processor.image_size)

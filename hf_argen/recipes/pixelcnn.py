@@ -1,6 +1,6 @@
-"""PixelCNN recipe for the shared loop: its flags, datasets -> tensors (a fixed validation split carved from the
-training images by default), the eval hook (exact bits/dim), the sample-grid hook and :func:`train_pixelcnn`,
-the whole run that `training/train_pixelcnn.py` starts.
+"""PixelCNN recipe for the shared loop: its flags, datasets -> rows decoded one batch at a time (a fixed validation
+split carved from the training images by default), the eval hook (exact bits/dim), the sample-grid hook and
+:func:`train_pixelcnn`, the whole run that `training/train_pixelcnn.py` starts.
 """
 
 from __future__ import annotations
@@ -9,10 +9,11 @@ import logging
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from ..atomic import atomic_save_pretrained
-from ..data import encode_images, image_shape_of, label_names_of, parse_dataset_spec, validation_indices
+from ..data import ImageRows, column_array, image_shape_of, label_names_of, parse_dataset_spec, validation_indices
 from ..evaluation import pixelcnn_log_likelihood
 from ..models import (
     ClassConditionalImageGenerationPipeline,
@@ -22,7 +23,7 @@ from ..models import (
     make_grid,
 )
 from ..training.arguments import VALIDATION, DataArguments, ImageModelArguments, RunArguments
-from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from ..training.loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 from .cards import keep_last_grid, pixelcnn_card_metrics, publish_run
 from .datasets import DEFAULT_LEVELS, load_images
 
@@ -72,28 +73,45 @@ class PixelCNNArguments(ImageModelArguments):
     dropout: float = field(default=0.0, metadata={"help": "dropout probability in the gated layers in training."})
 
 
-def load_tensors(
+def load_part(
     name: str,
     split: str,
-    processor,
     data_dir=None,
     image_column=None,
     label_column=None,
     conditional: bool = True,
 ) -> tuple[dict, list[str] | None, list[str]]:
-    """Load `name:split` and encode it -> (`{"pixel_values"[, "class_labels"]}`, class names, sources)."""
+    """Load `name:split` -> (`{"images": the dataset[, "class_labels": (N,) long]}`, class names, sources). The images
+    stay in the dataset (memory-mapped where it is on disk); only the labels are read."""
     dataset = load_images(name, split=split, data_dir=data_dir, image_column=image_column, label_column=label_column)
-    tensors = {"pixel_values": encode_images(dataset, processor)}
+    part = {"images": dataset}
     names = label_names_of(dataset) if conditional else None
     if names is not None:
-        tensors["class_labels"] = torch.as_tensor(dataset["label"], dtype=torch.long)
-    sources = dataset["source"] if "source" in dataset.column_names else [name] * len(dataset)
-    return tensors, names, sources
+        part["class_labels"] = torch.as_tensor(column_array(dataset, "label"), dtype=torch.long)
+    sources = list(column_array(dataset, "source")) if "source" in dataset.column_names else [name] * len(dataset)
+    return part, names, sources
 
 
-def take(tensors: dict, index) -> dict:
-    index = torch.as_tensor(index, dtype=torch.long)
-    return {k: v[index] for k, v in tensors.items()}
+def take(part: dict, index) -> dict:
+    """The rows `index` of a part (`datasets`' `select`: an indices mapping, nothing decoded)."""
+    index = np.asarray(index, dtype=np.int64)
+    taken = {"images": part["images"].select(index)}
+    if "class_labels" in part:
+        taken["class_labels"] = part["class_labels"][torch.as_tensor(index)]
+    return taken
+
+
+def image_rows(parts: list[dict], processor, repeats: list[int] | None = None) -> ImageRows:
+    """Parts (each repeated `repeats[i]` times, in order) as one :class:`ImageRows`: images decoded per batch."""
+    repeats = repeats or [1] * len(parts)
+    keys = set(parts[0])
+    if any(set(p) != keys for p in parts):
+        raise ValueError("All training datasets must agree on having labels (class-conditional) or not.")
+    datasets_in_order = [p["images"] for p, r in zip(parts, repeats) for _ in range(r)]
+    labels = None
+    if "class_labels" in keys:
+        labels = torch.cat([p["class_labels"] for p, r in zip(parts, repeats) for _ in range(r)])
+    return ImageRows(datasets_in_order, processor, labels)
 
 
 def set_class_names(config, names: list[str] | None) -> None:
@@ -110,13 +128,6 @@ def source_class_names(names: list[str], sources: list[list[str]]) -> list[str]:
         for source in part:
             order.setdefault(source, len(order))
     return [name if block == 0 else f"{name} ({source})" for source, block in order.items() for name in names]
-
-
-def concat_tensors(parts: list[dict], repeats: list[int]) -> dict:
-    keys = set(parts[0])
-    if any(set(p) != keys for p in parts):
-        raise ValueError("All training datasets must agree on having labels (class-conditional) or not.")
-    return {k: torch.cat([p[k].repeat(r, *[1] * (p[k].dim() - 1)) for p, r in zip(parts, repeats)]) for k in keys}
 
 
 def offset_labels_by_source(parts: list[dict], sources: list[list[str]], num_classes: int) -> tuple[list[dict], int]:
@@ -150,19 +161,21 @@ def expand_class_embeddings(model, num_classes: int) -> None:
     model.config.num_classes = num_classes
 
 
-def make_eval_fn(eval_tensors: dict, num_subpixels: int, batch_size: int = 256, log_likelihood=pixelcnn_log_likelihood):
-    """Eval hook: exact bits/dim and nats/image of the eval tensors, sharded over processes and reduced.
-    `log_likelihood(model, pixel_values, class_labels, batch_size=...) -> (N,)` nats (default: the PixelCNN's; the
-    pixel LMs pass theirs)."""
-    x, y = eval_tensors["pixel_values"], eval_tensors.get("class_labels")
+def make_eval_fn(eval_rows, num_subpixels: int, batch_size: int = 256, log_likelihood=pixelcnn_log_likelihood):
+    """Eval hook: exact bits/dim and nats/image of the eval rows (an :class:`ImageRows`, decoded one batch at a time,
+    or a `TensorDictDataset`: ``rows[index]`` -> ``{"pixel_values"[, "class_labels"]}``), sharded over processes
+    and reduced. `log_likelihood(model, pixel_values, class_labels, batch_size=...) -> (N,)` nats (default: the
+    PixelCNN's; the pixel LMs pass theirs)."""
 
     def eval_fn(model, accelerator):
         def statistics(index):
-            labels = None if y is None else y[index]
-            ll = log_likelihood(model, x[index], labels, batch_size=batch_size) if len(index) else None
-            return {"nll": 0.0 if ll is None else -ll.double().sum(), "count": float(len(index))}
+            if not len(index):
+                return {"nll": 0.0, "count": 0.0}
+            batch = eval_rows[index]
+            ll = log_likelihood(model, batch["pixel_values"], batch.get("class_labels"), batch_size=batch_size)
+            return {"nll": -ll.double().sum(), "count": float(len(index))}
 
-        totals = evaluate_across_processes(accelerator, len(x), batch_size, statistics, desc="eval bits/dim")
+        totals = evaluate_across_processes(accelerator, len(eval_rows), batch_size, statistics, desc="eval bits/dim")
         nats = (totals["nll"] / totals["count"]).item()
         return {"eval_bits_per_dim": nats / (num_subpixels * math.log(2)), "eval_nats_per_image": nats}
 
@@ -210,12 +223,13 @@ def pixelcnn_loss(model, batch):
 
 @dataclass
 class PixelCNNData:
-    """What :func:`build_data` prepares: training and eval tensors (``pixel_values`` levels `(N, C, H, W)`, optional
-    ``class_labels`` `(N,)`), class names, the training sources `[(name:split, examples)]`, the eval split's name, the
+    """What :func:`build_data` prepares: training and eval rows (:class:`hf_argen.data.ImageRows`: images left in the
+    datasets, decoded per batch to ``pixel_values`` levels `(B, C, H, W)`, optional ``class_labels`` `(B,)`), class
+    names, the training sources `[(name:split, examples)]`, the eval split's name, the
     image processor and the `--init_model` (or None: a new model is built)."""
 
-    train: dict
-    eval: dict | None
+    train: ImageRows
+    eval: ImageRows | None
     names: list[str] | None
     sources: list[tuple[str, int]]
     eval_name: str | None
@@ -262,27 +276,28 @@ def build_data(data: DataArguments, flags: PixelCNNArguments, accelerator) -> Pi
     eval_split = data.eval_split if data.eval_split.lower() != "none" else None
     with accelerator.main_process_first():  # dataset caches are written by the main process first
         model, processor = load_processor(flags, name, split, data)
-        main, names, main_sources = load_tensors(name, split, processor, **load)
-        eval_tensors, eval_name = None, None
+        main, names, main_sources = load_part(name, split, **load)
+        eval_part, eval_name = None, None
         if eval_split == VALIDATION:
-            train_index, eval_index = validation_indices(len(main["pixel_values"]))
-            eval_tensors, main = take(main, eval_index), take(main, train_index)
+            train_index, eval_index = validation_indices(len(main_sources))
+            eval_part, main = take(main, eval_index), take(main, train_index)
             main_sources = [main_sources[i] for i in train_index]
             eval_name = f"{name}:{split} validation (every 10th image)"
         elif eval_split is not None:
-            eval_tensors, eval_name = load_tensors(name, eval_split, processor, **load)[0], f"{name}:{eval_split}"
+            eval_part, eval_name = load_part(name, eval_split, **load)[0], f"{name}:{eval_split}"
         parts, repeats, source_lists = [main], [flags.train_repeats], [main_sources]
         sources = [(f"{name}:{split}", len(main_sources) * flags.train_repeats)]
         for extra_name, extra_split in map(parse_dataset_spec, flags.extra_train_datasets):
-            tensors, _, extra_sources = load_tensors(extra_name, extra_split, processor, **load)
-            parts, repeats, source_lists = parts + [tensors], repeats + [1], source_lists + [extra_sources]
+            part, _, extra_sources = load_part(extra_name, extra_split, **load)
+            parts, repeats, source_lists = parts + [part], repeats + [1], source_lists + [extra_sources]
             sources.append((f"{extra_name}:{extra_split}", len(extra_sources)))
-    if data.max_eval_samples and eval_tensors is not None:
-        eval_tensors = take(eval_tensors, range(min(data.max_eval_samples, len(eval_tensors["pixel_values"]))))
+    if data.max_eval_samples and eval_part is not None:
+        eval_part = take(eval_part, range(min(data.max_eval_samples, len(eval_part["images"]))))
     if flags.source_classes and names is not None:
         parts, _ = offset_labels_by_source(parts, source_lists, len(names))
         names = source_class_names(names, source_lists)
-    return PixelCNNData(concat_tensors(parts, repeats), eval_tensors, names, sources, eval_name, processor, model)
+    eval_rows = None if eval_part is None else image_rows([eval_part], processor)
+    return PixelCNNData(image_rows(parts, processor, repeats), eval_rows, names, sources, eval_name, processor, model)
 
 
 def set_dropout(model, dropout: float) -> None:
@@ -333,7 +348,7 @@ def build_model(flags: PixelCNNArguments, prepared: PixelCNNData, seed: int = 0)
 def train(model, prepared: PixelCNNData, data: DataArguments, run: RunArguments, accelerator) -> TrainResult:
     """Train: the shared loop with the exact bits/dim eval hook and a sample grid per class, saving the model with its
     pipeline."""
-    config, train_tensors = model.config, prepared.train
+    config, train_rows = model.config, prepared.train
     eval_fn = None
     if prepared.eval is not None:
         eval_fn = make_eval_fn(prepared.eval, config.num_subpixels, batch_size=run.eval_batch_size)
@@ -344,16 +359,16 @@ def train(model, prepared: PixelCNNData, data: DataArguments, run: RunArguments,
     loop = TrainingLoop(
         model,
         run.loop_arguments(),
-        TensorDictDataset(**train_tensors),
+        train_rows,
         compute_loss=pixelcnn_loss,
         eval_fn=eval_fn,
         sample_fn=sample_fn,
         processors=[prepared.processor],
         save_fn=save_with_pipeline,
-        tracker_config={"dataset_name": data.dataset_name, "train_examples": len(train_tensors["pixel_values"])},
+        tracker_config={"dataset_name": data.dataset_name, "train_examples": len(train_rows)},
         accelerator=accelerator,
     )
-    logger.info("training data: %s (%d examples)", prepared.sources, len(train_tensors["pixel_values"]))
+    logger.info("training data: %s (%d examples, decoded per batch)", prepared.sources, len(train_rows))
     return loop.train()
 
 
@@ -398,8 +413,8 @@ __all__ = [
     "set_dropout",
     "train",
     "train_pixelcnn",
-    "concat_tensors",
-    "load_tensors",
+    "image_rows",
+    "load_part",
     "make_eval_fn",
     "make_sample_fn",
     "new_processor",

@@ -26,12 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from ..atomic import atomic_save_pretrained
-from ..data import validation_indices
+from ..data import column_array, validation_indices
 from ..hub import CardImage, read_hub_training_info, read_training_info
 from ..models import (
     ARRNNConfig,
@@ -47,7 +48,7 @@ from ..models import (
 )
 from ..models.vocabulary import PriorVocabulary
 from ..training.arguments import VALIDATION, CausalLMSizeArguments, DataArguments, RunArguments
-from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from ..training.loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 from .cards import keep_last_grid, prior_card_metrics, publish_run
 from .codes import CODES_COLUMN, encode_dataset_codes
 from .datasets import load_images
@@ -83,6 +84,50 @@ def dataset_to_tensors(dataset) -> tuple[torch.LongTensor, torch.LongTensor]:
     codes = table[CODES_COLUMN].long()
     labels = table["label"].long() if "label" in table else torch.zeros(len(codes), dtype=torch.long)
     return codes, labels
+
+
+def code_labels(dataset) -> torch.LongTensor:
+    """The `label` column of a code dataset as a long tensor `(N,)` (all 0 without one: one class)."""
+    if "label" not in dataset.column_names:
+        return torch.zeros(len(dataset), dtype=torch.long)
+    return torch.as_tensor(column_array(dataset, "label"), dtype=torch.long)
+
+
+class CodeSequences(torch.utils.data.Dataset):
+    """The rows of a code dataset (:func:`hf_argen.recipes.codes.encode_dataset_codes`) as the prior's training
+    batches, built one batch at a time from the (memory-mapped) codes: ``{"input_ids", "labels"}`` token sequences
+    `(B, 1 + h*w)` (:class:`PriorVocabulary`), or for a PixelCNN prior its inputs (:func:`pixelcnn_inputs`). Only the
+    labels (one int64 per row) are held in memory. Batches come whole (``batched = True``)."""
+
+    batched = True
+
+    def __init__(self, dataset, vocabulary: PriorVocabulary, labels: torch.Tensor | None = None, pixelcnn=False):
+        self.codes = dataset.select_columns([CODES_COLUMN]).with_format("numpy")
+        self.labels = code_labels(dataset) if labels is None else torch.as_tensor(labels, dtype=torch.long)
+        self.vocabulary, self.pixelcnn = vocabulary, pixelcnn
+        height, width = dataset.features[CODES_COLUMN].shape
+        self.sequence_length = 1 + height * width
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def sequences(self, indices) -> torch.LongTensor:
+        """Token sequences `(B, 1 + h*w)` of rows `indices`."""
+        index = torch.as_tensor(np.asarray(indices, dtype=np.int64).reshape(-1))
+        codes = torch.from_numpy(np.asarray(self.codes[index.tolist()][CODES_COLUMN]))
+        return self.vocabulary.sequences(codes, self.labels[index])
+
+    def __getitems__(self, indices) -> dict:
+        sequences = self.sequences(indices)
+        if self.pixelcnn:
+            return pixelcnn_inputs(sequences, self.vocabulary)
+        return {"input_ids": sequences, "labels": sequences}
+
+    def __getitem__(self, index) -> dict:
+        """A batch of rows (a sequence or tensor of ints), or one row (an int: without the batch dimension)."""
+        if isinstance(index, (int, np.integer)):
+            return {name: value[0] for name, value in self.__getitems__([int(index)]).items()}
+        return self.__getitems__(index)
 
 
 def load_code_dataset(
@@ -348,10 +393,11 @@ def with_vqvae_data(data: DataArguments, vqvae: str) -> DataArguments:
 
 @dataclass
 class PriorData:
-    """What :func:`build_data` prepares: class-prefixed token sequences `(N, 1 + h*w)` to train and evaluate on
-    (`eval` None: no evaluation), the vocabulary and the class names (`id2label`, or None)."""
+    """What :func:`build_data` prepares: the training code maps (the cached code dataset, read one batch at a time:
+    :class:`CodeSequences`), class-prefixed token sequences `(N, 1 + h*w)` to evaluate on (`eval` None: no
+    evaluation), the vocabulary and the class names (`id2label`, or None)."""
 
-    train: torch.Tensor
+    train: CodeSequences
     eval: torch.Tensor | None
     vocabulary: PriorVocabulary
     id2label: dict | None
@@ -369,23 +415,22 @@ def build_data(data: DataArguments, run: RunArguments, flags: PriorArguments, vq
     )
     with accelerator.main_process_first():  # the main process encodes and writes the cache, the others read it
         train_set = load_code_dataset(vqvae, data.dataset_name, data.dataset_split, **load)
-        codes, labels = dataset_to_tensors(train_set)
-        eval_codes = eval_labels = None
+        eval_set = None
         if data.eval_split == VALIDATION:
-            train_index, eval_index = validation_indices(len(codes))
-            eval_codes, eval_labels = codes[eval_index], labels[eval_index]
-            codes, labels = codes[train_index], labels[train_index]
+            train_index, eval_index = validation_indices(len(train_set))
+            eval_set, train_set = train_set.select(eval_index), train_set.select(train_index)
         elif data.eval_split.lower() != "none":
-            eval_codes, eval_labels = dataset_to_tensors(load_code_dataset(vqvae, data.dataset_name, data.eval_split,
-                                                                           **load))  # fmt: skip
+            eval_set = load_code_dataset(vqvae, data.dataset_name, data.eval_split, **load)
+    if eval_set is not None and data.max_eval_samples:
+        eval_set = eval_set.select(range(min(data.max_eval_samples, len(eval_set))))
     names = getattr(train_set.features.get("label"), "names", None)
+    labels = code_labels(train_set)
     num_classes = flags.num_classes or int(labels.max()) + 1
     vocabulary = PriorVocabulary(num_codes=vqvae.config.num_embeddings, num_classes=num_classes)
-    eval_sequences = None if eval_codes is None else vocabulary.sequences(eval_codes, eval_labels)
-    if eval_sequences is not None and data.max_eval_samples:
-        eval_sequences = eval_sequences[: data.max_eval_samples]
+    eval_sequences = None if eval_set is None else vocabulary.sequences(*dataset_to_tensors(eval_set))
     id2label = dict(enumerate(names)) if names and len(names) == num_classes else None
-    return PriorData(vocabulary.sequences(codes, labels), eval_sequences, vocabulary, id2label)
+    train = CodeSequences(train_set, vocabulary, labels, pixelcnn=flags.prior == "pixelcnn")
+    return PriorData(train, eval_sequences, vocabulary, id2label)
 
 
 def make_save_fn(vqvae, num_classes: int, id2label: dict | None = None):
@@ -404,14 +449,10 @@ def train(prior, vqvae, prepared: PriorData, run: RunArguments, flags: PriorArgu
     """Train: the shared loop on the sequences (code maps and class labels for a PixelCNN prior), NLL eval hook,
     sample grids decoded by `vqvae`, saved as the two-stage model."""
     vocabulary = prepared.vocabulary
-    if flags.prior == "pixelcnn":
-        train_dataset = TensorDictDataset(**pixelcnn_inputs(prepared.train, vocabulary))
-    else:
-        train_dataset = TensorDictDataset(input_ids=prepared.train, labels=prepared.train)
     loop = TrainingLoop(
         prior,
         run.loop_arguments(tracker_project_name="prior"),
-        train_dataset=train_dataset,
+        train_dataset=prepared.train,
         eval_fn=None if prepared.eval is None else make_eval_fn(prepared.eval, batch_size=run.eval_batch_size),
         sample_fn=None if run.no_samples else make_sample_fn(vqvae, vocabulary, num_per_class=2, seed=run.seed),
         save_fn=make_save_fn(vqvae, vocabulary.num_classes, prepared.id2label),
@@ -427,7 +468,7 @@ def publish(result: TrainResult, prepared: PriorData, data: DataArguments, run: 
     figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
     metrics = []
     if "nll_per_code" in figures:
-        codes_per_image = prepared.train.shape[1] - 1
+        codes_per_image = prepared.train.sequence_length - 1
         metrics = prior_card_metrics(figures, data.eval_split, prepared.vocabulary.num_codes, codes_per_image)
     images = None
     if keep_last_grid(run.output_dir, "samples.png"):
@@ -456,7 +497,7 @@ def train_prior(
     prior = build_prior(
         flags.prior,
         prepared.vocabulary,
-        sequence_length=prepared.train.shape[1],
+        sequence_length=prepared.train.sequence_length,
         hidden_size=flags.hidden_size,
         num_hidden_layers=flags.num_hidden_layers,
         num_attention_heads=flags.num_attention_heads,

@@ -15,6 +15,7 @@ Metric definitions (all over a whole split, not averaged per batch):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -23,11 +24,11 @@ from dataclasses import dataclass, field
 import torch
 from PIL import Image
 
-from ..data import encode_images, image_shape_of, validation_indices
+from ..data import ImageRows, encode_images, image_shape_of, validation_indices
 from ..hub import CardImage
 from ..models import PixelCNNImageProcessor, VQVAEConfig, VQVAEModel, make_grid
 from ..training.arguments import VALIDATION, DataArguments, ImageModelArguments, RunArguments
-from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
+from ..training.loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 from .cards import keep_last_grid, publish_run, vqvae_card_metrics
 from .datasets import load_images
 
@@ -166,15 +167,21 @@ def reconstruction_grid(model, pixel_values: torch.Tensor, num_columns: int = 10
 # ----------------------------------------------------------------------------------------------------------
 # Hooks for hf_argen.training.TrainingLoop
 # ----------------------------------------------------------------------------------------------------------
-def make_eval_fn(eval_pixel_values: torch.Tensor, batch_size: int = 500, prefix: str = "eval_"):
-    """Eval hook: the metrics above on `eval_pixel_values`, sharded over processes and summed."""
+def make_eval_fn(eval_rows, batch_size: int = 500, prefix: str = "eval_"):
+    """Eval hook: the metrics above on `eval_rows` (an :class:`hf_argen.data.ImageRows` decoding one batch at a time,
+    or a `TensorDictDataset`: ``rows[index]["pixel_values"]`` in [-1, 1]), sharded over processes and summed."""
 
     def eval_fn(model, accelerator):
         def statistics(index):
-            return reconstruction_statistics(model, eval_pixel_values[index], batch_size=max(len(index), 1))
+            if not len(index):
+                zero = torch.zeros((), dtype=torch.float64)
+                counts = torch.zeros(model.config.num_embeddings, dtype=torch.float64)
+                return {"squared_error": zero, "num_subpixels": zero, "num_images": zero, "code_counts": counts}
+            pixel_values = eval_rows[index]["pixel_values"]
+            return reconstruction_statistics(model, pixel_values, batch_size=len(index))
 
         statistics = evaluate_across_processes(
-            accelerator, len(eval_pixel_values), batch_size, statistics, desc="eval reconstructions"
+            accelerator, len(eval_rows), batch_size, statistics, desc="eval reconstructions"
         )
         metrics = summarize_statistics(statistics, model.config)
         return {f"{prefix}{name}": value for name, value in metrics.items()}
@@ -238,27 +245,26 @@ def image_processor_for(flags: VQVAEArguments, dataset) -> PixelCNNImageProcesso
 
 
 def build_data(data: DataArguments, flags: VQVAEArguments, accelerator):
-    """Build data: `(train pixels, eval pixels or None)`, float `(N, C, H, W)` in [-1, 1], with channels and size
-    read from the data (:func:`image_processor_for`); the validation images carved from the training split unless
-    `--eval_split` names a split."""
+    """Build data: `(train rows, eval rows or None, image processor)`: :class:`hf_argen.data.ImageRows` whose batches
+    are float ``pixel_values`` `(B, C, H, W)` in [-1, 1], decoded one batch at a time from the datasets, with
+    channels and size read from the data (:func:`image_processor_for`); the validation images carved from the
+    training split unless `--eval_split` names a split."""
     load = dict(data_dir=data.data_dir, image_column=data.image_column)
-
-    def pixels(dataset, processor):
-        return levels_to_unit_range(encode_images(dataset, processor), 256)
-
+    to_unit_range = functools.partial(levels_to_unit_range, num_levels=256)
     with accelerator.main_process_first():
         train_set = load_images(data.dataset_name, split=data.dataset_split, **load)
         processor = image_processor_for(flags, train_set)
-        train_pixels = pixels(train_set, processor)
-        eval_pixels = None
+        eval_set = None
         if data.eval_split == VALIDATION:
-            train_index, eval_index = validation_indices(len(train_pixels))
-            eval_pixels, train_pixels = train_pixels[eval_index], train_pixels[train_index]
+            train_index, eval_index = validation_indices(len(train_set))
+            eval_set, train_set = train_set.select(eval_index), train_set.select(train_index)
         elif data.eval_split.lower() != "none":
-            eval_pixels = pixels(load_images(data.dataset_name, split=data.eval_split, **load), processor)
-    if eval_pixels is not None and data.max_eval_samples:
-        eval_pixels = eval_pixels[: data.max_eval_samples]
-    return train_pixels, eval_pixels
+            eval_set = load_images(data.dataset_name, split=data.eval_split, **load)
+    if eval_set is not None and data.max_eval_samples:
+        eval_set = eval_set.select(range(min(data.max_eval_samples, len(eval_set))))
+    train_rows = ImageRows(train_set, processor, pixel_transform=to_unit_range)
+    eval_rows = None if eval_set is None else ImageRows(eval_set, processor, pixel_transform=to_unit_range)
+    return train_rows, eval_rows, processor
 
 
 def build_model(flags: VQVAEArguments, image_size: int, num_channels: int = 1, seed: int = 0) -> VQVAEModel:
@@ -309,21 +315,24 @@ def train_vqvae(
     reconstruction grids) -> publish."""
     loop_args = run.loop_arguments(tracker_project_name="vqvae")
     accelerator = make_accelerator(loop_args)
-    train_pixels, eval_pixels = build_data(data, flags, accelerator)
-    shown = (eval_pixels if eval_pixels is not None else train_pixels)[: flags.num_sample_images]
-    model = build_model(flags, train_pixels.shape[-1], train_pixels.shape[1], seed=run.seed)
+    train_rows, eval_rows, processor = build_data(data, flags, accelerator)
+    shown_rows = eval_rows if eval_rows is not None else train_rows
+    sample_fn = None
+    if not run.no_samples:  # the grid's images, decoded once
+        sample_fn = make_sample_fn(shown_rows[range(min(flags.num_sample_images, len(shown_rows)))]["pixel_values"])
+    model = build_model(flags, processor.image_size, processor.num_channels, seed=run.seed)
     loop = TrainingLoop(
         model,
         loop_args,
-        train_dataset=TensorDictDataset(pixel_values=train_pixels),
-        eval_fn=None if eval_pixels is None else make_eval_fn(eval_pixels, batch_size=run.eval_batch_size),
-        sample_fn=None if run.no_samples else make_sample_fn(shown),
+        train_dataset=train_rows,
+        eval_fn=None if eval_rows is None else make_eval_fn(eval_rows, batch_size=run.eval_batch_size),
+        sample_fn=sample_fn,
         tracker_config={"dataset_name": data.dataset_name, **model.config.to_dict()},
         accelerator=accelerator,
     )
     result = loop.train()
     if accelerator.is_main_process:
-        shown_split = data.eval_split if eval_pixels is not None else data.dataset_split
+        shown_split = data.eval_split if eval_rows is not None else data.dataset_split
         publish(result, model, data, run, shown_split, command)
     return result
 

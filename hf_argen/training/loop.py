@@ -11,8 +11,9 @@ API
     loop = TrainingLoop(
         model,                                   # any torch.nn.Module (a PreTrainedModel for save_pretrained)
         args,
-        train_dataset=TensorDictDataset(pixel_values=x, class_labels=y),  # or any map-style dataset
-        collate_fn=None,                         # batch builder; identity for TensorDictDataset
+        train_dataset=TensorDictDataset(pixel_values=x, class_labels=y),  # or hf_argen.data.ImageRows, or any
+                                                 # map-style dataset
+        collate_fn=None,                         # batch builder; identity for datasets that return whole batches
         compute_loss=None,                       # (model, batch) -> scalar loss; default model(**batch).loss
         eval_fn=my_eval,                         # (model, accelerator) -> {"name": float}, on every process
         sample_fn=my_samples,                    # (model, step) -> PIL.Image | None, main process only
@@ -38,6 +39,10 @@ The loop is written on Accelerate's public API: a prepared `DataLoader`, ``accel
   same size. A global batch holds ``train_batch_size * num_processes`` examples; process ``r`` takes slice
   ``r`` of it (Accelerate's batch sharding). A resumed run skips the batches already seen with
   ``accelerator.skip_first_batches`` (indices only: no skipped example is loaded).
+* Data: any map-style dataset. One whose ``__getitems__`` returns a whole batch (``batched = True``:
+  :class:`TensorDictDataset`, :class:`hf_argen.data.ImageRows`, which decodes a batch's images from the datasets'
+  memory-mapped Arrow files) is read one batch per call, with no collate, in the `DataLoader`'s worker processes
+  with ``dataloader_num_workers``: training memory does not grow with the dataset.
 * Randomness (dropout, ...) is re-seeded from ``(seed, step, process)`` before every optimizer step, so
   a run's result depends only on its seed, never on where it was interrupted.
 * Accumulation: ``accelerator.accumulate(model)`` (no gradient all-reduce on the micro-steps before the last);
@@ -212,6 +217,8 @@ class TrainResult:
 # ----------------------------------------------------------------------------------------------------------
 class TensorDictDataset(Dataset):
     """Named tensors of equal length as a map-style dataset; batches are dicts of tensors (batched path)."""
+
+    batched = True  # `__getitems__` returns a whole batch: the loop's DataLoader collates nothing
 
     def __init__(self, **tensors: torch.Tensor):
         lengths = {len(t) for t in tensors.values()}
@@ -524,7 +531,7 @@ class TrainingLoop:
                 f"--train_batch_size to at most {len(train_dataset) // self.accelerator.num_processes}."
             )
         self.train_dataset = train_dataset
-        if collate_fn is None and isinstance(train_dataset, TensorDictDataset):
+        if collate_fn is None and getattr(train_dataset, "batched", False):  # whole batches from `__getitems__`
             collate_fn = _identity
         self.collate_fn = collate_fn
         self.compute_loss = compute_loss or default_compute_loss

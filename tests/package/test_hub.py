@@ -396,3 +396,24 @@ def test_push_without_a_token_is_one_clear_error(saved_model, monkeypatch):
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: None)
     with pytest.raises(OSError, match="no Hub token"):
         push_to_hub(saved_model, "me/x", endpoint="http://127.0.0.1:9")
+
+
+def test_limitations_from_training_info_survive_a_rewrite_of_the_card(saved_model):
+    """A card's `limitations` (training_info.json, e.g. "samples are not recognisable emoji") is said under the images
+    and kept by every later rewrite (a new evaluation); a card without any has no Limitations line."""
+    assert "Limitations" not in write_card(saved_model).read_text()
+    sentence = "Its samples are coloured fragments, not recognisable emoji."
+    (saved_model / "training_info.json").write_text(json.dumps({"limitations": sentence}))
+    for _ in range(2):  # written, then rewritten as `hf-argen evaluate --write_card` does
+        text = write_card(saved_model).read_text()
+        assert f"**Limitations:** {sentence}" in text
+        assert text.index("**Limitations:**") < text.index("## Usage")
+    other = "Trained on 20 images only."
+    assert f"**Limitations:** {other}" in write_card(saved_model, limitations=other).read_text()  # a flag wins
+
+
+def test_the_shipped_emoji_card_says_its_samples_are_not_recognisable():
+    root = Path(__file__).resolve().parents[2] / "model_cards" / "pixelcnn-emoji"
+    info = json.loads((root / "training_info.json").read_text())
+    assert "not recognisable emoji" in info["limitations"]
+    assert f"**Limitations:** {info['limitations']}" in (root / "README.md").read_text()
