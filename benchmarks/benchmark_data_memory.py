@@ -33,8 +33,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -111,26 +111,44 @@ def tree_rss_kb(pid: int) -> int:
     return total
 
 
+STEP_LOG = re.compile(r"step (\d+): train_loss")
+
+
 def run_measured(command: list[str], cwd: Path, env: dict, limit_kb: int | None, log: Path) -> dict:
     """`command` under `/usr/bin/time -f "%M %e"` (peak RSS in KB of the largest process, seconds), stopped when the
-    resident memory of its processes passes `limit_kb`. Returns `{"max_rss_kb", "seconds", "returncode",
-    "stopped_at_limit"}`."""
+    resident memory of its processes passes `limit_kb`; its output goes to `log`, and the moment each "step N:
+    train_loss" log line arrives is noted. Returns `{"max_rss_kb", "seconds", "returncode", "stopped_at_limit",
+    "step_times": [(seconds since start, step), ...]}`."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as timing, open(log, "w") as output:
         timed = ["/usr/bin/time", "-o", timing.name, "-f", "%M %e", *command]
-        process = subprocess.Popen(timed, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True)  # fmt: skip
+        began = time.perf_counter()
+        process = subprocess.Popen(timed, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, start_new_session=True)  # fmt: skip
+        step_times = []
+
+        def read() -> None:  # stderr is line-buffered: a log line arrives when it is written
+            for line in process.stdout:
+                output.write(line)
+                match = STEP_LOG.search(line)
+                if match:
+                    step_times.append((time.perf_counter() - began, int(match.group(1))))
+
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
         stopped = False
         while process.poll() is None:
             if limit_kb is not None and tree_rss_kb(process.pid) > limit_kb:
                 stopped = True
-                os.killpg(process.pid, signal.SIGKILL)
+                os.killpg(process.pid, signal.SIGKILL)  # the run's own process group (start_new_session)
                 break
             time.sleep(0.2)
         returncode = process.wait()
+        reader.join()
         lines = [line.split() for line in Path(timing.name).read_text().splitlines() if line.strip()]
     numbers = [line for line in lines if len(line) == 2 and line[0].isdigit()]
     rss, seconds = (int(numbers[-1][0]), float(numbers[-1][1])) if numbers else (None, None)
-    return {"max_rss_kb": rss, "seconds": seconds, "returncode": returncode, "stopped_at_limit": stopped}
+    return {"max_rss_kb": rss, "seconds": seconds, "returncode": returncode, "stopped_at_limit": stopped,
+            "step_times": step_times}  # fmt: skip
 
 
 def training_env(tree: Path, data_dir: str | None = None) -> dict:
@@ -207,17 +225,12 @@ def format_memory_row(row: dict, limit_gb: float | None) -> str:
 # ----------------------------------------------------------------------------------------------------------
 # Speed on MNIST
 # ----------------------------------------------------------------------------------------------------------
-LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO \S+: step (\d+): train_loss")
-
-
-def steps_per_second(log_text: str) -> float:
+def steps_per_second(step_times: list[tuple[float, int]]) -> float:
     """Optimizer steps per second between the first and the last "step N: train_loss" log line."""
-    points = [(datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f"), int(m.group(2)))
-              for m in map(LOG_LINE.match, log_text.splitlines()) if m]  # fmt: skip
-    if len(points) < 2:
-        raise ValueError("fewer than two logging steps in the run's log: raise --max_train_steps.")
-    (t0, s0), (t1, s1) = points[0], points[-1]
-    return (s1 - s0) / (t1 - t0).total_seconds()
+    if len(step_times) < 2:
+        raise ValueError("fewer than two logging steps in the run's log: raise --speed_steps.")
+    (t0, s0), (t1, s1) = step_times[0], step_times[-1]
+    return (s1 - s0) / (t1 - t0)
 
 
 def measure_speed(args) -> list[dict]:
@@ -242,7 +255,7 @@ def measure_speed(args) -> list[dict]:
             shutil.rmtree(output_dir, ignore_errors=True)
             if result["returncode"] != 0:
                 raise RuntimeError(f"the {name} run failed; see {log}")
-            rate = steps_per_second(log.read_text())
+            rate = steps_per_second(result["step_times"])
             rows.append({"round": round_index, "code": name, "steps_per_second": rate, **result})
             print(f"round {round_index} {name:<6} {rate:.3f} steps/s, peak {result['max_rss_kb'] / 2**20:.2f} GiB, "
                   f"{result['seconds']:.0f} s in all", flush=True)  # fmt: skip
