@@ -8,6 +8,6 @@ models; nothing below imports this package).
   consistency), :mod:`.cards` (per-model card parts and metrics, the end of a run: :func:`~.cards.publish_run`),
   :mod:`.captioner_evaluation` (the shipped captioners' figures);
 * one module per model kind, each a run that reads build data -> build model -> train -> publish:
-  :mod:`.pixelcnn`, :mod:`.vqvae`, :mod:`.prior`, :mod:`.causal_lm`, :mod:`.captioning`, started by the thin
-  `training/train_*.py` entry points.
+  :mod:`.pixelcnn`, :mod:`.pixel_lm` (causal LMs over sub-pixels), :mod:`.vqvae`, :mod:`.prior`, :mod:`.causal_lm`,
+  :mod:`.captioning`, started by the thin `training/train_*.py` entry points.
 """
