@@ -10,6 +10,6 @@ models; nothing below imports this package).
   encoded once and cached: :func:`~.codes.encode_dataset_codes`, for any recipe that trains on codes),
   :mod:`.completion` (image completion judged by the MNIST classifier);
 * one module per model kind, each a run that reads build data -> build model -> train -> publish:
-  :mod:`.pixelcnn`, :mod:`.vqvae`, :mod:`.prior`, :mod:`.causal_lm`, :mod:`.captioning`, started by the thin
-  `training/train_*.py` entry points.
+  :mod:`.pixelcnn`, :mod:`.pixel_lm` (causal LMs over sub-pixels), :mod:`.vqvae`, :mod:`.prior`, :mod:`.causal_lm`,
+  :mod:`.captioning`, started by the thin `training/train_*.py` entry points.
 """

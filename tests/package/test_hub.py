@@ -224,6 +224,18 @@ def test_usage_snippets_run_as_written_for_tiny_models_of_every_kind(tmp_path):
     write_card_for_folder(tmp_path / "vqvae", repo_id="org/tiny-vqvae")
     names = run_snippet(tmp_path / "vqvae" / "README.md", "org/tiny-vqvae", tmp_path / "vqvae")
     assert names["reconstruction"].shape == (4, 1, 28, 28)
+    from hf_argen import PixelVocabulary
+    from hf_argen.recipes.pixel_lm import build_pixel_lm, set_image_layout
+
+    for classes in (10, 0):  # a pixel LM, class-conditional and not: plain transformers sampling, levels out
+        vocabulary = PixelVocabulary(num_levels=5, num_classes=classes)
+        pixel_lm = build_pixel_lm("rnn", vocabulary, 2 + 12, hidden_size=8, num_hidden_layers=1)
+        set_image_layout(pixel_lm.config, vocabulary, num_channels=3, image_size=2)
+        pixel_lm.save_pretrained(tmp_path / f"pixel_lm{classes}")
+        write_card_for_folder(tmp_path / f"pixel_lm{classes}", repo_id="org/tiny-pixel-lm")
+        names = run_snippet(tmp_path / f"pixel_lm{classes}" / "README.md", "org/tiny-pixel-lm",
+                            tmp_path / f"pixel_lm{classes}")  # fmt: skip
+        assert names["levels"].shape == (10 if classes else 4, 3, 2, 2) and names["levels"].max() < 5
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -254,6 +266,11 @@ def test_shipped_cards(folder):
     elif kind == "vqvae":  # a reconstruction of the input's shape through codes of the codebook
         assert names["reconstruction"].shape == names["pixel_values"].shape
         assert names["codes"].max() < config["num_embeddings"]
+    elif "pixel_lm" in config:  # a pixel LM: integer levels of its image layout
+        layout = config["pixel_lm"]
+        levels = names["levels"]
+        assert levels.shape[1:] == (layout["num_channels"], layout["image_size"], layout["image_size"])
+        assert 0 <= levels.min() and levels.max() < layout["num_levels"]
     elif kind == "vqvae_prior":  # decoded pixels in [-1, 1] from code maps of the codebook
         assert names["pixels"].shape[0] == names["codes"].shape[0] and names["pixels"].abs().max() <= 1
         assert names["codes"].max() < config["vqvae"]["num_embeddings"]
