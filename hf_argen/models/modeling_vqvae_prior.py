@@ -50,8 +50,25 @@ def build_prior(config) -> PreTrainedModel:
     return AutoModelForCausalLM.from_config(config)
 
 
-class VQDecodingMixin:
-    """What a two-stage model does after its prior: decode code maps with `self.vqvae`, turn pixels into PIL images."""
+class TwoStageGenerationMixin:
+    """What the two-stage models share: sampling defaults read from a saved folder's `generation_config.json`, code
+    maps decoded with `self.vqvae`, pixels turned into PIL images."""
+
+    def adjust_generation_fn(self, generation_config, from_auto_class, from_pipeline, pretrained_model_name_or_path,
+                             *args, **kwargs):  # fmt: skip
+        """Called by `from_pretrained` (as for `GenerationMixin` models, which these composites are not): the
+        folder's `generation_config.json` (or the `generation_config` passed) replaces the defaults; without one
+        they stay."""
+        if generation_config is not None:
+            self.generation_config = GenerationConfig.from_dict(generation_config.to_dict())
+            return
+        names = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
+        loading = {name: value for name, value in zip(names, args)}
+        loading.update({name: kwargs[name] for name in names if name in kwargs})
+        try:
+            self.generation_config = GenerationConfig.from_pretrained(pretrained_model_name_or_path, **loading)
+        except OSError:
+            pass  # no generation_config.json: the defaults set in __init__
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.FloatTensor:
@@ -97,7 +114,7 @@ class VQVAEPriorPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
         pass  # every submodule is a `PreTrainedModel` that initialises its own weights
 
 
-class VQVAEPriorForImageGeneration(VQDecodingMixin, VQVAEPriorPreTrainedModel):
+class VQVAEPriorForImageGeneration(TwoStageGenerationMixin, VQVAEPriorPreTrainedModel):
     """A VQ-VAE (`self.vqvae`) and a class-conditional prior over its code maps (`self.prior`).
 
     Args:
@@ -277,7 +294,7 @@ class VQVAEPriorForImageGeneration(VQDecodingMixin, VQVAEPriorPreTrainedModel):
 
 __all__ = [
     "OUTPUT_TYPES",
-    "VQDecodingMixin",
+    "TwoStageGenerationMixin",
     "VQVAEPriorForImageGeneration",
     "VQVAEPriorPreTrainedModel",
     "build_prior",

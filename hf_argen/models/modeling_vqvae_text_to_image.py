@@ -24,7 +24,7 @@ from transformers import GenerationConfig, PreTrainedModel
 
 from .configuration_vqvae_text_to_image import VQVAETextToImageConfig
 from .modeling_vqvae import VQVAEModel
-from .modeling_vqvae_prior import VQDecodingMixin, build_prior, check_output_type
+from .modeling_vqvae_prior import TwoStageGenerationMixin, build_prior, check_output_type
 from .safe_loading import SafeLoadingMixin
 from .sampling_utils import (
     SAMPLING_DEFAULTS,
@@ -51,7 +51,7 @@ class VQVAETextToImagePreTrainedModel(SafeLoadingMixin, PreTrainedModel):
         pass  # every submodule is a `PreTrainedModel` that initialises its own weights
 
 
-class VQVAETextToImageForImageGeneration(VQDecodingMixin, VQVAETextToImagePreTrainedModel):
+class VQVAETextToImageForImageGeneration(TwoStageGenerationMixin, VQVAETextToImagePreTrainedModel):
     """A VQ-VAE (`self.vqvae`) and a causal LM (`self.prior`) over `prompt + h*w codes` (`TextToImageVocabulary`).
 
     Args:

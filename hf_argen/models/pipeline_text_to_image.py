@@ -70,7 +70,9 @@ class TextToImagePipeline(Pipeline):
         encoding = self.tokenizer(prompt, add_special_tokens=False, return_offsets_mapping=True)
         ids, unknown_id = list(encoding["input_ids"]), self.tokenizer.unk_token_id
         unknown = [
-            prompt[start:end] for token, (start, end) in zip(ids, encoding["offset_mapping"]) if token == unknown_id
+            prompt[start:end].strip()
+            for token, (start, end) in zip(ids, encoding["offset_mapping"])
+            if token == unknown_id
         ]
         if unknown_id is not None and unknown:
             words = [w for w in self.tokenizer.get_vocab() if w not in self.tokenizer.all_special_tokens]

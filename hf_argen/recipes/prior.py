@@ -287,9 +287,10 @@ def pixelcnn_inputs(sequences: torch.Tensor, vocabulary: PriorVocabulary) -> dic
 
 
 @torch.no_grad()
-def nll_statistics(prior, sequences: torch.Tensor, batch_size: int = 500) -> dict:
-    """Summed NLL (nats, float64) of every code of `sequences` `(N, 1 + L)` under `prior`, and the code count.
-    A PixelCNN prior reads the class from the class token (`num_levels` = the number of codes)."""
+def nll_statistics(prior, sequences: torch.Tensor, batch_size: int = 500, prompt_length: int = 1) -> dict:
+    """Summed NLL (nats, float64) of every code of `sequences` `(N, prompt_length + L)` under `prior`, and the code
+    count: the tokens after the first `prompt_length` (the class token; a text-to-image prompt). A PixelCNN prior
+    reads the class from the class token (`num_levels` = the number of codes)."""
 
     was_training = prior.training
     prior.eval()
@@ -302,12 +303,13 @@ def nll_statistics(prior, sequences: torch.Tensor, batch_size: int = 500) -> dic
                 inputs = pixelcnn_inputs(batch, PriorVocabulary(prior.config.num_levels, prior.config.num_classes))
                 total -= prior.log_likelihood(inputs["pixel_values"], inputs["class_labels"]).double().sum().cpu()
                 continue
-            logits = prior(input_ids=batch, use_cache=False).logits[:, :-1].float()
-            nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1), reduction="sum")
+            logits = prior(input_ids=batch, use_cache=False).logits[:, prompt_length - 1 : -1].float()
+            targets = batch[:, prompt_length:].reshape(-1)
+            nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets, reduction="sum")
             total += nll.double().cpu()
     finally:
         prior.train(was_training)
-    count = float(sequences.shape[0] * (sequences.shape[1] - 1))
+    count = float(sequences.shape[0] * (sequences.shape[1] - prompt_length))
     return {"nll_sum": total, "num_codes": torch.tensor(count, dtype=torch.float64)}
 
 
@@ -322,15 +324,15 @@ def evaluate_prior(prior, sequences: torch.Tensor, batch_size: int = 500) -> dic
     return summarize_nll(nll_statistics(prior, sequences, batch_size), sequences.shape[1] - 1)
 
 
-def make_eval_fn(sequences: torch.Tensor, batch_size: int = 500, prefix: str = "eval_"):
+def make_eval_fn(sequences: torch.Tensor, batch_size: int = 500, prefix: str = "eval_", prompt_length: int = 1):
     """Eval hook for the shared loop: :func:`evaluate_prior`, sharded over processes and summed."""
 
     def eval_fn(model, accelerator):
         def statistics(index):
-            return nll_statistics(model, sequences[index], batch_size=max(len(index), 1))
+            return nll_statistics(model, sequences[index], batch_size=max(len(index), 1), prompt_length=prompt_length)
 
         statistics = evaluate_across_processes(accelerator, len(sequences), batch_size, statistics, desc="eval NLL")
-        metrics = summarize_nll(statistics, sequences.shape[1] - 1)
+        metrics = summarize_nll(statistics, sequences.shape[1] - prompt_length)
         return {f"{prefix}{name}": value for name, value in metrics.items()}
 
     return eval_fn
@@ -372,6 +374,23 @@ class PriorArguments:
     cell_type: str = field(default="lstm", metadata={"help": "rnn only.", "choices": ["lstm", "gru"]})
     kernel_size: int = field(default=3, metadata={"help": "pixelcnn only: odd kernel size of the gated layers."})
     hidden_dropout: float = 0.0
+    condition_dropout: float = field(
+        default=0.0,
+        metadata={"help": "probability that training drops an example's condition (the caption: the empty caption; "
+                  "the class: a null class, causal LM priors), so that sampling can use guidance_scale."},
+    )  # fmt: skip
+    caption_column: str | None = field(
+        default=None,
+        metadata={"help": "train a text-to-image model on this caption column ('text' for mnist_scenes, emoji and "
+                  "imagefolders with metadata.jsonl); unset: a class-conditional prior."},
+    )  # fmt: skip
+    max_text_length: int | None = field(
+        default=None, metadata={"help": "text-to-image: prompt length (default: the longest training caption + 2)."}
+    )
+    num_scenes: int | None = field(default=None, metadata={"help": "mnist_scenes: scenes to compose per split."})
+    guidance_scale: float | None = field(
+        default=None, metadata={"help": "the saved model's default guidance scale (generation_config.json)."}
+    )
 
 
 def class_names_of(dataset_name: str, split: str, data_dir=None, image_column=None, label_column="label"):
@@ -418,7 +437,7 @@ def build_data(data: DataArguments, run: RunArguments, flags: PriorArguments, vq
         names = class_names_of(data.dataset_name, data.dataset_split, data.data_dir, data.image_column,
                                data.label_column or "label")  # fmt: skip
     num_classes = flags.num_classes or int(labels.max()) + 1
-    vocabulary = PriorVocabulary(num_codes=vqvae.config.num_embeddings, num_classes=num_classes)
+    vocabulary = PriorVocabulary(vqvae.config.num_embeddings, num_classes, null_class=flags.condition_dropout > 0)
     eval_sequences = None if eval_codes is None else vocabulary.sequences(eval_codes, eval_labels)
     if eval_sequences is not None and data.max_eval_samples:
         eval_sequences = eval_sequences[: data.max_eval_samples]
@@ -426,16 +445,32 @@ def build_data(data: DataArguments, run: RunArguments, flags: PriorArguments, vq
     return PriorData(vocabulary.sequences(codes, labels), eval_sequences, vocabulary, id2label)
 
 
-def make_save_fn(vqvae, num_classes: int, id2label: dict | None = None):
+def make_save_fn(vqvae, num_classes: int, id2label: dict | None = None, null_class: bool = False):
     """The final layout: one two-stage model (`vqvae` + the trained prior) with its pipeline file beside it."""
 
     def save_fn(model, output_dir):
-        config = VQVAEPriorConfig(vqvae=vqvae.config, prior=model.config, num_classes=num_classes,
-                                  **({"id2label": id2label} if id2label else {}))  # fmt: skip
+        extra = {"id2label": id2label} if id2label else {}
+        extra.update({"null_class": True} if null_class else {})  # older folders' config.json stays as it was
+        config = VQVAEPriorConfig(vqvae=vqvae.config, prior=model.config, num_classes=num_classes, **extra)
         two_stage = VQVAEPriorForImageGeneration(config, vqvae=vqvae, prior=model)
         atomic_save_pretrained(ClassConditionalImageGenerationPipeline(model=two_stage), output_dir)
 
     return save_fn
+
+
+def make_compute_loss(vocabulary: PriorVocabulary, condition_dropout: float):
+    """Loss hook: mean NLL per code; in training, each example's class token becomes the null class with probability
+    `condition_dropout` (drawn from the global RNG, which the loop seeds and checkpoints)."""
+
+    def compute_loss(model, batch):
+        input_ids = batch["input_ids"]
+        if model.training:
+            dropped = torch.rand(len(input_ids), device=input_ids.device) < condition_dropout
+            input_ids = input_ids.clone()
+            input_ids[dropped, 0] = vocabulary.null_token_id
+        return model(input_ids=input_ids, labels=input_ids).loss
+
+    return compute_loss
 
 
 def train(prior, vqvae, prepared: PriorData, run: RunArguments, flags: PriorArguments, accelerator) -> TrainResult:
@@ -452,7 +487,8 @@ def train(prior, vqvae, prepared: PriorData, run: RunArguments, flags: PriorArgu
         train_dataset=train_dataset,
         eval_fn=None if prepared.eval is None else make_eval_fn(prepared.eval, batch_size=run.eval_batch_size),
         sample_fn=None if run.no_samples else make_sample_fn(vqvae, vocabulary, num_per_class=2, seed=run.seed),
-        save_fn=make_save_fn(vqvae, vocabulary.num_classes, prepared.id2label),
+        compute_loss=make_compute_loss(vocabulary, flags.condition_dropout) if flags.condition_dropout else None,
+        save_fn=make_save_fn(vqvae, vocabulary.num_classes, prepared.id2label, vocabulary.null_class),
         tracker_config={"vqvae": flags.vqvae, "prior": flags.prior, **prior.config.to_dict()},
         accelerator=accelerator,
     )
@@ -480,6 +516,10 @@ def train_prior(
     """The run of `training/train_prior.py`: build data (codes cached once, main process) -> build model (the prior)
     -> train -> publish (the two-stage model `VQVAEPriorForImageGeneration` as the output folder, with its card;
     pushed on request)."""
+    if not 0.0 <= flags.condition_dropout < 1.0:
+        raise ValueError(f"`--condition_dropout` must be in [0, 1), got {flags.condition_dropout}.")
+    if flags.condition_dropout and flags.prior == "pixelcnn":
+        raise ValueError("`--condition_dropout` (a null class) needs a causal LM `--prior`, not pixelcnn.")
     accelerator = make_accelerator(run.loop_arguments(tracker_project_name="prior"))
     vqvae = VQVAEModel.from_pretrained(flags.vqvae).eval()
     prepared = build_data(data, run, flags, vqvae, accelerator)
