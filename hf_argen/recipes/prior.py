@@ -43,7 +43,6 @@ from ..models import (
     PixelCNNConfig,
     PixelCNNForImageGeneration,
     VQImageGenerationPipeline,
-    VQVAEModel,
     VQVAEPriorConfig,
     VQVAEPriorForImageGeneration,
 )
@@ -52,7 +51,7 @@ from ..training.arguments import VALIDATION, DataArguments, RunArguments
 from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 from .cards import keep_last_grid, prior_card_metrics, publish_run
 from .datasets import load_images
-from .vqvae import load_pixel_values
+from .vqvae import load_pixel_values, load_vqvae
 
 logger = logging.getLogger(__name__)
 
@@ -357,6 +356,11 @@ class PriorArguments:
     """Flags of `training/train_prior.py` beyond the shared ones."""
 
     vqvae: str = field(metadata={"help": "a saved VQVAEModel folder (e.g. model_cards/vqvae-mnist)."})
+    vqvae_image_size: int | None = field(
+        default=None,
+        metadata={"help": "run the VQ-VAE's weights on images of this size (default: its own; a multiple of its "
+                  "downsample_factor): e.g. vqvae-mnist on 32x32 scenes gives 8x8 code maps."},
+    )  # fmt: skip
     cache_dir: str | None = field(
         default=None, metadata={"help": "where the code datasets go (default: output_dir/codes); reused if there."}
     )
@@ -521,7 +525,7 @@ def train_prior(
     if flags.condition_dropout and flags.prior == "pixelcnn":
         raise ValueError("`--condition_dropout` (a null class) needs a causal LM `--prior`, not pixelcnn.")
     accelerator = make_accelerator(run.loop_arguments(tracker_project_name="prior"))
-    vqvae = VQVAEModel.from_pretrained(flags.vqvae).eval()
+    vqvae = load_vqvae(flags.vqvae, flags.vqvae_image_size)
     prepared = build_data(data, run, flags, vqvae, accelerator)
     torch.manual_seed(run.seed)
     prior = build_prior(

@@ -29,7 +29,6 @@ from ..models import (
     PixelCNNImageProcessor,
     TextToImagePipeline,
     TextToImageVocabulary,
-    VQVAEModel,
     VQVAETextToImageConfig,
     VQVAETextToImageForImageGeneration,
     make_grid,
@@ -41,7 +40,7 @@ from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, make_a
 from .cards import keep_last_grid, prior_card_metrics, publish_run
 from .datasets import CAPTION_DATASETS, load_captions
 from .prior import build_prior, encode_codes, make_eval_fn, train_prior, vqvae_fingerprint
-from .vqvae import levels_to_unit_range
+from .vqvae import levels_to_unit_range, load_vqvae
 
 logger = logging.getLogger(__name__)
 
@@ -271,7 +270,7 @@ def train_text_to_image(data: DataArguments, run: RunArguments, flags, command: 
     if not 0.0 <= flags.condition_dropout < 1.0:
         raise ValueError(f"`--condition_dropout` must be in [0, 1), got {flags.condition_dropout}.")
     accelerator = make_accelerator(run.loop_arguments(tracker_project_name="text_to_image"))
-    vqvae = VQVAEModel.from_pretrained(flags.vqvae).eval()
+    vqvae = load_vqvae(flags.vqvae, flags.vqvae_image_size)
     prepared = build_data(data, run, flags, vqvae, accelerator)
     torch.manual_seed(run.seed)
     prior = build_prior(

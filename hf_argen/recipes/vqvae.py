@@ -262,6 +262,17 @@ def build_model(flags: VQVAEArguments, image_size: int, seed: int = 0) -> VQVAEM
     return VQVAEModel(config)
 
 
+def load_vqvae(path, image_size: int | None = None) -> VQVAEModel:
+    """A saved VQ-VAE in eval mode; with `image_size`, the same weights for images of that size (its convolutions
+    run on any size divisible by `downsample_factor`: the code map grows or shrinks with the image)."""
+    model = VQVAEModel.from_pretrained(path)
+    if image_size is not None and image_size != model.config.image_size:
+        resized = VQVAEModel(VQVAEConfig(**{**model.config.to_dict(), "image_size": image_size}))
+        resized.load_state_dict(model.state_dict())
+        model = resized
+    return model.eval()
+
+
 def publish(result: TrainResult, model, data: DataArguments, run: RunArguments, shown_split: str, command=None):
     """Publish (main process): `training_info.json`, the last reconstruction grid, the card, the push."""
     logger.info("final metrics: %s", json.dumps(result.metrics))
@@ -312,6 +323,7 @@ __all__ = [
     "evaluate_vqvae",
     "train_vqvae",
     "levels_to_unit_range",
+    "load_vqvae",
     "load_pixel_values",
     "make_eval_fn",
     "make_sample_fn",
