@@ -24,7 +24,15 @@ from .modeling_ar_transformer import ARTransformerForCausalLM
 from .modeling_pixelcnn import PixelCNNForImageGeneration, legacy_key_mapping
 from .modeling_vqvae import VQVAEModel
 from .safe_loading import SafeLoadingMixin
-from .sampling_utils import SAMPLING_DEFAULTS, class_ids, make_generator, sampling_config, seed_from_generator
+from .sampling_utils import (
+    SAMPLING_DEFAULTS,
+    class_ids,
+    guidance_scale_of,
+    make_generator,
+    sampling_config,
+    seed_from_generator,
+    seeded_generate,
+)
 from .vocabulary import PriorVocabulary
 
 PRIOR_MODELS = {
@@ -40,6 +48,49 @@ def build_prior(config) -> PreTrainedModel:
     if config.model_type in PRIOR_MODELS:
         return PRIOR_MODELS[config.model_type](config)
     return AutoModelForCausalLM.from_config(config)
+
+
+class TwoStageGenerationMixin:
+    """What the two-stage models share: sampling defaults read from a saved folder's `generation_config.json`, code
+    maps decoded with `self.vqvae`, pixels turned into PIL images."""
+
+    def adjust_generation_fn(self, generation_config, from_auto_class, from_pipeline, pretrained_model_name_or_path,
+                             *args, **kwargs):  # fmt: skip
+        """Called by `from_pretrained` (as for `GenerationMixin` models, which these composites are not): the
+        folder's `generation_config.json` (or the `generation_config` passed) replaces the defaults; without one
+        they stay."""
+        if generation_config is not None:
+            self.generation_config = GenerationConfig.from_dict(generation_config.to_dict())
+            return
+        names = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
+        loading = {name: value for name, value in zip(names, args)}
+        loading.update({name: kwargs[name] for name in names if name in kwargs})
+        try:
+            self.generation_config = GenerationConfig.from_pretrained(pretrained_model_name_or_path, **loading)
+        except OSError:
+            pass  # no generation_config.json: the defaults set in __init__
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.FloatTensor:
+        """Code maps `(B, h, w)` -> pixels `(B, C, H, W)` in [-1, 1] (float32, on the model's device)."""
+        was_training = self.vqvae.training
+        self.vqvae.eval()
+        try:
+            return self.vqvae.decode(codes.to(self.device)).float().clamp(-1, 1)
+        finally:
+            self.vqvae.train(was_training)
+
+    @staticmethod
+    def to_pil(pixel_values: torch.Tensor) -> list:
+        """Pixels `(B, C, H, W)` in [-1, 1] -> PIL images (mode "L" for 1 channel, "RGB" for 3)."""
+        levels = torch.round((pixel_values.detach().float().clamp(-1, 1) + 1.0) * 127.5).to(torch.uint8).cpu()
+        arrays = [image.permute(1, 2, 0).numpy() for image in levels]
+        return [Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array) for array in arrays]
+
+
+def check_output_type(output_type: str) -> None:
+    if output_type not in OUTPUT_TYPES:
+        raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
 
 
 class VQVAEPriorPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
@@ -63,7 +114,7 @@ class VQVAEPriorPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
         pass  # every submodule is a `PreTrainedModel` that initialises its own weights
 
 
-class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
+class VQVAEPriorForImageGeneration(TwoStageGenerationMixin, VQVAEPriorPreTrainedModel):
     """A VQ-VAE (`self.vqvae`) and a class-conditional prior over its code maps (`self.prior`).
 
     Args:
@@ -91,7 +142,11 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
     @property
     def vocabulary(self) -> PriorVocabulary:
         """Token layout of the prior (codes, class tokens, pad)."""
-        return PriorVocabulary(num_codes=self.config.vqvae.num_embeddings, num_classes=self.config.num_classes)
+        return PriorVocabulary(
+            num_codes=self.config.vqvae.num_embeddings,
+            num_classes=self.config.num_classes,
+            null_class=self.config.null_class,
+        )
 
     @property
     def is_pixelcnn(self) -> bool:
@@ -124,15 +179,21 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         top_k: int | None = None,
         top_p: float | None = None,
         seed: int | None = None,
+        guidance_scale: float | None = None,
     ) -> torch.LongTensor:
         """Code maps `(B, h, w)` (long, in [0, K), on the model's device) for `class_labels` `(B,)` (ids or names).
 
         A causal LM prior samples with its `generate()`: prompt = the class token, exactly h*w new tokens,
         non-code ids suppressed. `generator` is a `torch.Generator` on any device, or `seed` an int (the global RNG
-        is left untouched); neither uses the global RNG. `temperature`, `top_k`, `top_p` are checked by
-        `transformers.GenerationConfig`; unset ones come from the model's `generation_config`.
+        is left untouched); neither uses the global RNG. `temperature`, `top_k`, `top_p` and `guidance_scale` are
+        checked by `transformers.GenerationConfig`; unset ones come from the model's `generation_config`.
+        `guidance_scale` other than 1 (classifier-free guidance against the null class, `transformers`'
+        `UnbatchedClassifierFreeGuidanceLogitsProcessor` inside `generate()`) needs a prior with `null_class`.
         """
-        sampling = sampling_config(self.generation_config, temperature=temperature, top_k=top_k, top_p=top_p)
+        sampling = sampling_config(
+            self.generation_config, temperature=temperature, top_k=top_k, top_p=top_p, guidance_scale=guidance_scale
+        )
+        guidance_scale = guidance_scale_of(sampling.guidance_scale, self.config.null_class, "a null class")
         generator = make_generator(generator, seed)
         labels = class_ids(class_labels, self.config.id2label, self.num_classes)
         if isinstance(labels, int):
@@ -148,16 +209,21 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
             top_p=1.0 if sampling.top_p is None else float(sampling.top_p),
         )
         if self.is_pixelcnn:
+            if guidance_scale is not None:
+                raise ValueError("`guidance_scale` other than 1 needs a causal LM prior with a null class.")
             class_labels = prompt[:, 0] - self.vocabulary.class_token_offset
             return self.prior.generate(class_labels=class_labels, generator=generator, **warping)[:, 0]
         if generator is not None and seed is None:
             seed = seed_from_generator(generator)
+        if guidance_scale is not None:  # the null class's token as the unconditional branch's prompt
+            null = torch.full_like(prompt, self.vocabulary.null_token_id)
+            warping.update(guidance_scale=guidance_scale, negative_prompt_ids=null)
         return self._sample_causal_lm(prompt, seed, warping).reshape(-1, size, size)
 
     def _sample_causal_lm(self, prompt: torch.Tensor, seed: int | None, warping: dict):
         """`(B, h*w)` codes from a causal LM prior for class-token prompts `(B, 1)`. Its `generate()` draws from the
         global RNG: with a `seed` (the caller's, or one drawn from the caller's generator), from a forked RNG seeded
-        with it."""
+        with it. `warping`: sampling arguments of `generate()` (and guidance)."""
         length = self.codes_per_image
         generate_kwargs = dict(
             do_sample=True,
@@ -169,39 +235,11 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
             attention_mask=torch.ones_like(prompt),
             **warping,
         )
-        was_training = self.prior.training
-        self.prior.eval()
-        try:
-            if seed is None:
-                output = self.prior.generate(prompt, **generate_kwargs)
-            else:
-                devices = [self.device] if self.device.type == "cuda" else []
-                with torch.random.fork_rng(devices=devices, device_type="cuda"):
-                    torch.manual_seed(seed)
-                    output = self.prior.generate(prompt, **generate_kwargs)
-        finally:
-            self.prior.train(was_training)
+        output = seeded_generate(self.prior, prompt, seed, **generate_kwargs)
         codes = output[:, 1:]
         if codes.shape[1] != length or (codes >= self.vocabulary.num_codes).any():
             raise RuntimeError("the prior produced a non-code token or a wrong length; check its config.")
         return codes
-
-    @torch.no_grad()
-    def decode(self, codes: torch.Tensor) -> torch.FloatTensor:
-        """Code maps `(B, h, w)` -> pixels `(B, C, H, W)` in [-1, 1] (float32, on the model's device)."""
-        was_training = self.vqvae.training
-        self.vqvae.eval()
-        try:
-            return self.vqvae.decode(codes.to(self.device)).float().clamp(-1, 1)
-        finally:
-            self.vqvae.train(was_training)
-
-    @staticmethod
-    def to_pil(pixel_values: torch.Tensor) -> list:
-        """Pixels `(B, C, H, W)` in [-1, 1] -> PIL images (mode "L" for 1 channel, "RGB" for 3)."""
-        levels = torch.round((pixel_values.detach().float().clamp(-1, 1) + 1.0) * 127.5).to(torch.uint8).cpu()
-        arrays = [image.permute(1, 2, 0).numpy() for image in levels]
-        return [Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array) for array in arrays]
 
     @torch.no_grad()
     def generate(
@@ -214,6 +252,7 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         top_k: int | None = None,
         top_p: float | None = None,
         output_type: str = "pt",
+        guidance_scale: float | None = None,
     ):
         r"""Sample one image per entry of `class_labels`.
 
@@ -228,9 +267,10 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
                 come from the model's `generation_config`.
             output_type (`str`): `"pt"` pixels `(B, C, H, W)` in [-1, 1], `"codes"` code maps `(B, h, w)`,
                 `"pil"` a list of PIL images.
+            guidance_scale (`float`, *optional*): classifier-free guidance against the null class (a prior trained
+                with `null_class`); 1 or unset: none.
         """
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
+        check_output_type(output_type)
         if num_images is not None and (
             isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 1
         ):
@@ -243,11 +283,20 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         elif num_images is not None and num_images != len(class_labels):
             raise ValueError(f"`num_images` ({num_images}) must equal the number of `class_labels` "
                              f"({len(class_labels)}), or be None.")  # fmt: skip
-        codes = self.sample_codes(class_labels, generator, temperature, top_k, top_p, seed=seed)
+        codes = self.sample_codes(
+            class_labels, generator, temperature, top_k, top_p, seed=seed, guidance_scale=guidance_scale
+        )
         if output_type == "codes":
             return codes
         pixels = self.decode(codes)
         return pixels if output_type == "pt" else self.to_pil(pixels)
 
 
-__all__ = ["VQVAEPriorForImageGeneration", "VQVAEPriorPreTrainedModel", "build_prior"]
+__all__ = [
+    "OUTPUT_TYPES",
+    "TwoStageGenerationMixin",
+    "VQVAEPriorForImageGeneration",
+    "VQVAEPriorPreTrainedModel",
+    "build_prior",
+    "check_output_type",
+]
