@@ -260,3 +260,41 @@ def test_train_prior_entry_point_with_captions(tmp_path, prior_type):
     with pytest.raises(ValueError, match="condition_dropout"):
         module.main(["--vqvae", str(tmp_path / "vqvae"), "--dataset_name", str(data), "--caption_column", "text",
                      "--condition_dropout", "1.5", "--output_dir", str(tmp_path / "bad")])  # fmt: skip
+
+
+def test_generate_command_writes_a_grid_per_prompt(tmp_path):
+    from hf_argen.cli import main as cli
+
+    model, tokenizer = tiny_text_to_image()
+    folder = tmp_path / "t2i"
+    TextToImagePipeline(model=model, tokenizer=tokenizer).save_pretrained(folder)
+    out = tmp_path / "figures.json"
+    cli.dispatch(["generate", "--model", str(folder), "--prompt", "a 3 above a 7", "a 1 to the left of a 5",
+                  "--num_images", "3", "--guidance_scale", "2", "--seed", "0", "--device", "cpu",
+                  "--output", str(tmp_path / "grid.png"), "--output_json", str(out)])  # fmt: skip
+    assert json.loads(out.read_text())["num_samples"] == 6
+    with Image.open(tmp_path / "grid.png") as grid:
+        assert grid.size == (2 * 57 + 1, 3 * 57 + 1)  # 28x28 images scaled 2x: a column per prompt, 3 rows
+    with pytest.raises(ValueError, match="beside"):
+        cli.dispatch(["generate", "--model", str(folder), "--prompt", "a 3 beside a 7", "--device", "cpu",
+                      "--output", str(tmp_path / "bad.png")])  # fmt: skip
+    with pytest.raises(ValueError, match="class_labels"):
+        cli.dispatch(["generate", "--model", str(folder), "--class_labels", "3", "--device", "cpu"])
+
+
+def test_scene_judges():
+    from hf_argen.recipes.text_to_image_evaluation import mnist_box, parse_scene_caption, scene_halves
+
+    assert parse_scene_caption("a 3 above a 7") == (3, 7, "above")
+    assert parse_scene_caption("A 0  to the left of a 9") == (0, 9, "left")
+    with pytest.raises(ValueError, match="scene caption"):
+        parse_scene_caption("a cat")
+    canvas = np.zeros((32, 32), dtype=np.uint8)
+    canvas[4:12, 20:24] = 255  # ink in the right half only
+    left, right = scene_halves(Image.fromarray(canvas), "left")
+    assert left.sum() == 0 and right.max() == 1.0 and right.shape == (28, 28)
+    top, bottom = scene_halves(Image.fromarray(canvas), "above")
+    assert bottom.sum() == 0 and top.sum() > 0
+    box = mnist_box(right)  # the ink's longer side becomes 20 pixels, centred on its centre of mass
+    rows = np.nonzero(box.max(1) > 0.2)[0]
+    assert rows.max() - rows.min() + 1 in (19, 20, 21) and abs(np.nonzero(box.max(1))[0].mean() - 13.5) <= 1
