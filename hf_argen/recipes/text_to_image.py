@@ -22,9 +22,9 @@ import datasets
 import torch
 from transformers import GenerationConfig
 
-from ..atomic import atomic_save_pretrained
+from ..atomic import atomic_save_pretrained, atomic_write_text
 from ..data import encode_images, validation_indices
-from ..hub import CardImage
+from ..hub import TRAINING_INFO, CardImage
 from ..models import (
     PixelCNNImageProcessor,
     TextToImagePipeline,
@@ -37,7 +37,7 @@ from ..models import (
 from ..models.sampling_utils import SAMPLING_DEFAULTS
 from ..training.arguments import VALIDATION, DataArguments, RunArguments
 from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, make_accelerator
-from .cards import keep_last_grid, prior_card_metrics, publish_run
+from .cards import keep_last_grid, prior_card_metrics, write_text_to_image_card
 from .datasets import CAPTION_DATASETS, load_captions
 from .prior import build_prior, encode_codes, make_eval_fn, train_prior, vqvae_fingerprint
 from .vqvae import levels_to_unit_range, load_vqvae
@@ -246,19 +246,43 @@ def train(prior, vqvae, prepared: TextToImageData, run: RunArguments, flags, acc
     return loop.train()
 
 
+def describe(config, dataset_name: str) -> str:
+    """The card's description of a text-to-image folder, from its config."""
+    vqvae, prior = config.vqvae, config.prior
+    side = vqvae.latent_size
+    return (
+        f"Text-to-image generation in one `VQVAETextToImageForImageGeneration` (hf_argen), trained on {dataset_name}: "
+        f"a causal LM (`{type(prior).__name__.replace('Config', '')}`, hidden_size={prior.hidden_size}, "
+        f"{prior.num_hidden_layers} layers) reads the caption's tokens (a word-level tokenizer of "
+        f"{config.text_vocab_size} tokens, saved with the model; prompts of at most {config.max_text_length - 2} "
+        f"words), then writes a {side}x{side} map of VQ-VAE codes (K={vqvae.num_embeddings}) in raster order, which "
+        f"the VQ-VAE decodes to a {vqvae.image_size}x{vqvae.image_size}x{vqvae.num_channels} image. Sampling is the "
+        "LM's own `generate()`: exactly h*w codes, caption tokens suppressed in image positions, and classifier-free "
+        "guidance by `transformers`' `UnbatchedClassifierFreeGuidanceLogitsProcessor` against the empty caption, "
+        "which training puts in place of the caption for a fraction of the examples."
+    )
+
+
 def publish(result: TrainResult, prepared: TextToImageData, data: DataArguments, run: RunArguments, flags, command):
-    """Publish (main process): `training_info.json`, the last sample grid as `samples.png`, the card, the push."""
+    """Publish (main process): `training_info.json`, the last sample grid as `samples.png`, the card (the eval NLL;
+    `hf-argen evaluate --write_card` adds the round trips), the push."""
     logger.info("final metrics: %s", json.dumps(result.metrics))
+    folder = Path(run.output_dir)
     figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
     metrics = []
     if "nll_per_code" in figures:
         codes_per_image = prepared.train.shape[1] - prepared.vocabulary.max_text_length
         metrics = prior_card_metrics(figures, data.eval_split, prepared.vocabulary.num_codes, codes_per_image)
-    images = None
+    images = []
     if keep_last_grid(run.output_dir, "samples.png"):
         images = [CardImage("samples.png", "samples", "Samples at the end of training: one column per caption.")]
     info = {"command": command, "dataset": data.dataset_name, "vqvae": flags.vqvae, **result.metrics}
-    publish_run(run, info, metrics, dataset=data.dataset_name, images=images)
+    atomic_write_text(folder / TRAINING_INFO, json.dumps(info, indent=2))
+    config = VQVAETextToImageConfig.from_pretrained(folder)
+    prompts = list(dict.fromkeys(prepared.eval_captions))[:2] or ["a prompt"]
+    write_text_to_image_card(folder, metrics, None, describe(config, data.dataset_name), prompts, command=command,
+                             repo_id=run.hub_model_id, images=images)  # fmt: skip
+    run.push(folder)
 
 
 def train_text_to_image(data: DataArguments, run: RunArguments, flags, command: str | None = None) -> TrainResult:
@@ -299,6 +323,7 @@ def train_prior_or_text_to_image(data: DataArguments, run: RunArguments, flags, 
 __all__ = [
     "TextToImageData",
     "build_data",
+    "describe",
     "caption_token_ids",
     "load_caption_codes",
     "make_compute_loss",

@@ -298,3 +298,25 @@ def test_scene_judges():
     box = mnist_box(right)  # the ink's longer side becomes 20 pixels, centred on its centre of mass
     rows = np.nonzero(box.max(1) > 0.2)[0]
     assert rows.max() - rows.min() + 1 in (19, 20, 21) and abs(np.nonzero(box.max(1))[0].mean() - 13.5) <= 1
+
+
+def test_card_of_a_text_to_image_folder(tmp_path):
+    from hf_argen.recipes.cards import text_to_image_card_metrics, write_text_to_image_card
+    from hf_argen.recipes.text_to_image import describe
+
+    model, tokenizer = tiny_text_to_image()
+    folder = tmp_path / "t2i"
+    TextToImagePipeline(model=model, tokenizer=tokenizer).save_pretrained(folder)
+    rows = [
+        {"split": "test_held_out_pairs", "system": "real scenes", "guidance_scale": None, "round_trip": 94.2,
+         "digits": 97.0, "num_images": 500},
+        {"split": "test_held_out_pairs", "system": "text-to-image", "guidance_scale": 3.0, "round_trip": 71.25,
+         "digits": 80.0, "num_images": 500},
+    ]  # fmt: skip
+    metrics = text_to_image_card_metrics(rows, "mnist_scenes", default_scale=3.0)
+    assert [m.index for m in metrics] == [False, False, True, True]
+    path = write_text_to_image_card(folder, metrics, "hf-argen evaluate --model t2i", describe(model.config, "x"),
+                                    ["a 3 above a 7"])  # fmt: skip
+    card = path.read_text()
+    assert "pipeline_tag: text-to-image" in card and "71.2" in card and "hf-argen evaluate --model t2i" in card
+    assert 'generator(["a 3 above a 7"]' in card and "7x7 map of VQ-VAE codes" in card
