@@ -50,9 +50,12 @@ logger = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------------------------------------
 def caption_options(dataset_name: str, caption_column: str | None, num_scenes: int | None = None) -> dict:
     """The options of :func:`load_captions` for `dataset_name`: the caption column of a generic dataset, the number
-    of scenes of ``mnist_scenes``."""
+    of scenes of ``mnist_scenes``; ``emoji`` without its skin-tone variants (as the emoji PixelCNN: they would be
+    most of the data, five near-copies of each base emoji differing in colour alone)."""
+    if dataset_name == "emoji":
+        return {"skin_variations": False}
     if dataset_name in CAPTION_DATASETS:
-        return {"num_scenes": num_scenes} if dataset_name == "mnist_scenes" and num_scenes else {}
+        return {"num_scenes": num_scenes} if num_scenes else {}
     return {"caption_column": None if caption_column == "text" else caption_column}
 
 

@@ -5,8 +5,9 @@
   is judged by the captioner (exact caption match, greedy) and by an MNIST classifier on each half (the half the
   caption puts each digit in, its ink cropped and scaled into MNIST's 20x20 box): both digits right. The same judges
   on the split's real scenes and on their VQ-VAE reconstructions give the ceilings.
-* ``emoji``: one image per name (the first `num_prompts` names of the training vendors' drawings in a fixed shuffle),
-  judged by the emoji captioner (exact name); its accuracy on the real drawings of those names is the ceiling.
+* ``emoji``: one image per name (the first `num_prompts` names of the training vendors' drawings, skin-tone variants
+  left out as in training, in a fixed shuffle), judged by the emoji captioner (exact name); its accuracy on the real
+  drawings of those names (one of the training vendors' each) is the ceiling.
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def evaluate_scenes(model, tokenizer, captioner, processor, classifier, splits, 
 def emoji_prompts(num_prompts: int, data_dir=None, seed: int = 0):
     """`(names, real drawings)`: `num_prompts` distinct names of the training vendors' drawings (a fixed shuffle of
     the names), each with one real drawing (the first vendor's that draws it)."""
-    dataset = load_captions("emoji", "train", data_dir=data_dir)
+    dataset = load_captions("emoji", "train", data_dir=data_dir, skin_variations=False)
     first = {}
     for index, name in enumerate(dataset["text"]):
         first.setdefault(name, index)
