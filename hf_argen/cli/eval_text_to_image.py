@@ -31,6 +31,7 @@ from .evaluation_arguments import EvaluateArguments
 
 DEFAULT_CAPTIONERS = {"mnist_scenes": "model_cards/captioner-mnist-scenes", "emoji": "model_cards/captioner-emoji"}
 DEFAULT_CLASSIFIER = ".cache/mnist_classifier.pt"
+DEFAULT_SCALES = [1.0, 2.0, 3.0, 5.0]
 # The card's sample grid: seen pairs, then held-out pairs (never in training), both relations.
 CARD_PROMPTS = {
     "mnist_scenes": ["a 3 above a 7", "a 1 to the left of a 4", "a 6 above a 2", "a 9 to the left of a 5",
@@ -48,11 +49,11 @@ class TextToImageEvalArguments:
     captioner: str | None = field(
         default=None, metadata={"help": "the judge (default: model_cards/captioner-mnist-scenes or -emoji)"}
     )
-    guidance_scales: list[float] = field(
-        default_factory=lambda: [1.0, 2.0, 3.0, 5.0], metadata={"help": "guidance scales to measure"}
+    guidance_scales: list[float] | None = field(
+        default=None, metadata={"help": "guidance scales to measure (default: 1 2 3 5)"}
     )
     num_prompts: int = field(default=500, metadata={"help": "prompts (one image each) per split and guidance scale"})
-    notes: str = field(default="", metadata={"help": "extra text for the card (what bounds a figure, ...)"})
+    card_notes: str = field(default="", metadata={"help": "extra text for the card (what bounds a figure, ...)"})
 
 
 def print_row(row: dict) -> None:
@@ -74,9 +75,10 @@ def evaluate_text_to_image(name: str, runtime: RuntimeArguments, evaluation: Eva
     judge_name = flags.captioner or DEFAULT_CAPTIONERS[dataset]
     captioner = AutoModelForImageTextToText.from_pretrained(judge_name).to(device).eval()
     processor = AutoProcessor.from_pretrained(judge_name)
+    scales = flags.guidance_scales or DEFAULT_SCALES
     common = dict(seed=runtime.seed, data_dir=evaluation.data_dir, progress=print_row)
     if dataset == "emoji":
-        rows = evaluate_emoji(model, tokenizer, captioner, processor, flags.guidance_scales, flags.num_prompts,
+        rows = evaluate_emoji(model, tokenizer, captioner, processor, scales, flags.num_prompts,
                               **common)  # fmt: skip
     else:
         classifier = load_mnist_classifier(evaluation.classifier_path or DEFAULT_CLASSIFIER, evaluation.data_dir,
@@ -84,7 +86,7 @@ def evaluate_text_to_image(name: str, runtime: RuntimeArguments, evaluation: Eva
         accuracy, _ = classifier_accuracy(classifier, *mnist_tensors("test", evaluation.data_dir))
         print(f"MNIST classifier test accuracy: {100 * accuracy:.2f} %")
         splits = evaluation.split or ["test", "test_held_out_pairs"]
-        rows = evaluate_scenes(model, tokenizer, captioner, processor, classifier, splits, flags.guidance_scales,
+        rows = evaluate_scenes(model, tokenizer, captioner, processor, classifier, splits, scales,
                                flags.num_prompts, **common)  # fmt: skip
     write_json(runtime.output_json, rows)
     if evaluation.write_card:
@@ -111,7 +113,7 @@ def write_card(model, tokenizer, name: str, rows: list[dict], dataset: str, eval
     train_command = "\n".join(evaluation.train_command) if evaluation.train_command else None
     path = write_text_to_image_card(folder, metrics, measuring_command(argv), describe(model.config, dataset),
                                     prompts[:2], command=train_command, repo_id=evaluation.hub_model_id or folder.name,
-                                    notes=flags.notes, images=images)  # fmt: skip
+                                    notes=flags.card_notes, images=images)  # fmt: skip
     print(f"wrote {path}")
 
 
