@@ -1,5 +1,7 @@
 """Configuration of the two-stage generator: a VQ-VAE and a class-conditional prior over its codes."""
 
+import copy
+
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
@@ -13,8 +15,13 @@ PRIOR_CONFIGS = {config.model_type: config for config in (ARTransformerConfig, A
 
 
 def _sub_config(value, config_classes: dict, default_type: str, name: str):
-    if isinstance(value, PreTrainedConfig) or value is None:
+    """`value` as a sub-config: a config is copied (a composite config's set-up resets its sub-configs' attention
+    implementation, which must not reach a live model's own config: a causal LM wrapped during training would lose
+    its causal mask), a dict is built."""
+    if value is None:
         return value
+    if isinstance(value, PreTrainedConfig):
+        return copy.deepcopy(value)
     if not isinstance(value, dict):
         raise TypeError(f"`{name}` must be a config or a dict, got {type(value).__name__}.")
     model_type = value.get("model_type", default_type)

@@ -320,3 +320,37 @@ def test_card_of_a_text_to_image_folder(tmp_path):
     card = path.read_text()
     assert "pipeline_tag: text-to-image" in card and "71.2" in card and "hf-argen evaluate --model t2i" in card
     assert 'generator(["a 3 above a 7"]' in card and "7x7 map of VQ-VAE codes" in card
+
+
+@pytest.mark.parametrize("composite", ["text_to_image", "class_conditional"])
+def test_wrapping_a_live_prior_keeps_it_causal(composite):
+    """A composite built around a prior in training (the recipes' sample and save hooks do this mid-run) leaves the
+    prior's own config alone: its causal mask stays, so later training steps cannot see the tokens they predict."""
+    from hf_argen.recipes.prior import build_prior
+    from hf_argen.recipes.text_to_image import text_to_image_model
+
+    vqvae = VQVAEModel(VQVAEConfig(**TWO_STAGE_VQVAE))
+    if composite == "text_to_image":
+        vocabulary = TextToImageVocabulary(num_text_tokens=12, num_codes=NUM_CODES, max_text_length=6)
+        prior = build_prior("transformer", vocabulary, 55, hidden_size=16, num_hidden_layers=1, num_attention_heads=2)
+    else:
+        from hf_argen import PriorVocabulary
+
+        prior = build_prior("transformer", PriorVocabulary(NUM_CODES, 10), 50, hidden_size=16, num_hidden_layers=1,
+                            num_attention_heads=2)  # fmt: skip
+    implementation = prior.config._attn_implementation
+    tokens = torch.randint(0, NUM_CODES, (2, 50))
+
+    def leak():  # how much the logits before position 40 move when token 40 changes
+        changed = tokens.clone()
+        changed[:, 40] = (changed[:, 40] + 1) % NUM_CODES
+        with torch.no_grad():
+            return (prior(input_ids=tokens).logits[:, :40] - prior(input_ids=changed).logits[:, :40]).abs().max()
+
+    assert leak() == 0
+    if composite == "text_to_image":
+        text_to_image_model(vqvae, prior, vocabulary)
+    else:
+        VQVAEPriorForImageGeneration(VQVAEPriorConfig(vqvae=vqvae.config, prior=prior.config, num_classes=10),
+                                     vqvae=vqvae, prior=prior)  # fmt: skip
+    assert prior.config._attn_implementation == implementation and leak() == 0
