@@ -354,3 +354,15 @@ def test_wrapping_a_live_prior_keeps_it_causal(composite):
         VQVAEPriorForImageGeneration(VQVAEPriorConfig(vqvae=vqvae.config, prior=prior.config, num_classes=10),
                                      vqvae=vqvae, prior=prior)  # fmt: skip
     assert prior.config._attn_implementation == implementation and leak() == 0
+
+
+def test_export_keeps_a_text_to_image_folder_current(tmp_path):
+    from hf_argen.export import code_drift, export_folder
+
+    model, tokenizer = tiny_text_to_image()
+    folder = tmp_path / "t2i"
+    TextToImagePipeline(model=model, tokenizer=tokenizer).save_pretrained(folder)
+    assert set(export_folder(folder)) <= {"config.json"}  # (sub-configs gain their dtype once built from config)
+    assert code_drift(folder) == [] and (folder / "pipeline_text_to_image.py").is_file()
+    (folder / "pipeline_text_to_image.py").write_text("# stale\n")
+    assert export_folder(folder) == ["pipeline_text_to_image.py"] and code_drift(folder) == []
