@@ -76,7 +76,8 @@ def evaluate_text_to_image(name: str, runtime: RuntimeArguments, evaluation: Eva
     captioner = AutoModelForImageTextToText.from_pretrained(judge_name).to(device).eval()
     processor = AutoProcessor.from_pretrained(judge_name)
     scales = flags.guidance_scales or DEFAULT_SCALES
-    common = dict(seed=runtime.seed, data_dir=evaluation.data_dir, progress=print_row)
+    sampling = {"temperature": evaluation.temperature}
+    common = dict(seed=runtime.seed, data_dir=evaluation.data_dir, progress=print_row, sampling=sampling)
     if dataset == "emoji":
         rows = evaluate_emoji(model, tokenizer, captioner, processor, scales, flags.num_prompts,
                               **common)  # fmt: skip

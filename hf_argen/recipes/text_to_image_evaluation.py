@@ -105,12 +105,15 @@ def scene_prompts(split: str, num_prompts: int, data_dir=None):
 
 
 @torch.no_grad()
-def generate_images(model, tokenizer, captions, guidance_scale: float, seed: int = 0, batch_size: int = 100):
-    """One image per caption (PIL), batch by batch, each batch seeded with `seed + its index`."""
+def generate_images(model, tokenizer, captions, guidance_scale: float, seed: int = 0, batch_size: int = 100,
+                    **sampling):  # fmt: skip
+    """One image per caption (PIL), batch by batch, each batch seeded with `seed + its index`; `sampling`:
+    temperature, top_k, top_p (unset: the model's generation_config)."""
     images = []
     for index, start in enumerate(range(0, len(captions), batch_size)):
         ids = tokenizer(list(captions[start : start + batch_size]), add_special_tokens=False)["input_ids"]
-        images += model.generate(ids, guidance_scale=guidance_scale, seed=seed + index, output_type="pil")
+        images += model.generate(ids, guidance_scale=guidance_scale, seed=seed + index, output_type="pil",
+                                 **sampling)  # fmt: skip
     return images
 
 
@@ -129,7 +132,7 @@ def reconstructions(model, images) -> list:
 
 
 def evaluate_scenes(model, tokenizer, captioner, processor, classifier, splits, guidance_scales, num_prompts: int,
-                    seed: int = 0, data_dir=None, progress=None) -> list[dict]:  # fmt: skip
+                    seed: int = 0, data_dir=None, progress=None, sampling=None) -> list[dict]:  # fmt: skip
     """Rows `{"split", "system", "guidance_scale", "round_trip", "digits", "num_images"}`: the real scenes, their
     reconstructions, and the model at each guidance scale, per split."""
     rows = []
@@ -138,7 +141,8 @@ def evaluate_scenes(model, tokenizer, captioner, processor, classifier, splits, 
         real = resized(real, model.config.vqvae.image_size)
         systems = [("real scenes", None, real), ("VQ-VAE reconstructions", None, reconstructions(model, real))]
         for scale in guidance_scales:
-            systems.append(("text-to-image", scale, generate_images(model, tokenizer, captions, scale, seed)))
+            images = generate_images(model, tokenizer, captions, scale, seed, **(sampling or {}))
+            systems.append(("text-to-image", scale, images))
         for system, scale, images in systems:
             row = {"split": split, "system": system, "guidance_scale": scale}
             rows.append({**row, **judge(images, captions, captioner, processor, classifier)})
@@ -161,7 +165,7 @@ def emoji_prompts(num_prompts: int, data_dir=None, seed: int = 0):
 
 
 def evaluate_emoji(model, tokenizer, captioner, processor, guidance_scales, num_prompts: int = 500, seed: int = 0,
-                   data_dir=None, progress=None) -> list[dict]:  # fmt: skip
+                   data_dir=None, progress=None, sampling=None) -> list[dict]:  # fmt: skip
     """Rows: the captioner on real drawings of the names (the ceiling), on their VQ-VAE reconstructions, and on the
     model's images at each guidance scale."""
     names, real = emoji_prompts(num_prompts, data_dir, seed)
@@ -172,7 +176,8 @@ def evaluate_emoji(model, tokenizer, captioner, processor, guidance_scales, num_
     with torch.no_grad():
         rebuilt = model.to_pil(model.decode(model.vqvae.encode(pixels)))
     systems = [("real drawings", None, real), ("VQ-VAE reconstructions", None, rebuilt)]
-    systems += [("text-to-image", s, generate_images(model, tokenizer, names, s, seed)) for s in guidance_scales]
+    systems += [("text-to-image", s, generate_images(model, tokenizer, names, s, seed, **(sampling or {})))
+                for s in guidance_scales]  # fmt: skip
     rows = []
     for system, scale, images in systems:
         row = {"split": "train names", "system": system, "guidance_scale": scale}
