@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from ..data import encode_images, validation_indices
@@ -200,7 +201,15 @@ class VQVAEArguments:
 
     image_size: int | None = field(default=None, metadata={"help": "resize to this size (default: as stored)."})
     num_channels: int = field(default=1, metadata={"choices": [1, 3]})
-    init_model: str | None = field(default=None, metadata={"help": "start from this saved model (fine-tuning)."})
+    init_model: str | None = field(
+        default=None,
+        metadata={"help": "start from this saved model (fine-tuning; with --image_size, its weights at that size)."},
+    )
+    decoder_only: bool = field(
+        default=False,
+        metadata={"help": "fine-tune the decoder alone, on the codes of --init_model's frozen encoder and codebook: "
+                  "the codes stay the same, so priors trained on them stay valid."},
+    )  # fmt: skip
     num_embeddings: int = 512
     embedding_dim: int = 32
     hidden_size: int = 64
@@ -238,9 +247,12 @@ def build_data(data: DataArguments, flags: VQVAEArguments, accelerator):
 
 
 def build_model(flags: VQVAEArguments, image_size: int, seed: int = 0) -> VQVAEModel:
-    """Build model: the `--init_model`, else a new (seeded) VQ-VAE of the flags' sizes for `image_size` images."""
+    """Build model: the `--init_model` (at `image_size`), else a new (seeded) VQ-VAE of the flags' sizes for
+    `image_size` images."""
     if flags.init_model:
-        return VQVAEModel.from_pretrained(flags.init_model)
+        return load_vqvae(flags.init_model, image_size)
+    if flags.decoder_only:
+        raise ValueError("--decoder_only fine-tunes the decoder of --init_model; pass --init_model.")
     config = VQVAEConfig(
         image_size=image_size,
         num_channels=flags.num_channels,
@@ -273,6 +285,13 @@ def load_vqvae(path, image_size: int | None = None) -> VQVAEModel:
     return model.eval()
 
 
+def decoder_loss(model, batch):
+    """Loss hook of `--decoder_only`: the reconstruction MSE of the decoder on the codes of the frozen encoder and
+    codebook (`encode` never updates the codebook and passes no gradient back)."""
+    pixel_values = batch["pixel_values"]
+    return F.mse_loss(model.decode(model.encode(pixel_values)), pixel_values.to(model.dtype))
+
+
 def publish(result: TrainResult, model, data: DataArguments, run: RunArguments, shown_split: str, command=None):
     """Publish (main process): `training_info.json`, the last reconstruction grid, the card, the push."""
     logger.info("final metrics: %s", json.dumps(result.metrics))
@@ -302,6 +321,7 @@ def train_vqvae(
         model,
         loop_args,
         train_dataset=TensorDictDataset(pixel_values=train_pixels),
+        compute_loss=decoder_loss if flags.decoder_only else None,
         eval_fn=None if eval_pixels is None else make_eval_fn(eval_pixels, batch_size=run.eval_batch_size),
         sample_fn=None if run.no_samples else make_sample_fn(shown),
         tracker_config={"dataset_name": data.dataset_name, **model.config.to_dict()},
@@ -319,6 +339,7 @@ __all__ = [
     "VQVAEArguments",
     "build_data",
     "build_model",
+    "decoder_loss",
     "publish",
     "evaluate_vqvae",
     "train_vqvae",

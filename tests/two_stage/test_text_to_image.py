@@ -366,3 +366,29 @@ def test_export_keeps_a_text_to_image_folder_current(tmp_path):
     assert code_drift(folder) == [] and (folder / "pipeline_text_to_image.py").is_file()
     (folder / "pipeline_text_to_image.py").write_text("# stale\n")
     assert export_folder(folder) == ["pipeline_text_to_image.py"] and code_drift(folder) == []
+
+
+def test_decoder_only_fine_tuning_keeps_the_codes(tmp_path):
+    """`train_vqvae.py --init_model ... --decoder_only` changes the decoder alone: the codes (what a prior was trained
+    on) stay the same, at another image size too."""
+    data = captioned_imagefolder(tmp_path / "images")
+    VQVAEModel(VQVAEConfig(**TWO_STAGE_VQVAE)).save_pretrained(tmp_path / "vqvae")
+    spec = importlib.util.spec_from_file_location(
+        "train_vqvae", Path(__file__).resolve().parents[2] / "training" / "train_vqvae.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "out"
+    module.main(["--dataset_name", str(data), "--init_model", str(tmp_path / "vqvae"), "--decoder_only",
+                 "--image_size", "32", "--output_dir", str(out), "--train_batch_size", "4", "--max_train_steps", "3",
+                 "--learning_rate", "1e-2", "--eval_split", "none", "--no_samples"])  # fmt: skip
+    from hf_argen.recipes.vqvae import load_vqvae
+
+    before, after = load_vqvae(tmp_path / "vqvae", 32), VQVAEModel.from_pretrained(out).eval()
+    assert after.config.image_size == 32
+    pixels = torch.rand(6, 1, 32, 32) * 2 - 1
+    assert torch.equal(before.encode(pixels), after.encode(pixels))
+    for name, tensor in before.state_dict().items():
+        assert torch.equal(tensor, after.state_dict()[name]) != name.startswith("decoder."), name
+    with pytest.raises(ValueError, match="--init_model"):
+        module.main(["--dataset_name", str(data), "--decoder_only", "--output_dir", str(tmp_path / "bad")])
