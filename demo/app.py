@@ -1,6 +1,6 @@
 """hf_argen demo: class-conditional sampling (rows appear as they are drawn), two-stage generation through VQ-VAE
-codes, image completion from the top rows, the PixelCNN receptive field and its blind spot, image captioning and
-text generation.
+codes, image completion from the top rows, the PixelCNN receptive field and its blind spot, image captioning, text
+generation and text-to-image with classifier-free guidance.
 
     python demo/app.py                       # the shipped folders in model_cards/, on http://127.0.0.1:7860
     python demo/app.py --hub hf-argen        # the same models from the Hub (ids hf-argen/<name>)
@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-import hf_argen  # noqa: E402,F401  (registers hf_argen's configs, models and pipelines)
+import hf_argen  # noqa: E402  (registers hf_argen's configs, models and pipelines)
 from hf_argen import PixelCNNImageProcessor  # noqa: E402
 from hf_argen.receptive_field import (  # noqa: E402
     RECEPTIVE_FIELD_COLOURS,
@@ -64,7 +64,8 @@ def front_matter_models(readme: Path = HERE / "README.md") -> list[str]:
 class ModelStore:
     """Model names by kind, found in a folder of model folders (or the README's Hub ids), each loaded once."""
 
-    KINDS = {"pixelcnn": "pixelcnn-", "prior": "vqvae-", "captioner": "captioner-", "text": "ar-"}
+    KINDS = {"pixelcnn": "pixelcnn-", "prior": "vqvae-", "captioner": "captioner-", "text": "ar-",
+             "text_to_image": "text-to-image-"}  # fmt: skip
 
     def __init__(self, model_dir: str | os.PathLike | None = None, hub: str | None = None):
         self.hub = hub
@@ -121,6 +122,8 @@ class ModelStore:
             return pipeline("image-captioning", model=source)
         if kind == "text":
             return AutoModelForCausalLM.from_pretrained(source).eval(), AutoTokenizer.from_pretrained(source)
+        if kind == "text_to_image":
+            return pipeline(hf_argen.TEXT_TO_IMAGE_TASK, model=source)
         return AutoModel.from_pretrained(source).eval()
 
 
@@ -388,6 +391,27 @@ class Handlers:
         ended = bool(len(new)) and int(new[-1]) == model.config.eos_token_id
         return text, "ended at EOS" if ended else f"stopped after {max_new_tokens} tokens, before EOS"
 
+    def text_to_image(self, model_name, prompts, guidance_scale, per_prompt, seed):
+        """Images for each prompt (one per line) with classifier-free guidance: a grid, one column per prompt."""
+        generator = self.store.get("text_to_image", model_name)
+        prompts = [line.strip() for line in (prompts or "").splitlines() if line.strip()]
+        if not prompts:
+            raise DemoError("Write a prompt, e.g. 'a 3 above a 7'.")
+        if len(prompts) > 8:
+            raise DemoError(f"At most 8 prompts (one per line), got {len(prompts)}.")
+        guidance_scale = check_number("Guidance scale", guidance_scale, 0.0, 10.0)
+        per_prompt = check_number("Images per prompt", per_prompt, 1, 8, integer=True)
+        seed = check_seed(seed)
+        start = time.perf_counter()
+        try:
+            images = generator(prompts, num_images_per_prompt=per_prompt, guidance_scale=guidance_scale, seed=seed)
+        except ValueError as error:  # a word the model does not know, a prompt too long
+            raise DemoError(str(error)) from None
+        ordered = [images[p * per_prompt + r] for r in range(per_prompt) for p in range(len(prompts))]
+        arrays = [np.asarray(image) for image in ordered]
+        grid = grid_image(arrays, len(prompts), max(1, 96 // arrays[0].shape[0]))
+        return grid, f"Done: {len(images)} images in {time.perf_counter() - start:.1f} s (one column per prompt)."
+
 
 # ----------------------------------------------------------------------------------------------------------
 # The page
@@ -602,6 +626,28 @@ def build_demo(store: ModelStore) -> gr.Blocks:
                     [prompt, max_new_tokens, text_temperature, text_seed],
                     [fortune, stop],
                     api_name="fortune",
+                )
+            with gr.Tab("Text-to-image", id="text-to-image"):
+                t2i_models = store.names["text_to_image"]
+                with gr.Row():
+                    with gr.Column():
+                        t2i_model = gr.Dropdown(t2i_models, value=t2i_models[0] if t2i_models else None, label="Model")
+                        t2i_prompts = gr.Textbox("a 3 above a 7\na 1 to the left of a 5", lines=3,
+                                                 label="Prompts (one per line)", elem_id="t2i-prompts")  # fmt: skip
+                        t2i_guidance = gr.Slider(0.0, 8.0, value=3.0, step=0.5,
+                                                 label="Guidance scale (1: none)", elem_id="t2i-guidance")  # fmt: skip
+                        t2i_per_prompt = gr.Slider(1, 8, value=4, step=1, label="Images per prompt")
+                        t2i_seed = gr.Number(0, precision=0, label=f"Seed (0 to {MAX_SEED})", elem_id="t2i-seed")
+                        t2i_button = gr.Button("Generate", variant="primary", elem_id="t2i-button")
+                    with gr.Column():
+                        t2i_grid = gr.Image(label="Samples (one column per prompt)", type="pil", format="png",
+                                            elem_id="t2i-output", interactive=False)  # fmt: skip
+                        t2i_status = gr.Markdown(elem_id="t2i-status")
+                t2i_button.click(
+                    handlers.text_to_image,
+                    [t2i_model, t2i_prompts, t2i_guidance, t2i_per_prompt, t2i_seed],
+                    [t2i_grid, t2i_status],
+                    api_name="text_to_image",
                 )
     return demo
 

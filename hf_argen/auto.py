@@ -75,6 +75,10 @@ def register_all() -> None:
         pt_model=AutoModel,
         type="multimodal",
     )
+    _register(models.VQVAETextToImageConfig, {AutoModel: models.VQVAETextToImageForImageGeneration})
+    PIPELINE_REGISTRY.register_pipeline(
+        models.TEXT_TO_IMAGE_TASK, pipeline_class=models.TextToImagePipeline, pt_model=AutoModel, type="text"
+    )
     _register_captioning()
 
 

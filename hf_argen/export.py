@@ -16,16 +16,19 @@ import json
 import tempfile
 from pathlib import Path
 
-from transformers import AutoConfig
+from transformers import AutoConfig, AutoTokenizer
 
 from .atomic import atomic_write_text
 from .auto import auto_class_for, saved_processors
 from .models import (
     ClassConditionalImageGenerationPipeline,
     PixelCNNForImageGeneration,
+    TextToImagePipeline,
     VQVAEPriorForImageGeneration,
+    VQVAETextToImageForImageGeneration,
 )
 from .models.pipeline_image_generation import REMOTE_TASK
+from .models.pipeline_text_to_image import REMOTE_TASK as TEXT_TO_IMAGE_REMOTE_TASK
 
 # Keys of config.json that record where and how the folder was written, not what the model is.
 VOLATILE_CONFIG_KEYS = ("transformers_version",)
@@ -33,14 +36,16 @@ VOLATILE_CONFIG_KEYS = ("transformers_version",)
 
 def saved_files(folder: str | Path) -> dict[str, str]:
     """`{file name: text}` of the code and `config.json` that `save_pretrained` writes today for `folder`'s model
-    (through `ClassConditionalImageGenerationPipeline` where its config names that pipeline)."""
+    (through `ClassConditionalImageGenerationPipeline` or `TextToImagePipeline` where its config names one)."""
     folder = Path(folder)
     config = AutoConfig.from_pretrained(folder)
     model = auto_class_for(config).from_config(config)  # randomly initialised: the saved code needs no weights
-    names_pipeline = REMOTE_TASK in (getattr(model.config, "custom_pipelines", None) or {})
+    pipelines = getattr(model.config, "custom_pipelines", None) or {}
     with tempfile.TemporaryDirectory() as temp:
-        if names_pipeline and isinstance(model, (PixelCNNForImageGeneration, VQVAEPriorForImageGeneration)):
+        if REMOTE_TASK in pipelines and isinstance(model, (PixelCNNForImageGeneration, VQVAEPriorForImageGeneration)):
             ClassConditionalImageGenerationPipeline(model=model).save_pretrained(temp)
+        elif TEXT_TO_IMAGE_REMOTE_TASK in pipelines and isinstance(model, VQVAETextToImageForImageGeneration):
+            TextToImagePipeline(model=model, tokenizer=AutoTokenizer.from_pretrained(folder)).save_pretrained(temp)
         else:
             model.save_pretrained(temp)
         for processor in saved_processors(folder):

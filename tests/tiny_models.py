@@ -16,6 +16,8 @@ from hf_argen import (
     VQVAEModel,
     VQVAEPriorConfig,
     VQVAEPriorForImageGeneration,
+    VQVAETextToImageConfig,
+    VQVAETextToImageForImageGeneration,
 )
 from hf_argen.models import (
     CaptionerConfig,
@@ -246,6 +248,35 @@ def save_with_pipeline(model, folder):
     if isinstance(model, PixelCNNForImageGeneration):
         PixelCNNImageProcessor.from_model_config(model.config).save_pretrained(folder)
     return folder
+
+
+# ---- text-to-image model ---------------------------------------------------------------------------------
+SCENE_CAPTIONS = ["a 3 above a 7", "a 1 to the left of a 5", "a 7 above a 3", "a 0 to the left of a 2"]
+
+
+def tiny_text_to_image(prior_type="transformer", captions=SCENE_CAPTIONS, seed=0):
+    """A tiny text-to-image model (random weights, large enough to differ between prompts) and its tokenizer."""
+    tokenizer = train_caption_tokenizer(captions)
+    num_text, max_text_length = len(tokenizer), 10
+    vocab = num_text + NUM_CODES
+    sizes = dict(vocab_size=vocab, pad_token_id=0, bos_token_id=None, eos_token_id=None, hidden_size=16,
+                 num_hidden_layers=1, initializer_range=0.5)  # fmt: skip
+    if prior_type == "transformer":
+        prior = dict(model_type="ar_transformer", num_attention_heads=2, max_position_embeddings=64, **sizes)
+    elif prior_type == "rnn":
+        prior = dict(model_type="ar_rnn", **sizes)
+    else:  # a transformers causal LM
+        sizes.pop("initializer_range")
+        prior = dict(model_type=prior_type, num_attention_heads=2, n_positions=64, n_embd=16, n_layer=1,
+                     vocab_size=vocab, pad_token_id=0)  # fmt: skip
+    config = VQVAETextToImageConfig(vqvae=VQVAEConfig(**TWO_STAGE_VQVAE), prior=prior, text_vocab_size=num_text,
+                                    max_text_length=max_text_length)  # fmt: skip
+    torch.manual_seed(seed)
+    return VQVAETextToImageForImageGeneration(config).eval(), tokenizer
+
+
+def caption_ids(tokenizer, captions):
+    return [tokenizer(caption, add_special_tokens=False).input_ids for caption in captions]
 
 
 # ---- a tiny MNIST and an untrained MNIST classifier (image completion and class consistency, offline) ------------

@@ -15,15 +15,27 @@ logs the eval split's NLL (default: a validation split carved from the training 
 sample grids. At the end `output_dir` holds the two-stage model (`VQVAEPriorForImageGeneration`: config.json with
 `id2label` and `custom_pipelines`, one model.safetensors), its card and, with `--push_to_hub`, is uploaded. Flags are
 shared by every `training/train_*.py` plus the prior's own (`hf_argen.recipes.prior.PriorArguments`).
+
+With `--caption_column text` it trains a text-to-image model instead (`hf_argen.recipes.text_to_image`) on any
+captioned image dataset (mnist_scenes, emoji, an imagefolder with metadata.jsonl): one causal LM over
+`[caption prompt] + h*w codes`, the caption dropped for a fraction `--condition_dropout` of the examples so that
+`guidance_scale` works; the output folder is a `VQVAETextToImageForImageGeneration` with its tokenizer and the
+`text-to-image` pipeline. `--condition_dropout` on a class-conditional causal LM prior trains a null class.
+
+    accelerate launch training/train_prior.py --vqvae my-vqvae --dataset_name mnist_scenes --caption_column text \
+        --condition_dropout 0.1 --output_dir out
 """
 
 from hf_argen.cli import run_cli
-from hf_argen.recipes.prior import TRAINING_DEFAULTS, PriorArguments, train_prior
+from hf_argen.recipes.prior import TRAINING_DEFAULTS, PriorArguments
+from hf_argen.recipes.text_to_image import train_prior_or_text_to_image
 from hf_argen.training.arguments import run_training
 
 
 def main(argv=None):
-    return run_training(train_prior, PriorArguments, "training/train_prior.py", argv, __doc__, TRAINING_DEFAULTS)
+    return run_training(
+        train_prior_or_text_to_image, PriorArguments, "training/train_prior.py", argv, __doc__, TRAINING_DEFAULTS
+    )
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ DESCRIPTIONS = {
     ),
 }
 # flags that say where the figures go, not how they are measured: left out of the command quoted in the card
-CARD_ONLY_FLAGS = ("--notes", "--train_command", "--output_json", "--hub_model_id")
+CARD_ONLY_FLAGS = ("--notes", "--card_notes", "--train_command", "--output_json", "--hub_model_id")
 
 
 @dataclass

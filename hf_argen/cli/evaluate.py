@@ -7,6 +7,7 @@
     hf-argen evaluate --model model_cards/captioner-mnist-scenes --dataset_name mnist_scenes
     hf-argen evaluate --model model_cards/ar-transformer-fortunes
     hf-argen evaluate --model model_cards/pixelcnn-mnist --split none --completion_rows 14 --completion_images 500
+    hf-argen evaluate --model model_cards/text-to-image-mnist-scenes --dataset_name mnist_scenes
 
 The kind of evaluation follows the folder's config.json (`--kind` forces one):
 * pixelcnn: exact bits/dim on `--split`; a class-conditional model twice, conditional -log p(x | y) and marginal
@@ -18,6 +19,8 @@ The kind of evaluation follows the folder's config.json (`--kind` forces one):
   `--classifier_path`, the samples' class consistency.
 * captioner: exact match and BLEU-4 per split (mnist_scenes: `test` and `test_held_out_pairs`; emoji: the unseen
   `--test_vendor`, beside a nearest-neighbour baseline).
+* text_to_image: caption round trips through the shipped captioners per guidance scale (mnist_scenes: also an MNIST
+  classifier on each half; `hf_argen.cli.eval_text_to_image`).
 * text (causal LM): validation NLL on the held-out texts of the training split, and the share of samples that end
   with EOS.
 
@@ -42,6 +45,7 @@ from .eval_captioner import CaptionerEvalArguments, evaluate_captioner
 from .eval_pixelcnn import PixelCNNEvalArguments, evaluate_pixelcnn
 from .eval_prior import PriorEvalArguments, evaluate_prior
 from .eval_text import TextEvalArguments, evaluate_text
+from .eval_text_to_image import TextToImageEvalArguments, evaluate_text_to_image
 from .eval_vqvae import VQVAEEvalArguments, evaluate_vqvae
 from .evaluation_arguments import EvaluateArguments
 
@@ -52,8 +56,15 @@ KINDS = {
     "prior": (PriorEvalArguments, evaluate_prior),
     "captioner": (CaptionerEvalArguments, evaluate_captioner),
     "text": (TextEvalArguments, evaluate_text),
+    "text_to_image": (TextToImageEvalArguments, evaluate_text_to_image),
 }
-MODEL_TYPE_KINDS = {"pixelcnn": "pixelcnn", "vqvae": "vqvae", "vqvae_prior": "prior", "captioner": "captioner"}
+MODEL_TYPE_KINDS = {
+    "pixelcnn": "pixelcnn",
+    "vqvae": "vqvae",
+    "vqvae_prior": "prior",
+    "captioner": "captioner",
+    "vqvae_text_to_image": "text_to_image",
+}
 
 
 def detect_kind(model: str) -> str:

@@ -1,11 +1,14 @@
 """hf-argen generate: sample from a saved model folder (or Hub id): a PixelCNN or a two-stage VQ-VAE + prior (a PNG
-grid, one column per requested class), or a text causal LM (`--prompt`; samples printed, or written to a .txt
-`--output`). `--complete IMAGE --num_given_rows N` completes an image from its top N rows instead (pixel rows of a
-PixelCNN, code rows of a two-stage model), `--num_images` times.
+grid, one column per requested class), a text-to-image model (`--prompt`, one or more; a PNG grid, one column per
+prompt, `--guidance_scale`), or a text causal LM (`--prompt`; samples printed, or written to a .txt `--output`).
+`--complete IMAGE --num_given_rows N` completes an image from its top N rows instead (pixel rows of a PixelCNN, code
+rows of a two-stage model), `--num_images` times.
 
     hf-argen generate --model model_cards/pixelcnn-digits --class_labels 0 1 2 3 4 5 6 7 8 9 \\
         --num_images 4 --seed 0 --output digits.png
     hf-argen generate --model model_cards/vqvae-prior-mnist --class_labels 3 7 --device cpu
+    hf-argen generate --model model_cards/text-to-image-mnist-scenes --prompt "a 3 above a 7" "a 1 to the left of a 5" \
+        --num_images 4 --guidance_scale 3 --seed 0 --output scenes.png
     hf-argen generate --model model_cards/ar-transformer-fortunes --prompt "You will" --num_images 3
     hf-argen generate --model model_cards/pixelcnn-mnist --complete demo/examples/digit_7.png --num_given_rows 14 \\
         --num_images 8 --output completions.png
@@ -22,11 +25,12 @@ from PIL import Image
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
 
 from ..atomic import atomic_save_image, atomic_write_text
-from ..models import ClassConditionalImageGenerationPipeline, PixelCNNImageProcessor, make_grid
+from ..models import ClassConditionalImageGenerationPipeline, PixelCNNImageProcessor, TextToImagePipeline, make_grid
 from . import write_json
 from .arguments import DEFAULT_MODEL, ModelArguments, RuntimeArguments, parse_command, positive
 
 IMAGE_TYPES = ("pixelcnn", "vqvae_prior")
+TEXT_TO_IMAGE_TYPES = ("vqvae_text_to_image",)
 TEXT_TYPES = ("ar_transformer", "ar_rnn")
 
 
@@ -37,9 +41,15 @@ class GenerateArguments:
     class_labels: list[str] | None = field(
         default=None, metadata={"help": "classes to draw, as ids or names (image models; default: every class)"}
     )
-    prompt: str | None = field(default=None, metadata={"help": "text to continue (text models)"})
+    prompt: list[str] | None = field(
+        default=None,
+        metadata={"help": "text to continue (text models: one), or the prompts to draw (text-to-image: one or more)"},
+    )
     num_images: int = field(
         default=1, metadata={"help": "samples per class (conditional), in total (unconditional) or per prompt (text)"}
+    )
+    guidance_scale: float | None = field(
+        default=None, metadata={"help": "classifier-free guidance (text-to-image; default: the generation_config's)"}
     )
     temperature: float | None = field(default=None, metadata={"help": "default: the model's generation_config"})
     top_k: int | None = field(
@@ -75,10 +85,10 @@ def model_type_of(model: str) -> str:
         config = AutoConfig.from_pretrained(model)
     except (OSError, ValueError) as error:
         raise ValueError(f"--model {model!r} is not a model folder or Hub id hf-argen can load ({error}).") from None
-    if config.model_type not in IMAGE_TYPES + TEXT_TYPES:
+    known = IMAGE_TYPES + TEXT_TO_IMAGE_TYPES + TEXT_TYPES
+    if config.model_type not in known:
         raise ValueError(
-            f"--model {model!r} is a {config.model_type!r} model; generate samples from "
-            f"{', '.join(IMAGE_TYPES + TEXT_TYPES)} models."
+            f"--model {model!r} is a {config.model_type!r} model; generate samples from {', '.join(known)} models."
         )
     return config.model_type
 
@@ -87,7 +97,9 @@ def generate_images(model_name: str, args: GenerateArguments, seed: int, device)
     """Sample a grid `(num_images rows, one column per class)` and save it as `--output`."""
     model = AutoModel.from_pretrained(model_name).eval().to(device)
     if args.prompt is not None:
-        raise ValueError("--prompt is for text models; this is an image model (use --class_labels).")
+        raise ValueError("--prompt is for text and text-to-image models; this is an image model (use --class_labels).")
+    if args.guidance_scale is not None:
+        raise ValueError("--guidance_scale is for text-to-image models.")
     num_classes = getattr(model.config, "num_classes", None)
     if num_classes is None and args.class_labels:
         raise ValueError("--class_labels given, but the model is unconditional.")
@@ -128,6 +140,8 @@ def complete_image(model_name: str, args: GenerateArguments, seed: int, device) 
         raise ValueError("--complete needs --num_given_rows (the rows to keep).")
     if args.prompt is not None:
         raise ValueError("--prompt is for text models; --complete completes an image.")
+    if args.guidance_scale is not None:
+        raise ValueError("--guidance_scale is for text-to-image models.")
     model = AutoModel.from_pretrained(model_name).eval().to(device)
     labels = [class_label(value) for value in args.class_labels or []]
     if len(labels) > 1:
@@ -153,13 +167,46 @@ def complete_image(model_name: str, args: GenerateArguments, seed: int, device) 
     return {"num_samples": len(images), "output": args.output, "seconds": round(seconds, 3)}
 
 
+def generate_from_prompts(model_name: str, args: GenerateArguments, seed: int, device) -> dict:
+    """Text-to-image: `--num_images` samples of each `--prompt`, a grid with one column per prompt, as `--output`."""
+    if args.class_labels:
+        raise ValueError("--class_labels is for class-conditional models; this is a text-to-image model (--prompt).")
+    if not args.prompt:
+        raise ValueError("give one or more --prompt for a text-to-image model.")
+    model = AutoModel.from_pretrained(model_name).eval().to(device)
+    generator = TextToImagePipeline(model=model, tokenizer=AutoTokenizer.from_pretrained(model_name), device=device)
+    start = time.perf_counter()
+    images = generator(
+        args.prompt,
+        num_images_per_prompt=args.num_images,
+        guidance_scale=args.guidance_scale,
+        generator=torch.Generator().manual_seed(seed),
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+    )
+    seconds = time.perf_counter() - start
+    columns, rows = len(args.prompt), args.num_images
+    images = [images[column * rows + row] for row in range(rows) for column in range(columns)]  # a column per prompt
+    size = images[0].size[0]
+    grid = make_grid(images, num_columns=columns, scale=args.scale or max(1, 64 // size))
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    atomic_save_image(grid, args.output)
+    print(f"saved {len(images)} samples (a column per prompt) to {args.output} in {seconds:.2f}s")
+    return {"num_samples": len(images), "output": args.output, "seconds": round(seconds, 3)}
+
+
 def generate_text(model_name: str, args: GenerateArguments, seed: int, device) -> dict:
     """Sample `--num_images` continuations of `--prompt`; print them or write them to a .txt `--output`."""
     if args.class_labels:
         raise ValueError("--class_labels is for image models; this is a text model (use --prompt).")
+    if args.guidance_scale is not None:
+        raise ValueError("--guidance_scale is for text-to-image models.")
+    if args.prompt and len(args.prompt) > 1:
+        raise ValueError(f"a text model continues one --prompt, got {len(args.prompt)}.")
     model = AutoModelForCausalLM.from_pretrained(model_name).eval().to(device)
     tokenizer = AutoTokenizer.from_pretrained(model_name)
-    inputs = tokenizer([args.prompt or ""] * args.num_images, return_tensors="pt").to(device)
+    inputs = tokenizer([(args.prompt or [""])[0]] * args.num_images, return_tensors="pt").to(device)
     if inputs["input_ids"].shape[1] == 0:
         raise ValueError("give a non-empty --prompt.")
     torch.manual_seed(seed)
@@ -191,10 +238,13 @@ def main(argv: list[str] | None = None) -> dict:
     model = model_args.required()
     if args.num_given_rows is not None and args.complete is None:
         raise ValueError("--num_given_rows is for --complete (the image to complete).")
-    if model_type_of(model) in TEXT_TYPES:
-        if args.complete is not None:
-            raise ValueError("--complete is for image models; this is a text model (use --prompt).")
+    model_type = model_type_of(model)
+    if model_type in TEXT_TYPES + TEXT_TO_IMAGE_TYPES and args.complete is not None:
+        raise ValueError("--complete is for image models; this is a text or text-to-image model (use --prompt).")
+    if model_type in TEXT_TYPES:
         result = generate_text(model, args, runtime.seed, device)
+    elif model_type in TEXT_TO_IMAGE_TYPES:
+        result = generate_from_prompts(model, args, runtime.seed, device)
     elif args.complete is not None:
         result = complete_image(model, args, runtime.seed, device)
     else:

@@ -12,6 +12,7 @@ from .configuration_captioner import CaptionerConfig
 from .configuration_pixelcnn import PixelCNNConfig
 from .configuration_vqvae import VQVAEConfig
 from .configuration_vqvae_prior import VQVAEPriorConfig
+from .configuration_vqvae_text_to_image import VQVAETextToImageConfig
 from .image_processing_captioner import CaptionerImageProcessor
 from .image_processing_pixelcnn import PixelCNNImageProcessor, make_grid
 from .modeling_ar_rnn import ARRNNForCausalLM, ARRNNModel, ARRNNPreTrainedModel
@@ -20,17 +21,20 @@ from .modeling_captioner import CaptionerForConditionalGeneration, CaptionerPreT
 from .modeling_pixelcnn import PixelCNNForImageGeneration, PixelCNNModel, PixelCNNOutput, PixelCNNPreTrainedModel
 from .modeling_vqvae import VQVAEModel, VQVAEOutput, VQVAEPreTrainedModel
 from .modeling_vqvae_prior import VQVAEPriorForImageGeneration, VQVAEPriorPreTrainedModel
+from .modeling_vqvae_text_to_image import VQVAETextToImageForImageGeneration, VQVAETextToImagePreTrainedModel
 from .pipeline_captioner import ImageCaptioningPipeline
 from .pipeline_image_generation import REMOTE_TASK, TASK, ClassConditionalImageGenerationPipeline
+from .pipeline_text_to_image import TEXT_TO_IMAGE_TASK, TextToImagePipeline
 from .pipeline_vq_image_generation import VQImageGenerationPipeline
 from .pixel_vocabulary import PixelVocabulary
 from .processing_captioner import CaptionerProcessor
 from .tokenization_captioner import train_caption_tokenizer
-from .vocabulary import PriorVocabulary
+from .vocabulary import PriorVocabulary, TextToImageVocabulary
 
 __all__ = [
     "REMOTE_TASK",
     "TASK",
+    "TEXT_TO_IMAGE_TASK",
     "ARRNNConfig",
     "ARRNNForCausalLM",
     "ARRNNModel",
@@ -54,6 +58,8 @@ __all__ = [
     "PixelCNNPreTrainedModel",
     "PixelVocabulary",
     "PriorVocabulary",
+    "TextToImagePipeline",
+    "TextToImageVocabulary",
     "VQImageGenerationPipeline",
     "VQVAEConfig",
     "VQVAEModel",
@@ -62,6 +68,9 @@ __all__ = [
     "VQVAEPriorConfig",
     "VQVAEPriorForImageGeneration",
     "VQVAEPriorPreTrainedModel",
+    "VQVAETextToImageConfig",
+    "VQVAETextToImageForImageGeneration",
+    "VQVAETextToImagePreTrainedModel",
     "make_grid",
     "train_caption_tokenizer",
 ]

@@ -1,5 +1,7 @@
 """Configuration of the two-stage generator: a VQ-VAE and a class-conditional prior over its codes."""
 
+import copy
+
 from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
@@ -13,8 +15,13 @@ PRIOR_CONFIGS = {config.model_type: config for config in (ARTransformerConfig, A
 
 
 def _sub_config(value, config_classes: dict, default_type: str, name: str):
-    if isinstance(value, PreTrainedConfig) or value is None:
+    """`value` as a sub-config: a config is copied (a composite config's set-up resets its sub-configs' attention
+    implementation, which must not reach a live model's own config: a causal LM wrapped during training would lose
+    its causal mask), a dict is built."""
+    if value is None:
         return value
+    if isinstance(value, PreTrainedConfig):
+        return copy.deepcopy(value)
     if not isinstance(value, dict):
         raise TypeError(f"`{name}` must be a config or a dict, got {type(value).__name__}.")
     model_type = value.get("model_type", default_type)
@@ -44,6 +51,9 @@ class VQVAEPriorConfig(PreTrainedConfig):
             pad `K + C`, see `PriorVocabulary`), so `vocab_size = K + num_classes + 1`; a PixelCNN prior is a
             class-conditional 1-channel `h x h` PixelCNN with `num_levels = K`.
         num_classes (`int`, defaults to 10): number of classes the prior is conditioned on.
+        null_class (`bool`, defaults to `False`): a causal LM prior also knows a null class (token `K + C + 1`, so
+            `vocab_size = K + num_classes + 2`), trained as the class dropped: `generate(guidance_scale=...)`
+            contrasts each class with it (classifier-free guidance).
     """
 
     model_type = "vqvae_prior"
@@ -52,6 +62,7 @@ class VQVAEPriorConfig(PreTrainedConfig):
     vqvae: PreTrainedConfig | dict | None = None
     prior: PreTrainedConfig | dict | None = None
     num_classes: int = 10
+    null_class: bool = False
 
     def __post_init__(self, **kwargs):
         self.vqvae = _sub_config(self.vqvae, {"vqvae": VQVAEConfig}, "vqvae", "vqvae")
@@ -59,8 +70,12 @@ class VQVAEPriorConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
         if isinstance(self.num_classes, bool) or not isinstance(self.num_classes, int) or self.num_classes < 1:
             raise ValueError(f"`num_classes` must be an integer >= 1, got {self.num_classes!r}.")
+        if not isinstance(self.null_class, bool):
+            raise ValueError(f"`null_class` must be True or False, got {self.null_class!r}.")
         num_codes, size = self.vqvae.num_embeddings, self.vqvae.latent_size
         if self.prior.model_type == "pixelcnn":
+            if self.null_class:
+                raise ValueError("`null_class` needs a causal LM `prior`; a PixelCNN prior has no null class.")
             prior = self.prior
             if (prior.num_levels, prior.num_classes, prior.image_size, prior.num_channels) != (
                 num_codes,
@@ -73,10 +88,11 @@ class VQVAEPriorConfig(PreTrainedConfig):
                     f"image_size={size} and 1 channel, got num_levels={prior.num_levels}, "
                     f"num_classes={prior.num_classes}, image_size={prior.image_size}, {prior.num_channels} channels."
                 )
-        elif self.prior.vocab_size != num_codes + self.num_classes + 1:
+        elif self.prior.vocab_size != num_codes + self.num_classes + 1 + int(self.null_class):
+            null = " and a null class" if self.null_class else ""
             raise ValueError(
                 f"`prior` has vocab_size {self.prior.vocab_size}, but a VQ-VAE with {num_codes} codes and "
-                f"{self.num_classes} classes needs {num_codes + self.num_classes + 1}."
+                f"{self.num_classes} classes{null} needs {num_codes + self.num_classes + 1 + int(self.null_class)}."
             )
 
 

@@ -30,11 +30,13 @@ from .safe_loading import SafeLoadingMixin
 from .sampling_utils import (
     SAMPLING_DEFAULTS,
     class_ids,
+    guidance_scale_of,
     inverse_cdf_sample,
     make_generator,
     rand_tensor,
     sampling_config,
     seed_from_generator,
+    seeded_generate,
 )
 from .validation import check_count
 from .vocabulary import PriorVocabulary
@@ -52,6 +54,49 @@ def build_prior(config) -> PreTrainedModel:
     if config.model_type in PRIOR_MODELS:
         return PRIOR_MODELS[config.model_type](config)
     return AutoModelForCausalLM.from_config(config)
+
+
+class TwoStageGenerationMixin:
+    """What the two-stage models share: sampling defaults read from a saved folder's `generation_config.json`, code
+    maps decoded with `self.vqvae`, pixels turned into PIL images."""
+
+    def adjust_generation_fn(self, generation_config, from_auto_class, from_pipeline, pretrained_model_name_or_path,
+                             *args, **kwargs):  # fmt: skip
+        """Called by `from_pretrained` (as for `GenerationMixin` models, which these composites are not): the
+        folder's `generation_config.json` (or the `generation_config` passed) replaces the defaults; without one
+        they stay."""
+        if generation_config is not None:
+            self.generation_config = GenerationConfig.from_dict(generation_config.to_dict())
+            return
+        names = ("cache_dir", "force_download", "proxies", "local_files_only", "token", "revision", "subfolder")
+        loading = {name: value for name, value in zip(names, args)}
+        loading.update({name: kwargs[name] for name in names if name in kwargs})
+        try:
+            self.generation_config = GenerationConfig.from_pretrained(pretrained_model_name_or_path, **loading)
+        except OSError:
+            pass  # no generation_config.json: the defaults set in __init__
+
+    @torch.no_grad()
+    def decode(self, codes: torch.Tensor) -> torch.FloatTensor:
+        """Code maps `(B, h, w)` -> pixels `(B, C, H, W)` in [-1, 1] (float32, on the model's device)."""
+        was_training = self.vqvae.training
+        self.vqvae.eval()
+        try:
+            return self.vqvae.decode(codes.to(self.device)).float().clamp(-1, 1)
+        finally:
+            self.vqvae.train(was_training)
+
+    @staticmethod
+    def to_pil(pixel_values: torch.Tensor) -> list:
+        """Pixels `(B, C, H, W)` in [-1, 1] -> PIL images (mode "L" for 1 channel, "RGB" for 3)."""
+        levels = torch.round((pixel_values.detach().float().clamp(-1, 1) + 1.0) * 127.5).to(torch.uint8).cpu()
+        arrays = [image.permute(1, 2, 0).numpy() for image in levels]
+        return [Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array) for array in arrays]
+
+
+def check_output_type(output_type: str) -> None:
+    if output_type not in OUTPUT_TYPES:
+        raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
 
 
 class VQVAEPriorPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
@@ -75,7 +120,7 @@ class VQVAEPriorPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
         pass  # every submodule is a `PreTrainedModel` that initialises its own weights
 
 
-class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
+class VQVAEPriorForImageGeneration(TwoStageGenerationMixin, VQVAEPriorPreTrainedModel):
     """A VQ-VAE (`self.vqvae`) and a class-conditional prior over its code maps (`self.prior`).
 
     Args:
@@ -112,7 +157,11 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
     @property
     def vocabulary(self) -> PriorVocabulary:
         """Token layout of the prior (codes, class tokens, pad)."""
-        return PriorVocabulary(num_codes=self.config.vqvae.num_embeddings, num_classes=self.config.num_classes)
+        return PriorVocabulary(
+            num_codes=self.config.vqvae.num_embeddings,
+            num_classes=self.config.num_classes,
+            null_class=self.config.null_class,
+        )
 
     @property
     def is_pixelcnn(self) -> bool:
@@ -147,19 +196,26 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         seed: int | None = None,
         given_codes: torch.Tensor | None = None,
         num_given_codes: int = 0,
+        guidance_scale: float | None = None,
     ) -> torch.LongTensor:
         """Code maps `(B, h, w)` (long, in [0, K), on the model's device) for `class_labels` `(B,)` (ids or names).
 
         A causal LM prior samples with its `generate()`: prompt = the class token, exactly h*w new tokens,
         non-code ids suppressed. `generator` is a `torch.Generator` on any device, or `seed` an int (the global RNG
-        is left untouched); neither uses the global RNG. `temperature`, `top_k`, `top_p` are checked by
-        `transformers.GenerationConfig`; unset ones come from the model's `generation_config`.
+        is left untouched); neither uses the global RNG. `temperature`, `top_k`, `top_p` and `guidance_scale` are
+        checked by `transformers.GenerationConfig`; unset ones come from the model's `generation_config`.
+        `guidance_scale` other than 1 (classifier-free guidance against the null class, `transformers`'
+        `UnbatchedClassifierFreeGuidanceLogitsProcessor` inside `generate()`) needs a prior with `null_class`.
 
         Completion: with `given_codes` `(B, h, w)` (checked by the caller), the first `num_given_codes` codes of each
         map in raster order are kept and the rest sampled (a causal LM prior gets them in its prompt, after the class
-        token; a PixelCNN prior as its `pixel_values`).
+        token -- and, with guidance, in the null prompt after the null token; a PixelCNN prior as its
+        `pixel_values`).
         """
-        sampling = sampling_config(self.generation_config, temperature=temperature, top_k=top_k, top_p=top_p)
+        sampling = sampling_config(
+            self.generation_config, temperature=temperature, top_k=top_k, top_p=top_p, guidance_scale=guidance_scale
+        )
+        guidance_scale = guidance_scale_of(sampling.guidance_scale, self.config.null_class, "a null class")
         generator = make_generator(generator, seed)
         labels = class_ids(class_labels, self.config.id2label, self.num_classes)
         if isinstance(labels, int):
@@ -175,6 +231,8 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
             top_p=1.0 if sampling.top_p is None else float(sampling.top_p),
         )
         if self.is_pixelcnn:
+            if guidance_scale is not None:
+                raise ValueError("`guidance_scale` other than 1 needs a causal LM prior with a null class.")
             class_labels = prompt[:, 0] - self.vocabulary.class_token_offset
             completion = {}
             if given_codes is not None:
@@ -186,12 +244,17 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
                 return given_codes.clone()
         if generator is not None and seed is None:
             seed = seed_from_generator(generator)
+        if guidance_scale is not None:  # the unconditional prompt: the null class's token, then any kept codes
+            null = prompt.clone()
+            null[:, 0] = self.vocabulary.null_token_id
+            warping.update(guidance_scale=guidance_scale, negative_prompt_ids=null)
         return self._sample_causal_lm(prompt, seed, warping).reshape(-1, size, size)
 
     def _sample_causal_lm(self, prompt: torch.Tensor, seed: int | None, warping: dict):
         """`(B, h*w)` codes from a causal LM prior for prompts `(B, 1 + n)`: the class token and the first `n` codes
         (kept). Its `generate()` draws from the global RNG: with a `seed` (the caller's, or one drawn from the
-        caller's generator), from a forked RNG seeded with it."""
+        caller's generator), from a forked RNG seeded with it. `warping`: sampling arguments of `generate()` (and
+        guidance)."""
         length = self.codes_per_image - (prompt.shape[1] - 1)
         generate_kwargs = dict(
             do_sample=True,
@@ -203,32 +266,11 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
             attention_mask=torch.ones_like(prompt),
             **warping,
         )
-        was_training = self.prior.training
-        self.prior.eval()
-        try:
-            if seed is None:
-                output = self.prior.generate(prompt, **generate_kwargs)
-            else:
-                devices = [self.device] if self.device.type == "cuda" else []
-                with torch.random.fork_rng(devices=devices, device_type="cuda"):
-                    torch.manual_seed(seed)
-                    output = self.prior.generate(prompt, **generate_kwargs)
-        finally:
-            self.prior.train(was_training)
+        output = seeded_generate(self.prior, prompt, seed, **generate_kwargs)
         codes = output[:, 1:]
         if codes.shape[1] != self.codes_per_image or (codes >= self.vocabulary.num_codes).any():
             raise RuntimeError("the prior produced a non-code token or a wrong length; check its config.")
         return codes
-
-    @torch.no_grad()
-    def decode(self, codes: torch.Tensor) -> torch.FloatTensor:
-        """Code maps `(B, h, w)` -> pixels `(B, C, H, W)` in [-1, 1] (float32, on the model's device)."""
-        was_training = self.vqvae.training
-        self.vqvae.eval()
-        try:
-            return self.vqvae.decode(codes.to(self.device)).float().clamp(-1, 1)
-        finally:
-            self.vqvae.train(was_training)
 
     def from_pil(self, images) -> torch.FloatTensor:
         """PIL images (any size and mode; one or a list) -> pixels `(B, C, H, W)` in [-1, 1] at the VQ-VAE's size and
@@ -239,13 +281,6 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         arrays = [np.asarray(image.convert(mode).resize(size, Image.BILINEAR), dtype=np.float32) for image in images]
         pixels = torch.from_numpy(np.stack(arrays)).reshape(len(arrays), *size, vqvae.num_channels)
         return pixels.permute(0, 3, 1, 2) / 127.5 - 1.0
-
-    @staticmethod
-    def to_pil(pixel_values: torch.Tensor) -> list:
-        """Pixels `(B, C, H, W)` in [-1, 1] -> PIL images (mode "L" for 1 channel, "RGB" for 3)."""
-        levels = torch.round((pixel_values.detach().float().clamp(-1, 1) + 1.0) * 127.5).to(torch.uint8).cpu()
-        arrays = [image.permute(1, 2, 0).numpy() for image in levels]
-        return [Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array) for array in arrays]
 
     @torch.no_grad()
     def generate(
@@ -262,6 +297,7 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         codes: torch.LongTensor | None = None,
         num_given_rows: int | None = None,
         num_given_codes: int | None = None,
+        guidance_scale: float | None = None,
     ):
         r"""Sample one image per entry of `class_labels`, or complete images of which the top code rows are given.
 
@@ -284,17 +320,18 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
             num_given_rows (`int`, *optional*): keep the top `num_given_rows` code rows, in [0, h].
             num_given_codes (`int`, *optional*): instead, keep the first `num_given_codes` codes in raster order, in
                 [0, h * w].
+            guidance_scale (`float`, *optional*): classifier-free guidance against the null class (a prior trained
+                with `null_class`); 1 or unset: none. Also when completing.
 
         When completing, one image is made per given image, the kept codes come back unchanged, and
         `class_labels` (a class per image, or one class for all) may be `None`: each image's class is then drawn
         from its posterior given the kept codes (`class_posterior`), so that the class is summed out.
         """
-        if output_type not in OUTPUT_TYPES:
-            raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
+        check_output_type(output_type)
         given = self._given_codes(pixel_values, codes, num_given_rows, num_given_codes)
         if given is not None:
             return self._complete(*given, class_labels, num_images, generator, seed, temperature, top_k, top_p,
-                                  output_type)  # fmt: skip
+                                  output_type, guidance_scale)  # fmt: skip
         if num_images is not None and (
             isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 1
         ):
@@ -307,7 +344,9 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         elif num_images is not None and num_images != len(class_labels):
             raise ValueError(f"`num_images` ({num_images}) must equal the number of `class_labels` "
                              f"({len(class_labels)}), or be None.")  # fmt: skip
-        codes = self.sample_codes(class_labels, generator, temperature, top_k, top_p, seed=seed)
+        codes = self.sample_codes(
+            class_labels, generator, temperature, top_k, top_p, seed=seed, guidance_scale=guidance_scale
+        )
         return self._output(codes, output_type)
 
     def _output(self, codes: torch.Tensor, output_type: str):
@@ -383,7 +422,7 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
         return torch.log_softmax(torch.stack(log_likelihoods, dim=1), dim=1)
 
     def _complete(self, codes, num_given, class_labels, num_images, generator, seed, temperature, top_k, top_p,
-                  output_type):  # fmt: skip
+                  output_type, guidance_scale=None):  # fmt: skip
         """`generate` on given code maps `(B, h, w)`: keep `num_given` codes of each, sample the rest."""
         batch = len(codes)
         if num_images is not None and num_images != batch:
@@ -400,8 +439,15 @@ class VQVAEPriorForImageGeneration(VQVAEPriorPreTrainedModel):
             raise ValueError(f"`class_labels` must give one class per image to complete ({batch}), or one class, "
                              f"got {len(class_labels)}.")  # fmt: skip
         sampled = self.sample_codes(class_labels, generator, temperature, top_k, top_p, seed=seed, given_codes=codes,
-                                    num_given_codes=num_given)  # fmt: skip
+                                    num_given_codes=num_given, guidance_scale=guidance_scale)  # fmt: skip
         return self._output(sampled, output_type)
 
 
-__all__ = ["VQVAEPriorForImageGeneration", "VQVAEPriorPreTrainedModel", "build_prior"]
+__all__ = [
+    "OUTPUT_TYPES",
+    "TwoStageGenerationMixin",
+    "VQVAEPriorForImageGeneration",
+    "VQVAEPriorPreTrainedModel",
+    "build_prior",
+    "check_output_type",
+]

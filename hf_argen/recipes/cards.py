@@ -566,6 +566,63 @@ def write_captioner_model_card(
     )
 
 
+def text_to_image_card_metrics(rows: list[dict], dataset: str, default_scale: float | None = None) -> list[CardMetric]:
+    """Card rows of :mod:`hf_argen.recipes.text_to_image_evaluation`: the caption round trip (and, for scenes, both
+    digits right) per split and system; the model's rows at its default guidance scale also go into the
+    ``model-index``."""
+    metrics = []
+    for row in rows:
+        scale = row["guidance_scale"]
+        system = row["system"] if scale is None else f"{row['system']}, guidance {scale:g}"
+        own = row["system"] == "text-to-image" and scale == (default_scale or 1.0)
+        label = f"{row['split']}, {system}, {row['num_images']} images"
+        kind = "model" if row["system"] == "text-to-image" else row["system"].replace(" ", "_").replace("-", "")
+        suffix = "" if scale is None else f"_g{scale:g}"
+        figures = [("round_trip", "caption round trip (exact match)")]
+        figures += [("digits", "both digits right (MNIST classifier)")] if row.get("digits") is not None else []
+        for metric, name in figures:
+            metrics.append(CardMetric(type=f"{metric}_{kind}{suffix}", name=f"{name}, {label}",
+                                      value=round(float(row[metric]), 1), split=row["split"], dataset=dataset,
+                                      fmt=".1f", index=own, unit=" %"))  # fmt: skip
+    return metrics
+
+
+def write_text_to_image_card(folder: str | Path, metrics: list[CardMetric], eval_command: str, description: str,
+                             prompts: list[str], command: str | None = None, repo_id: str | None = None,
+                             notes: str = "", images: list[CardImage] = ()) -> Path:  # fmt: skip
+    """Write `folder/README.md` for a text-to-image model: the figures, the command that measured them, the training
+    command (default: ``training_info.json``'s), a pipeline usage snippet with `prompts`."""
+    folder = Path(folder)
+    repo_id = repo_id or folder.name
+    if command is None:
+        command = read_training_info(folder).get("command")
+    usage = (
+        "from transformers import pipeline\n\n"
+        f'generator = pipeline("text-to-image", model="{repo_id}", trust_remote_code=True)\n'
+        f"images = generator({json.dumps(prompts)}, num_images_per_prompt=2, guidance_scale=3.0, seed=0)  # PIL images"
+    )
+    cli = f"hf-argen generate --model {repo_id} --prompt " + " ".join(json.dumps(p) for p in prompts)
+    return write_model_card(
+        folder,
+        known_datasets=DATASETS,
+        model_name=repo_id,
+        description=description,
+        conditioning="a text prompt (lower-cased words the tokenizer knows); `guidance_scale` sets classifier-free "
+        "guidance (1: none).",
+        usage=usage,
+        cli=cli + " --num_images 4 --seed 0 --output grid.png",
+        metrics=metrics,
+        task_type="text-to-image",
+        task_name="Text-to-image generation",
+        tags=["text-to-image", "vq-vae", "autoregressive", "classifier-free-guidance"],
+        pipeline_tag="text-to-image",
+        eval_command=eval_command,
+        metrics_note=notes.strip() or None,
+        train_commands=[command] if command else [],
+        images=list(images),
+    )
+
+
 def card_metrics(config: dict, figures: dict, class_prior: str | None = None) -> list[CardMetric]:
     """Card rows for the `--output_json` figures of the evaluation script of `config`'s model kind."""
     kind, split = model_kind(config), figures.get("split", "test")
@@ -636,9 +693,11 @@ __all__ = [
     "pixelcnn_card_metrics",
     "prior_card_metrics",
     "publish_run",
+    "text_to_image_card_metrics",
     "usage_snippet",
     "vqvae_card_metrics",
     "write_captioner_model_card",
     "write_card_for_folder",
     "write_sample_grid",
+    "write_text_to_image_card",
 ]

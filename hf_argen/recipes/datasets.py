@@ -3,7 +3,7 @@
 
 * :func:`load_images` (image models): ``"digits"``, ``"mnist"``, ``"fashion_mnist"`` (or the Hub ids
   ``"ylecun/mnist"``, ``"zalando-datasets/fashion_mnist"``), ``"mnist_digits"`` (:mod:`.mnist`), ``"emoji"``
-  (:mod:`.emoji`), ``"cifar10"`` (``"uoft-cs/cifar10"``).
+  (:mod:`.emoji`), ``"cifar10"`` (``"uoft-cs/cifar10"``), ``"mnist_scenes"`` (the scenes' images alone).
 * :func:`load_captions` (the captioner): ``"mnist_scenes"`` (:func:`.mnist.make_mnist_scenes`), ``"emoji"``
   (:func:`.emoji.load_emoji_dataset`).
 * :func:`load_texts` (causal LMs): ``"fortunes"``, Debian's `fortunes` package (:func:`read_fortunes`).
@@ -48,7 +48,8 @@ def load_images(
     `datasets.Dataset` with columns `image` and (if any) `label`.
 
     Args:
-        name: ``"digits"``, ``"mnist"``, ``"fashion_mnist"``, ``"mnist_digits"``, ``"emoji"``, ``"cifar10"``, a local
+        name: ``"digits"``, ``"mnist"``, ``"fashion_mnist"``, ``"mnist_digits"``, ``"emoji"``, ``"cifar10"``,
+            ``"mnist_scenes"`` (the images of the captioned scenes, no label), a local
             `save_to_disk` or `imagefolder` folder, or a Hub dataset id.
         split: split name (``"train"``/``"test"``; for `digits` the fixed index split).
         data_dir: folder with IDX files for `mnist`/`fashion_mnist`, or the emoji packages for `emoji` (else
@@ -62,6 +63,8 @@ def load_images(
         return load_mnist_digits_dataset(split, data_dir=data_dir)
     if key == "emoji":
         return load_emoji_image_dataset(split, data_dir=data_dir)
+    if key == "mnist_scenes":  # the scenes' images alone (an image model of them: a VQ-VAE, say)
+        return make_mnist_scenes(split, data_dir=data_dir).select_columns(["image"])
     if key in HUB_IDS:
         return load_mnist_dataset(key, split, data_dir, image_column, label_column, cache_dir)
     return load_image_dataset(HUB_ALIASES.get(name, name), split, image_column, label_column, cache_dir)

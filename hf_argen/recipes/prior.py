@@ -43,7 +43,6 @@ from ..models import (
     PixelCNNConfig,
     PixelCNNForImageGeneration,
     VQImageGenerationPipeline,
-    VQVAEModel,
     VQVAEPriorForImageGeneration,
 )
 from ..models.vocabulary import PriorVocabulary
@@ -52,6 +51,7 @@ from ..training.loop import TrainingLoop, TrainResult, evaluate_across_processes
 from .cards import keep_last_grid, prior_card_metrics, publish_run
 from .codes import CODES_COLUMN, encode_dataset_codes
 from .datasets import load_images
+from .vqvae import load_vqvae
 
 logger = logging.getLogger(__name__)
 
@@ -264,9 +264,10 @@ def pixelcnn_inputs(sequences: torch.Tensor, vocabulary: PriorVocabulary) -> dic
 
 
 @torch.no_grad()
-def nll_statistics(prior, sequences: torch.Tensor, batch_size: int = 500) -> dict:
-    """Summed NLL (nats, float64) of every code of `sequences` `(N, 1 + L)` under `prior`, and the code count.
-    A PixelCNN prior reads the class from the class token (`num_levels` = the number of codes)."""
+def nll_statistics(prior, sequences: torch.Tensor, batch_size: int = 500, prompt_length: int = 1) -> dict:
+    """Summed NLL (nats, float64) of every code of `sequences` `(N, prompt_length + L)` under `prior`, and the code
+    count: the tokens after the first `prompt_length` (the class token; a text-to-image prompt). A PixelCNN prior
+    reads the class from the class token (`num_levels` = the number of codes)."""
 
     was_training = prior.training
     prior.eval()
@@ -279,12 +280,13 @@ def nll_statistics(prior, sequences: torch.Tensor, batch_size: int = 500) -> dic
                 inputs = pixelcnn_inputs(batch, PriorVocabulary(prior.config.num_levels, prior.config.num_classes))
                 total -= prior.log_likelihood(inputs["pixel_values"], inputs["class_labels"]).double().sum().cpu()
                 continue
-            logits = prior(input_ids=batch, use_cache=False).logits[:, :-1].float()
-            nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1), reduction="sum")
+            logits = prior(input_ids=batch, use_cache=False).logits[:, prompt_length - 1 : -1].float()
+            targets = batch[:, prompt_length:].reshape(-1)
+            nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets, reduction="sum")
             total += nll.double().cpu()
     finally:
         prior.train(was_training)
-    count = float(sequences.shape[0] * (sequences.shape[1] - 1))
+    count = float(sequences.shape[0] * (sequences.shape[1] - prompt_length))
     return {"nll_sum": total, "num_codes": torch.tensor(count, dtype=torch.float64)}
 
 
@@ -299,15 +301,15 @@ def evaluate_prior(prior, sequences: torch.Tensor, batch_size: int = 500) -> dic
     return summarize_nll(nll_statistics(prior, sequences, batch_size), sequences.shape[1] - 1)
 
 
-def make_eval_fn(sequences: torch.Tensor, batch_size: int = 500, prefix: str = "eval_"):
+def make_eval_fn(sequences: torch.Tensor, batch_size: int = 500, prefix: str = "eval_", prompt_length: int = 1):
     """Eval hook for the shared loop: :func:`evaluate_prior`, sharded over processes and summed."""
 
     def eval_fn(model, accelerator):
         def statistics(index):
-            return nll_statistics(model, sequences[index], batch_size=max(len(index), 1))
+            return nll_statistics(model, sequences[index], batch_size=max(len(index), 1), prompt_length=prompt_length)
 
         statistics = evaluate_across_processes(accelerator, len(sequences), batch_size, statistics, desc="eval NLL")
-        metrics = summarize_nll(statistics, sequences.shape[1] - 1)
+        metrics = summarize_nll(statistics, sequences.shape[1] - prompt_length)
         return {f"{prefix}{name}": value for name, value in metrics.items()}
 
     return eval_fn
@@ -339,6 +341,11 @@ class PriorArguments(CausalLMSizeArguments):
     vqvae: str | None = field(
         default=None, metadata={"help": "the trained VQ-VAE, a saved folder or Hub id (required; e.g. out/vqvae)."}
     )
+    vqvae_image_size: int | None = field(
+        default=None,
+        metadata={"help": "run the VQ-VAE's weights on images of this size (default: its own; a multiple of its "
+                  "downsample_factor): e.g. vqvae-mnist on 32x32 scenes gives 8x8 code maps."},
+    )  # fmt: skip
     cache_dir: str | None = field(
         default=None,
         metadata={"help": "where the encoded code datasets are cached, keyed by the VQ-VAE and the data, and reused "
@@ -356,6 +363,23 @@ class PriorArguments(CausalLMSizeArguments):
         },  # fmt: skip
     )
     kernel_size: int = field(default=3, metadata={"help": "pixelcnn only: odd kernel size of the gated layers."})
+    condition_dropout: float = field(
+        default=0.0,
+        metadata={"help": "probability that training drops an example's condition (the caption: the empty caption; "
+                  "the class: a null class, causal LM priors), so that sampling can use guidance_scale."},
+    )  # fmt: skip
+    caption_column: str | None = field(
+        default=None,
+        metadata={"help": "train a text-to-image model on this caption column ('text' for mnist_scenes, emoji and "
+                  "imagefolders with metadata.jsonl); unset: a class-conditional prior."},
+    )  # fmt: skip
+    max_text_length: int | None = field(
+        default=None, metadata={"help": "text-to-image: prompt length (default: the longest training caption + 2)."}
+    )
+    num_scenes: int | None = field(default=None, metadata={"help": "mnist_scenes: scenes to compose per split."})
+    guidance_scale: float | None = field(
+        default=None, metadata={"help": "the saved model's default guidance scale (generation_config.json)."}
+    )
 
     def __post_init__(self):
         if not self.vqvae:
@@ -426,23 +450,39 @@ def build_data(data: DataArguments, run: RunArguments, flags: PriorArguments, vq
     names = getattr(train_set.features.get("label"), "names", None)
     labels = code_labels(train_set)
     num_classes = flags.num_classes or int(labels.max()) + 1
-    vocabulary = PriorVocabulary(num_codes=vqvae.config.num_embeddings, num_classes=num_classes)
+    vocabulary = PriorVocabulary(vqvae.config.num_embeddings, num_classes, null_class=flags.condition_dropout > 0)
     eval_sequences = None if eval_set is None else vocabulary.sequences(*dataset_to_tensors(eval_set))
     id2label = dict(enumerate(names)) if names and len(names) == num_classes else None
     train = CodeSequences(train_set, vocabulary, labels, pixelcnn=flags.prior == "pixelcnn")
     return PriorData(train, eval_sequences, vocabulary, id2label)
 
 
-def make_save_fn(vqvae, num_classes: int, id2label: dict | None = None):
+def make_save_fn(vqvae, num_classes: int, id2label: dict | None = None, null_class: bool = False):
     """The final layout: one two-stage model (`vqvae` + the trained prior) with its pipeline file beside it."""
 
     def save_fn(model, output_dir):
-        names = {"id2label": id2label} if id2label else {}
-        config = VQVAEPriorForImageGeneration.config_of_parts(vqvae, model, num_classes, **names)
+        extra = {"id2label": id2label} if id2label else {}
+        extra.update({"null_class": True} if null_class else {})  # older folders' config.json stays as it was
+        config = VQVAEPriorForImageGeneration.config_of_parts(vqvae, model, num_classes, **extra)
         two_stage = VQVAEPriorForImageGeneration(config, vqvae=vqvae, prior=model)
         atomic_save_pretrained(ClassConditionalImageGenerationPipeline(model=two_stage), output_dir)
 
     return save_fn
+
+
+def make_compute_loss(vocabulary: PriorVocabulary, condition_dropout: float):
+    """Loss hook: mean NLL per code; in training, each example's class token becomes the null class with probability
+    `condition_dropout` (drawn from the global RNG, which the loop seeds and checkpoints)."""
+
+    def compute_loss(model, batch):
+        input_ids = batch["input_ids"]
+        if model.training:
+            dropped = torch.rand(len(input_ids), device=input_ids.device) < condition_dropout
+            input_ids = input_ids.clone()
+            input_ids[dropped, 0] = vocabulary.null_token_id
+        return model(input_ids=input_ids, labels=input_ids).loss
+
+    return compute_loss
 
 
 def train(prior, vqvae, prepared: PriorData, run: RunArguments, flags: PriorArguments, accelerator) -> TrainResult:
@@ -455,7 +495,8 @@ def train(prior, vqvae, prepared: PriorData, run: RunArguments, flags: PriorArgu
         train_dataset=prepared.train,
         eval_fn=None if prepared.eval is None else make_eval_fn(prepared.eval, batch_size=run.eval_batch_size),
         sample_fn=None if run.no_samples else make_sample_fn(vqvae, vocabulary, num_per_class=2, seed=run.seed),
-        save_fn=make_save_fn(vqvae, vocabulary.num_classes, prepared.id2label),
+        compute_loss=make_compute_loss(vocabulary, flags.condition_dropout) if flags.condition_dropout else None,
+        save_fn=make_save_fn(vqvae, vocabulary.num_classes, prepared.id2label, vocabulary.null_class),
         tracker_config={"vqvae": flags.vqvae, "prior": flags.prior, **prior.config.to_dict()},
         accelerator=accelerator,
     )
@@ -489,9 +530,13 @@ def train_prior(
     """The run of `training/train_prior.py`: build data (codes cached once, main process) -> build model (the prior)
     -> train -> publish (the two-stage model `VQVAEPriorForImageGeneration` as the output folder, with its card;
     pushed on request)."""
+    if not 0.0 <= flags.condition_dropout < 1.0:
+        raise ValueError(f"`--condition_dropout` must be in [0, 1), got {flags.condition_dropout}.")
+    if flags.condition_dropout and flags.prior == "pixelcnn":
+        raise ValueError("`--condition_dropout` (a null class) needs a causal LM `--prior`, not pixelcnn.")
     data = with_vqvae_data(data, flags.vqvae)
     accelerator = make_accelerator(run.loop_arguments(tracker_project_name="prior"))
-    vqvae = VQVAEModel.from_pretrained(flags.vqvae).eval()
+    vqvae = load_vqvae(flags.vqvae, flags.vqvae_image_size)
     prepared = build_data(data, run, flags, vqvae, accelerator)
     torch.manual_seed(run.seed)
     prior = build_prior(

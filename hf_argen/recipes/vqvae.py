@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from ..data import ImageRows, encode_images, image_shape_of, validation_indices
@@ -206,6 +207,11 @@ class VQVAEArguments(ImageModelArguments):
     """Flags of `training/train_vqvae.py` beyond the shared ones (see `VQVAEConfig`); the images' size and channels
     come from the data unless given."""
 
+    decoder_only: bool = field(
+        default=False,
+        metadata={"help": "fine-tune the decoder alone, on the codes of --init_model's frozen encoder and codebook: "
+                  "the codes stay the same, so priors trained on them stay valid."},
+    )  # fmt: skip
     num_embeddings: int = field(default=512, metadata={"help": "codebook size K: the number of distinct codes."})
     embedding_dim: int = field(default=32, metadata={"help": "dimension d of each code vector."})
     hidden_size: int = field(default=64, metadata={"help": "channels of the encoder's and decoder's convolutions."})
@@ -233,11 +239,13 @@ class VQVAEArguments(ImageModelArguments):
 
 
 def image_processor_for(flags: VQVAEArguments, dataset) -> PixelCNNImageProcessor:
-    """How images become pixels: the `--init_model`'s channels and size, else `--num_channels` / `--image_size`, else
-    the data's own (colour if any of the first images is, the first image's longer side)."""
+    """How images become pixels: the `--init_model`'s channels and size (`--image_size` may change the size: its
+    weights then run at that size), else `--num_channels` / `--image_size`, else the data's own (colour if any of the
+    first images is, the first image's longer side)."""
     if flags.init_model:
         config = VQVAEConfig.from_pretrained(flags.init_model)
-        return PixelCNNImageProcessor(num_levels=256, num_channels=config.num_channels, image_size=config.image_size)
+        image_size = flags.image_size or config.image_size
+        return PixelCNNImageProcessor(num_levels=256, num_channels=config.num_channels, image_size=image_size)
     num_channels, image_size = image_shape_of(dataset)
     return PixelCNNImageProcessor(
         num_levels=256, num_channels=flags.num_channels or num_channels, image_size=flags.image_size or image_size
@@ -268,10 +276,12 @@ def build_data(data: DataArguments, flags: VQVAEArguments, accelerator):
 
 
 def build_model(flags: VQVAEArguments, image_size: int, num_channels: int = 1, seed: int = 0) -> VQVAEModel:
-    """Build model: the `--init_model`, else a new (seeded) VQ-VAE of the flags' sizes for `num_channels` x
-    `image_size` x `image_size` images."""
+    """Build model: the `--init_model` (at `image_size`), else a new (seeded) VQ-VAE of the flags' sizes for
+    `num_channels` x `image_size` x `image_size` images."""
     if flags.init_model:
-        return VQVAEModel.from_pretrained(flags.init_model)
+        return load_vqvae(flags.init_model, image_size)
+    if flags.decoder_only:
+        raise ValueError("--decoder_only fine-tunes the decoder of --init_model; pass --init_model.")
     config = VQVAEConfig(
         image_size=image_size,
         num_channels=num_channels,
@@ -291,6 +301,24 @@ def build_model(flags: VQVAEArguments, image_size: int, num_channels: int = 1, s
     )
     torch.manual_seed(seed)
     return VQVAEModel(config)
+
+
+def load_vqvae(path, image_size: int | None = None) -> VQVAEModel:
+    """A saved VQ-VAE in eval mode; with `image_size`, the same weights for images of that size (its convolutions
+    run on any size divisible by `downsample_factor`: the code map grows or shrinks with the image)."""
+    model = VQVAEModel.from_pretrained(path)
+    if image_size is not None and image_size != model.config.image_size:
+        resized = VQVAEModel(VQVAEConfig(**{**model.config.to_dict(), "image_size": image_size}))
+        resized.load_state_dict(model.state_dict())
+        model = resized
+    return model.eval()
+
+
+def decoder_loss(model, batch):
+    """Loss hook of `--decoder_only`: the reconstruction MSE of the decoder on the codes of the frozen encoder and
+    codebook (`encode` never updates the codebook and passes no gradient back)."""
+    pixel_values = batch["pixel_values"]
+    return F.mse_loss(model.decode(model.encode(pixel_values)), pixel_values.to(model.dtype))
 
 
 def publish(result: TrainResult, model, data: DataArguments, run: RunArguments, shown_split: str, command=None):
@@ -325,6 +353,7 @@ def train_vqvae(
         model,
         loop_args,
         train_dataset=train_rows,
+        compute_loss=decoder_loss if flags.decoder_only else None,
         eval_fn=None if eval_rows is None else make_eval_fn(eval_rows, batch_size=run.eval_batch_size),
         sample_fn=sample_fn,
         tracker_config={"dataset_name": data.dataset_name, **model.config.to_dict()},
@@ -342,11 +371,13 @@ __all__ = [
     "VQVAEArguments",
     "build_data",
     "build_model",
+    "decoder_loss",
     "image_processor_for",
     "publish",
     "evaluate_vqvae",
     "train_vqvae",
     "levels_to_unit_range",
+    "load_vqvae",
     "load_pixel_values",
     "make_eval_fn",
     "make_sample_fn",

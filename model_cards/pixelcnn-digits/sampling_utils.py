@@ -69,6 +69,36 @@ def seed_from_generator(generator: torch.Generator) -> int:
     return int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
 
 
+def seeded_generate(model, input_ids: torch.Tensor, seed: int | None = None, **generate_kwargs) -> torch.LongTensor:
+    """`model.generate(input_ids, **generate_kwargs)` in eval mode (its training flag restored). `generate()` draws
+    from the global RNG: with a `seed`, from a forked RNG seeded with it, so the caller's global RNG is untouched."""
+    was_training = model.training
+    model.eval()
+    try:
+        if seed is None:
+            return model.generate(input_ids, **generate_kwargs)
+        devices = [input_ids.device] if input_ids.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, device_type="cuda"):
+            torch.manual_seed(seed)
+            return model.generate(input_ids, **generate_kwargs)
+    finally:
+        model.train(was_training)
+
+
+def guidance_scale_of(guidance_scale, has_null_condition: bool, null_name: str) -> float | None:
+    """The classifier-free guidance scale to pass to `generate()`, or None for none (`guidance_scale` None or 1);
+    `ValueError` for a non-number, or for guidance on a model trained without a null condition (`null_name`)."""
+    if guidance_scale is None or guidance_scale == 1:
+        return None
+    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)):
+        raise ValueError(f"`guidance_scale` must be a number, got {guidance_scale!r}.")
+    if not has_null_condition:
+        raise ValueError(
+            f"`guidance_scale` {guidance_scale} needs {null_name}, which this model was not trained with; use 1."
+        )
+    return float(guidance_scale)
+
+
 def sampling_config(generation_config: GenerationConfig | None = None, **arguments) -> GenerationConfig:
     """A `GenerationConfig` for sampling: the model's `generation_config` when it was written for sampling
     (`do_sample=True`, else `SAMPLING_DEFAULTS`), updated with the `arguments` given (`temperature=`, `top_k=`,
@@ -140,8 +170,10 @@ __all__ = [
     "class_names_of",
     "inverse_cdf_sample",
     "logits_warpers",
+    "guidance_scale_of",
     "make_generator",
     "rand_tensor",
     "sampling_config",
     "seed_from_generator",
+    "seeded_generate",
 ]

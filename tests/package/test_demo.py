@@ -58,6 +58,7 @@ def test_model_list_is_every_shipped_folder_of_a_kind(app, store, tmp_path):
     assert store.names["prior"] == ["vqvae-pixelcnn-prior-mnist", "vqvae-prior-mnist"]
     assert store.names["captioner"] == ["captioner-emoji", "captioner-mnist-scenes"]
     assert store.names["text"] == ["ar-transformer-fortunes"]
+    assert store.names["text_to_image"] == ["text-to-image-mnist-scenes"]
     # A new pixelcnn-* folder shows up without code changes (config.json is what makes a folder a model).
     for name in ("pixelcnn-digits", "pixelcnn-emoji", "vqvae-mnist", "notes"):
         (tmp_path / name).mkdir()
@@ -261,6 +262,20 @@ def test_captioning_and_text(handlers):
     assert stop == "stopped after 2 tokens, before EOS"
 
 
+def test_text_to_image_tab(handlers):
+    grid, status = handlers.text_to_image("text-to-image-mnist-scenes", "a 3 above a 7\na 2 to the left of a 9",
+                                          3.0, 2, 0)  # fmt: skip
+    assert status.startswith("Done: 4 images") and grid.size == expected_grid_size(32, 2, 2)
+    again, _ = handlers.text_to_image("text-to-image-mnist-scenes", "a 3 above a 7\na 2 to the left of a 9", 3.0, 2, 0)
+    assert np.array_equal(np.asarray(grid), np.asarray(again))  # the seed makes it reproducible
+    for prompts, message in (("a 3 beside a 7", "beside"), ("", "Write a prompt"), ("\n".join(["a 1 above a 2"] * 9),
+                             "At most 8 prompts")):  # fmt: skip
+        with pytest.raises(gr.Error, match=message):
+            handlers.text_to_image("text-to-image-mnist-scenes", prompts, 3.0, 1, 0)
+    with pytest.raises(gr.Error, match="Guidance scale"):
+        handlers.text_to_image("text-to-image-mnist-scenes", "a 3 above a 7", 50, 1, 0)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # The running app: its API and its page
 # ----------------------------------------------------------------------------------------------------------
@@ -315,8 +330,8 @@ def test_every_endpoint_through_gradio_client(server, store):
 
     client = Client(server, verbose=False)
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert {"/sample", "/two_stage", "/complete", "/receptive_field", "/caption", "/fortune",
-            "/model_classes"} <= endpoints  # fmt: skip
+    assert {"/sample", "/two_stage", "/complete", "/receptive_field", "/caption", "/fortune", "/model_classes",
+            "/text_to_image"} <= endpoints  # fmt: skip
     job = client.submit("pixelcnn-digits", ["1", "2"], 1, 1.0, 0, 3, api_name="/sample")
     last = job.result()  # waits for the end
     frames = job.outputs()
@@ -344,6 +359,9 @@ def test_every_endpoint_through_gradio_client(server, store):
     text, stop = client.predict("You will", 48, 0.8, 1, api_name="/fortune")
     assert text.startswith("You will") and stop
     assert client.predict("pixelcnn-mnist", api_name="/model_classes")
+    grid, status = client.predict("text-to-image-mnist-scenes", "a 0 above a 7", 3.0, 2, 0, api_name="/text_to_image")
+    with Image.open(grid) as image:
+        assert image.size == expected_grid_size(32, 1, 2) and status.startswith("Done: 2 images")
     with pytest.raises(Exception, match="Pick at least one class"):
         client.predict("pixelcnn-digits", [], 1, 1.0, 0, 0, api_name="/sample")
 
@@ -456,11 +474,23 @@ def test_the_page_in_headless_chromium(server, store, screenshots):
             screenshots(page, "captioning")
 
             # Text: a fortune that ends at EOS.
-            page.get_by_role("tab", name="Text").click()
+            page.get_by_role("tab", name="Text", exact=True).click()
             page.click("#text-button")
             expect(page.locator("#text-stop textarea")).to_have_value("ended at EOS", timeout=timeout)
             assert page.locator("#text-output textarea").input_value().startswith("You will")
             screenshots(page, "text")
+
+            # Text-to-image: the default prompts (two) give a grid of four images each.
+            page.get_by_role("tab", name="Text-to-image").click()
+            page.click("#t2i-button")
+            expect(page.locator("#t2i-status")).to_contain_text("Done: 8 images", timeout=timeout)
+            page.wait_for_function(
+                "([w, h]) => { const e = document.querySelector('#t2i-output img');"
+                " return e && e.complete && e.naturalWidth === w && e.naturalHeight === h; }",
+                arg=list(expected_grid_size(32, 2, 4)),
+                timeout=timeout,
+            )
+            screenshots(page, "text_to_image")
 
             # Bad input, on a fresh page: a readable message, not a stack trace.
             page.reload()

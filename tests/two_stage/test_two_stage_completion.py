@@ -3,7 +3,7 @@ sample the rest with the prior (our transformer, RNN and PixelCNN priors, and a 
 
 import pytest
 import torch
-from tiny_models import NUM_CODES, TWO_STAGE_VQVAE, tiny_two_stage
+from tiny_models import NUM_CODES, PRIORS, TWO_STAGE_VQVAE, tiny_two_stage
 
 from hf_argen import VQVAEConfig, VQVAEPriorConfig, VQVAEPriorForImageGeneration
 from hf_argen.models.sampling_utils import rand_tensor
@@ -182,3 +182,30 @@ def test_from_pil_gives_the_pixels_generate_completes():
     assert both.shape == (2, 1, 28, 28) and both.min() >= -1 and both.max() <= 1
     images = model.generate(pixel_values=both, num_given_rows=2, class_labels=3, seed=0, output_type="pil")
     assert [image.size for image in images] == [(28, 28), (28, 28)]
+
+
+def test_guided_completion_contrasts_with_the_null_class_after_the_same_kept_codes():
+    """Classifier-free guidance in completion: the prior's `generate()` with the class token + kept codes as prompt
+    and the null class's token + the same kept codes as the unconditional prompt; scale 1 is plain completion."""
+    prior = dict(PRIORS["transformer"], vocab_size=NUM_CODES + 12, initializer_range=0.5)
+    config = VQVAEPriorConfig(vqvae=VQVAEConfig(**TWO_STAGE_VQVAE), prior=prior, num_classes=10, null_class=True)
+    model = VQVAEPriorForImageGeneration(config).eval()
+    codes = torch.randint(0, NUM_CODES, (2, 7, 7), generator=torch.Generator().manual_seed(0))
+    given = dict(codes=codes, num_given_rows=3, class_labels=[1, 2], seed=5, output_type="codes")
+    plain = model.generate(**given)
+    assert torch.equal(model.generate(**given, guidance_scale=1.0), plain)
+    guided = model.generate(**given, guidance_scale=3.0)
+    assert torch.equal(guided[:, :3], codes[:, :3]) and guided.max() < NUM_CODES and not torch.equal(guided, plain)
+    vocabulary = model.vocabulary
+    prompt = torch.cat([vocabulary.class_tokens([1, 2])[:, None], codes.flatten(1)[:, :21]], dim=1)
+    null = prompt.clone()
+    null[:, 0] = vocabulary.null_token_id
+    torch.manual_seed(5)
+    expected = model.prior.generate(
+        prompt, do_sample=True, max_new_tokens=28, min_new_tokens=28, eos_token_id=None, temperature=1.0, top_k=0,
+        top_p=1.0, pad_token_id=vocabulary.pad_token_id, suppress_tokens=vocabulary.non_code_ids,
+        attention_mask=torch.ones_like(prompt), guidance_scale=3.0, negative_prompt_ids=null,
+    )  # fmt: skip
+    assert torch.equal(guided.flatten(1), expected[:, 1:])
+    with pytest.raises(ValueError, match="guidance_scale"):  # a PixelCNN prior has no null class
+        tiny_two_stage("pixelcnn").generate(codes=codes, num_given_rows=3, class_labels=[1, 2], guidance_scale=2.0)
