@@ -385,7 +385,7 @@ def test_the_page_in_headless_chromium(server, store, screenshots):
             screenshots(page, "captioning")
 
             # Text: a fortune that ends at EOS.
-            page.get_by_role("tab", name="Text").click()
+            page.get_by_role("tab", name="Text", exact=True).click()
             page.click("#text-button")
             expect(page.locator("#text-stop textarea")).to_have_value("ended at EOS", timeout=timeout)
             assert page.locator("#text-output textarea").input_value().startswith("You will")
