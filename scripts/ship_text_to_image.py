@@ -39,7 +39,7 @@ def main(argv=None):
         own = model.vqvae.state_dict()
         changed = [k for k in own if not k.startswith("decoder.") and not torch.equal(own[k], decoder[k])]
         if changed:
-            raise ValueError(f"--decoder {args.decoder} differs from the model's VQ-VAE outside its decoder: {changed}.")
+            raise ValueError(f"--decoder {args.decoder} differs from the model's VQ-VAE beyond the decoder: {changed}")
         model.vqvae.load_state_dict(decoder)
     model.generation_config = sampling_config(
         model.generation_config, guidance_scale=args.guidance_scale, temperature=args.temperature
