@@ -354,7 +354,7 @@ def build_demo(store: ModelStore) -> gr.Blocks:
     with gr.Blocks(title="hf_argen demo") as demo:
         gr.Markdown(
             "# hf_argen: autoregressive generative models\nPixelCNN sampling, VQ-VAE + prior, receptive "
-            "fields, captioning and text; every model runs on the CPU."
+            "fields, captioning, text and text-to-image; every model runs on the CPU."
         )
         with gr.Tabs():
             with gr.Tab("Class-conditional sampling", id="sampling"):
