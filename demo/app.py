@@ -490,7 +490,7 @@ def build_demo(store: ModelStore) -> gr.Blocks:
     with gr.Blocks(title="hf_argen demo") as demo:
         gr.Markdown(
             "# hf_argen: autoregressive generative models\nPixelCNN sampling, VQ-VAE + prior, image "
-            "completion, receptive fields, captioning and text; every model runs on the CPU."
+            "completion, receptive fields, captioning, text and text-to-image; every model runs on the CPU."
         )
         with gr.Tabs():
             with gr.Tab("Class-conditional sampling", id="sampling"):

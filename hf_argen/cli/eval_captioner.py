@@ -63,13 +63,11 @@ def measuring_command(argv: list[str]) -> str:
     """The command quoted in the card: this run's flags without `--write_card` and the card-only ones."""
     flags, skip = [], False
     for arg in argv:
-        if skip or arg == "--write_card":
-            skip = False
-            continue
-        if arg in CARD_ONLY_FLAGS:
-            skip = True
-            continue
-        flags.append(arg)
+        if arg == "--write_card" or (skip and not arg.startswith("--")):
+            continue  # a card-only flag's values (one or more)
+        skip = arg in CARD_ONLY_FLAGS
+        if not skip:
+            flags.append(arg)
     return "hf-argen evaluate " + " ".join(shlex.quote(a) for a in flags)
 
 

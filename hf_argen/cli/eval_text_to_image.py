@@ -111,10 +111,11 @@ def write_card(model, tokenizer, name: str, rows: list[dict], dataset: str, eval
     caption = f"Samples (guidance {model.generation_config.guidance_scale or 1:g}, seed 0): one column per prompt: "
     images = [CardImage("samples.png", "samples", caption + "; ".join(prompts) + ".")]
     metrics = text_to_image_card_metrics(rows, dataset, model.generation_config.guidance_scale)
-    train_command = "\n".join(evaluation.train_command) if evaluation.train_command else None
-    path = write_text_to_image_card(folder, metrics, measuring_command(argv), describe(model.config, dataset),
-                                    prompts[:2], command=train_command, repo_id=evaluation.hub_model_id or folder.name,
-                                    notes=flags.card_notes, images=images)  # fmt: skip
+    path = write_text_to_image_card(
+        folder, metrics, measuring_command(argv), describe(model.config, dataset), prompts[:2],
+        commands=evaluation.train_command, repo_id=evaluation.hub_model_id or folder.name, notes=flags.card_notes,
+        images=images,
+    )  # fmt: skip
     print(f"wrote {path}")
 
 

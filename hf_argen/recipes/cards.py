@@ -588,14 +588,15 @@ def text_to_image_card_metrics(rows: list[dict], dataset: str, default_scale: fl
 
 
 def write_text_to_image_card(folder: str | Path, metrics: list[CardMetric], eval_command: str, description: str,
-                             prompts: list[str], command: str | None = None, repo_id: str | None = None,
+                             prompts: list[str], commands: list[str] | None = None, repo_id: str | None = None,
                              notes: str = "", images: list[CardImage] = ()) -> Path:  # fmt: skip
     """Write `folder/README.md` for a text-to-image model: the figures, the command that measured them, the training
-    command (default: ``training_info.json``'s), a pipeline usage snippet with `prompts`."""
+    commands (default: ``training_info.json``'s), a pipeline usage snippet with `prompts`."""
     folder = Path(folder)
     repo_id = repo_id or folder.name
-    if command is None:
-        command = read_training_info(folder).get("command")
+    if commands is None:
+        info = read_training_info(folder)
+        commands = info.get("commands") or ([info["command"]] if info.get("command") else [])
     usage = (
         "from transformers import pipeline\n\n"
         f'generator = pipeline("text-to-image", model="{repo_id}", trust_remote_code=True)\n'
@@ -618,7 +619,7 @@ def write_text_to_image_card(folder: str | Path, metrics: list[CardMetric], eval
         pipeline_tag="text-to-image",
         eval_command=eval_command,
         metrics_note=notes.strip() or None,
-        train_commands=[command] if command else [],
+        train_commands=list(commands),
         images=list(images),
     )
 

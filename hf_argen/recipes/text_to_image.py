@@ -264,7 +264,7 @@ def publish(result: TrainResult, prepared: TextToImageData, data: DataArguments,
     atomic_write_text(folder / TRAINING_INFO, json.dumps(info, indent=2))
     config = VQVAETextToImageConfig.from_pretrained(folder)
     prompts = list(dict.fromkeys(prepared.eval_captions))[:2] or ["a prompt"]
-    write_text_to_image_card(folder, metrics, None, describe(config, data.dataset_name), prompts, command=command,
+    write_text_to_image_card(folder, metrics, None, describe(config, data.dataset_name), prompts, commands=[command],
                              repo_id=run.hub_model_id, images=images)  # fmt: skip
     run.push(folder)
 

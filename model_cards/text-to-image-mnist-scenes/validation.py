@@ -1,0 +1,48 @@
+"""Argument checks shared by the configurations and models: each raises a ValueError naming the argument."""
+
+from __future__ import annotations
+
+import torch
+
+
+def check_int(name: str, value, minimum: int) -> None:
+    """Raise a ValueError naming `name` unless `value` is an int (not a bool) >= `minimum`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
+
+
+def check_count(name: str, value, maximum: int) -> None:
+    """Raise a ValueError naming `name` unless `value` is an int (not a bool) in [0, `maximum`]."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise ValueError(f"`{name}` must be an integer in [0, {maximum}], got {value!r}.")
+
+
+def check_special_tokens(config) -> None:
+    """Raise a ValueError unless the bos/eos/pad ids of `config` (None, an id or a list) are in [0, vocab_size)."""
+    for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        value = getattr(config, name)
+        values = value if isinstance(value, list) else [value]
+        for token in values:
+            if token is not None and (isinstance(token, bool) or not 0 <= token < config.vocab_size):
+                raise ValueError(f"`{name}` must be in [0, vocab_size={config.vocab_size}), got {value!r}.")
+
+
+def check_input_ids(input_ids: torch.Tensor, vocab_size: int, name: str = "input_ids") -> None:
+    """Raise a ValueError unless `input_ids` is an integer `(batch, seq_len)` tensor in [0, vocab_size)."""
+    if not isinstance(input_ids, torch.Tensor):
+        raise ValueError(f"`{name}` must be a torch.Tensor, got {type(input_ids).__name__}.")
+    if input_ids.dtype.is_floating_point or input_ids.dtype.is_complex or input_ids.dtype == torch.bool:
+        raise ValueError(f"`{name}` must hold integer token ids in [0, {vocab_size}), got {input_ids.dtype}.")
+    if input_ids.dim() != 2:
+        raise ValueError(f"`{name}` must have shape (batch, seq_len), got {tuple(input_ids.shape)}.")
+    if not input_ids.numel():
+        return
+    low, high = torch.aminmax(input_ids)  # one kernel: this runs at every decoding step
+    if int(low) < 0 or int(high) >= vocab_size:
+        raise ValueError(
+            f"`{name}` must be token ids in [0, vocab_size={vocab_size}), got range "
+            f"[{int(input_ids.min())}, {int(input_ids.max())}]."
+        )
+
+
+__all__ = ["check_count", "check_input_ids", "check_int", "check_special_tokens"]
