@@ -239,7 +239,7 @@ class ImageRows(torch.utils.data.Dataset):
 
 def column_array(dataset, column: str) -> np.ndarray:
     """One column of a `datasets.Dataset` as a numpy array, read without touching the other columns (images)."""
-    return np.asarray(dataset.select_columns([column]).with_format("numpy")[column])
+    return np.asarray(dataset.select_columns([column]).with_format("numpy")[:][column])  # one slice, not row by row
 
 
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "F")
