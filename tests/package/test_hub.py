@@ -274,6 +274,9 @@ def test_shipped_cards(folder):
     elif kind == "vqvae_prior":  # decoded pixels in [-1, 1] from code maps of the codebook
         assert names["pixels"].shape[0] == names["codes"].shape[0] and names["pixels"].abs().max() <= 1
         assert names["codes"].max() < config["vqvae"]["num_embeddings"]
+    elif kind == "vqvae_text_to_image":  # PIL images of the VQ-VAE's size, for the prompts
+        vqvae = config["vqvae"]
+        assert names["images"] and all(image.size == (vqvae["image_size"],) * 2 for image in names["images"])
     else:  # captioners and text models print what they generate
         assert [line for line in printed.getvalue().splitlines() if line.strip()], printed.getvalue()
 
