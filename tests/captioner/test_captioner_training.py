@@ -15,6 +15,9 @@ from PIL import Image, ImageDraw
 
 import hf_argen  # noqa: F401  (registers the captioner and the image-captioning task)
 
+# The module's fixture trains a captioner in a subprocess: minutes on a busy 2-core CPU.
+pytestmark = pytest.mark.timeout(1200)
+
 ROOT = Path(__file__).resolve().parents[2]
 COLOURS = {"red": (220, 30, 30), "green": (30, 170, 40), "blue": (30, 60, 220)}
 SHAPES = ("circle", "square", "bar")
