@@ -49,7 +49,11 @@ class GenerateArguments:
         default=1, metadata={"help": "samples per class (conditional), in total (unconditional) or per prompt (text)"}
     )
     guidance_scale: float | None = field(
-        default=None, metadata={"help": "classifier-free guidance (text-to-image; default: the generation_config's)"}
+        default=None,
+        metadata={
+            "help": "classifier-free guidance: text-to-image, or a two-stage model whose prior has a null class "
+            "(default: the generation_config's)"
+        },
     )
     temperature: float | None = field(default=None, metadata={"help": "default: the model's generation_config"})
     top_k: int | None = field(
@@ -98,8 +102,6 @@ def generate_images(model_name: str, args: GenerateArguments, seed: int, device)
     model = AutoModel.from_pretrained(model_name).eval().to(device)
     if args.prompt is not None:
         raise ValueError("--prompt is for text and text-to-image models; this is an image model (use --class_labels).")
-    if args.guidance_scale is not None:
-        raise ValueError("--guidance_scale is for text-to-image models.")
     num_classes = getattr(model.config, "num_classes", None)
     if num_classes is None and args.class_labels:
         raise ValueError("--class_labels given, but the model is unconditional.")
@@ -114,6 +116,7 @@ def generate_images(model_name: str, args: GenerateArguments, seed: int, device)
         temperature=args.temperature,
         top_k=args.top_k,
         top_p=args.top_p,
+        **({} if args.guidance_scale is None else {"guidance_scale": args.guidance_scale}),
     )
     seconds = time.perf_counter() - start
     columns = len(classes) if classes else min(args.num_images, 10)
@@ -140,9 +143,9 @@ def complete_image(model_name: str, args: GenerateArguments, seed: int, device) 
         raise ValueError("--complete needs --num_given_rows (the rows to keep).")
     if args.prompt is not None:
         raise ValueError("--prompt is for text models; --complete completes an image.")
-    if args.guidance_scale is not None:
-        raise ValueError("--guidance_scale is for text-to-image models.")
     model = AutoModel.from_pretrained(model_name).eval().to(device)
+    if args.guidance_scale is not None and model.config.model_type != "vqvae_prior":
+        raise ValueError("--guidance_scale is for two-stage models whose prior has a null class; a PixelCNN has none.")
     labels = [class_label(value) for value in args.class_labels or []]
     if len(labels) > 1:
         raise ValueError(f"--complete takes at most one --class_labels (the class of every completion), got {labels}.")
@@ -153,7 +156,7 @@ def complete_image(model_name: str, args: GenerateArguments, seed: int, device) 
     start = time.perf_counter()
     if model.config.model_type == "vqvae_prior":
         pixels = model.from_pil(image).repeat(args.num_images, 1, 1, 1)
-        images = model.generate(pixel_values=pixels, output_type="pil", **sampling)
+        images = model.generate(pixel_values=pixels, output_type="pil", guidance_scale=args.guidance_scale, **sampling)
     else:
         processor = PixelCNNImageProcessor.from_model_config(model.config)
         levels = processor(image)["pixel_values"].repeat(args.num_images, 1, 1, 1)
@@ -201,7 +204,7 @@ def generate_text(model_name: str, args: GenerateArguments, seed: int, device) -
     if args.class_labels:
         raise ValueError("--class_labels is for image models; this is a text model (use --prompt).")
     if args.guidance_scale is not None:
-        raise ValueError("--guidance_scale is for text-to-image models.")
+        raise ValueError("--guidance_scale is for text-to-image and two-stage image models, not text models.")
     if args.prompt and len(args.prompt) > 1:
         raise ValueError(f"a text model continues one --prompt, got {len(args.prompt)}.")
     model = AutoModelForCausalLM.from_pretrained(model_name).eval().to(device)

@@ -29,7 +29,8 @@ class ClassConditionalImageGenerationPipeline(Pipeline):
 
     Call arguments: `class_labels` (int, str or a list of them; default: every class, or nothing for an
     unconditional model), `num_images` (images per class, default 1; the total for an unconditional model),
-    `generator` (a `torch.Generator` on any device) or `seed` (int), `temperature`, `top_k`, `top_p`; all but
+    `generator` (a `torch.Generator` on any device) or `seed` (int), `temperature`, `top_k`, `top_p`,
+    `guidance_scale` (two-stage models whose prior has a null class: classifier-free guidance); all but
     `num_images` go to the model's `generate()` as given, which checks them (sampling arguments through
     `transformers.GenerationConfig`; unset ones come from the model's `generation_config.json`). Returns a list of
     PIL images, class by class for each repetition: `[c0, c1, ..., c0, c1, ...]`.
@@ -44,13 +45,20 @@ class ClassConditionalImageGenerationPipeline(Pipeline):
         return super().__call__({"class_labels": class_labels}, **kwargs)
 
     def _sanitize_parameters(self, num_images=None, generator=None, seed=None, temperature=None, top_k=None,
-                             top_p=None, **kwargs):  # fmt: skip
+                             top_p=None, guidance_scale=None, **kwargs):  # fmt: skip
         if kwargs:
             raise ValueError(f"unexpected arguments {sorted(kwargs)}.")
         if num_images is not None and (isinstance(num_images, bool) or not isinstance(num_images, int)
                                        or num_images < 1):  # fmt: skip
             raise ValueError(f"`num_images` must be a positive integer, got {num_images!r}.")
         forward = dict(generator=generator, seed=seed, temperature=temperature, top_k=top_k, top_p=top_p)
+        if guidance_scale is not None:
+            if self.model.config.model_type == "pixelcnn":
+                raise ValueError(
+                    "`guidance_scale` is for two-stage models whose prior was trained with a null class; a PixelCNN "
+                    f"has none (got {guidance_scale!r})."
+                )
+            forward["guidance_scale"] = guidance_scale
         return {"num_images": num_images}, forward, {}
 
     def preprocess(self, inputs, num_images=None):

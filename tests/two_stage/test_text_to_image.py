@@ -17,11 +17,13 @@ from tiny_models import (
     SCENE_CAPTIONS,
     TWO_STAGE_VQVAE,
     caption_ids,
+    tiny_pixelcnn,
     tiny_text_to_image,
 )
 from transformers import AutoModel, pipeline
 
 from hf_argen import (
+    ClassConditionalImageGenerationPipeline,
     TextToImagePipeline,
     TextToImageVocabulary,
     VQVAEConfig,
@@ -219,6 +221,31 @@ def test_class_conditional_prior_with_a_null_class():
     with pytest.raises(ValueError, match="null class"):
         VQVAEPriorConfig(vqvae=VQVAEConfig(**TWO_STAGE_VQVAE), prior=PRIORS["transformer"], num_classes=10,
                          null_class=True)  # fmt: skip
+
+
+def test_class_guidance_through_the_pipeline_and_the_command(tmp_path):
+    from hf_argen.cli import main as cli
+
+    prior = dict(PRIORS["transformer"], vocab_size=NUM_CODES + 12, initializer_range=0.5)
+    config = VQVAEPriorConfig(vqvae=VQVAEConfig(**TWO_STAGE_VQVAE), prior=prior, num_classes=10, null_class=True)
+    model = VQVAEPriorForImageGeneration(config).eval()
+    pipe = ClassConditionalImageGenerationPipeline(model=model)
+    guided = pipe(class_labels=[1, 2], guidance_scale=3.0, seed=0)
+    expected = model.generate(class_labels=[1, 2], guidance_scale=3.0, seed=0, output_type="pil")
+    assert [np.asarray(i).tolist() for i in guided] == [np.asarray(i).tolist() for i in expected]
+    plain = pipe(class_labels=[1, 2], seed=0)
+    assert [np.asarray(i).tolist() for i in plain] != [np.asarray(i).tolist() for i in guided]
+    folder = tmp_path / "guided"
+    pipe.save_pretrained(folder)
+    out = tmp_path / "figures.json"
+    cli.dispatch(["generate", "--model", str(folder), "--class_labels", "1", "2", "--guidance_scale", "3",
+                  "--seed", "0", "--device", "cpu", "--output", str(tmp_path / "grid.png"),
+                  "--output_json", str(out)])  # fmt: skip
+    assert json.loads(out.read_text())["num_samples"] == 2
+    # a PixelCNN has no null class: the pipeline and the command refuse guidance by name
+    pixelcnn = ClassConditionalImageGenerationPipeline(model=tiny_pixelcnn())
+    with pytest.raises(ValueError, match="guidance_scale"):
+        pixelcnn(class_labels=[0], guidance_scale=2.0)
 
 
 def captioned_imagefolder(folder: Path, captions=SCENE_CAPTIONS, copies=5) -> Path:
