@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = sorted(cli.COMMANDS)
 # (folder, script) of the scripts that stay scripts: speed, experiments, maintainer tools
 MODEL_SCRIPTS = [
+    ("benchmarks", "benchmark_emoji_generators"),
     ("benchmarks", "benchmark_evaluation"),
     ("benchmarks", "benchmark_generate"),
     ("benchmarks", "benchmark_sampling"),
