@@ -20,6 +20,12 @@ decoding counts for more than in a real run) on MNIST with each code tree in tur
 before, after, before, ...), and reports optimizer steps per second between the first logging step and the last (the
 data loading before training and the first steps are left out); the ratio after / before is the median of the rounds'.
 
+``data_path`` isolates what streaming changes, in one process: the same small PixelCNN takes training steps on MNIST
+batches that come, alternately, from a tensor of every image decoded up front (the code before streaming) and from
+:class:`hf_argen.data.ImageRows` (decoded per batch from the Arrow table, the code now); both get the same images in
+the same order, so the two step times differ only by the data path. Reports the median step time of each
+(``--speed_steps`` steps each, after 10 warm-up steps) and their ratio, wall and CPU time.
+
 Every run uses ``--num_threads 1`` (and OMP_NUM_THREADS=1).
 """
 
@@ -38,9 +44,15 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw
 
+from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration
 from hf_argen.cli import run_cli, script_parser, write_json
+from hf_argen.data import ImageRows
+from hf_argen.models import PixelCNNImageProcessor
+from hf_argen.recipes.datasets import load_images
+from hf_argen.recipes.pixelcnn import pixelcnn_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 SHAPES = ("circle", "square", "triangle")
@@ -269,10 +281,39 @@ def speed_summary(rows: list[dict]) -> dict:
             "ratio_after_over_before": statistics.median(ratios), "ratios": ratios}  # fmt: skip
 
 
+def measure_data_path(args) -> dict:
+    """Median step seconds (wall, CPU) with batches from a decoded tensor and from `ImageRows`, alternating steps."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    images = load_images("mnist", "train", data_dir=args.data_dir)
+    processor = PixelCNNImageProcessor(num_levels=256, num_channels=1, image_size=28)
+    rows = ImageRows(images, processor)
+    steps = args.speed_steps + 10
+    order = torch.randperm(len(rows))[: 2 * steps * args.speed_batch_size].view(2 * steps, -1)
+    decoded = rows[order.view(-1)]["pixel_values"].view(2 * steps, args.speed_batch_size, 1, 28, 28)  # up front
+    config = PixelCNNConfig(image_size=28, num_channels=1, num_levels=256, hidden_size=32, num_hidden_layers=4,
+                            output_hidden_size=64)  # fmt: skip
+    model = PixelCNNForImageGeneration(config).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    times = {"tensor": [], "rows": []}
+    for step in range(2 * steps):
+        source = "tensor" if step % 2 == 0 else "rows"
+        start, start_cpu = time.perf_counter(), time.process_time()
+        batch = {"pixel_values": decoded[step]} if source == "tensor" else rows.__getitems__(order[step].tolist())
+        pixelcnn_loss(model, batch).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if step >= 20:
+            times[source].append((time.perf_counter() - start, time.process_time() - start_cpu))
+    medians = {name: [statistics.median(t[k] for t in values) for k in (0, 1)] for name, values in times.items()}
+    ratios = [medians["tensor"][k] / medians["rows"][k] for k in (0, 1)]
+    return {"tensor": medians["tensor"], "rows": medians["rows"], "ratio_wall": ratios[0], "ratio_cpu": ratios[1]}
+
+
 # ----------------------------------------------------------------------------------------------------------
 def parse_args(argv=None):
     parser = script_parser(__doc__)
-    parser.add_argument("what", choices=["memory", "speed"], help="what to measure")
+    parser.add_argument("what", choices=["memory", "speed", "data_path"], help="what to measure")
     parser.add_argument("--before_tree", default=None, help="a checkout of the code to compare with")
     parser.add_argument("--work_dir", default="runs/data_memory", help="datasets, run folders and logs")
     parser.add_argument("--sizes", type=int, nargs="+", default=[40000, 100000], help="dataset sizes (images)")
@@ -298,6 +339,14 @@ def main(argv=None):
         print("| images  | model    | code   | peak RSS (GiB)   |   s   |\n|---|---|---|---|---|", flush=True)
         rows = measure_memory(args)
         write_json(args.output_json, rows)
+        return 0
+    if args.what == "data_path":
+        figures = measure_data_path(args)
+        print(f"median step (s, wall / CPU) over {args.speed_steps} steps each, batch {args.speed_batch_size}: decoded "
+              f"tensor {figures['tensor'][0]:.4f} / {figures['tensor'][1]:.4f}, ImageRows {figures['rows'][0]:.4f} / "
+              f"{figures['rows'][1]:.4f}; steps/s ImageRows / tensor = {figures['ratio_wall']:.3f} wall, "
+              f"{figures['ratio_cpu']:.3f} CPU")  # fmt: skip
+        write_json(args.output_json, figures)
         return 0
     rows = measure_speed(args)
     summary = speed_summary(rows)
