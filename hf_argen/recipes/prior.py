@@ -48,7 +48,7 @@ from ..models.vocabulary import PriorVocabulary
 from ..training.arguments import CausalLMSizeArguments, DataArguments, RunArguments
 from ..training.loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
 from .cards import final_eval_figures, keep_last_grid, prior_card_metrics, publish_run
-from .codes import CODES_COLUMN, encode_dataset_codes
+from .codes import CODES_COLUMN, CodesCacheArguments, encode_dataset_codes
 from .datasets import load_images
 from .vqvae import load_vqvae
 
@@ -335,8 +335,9 @@ def make_sample_fn(vqvae, vocabulary: PriorVocabulary, num_per_class: int = 2, s
 # The run
 # ----------------------------------------------------------------------------------------------------------
 @dataclass
-class PriorArguments(CausalLMSizeArguments):
-    """Flags of `training/train_prior.py` beyond the shared ones (the prior's size: :class:`CausalLMSizeArguments`)."""
+class PriorArguments(CausalLMSizeArguments, CodesCacheArguments):
+    """Flags of `training/train_prior.py` beyond the shared ones (the prior's size: :class:`CausalLMSizeArguments`; the
+    codes' cache: :class:`CodesCacheArguments`)."""
 
     shared_flag_help: ClassVar[dict] = {
         "dataset_name": "the images whose codes train the prior (default: the dataset the VQ-VAE was trained on, "
@@ -350,11 +351,6 @@ class PriorArguments(CausalLMSizeArguments):
         default=None,
         metadata={"help": "run the VQ-VAE's weights on images of this size (default: its own; a multiple of its "
                   "downsample_factor): e.g. vqvae-mnist on 32x32 scenes gives 8x8 code maps."},
-    )  # fmt: skip
-    cache_dir: str | None = field(
-        default=None,
-        metadata={"help": "where the encoded code datasets are cached, keyed by the VQ-VAE and the data, and reused "
-                  "(default: $HF_ARGEN_CACHE/codes, else ~/.cache/hf_argen/codes)."},
     )  # fmt: skip
     num_classes: int | None = field(
         default=None, metadata={"help": "class tokens of the prior (default: max label + 1 of the training data)."}
