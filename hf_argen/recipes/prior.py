@@ -71,6 +71,7 @@ TRAINING_DEFAULTS = dict(
 PRIOR_TYPES = ("transformer", "rnn", "pixelcnn", "gpt2", "llama", "mamba")
 # Priors that are `transformers`' own causal LMs, built with `AutoConfig.for_model` + `AutoModelForCausalLM`.
 TRANSFORMERS_PRIOR_TYPES = ("gpt2", "llama", "mamba")
+CAUSAL_LM_PRIOR_TYPES = ("transformer", "rnn", *TRANSFORMERS_PRIOR_TYPES)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -177,28 +178,9 @@ def build_prior(
         bos_token_id=None,
         eos_token_id=None,
     )
-    if prior_type in TRANSFORMERS_PRIOR_TYPES:
-        return build_transformers_prior(prior_type, special, sequence_length, hidden_size, num_hidden_layers,
-                                        num_attention_heads, hidden_dropout)  # fmt: skip
-    if prior_type == "transformer":
-        config = ARTransformerConfig(
-            hidden_size=hidden_size,
-            num_hidden_layers=num_hidden_layers,
-            num_attention_heads=num_attention_heads,
-            max_position_embeddings=sequence_length,
-            hidden_dropout=hidden_dropout,
-            **special,
-        )
-        return ARTransformerForCausalLM(config)
-    if prior_type == "rnn":
-        config = ARRNNConfig(
-            hidden_size=hidden_size,
-            num_hidden_layers=num_hidden_layers,
-            cell_type=cell_type,
-            hidden_dropout=hidden_dropout,
-            **special,
-        )
-        return ARRNNForCausalLM(config)
+    if prior_type in CAUSAL_LM_PRIOR_TYPES:
+        return build_causal_lm_prior(prior_type, special, sequence_length, hidden_size, num_hidden_layers,
+                                     num_attention_heads, hidden_dropout, cell_type)  # fmt: skip
     if prior_type == "pixelcnn":
         size = math.isqrt(sequence_length - 1)
         if size * size != sequence_length - 1:
@@ -225,7 +207,7 @@ def prior_of_flags(flags: PriorArguments, vocabulary, sequence_length: int):
                        flags.num_attention_heads, flags.dropout, flags.cell_type, flags.kernel_size)  # fmt: skip
 
 
-def build_transformers_prior(
+def build_causal_lm_prior(
     prior_type: str,
     special: dict,
     sequence_length: int,
@@ -233,10 +215,18 @@ def build_transformers_prior(
     num_hidden_layers: int,
     num_attention_heads: int,
     hidden_dropout: float,
+    cell_type: str,
 ):
-    """`transformers`' GPT-2, Llama or Mamba causal LM as a code prior (`special`: vocab size and token ids)."""
+    """A causal LM as a code prior (`special`: vocab size and token ids): hf_argen's `ARTransformerForCausalLM`
+    (``"transformer"``) or `ARRNNForCausalLM` (``"rnn"``, of `cell_type`), or `transformers`' GPT-2, Llama or Mamba."""
 
     sizes = dict(hidden_size=hidden_size, num_hidden_layers=num_hidden_layers, **special)
+    if prior_type == "transformer":
+        config = ARTransformerConfig(num_attention_heads=num_attention_heads, max_position_embeddings=sequence_length,
+                                     hidden_dropout=hidden_dropout, **sizes)  # fmt: skip
+        return ARTransformerForCausalLM(config)
+    if prior_type == "rnn":
+        return ARRNNForCausalLM(ARRNNConfig(cell_type=cell_type, hidden_dropout=hidden_dropout, **sizes))
     if prior_type == "gpt2":
         extra = dict(num_attention_heads=num_attention_heads, max_position_embeddings=sequence_length,
                      resid_pdrop=hidden_dropout, embd_pdrop=hidden_dropout, attn_pdrop=hidden_dropout)  # fmt: skip
