@@ -29,6 +29,18 @@ def check_count(name: str, value, maximum: int) -> None:
         raise ValueError(f"`{name}` must be an integer in [0, {maximum}], got {value!r}.")
 
 
+def cap_max_length(generation_config, has_default_max_length: bool, limit: int, asked: str) -> None:
+    """Cap `generation_config.max_length` at `limit` (the model's `max_position_embeddings`) when it is the default
+    one (`max_new_tokens` unset too); raise a ValueError when a longer one was asked for (`asked`: the error's start,
+    naming what the caller asked for)."""
+    if generation_config.max_length <= limit:
+        return
+    if has_default_max_length and generation_config.max_new_tokens is None:
+        generation_config.max_length = limit
+        return
+    raise ValueError(f"{asked}, past `max_position_embeddings` ({limit}).")
+
+
 def check_special_tokens(config) -> None:
     """Raise a ValueError unless the bos/eos/pad ids of `config` (None, an id or a list) are in [0, vocab_size)."""
     for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
@@ -58,6 +70,7 @@ def check_input_ids(input_ids: torch.Tensor, vocab_size: int, name: str = "input
 
 
 __all__ = [
+    "cap_max_length",
     "check_count",
     "check_image_shape",
     "check_input_ids",
