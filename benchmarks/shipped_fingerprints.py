@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Fingerprints (sha256) of what every shipped model produces for fixed seeds and inputs, loaded as remote code
-from its own folder: samples of the image generators, reconstructions of the VQ-VAEs, captions, text. Two runs of
-this script before and after a change to the package or an export show whether the shipped models still behave
-byte for byte the same.
+from its own folder: samples of the image generators (class-conditional and text-to-image), reconstructions of the
+VQ-VAEs, captions, text. Two runs of this script before and after a change to the package or an export show whether
+the shipped models still behave byte for byte the same.
 
     python benchmarks/shipped_fingerprints.py --output_json before.json
 """
@@ -43,6 +43,11 @@ def fingerprint(folder: Path) -> str:
         pixels = torch.rand(2, channels, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
         with torch.no_grad():
             return digest(model(pixels).reconstruction)
+    if model_type == "vqvae_text_to_image":
+        model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+        tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
+        captions = tokenizer(["a 3 above a 7", "a 1 to the left of a 4"], add_special_tokens=False)["input_ids"]
+        return digest(model.generate(input_ids=captions, generator=torch.Generator().manual_seed(0)))
     if model_type == "captioner":
         model = AutoModelForImageTextToText.from_pretrained(folder, trust_remote_code=True).eval()
         processor = AutoProcessor.from_pretrained(folder, trust_remote_code=True)

@@ -18,6 +18,7 @@ from ..hub import CardImage
 from ..models import VQImageGenerationPipeline, make_grid
 from ..recipes.cards import completion_card_metrics, prior_card_metrics, write_card_for_folder
 from ..recipes.classifier import class_consistency, classifier_accuracy, load_mnist_classifier, mnist_tensors
+from ..recipes.codes import CodesCacheArguments
 from ..recipes.completion import save_completion_grid
 from ..recipes.prior import dataset_to_tensors, load_code_dataset
 from ..recipes.prior import evaluate_prior as prior_nll
@@ -28,18 +29,11 @@ from .evaluation_arguments import EvaluateArguments
 
 
 @dataclass
-class PriorEvalArguments:
-    """Flags of two-stage (VQ-VAE + prior) models only."""
+class PriorEvalArguments(CodesCacheArguments):
+    """Flags of two-stage (VQ-VAE + prior) models only (and `--cache_dir`: :class:`CodesCacheArguments`)."""
 
     _argument_group_name = "prior (two-stage) models"
 
-    cache_dir: str | None = field(
-        default=None,
-        metadata={
-            "help": "cache of the encoded code datasets (default: $HF_ARGEN_CACHE/codes, else "
-            "~/.cache/hf_argen/codes), shared with train_prior.py"
-        },
-    )
     top_k: int | None = field(default=None, metadata={"help": "top-k sampling (default: off)"})
     card_command: str | None = field(
         default=None, metadata={"help": "the command line quoted in the card (default: this run's command)"}

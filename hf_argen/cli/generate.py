@@ -97,6 +97,13 @@ def model_type_of(model: str) -> str:
     return config.model_type
 
 
+def sampling_arguments(args: GenerateArguments, seed: int) -> dict:
+    """The sampling arguments of an image model's `generate` or pipeline: a CPU generator seeded with `seed`, and
+    `--temperature`, `--top_k`, `--top_p` (unset ones: the model's `generation_config`)."""
+    return dict(generator=torch.Generator().manual_seed(seed), temperature=args.temperature, top_k=args.top_k,
+                top_p=args.top_p)  # fmt: skip
+
+
 def generate_images(model_name: str, args: GenerateArguments, seed: int, device) -> dict:
     """Sample a grid `(num_images rows, one column per class)` and save it as `--output`."""
     model = AutoModel.from_pretrained(model_name).eval().to(device)
@@ -109,22 +116,21 @@ def generate_images(model_name: str, args: GenerateArguments, seed: int, device)
     classes = labels or (list(range(num_classes)) if num_classes else None)
     generator = ClassConditionalImageGenerationPipeline(model=model, device=device)
     start = time.perf_counter()
-    images = generator(
-        class_labels=classes,
-        num_images=args.num_images,
-        generator=torch.Generator().manual_seed(seed),
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        **({} if args.guidance_scale is None else {"guidance_scale": args.guidance_scale}),
-    )
+    guidance = {} if args.guidance_scale is None else {"guidance_scale": args.guidance_scale}
+    images = generator(class_labels=classes, num_images=args.num_images, **sampling_arguments(args, seed), **guidance)
     seconds = time.perf_counter() - start
     columns = len(classes) if classes else min(args.num_images, 10)
+    return save_grid(images, columns, args, seconds, f"samples ({columns} per row)")
+
+
+def save_grid(images: list, num_columns: int, args: GenerateArguments, seconds: float, what: str) -> dict:
+    """Save `images` as one grid of `num_columns` columns as `--output` (each image scaled by `--scale`, else to about
+    64 pixels a side), say how many of `what` it holds; the result's figures."""
     size = images[0].size[0]
-    grid = make_grid(images, num_columns=columns, scale=args.scale or max(1, 64 // size))
+    grid = make_grid(images, num_columns=num_columns, scale=args.scale or max(1, 64 // size))
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     atomic_save_image(grid, args.output)
-    print(f"saved {len(images)} samples ({columns} per row) to {args.output} in {seconds:.2f}s")
+    print(f"saved {len(images)} {what} to {args.output} in {seconds:.2f}s")
     return {"num_samples": len(images), "output": args.output, "seconds": round(seconds, 3)}
 
 
@@ -151,8 +157,7 @@ def complete_image(model_name: str, args: GenerateArguments, seed: int, device) 
         raise ValueError(f"--complete takes at most one --class_labels (the class of every completion), got {labels}.")
     image = load_image(args.complete)
     sampling = dict(num_given_rows=args.num_given_rows, class_labels=labels[0] if labels else None,
-                    generator=torch.Generator().manual_seed(seed), temperature=args.temperature, top_k=args.top_k,
-                    top_p=args.top_p)  # fmt: skip
+                    **sampling_arguments(args, seed))  # fmt: skip
     start = time.perf_counter()
     if model.config.model_type == "vqvae_prior":
         pixels = model.from_pil(image).repeat(args.num_images, 1, 1, 1)
@@ -162,12 +167,7 @@ def complete_image(model_name: str, args: GenerateArguments, seed: int, device) 
         levels = processor(image)["pixel_values"].repeat(args.num_images, 1, 1, 1)
         images = processor.postprocess(model.generate(pixel_values=levels, **sampling))
     seconds = time.perf_counter() - start
-    size = images[0].size[0]
-    grid = make_grid(images, num_columns=min(args.num_images, 10), scale=args.scale or max(1, 64 // size))
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    atomic_save_image(grid, args.output)
-    print(f"saved {len(images)} completions of {args.complete} to {args.output} in {seconds:.2f}s")
-    return {"num_samples": len(images), "output": args.output, "seconds": round(seconds, 3)}
+    return save_grid(images, min(args.num_images, 10), args, seconds, f"completions of {args.complete}")
 
 
 def generate_from_prompts(model_name: str, args: GenerateArguments, seed: int, device) -> dict:
@@ -179,24 +179,12 @@ def generate_from_prompts(model_name: str, args: GenerateArguments, seed: int, d
     model = AutoModel.from_pretrained(model_name).eval().to(device)
     generator = TextToImagePipeline(model=model, tokenizer=AutoTokenizer.from_pretrained(model_name), device=device)
     start = time.perf_counter()
-    images = generator(
-        args.prompt,
-        num_images_per_prompt=args.num_images,
-        guidance_scale=args.guidance_scale,
-        generator=torch.Generator().manual_seed(seed),
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-    )
+    images = generator(args.prompt, num_images_per_prompt=args.num_images, guidance_scale=args.guidance_scale,
+                       **sampling_arguments(args, seed))  # fmt: skip
     seconds = time.perf_counter() - start
     columns, rows = len(args.prompt), args.num_images
     images = [images[column * rows + row] for row in range(rows) for column in range(columns)]  # a column per prompt
-    size = images[0].size[0]
-    grid = make_grid(images, num_columns=columns, scale=args.scale or max(1, 64 // size))
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    atomic_save_image(grid, args.output)
-    print(f"saved {len(images)} samples (a column per prompt) to {args.output} in {seconds:.2f}s")
-    return {"num_samples": len(images), "output": args.output, "seconds": round(seconds, 3)}
+    return save_grid(images, columns, args, seconds, "samples (a column per prompt)")
 
 
 def generate_text(model_name: str, args: GenerateArguments, seed: int, device) -> dict:

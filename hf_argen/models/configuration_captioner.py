@@ -3,7 +3,7 @@
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .validation import check_int
+from .validation import check_int, check_num_channels
 
 ENCODER_TYPES = ("conv", "patch", "resnet")
 # Written into every saved config: `pipeline("image-to-text", model=folder, trust_remote_code=True)` reads it
@@ -109,8 +109,7 @@ class CaptionerConfig(PreTrainedConfig):
             ("max_position_embeddings", 2),
         ):
             check_int(name, getattr(self, name), minimum)
-        if self.num_channels not in (1, 3):
-            raise ValueError(f"`num_channels` must be 1 or 3, got {self.num_channels!r}.")
+        check_num_channels(self.num_channels)
         if self.encoder_type not in ENCODER_TYPES:
             raise ValueError(f"`encoder_type` must be one of {ENCODER_TYPES}, got {self.encoder_type!r}.")
         if self.encoder_type in ("conv", "resnet"):

@@ -5,7 +5,7 @@ import math
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .validation import check_int
+from .validation import check_image_shape, check_int
 
 CODEBOOK_UPDATES = ("ema", "gradient")
 
@@ -61,9 +61,7 @@ class VQVAEConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        check_int("image_size", self.image_size, 1)
-        if self.num_channels not in (1, 3):
-            raise ValueError(f"`num_channels` must be 1 (grayscale) or 3 (RGB), got {self.num_channels!r}.")
+        check_image_shape(self.image_size, self.num_channels)
         check_int("num_embeddings", self.num_embeddings, 2)
         check_int("embedding_dim", self.embedding_dim, 1)
         check_int("hidden_size", self.hidden_size, 1)

@@ -31,7 +31,7 @@ from .configuration_captioner import CaptionerConfig
 from .modeling_common import GeluMLP, eager_attention_forward
 from .pipeline_captioner import ImageCaptioningPipeline  # noqa: F401  (shipped beside the weights for remote code)
 from .safe_loading import SafeLoadingMixin
-from .validation import check_input_ids
+from .validation import cap_max_length, check_input_ids
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -586,15 +586,8 @@ class CaptionerForConditionalGeneration(CaptionerPreTrainedModel, GenerationMixi
 
     def _validate_generated_length(self, generation_config, input_ids_length, has_default_max_length):
         """Cap the default `max_length` at `max_position_embeddings`; refuse an explicit longer one up front."""
-        limit = self.config.max_position_embeddings
-        if generation_config.max_length > limit:
-            if has_default_max_length and generation_config.max_new_tokens is None:
-                generation_config.max_length = limit
-            else:
-                raise ValueError(
-                    f"`max_new_tokens`/`max_length` gives captions of up to {generation_config.max_length} tokens, "
-                    f"past `max_position_embeddings` ({limit})."
-                )
+        asked = f"`max_new_tokens`/`max_length` gives captions of up to {generation_config.max_length} tokens"
+        cap_max_length(generation_config, has_default_max_length, self.config.max_position_embeddings, asked)
         super()._validate_generated_length(generation_config, input_ids_length, has_default_max_length)
 
 

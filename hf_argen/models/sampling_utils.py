@@ -114,6 +114,17 @@ def sampling_config(generation_config: GenerationConfig | None = None, **argumen
     return config
 
 
+def lm_warping(config: GenerationConfig) -> dict:
+    """`temperature`, `top_k` and `top_p` of a checked sampling `config` (:func:`sampling_config`) for a causal LM's
+    `generate()`, unset ones as explicit "off" values (1.0, 0, 1.0), so that the LM's own generation_config adds
+    nothing."""
+    return dict(
+        temperature=1.0 if config.temperature is None else float(config.temperature),
+        top_k=config.top_k or 0,
+        top_p=1.0 if config.top_p is None else float(config.top_p),
+    )
+
+
 def logits_warpers(config: GenerationConfig) -> LogitsProcessorList:
     """The warpers `transformers`' `generate()` applies for `config`'s temperature, top-k and top-p, in its order
     and on its conditions (`temperature=1.0`, `top_k=0` and `top_p=1.0` mean off). Each checks its value's range."""
@@ -169,6 +180,7 @@ __all__ = [
     "class_ids",
     "class_names_of",
     "inverse_cdf_sample",
+    "lm_warping",
     "logits_warpers",
     "guidance_scale_of",
     "make_generator",

@@ -395,15 +395,7 @@ def load_splits(data: DataArguments, flags: CaptionerArguments):
     dataset = load_split(data, flags, data.dataset_split)
     if flags.max_train_samples is not None:
         dataset = dataset.select(range(min(flags.max_train_samples, len(dataset))))
-    train_set, valid_set = dataset, None
-    if data.eval_split == VALIDATION:  # every 10th training image, held out
-        train_set = dataset.select([i for i in range(len(dataset)) if i % 10])
-        valid_set = dataset.select(range(0, len(dataset), 10))
-    elif data.eval_split.lower() != "none":
-        valid_set = load_split(data, flags, data.eval_split)
-    if valid_set is not None and data.max_eval_samples:
-        valid_set = valid_set.select(range(min(data.max_eval_samples, len(valid_set))))
-    return train_set, valid_set
+    return data.split_off_eval(dataset, lambda split: load_split(data, flags, split))
 
 
 def load_processor(flags: CaptionerArguments, train_set, tokenizer_dir: Path, is_main_process: bool):

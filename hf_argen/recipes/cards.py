@@ -672,6 +672,12 @@ def publish_run(run: RunArguments, info: dict, metrics=(), dataset: str | None =
     run.push(folder)
 
 
+def final_eval_figures(metrics: dict) -> dict:
+    """Log a run's final `metrics`; its eval figures (``eval_*``) without the prefix, for the card."""
+    logger.info("final metrics: %s", json.dumps(metrics))
+    return {k[len("eval_") :]: v for k, v in metrics.items() if k.startswith("eval_")}
+
+
 def keep_last_grid(output_dir, name: str) -> bool:
     """Copy the last sample grid of a run (`output_dir/samples/step-*.png`) to `output_dir/name`, where the model
     card expects it; False when the run wrote none."""
@@ -688,6 +694,7 @@ __all__ = [
     "causal_lm_card_metrics",
     "class_consistency_card_metric",
     "completion_card_metrics",
+    "final_eval_figures",
     "keep_last_grid",
     "likelihood_figures_from_card",
     "model_kind",

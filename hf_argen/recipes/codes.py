@@ -26,6 +26,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
@@ -48,6 +49,18 @@ def default_cache_dir() -> Path:
         return Path(os.environ[CACHE_ENV]).expanduser() / "codes"
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser()
     return root / "hf_argen" / "codes"
+
+
+@dataclass
+class CodesCacheArguments:
+    """The flag of the commands that encode images to VQ-VAE codes (`training/train_prior.py`, `hf-argen evaluate`)."""
+
+    cache_dir: str | None = field(
+        default=None,
+        metadata={"help": "where the encoded code datasets are cached, keyed by the VQ-VAE and the data, and reused "
+                  "by train_prior.py and hf-argen evaluate (default: $HF_ARGEN_CACHE/codes, else "
+                  "~/.cache/hf_argen/codes)."},
+    )  # fmt: skip
 
 
 def vqvae_fingerprint(vqvae) -> str:
@@ -216,6 +229,7 @@ __all__ = [
     "CACHE_ENV",
     "CODES_COLUMN",
     "CodeEncoder",
+    "CodesCacheArguments",
     "codes_cache_key",
     "default_cache_dir",
     "encode_dataset_codes",

@@ -19,7 +19,6 @@ Metrics: ``nll_per_code`` (nats, mean over every code of the split) and ``bits_p
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForCausalLM
 
 from ..atomic import atomic_save_pretrained
-from ..data import column_array, validation_indices
+from ..data import column_array
 from ..hub import CardImage, read_hub_training_info, read_training_info
 from ..models import (
     ARRNNConfig,
@@ -46,10 +45,10 @@ from ..models import (
     VQVAEPriorForImageGeneration,
 )
 from ..models.vocabulary import PriorVocabulary
-from ..training.arguments import VALIDATION, CausalLMSizeArguments, DataArguments, RunArguments
+from ..training.arguments import CausalLMSizeArguments, DataArguments, RunArguments
 from ..training.loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
-from .cards import keep_last_grid, prior_card_metrics, publish_run
-from .codes import CODES_COLUMN, encode_dataset_codes
+from .cards import final_eval_figures, keep_last_grid, prior_card_metrics, publish_run
+from .codes import CODES_COLUMN, CodesCacheArguments, encode_dataset_codes
 from .datasets import load_images
 from .vqvae import load_vqvae
 
@@ -72,6 +71,7 @@ TRAINING_DEFAULTS = dict(
 PRIOR_TYPES = ("transformer", "rnn", "pixelcnn", "gpt2", "llama", "mamba")
 # Priors that are `transformers`' own causal LMs, built with `AutoConfig.for_model` + `AutoModelForCausalLM`.
 TRANSFORMERS_PRIOR_TYPES = ("gpt2", "llama", "mamba")
+CAUSAL_LM_PRIOR_TYPES = ("transformer", "rnn", *TRANSFORMERS_PRIOR_TYPES)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -178,28 +178,9 @@ def build_prior(
         bos_token_id=None,
         eos_token_id=None,
     )
-    if prior_type in TRANSFORMERS_PRIOR_TYPES:
-        return build_transformers_prior(prior_type, special, sequence_length, hidden_size, num_hidden_layers,
-                                        num_attention_heads, hidden_dropout)  # fmt: skip
-    if prior_type == "transformer":
-        config = ARTransformerConfig(
-            hidden_size=hidden_size,
-            num_hidden_layers=num_hidden_layers,
-            num_attention_heads=num_attention_heads,
-            max_position_embeddings=sequence_length,
-            hidden_dropout=hidden_dropout,
-            **special,
-        )
-        return ARTransformerForCausalLM(config)
-    if prior_type == "rnn":
-        config = ARRNNConfig(
-            hidden_size=hidden_size,
-            num_hidden_layers=num_hidden_layers,
-            cell_type=cell_type,
-            hidden_dropout=hidden_dropout,
-            **special,
-        )
-        return ARRNNForCausalLM(config)
+    if prior_type in CAUSAL_LM_PRIOR_TYPES:
+        return build_causal_lm_prior(prior_type, special, sequence_length, hidden_size, num_hidden_layers,
+                                     num_attention_heads, hidden_dropout, cell_type)  # fmt: skip
     if prior_type == "pixelcnn":
         size = math.isqrt(sequence_length - 1)
         if size * size != sequence_length - 1:
@@ -220,7 +201,13 @@ def build_prior(
     raise ValueError(f"`prior_type` must be one of {PRIOR_TYPES}, got {prior_type!r}.")
 
 
-def build_transformers_prior(
+def prior_of_flags(flags: PriorArguments, vocabulary, sequence_length: int):
+    """:func:`build_prior` of `--prior` with the sizes of the flags (:class:`PriorArguments`)."""
+    return build_prior(flags.prior, vocabulary, sequence_length, flags.hidden_size, flags.num_hidden_layers,
+                       flags.num_attention_heads, flags.dropout, flags.cell_type, flags.kernel_size)  # fmt: skip
+
+
+def build_causal_lm_prior(
     prior_type: str,
     special: dict,
     sequence_length: int,
@@ -228,10 +215,18 @@ def build_transformers_prior(
     num_hidden_layers: int,
     num_attention_heads: int,
     hidden_dropout: float,
+    cell_type: str,
 ):
-    """`transformers`' GPT-2, Llama or Mamba causal LM as a code prior (`special`: vocab size and token ids)."""
+    """A causal LM as a code prior (`special`: vocab size and token ids): hf_argen's `ARTransformerForCausalLM`
+    (``"transformer"``) or `ARRNNForCausalLM` (``"rnn"``, of `cell_type`), or `transformers`' GPT-2, Llama or Mamba."""
 
     sizes = dict(hidden_size=hidden_size, num_hidden_layers=num_hidden_layers, **special)
+    if prior_type == "transformer":
+        config = ARTransformerConfig(num_attention_heads=num_attention_heads, max_position_embeddings=sequence_length,
+                                     hidden_dropout=hidden_dropout, **sizes)  # fmt: skip
+        return ARTransformerForCausalLM(config)
+    if prior_type == "rnn":
+        return ARRNNForCausalLM(ARRNNConfig(cell_type=cell_type, hidden_dropout=hidden_dropout, **sizes))
     if prior_type == "gpt2":
         extra = dict(num_attention_heads=num_attention_heads, max_position_embeddings=sequence_length,
                      resid_pdrop=hidden_dropout, embd_pdrop=hidden_dropout, attn_pdrop=hidden_dropout)  # fmt: skip
@@ -330,8 +325,9 @@ def make_sample_fn(vqvae, vocabulary: PriorVocabulary, num_per_class: int = 2, s
 # The run
 # ----------------------------------------------------------------------------------------------------------
 @dataclass
-class PriorArguments(CausalLMSizeArguments):
-    """Flags of `training/train_prior.py` beyond the shared ones (the prior's size: :class:`CausalLMSizeArguments`)."""
+class PriorArguments(CausalLMSizeArguments, CodesCacheArguments):
+    """Flags of `training/train_prior.py` beyond the shared ones (the prior's size: :class:`CausalLMSizeArguments`; the
+    codes' cache: :class:`CodesCacheArguments`)."""
 
     shared_flag_help: ClassVar[dict] = {
         "dataset_name": "the images whose codes train the prior (default: the dataset the VQ-VAE was trained on, "
@@ -345,11 +341,6 @@ class PriorArguments(CausalLMSizeArguments):
         default=None,
         metadata={"help": "run the VQ-VAE's weights on images of this size (default: its own; a multiple of its "
                   "downsample_factor): e.g. vqvae-mnist on 32x32 scenes gives 8x8 code maps."},
-    )  # fmt: skip
-    cache_dir: str | None = field(
-        default=None,
-        metadata={"help": "where the encoded code datasets are cached, keyed by the VQ-VAE and the data, and reused "
-                  "(default: $HF_ARGEN_CACHE/codes, else ~/.cache/hf_argen/codes)."},
     )  # fmt: skip
     num_classes: int | None = field(
         default=None, metadata={"help": "class tokens of the prior (default: max label + 1 of the training data)."}
@@ -439,14 +430,9 @@ def build_data(data: DataArguments, run: RunArguments, flags: PriorArguments, vq
     )
     with accelerator.main_process_first():  # the main process encodes and writes the cache, the others read it
         train_set = load_code_dataset(vqvae, data.dataset_name, data.dataset_split, **load)
-        eval_set = None
-        if data.eval_split == VALIDATION:
-            train_index, eval_index = validation_indices(len(train_set))
-            eval_set, train_set = train_set.select(eval_index), train_set.select(train_index)
-        elif data.eval_split.lower() != "none":
-            eval_set = load_code_dataset(vqvae, data.dataset_name, data.eval_split, **load)
-    if eval_set is not None and data.max_eval_samples:
-        eval_set = eval_set.select(range(min(data.max_eval_samples, len(eval_set))))
+        train_set, eval_set = data.split_off_eval(
+            train_set, lambda split: load_code_dataset(vqvae, data.dataset_name, split, **load)
+        )
     names = getattr(train_set.features.get("label"), "names", None)
     labels = code_labels(train_set)
     num_classes = flags.num_classes or int(labels.max()) + 1
@@ -470,16 +456,31 @@ def make_save_fn(vqvae, num_classes: int, id2label: dict | None = None, null_cla
     return save_fn
 
 
+def check_condition_dropout(condition_dropout: float) -> None:
+    """A ValueError naming `--condition_dropout` unless it lies in [0, 1)."""
+    if not 0.0 <= condition_dropout < 1.0:
+        raise ValueError(f"`--condition_dropout` must be in [0, 1), got {condition_dropout}.")
+
+
+def drop_conditions(input_ids: torch.Tensor, condition_dropout: float, null_prompt) -> torch.Tensor:
+    """A copy of the token sequences `input_ids` `(B, T)` in which each row's prompt (its first `len(null_prompt)`
+    tokens: the class token, a caption) becomes `null_prompt` with probability `condition_dropout`, drawn from the
+    global RNG (which the loop seeds and checkpoints)."""
+    dropped = torch.rand(len(input_ids), device=input_ids.device) < condition_dropout
+    input_ids = input_ids.clone()
+    input_ids[dropped, : len(null_prompt)] = null_prompt.to(input_ids.device)
+    return input_ids
+
+
 def make_compute_loss(vocabulary: PriorVocabulary, condition_dropout: float):
     """Loss hook: mean NLL per code; in training, each example's class token becomes the null class with probability
-    `condition_dropout` (drawn from the global RNG, which the loop seeds and checkpoints)."""
+    `condition_dropout` (:func:`drop_conditions`)."""
+    null_prompt = torch.tensor([vocabulary.null_token_id])
 
     def compute_loss(model, batch):
         input_ids = batch["input_ids"]
         if model.training:
-            dropped = torch.rand(len(input_ids), device=input_ids.device) < condition_dropout
-            input_ids = input_ids.clone()
-            input_ids[dropped, 0] = vocabulary.null_token_id
+            input_ids = drop_conditions(input_ids, condition_dropout, null_prompt)
         return model(input_ids=input_ids, labels=input_ids).loss
 
     return compute_loss
@@ -503,14 +504,18 @@ def train(prior, vqvae, prepared: PriorData, run: RunArguments, flags: PriorArgu
     return loop.train()
 
 
+def nll_card_metrics(result: TrainResult, data: DataArguments, num_codes: int, codes_per_image: int) -> list:
+    """The final metrics logged; the card's metrics of the eval NLL per code (none without an eval split)."""
+    figures = final_eval_figures(result.metrics)
+    if "nll_per_code" not in figures:
+        return []
+    return prior_card_metrics(figures, data.eval_split, num_codes, codes_per_image)
+
+
 def publish(result: TrainResult, prepared: PriorData, data: DataArguments, run: RunArguments, flags, command=None):
     """Publish (main process): `training_info.json`, the last sample grid as `samples.png`, the card, the push."""
-    logger.info("final metrics: %s", json.dumps(result.metrics))
-    figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
-    metrics = []
-    if "nll_per_code" in figures:
-        codes_per_image = prepared.train.sequence_length - 1
-        metrics = prior_card_metrics(figures, data.eval_split, prepared.vocabulary.num_codes, codes_per_image)
+    codes_per_image = prepared.train.sequence_length - 1
+    metrics = nll_card_metrics(result, data, prepared.vocabulary.num_codes, codes_per_image)
     images = None
     if keep_last_grid(run.output_dir, "samples.png"):
         images = [CardImage("samples.png", "samples", "Samples at the end of training, two per class.")]
@@ -530,8 +535,7 @@ def train_prior(
     """The run of `training/train_prior.py`: build data (codes cached once, main process) -> build model (the prior)
     -> train -> publish (the two-stage model `VQVAEPriorForImageGeneration` as the output folder, with its card;
     pushed on request)."""
-    if not 0.0 <= flags.condition_dropout < 1.0:
-        raise ValueError(f"`--condition_dropout` must be in [0, 1), got {flags.condition_dropout}.")
+    check_condition_dropout(flags.condition_dropout)
     if flags.condition_dropout and flags.prior == "pixelcnn":
         raise ValueError("`--condition_dropout` (a null class) needs a causal LM `--prior`, not pixelcnn.")
     data = with_vqvae_data(data, flags.vqvae)
@@ -539,17 +543,7 @@ def train_prior(
     vqvae = load_vqvae(flags.vqvae, flags.vqvae_image_size)
     prepared = build_data(data, run, flags, vqvae, accelerator)
     torch.manual_seed(run.seed)
-    prior = build_prior(
-        flags.prior,
-        prepared.vocabulary,
-        sequence_length=prepared.train.sequence_length,
-        hidden_size=flags.hidden_size,
-        num_hidden_layers=flags.num_hidden_layers,
-        num_attention_heads=flags.num_attention_heads,
-        hidden_dropout=flags.dropout,
-        cell_type=flags.cell_type,
-        kernel_size=flags.kernel_size,
-    )
+    prior = prior_of_flags(flags, prepared.vocabulary, prepared.train.sequence_length)
     result = train(prior, vqvae, prepared, run, flags, accelerator)
     if accelerator.is_main_process:
         publish(result, prepared, data, run, flags, command)

@@ -23,7 +23,6 @@ import torch
 from transformers import GenerationConfig
 
 from ..atomic import atomic_save_pretrained, atomic_write_text
-from ..data import validation_indices
 from ..hub import TRAINING_INFO, CardImage
 from ..models import (
     TextToImagePipeline,
@@ -34,12 +33,12 @@ from ..models import (
     train_caption_tokenizer,
 )
 from ..models.sampling_utils import SAMPLING_DEFAULTS
-from ..training.arguments import VALIDATION, DataArguments, RunArguments
+from ..training.arguments import DataArguments, RunArguments
 from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, make_accelerator
-from .cards import keep_last_grid, prior_card_metrics, write_text_to_image_card
+from .cards import keep_last_grid, write_text_to_image_card
 from .codes import CODES_COLUMN, encode_dataset_codes
 from .datasets import CAPTION_DATASETS, load_captions
-from .prior import build_prior, make_eval_fn, train_prior
+from .prior import check_condition_dropout, drop_conditions, make_eval_fn, nll_card_metrics, prior_of_flags, train_prior
 from .vqvae import load_vqvae
 
 logger = logging.getLogger(__name__)
@@ -109,14 +108,9 @@ def build_data(data: DataArguments, run: RunArguments, flags, vqvae, accelerator
     )
     with accelerator.main_process_first():
         train = load_caption_codes(vqvae, data.dataset_name, data.dataset_split, **load)
-        eval_set = None
-        if data.eval_split == VALIDATION:
-            train_index, eval_index = validation_indices(len(train))
-            train, eval_set = train.select(train_index), train.select(eval_index)
-        elif data.eval_split.lower() != "none":
-            eval_set = load_caption_codes(vqvae, data.dataset_name, data.eval_split, **load)
-    if eval_set is not None and data.max_eval_samples:
-        eval_set = eval_set.select(range(min(data.max_eval_samples, len(eval_set))))
+        train, eval_set = data.split_off_eval(
+            train, lambda split: load_caption_codes(vqvae, data.dataset_name, split, **load)
+        )
     tokenizer = train_caption_tokenizer(train["text"], kind="word")
     train_ids = caption_token_ids(tokenizer, train["text"])
     longest = max(len(ids) for ids in train_ids)
@@ -150,9 +144,7 @@ def make_compute_loss(vocabulary: TextToImageVocabulary, condition_dropout: floa
     def compute_loss(model, batch):
         input_ids = batch["input_ids"]
         if condition_dropout > 0 and model.training:
-            dropped = torch.rand(len(input_ids), device=input_ids.device) < condition_dropout
-            input_ids = input_ids.clone()
-            input_ids[dropped, :length] = null_prompt.to(input_ids.device)
+            input_ids = drop_conditions(input_ids, condition_dropout, null_prompt)
         labels = input_ids.clone()
         labels[:, :length] = -100
         return model(input_ids=input_ids, labels=labels).loss
@@ -250,13 +242,9 @@ def describe(config, dataset_name: str) -> str:
 def publish(result: TrainResult, prepared: TextToImageData, data: DataArguments, run: RunArguments, flags, command):
     """Publish (main process): `training_info.json`, the last sample grid as `samples.png`, the card (the eval NLL;
     `hf-argen evaluate --write_card` adds the round trips), the push."""
-    logger.info("final metrics: %s", json.dumps(result.metrics))
     folder = Path(run.output_dir)
-    figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
-    metrics = []
-    if "nll_per_code" in figures:
-        codes_per_image = prepared.train.shape[1] - prepared.vocabulary.max_text_length
-        metrics = prior_card_metrics(figures, data.eval_split, prepared.vocabulary.num_codes, codes_per_image)
+    codes_per_image = prepared.train.shape[1] - prepared.vocabulary.max_text_length
+    metrics = nll_card_metrics(result, data, prepared.vocabulary.num_codes, codes_per_image)
     images = []
     if keep_last_grid(run.output_dir, "samples.png"):
         images = [CardImage("samples.png", "samples", "Samples at the end of training: one column per caption.")]
@@ -277,22 +265,12 @@ def train_text_to_image(data: DataArguments, run: RunArguments, flags, command: 
         raise ValueError("--dataset_name is required with --caption_column: a captioned image dataset.")
     if flags.prior == "pixelcnn":
         raise ValueError("`--prior pixelcnn` has no text prompt; a text-to-image model needs a causal LM `--prior`.")
-    if not 0.0 <= flags.condition_dropout < 1.0:
-        raise ValueError(f"`--condition_dropout` must be in [0, 1), got {flags.condition_dropout}.")
+    check_condition_dropout(flags.condition_dropout)
     accelerator = make_accelerator(run.loop_arguments(tracker_project_name="text_to_image"))
     vqvae = load_vqvae(flags.vqvae, flags.vqvae_image_size)
     prepared = build_data(data, run, flags, vqvae, accelerator)
     torch.manual_seed(run.seed)
-    prior = build_prior(
-        flags.prior,
-        prepared.vocabulary,
-        sequence_length=prepared.train.shape[1],
-        hidden_size=flags.hidden_size,
-        num_hidden_layers=flags.num_hidden_layers,
-        num_attention_heads=flags.num_attention_heads,
-        hidden_dropout=flags.dropout,
-        cell_type=flags.cell_type,
-    )
+    prior = prior_of_flags(flags, prepared.vocabulary, prepared.train.shape[1])
     result = train(prior, vqvae, prepared, run, flags, accelerator)
     if accelerator.is_main_process:
         publish(result, prepared, data, run, flags, command)

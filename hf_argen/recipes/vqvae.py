@@ -16,7 +16,6 @@ Metric definitions (all over a whole split, not averaged per batch):
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 from dataclasses import dataclass, field
@@ -25,12 +24,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..data import ImageRows, encode_images, image_shape_of, validation_indices
+from ..data import ImageRows, encode_images, image_shape_of
 from ..hub import CardImage
 from ..models import PixelCNNImageProcessor, VQVAEConfig, VQVAEModel, make_grid
-from ..training.arguments import VALIDATION, DataArguments, ImageModelArguments, RunArguments
+from ..training.arguments import DataArguments, ImageModelArguments, RunArguments
 from ..training.loop import TrainingLoop, TrainResult, evaluate_across_processes, make_accelerator
-from .cards import keep_last_grid, publish_run, vqvae_card_metrics
+from .cards import final_eval_figures, keep_last_grid, publish_run, vqvae_card_metrics
 from .datasets import load_images
 
 logger = logging.getLogger(__name__)
@@ -262,14 +261,9 @@ def build_data(data: DataArguments, flags: VQVAEArguments, accelerator):
     with accelerator.main_process_first():
         train_set = load_images(data.dataset_name, split=data.dataset_split, **load)
         processor = image_processor_for(flags, train_set)
-        eval_set = None
-        if data.eval_split == VALIDATION:
-            train_index, eval_index = validation_indices(len(train_set))
-            eval_set, train_set = train_set.select(eval_index), train_set.select(train_index)
-        elif data.eval_split.lower() != "none":
-            eval_set = load_images(data.dataset_name, split=data.eval_split, **load)
-    if eval_set is not None and data.max_eval_samples:
-        eval_set = eval_set.select(range(min(data.max_eval_samples, len(eval_set))))
+        train_set, eval_set = data.split_off_eval(
+            train_set, lambda split: load_images(data.dataset_name, split=split, **load)
+        )
     train_rows = ImageRows(train_set, processor, pixel_transform=to_unit_range)
     eval_rows = None if eval_set is None else ImageRows(eval_set, processor, pixel_transform=to_unit_range)
     return train_rows, eval_rows, processor
@@ -323,8 +317,7 @@ def decoder_loss(model, batch):
 
 def publish(result: TrainResult, model, data: DataArguments, run: RunArguments, shown_split: str, command=None):
     """Publish (main process): `training_info.json`, the last reconstruction grid, the card, the push."""
-    logger.info("final metrics: %s", json.dumps(result.metrics))
-    figures = {k[len("eval_") :]: v for k, v in result.metrics.items() if k.startswith("eval_")}
+    figures = final_eval_figures(result.metrics)
     metrics = []
     if "psnr" in figures:
         metrics = vqvae_card_metrics(figures, data.eval_split, model.config.num_embeddings)

@@ -22,7 +22,7 @@ from transformers import HfArgumentParser
 from transformers.utils import logging as hf_logging
 
 from .. import hub
-from ..data import parse_dataset_spec
+from ..data import parse_dataset_spec, validation_indices
 from ..devices import resolve_device
 from .loop import LoopArguments
 
@@ -68,6 +68,20 @@ class DataArguments:
             "image_column": self.image_column,
             "label_column": self.label_column,
         }
+
+    def split_off_eval(self, train_set, load_split) -> tuple:
+        """`(training rows, eval rows or None)` from `train_set`, the loaded training split (a `datasets.Dataset`):
+        `--eval_split validation` holds every 10th row out of it, another split name is loaded by
+        `load_split(split)`, 'none' gives None; the eval rows are cut to the first `--max_eval_samples`."""
+        eval_set = None
+        if self.eval_split == VALIDATION:
+            train_index, eval_index = validation_indices(len(train_set))
+            train_set, eval_set = train_set.select(train_index), train_set.select(eval_index)
+        elif self.eval_split.lower() != "none":
+            eval_set = load_split(self.eval_split)
+        if eval_set is not None and self.max_eval_samples:
+            eval_set = eval_set.select(range(min(self.max_eval_samples, len(eval_set))))
+        return train_set, eval_set
 
 
 def local_path_or_name(name: str | None) -> str | None:

@@ -11,6 +11,8 @@ from PIL import Image
 from transformers.image_processing_base import BatchFeature
 from transformers.image_processing_utils import BaseImageProcessor
 
+from .validation import check_num_channels
+
 
 class CaptionerImageProcessor(BaseImageProcessor):
     r"""Convert images to `(num_channels, image_size, image_size)` float tensors in about [-1, 1].
@@ -42,8 +44,7 @@ class CaptionerImageProcessor(BaseImageProcessor):
         super().__init__(**kwargs)
         if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1:
             raise ValueError(f"`image_size` must be a positive integer, got {image_size!r}.")
-        if num_channels not in (1, 3):
-            raise ValueError(f"`num_channels` must be 1 or 3, got {num_channels!r}.")
+        check_num_channels(num_channels)
         for name, value in (("image_mean", image_mean), ("image_std", image_std), ("background", background)):
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise ValueError(f"`{name}` must be a finite number, got {value!r}.")

@@ -3,7 +3,7 @@
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
 
-from .validation import check_int
+from .validation import check_image_shape, check_int
 
 ARCHITECTURES = ("gated", "masked")
 
@@ -53,9 +53,7 @@ class PixelCNNConfig(PreTrainedConfig):
 
     def __post_init__(self, **kwargs):
         super().__post_init__(**kwargs)
-        check_int("image_size", self.image_size, 1)
-        if self.num_channels not in (1, 3):
-            raise ValueError(f"`num_channels` must be 1 (grayscale) or 3 (RGB), got {self.num_channels}.")
+        check_image_shape(self.image_size, self.num_channels)
         check_int("num_levels", self.num_levels, 2)
         if self.num_classes is not None:
             check_int("num_classes", self.num_classes, 1)

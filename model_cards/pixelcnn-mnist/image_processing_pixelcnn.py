@@ -13,6 +13,8 @@ from PIL import Image
 from transformers.image_processing_base import BatchFeature
 from transformers.image_processing_utils import BaseImageProcessor
 
+from .validation import check_num_channels
+
 
 class PixelCNNImageProcessor(BaseImageProcessor):
     r"""Quantise images to `num_levels` integer levels and back.
@@ -33,8 +35,7 @@ class PixelCNNImageProcessor(BaseImageProcessor):
         super().__init__(**kwargs)
         if isinstance(num_levels, bool) or not isinstance(num_levels, int) or not 2 <= num_levels <= 256:
             raise ValueError(f"`num_levels` must be an integer in [2, 256], got {num_levels!r}.")
-        if num_channels not in (1, 3):
-            raise ValueError(f"`num_channels` must be 1 or 3, got {num_channels!r}.")
+        check_num_channels(num_channels)
         if image_size is not None and (not isinstance(image_size, int) or image_size < 1):
             raise ValueError(f"`image_size` must be a positive integer or None, got {image_size!r}.")
         self.num_levels = num_levels

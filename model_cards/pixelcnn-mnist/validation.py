@@ -11,10 +11,34 @@ def check_int(name: str, value, minimum: int) -> None:
         raise ValueError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
 
 
+def check_num_channels(num_channels) -> None:
+    """Raise a ValueError naming `num_channels` unless it is 1 (grayscale) or 3 (RGB)."""
+    if num_channels not in (1, 3):
+        raise ValueError(f"`num_channels` must be 1 (grayscale) or 3 (RGB), got {num_channels!r}.")
+
+
+def check_image_shape(image_size, num_channels) -> None:
+    """Raise a ValueError naming the argument unless `image_size` is an int >= 1 and `num_channels` 1 or 3."""
+    check_int("image_size", image_size, 1)
+    check_num_channels(num_channels)
+
+
 def check_count(name: str, value, maximum: int) -> None:
     """Raise a ValueError naming `name` unless `value` is an int (not a bool) in [0, `maximum`]."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
         raise ValueError(f"`{name}` must be an integer in [0, {maximum}], got {value!r}.")
+
+
+def cap_max_length(generation_config, has_default_max_length: bool, limit: int, asked: str) -> None:
+    """Cap `generation_config.max_length` at `limit` (the model's `max_position_embeddings`) when it is the default
+    one (`max_new_tokens` unset too); raise a ValueError when a longer one was asked for (`asked`: the error's start,
+    naming what the caller asked for)."""
+    if generation_config.max_length <= limit:
+        return
+    if has_default_max_length and generation_config.max_new_tokens is None:
+        generation_config.max_length = limit
+        return
+    raise ValueError(f"{asked}, past `max_position_embeddings` ({limit}).")
 
 
 def check_special_tokens(config) -> None:
@@ -45,4 +69,12 @@ def check_input_ids(input_ids: torch.Tensor, vocab_size: int, name: str = "input
         )
 
 
-__all__ = ["check_count", "check_input_ids", "check_int", "check_special_tokens"]
+__all__ = [
+    "cap_max_length",
+    "check_count",
+    "check_image_shape",
+    "check_input_ids",
+    "check_int",
+    "check_num_channels",
+    "check_special_tokens",
+]

@@ -20,35 +20,23 @@ siblings, so a saved folder loads with `trust_remote_code=True` where hf_argen i
 from __future__ import annotations
 
 import torch
-from transformers import GenerationConfig, PreTrainedModel
 
 from .configuration_vqvae_text_to_image import VQVAETextToImageConfig
-from .modeling_vqvae import VQVAEModel
-from .modeling_vqvae_prior import TwoStageGenerationMixin, build_prior, check_output_type
-from .safe_loading import SafeLoadingMixin
+from .modeling_vqvae_prior import TwoStageGenerationMixin, TwoStagePreTrainedModel, check_output_type
 from .sampling_utils import (
-    SAMPLING_DEFAULTS,
     guidance_scale_of,
+    lm_warping,
     make_generator,
     sampling_config,
     seed_from_generator,
-    seeded_generate,
 )
 from .vocabulary import TextToImageVocabulary
 
 
-class VQVAETextToImagePreTrainedModel(SafeLoadingMixin, PreTrainedModel):
+class VQVAETextToImagePreTrainedModel(TwoStagePreTrainedModel):
     config_class = VQVAETextToImageConfig
     base_model_prefix = "vqvae_text_to_image"
     main_input_name = "input_ids"
-    supports_gradient_checkpointing = False
-
-    @classmethod
-    def can_generate(cls) -> bool:  # so that `generation_config.json` (sampling defaults) is saved and loaded
-        return True
-
-    def _init_weights(self, module):
-        pass  # every submodule is a `PreTrainedModel` that initialises its own weights
 
 
 class VQVAETextToImageForImageGeneration(TwoStageGenerationMixin, VQVAETextToImagePreTrainedModel):
@@ -62,12 +50,7 @@ class VQVAETextToImageForImageGeneration(TwoStageGenerationMixin, VQVAETextToIma
 
     def __init__(self, config: VQVAETextToImageConfig, vqvae=None, prior=None):
         super().__init__(config)
-        self.vqvae = vqvae if vqvae is not None else VQVAEModel(config.vqvae)
-        self.prior = prior if prior is not None else build_prior(config.prior)
-        self.config.vqvae, self.config.prior = self.vqvae.config, self.prior.config
-        self.post_init()
-        if self.generation_config is None or not self.generation_config.do_sample:
-            self.generation_config = GenerationConfig(**SAMPLING_DEFAULTS)
+        self._init_parts(vqvae, prior)
 
     @property
     def vocabulary(self) -> TextToImageVocabulary:
@@ -81,10 +64,6 @@ class VQVAETextToImageForImageGeneration(TwoStageGenerationMixin, VQVAETextToIma
             bos_token_id=config.text_bos_token_id,
             eos_token_id=config.text_eos_token_id,
         )
-
-    @property
-    def codes_per_image(self) -> int:
-        return self.config.vqvae.latent_size**2
 
     def prompt_ids(self, captions) -> torch.LongTensor:
         """Caption token ids (lists of the tokenizer's ids, no special tokens) -> prompts `(B, max_text_length)`."""
@@ -137,27 +116,16 @@ class VQVAETextToImageForImageGeneration(TwoStageGenerationMixin, VQVAETextToIma
         size, length = self.config.vqvae.latent_size, self.codes_per_image
         if prompts.shape[0] == 0:
             return torch.zeros(0, size, size, dtype=torch.long, device=self.device)
-        kwargs = dict(
-            do_sample=True,
-            max_new_tokens=length,
-            min_new_tokens=length,
-            suppress_tokens=self.vocabulary.non_code_ids,
-            pad_token_id=self.config.text_pad_token_id,
-            eos_token_id=None,
-            attention_mask=torch.ones_like(prompts),  # every prompt token, pads included, is attended
-            temperature=1.0 if sampling.temperature is None else float(sampling.temperature),
-            top_k=sampling.top_k or 0,
-            top_p=1.0 if sampling.top_p is None else float(sampling.top_p),
-        )
+        warping = lm_warping(sampling)
         scale = guidance_scale_of(sampling.guidance_scale, True, "a null prompt")
         if scale is not None:
             null = self.vocabulary.null_prompts(len(prompts)).to(self.device)
-            kwargs.update(
+            warping.update(
                 guidance_scale=scale, negative_prompt_ids=null, negative_prompt_attention_mask=torch.ones_like(null)
             )
         if generator is not None and seed is None:
             seed = seed_from_generator(generator)
-        output = seeded_generate(self.prior, prompts, seed, **kwargs)
+        output = self._generate_codes(prompts, length, seed, self.config.text_pad_token_id, **warping)
         codes = output[:, prompts.shape[1] :] - self.vocabulary.code_offset
         if codes.shape[1] != length or (codes < 0).any():
             raise RuntimeError("the prior produced a non-code token or a wrong length; check its config.")

@@ -30,7 +30,7 @@ from transformers.utils.output_capturing import capture_outputs
 from .configuration_ar_transformer import ARTransformerConfig
 from .modeling_common import GeluMLP, causal_lm_output, eager_attention_forward
 from .safe_loading import SafeLoadingMixin
-from .validation import check_input_ids
+from .validation import cap_max_length, check_input_ids
 
 # `prepare_inputs_for_generation` marks the one-token steps of `generate()` with this keyword: their token ids
 # and positions need no per-step check (`forward` pops it).
@@ -559,14 +559,10 @@ class ARTransformerForCausalLM(ARTransformerPreTrainedModel, GenerationMixin):
             raise ValueError(
                 f"The prompt has {input_ids_length} tokens, more than `max_position_embeddings` ({limit})."
             )
-        if generation_config.max_length > limit:
-            if has_default_max_length and generation_config.max_new_tokens is None:
-                generation_config.max_length = limit
-            else:
-                raise ValueError(
-                    f"Prompt ({input_ids_length} tokens) + `max_new_tokens` gives `max_length` "
-                    f"{generation_config.max_length}, past `max_position_embeddings` ({limit})."
-                )
+        asked = (
+            f"Prompt ({input_ids_length} tokens) + `max_new_tokens` gives `max_length` {generation_config.max_length}"
+        )
+        cap_max_length(generation_config, has_default_max_length, limit, asked)
         super()._validate_generated_length(generation_config, input_ids_length, has_default_max_length)
 
 

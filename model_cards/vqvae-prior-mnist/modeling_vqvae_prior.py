@@ -32,6 +32,7 @@ from .sampling_utils import (
     class_ids,
     guidance_scale_of,
     inverse_cdf_sample,
+    lm_warping,
     make_generator,
     rand_tensor,
     sampling_config,
@@ -56,9 +57,58 @@ def build_prior(config) -> PreTrainedModel:
     return AutoModelForCausalLM.from_config(config)
 
 
+class TwoStagePreTrainedModel(SafeLoadingMixin, PreTrainedModel):
+    """What the two-stage models' `PreTrainedModel` classes share: no weights of their own to initialise (every part
+    is a `PreTrainedModel`), and a `generation_config.json` of sampling defaults saved and loaded."""
+
+    supports_gradient_checkpointing = False
+
+    @classmethod
+    def can_generate(cls) -> bool:  # so that `generation_config.json` (sampling defaults) is saved and loaded
+        return True
+
+    def _init_weights(self, module):
+        pass  # every submodule is a `PreTrainedModel` that initialises its own weights
+
+
 class TwoStageGenerationMixin:
-    """What the two-stage models share: sampling defaults read from a saved folder's `generation_config.json`, code
-    maps decoded with `self.vqvae`, pixels turned into PIL images."""
+    """What the two-stage models share: the parts (`self.vqvae`, `self.prior`) built from the config or given,
+    sampling defaults read from a saved folder's `generation_config.json`, code maps sampled by a causal LM prior's
+    `generate()` and decoded with `self.vqvae`, pixels turned into PIL images."""
+
+    def _init_parts(self, vqvae=None, prior=None) -> None:
+        """`self.vqvae` and `self.prior`: the trained models given, else built from the config (the prior:
+        hf_argen's for its model type, else `AutoModelForCausalLM`); the config then holds theirs. Sampling
+        defaults unless a `generation_config` that samples is set."""
+        self.vqvae = vqvae if vqvae is not None else VQVAEModel(self.config.vqvae)
+        self.prior = prior if prior is not None else build_prior(self.config.prior)
+        self.config.vqvae, self.config.prior = self.vqvae.config, self.prior.config
+        self.post_init()
+        if self.generation_config is None or not self.generation_config.do_sample:
+            self.generation_config = GenerationConfig(**SAMPLING_DEFAULTS)
+
+    @property
+    def codes_per_image(self) -> int:
+        return self.config.vqvae.latent_size**2
+
+    def _generate_codes(self, prompt: torch.Tensor, length: int, seed: int | None, pad_token_id: int, **warping):
+        """The causal LM prior's `generate()` on `prompt` `(B, n)`: exactly `length` new tokens, every non-code id
+        suppressed, every prompt token attended, no end token; from a forked global RNG seeded with `seed` (see
+        `seeded_generate`). `warping`: sampling arguments of `generate()` (and guidance). Returns `(B, n + length)`
+        token ids."""
+        return seeded_generate(
+            self.prior,
+            prompt,
+            seed,
+            do_sample=True,
+            max_new_tokens=length,
+            min_new_tokens=length,
+            suppress_tokens=self.vocabulary.non_code_ids,
+            pad_token_id=pad_token_id,
+            eos_token_id=None,
+            attention_mask=torch.ones_like(prompt),  # every prompt token, pads included, is attended
+            **warping,
+        )
 
     def adjust_generation_fn(self, generation_config, from_auto_class, from_pipeline, pretrained_model_name_or_path,
                              *args, **kwargs):  # fmt: skip
@@ -99,15 +149,10 @@ def check_output_type(output_type: str) -> None:
         raise ValueError(f"`output_type` must be one of {OUTPUT_TYPES}, got {output_type!r}.")
 
 
-class VQVAEPriorPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
+class VQVAEPriorPreTrainedModel(TwoStagePreTrainedModel):
     config_class = VQVAEPriorConfig
     base_model_prefix = "vqvae_prior"
     main_input_name = "class_labels"
-    supports_gradient_checkpointing = False
-
-    @classmethod
-    def can_generate(cls) -> bool:  # so that `generation_config.json` (sampling defaults) is saved and loaded
-        return True
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
@@ -115,9 +160,6 @@ class VQVAEPriorPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
         before its backbone split (`prior.layers.*`) loads into `prior.pixelcnn.*` (`legacy_key_mapping`)."""
         kwargs["key_mapping"] = {**legacy_key_mapping("prior."), **(kwargs.get("key_mapping") or {})}
         return super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
-
-    def _init_weights(self, module):
-        pass  # every submodule is a `PreTrainedModel` that initialises its own weights
 
 
 class VQVAEPriorForImageGeneration(TwoStageGenerationMixin, VQVAEPriorPreTrainedModel):
@@ -135,12 +177,7 @@ class VQVAEPriorForImageGeneration(TwoStageGenerationMixin, VQVAEPriorPreTrained
                 raise ValueError("pass a `config`, or both `vqvae` and `prior`.")
             config = self.config_of_parts(vqvae, prior)
         super().__init__(config)
-        self.vqvae = vqvae if vqvae is not None else VQVAEModel(config.vqvae)
-        self.prior = prior if prior is not None else build_prior(config.prior)
-        self.config.vqvae, self.config.prior = self.vqvae.config, self.prior.config
-        self.post_init()
-        if self.generation_config is None or not self.generation_config.do_sample:
-            self.generation_config = GenerationConfig(**SAMPLING_DEFAULTS)
+        self._init_parts(vqvae, prior)
 
     @staticmethod
     def config_of_parts(vqvae, prior, num_classes: int | None = None, **kwargs) -> VQVAEPriorConfig:
@@ -171,10 +208,6 @@ class VQVAEPriorForImageGeneration(TwoStageGenerationMixin, VQVAEPriorPreTrained
     @property
     def num_classes(self) -> int:
         return self.config.num_classes
-
-    @property
-    def codes_per_image(self) -> int:
-        return self.config.vqvae.latent_size**2
 
     def forward(self, class_labels: torch.Tensor, codes: torch.Tensor, **kwargs):
         r"""The prior's output (loss = mean NLL per code, nats) on code maps `codes` `(B, h, w)` given
@@ -224,12 +257,7 @@ class VQVAEPriorForImageGeneration(TwoStageGenerationMixin, VQVAEPriorPreTrained
         size = self.config.vqvae.latent_size
         if prompt.shape[0] == 0:
             return torch.zeros(0, size, size, dtype=torch.long, device=self.device)
-        # Explicit "off" values (top_k=0, top_p=1.0), so that the prior's own generation_config adds nothing.
-        warping = dict(
-            temperature=1.0 if sampling.temperature is None else float(sampling.temperature),
-            top_k=sampling.top_k or 0,
-            top_p=1.0 if sampling.top_p is None else float(sampling.top_p),
-        )
+        warping = lm_warping(sampling)
         if self.is_pixelcnn:
             if guidance_scale is not None:
                 raise ValueError("`guidance_scale` other than 1 needs a causal LM prior with a null class.")
@@ -256,18 +284,7 @@ class VQVAEPriorForImageGeneration(TwoStageGenerationMixin, VQVAEPriorPreTrained
         caller's generator), from a forked RNG seeded with it. `warping`: sampling arguments of `generate()` (and
         guidance)."""
         length = self.codes_per_image - (prompt.shape[1] - 1)
-        generate_kwargs = dict(
-            do_sample=True,
-            max_new_tokens=length,
-            min_new_tokens=length,
-            suppress_tokens=self.vocabulary.non_code_ids,
-            pad_token_id=self.vocabulary.pad_token_id,
-            eos_token_id=None,
-            attention_mask=torch.ones_like(prompt),
-            **warping,
-        )
-        output = seeded_generate(self.prior, prompt, seed, **generate_kwargs)
-        codes = output[:, 1:]
+        codes = self._generate_codes(prompt, length, seed, self.vocabulary.pad_token_id, **warping)[:, 1:]
         if codes.shape[1] != self.codes_per_image or (codes >= self.vocabulary.num_codes).any():
             raise RuntimeError("the prior produced a non-code token or a wrong length; check its config.")
         return codes
@@ -446,6 +463,7 @@ class VQVAEPriorForImageGeneration(TwoStageGenerationMixin, VQVAEPriorPreTrained
 __all__ = [
     "OUTPUT_TYPES",
     "TwoStageGenerationMixin",
+    "TwoStagePreTrainedModel",
     "VQVAEPriorForImageGeneration",
     "VQVAEPriorPreTrainedModel",
     "build_prior",
