@@ -7,7 +7,8 @@
 caption of the split, judged by `--captioner` (exact caption match) and by an MNIST classifier on each half
 (`--classifier_path`, trained there on first use), beside the same judges on the split's real scenes and on their
 VQ-VAE reconstructions. `emoji`: one image per name of `--num_prompts` training names, judged by the emoji captioner,
-beside its accuracy on real drawings of those names.
+beside its accuracy on real drawings of those names (`--split validation`: as many other training names, disjoint
+from those, to choose a recipe on).
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def evaluate_text_to_image(name: str, runtime: RuntimeArguments, evaluation: Eva
     sampling = {"temperature": evaluation.temperature}
     common = dict(seed=runtime.seed, data_dir=evaluation.data_dir, progress=print_row, sampling=sampling)
     if dataset == "emoji":
-        rows = evaluate_emoji(model, tokenizer, captioner, processor, scales, flags.num_prompts,
+        split = evaluation.one_split(default="train")
+        rows = evaluate_emoji(model, tokenizer, captioner, processor, scales, flags.num_prompts, split=split,
                               **common)  # fmt: skip
     else:
         classifier = load_mnist_classifier(evaluation.classifier_path or DEFAULT_CLASSIFIER, evaluation.data_dir,

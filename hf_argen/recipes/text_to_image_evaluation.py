@@ -151,24 +151,31 @@ def evaluate_scenes(model, tokenizer, captioner, processor, classifier, splits, 
     return rows
 
 
-def emoji_prompts(num_prompts: int, data_dir=None, seed: int = 0):
+EMOJI_PROMPT_SPLITS = ("train", "validation")
+
+
+def emoji_prompts(num_prompts: int, data_dir=None, seed: int = 0, split: str = "train"):
     """`(names, real drawings)`: `num_prompts` distinct names of the training vendors' drawings (a fixed shuffle of
-    the names), each with one real drawing (the first vendor's that draws it)."""
+    the names: the first `num_prompts` for ``"train"``, the next `num_prompts` for ``"validation"``, disjoint from
+    them, to choose sampling settings on), each with one real drawing (the first vendor's that draws it)."""
+    if split not in EMOJI_PROMPT_SPLITS:
+        raise ValueError(f"`split` must be one of {list(EMOJI_PROMPT_SPLITS)} for emoji prompts, got {split!r}.")
     dataset = load_captions("emoji", "train", data_dir=data_dir, skin_variations=False)
     first = {}
     for index, name in enumerate(dataset["text"]):
         first.setdefault(name, index)
     names = sorted(first)
-    order = np.random.default_rng(seed).permutation(len(names))[:num_prompts]
+    start = num_prompts if split == "validation" else 0
+    order = np.random.default_rng(seed).permutation(len(names))[start : start + num_prompts]
     chosen = [names[i] for i in order]
     return chosen, [dataset[first[name]]["image"] for name in chosen]
 
 
 def evaluate_emoji(model, tokenizer, captioner, processor, guidance_scales, num_prompts: int = 500, seed: int = 0,
-                   data_dir=None, progress=None, sampling=None) -> list[dict]:  # fmt: skip
-    """Rows: the captioner on real drawings of the names (the ceiling), on their VQ-VAE reconstructions, and on the
-    model's images at each guidance scale."""
-    names, real = emoji_prompts(num_prompts, data_dir, seed)
+                   data_dir=None, progress=None, sampling=None, split: str = "train") -> list[dict]:  # fmt: skip
+    """Rows: the captioner on real drawings of the names of `split` (:func:`emoji_prompts`; the ceiling), on their
+    VQ-VAE reconstructions, and on the model's images at each guidance scale."""
+    names, real = emoji_prompts(num_prompts, data_dir, seed, split)
     size = model.config.vqvae.image_size
     real = [image.convert("RGB").resize((size, size), Image.BOX) for image in real]
     arrays = np.stack([np.asarray(image, dtype=np.float32) for image in real]).transpose(0, 3, 1, 2)
@@ -180,7 +187,7 @@ def evaluate_emoji(model, tokenizer, captioner, processor, guidance_scales, num_
                 for s in guidance_scales]  # fmt: skip
     rows = []
     for system, scale, images in systems:
-        row = {"split": "train names", "system": system, "guidance_scale": scale}
+        row = {"split": f"{split} names", "system": system, "guidance_scale": scale}
         rows.append({**row, **judge(images, names, captioner, processor)})
         if progress:
             progress(rows[-1])
@@ -188,6 +195,7 @@ def evaluate_emoji(model, tokenizer, captioner, processor, guidance_scales, num_
 
 
 __all__ = [
+    "EMOJI_PROMPT_SPLITS",
     "digits_right",
     "emoji_prompts",
     "evaluate_emoji",

@@ -280,6 +280,22 @@ def test_every_script_option_is_documented(folder, name, monkeypatch):
     assert not undocumented, f"{name}: options without help: {undocumented}"
 
 
+def test_emoji_generators_benchmark_names_and_judge(tmp_path):
+    from fake_emoji import FAKE_EMOJI, fake_emoji_package
+
+    bench = load_script("benchmarks", "benchmark_emoji_generators")
+    fake_emoji_package(tmp_path)
+    categories = sorted({category for _, category, _ in FAKE_EMOJI})
+    named = bench.name_categories(tmp_path / "package", categories)
+    assert named["rocket"] == categories.index("Travel & Places")
+    assert named["waving hand sign: light skin tone"] == categories.index("People & Body")  # tones count
+    names, classes, real = bench.chosen_names(tmp_path, 8, per_category=1, seed=0)
+    assert len(names) == len(classes) == len(real) and all(named[n] == c for n, c in zip(names, classes))
+    assert classes == sorted(classes) and real[0].size == (8, 8)
+    hits = bench.category_hits(["rocket", "rocket", "no such emoji"], [named["rocket"], 0, 0], named)
+    assert hits.tolist() == [True, named["rocket"] == 0, False]
+
+
 def test_emoji_tone_step_error():
     step = load_script("experiments", "emoji_caption_errors").tone_step_error
     assert step("santa: light skin tone", "santa: medium skin tone") == 2

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from fake_emoji import FAKE_EMOJI, fake_emoji_package
 from PIL import Image
 
 from hf_argen import PixelCNNImageProcessor
@@ -111,56 +112,6 @@ def test_train_evaluate_and_sample_through_the_cifar10_hub_id(fake_cifar_hub, tm
 # ----------------------------------------------------------------------------------------------------------
 # Emoji
 # ----------------------------------------------------------------------------------------------------------
-FAKE_EMOJI = [  # (name, category, drawn by google too)
-    ("GRINNING FACE", "Smileys & Emotion", True),
-    ("WAVING HAND SIGN", "People & Body", True),
-    ("DOG FACE", "Animals & Nature", True),
-    ("CAT FACE", "Animals & Nature", True),
-    ("RED APPLE", "Food & Drink", False),
-    ("PIZZA", "Food & Drink", True),
-    ("SOCCER BALL", "Activities", True),
-    ("ROCKET", "Travel & Places", True),
-    ("KEYCAP: *", "Symbols", True),
-    ("HEAVY BLACK HEART", "Smileys & Emotion", True),
-    ("THUMBS UP SIGN", "People & Body", True),
-    ("AIRPLANE", "Travel & Places", True),
-]
-
-
-def _fake_emoji_package(root):
-    """`root/package/{emoji.json, img/apple/64/*.png, img/google/64/*.png}`: 12 emoji (one with two skin tones);
-    google lacks RED APPLE. Each emoji is a coloured square on transparency."""
-    folder = root / "package"
-    entries = []
-    for index, (name, category, google) in enumerate(FAKE_EMOJI):
-        code = f"1F{index:03X}"
-        entry = {"name": name, "unified": code, "image": f"{code.lower()}.png", "short_name": name.lower(),
-                 "category": category, "has_img_apple": True, "has_img_google": google}  # fmt: skip
-        if name == "WAVING HAND SIGN":
-            entry["skin_variations"] = {
-                tone: {
-                    "unified": f"{code}-{tone}",
-                    "image": f"{code.lower()}-{tone.lower()}.png",
-                    "has_img_apple": True,
-                    "has_img_google": True,
-                }  # fmt: skip
-                for tone in ("1F3FB", "1F3FF")
-            }
-        entries.append(entry)
-    for vendor in ("apple", "google"):
-        image_dir = folder / "img" / vendor / "64"
-        image_dir.mkdir(parents=True)
-        for index, entry in enumerate(entries):
-            items = [entry, *(entry.get("skin_variations") or {}).values()]
-            for item in items:
-                if item[f"has_img_{vendor}"]:
-                    rgba = np.zeros((64, 64, 4), dtype=np.uint8)
-                    rgba[16:48, 16:48] = (20 * index, 100, 200 if vendor == "apple" else 50, 255)
-                    Image.fromarray(rgba, mode="RGBA").save(image_dir / item["image"])
-    (folder / "emoji.json").write_text(json.dumps(entries))
-    return folder
-
-
 def test_emoji_test_names_are_a_fixed_tenth_of_sorted_names():
     names = [f"emoji {i:02d}" for i in range(25)]
     held = emoji_test_names(reversed(names))
@@ -184,7 +135,7 @@ def test_emoji_image_composites_on_white_then_area_resizes(tmp_path):
 
 def test_emoji_dataset_splits_by_name_across_vendors_with_category_labels(tmp_path, monkeypatch):
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
-    _fake_emoji_package(tmp_path)
+    fake_emoji_package(tmp_path)
     train = load_images("emoji", "train", data_dir=tmp_path)
     test = load_emoji_image_dataset("test", data_dir=tmp_path / "package")
     categories = sorted({c for _, c, _ in FAKE_EMOJI})
@@ -213,7 +164,7 @@ def test_emoji_dataset_splits_by_name_across_vendors_with_category_labels(tmp_pa
 
 def test_emoji_bad_arguments(tmp_path, monkeypatch):
     monkeypatch.delenv(DATA_DIR_ENV, raising=False)
-    _fake_emoji_package(tmp_path)
+    fake_emoji_package(tmp_path)
     with pytest.raises(ValueError, match="`split`"):
         load_emoji_image_dataset("validation", data_dir=tmp_path)
     with pytest.raises(ValueError, match="`vendors`"):
@@ -230,7 +181,7 @@ def test_train_pixelcnn_on_emoji(tmp_path, monkeypatch):
     """`--dataset_name emoji`: 32x32 RGB, 256 levels, one class per category of emoji.json, names in the config."""
     from training.train_pixelcnn import main
 
-    _fake_emoji_package(tmp_path)
+    fake_emoji_package(tmp_path)
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
     out = tmp_path / "out"
     result = main(["--dataset_name", "emoji", "--output_dir", str(out), "--train_batch_size", "4",
@@ -248,7 +199,7 @@ def test_dataset_grid_script_draws_every_class_in_columns(tmp_path, monkeypatch)
     import importlib.util
     from pathlib import Path
 
-    _fake_emoji_package(tmp_path)
+    fake_emoji_package(tmp_path)
     monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
     path = Path(__file__).resolve().parents[2] / "scripts" / "dataset_grid.py"
     spec = importlib.util.spec_from_file_location("dataset_grid", path)

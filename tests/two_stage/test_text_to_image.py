@@ -420,3 +420,21 @@ def test_decoder_only_fine_tuning_keeps_the_codes(tmp_path):
         assert torch.equal(tensor, after.state_dict()[name]) != name.startswith("decoder."), name
     with pytest.raises(ValueError, match="--init_model"):
         module.main(["--dataset_name", str(data), "--decoder_only", "--output_dir", str(tmp_path / "bad")])
+
+
+def test_emoji_prompt_splits_are_disjoint_training_names(tmp_path):
+    from fake_emoji import fake_emoji_package
+
+    from hf_argen.recipes.datasets import load_captions
+    from hf_argen.recipes.text_to_image_evaluation import emoji_prompts
+
+    fake_emoji_package(tmp_path, extra_vendors=("twitter",))
+    training = set(load_captions("emoji", "train", data_dir=tmp_path, skin_variations=False)["text"])
+    names, real = emoji_prompts(4, data_dir=tmp_path)
+    others, _ = emoji_prompts(4, data_dir=tmp_path, split="validation")
+    assert len(names) == len(set(names)) == 4 and len(others) == len(set(others)) == 4
+    assert not set(names) & set(others) and set(names) | set(others) <= training
+    assert emoji_prompts(4, data_dir=tmp_path)[0] == names and all(image.mode == "RGBA" or image.mode == "RGB"
+                                                                   for image in real)  # fmt: skip
+    with pytest.raises(ValueError, match="split"):
+        emoji_prompts(4, data_dir=tmp_path, split="test")
