@@ -23,8 +23,9 @@ data loading before training and the first steps are left out); the ratio after 
 ``data_path`` isolates what streaming changes, in one process: the same small PixelCNN takes training steps on MNIST
 batches that come, alternately, from a tensor of every image decoded up front (the code before streaming) and from
 :class:`hf_argen.data.ImageRows` (decoded per batch from the Arrow table, the code now); both get the same images in
-the same order, so the two step times differ only by the data path. Reports the median step time of each
-(``--speed_steps`` steps each, after 10 warm-up steps) and their ratio, wall and CPU time.
+the same order, so the two step times differ only by the data path (the `ImageRows` batches come through a
+`DataLoader` with ``--dataloader_num_workers`` workers, as in training). Reports the median step time of each
+(``--speed_steps`` steps each, after 10 warm-up steps) and their ratio, wall and CPU time (of the training process).
 
 Every run uses ``--num_threads 1`` (and OMP_NUM_THREADS=1).
 """
@@ -295,11 +296,14 @@ def measure_data_path(args) -> dict:
                             output_hidden_size=64)  # fmt: skip
     model = PixelCNNForImageGeneration(config).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    # ImageRows batches through a DataLoader (the loop's way: whole batches, `--dataloader_num_workers` workers)
+    loader = iter(torch.utils.data.DataLoader(rows, batch_sampler=order[1::2].tolist(), collate_fn=lambda batch: batch,
+                                              num_workers=args.dataloader_num_workers))  # fmt: skip
     times = {"tensor": [], "rows": []}
     for step in range(2 * steps):
         source = "tensor" if step % 2 == 0 else "rows"
         start, start_cpu = time.perf_counter(), time.process_time()
-        batch = {"pixel_values": decoded[step]} if source == "tensor" else rows.__getitems__(order[step].tolist())
+        batch = {"pixel_values": decoded[step]} if source == "tensor" else next(loader)
         pixelcnn_loss(model, batch).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
