@@ -438,3 +438,24 @@ def test_emoji_prompt_splits_are_disjoint_training_names(tmp_path):
                                                                    for image in real)  # fmt: skip
     with pytest.raises(ValueError, match="split"):
         emoji_prompts(4, data_dir=tmp_path, split="test")
+
+
+def test_ship_script_stores_bfloat16_weights_that_load_as_float32(tmp_path):
+    spec = importlib.util.spec_from_file_location(
+        "ship_t2i", Path(__file__).parents[2] / "scripts/ship_text_to_image.py"
+    )
+    ship = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ship)
+    model, tokenizer = tiny_text_to_image()
+    run = tmp_path / "run"
+    TextToImagePipeline(model=model, tokenizer=tokenizer).save_pretrained(run)
+    ship.main(["--model", str(run), "--output", str(tmp_path / "f32"), "--guidance_scale", "2"])
+    ship.main(["--model", str(run), "--output", str(tmp_path / "bf16"), "--weights_dtype", "bfloat16"])
+    size = {name: (tmp_path / name / "model.safetensors").stat().st_size for name in ("f32", "bf16")}
+    assert size["bf16"] < 0.6 * size["f32"]
+    loaded = AutoModel.from_pretrained(tmp_path / "bf16")
+    original = dict(model.named_parameters())
+    for name, parameter in loaded.named_parameters():
+        assert parameter.dtype == torch.float32
+        assert torch.equal(parameter, original[name].detach().to(torch.bfloat16).float()), name
+    assert AutoModel.from_pretrained(tmp_path / "f32").generation_config.guidance_scale == 2.0
