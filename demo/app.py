@@ -45,6 +45,8 @@ from hf_argen.receptive_field import (  # noqa: E402
 MAX_SEED = 2**32 - 1
 RF_SIZE, RF_SCALE = 16, 20  # receptive-field explorer: a 16 x 16 image, 20 screen pixels per image pixel
 EXAMPLES = HERE / "examples"
+# Example prompts of a text-to-image model, by the dataset it was trained on (its training_info.json).
+TEXT_TO_IMAGE_PROMPTS = {"mnist_scenes": "a 3 above a 7\na 1 to the left of a 5", "emoji": "grinning face\nred apple"}
 
 
 class DemoError(gr.Error):
@@ -89,6 +91,13 @@ class ModelStore:
         if self.model_dir is not None and (self.model_dir / name).is_dir():
             return str(self.model_dir / name)
         return f"{self.hub}/{name}"
+
+    def training_dataset(self, name: str) -> str | None:
+        """The dataset a local model folder was trained on (its training_info.json), or None."""
+        info = self.model_dir / name / "training_info.json" if self.model_dir is not None else None
+        if info is None or not info.is_file():
+            return None
+        return json.loads(info.read_text()).get("dataset")
 
     def check(self, kind: str, name) -> str:
         if name not in self.names[kind]:
@@ -391,6 +400,14 @@ class Handlers:
         ended = bool(len(new)) and int(new[-1]) == model.config.eos_token_id
         return text, "ended at EOS" if ended else f"stopped after {max_new_tokens} tokens, before EOS"
 
+    def text_to_image_defaults(self, model_name):
+        """`(example prompts, default guidance scale)` of a text-to-image model: prompts of the data it was trained on
+        and its generation_config's guidance."""
+        generator = self.store.get("text_to_image", model_name)
+        dataset = self.store.training_dataset(model_name)
+        prompts = TEXT_TO_IMAGE_PROMPTS.get(dataset, TEXT_TO_IMAGE_PROMPTS["mnist_scenes"])
+        return prompts, generator.model.generation_config.guidance_scale or 1.0
+
     def text_to_image(self, model_name, prompts, guidance_scale, per_prompt, seed):
         """Images for each prompt (one per line) with classifier-free guidance: a grid, one column per prompt."""
         generator = self.store.get("text_to_image", model_name)
@@ -632,9 +649,11 @@ def build_demo(store: ModelStore) -> gr.Blocks:
                 with gr.Row():
                     with gr.Column():
                         t2i_model = gr.Dropdown(t2i_models, value=t2i_models[0] if t2i_models else None, label="Model")
-                        t2i_prompts = gr.Textbox("a 3 above a 7\na 1 to the left of a 5", lines=3,
-                                                 label="Prompts (one per line)", elem_id="t2i-prompts")  # fmt: skip
-                        t2i_guidance = gr.Slider(0.0, 8.0, value=3.0, step=0.5,
+                        examples, guidance = (handlers.text_to_image_defaults(t2i_models[0]) if t2i_models
+                                              else (TEXT_TO_IMAGE_PROMPTS["mnist_scenes"], 3.0))  # fmt: skip
+                        t2i_prompts = gr.Textbox(examples, lines=3, label="Prompts (one per line)",
+                                                 elem_id="t2i-prompts")  # fmt: skip
+                        t2i_guidance = gr.Slider(0.0, 8.0, value=guidance, step=0.5,
                                                  label="Guidance scale (1: none)", elem_id="t2i-guidance")  # fmt: skip
                         t2i_per_prompt = gr.Slider(1, 8, value=4, step=1, label="Images per prompt")
                         t2i_seed = gr.Number(0, precision=0, label=f"Seed (0 to {MAX_SEED})", elem_id="t2i-seed")
@@ -643,6 +662,7 @@ def build_demo(store: ModelStore) -> gr.Blocks:
                         t2i_grid = gr.Image(label="Samples (one column per prompt)", type="pil", format="png",
                                             elem_id="t2i-output", interactive=False)  # fmt: skip
                         t2i_status = gr.Markdown(elem_id="t2i-status")
+                t2i_model.change(handlers.text_to_image_defaults, [t2i_model], [t2i_prompts, t2i_guidance])
                 t2i_button.click(
                     handlers.text_to_image,
                     [t2i_model, t2i_prompts, t2i_guidance, t2i_per_prompt, t2i_seed],

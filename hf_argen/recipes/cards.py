@@ -600,7 +600,8 @@ def write_text_to_image_card(folder: str | Path, metrics: list[CardMetric], eval
     usage = (
         "from transformers import pipeline\n\n"
         f'generator = pipeline("text-to-image", model="{repo_id}", trust_remote_code=True)\n'
-        f"images = generator({json.dumps(prompts)}, num_images_per_prompt=2, guidance_scale=3.0, seed=0)  # PIL images"
+        f"images = generator({json.dumps(prompts)}, num_images_per_prompt=2, seed=0)  # PIL images\n"
+        "# guidance_scale=..., temperature=...: other than the folder's defaults (generation_config.json)"
     )
     cli = f"hf-argen generate --model {repo_id} --prompt " + " ".join(json.dumps(p) for p in prompts)
     return write_model_card(

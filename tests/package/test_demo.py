@@ -58,7 +58,7 @@ def test_model_list_is_every_shipped_folder_of_a_kind(app, store, tmp_path):
     assert store.names["prior"] == ["vqvae-pixelcnn-prior-mnist", "vqvae-prior-mnist"]
     assert store.names["captioner"] == ["captioner-emoji", "captioner-mnist-scenes"]
     assert store.names["text"] == ["ar-transformer-fortunes"]
-    assert store.names["text_to_image"] == ["text-to-image-mnist-scenes"]
+    assert store.names["text_to_image"] == ["text-to-image-emoji", "text-to-image-mnist-scenes"]
     # A new pixelcnn-* folder shows up without code changes (config.json is what makes a folder a model).
     for name in ("pixelcnn-digits", "pixelcnn-emoji", "vqvae-mnist", "notes"):
         (tmp_path / name).mkdir()
@@ -260,6 +260,15 @@ def test_captioning_and_text(handlers):
     assert text.startswith("You will") and len(text) > len("You will") and stop == "ended at EOS"
     _, stop = handlers.fortune("You will", 2, 0.8, 0)
     assert stop == "stopped after 2 tokens, before EOS"
+
+
+def test_text_to_image_defaults_follow_the_model(handlers):
+    prompts, guidance = handlers.text_to_image_defaults("text-to-image-emoji")
+    assert prompts.splitlines() == ["grinning face", "red apple"] and guidance == 1.0
+    prompts, guidance = handlers.text_to_image_defaults("text-to-image-mnist-scenes")
+    assert prompts.splitlines()[0] == "a 3 above a 7" and guidance == 3.0
+    grid, status = handlers.text_to_image("text-to-image-emoji", "grinning face\nred apple", 1.0, 1, 0)
+    assert status.startswith("Done: 2 images") and grid.mode == "RGB"
 
 
 def test_text_to_image_tab(handlers):
