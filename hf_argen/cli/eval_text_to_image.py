@@ -7,8 +7,8 @@
 caption of the split, judged by `--captioner` (exact caption match) and by an MNIST classifier on each half
 (`--classifier_path`, trained there on first use), beside the same judges on the split's real scenes and on their
 VQ-VAE reconstructions. `emoji`: one image per name of `--num_prompts` training names, judged by the emoji captioner,
-beside its accuracy on real drawings of those names (`--split validation`: as many other training names, disjoint
-from those, to choose a recipe on).
+beside its accuracy on real drawings of those names (`--split validation`: other training names, from the far end
+of the same shuffle, to choose a recipe on).
 """
 
 from __future__ import annotations

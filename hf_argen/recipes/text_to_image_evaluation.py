@@ -156,8 +156,9 @@ EMOJI_PROMPT_SPLITS = ("train", "validation")
 
 def emoji_prompts(num_prompts: int, data_dir=None, seed: int = 0, split: str = "train"):
     """`(names, real drawings)`: `num_prompts` distinct names of the training vendors' drawings (a fixed shuffle of
-    the names: the first `num_prompts` for ``"train"``, the next `num_prompts` for ``"validation"``, disjoint from
-    them, to choose sampling settings on), each with one real drawing (the first vendor's that draws it)."""
+    the names: the first `num_prompts` for ``"train"``, the last `num_prompts` for ``"validation"``, to choose sampling
+    settings on: disjoint from any ``"train"`` prompts while both take at most half the names), each with one real
+    drawing (the first vendor's that draws it)."""
     if split not in EMOJI_PROMPT_SPLITS:
         raise ValueError(f"`split` must be one of {list(EMOJI_PROMPT_SPLITS)} for emoji prompts, got {split!r}.")
     dataset = load_captions("emoji", "train", data_dir=data_dir, skin_variations=False)
@@ -165,7 +166,10 @@ def emoji_prompts(num_prompts: int, data_dir=None, seed: int = 0, split: str = "
     for index, name in enumerate(dataset["text"]):
         first.setdefault(name, index)
     names = sorted(first)
-    start = num_prompts if split == "validation" else 0
+    if split == "validation" and 2 * num_prompts > len(names):
+        raise ValueError(f"`num_prompts` must be at most {len(names) // 2} (half the names) for validation prompts, "
+                         f"got {num_prompts}.")  # fmt: skip
+    start = len(names) - num_prompts if split == "validation" else 0
     order = np.random.default_rng(seed).permutation(len(names))[start : start + num_prompts]
     chosen = [names[i] for i in order]
     return chosen, [dataset[first[name]]["image"] for name in chosen]

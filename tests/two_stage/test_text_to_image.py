@@ -459,3 +459,17 @@ def test_ship_script_stores_bfloat16_weights_that_load_as_float32(tmp_path):
         assert parameter.dtype == torch.float32
         assert torch.equal(parameter, original[name].detach().to(torch.bfloat16).float()), name
     assert AutoModel.from_pretrained(tmp_path / "f32").generation_config.guidance_scale == 2.0
+
+
+def test_emoji_validation_prompts_never_overlap_the_reported_ones(tmp_path):
+    from fake_emoji import fake_emoji_package
+
+    from hf_argen.recipes.text_to_image_evaluation import emoji_prompts
+
+    fake_emoji_package(tmp_path, extra_vendors=("twitter",))
+    reported, _ = emoji_prompts(6, data_dir=tmp_path)
+    for size in (2, 4, 6):  # fewer validation names than reported ones: still disjoint
+        validation, _ = emoji_prompts(size, data_dir=tmp_path, split="validation")
+        assert len(validation) == size and not set(validation) & set(reported)
+    with pytest.raises(ValueError, match="num_prompts"):
+        emoji_prompts(7, data_dir=tmp_path, split="validation")
