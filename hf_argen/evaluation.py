@@ -59,13 +59,15 @@ def _log_likelihood_batch(models: list, x: torch.Tensor, y: torch.Tensor | None)
 
 
 @torch.no_grad()
-def causal_lm_log_likelihood(model, prefix: torch.Tensor, targets: torch.Tensor, num_levels: int) -> torch.Tensor:
+def causal_lm_log_likelihood(
+    model, prefix: torch.Tensor, targets: torch.Tensor, num_levels: int, **model_kwargs
+) -> torch.Tensor:
     """Exact log p(targets | prefix) in nats per sequence, `(B,)` float32, of any causal LM (ours or `transformers`')
     whose distribution over each target is its softmax over the ids `[0, num_levels)` only: what `generate()` with
     every other id suppressed draws. `prefix` `(B, P)` (BOS, class token, ...) and `targets` `(B, T)` are on the
-    model's device; one forward pass without the last target."""
+    model's device; one forward pass without the last target (`model_kwargs`, e.g. `class_labels`, go with it)."""
     input_ids = torch.cat([prefix, targets[:, :-1]], dim=1)
-    logits = model(input_ids=input_ids, use_cache=False).logits[:, prefix.shape[1] - 1 :, :num_levels]
+    logits = model(input_ids=input_ids, use_cache=False, **model_kwargs).logits[:, prefix.shape[1] - 1 :, :num_levels]
     return sum_log_probs(torch.log_softmax(logits.float(), dim=-1), targets)
 
 

@@ -57,14 +57,18 @@ def build_pixel_lm(
     position_embedding_type: str = "learned",
 ):
     """A new causal LM over `vocabulary`'s tokens, for sequences of up to `sequence_length` tokens (prefix included):
-    our `ARRNNForCausalLM` / `ARTransformerForCausalLM` (learned or rotary positions), or `transformers`'
+    our `ARRNNForCausalLM` (class-conditional for a vocabulary with classes: besides the class token, a class bias
+    at every step, :func:`condition_kwargs`) / `ARTransformerForCausalLM` (learned or rotary positions), or
+    `transformers`'
     `ImageGPTForCausalImageModeling` / `MambaForCausalLM` (no CUDA kernels: with `mambapy` installed, its parallel
     scan in pure PyTorch, `use_mambapy`; without, `transformers`' sequential reference loop, same outputs)."""
     special = dict(vocab_size=vocabulary.vocab_size, bos_token_id=vocabulary.bos_token_id,
                    pad_token_id=vocabulary.pad_token_id, eos_token_id=None)  # fmt: skip
     sizes = dict(hidden_size=hidden_size, num_hidden_layers=num_hidden_layers)
     if model_type == "rnn":
-        return ARRNNForCausalLM(ARRNNConfig(cell_type=cell_type, hidden_dropout=dropout, **sizes, **special))
+        config = ARRNNConfig(cell_type=cell_type, hidden_dropout=dropout, num_classes=vocabulary.num_classes, **sizes,
+                             **special)  # fmt: skip
+        return ARRNNForCausalLM(config)
     if model_type == "transformer":
         config = ARTransformerConfig(
             num_attention_heads=num_attention_heads, max_position_embeddings=sequence_length,
@@ -110,6 +114,12 @@ def image_shape_of(model) -> tuple[int, int, int]:
     return layout["num_channels"], layout["image_size"], layout["image_size"]
 
 
+def condition_kwargs(model, class_labels) -> dict:
+    """`{"class_labels": class_labels}` for an LM that takes them at every step (an `ARRNNForCausalLM` with
+    `num_classes`), else `{}` (the class token in the prefix is the only condition)."""
+    return {"class_labels": class_labels} if getattr(model.config, "num_classes", 0) else {}
+
+
 def pixel_lm_loss(vocabulary: PixelVocabulary):
     """Training loss `(model, batch) -> scalar`: the mean NLL per sub-pixel (nats) of `batch["pixel_values"]` given
     its `class_labels`, the LM's softmax restricted to the levels (the class token is a condition, not a target)."""
@@ -119,7 +129,9 @@ def pixel_lm_loss(vocabulary: PixelVocabulary):
         prefix = vocabulary.prefix(batch.get("class_labels"), len(x)).to(x.device)
         targets = vocabulary.levels_to_tokens(x)
         input_ids = torch.cat([prefix, targets[:, :-1]], dim=1)
-        logits = model(input_ids=input_ids, use_cache=False).logits[:, prefix.shape[1] - 1 :, : vocabulary.num_levels]
+        kwargs = condition_kwargs(model, batch.get("class_labels"))
+        logits = model(input_ids=input_ids, use_cache=False, **kwargs).logits[:, prefix.shape[1] - 1 :]
+        logits = logits[..., : vocabulary.num_levels]
         return F.cross_entropy(logits.reshape(-1, vocabulary.num_levels).float(), targets.reshape(-1))
 
     return loss
@@ -137,7 +149,8 @@ def pixel_lm_scorer(model, vocabulary: PixelVocabulary):
 
     def score(x, y):
         prefix = vocabulary.prefix(y, len(x)).to(x.device)
-        return causal_lm_log_likelihood(model, prefix, vocabulary.levels_to_tokens(x), vocabulary.num_levels)
+        targets = vocabulary.levels_to_tokens(x)
+        return causal_lm_log_likelihood(model, prefix, targets, vocabulary.num_levels, **condition_kwargs(model, y))
 
     return score
 
@@ -199,6 +212,8 @@ def generate_pixels(
         suppress_tokens=vocabulary.non_level_ids, pad_token_id=vocabulary.pad_token_id,
         attention_mask=torch.ones_like(prefix), temperature=temperature, top_k=top_k, top_p=top_p,
     )  # fmt: skip
+    if class_labels is not None:
+        kwargs.update(condition_kwargs(model, torch.as_tensor(class_labels, dtype=torch.long, device=device)))
     was_training = model.training
     model.eval()
     try:
@@ -344,6 +359,7 @@ __all__ = [
     "build_data",
     "build_model",
     "build_pixel_lm",
+    "condition_kwargs",
     "generate_pixels",
     "image_shape_of",
     "make_sample_fn",

@@ -17,6 +17,7 @@ from hf_argen.evaluation import class_frequencies, marginal_log_likelihood
 from hf_argen.recipes.pixel_lm import (
     MODEL_TYPES,
     build_pixel_lm,
+    condition_kwargs,
     generate_pixels,
     pixel_lm_likelihood_report,
     pixel_lm_log_likelihood,
@@ -95,14 +96,17 @@ def test_bits_per_dim_is_the_exact_sum_of_token_nlls(model_type):
     torch.testing.assert_close(log_likelihood, -losses * dims, rtol=1e-5, atol=1e-4)
     sequences = vocabulary.sequences(x, y)
     stepped = torch.zeros(3, dtype=torch.float64)
+    condition = condition_kwargs(model, y)
+    assert bool(condition) == (model_type == "rnn")  # the RNN also takes the class at every step
     with torch.no_grad():
-        out = model(input_ids=sequences[:, :2], use_cache=True)
+        out = model(input_ids=sequences[:, :2], use_cache=True, **condition)
         for t in range(2, sequences.shape[1]):
             log_probs = torch.log_softmax(out.logits[:, -1, : vocabulary.num_levels].double(), dim=-1)
             stepped += log_probs.gather(1, sequences[:, t : t + 1]).squeeze(1)
             if t + 1 < sequences.shape[1]:
                 position = {"cache_position": torch.tensor([t])} if model_type == "mamba" else {}
-                out = model(input_ids=sequences[:, t : t + 1], cache=out.cache, use_cache=True, **position)
+                out = model(input_ids=sequences[:, t : t + 1], cache=out.cache, use_cache=True, **position,
+                            **condition)  # fmt: skip
     torch.testing.assert_close(log_likelihood, stepped, rtol=1e-5, atol=1e-3)
     report = pixel_lm_likelihood_report(model, x, y)
     assert math.isclose(report["bits_per_dim"], -log_likelihood.mean().item() / (dims * math.log(2)), rel_tol=1e-6)
@@ -117,7 +121,8 @@ def test_pixel_lm_is_causal(model_type):
 
     def log_probs(seq):
         with torch.no_grad():
-            return torch.log_softmax(model(input_ids=seq, use_cache=False).logits[..., : vocabulary.num_levels], -1)
+            logits = model(input_ids=seq, use_cache=False, **condition_kwargs(model, y)).logits
+            return torch.log_softmax(logits[..., : vocabulary.num_levels], -1)
 
     base = log_probs(sequences)
     for t in range(2, sequences.shape[1], 4):
@@ -155,6 +160,31 @@ def test_generate_pixels_exact_length_levels_only_and_seeded(model_type):
     state = torch.random.get_rng_state()
     generate_pixels(model, class_labels=labels, seed=4)
     assert torch.equal(state, torch.random.get_rng_state())  # the caller's RNG is untouched
+
+
+def test_rnn_takes_the_class_at_every_step():
+    """The class-conditional RNN's class reaches every step through its class bias, not only through the class
+    token: with the class token held fixed, changing `class_labels` changes the last sub-pixel's distribution (and
+    with the bias zeroed it does not); sampling passes the labels to `generate()` (per-class samples differ)."""
+    model, vocabulary = tiny_pixel_lm("rnn")
+    assert model.config.num_classes == 3
+    x = random_images(1)
+    sequence = vocabulary.sequences(x, torch.tensor([0]))[:, :-1]
+
+    def last_logits(label):
+        with torch.no_grad():
+            return model(input_ids=sequence, class_labels=torch.tensor([label])).logits[0, -1]
+
+    assert not torch.allclose(last_logits(0), last_logits(1))
+    with torch.no_grad():
+        model.model.class_bias.weight.zero_()
+    torch.testing.assert_close(last_logits(0), last_logits(1))
+    with pytest.raises(ValueError, match="class_labels"):
+        model(input_ids=sequence)
+    unconditional, _ = tiny_pixel_lm("rnn", num_classes=0)
+    assert condition_kwargs(unconditional, None) == {}
+    with pytest.raises(ValueError, match="class_labels"):
+        unconditional(input_ids=sequence[:, :1], class_labels=torch.tensor([0]))
 
 
 def test_pixel_vocabulary_bad_inputs():
