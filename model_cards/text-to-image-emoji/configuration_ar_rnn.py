@@ -23,6 +23,9 @@ class ARRNNConfig(PreTrainedConfig):
         layer_norm_eps (`float`, defaults to 1e-5): epsilon of the final LayerNorm.
         initializer_range (`float`, defaults to 0.02): std of the normal embedding initialisation.
         tie_word_embeddings (`bool`, defaults to `True`): share the input embedding and output projection.
+        num_classes (`int`, defaults to 0): if > 0, the model is class-conditional: `forward` and `generate` take
+            `class_labels` `(batch,)` in `[0, num_classes)`, and a learned class bias (one per layer, as the gated
+            PixelCNN's) is added to every layer's input at every step, so the condition never fades with distance.
         bos_token_id / eos_token_id / pad_token_id (`int`, *optional*): special ids in `[0, vocab_size)`.
 
     `layer_types` is set to `"linear_attention"` for every layer: that makes `DynamicCache(config=...)` hold
@@ -41,6 +44,7 @@ class ARRNNConfig(PreTrainedConfig):
     initializer_range: float = 0.02
     use_cache: bool = True
     tie_word_embeddings: bool = True
+    num_classes: int = 0
     bos_token_id: int | None = None
     eos_token_id: int | list[int] | None = None
     pad_token_id: int | None = None
@@ -50,6 +54,7 @@ class ARRNNConfig(PreTrainedConfig):
         super().__post_init__(**kwargs)
         for name in ("vocab_size", "hidden_size", "num_hidden_layers"):
             check_int(name, getattr(self, name), 1)
+        check_int("num_classes", self.num_classes, 0)
         if self.cell_type not in CELL_TYPES:
             raise ValueError(f"`cell_type` must be one of {CELL_TYPES}, got {self.cell_type!r}.")
         if not 0.0 <= self.hidden_dropout < 1.0:

@@ -177,16 +177,42 @@ class ARRNNPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
 
 
 class ARRNNModel(ARRNNPreTrainedModel):
-    """Embeddings + stacked recurrent layers (residual from the second on) + LayerNorm -> `(B, T, hidden)`."""
+    """Embeddings + stacked recurrent layers (residual from the second on) + LayerNorm -> `(B, T, hidden)`; with
+    `num_classes`, a learned class bias added to every layer's input at every step."""
 
     def __init__(self, config: ARRNNConfig):
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        if config.num_classes:
+            self.class_bias = nn.Embedding(config.num_classes, config.num_hidden_layers * config.hidden_size)
         self.layers = nn.ModuleList([ARRNNLayer(config, i) for i in range(config.num_hidden_layers)])
         self.dropout = nn.Dropout(config.hidden_dropout)
         self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.gradient_checkpointing = False
         self.post_init()
+
+    def class_biases(self, class_labels, batch_size: int) -> torch.Tensor | None:
+        """`(num_layers, batch, 1, hidden)` class bias per layer for `class_labels` `(batch,)` (or one label for
+        the whole batch); `None` for an unconditional model."""
+        num_classes = self.config.num_classes
+        if not num_classes:
+            if class_labels is not None:
+                raise ValueError("`class_labels` given to an unconditional model (config.num_classes=0).")
+            return None
+        if class_labels is None:
+            raise ValueError(f"this model is class-conditional ({num_classes} classes): pass `class_labels` (batch,).")
+        labels = torch.as_tensor(class_labels, device=self.class_bias.weight.device)
+        if labels.dtype.is_floating_point or labels.dtype == torch.bool or labels.numel() not in (1, batch_size):
+            raise ValueError(
+                f"`class_labels` must be {batch_size} integer labels (one per row) or one, got "
+                f"{labels.dtype} {tuple(labels.shape)}."
+            )
+        labels = labels.reshape(-1).expand(batch_size)
+        low, high = torch.aminmax(labels)
+        if int(low) < 0 or int(high) >= num_classes:
+            raise ValueError(f"`class_labels` must be in [0, {num_classes}), got range [{int(low)}, {int(high)}].")
+        bias = self.class_bias(labels).view(batch_size, self.config.num_hidden_layers, 1, -1)
+        return bias.permute(1, 0, 2, 3)
 
     @deprecate_kwarg("cache_params", "6.0.0", new_name="cache")
     @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
@@ -199,6 +225,7 @@ class ARRNNModel(ARRNNPreTrainedModel):
         cache: Cache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
+        class_labels: torch.LongTensor | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPast:
         r"""
@@ -208,6 +235,8 @@ class ARRNNModel(ARRNNPreTrainedModel):
                 0 = padding; only its last `seq_len` columns are read (the state skips padded steps).
             cache (`Cache`, *optional*): recurrent state; a `DynamicCache(config=config)` is created when
                 `use_cache` and none is given.
+            class_labels (`torch.LongTensor` of shape `(batch,)`, *optional*): the class of each row; required by
+                (and only accepted by) a class-conditional model (`config.num_classes > 0`).
             output_hidden_states (`bool`, *optional*): also return the embeddings and every layer's output.
             return_dict (`bool`, *optional*): `False` returns a tuple.
         """
@@ -228,8 +257,11 @@ class ARRNNModel(ARRNNPreTrainedModel):
             if bool(step_mask.all()):
                 step_mask = None
 
+        class_biases = self.class_biases(class_labels, inputs_embeds.shape[0])
         hidden_states = self.dropout(inputs_embeds)
         for index, layer in enumerate(self.layers):
+            if class_biases is not None:
+                hidden_states = hidden_states + class_biases[index]
             state = None
             if cache is not None:
                 slot = cache.layers[index]
@@ -297,6 +329,7 @@ class ARRNNForCausalLM(ARRNNPreTrainedModel, GenerationMixin):
         labels: torch.LongTensor | None = None,
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
+        class_labels: torch.LongTensor | None = None,
         **kwargs,
     ) -> CausalLMOutputWithPast:
         r"""
@@ -308,6 +341,8 @@ class ARRNNForCausalLM(ARRNNPreTrainedModel, GenerationMixin):
                 as `transformers.Trainer` passes it), `shift_labels` and `ignore_index` through `kwargs`.
             logits_to_keep (`int` or `torch.Tensor`): if an int > 0, only the last `logits_to_keep` positions get
                 logits; a 1-D tensor selects positions.
+            class_labels (`torch.LongTensor` of shape `(batch,)`, *optional*): the class of each row of a
+                class-conditional model; `generate(..., class_labels=...)` passes them at every step.
         """
         outputs = self.model(
             input_ids=input_ids,
@@ -315,6 +350,7 @@ class ARRNNForCausalLM(ARRNNPreTrainedModel, GenerationMixin):
             cache=cache,
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
+            class_labels=class_labels,
             return_dict=True,
             **kwargs,
         )
