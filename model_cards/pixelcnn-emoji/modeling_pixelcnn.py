@@ -15,6 +15,7 @@ Two architectures share the gated layer and the output head:
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -609,33 +610,40 @@ class PixelCNNForImageGeneration(PixelCNNPreTrainedModel):
         Returns:
             `torch.LongTensor` of shape `(batch, channels, height, width)` with values in [0, num_levels).
         """
-        rows = self.generate_rows(class_labels, num_images, temperature, top_k, top_p, generator, seed, use_cache,
-                                  progress, pixel_values, num_given_rows, num_given_subpixels)  # fmt: skip
+        rows = self._sample_rows(class_labels, num_images, temperature, top_k, top_p, generator, seed, use_cache,
+                                 progress, pixel_values, num_given_rows, num_given_subpixels)  # fmt: skip
         return torch.stack(list(rows), dim=2)
 
-    @torch.no_grad()
-    def generate_rows(
-        self,
-        class_labels=None,
-        num_images: int | None = None,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        generator: torch.Generator | None = None,
-        seed: int | None = None,
-        use_cache: bool = True,
-        progress: bool = False,
-        pixel_values: torch.LongTensor | None = None,
-        num_given_rows: int | None = None,
-        num_given_subpixels: int | None = None,
-    ) -> Iterator[torch.LongTensor]:
-        r"""Sample as `generate` (same arguments), yielding each image row as soon as it is sampled.
+    def generate_rows(self, *args, **kwargs) -> Iterator[torch.LongTensor]:
+        r"""Sample as `generate` (its arguments, checked the same way), yielding each image row as soon as it is
+        sampled.
 
         Yields `height` tensors `(batch, channels, width)`, long, in order from the top row (given rows of an
         image completion first, unchanged): a way to show images appearing row by row.
         `torch.stack(list(model.generate_rows(...)), dim=2)` equals `model.generate(...)` for the same arguments;
         arguments are checked before the first row is drawn.
         """
+        arguments = inspect.signature(self.generate).bind(*args, **kwargs)
+        arguments.apply_defaults()
+        return self._sample_rows(**arguments.arguments)
+
+    @torch.no_grad()
+    def _sample_rows(
+        self,
+        class_labels,
+        num_images,
+        temperature,
+        top_k,
+        top_p,
+        generator,
+        seed,
+        use_cache,
+        progress,
+        pixel_values,
+        num_given_rows,
+        num_given_subpixels,
+    ) -> Iterator[torch.LongTensor]:
+        """`generate_rows` with every argument given."""
         given, num_given = self._completion_prefix(pixel_values, num_given_rows, num_given_subpixels)
         class_labels = class_ids(class_labels, self.config.id2label, self.config.num_classes)
         if given is not None:

@@ -92,25 +92,17 @@ class VQVAETextToImageForImageGeneration(TwoStageGenerationMixin, VQVAETextToIma
 
     @torch.no_grad()
     def sample_codes(
-        self,
-        input_ids,
-        guidance_scale: float | None = None,
-        generator: torch.Generator | None = None,
-        seed: int | None = None,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
+        self, input_ids, generator: torch.Generator | None = None, seed: int | None = None, **sampling
     ) -> torch.LongTensor:
-        """Code maps `(B, h, w)` (long, in [0, K), on the model's device) for prompts `input_ids` (see `generate`).
+        """Code maps `(B, h, w)` (long, in [0, K), on the model's device) for prompts `input_ids` (see `generate`);
+        `sampling`: `guidance_scale`, `temperature`, `top_k`, `top_p`, checked by `transformers.GenerationConfig`.
 
         One call of the LM's `generate()`: exactly h*w new tokens, caption tokens suppressed, and with
         `guidance_scale` other than 1 the null prompt as `negative_prompt_ids` (classifier-free guidance by
         `transformers`). The LM draws from the global RNG: with a `seed` (or one drawn from `generator`), from a
         forked RNG seeded with it, leaving the caller's global RNG untouched.
         """
-        sampling = sampling_config(
-            self.generation_config, temperature=temperature, top_k=top_k, top_p=top_p, guidance_scale=guidance_scale
-        )
+        sampling = sampling_config(self.generation_config, **sampling)
         generator = make_generator(generator, seed)
         prompts = self._check_prompts(input_ids)
         size, length = self.config.vqvae.latent_size, self.codes_per_image
@@ -159,7 +151,8 @@ class VQVAETextToImageForImageGeneration(TwoStageGenerationMixin, VQVAETextToIma
         check_output_type(output_type)
         if input_ids is None:
             raise ValueError("pass `input_ids`: prompts from `prompt_ids`, or lists of caption token ids.")
-        codes = self.sample_codes(input_ids, guidance_scale, generator, seed, temperature, top_k, top_p)
+        codes = self.sample_codes(input_ids, generator, seed, guidance_scale=guidance_scale, temperature=temperature,
+                                  top_k=top_k, top_p=top_p)  # fmt: skip
         if output_type == "codes":
             return codes
         pixels = self.decode(codes)

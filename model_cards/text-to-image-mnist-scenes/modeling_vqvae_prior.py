@@ -223,20 +223,18 @@ class VQVAEPriorForImageGeneration(TwoStageGenerationMixin, VQVAEPriorPreTrained
         self,
         class_labels,
         generator: torch.Generator | None = None,
-        temperature: float | None = None,
-        top_k: int | None = None,
-        top_p: float | None = None,
         seed: int | None = None,
         given_codes: torch.Tensor | None = None,
         num_given_codes: int = 0,
-        guidance_scale: float | None = None,
+        **sampling,
     ) -> torch.LongTensor:
         """Code maps `(B, h, w)` (long, in [0, K), on the model's device) for `class_labels` `(B,)` (ids or names).
 
         A causal LM prior samples with its `generate()`: prompt = the class token, exactly h*w new tokens,
         non-code ids suppressed. `generator` is a `torch.Generator` on any device, or `seed` an int (the global RNG
-        is left untouched); neither uses the global RNG. `temperature`, `top_k`, `top_p` and `guidance_scale` are
-        checked by `transformers.GenerationConfig`; unset ones come from the model's `generation_config`.
+        is left untouched); neither uses the global RNG. `sampling` (`temperature`, `top_k`, `top_p`,
+        `guidance_scale`) is checked by `transformers.GenerationConfig`; unset values come from the model's
+        `generation_config`.
         `guidance_scale` other than 1 (classifier-free guidance against the null class, `transformers`'
         `UnbatchedClassifierFreeGuidanceLogitsProcessor` inside `generate()`) needs a prior with `null_class`.
 
@@ -245,9 +243,7 @@ class VQVAEPriorForImageGeneration(TwoStageGenerationMixin, VQVAEPriorPreTrained
         token -- and, with guidance, in the null prompt after the null token; a PixelCNN prior as its
         `pixel_values`).
         """
-        sampling = sampling_config(
-            self.generation_config, temperature=temperature, top_k=top_k, top_p=top_p, guidance_scale=guidance_scale
-        )
+        sampling = sampling_config(self.generation_config, **sampling)
         guidance_scale = guidance_scale_of(sampling.guidance_scale, self.config.null_class, "a null class")
         generator = make_generator(generator, seed)
         labels = class_ids(class_labels, self.config.id2label, self.num_classes)
@@ -361,9 +357,8 @@ class VQVAEPriorForImageGeneration(TwoStageGenerationMixin, VQVAEPriorPreTrained
         elif num_images is not None and num_images != len(class_labels):
             raise ValueError(f"`num_images` ({num_images}) must equal the number of `class_labels` "
                              f"({len(class_labels)}), or be None.")  # fmt: skip
-        codes = self.sample_codes(
-            class_labels, generator, temperature, top_k, top_p, seed=seed, guidance_scale=guidance_scale
-        )
+        codes = self.sample_codes(class_labels, generator, seed, temperature=temperature, top_k=top_k, top_p=top_p,
+                                  guidance_scale=guidance_scale)  # fmt: skip
         return self._output(codes, output_type)
 
     def _output(self, codes: torch.Tensor, output_type: str):
@@ -455,8 +450,8 @@ class VQVAEPriorForImageGeneration(TwoStageGenerationMixin, VQVAEPriorPreTrained
         elif len(class_labels) != batch:
             raise ValueError(f"`class_labels` must give one class per image to complete ({batch}), or one class, "
                              f"got {len(class_labels)}.")  # fmt: skip
-        sampled = self.sample_codes(class_labels, generator, temperature, top_k, top_p, seed=seed, given_codes=codes,
-                                    num_given_codes=num_given, guidance_scale=guidance_scale)  # fmt: skip
+        sampled = self.sample_codes(class_labels, generator, seed, codes, num_given, temperature=temperature,
+                                    top_k=top_k, top_p=top_p, guidance_scale=guidance_scale)  # fmt: skip
         return self._output(sampled, output_type)
 
 

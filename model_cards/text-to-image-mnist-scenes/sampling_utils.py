@@ -103,12 +103,16 @@ def sampling_config(generation_config: GenerationConfig | None = None, **argumen
     """A `GenerationConfig` for sampling: the model's `generation_config` when it was written for sampling
     (`do_sample=True`, else `SAMPLING_DEFAULTS`), updated with the `arguments` given (`temperature=`, `top_k=`,
     `top_p=`, ...; `None` means unset), checked by `GenerationConfig.validate(strict=True)` and by the logits warpers
-    it makes (`logits_warpers`). Bad values raise a `ValueError` naming the argument."""
+    it makes (`logits_warpers`). Bad values, and names `GenerationConfig` does not have, raise a `ValueError`
+    naming the argument."""
     if generation_config is not None and generation_config.do_sample:
         config = copy.deepcopy(generation_config)
     else:
         config = GenerationConfig(**SAMPLING_DEFAULTS)
-    config.update(**{name: value for name, value in arguments.items() if value is not None})
+    unknown = config.update(**{name: value for name, value in arguments.items() if value is not None})
+    if unknown:
+        raise ValueError(f"unknown sampling arguments {sorted(unknown)}: pass `transformers.GenerationConfig` fields "
+                         "(temperature, top_k, top_p, guidance_scale).")  # fmt: skip
     config.validate(strict=True)
     logits_warpers(config)
     return config

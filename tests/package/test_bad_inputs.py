@@ -190,6 +190,13 @@ CASES = [
     ("rnn-config-cell_type", lambda: ARRNNConfig(cell_type="transformer"), "cell_type"),
     ("rnn-config-hidden_size-0", lambda: ARRNNConfig(hidden_size=0), "hidden_size"),
     ("rnn-config-pad-out-of-vocab", lambda: ARRNNConfig(vocab_size=10, pad_token_id=12), "pad"),
+    ("rnn-config-num_classes-negative", lambda: ARRNNConfig(num_classes=-1), "num_classes"),
+    (
+        "rnn-class_labels-unconditional",
+        lambda: rnn()(torch.ones(1, 2, dtype=torch.long), class_labels=[0]),
+        "class_labels",
+    ),
+    ("two-stage-sample_codes-unknown", lambda: two_stage().sample_codes([0], tempreature=0.5), "tempreature"),
     (
         "two-stage-config-vocab",
         lambda: VQVAEPriorConfig(
