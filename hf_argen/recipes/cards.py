@@ -85,8 +85,12 @@ def _conditioning(config: dict, kind: str) -> str:
         if not names:
             return "nothing: the model is unconditional (the prompt is BOS alone)."
         first = config["pixel_lm"]["num_levels"] + 1
+        every_step = (
+            " and `generate(class_labels=...)` adds a class bias at every step" if config.get("num_classes") else ""
+        )
         return (
-            f"a class label, one of {len(names)} classes: the prompt is BOS, then the class token ({first} + class id)."
+            f"a class label, one of {len(names)} classes: the prompt is BOS, then the class token ({first} + class id)"
+            f"{every_step}."
         )
     if not names:
         return "nothing: the model is unconditional (`generate(num_images=...)`)."
@@ -227,7 +231,9 @@ def _pixel_lm_snippet(config: dict, repo_id: str) -> str:
     ids allowed, tokens reshaped in the PixelCNN's order."""
     layout = config["pixel_lm"]
     levels, classes, channels, size = (layout[k] for k in ("num_levels", "num_classes", "num_channels", "image_size"))
-    prompt = f"[[{levels}, {levels + 1} + label] for label in range(10)]" if classes else f"[[{levels}]] * 4"
+    prompt = f"[[{levels}, {levels + 1} + label] for label in range({classes})]" if classes else f"[[{levels}]] * 4"
+    # A model that also takes the class at every step (an `ARRNNForCausalLM` with `num_classes`) gets the labels too.
+    labels = f" class_labels=torch.arange({classes})," if config.get("num_classes") else ""
     return "\n".join([
         "import torch",
         "from transformers import AutoModelForCausalLM",
@@ -239,7 +245,8 @@ def _pixel_lm_snippet(config: dict, repo_id: str) -> str:
         "torch.manual_seed(0)",
         "tokens = model.generate(prompt, do_sample=True, max_new_tokens=length, min_new_tokens=length,",
         f"                        suppress_tokens=list(range({levels}, model.config.vocab_size)), eos_token_id=None,",
-        "                        pad_token_id=model.config.pad_token_id, attention_mask=torch.ones_like(prompt))",
+        f"                        pad_token_id=model.config.pad_token_id,{labels}",
+        "                        attention_mask=torch.ones_like(prompt))",
         f"levels = tokens[:, prompt.shape[1]:].reshape(-1, {size}, {size}, {channels}).permute(0, 3, 1, 2)"
         f"  # (N, {channels}, {size}, {size}) in [0, {levels})",
     ])  # fmt: skip

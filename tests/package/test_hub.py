@@ -227,7 +227,7 @@ def test_usage_snippets_run_as_written_for_tiny_models_of_every_kind(tmp_path):
     from hf_argen import PixelVocabulary
     from hf_argen.recipes.pixel_lm import build_pixel_lm, set_image_layout
 
-    for classes in (10, 0):  # a pixel LM, class-conditional and not: plain transformers sampling, levels out
+    for classes in (3, 0):  # a pixel LM, class-conditional and not: plain transformers sampling, levels out
         vocabulary = PixelVocabulary(num_levels=5, num_classes=classes)
         pixel_lm = build_pixel_lm("rnn", vocabulary, 2 + 12, hidden_size=8, num_hidden_layers=1)
         set_image_layout(pixel_lm.config, vocabulary, num_channels=3, image_size=2)
@@ -235,7 +235,9 @@ def test_usage_snippets_run_as_written_for_tiny_models_of_every_kind(tmp_path):
         write_card_for_folder(tmp_path / f"pixel_lm{classes}", repo_id="org/tiny-pixel-lm")
         names = run_snippet(tmp_path / f"pixel_lm{classes}" / "README.md", "org/tiny-pixel-lm",
                             tmp_path / f"pixel_lm{classes}")  # fmt: skip
-        assert names["levels"].shape == (10 if classes else 4, 3, 2, 2) and names["levels"].max() < 5
+        assert names["levels"].shape == (classes or 4, 3, 2, 2) and names["levels"].max() < 5
+        # The class-conditional RNN takes the class at every step too: its snippet passes the labels to generate().
+        assert ("class_labels=" in (tmp_path / f"pixel_lm{classes}" / "README.md").read_text()) == bool(classes)
 
 
 ROOT = Path(__file__).resolve().parents[2]
