@@ -10,8 +10,10 @@ Rows (all class-conditional, class token / class bias; `--rows` picks some):
 
 * `independent`: every sub-pixel an independent categorical per class (counts + Jeffreys smoothing): the floor;
 * pixel LMs over BOS + class token + sub-pixels in the PixelCNN's order (`hf_argen.recipes.pixel_lm`):
-  `rnn-lstm`, `rnn-gru` (ours), `transformer` (ours), `imagegpt` (`transformers`' ImageGPTForCausalImageModeling,
-  same size as ours), `mamba` (`transformers`' MambaForCausalLM, its pure-PyTorch path);
+  `rnn-lstm`, `rnn-gru` (ours; the class also as a class bias at every step), `rnn-lstm-token` (the LSTM with the
+  class token alone: what the per-step class bias buys), `transformer` (ours), `imagegpt` (`transformers`'
+  ImageGPTForCausalImageModeling, same size as ours), `mamba` (`transformers`' MambaForCausalLM, its pure-PyTorch
+  path);
 * `pixelcnn-masked` (single stack, blind spot), `pixelcnn-gated` (vertical + horizontal stacks);
 * two-stage, a VQ-VAE + a class-conditional prior over its code map (`VQVAEPriorForImageGeneration`):
   `vqvae+transformer`, `vqvae+rnn`, `vqvae+pixelcnn`, `vqvae+mamba`. On MNIST the VQ-VAE is `--vqvae` (the shipped
@@ -81,14 +83,15 @@ from hf_argen.training.loop import list_checkpoints
 
 logger = logging.getLogger("benchmark_model_families")
 
-PIXEL_LM_ROWS = {"rnn-lstm": "rnn", "rnn-gru": "rnn", "transformer": "transformer", "imagegpt": "imagegpt",
-                 "mamba": "mamba"}  # fmt: skip
+PIXEL_LM_ROWS = {"rnn-lstm": "rnn", "rnn-lstm-token": "rnn", "rnn-gru": "rnn", "transformer": "transformer",
+                 "imagegpt": "imagegpt", "mamba": "mamba"}  # fmt: skip
 PIXELCNN_ROWS = ("pixelcnn-masked", "pixelcnn-gated")
 PRIOR_ROWS = ("vqvae+transformer", "vqvae+rnn", "vqvae+pixelcnn", "vqvae+mamba")
 ROWS = ("independent", *PIXEL_LM_ROWS, *PIXELCNN_ROWS, *PRIOR_ROWS)
 LABELS = {
     "independent": "independent categorical per sub-pixel and class (counts)",
     "rnn-lstm": "RNN over pixels: `ARRNNForCausalLM`, LSTM",
+    "rnn-lstm-token": "RNN over pixels: `ARRNNForCausalLM`, LSTM, class token only (no class bias)",
     "rnn-gru": "RNN over pixels: `ARRNNForCausalLM`, GRU",
     "transformer": "pixel transformer: `ARTransformerForCausalLM`",
     "imagegpt": "pixel transformer: `transformers` `ImageGPTForCausalImageModeling`",
@@ -282,7 +285,8 @@ def run_pixel_lm(row: str, data: dict, context: dict, args: BenchmarkArguments) 
     torch.manual_seed(args.seed)
     layers = {"rnn": args.rnn_layers, "mamba": args.mamba_layers}.get(PIXEL_LM_ROWS[row], args.transformer_layers)
     model = build_pixel_lm(PIXEL_LM_ROWS[row], vocabulary, length, args.hidden_size, layers, 4,
-                           "gru" if row == "rnn-gru" else "lstm", args.dropout)  # fmt: skip
+                           "gru" if row == "rnn-gru" else "lstm", args.dropout,
+                           class_bias=row != "rnn-lstm-token")  # fmt: skip
     set_image_layout(model.config, vocabulary, shape[0], shape[1])
     row_dir = Path(args.output_dir, row)
     model, timing = train_row(model, row_dir, TensorDictDataset(**data["train"]), args, pixel_lm_loss(vocabulary))
@@ -473,7 +477,7 @@ def per_token_sampling(args: BenchmarkArguments, num_levels: int, num_classes: i
     rows = []
     vocabulary = PixelVocabulary(num_levels, num_classes)
     for row, model_type in PIXEL_LM_ROWS.items():
-        if row == "rnn-gru":
+        if row in ("rnn-gru", "rnn-lstm-token"):
             continue
         layers = {"rnn": args.rnn_layers, "mamba": args.mamba_layers}.get(model_type, args.transformer_layers)
         result = {"row": row, "model": LABELS[row]}

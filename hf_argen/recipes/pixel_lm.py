@@ -55,10 +55,12 @@ def build_pixel_lm(
     cell_type: str = "lstm",
     dropout: float = 0.0,
     position_embedding_type: str = "learned",
+    class_bias: bool = True,
 ):
     """A new causal LM over `vocabulary`'s tokens, for sequences of up to `sequence_length` tokens (prefix included):
     our `ARRNNForCausalLM` (class-conditional for a vocabulary with classes: besides the class token, a class bias
-    at every step, :func:`condition_kwargs`) / `ARTransformerForCausalLM` (learned or rotary positions), or
+    at every step, :func:`condition_kwargs`, unless `class_bias=False`) / `ARTransformerForCausalLM` (learned or
+    rotary positions), or
     `transformers`'
     `ImageGPTForCausalImageModeling` / `MambaForCausalLM` (no CUDA kernels: with `mambapy` installed, its parallel
     scan in pure PyTorch, `use_mambapy`; without, `transformers`' sequential reference loop, same outputs)."""
@@ -66,8 +68,8 @@ def build_pixel_lm(
                    pad_token_id=vocabulary.pad_token_id, eos_token_id=None)  # fmt: skip
     sizes = dict(hidden_size=hidden_size, num_hidden_layers=num_hidden_layers)
     if model_type == "rnn":
-        config = ARRNNConfig(cell_type=cell_type, hidden_dropout=dropout, num_classes=vocabulary.num_classes, **sizes,
-                             **special)  # fmt: skip
+        num_classes = vocabulary.num_classes if class_bias else 0
+        config = ARRNNConfig(cell_type=cell_type, hidden_dropout=dropout, num_classes=num_classes, **sizes, **special)
         return ARRNNForCausalLM(config)
     if model_type == "transformer":
         config = ARTransformerConfig(
