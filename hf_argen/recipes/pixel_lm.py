@@ -231,6 +231,67 @@ def generate_pixels(
     return vocabulary.tokens_to_levels(tokens, channels, height)
 
 
+def _step(model, input_ids, cache, class_labels, num_levels: int):
+    """One cached forward -> (log-probabilities over the levels at the last position `(rows, num_levels)`, cache)."""
+    out = model(input_ids=input_ids, cache=cache, use_cache=True, **condition_kwargs(model, class_labels))
+    return torch.log_softmax(out.logits[:, -1, :num_levels].float(), dim=-1), out.cache
+
+
+@torch.no_grad()
+def generate_pixels_guided(
+    model,
+    class_labels,
+    guidance_scale: float,
+    seed: int | None = 0,
+    temperature: float = 1.0,
+    vocabulary: PixelVocabulary | None = None,
+    image_shape: tuple[int, int, int] | None = None,
+) -> torch.LongTensor:
+    """Sample images `(B, C, H, W)` (long, levels, on the CPU) of the requested `class_labels` `(B,)` from a
+    class-conditional pixel LM with **class-posterior guidance**: classifier-free guidance whose unconditional
+    distribution is the model's own exact marginal, so no null class needs training.
+
+    Every image runs once per class (a `(B * K, ...)` cached batch, K classes). After sub-pixels `x_<t` the class
+    posterior is `p(k | x_<t) ∝ Π_s p(x_s | x_<s, k)` (uniform prior), the marginal next-sub-pixel distribution is
+    `p(x_t | x_<t) = Σ_k p(k | x_<t) p(x_t | x_<t, k)`, and the sub-pixel is drawn from
+    `softmax((log p(x_t | x_<t, y) + (g - 1) (log p(x_t | x_<t, y) − log p(x_t | x_<t))) / temperature)`, then fed
+    to every class's row. `guidance_scale` g = 1 is plain sampling from p(x | y); g > 1 favours sub-pixels that make
+    class y more probable. `seed` seeds a CPU generator (`None`: the global RNG). The model must take `cache=` (ours
+    and `transformers`' attention LMs do)."""
+    vocabulary = vocabulary or vocabulary_of(model)
+    if not vocabulary.num_classes:
+        raise ValueError("class-posterior guidance needs a class-conditional pixel LM (num_classes > 0).")
+    for name, value, low in (("guidance_scale", guidance_scale, 1), ("temperature", temperature, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low or value == low == 0:
+            raise ValueError(f"`{name}` must be a number {'>= 1 (1: no guidance)' if low else '> 0'}, got {value!r}.")
+    channels, height, width = image_shape or image_shape_of(model)
+    device, num_classes, levels = _model_device(model), vocabulary.num_classes, vocabulary.num_levels
+    targets = vocabulary.prefix(class_labels)[:, 1] - vocabulary.class_token_offset  # checked (B,)
+    batch = len(targets)
+    every_class = torch.arange(num_classes).repeat(batch).to(device)  # row b * K + k: image b, class k
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    was_training = model.training
+    model.eval()
+    try:
+        log_probs, cache = _step(model, vocabulary.prefix(every_class).to(device), None, every_class, levels)
+        log_posterior = torch.zeros(batch, num_classes, device=device)
+        tokens, length = [], channels * height * width
+        for step in range(length):
+            per_class = log_probs.view(batch, num_classes, levels)
+            conditional = per_class[torch.arange(batch), targets.to(device)]
+            marginal = torch.logsumexp(torch.log_softmax(log_posterior, -1)[..., None] + per_class, dim=1)
+            scores = (conditional + (guidance_scale - 1) * (conditional - marginal)) / temperature
+            token = torch.multinomial(torch.softmax(scores, -1).cpu(), 1, generator=generator)[:, 0].to(device)
+            log_posterior += per_class.gather(2, token[:, None, None].expand(batch, num_classes, 1))[..., 0]
+            tokens.append(token)
+            if step + 1 < length:
+                next_ids = token.repeat_interleave(num_classes)[:, None]
+                log_probs, cache = _step(model, next_ids, cache, every_class, levels)
+    finally:
+        model.train(was_training)
+    return vocabulary.tokens_to_levels(torch.stack(tokens, dim=1).cpu(), channels, height)
+
+
 def make_sample_fn(processor, num_classes: int | None, seed: int = 0, num_images: int = 10, scale: int = 4):
     """Sample-grid hook: one image per class (conditional) or `num_images` samples, fixed seed."""
 
@@ -363,6 +424,7 @@ __all__ = [
     "build_pixel_lm",
     "condition_kwargs",
     "generate_pixels",
+    "generate_pixels_guided",
     "image_shape_of",
     "make_sample_fn",
     "pixel_lm_likelihood_report",

@@ -19,6 +19,7 @@ from hf_argen.recipes.pixel_lm import (
     build_pixel_lm,
     condition_kwargs,
     generate_pixels,
+    generate_pixels_guided,
     pixel_lm_likelihood_report,
     pixel_lm_log_likelihood,
     pixel_lm_loss,
@@ -185,6 +186,44 @@ def test_rnn_takes_the_class_at_every_step():
     assert condition_kwargs(unconditional, None) == {}
     with pytest.raises(ValueError, match="class_labels"):
         unconditional(input_ids=sequence[:, :1], class_labels=torch.tensor([0]))
+
+
+@pytest.mark.parametrize("model_type", ["rnn", "transformer"])
+@pytest.mark.parametrize("guidance_scale", [1.0, 3.0])
+def test_class_posterior_guidance_follows_its_formula(model_type, guidance_scale):
+    """At a tiny temperature the guided sampler takes the argmax of its scores; recomputing those scores from scratch
+    with uncached forward passes (per class: log p(x_t | x_<t, k); posterior from the exact prefix likelihoods;
+    marginal Σ_k p(k | x_<t) p(x_t | x_<t, k); conditional + (g - 1)(conditional - marginal)) gives that argmax at
+    every sub-pixel: the cached multi-class bookkeeping is exact. g = 1 is greedy decoding of p(x | y)."""
+    model, vocabulary = tiny_pixel_lm(model_type, num_levels=4, num_classes=3, channels=1, size=3)
+    with torch.no_grad():  # large random weights: distributions that differ clearly between classes and steps
+        for parameter in model.parameters():
+            parameter.normal_(0, 0.7, generator=torch.Generator().manual_seed(parameter.numel()))
+    labels = torch.tensor([0, 2, 1, 1, 0, 2])
+    images = generate_pixels_guided(model, labels, guidance_scale, temperature=1e-6, seed=0)
+    assert images.shape == (6, 1, 3, 3)
+    tokens = vocabulary.levels_to_tokens(images)
+    for b, label in enumerate(labels.tolist()):
+        per_class = []
+        for k in range(3):  # uncached, one class at a time
+            sequence = vocabulary.sequences(images[b : b + 1], torch.tensor([k]))[:, :-1]
+            with torch.no_grad():
+                logits = model(input_ids=sequence, use_cache=False, **condition_kwargs(model, torch.tensor([k]))).logits
+            per_class.append(torch.log_softmax(logits[0, 1:, :4].double(), -1))  # (T, levels) for class k
+        per_class = torch.stack(per_class)  # (K, T, levels)
+        taken = per_class.gather(2, tokens[b][None, :, None].expand(3, -1, 1))[..., 0]  # (K, T)
+        prefix_log_likelihood = torch.cat([torch.zeros(3, 1, dtype=torch.float64), taken.cumsum(1)[:, :-1]], 1)
+        posterior = torch.log_softmax(prefix_log_likelihood, dim=0)  # (K, T)
+        marginal = torch.logsumexp(posterior[..., None] + per_class, dim=0)  # (T, levels)
+        scores = per_class[label] + (guidance_scale - 1) * (per_class[label] - marginal)
+        assert torch.equal(scores.argmax(-1), tokens[b])
+    with pytest.raises(ValueError, match="guidance_scale"):
+        generate_pixels_guided(model, labels, 0.5)
+    with pytest.raises(ValueError, match="temperature"):
+        generate_pixels_guided(model, labels, 2.0, temperature=0)
+    unconditional, _ = tiny_pixel_lm(model_type, num_classes=0)
+    with pytest.raises(ValueError, match="class-conditional"):
+        generate_pixels_guided(unconditional, labels, 2.0)
 
 
 def test_pixel_vocabulary_bad_inputs():
