@@ -70,6 +70,7 @@ from hf_argen.recipes.classifier import load_mnist_classifier
 from hf_argen.recipes.pixel_lm import (
     build_pixel_lm,
     generate_pixels,
+    generate_pixels_guided,
     load_tensors,
     pixel_lm_likelihood_report,
     pixel_lm_loss,
@@ -132,6 +133,11 @@ class BenchmarkArguments:
                                                               "default on digits: one trained here."})  # fmt: skip
     max_test_images: int | None = field(default=None, metadata={"help": "evaluate on the first N test images."})
     consistency_samples: int = field(default=100, metadata={"help": "samples per row for class consistency."})
+    guidance_scales: list[float] = field(
+        default_factory=list,
+        metadata={"help": "also measure the class consistency of the RNN and transformer pixel LMs with class-"
+                  "posterior guidance at these scales (seeds 1 and 2; choose on one, report the other)."},
+    )  # fmt: skip
     data_dir: str | None = field(default=None, metadata={"help": "MNIST IDX files (else $HF_ARGEN_DATA_DIR)."})
     classifier_path: str | None = field(default=None, metadata={"help": "MNIST classifier state dict (trained "
                                                                          "there if missing)."})  # fmt: skip
@@ -299,7 +305,25 @@ def run_pixel_lm(row: str, data: dict, context: dict, args: BenchmarkArguments) 
     def sample(labels, seed):
         return generate_pixels(model, class_labels=labels, seed=seed)
 
+    if args.guidance_scales and PIXEL_LM_ROWS[row] in ("rnn", "transformer"):
+        figures["guided_class_consistency"] = guided_consistency(model, context["classify"], context["num_classes"],
+                                                                 args)  # fmt: skip
     return figures, sample
+
+
+def guided_consistency(model, classify, num_classes: int, args: BenchmarkArguments) -> dict:
+    """`{scale: {"seed_1": ..., "seed_2": ...}}`: class consistency of `--consistency_samples` samples drawn with
+    class-posterior guidance (`generate_pixels_guided`) at each `--guidance_scales` scale, for two sampling seeds."""
+    labels = sample_labels(args.consistency_samples, num_classes)
+    return {
+        str(scale): {
+            f"seed_{seed}": class_consistency_of(
+                classify, generate_pixels_guided(model, labels, scale, seed=seed), labels
+            )
+            for seed in (1, 2)
+        }
+        for scale in args.guidance_scales
+    }
 
 
 def run_pixelcnn(row: str, data: dict, context: dict, args: BenchmarkArguments) -> tuple[dict, object]:
@@ -486,6 +510,7 @@ def per_token_sampling(args: BenchmarkArguments, num_levels: int, num_classes: i
             model = build_pixel_lm(model_type, vocabulary, 2 + size * size, args.hidden_size, layers, 4).eval()
             sample = functools.partial(generate_pixels, model, sample_labels(16, num_classes), seed=0,
                                        vocabulary=vocabulary, image_shape=(1, size, size))  # fmt: skip
+            sample()  # warm-up (first-call allocations and kernel selection), untimed
             _, wall, cpu = timed(sample)
             result[str(size)] = {"ms_per_token": 1000 * wall / (size * size), "cpu_ms_per_token": 1000 * cpu / size**2}
         rows.append(result)

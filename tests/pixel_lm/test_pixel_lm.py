@@ -251,7 +251,8 @@ def test_benchmark_runs_end_to_end_and_resumes(tmp_path):
     spec.loader.exec_module(module)
     argv = ["--dataset", "digits", "--output_dir", str(tmp_path), "--rows", "independent", "rnn-gru", "vqvae+mamba",
             "--max_train_steps", "2", "--checkpointing_steps", "1", "--hidden_size", "8", "--rnn_layers", "1",
-            "--mamba_layers", "1", "--consistency_samples", "10", "--max_test_images", "20"]  # fmt: skip
+            "--mamba_layers", "1", "--consistency_samples", "10", "--max_test_images", "20",
+            "--guidance_scales", "2"]  # fmt: skip
     rows = module.main(argv)
     assert [r["row"] for r in rows] == ["independent", "rnn-gru", "vqvae+mamba"]
     table = (tmp_path / "table.md").read_text()
@@ -261,6 +262,7 @@ def test_benchmark_runs_end_to_end_and_resumes(tmp_path):
     assert math.isclose(prior["bits_per_image"], prior["marginal_nats_per_code"] * 16 / math.log(2), rel_tol=1e-6)
     gru = json.loads((tmp_path / "rows" / "rnn-gru.json").read_text())
     assert gru["marginal_bits_per_dim"] > 0 and gru["train_steps"] == 2 and 0 <= gru["class_consistency"] <= 1
+    assert set(gru["guided_class_consistency"]["2.0"]) == {"seed_1", "seed_2"}
     assert math.isclose(gru["bits_per_image"], gru["marginal_bits_per_dim"] * 64, rel_tol=1e-6)
     # A rerun with the figures gone reloads every trained row (and the VQ-VAE) instead of retraining: same figures.
     for path in (tmp_path / "rows").glob("*.json"):
