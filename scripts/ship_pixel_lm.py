@@ -49,6 +49,11 @@ def card_metrics(figures: dict, header: str) -> list[CardMetric]:
         CardMetric("class_consistency", "class consistency of the benchmark's samples (see the training section)",
                    100 * figures["class_consistency"], "samples", fmt=".1f", index=False, unit=" %")
     )  # fmt: skip
+    for scale, by_seed in figures.get("guided_class_consistency", {}).items():
+        seeds = ", ".join(f"{100 * value:.0f} % ({name.replace('_', ' ')})" for name, value in by_seed.items())
+        name = f"class consistency with class-posterior guidance {scale} (`generate_pixels_guided`): {seeds}"
+        metrics.append(CardMetric("guided_class_consistency", name, 100 * by_seed["seed_1"], "samples", fmt=".1f",
+                                  index=False, unit=" %"))  # fmt: skip
     return metrics
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from transformers import AutoModelForCausalLM
 
 from hf_argen import PixelCNNConfig, PixelCNNForImageGeneration, PixelVocabulary
 from hf_argen.evaluation import class_frequencies, marginal_log_likelihood
@@ -28,6 +29,15 @@ from hf_argen.recipes.pixel_lm import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_script(path: str):
+    """A script of the repository (`benchmarks/...py`, `scripts/...py`) as a module."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass resolves its annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
 
 
 def tiny_pixel_lm(model_type, num_levels=5, num_classes=3, channels=3, size=3, cell_type="lstm"):
@@ -245,10 +255,7 @@ def test_pixel_vocabulary_bad_inputs():
 
 
 def test_benchmark_runs_end_to_end_and_resumes(tmp_path):
-    spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks" / "benchmark_model_families.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass resolves its annotations through sys.modules
-    spec.loader.exec_module(module)
+    module = load_script("benchmarks/benchmark_model_families.py")
     argv = ["--dataset", "digits", "--output_dir", str(tmp_path), "--rows", "independent", "rnn-gru", "vqvae+mamba",
             "--max_train_steps", "2", "--checkpointing_steps", "1", "--hidden_size", "8", "--rnn_layers", "1",
             "--mamba_layers", "1", "--consistency_samples", "10", "--max_test_images", "20",
@@ -272,3 +279,25 @@ def test_benchmark_runs_end_to_end_and_resumes(tmp_path):
     assert [{k: v for k, v in r.items() if k not in timing} for r in again] == [
         {k: v for k, v in r.items() if k not in timing} for r in rows
     ]
+
+
+def test_ship_pixel_lm_writes_a_folder_whose_snippet_samples_each_class(tmp_path):
+    """`scripts/ship_pixel_lm.py` on a benchmark row: the saved model (class bias included), the sample grid and a
+    card with the row's figures, guided consistency among them."""
+    vocabulary = PixelVocabulary(num_levels=17, num_classes=10)
+    torch.manual_seed(0)
+    model = build_pixel_lm("rnn", vocabulary, 2 + 64, hidden_size=8, num_hidden_layers=1)
+    set_image_layout(model.config, vocabulary, 1, 8)
+    model.save_pretrained(tmp_path / "bench" / "rnn-lstm")
+    figures = {"num_subpixels": 64, "bits_per_dim": 3.0, "marginal_bits_per_dim": 3.1, "class_consistency": 0.25,
+               "guided_class_consistency": {"2.0": {"seed_1": 0.5, "seed_2": 0.4}}}  # fmt: skip
+    (tmp_path / "bench" / "rows").mkdir()
+    (tmp_path / "bench" / "rows" / "rnn-lstm.json").write_text(json.dumps(figures))
+    out = load_script("scripts/ship_pixel_lm.py").main(["--benchmark_dir", str(tmp_path / "bench"), "--output_dir",
+                                             str(tmp_path / "shipped"), "--num_per_class", "1"])  # fmt: skip
+    assert (out / "samples.png").is_file() and (out / "model.safetensors").is_file()
+    card = (out / "README.md").read_text()
+    assert "class-posterior guidance 2.0" in card and "50 % (seed 1), 40 % (seed 2)" in card
+    assert "class_labels=torch.arange(10)" in card
+    shipped = AutoModelForCausalLM.from_pretrained(out)
+    assert shipped.config.num_classes == 10 and shipped.config.id2label[3] == "3"
