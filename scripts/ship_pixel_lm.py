@@ -3,8 +3,9 @@
 (saved with its image layout), class names, a sample grid (one column per class), and the card with the row's
 figures, measured by the benchmark on the test split.
 
-    python scripts/ship_pixel_lm.py --benchmark_dir runs/families-mnist --row rnn-lstm \\
-        --output_dir model_cards/pixel-rnn-mnist --benchmark_command "python benchmarks/benchmark_model_families.py ..."
+    python scripts/ship_pixel_lm.py --benchmark_dir runs/pixel-rnn-mnist --row rnn-lstm \\
+        --hub_model_id hf-argen/pixel-rnn-mnist --output_dir model_cards/pixel-rnn-mnist \\
+        --benchmark_command "python benchmarks/benchmark_model_families.py ..."
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ class ShipArguments:
     output_dir: str = field(metadata={"help": "the folder to write (e.g. model_cards/pixel-rnn-mnist)."})
     row: str = field(default="rnn-lstm", metadata={"help": "a pixel-LM row of the benchmark."})
     benchmark_command: str | None = field(default=None, metadata={"help": "the command that trained it (card)."})
+    hub_model_id: str | None = field(default=None, metadata={"help": "the Hub id the card names (e.g. "
+                                                                     "hf-argen/pixel-rnn-mnist)."})  # fmt: skip
     num_per_class: int = field(default=4, metadata={"help": "samples per class in samples.png."})
     seed: int = 0
 
@@ -76,6 +79,7 @@ def main(argv=None):
     grid = make_grid(processor.postprocess(images), num_columns=vocabulary.num_classes, scale=max(1, 64 // size))
     atomic_save_image(grid, out / "samples.png")
     info = {
+        "hub_model_id": args.hub_model_id,
         "command": args.benchmark_command,
         "dataset": "mnist" if size == 28 else "digits",
         "training": f"Trained and measured by `benchmarks/benchmark_model_families.py` (row `{args.row}`): {header}",
