@@ -31,8 +31,27 @@ def digest(value) -> str:
 
 
 def fingerprint(folder: Path) -> str:
-    model_type = json.loads((folder / "config.json").read_text())["model_type"]
+    config = json.loads((folder / "config.json").read_text())
+    model_type = config["model_type"]
     torch.manual_seed(0)
+    if config.get("pixel_lm"):  # a causal LM over sub-pixels: its card's plain `generate()`, classes 0 and 1
+        model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True).eval()
+        layout = config["pixel_lm"]
+        levels, length = layout["num_levels"], layout["num_channels"] * layout["image_size"] ** 2
+        prompt = torch.tensor([[levels, levels + 1], [levels, levels + 2]] if layout["num_classes"] else [[levels]] * 2)
+        labels = {"class_labels": torch.tensor([0, 1])} if config.get("num_classes") else {}
+        output = model.generate(
+            prompt,
+            do_sample=True,
+            max_new_tokens=length,
+            min_new_tokens=length,
+            suppress_tokens=list(range(levels, config["vocab_size"])),
+            eos_token_id=None,
+            pad_token_id=config["pad_token_id"],
+            attention_mask=torch.ones_like(prompt),
+            **labels,
+        )
+        return digest(output)
     if model_type in ("pixelcnn", "vqvae_prior"):
         model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
         labels = [0, 1] if model.config.num_classes else None
