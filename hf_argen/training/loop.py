@@ -83,6 +83,7 @@ The loop is written on Accelerate's public API: a prepared `DataLoader`, ``accel
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -799,6 +800,12 @@ class TrainingLoop:
             results = {"global_step": self.global_step, "max_train_steps": self.max_train_steps, **metrics}
             atomic_write_text(Path(args.output_dir, "train_results.json"), json.dumps(results, indent=2))
         accelerator.wait_for_everyone()
+        # Free the DDP wrapper (its reducer holds the process group) while every rank is still here: freed after
+        # `end_training`, on a rank whose peer has exited, the gloo group's destructor can wait forever.
+        if self.unwrapped_model is not self.model:
+            self.model = self.train_model = self.unwrapped_model
+        accelerator.free_memory()
+        gc.collect()  # the wrapper may sit in reference cycles (its hooks)
         accelerator.end_training()
         return TrainResult(global_step=self.global_step, metrics=metrics, output_dir=args.output_dir)
 
