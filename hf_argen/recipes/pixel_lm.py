@@ -31,6 +31,7 @@ from ..models import (
     PixelVocabulary,
     make_grid,
 )
+from ..models.sampling_utils import make_generator
 from ..training.arguments import VALIDATION, DataArguments, RunArguments
 from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, make_accelerator
 from .cards import keep_last_grid, pixelcnn_card_metrics, publish_run
@@ -60,10 +61,9 @@ def build_pixel_lm(
     """A new causal LM over `vocabulary`'s tokens, for sequences of up to `sequence_length` tokens (prefix included):
     our `ARRNNForCausalLM` (class-conditional for a vocabulary with classes: besides the class token, a class bias
     at every step, :func:`condition_kwargs`, unless `class_bias=False`) / `ARTransformerForCausalLM` (learned or
-    rotary positions), or
-    `transformers`'
-    `ImageGPTForCausalImageModeling` / `MambaForCausalLM` (no CUDA kernels: with `mambapy` installed, its parallel
-    scan in pure PyTorch, `use_mambapy`; without, `transformers`' sequential reference loop, same outputs)."""
+    rotary positions), or `transformers`' `ImageGPTForCausalImageModeling` / `MambaForCausalLM` (no CUDA kernels:
+    with `mambapy` installed, its parallel scan in pure PyTorch, `use_mambapy`; without, `transformers`' sequential
+    reference loop, same outputs)."""
     special = dict(vocab_size=vocabulary.vocab_size, bos_token_id=vocabulary.bos_token_id,
                    pad_token_id=vocabulary.pad_token_id, eos_token_id=None)  # fmt: skip
     sizes = dict(hidden_size=hidden_size, num_hidden_layers=num_hidden_layers)
@@ -261,15 +261,16 @@ def generate_pixels_guided(
     vocabulary = vocabulary or vocabulary_of(model)
     if not vocabulary.num_classes:
         raise ValueError("class-posterior guidance needs a class-conditional pixel LM (num_classes > 0).")
-    for name, value, low in (("guidance_scale", guidance_scale, 1), ("temperature", temperature, 0)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < low or value == low == 0:
-            raise ValueError(f"`{name}` must be a number {'>= 1 (1: no guidance)' if low else '> 0'}, got {value!r}.")
+    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) or guidance_scale < 1:
+        raise ValueError(f"`guidance_scale` must be a number >= 1 (1: no guidance), got {guidance_scale!r}.")
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature <= 0:
+        raise ValueError(f"`temperature` must be a number > 0, got {temperature!r}.")
     channels, height, width = image_shape or image_shape_of(model)
     device, num_classes, levels = _model_device(model), vocabulary.num_classes, vocabulary.num_levels
     targets = vocabulary.prefix(class_labels)[:, 1] - vocabulary.class_token_offset  # checked (B,)
     batch = len(targets)
     every_class = torch.arange(num_classes).repeat(batch).to(device)  # row b * K + k: image b, class k
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    generator = make_generator(seed=seed)
     was_training = model.training
     model.eval()
     try:
