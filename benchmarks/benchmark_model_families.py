@@ -11,9 +11,10 @@ Rows (all class-conditional, class token / class bias; `--rows` picks some):
 * `independent`: every sub-pixel an independent categorical per class (counts + Jeffreys smoothing): the floor;
 * pixel LMs over BOS + class token + sub-pixels in the PixelCNN's order (`hf_argen.recipes.pixel_lm`):
   `rnn-lstm`, `rnn-gru` (ours; the class also as a class bias at every step), `rnn-lstm-token` (the LSTM with the
-  class token alone: what the per-step class bias buys), `transformer` (ours), `imagegpt` (`transformers`'
-  ImageGPTForCausalImageModeling, same size as ours), `mamba` (`transformers`' MambaForCausalLM, its pure-PyTorch
-  path);
+  class token alone: what the per-step class bias buys), `rnn-lstm-above` (the LSTM also reading the three
+  sub-pixels above the one it predicts, `input_lags`: a Row LSTM's view of the row above), `transformer` (ours),
+  `imagegpt` (`transformers`' ImageGPTForCausalImageModeling, same size as ours), `mamba` (`transformers`'
+  MambaForCausalLM, its pure-PyTorch path);
 * `pixelcnn-masked` (single stack, blind spot), `pixelcnn-gated` (vertical + horizontal stacks);
 * two-stage, a VQ-VAE + a class-conditional prior over its code map (`VQVAEPriorForImageGeneration`):
   `vqvae+transformer`, `vqvae+rnn`, `vqvae+pixelcnn`, `vqvae+mamba`. On MNIST the VQ-VAE is `--vqvae` (the shipped
@@ -74,6 +75,7 @@ from hf_argen.recipes.pixel_lm import (
     load_tensors,
     pixel_lm_likelihood_report,
     pixel_lm_loss,
+    row_above_lags,
     set_image_layout,
 )
 from hf_argen.recipes.pixelcnn import pixelcnn_loss
@@ -84,8 +86,8 @@ from hf_argen.training.loop import list_checkpoints
 
 logger = logging.getLogger("benchmark_model_families")
 
-PIXEL_LM_ROWS = {"rnn-lstm": "rnn", "rnn-lstm-token": "rnn", "rnn-gru": "rnn", "transformer": "transformer",
-                 "imagegpt": "imagegpt", "mamba": "mamba"}  # fmt: skip
+PIXEL_LM_ROWS = {"rnn-lstm": "rnn", "rnn-lstm-token": "rnn", "rnn-lstm-above": "rnn", "rnn-gru": "rnn",
+                 "transformer": "transformer", "imagegpt": "imagegpt", "mamba": "mamba"}  # fmt: skip
 PIXELCNN_ROWS = ("pixelcnn-masked", "pixelcnn-gated")
 PRIOR_ROWS = ("vqvae+transformer", "vqvae+rnn", "vqvae+pixelcnn", "vqvae+mamba")
 ROWS = ("independent", *PIXEL_LM_ROWS, *PIXELCNN_ROWS, *PRIOR_ROWS)
@@ -93,6 +95,7 @@ LABELS = {
     "independent": "independent categorical per sub-pixel and class (counts)",
     "rnn-lstm": "RNN over pixels: `ARRNNForCausalLM`, LSTM",
     "rnn-lstm-token": "RNN over pixels: `ARRNNForCausalLM`, LSTM, class token only (no class bias)",
+    "rnn-lstm-above": "RNN over pixels: `ARRNNForCausalLM`, LSTM, also reading the 3 sub-pixels above (`input_lags`)",
     "rnn-gru": "RNN over pixels: `ARRNNForCausalLM`, GRU",
     "transformer": "pixel transformer: `ARTransformerForCausalLM`",
     "imagegpt": "pixel transformer: `transformers` `ImageGPTForCausalImageModeling`",
@@ -290,9 +293,10 @@ def run_pixel_lm(row: str, data: dict, context: dict, args: BenchmarkArguments) 
     length = vocabulary.prefix_length + math.prod(shape)
     torch.manual_seed(args.seed)
     layers = {"rnn": args.rnn_layers, "mamba": args.mamba_layers}.get(PIXEL_LM_ROWS[row], args.transformer_layers)
+    lags = row_above_lags(shape[0], shape[1]) if row == "rnn-lstm-above" else None
     model = build_pixel_lm(PIXEL_LM_ROWS[row], vocabulary, length, args.hidden_size, layers, 4,
                            "gru" if row == "rnn-gru" else "lstm", args.dropout,
-                           class_bias=row != "rnn-lstm-token")  # fmt: skip
+                           class_bias=row != "rnn-lstm-token", input_lags=lags)  # fmt: skip
     set_image_layout(model.config, vocabulary, shape[0], shape[1])
     row_dir = Path(args.output_dir, row)
     model, timing = train_row(model, row_dir, TensorDictDataset(**data["train"]), args, pixel_lm_loss(vocabulary))
@@ -501,7 +505,7 @@ def per_token_sampling(args: BenchmarkArguments, num_levels: int, num_classes: i
     rows = []
     vocabulary = PixelVocabulary(num_levels, num_classes)
     for row, model_type in PIXEL_LM_ROWS.items():
-        if row in ("rnn-gru", "rnn-lstm-token"):
+        if row in ("rnn-gru", "rnn-lstm-token", "rnn-lstm-above"):
             continue
         layers = {"rnn": args.rnn_layers, "mamba": args.mamba_layers}.get(model_type, args.transformer_layers)
         result = {"row": row, "model": LABELS[row]}

@@ -26,6 +26,10 @@ class ARRNNConfig(PreTrainedConfig):
         num_classes (`int`, defaults to 0): if > 0, the model is class-conditional: `forward` and `generate` take
             `class_labels` `(batch,)` in `[0, num_classes)`, and a learned class bias (one per layer, as the gated
             PixelCNN's) is added to every layer's input at every step, so the condition never fades with distance.
+        input_lags (`list[int]`, *optional*): besides the token at position t, the first layer also reads the
+            token at t - lag for each lag (its own embedding per lag; nothing before the sequence start). Over the
+            sub-pixels of images, the lags that reach the row above the next sub-pixel give the RNN that row's
+            local context, as the input-to-state convolution of a Row LSTM does.
         bos_token_id / eos_token_id / pad_token_id (`int`, *optional*): special ids in `[0, vocab_size)`.
 
     `layer_types` is set to `"linear_attention"` for every layer: that makes `DynamicCache(config=...)` hold
@@ -45,6 +49,7 @@ class ARRNNConfig(PreTrainedConfig):
     use_cache: bool = True
     tie_word_embeddings: bool = True
     num_classes: int = 0
+    input_lags: list[int] | None = None
     bos_token_id: int | None = None
     eos_token_id: int | list[int] | None = None
     pad_token_id: int | None = None
@@ -55,6 +60,10 @@ class ARRNNConfig(PreTrainedConfig):
         for name in ("vocab_size", "hidden_size", "num_hidden_layers"):
             check_int(name, getattr(self, name), 1)
         check_int("num_classes", self.num_classes, 0)
+        for lag in self.input_lags or ():
+            check_int("input_lags", lag, 1)
+        if self.input_lags and len(set(self.input_lags)) != len(self.input_lags):
+            raise ValueError(f"`input_lags` must not repeat a lag, got {self.input_lags}.")
         if self.cell_type not in CELL_TYPES:
             raise ValueError(f"`cell_type` must be one of {CELL_TYPES}, got {self.cell_type!r}.")
         if not 0.0 <= self.hidden_dropout < 1.0:

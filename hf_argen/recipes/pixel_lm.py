@@ -57,10 +57,12 @@ def build_pixel_lm(
     dropout: float = 0.0,
     position_embedding_type: str = "learned",
     class_bias: bool = True,
+    input_lags: list[int] | None = None,
 ):
     """A new causal LM over `vocabulary`'s tokens, for sequences of up to `sequence_length` tokens (prefix included):
     our `ARRNNForCausalLM` (class-conditional for a vocabulary with classes: besides the class token, a class bias
-    at every step, :func:`condition_kwargs`, unless `class_bias=False`) / `ARTransformerForCausalLM` (learned or
+    at every step, :func:`condition_kwargs`, unless `class_bias=False`; `input_lags`, e.g. :func:`row_above_lags`:
+    the tokens that many positions back as extra inputs) / `ARTransformerForCausalLM` (learned or
     rotary positions), or `transformers`' `ImageGPTForCausalImageModeling` / `MambaForCausalLM` (no CUDA kernels:
     with `mambapy` installed, its parallel scan in pure PyTorch, `use_mambapy`; without, `transformers`' sequential
     reference loop, same outputs)."""
@@ -69,8 +71,11 @@ def build_pixel_lm(
     sizes = dict(hidden_size=hidden_size, num_hidden_layers=num_hidden_layers)
     if model_type == "rnn":
         num_classes = vocabulary.num_classes if class_bias else 0
-        config = ARRNNConfig(cell_type=cell_type, hidden_dropout=dropout, num_classes=num_classes, **sizes, **special)
+        config = ARRNNConfig(cell_type=cell_type, hidden_dropout=dropout, num_classes=num_classes,
+                             input_lags=list(input_lags) if input_lags else None, **sizes, **special)  # fmt: skip
         return ARRNNForCausalLM(config)
+    if input_lags:
+        raise ValueError(f"`input_lags` is an option of the RNN only, not of {model_type!r}.")
     if model_type == "transformer":
         config = ARTransformerConfig(
             num_attention_heads=num_attention_heads, max_position_embeddings=sequence_length,
@@ -86,6 +91,14 @@ def build_pixel_lm(
     if model_type == "mamba":
         return MambaForCausalLM(MambaConfig(use_mambapy=True, **sizes, **special))
     raise ValueError(f"`model_type` must be one of {MODEL_TYPES}, got {model_type!r}.")
+
+
+def row_above_lags(num_channels: int, image_size: int) -> list[int]:
+    """`input_lags` that give a pixel RNN the row above the sub-pixel it predicts: the same channel's sub-pixels above
+    left, above and above right (as the 3-wide input-to-state convolution of a Row LSTM). The token read at position
+    t is the sub-pixel before the one predicted there, so "directly above" is one row of sub-pixels minus one back."""
+    row = num_channels * image_size
+    return [row - 1 - num_channels, row - 1, row - 1 + num_channels]
 
 
 def set_image_layout(config, vocabulary: PixelVocabulary, num_channels: int, image_size: int, id2label=None) -> None:
@@ -231,9 +244,13 @@ def generate_pixels(
     return vocabulary.tokens_to_levels(tokens, channels, height)
 
 
-def _step(model, input_ids, cache, class_labels, num_levels: int):
-    """One cached forward -> (log-probabilities over the levels at the last position `(rows, num_levels)`, cache)."""
-    out = model(input_ids=input_ids, cache=cache, use_cache=True, **condition_kwargs(model, class_labels))
+def _step(model, sequences, new_tokens: int, cache, class_labels, num_levels: int):
+    """One cached forward of the last `new_tokens` of `sequences` `(rows, length)` -> (log-probabilities over the
+    levels at the last position `(rows, num_levels)`, cache)."""
+    kwargs = condition_kwargs(model, class_labels)
+    if getattr(model.config, "input_lags", None):
+        kwargs["context_ids"] = sequences
+    out = model(input_ids=sequences[:, -new_tokens:], cache=cache, use_cache=True, **kwargs)
     return torch.log_softmax(out.logits[:, -1, :num_levels].float(), dim=-1), out.cache
 
 
@@ -274,7 +291,8 @@ def generate_pixels_guided(
     was_training = model.training
     model.eval()
     try:
-        log_probs, cache = _step(model, vocabulary.prefix(every_class).to(device), None, every_class, levels)
+        sequences = vocabulary.prefix(every_class).to(device)
+        log_probs, cache = _step(model, sequences, sequences.shape[1], None, every_class, levels)
         log_posterior = torch.zeros(batch, num_classes, device=device)
         tokens, length = [], channels * height * width
         for step in range(length):
@@ -286,8 +304,8 @@ def generate_pixels_guided(
             log_posterior += per_class.gather(2, token[:, None, None].expand(batch, num_classes, 1))[..., 0]
             tokens.append(token)
             if step + 1 < length:
-                next_ids = token.repeat_interleave(num_classes)[:, None]
-                log_probs, cache = _step(model, next_ids, cache, every_class, levels)
+                sequences = torch.cat([sequences, token.repeat_interleave(num_classes)[:, None]], dim=1)
+                log_probs, cache = _step(model, sequences, 1, cache, every_class, levels)
     finally:
         model.train(was_training)
     return vocabulary.tokens_to_levels(torch.stack(tokens, dim=1).cpu(), channels, height)
@@ -432,6 +450,7 @@ __all__ = [
     "pixel_lm_log_likelihood",
     "pixel_lm_loss",
     "pixel_lm_scorer",
+    "row_above_lags",
     "set_image_layout",
     "train",
     "train_pixel_lm",

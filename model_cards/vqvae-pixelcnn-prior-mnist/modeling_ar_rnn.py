@@ -178,11 +178,14 @@ class ARRNNPreTrainedModel(SafeLoadingMixin, PreTrainedModel):
 
 class ARRNNModel(ARRNNPreTrainedModel):
     """Embeddings + stacked recurrent layers (residual from the second on) + LayerNorm -> `(B, T, hidden)`; with
-    `num_classes`, a learned class bias added to every layer's input at every step."""
+    `num_classes`, a learned class bias added to every layer's input at every step; with `input_lags`, the embeddings
+    of the tokens `lag` positions back added to the first layer's input."""
 
     def __init__(self, config: ARRNNConfig):
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        lags = config.input_lags or []
+        self.lag_embeddings = nn.ModuleList([nn.Embedding(config.vocab_size, config.hidden_size) for _ in lags])
         if config.num_classes:
             self.class_bias = nn.Embedding(config.num_classes, config.num_hidden_layers * config.hidden_size)
         self.layers = nn.ModuleList([ARRNNLayer(config, i) for i in range(config.num_hidden_layers)])
@@ -214,6 +217,23 @@ class ARRNNModel(ARRNNPreTrainedModel):
         bias = self.class_bias(labels).view(batch_size, self.config.num_hidden_layers, 1, -1)
         return bias.permute(1, 0, 2, 3)
 
+    def lagged_embeddings(self, context_ids: torch.LongTensor, start: int, length: int) -> torch.Tensor:
+        """`(B, length, hidden)`: for positions `start .. start + length - 1`, the sum over `config.input_lags` of
+        the lag's embedding of the token `lag` positions back in `context_ids` `(B, >= start + length)` (the whole
+        sequence so far); zero where that is before the sequence start."""
+        if context_ids.shape[1] < start + length:
+            raise ValueError(
+                f"`context_ids` must hold the whole sequence so far ({start + length} tokens: {start} already in the "
+                f"cache, {length} new), got {context_ids.shape[1]}."
+            )
+        positions = torch.arange(start, start + length, device=context_ids.device)
+        total = 0
+        for lag, embedding in zip(self.config.input_lags, self.lag_embeddings):
+            source = positions - lag
+            tokens = context_ids[:, source.clamp(min=0)]
+            total = total + embedding(tokens) * (source >= 0)[None, :, None]
+        return total
+
     @deprecate_kwarg("cache_params", "6.0.0", new_name="cache")
     @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
     @merge_with_config_defaults
@@ -226,6 +246,7 @@ class ARRNNModel(ARRNNPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
         class_labels: torch.LongTensor | None = None,
+        context_ids: torch.LongTensor | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPast:
         r"""
@@ -237,6 +258,9 @@ class ARRNNModel(ARRNNPreTrainedModel):
                 `use_cache` and none is given.
             class_labels (`torch.LongTensor` of shape `(batch,)`, *optional*): the class of each row; required by
                 (and only accepted by) a class-conditional model (`config.num_classes > 0`).
+            context_ids (`torch.LongTensor` of shape `(batch, cached + seq_len)`, *optional*): the whole sequence
+                so far, ending with `input_ids`; read by a model with `config.input_lags` (its lagged tokens) when
+                continuing from a cache (`generate()` passes it). Without a cache, `input_ids` is the whole sequence.
             output_hidden_states (`bool`, *optional*): also return the embeddings and every layer's output.
             return_dict (`bool`, *optional*): `False` returns a tuple.
         """
@@ -256,6 +280,9 @@ class ARRNNModel(ARRNNPreTrainedModel):
             step_mask = attention_mask[:, -length:]
             if bool(step_mask.all()):
                 step_mask = None
+        if config.input_lags:
+            start = consumed_tokens(cache)
+            inputs_embeds = inputs_embeds + self._lagged_inputs(input_ids, context_ids, start, length, step_mask)
 
         class_biases = self.class_biases(class_labels, inputs_embeds.shape[0])
         hidden_states = self.dropout(inputs_embeds)
@@ -273,6 +300,18 @@ class ARRNNModel(ARRNNPreTrainedModel):
         if cache is not None:
             setattr(cache, CONSUMED_TOKENS, consumed_tokens(cache) + length)
         return BaseModelOutputWithPast(last_hidden_state=self.norm(hidden_states), cache=cache)
+
+    def _lagged_inputs(self, input_ids, context_ids, start: int, length: int, step_mask) -> torch.Tensor:
+        if step_mask is not None:
+            raise ValueError("`config.input_lags` counts positions from the sequence start: pass unpadded rows.")
+        if context_ids is None:
+            if start or input_ids is None:
+                raise ValueError(
+                    "a model with `config.input_lags` needs `context_ids` (the whole sequence so far) when continuing "
+                    "from a cache or given `inputs_embeds`."
+                )
+            context_ids = input_ids
+        return self.lagged_embeddings(context_ids, start, length)
 
 
 class ARRNNForCausalLM(ARRNNPreTrainedModel, GenerationMixin):
@@ -307,7 +346,7 @@ class ARRNNForCausalLM(ARRNNPreTrainedModel, GenerationMixin):
             full = attention_mask is None or attention_mask.shape[1] == total
             if full and total > seen:
                 next_sequence_length = total - seen
-        return super().prepare_inputs_for_generation(
+        model_inputs = super().prepare_inputs_for_generation(
             input_ids,
             next_sequence_length=next_sequence_length,
             cache=cache,
@@ -316,6 +355,9 @@ class ARRNNForCausalLM(ARRNNPreTrainedModel, GenerationMixin):
             is_first_iteration=is_first_iteration,
             **kwargs,
         )
+        if self.config.input_lags:
+            model_inputs["context_ids"] = input_ids  # the lagged tokens come from the whole sequence
+        return model_inputs
 
     @deprecate_kwarg("cache_params", "6.0.0", new_name="cache")
     @deprecate_kwarg("past_key_values", "6.0.0", new_name="cache")
@@ -330,6 +372,7 @@ class ARRNNForCausalLM(ARRNNPreTrainedModel, GenerationMixin):
         use_cache: bool | None = None,
         logits_to_keep: int | torch.Tensor = 0,
         class_labels: torch.LongTensor | None = None,
+        context_ids: torch.LongTensor | None = None,
         **kwargs,
     ) -> CausalLMOutputWithPast:
         r"""
@@ -343,6 +386,8 @@ class ARRNNForCausalLM(ARRNNPreTrainedModel, GenerationMixin):
                 logits; a 1-D tensor selects positions.
             class_labels (`torch.LongTensor` of shape `(batch,)`, *optional*): the class of each row of a
                 class-conditional model; `generate(..., class_labels=...)` passes them at every step.
+            context_ids (`torch.LongTensor` of shape `(batch, cached + seq_len)`, *optional*): the whole sequence so
+                far, for a model with `config.input_lags` continuing from a cache (`generate()` passes it).
         """
         outputs = self.model(
             input_ids=input_ids,
@@ -351,6 +396,7 @@ class ARRNNForCausalLM(ARRNNPreTrainedModel, GenerationMixin):
             inputs_embeds=inputs_embeds,
             use_cache=use_cache,
             class_labels=class_labels,
+            context_ids=context_ids,
             return_dict=True,
             **kwargs,
         )

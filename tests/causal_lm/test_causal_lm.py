@@ -4,6 +4,7 @@ import textwrap
 
 import pytest
 import torch
+from huggingface_hub.errors import StrictDataclassFieldValidationError
 from tiny_models import EOS, LM_KINDS, LM_VOCAB, PAD, make_model, no_eos, prompts
 from transformers import AutoConfig, AutoModelForCausalLM, LogitsProcessor, LogitsProcessorList
 from transformers.generation.streamers import BaseStreamer
@@ -433,3 +434,73 @@ def test_growing_kv_layer_matches_dynamic_layer():
     k, v = torch.randn(2, 2, 1, 4), torch.randn(2, 2, 1, 4)
     assert torch.equal(growing.update(k, v)[0], plain.update(k, v)[0])
     assert growing.get_seq_length() == plain.get_seq_length() == 76
+
+
+# ---- input_lags: the tokens `lag` positions back as extra inputs -------------------------------------------
+LAGS = [3, 4]
+
+
+def test_input_lags_feed_exactly_the_lagged_tokens_to_the_first_layer():
+    """The first layer's input at position t is embed(x_t) + Σ_lag embed_lag(x_{t - lag}) (nothing before the
+    start): changing token q changes that input at q and at q + lag only, and by the lag embeddings' difference."""
+    model = make_model("lstm", input_lags=LAGS)
+    x = prompts(batch=2, length=12)
+    seen = []
+    hook = model.model.layers[0].register_forward_hook(lambda module, args, output: seen.append(args[0]))
+    q = 5
+    y = x.clone()
+    y[:, q] = (y[:, q] + 7) % LM_VOCAB
+    with torch.no_grad():
+        model(x), model(y)
+    hook.remove()
+    changed = (seen[0] - seen[1]).abs().amax(dim=(0, 2)).nonzero().flatten().tolist()
+    assert changed == [q, *(q + lag for lag in LAGS)]
+    embeddings = model.model.lag_embeddings
+    for lag, embedding in zip(LAGS, embeddings):
+        expected = embedding.weight[x[:, q]] - embedding.weight[y[:, q]]
+        torch.testing.assert_close(seen[0][:, q + lag] - seen[1][:, q + lag], expected)
+    with torch.no_grad():
+        by_hand = (
+            sum(e.weight[x[:, 7 - lag]] for lag, e in zip(LAGS, embeddings)) + model.model.embed_tokens.weight[x[:, 7]]
+        )
+    torch.testing.assert_close(seen[0][:, 7], by_hand)
+
+
+def test_input_lags_cached_beams_and_sampling_equal_uncached():
+    """`generate()` passes the whole sequence (`context_ids`) at every cached step and reorders it with the beams:
+    greedy, beam search and the sampled tokens' logits equal their uncached recomputation."""
+    model = make_model("lstm", input_lags=LAGS)
+    x = prompts(batch=2)
+    greedy = dict(max_new_tokens=12, do_sample=False, **no_eos(model))
+    assert torch.equal(model.generate(x, **greedy), model.generate(x, use_cache=False, **greedy))
+    beams = dict(max_new_tokens=10, num_beams=4, num_return_sequences=2, do_sample=False, output_scores=True,
+                 return_dict_in_generate=True, **no_eos(model))  # fmt: skip
+    cached, uncached = model.generate(x, **beams), model.generate(x, use_cache=False, **beams)
+    assert torch.equal(cached.sequences, uncached.sequences)
+    torch.testing.assert_close(cached.sequences_scores, uncached.sequences_scores)
+    torch.manual_seed(0)
+    sampled = model.generate(x, max_new_tokens=10, do_sample=True, top_k=0, output_logits=True,
+                             return_dict_in_generate=True, **no_eos(model))  # fmt: skip
+    with torch.no_grad():
+        logits = model(sampled.sequences).logits[:, 4:-1]
+    torch.testing.assert_close(torch.stack(sampled.logits, 1), logits, rtol=1e-5, atol=1e-5)
+
+
+def test_input_lags_refuse_what_they_cannot_place():
+    model = make_model("lstm", input_lags=LAGS)
+    x = prompts(batch=2, length=8)
+    with torch.no_grad():
+        cache = model(x[:, :4], use_cache=True).cache
+        with pytest.raises(ValueError, match="context_ids"):
+            model(x[:, 4:5], cache=cache, use_cache=True)
+        with pytest.raises(ValueError, match="context_ids"):
+            model(x[:, 4:5], cache=cache, use_cache=True, context_ids=x[:, :4])  # one token short
+        mask = torch.ones_like(x)
+        mask[0, :2] = 0
+        with pytest.raises(ValueError, match="input_lags"):
+            model(x, attention_mask=mask)
+    for lags, match in ([0], "input_lags"), ([2, 2], "repeat"):
+        with pytest.raises(ValueError, match=match):
+            ARRNNConfig(input_lags=lags)
+    with pytest.raises(StrictDataclassFieldValidationError, match="input_lags"):  # the config's type check
+        ARRNNConfig(input_lags=[1.5])

@@ -25,6 +25,7 @@ from hf_argen.recipes.pixel_lm import (
     pixel_lm_log_likelihood,
     pixel_lm_loss,
     pixel_lm_scorer,
+    row_above_lags,
     set_image_layout,
 )
 
@@ -40,12 +41,17 @@ def load_script(path: str):
     return module
 
 
+# The model types, and the RNN that also reads the row above (`input_lags`).
+VARIANTS = [*MODEL_TYPES, "rnn-above"]
+
+
 def tiny_pixel_lm(model_type, num_levels=5, num_classes=3, channels=3, size=3, cell_type="lstm"):
     vocabulary = PixelVocabulary(num_levels, num_classes)
     length = vocabulary.prefix_length + channels * size * size
+    lags = row_above_lags(channels, size) if model_type == "rnn-above" else None
     torch.manual_seed(0)
-    model = build_pixel_lm(model_type, vocabulary, length, hidden_size=16, num_hidden_layers=2,
-                           num_attention_heads=2, cell_type=cell_type).eval()  # fmt: skip
+    model = build_pixel_lm(model_type.removesuffix("-above"), vocabulary, length, hidden_size=16, num_hidden_layers=2,
+                           num_attention_heads=2, cell_type=cell_type, input_lags=lags).eval()  # fmt: skip
     set_image_layout(model.config, vocabulary, channels, size)
     return model, vocabulary
 
@@ -94,7 +100,7 @@ def test_token_order_is_the_pixelcnns_autoregressive_order():
             assert not torch.allclose(changed[:, k + 1 :], base[:, k + 1 :], atol=1e-6)
 
 
-@pytest.mark.parametrize("model_type", MODEL_TYPES)
+@pytest.mark.parametrize("model_type", VARIANTS)
 def test_bits_per_dim_is_the_exact_sum_of_token_nlls(model_type):
     """The evaluation's log p(x|y) == −(the training loss x dims) == the sum of the per-step log-probs of a cached,
     token-by-token pass (the generation path), each a softmax over the levels only."""
@@ -108,7 +114,9 @@ def test_bits_per_dim_is_the_exact_sum_of_token_nlls(model_type):
     sequences = vocabulary.sequences(x, y)
     stepped = torch.zeros(3, dtype=torch.float64)
     condition = condition_kwargs(model, y)
-    assert bool(condition) == (model_type == "rnn")  # the RNN also takes the class at every step
+    assert bool(condition) == model_type.startswith("rnn")  # the RNN also takes the class at every step
+    if model_type == "rnn-above":
+        assert model.config.input_lags == [5, 8, 11]  # a row of 3 RGB pixels: above left, above, above right
     with torch.no_grad():
         out = model(input_ids=sequences[:, :2], use_cache=True, **condition)
         for t in range(2, sequences.shape[1]):
@@ -116,6 +124,8 @@ def test_bits_per_dim_is_the_exact_sum_of_token_nlls(model_type):
             stepped += log_probs.gather(1, sequences[:, t : t + 1]).squeeze(1)
             if t + 1 < sequences.shape[1]:
                 position = {"cache_position": torch.tensor([t])} if model_type == "mamba" else {}
+                if model_type == "rnn-above":
+                    position = {"context_ids": sequences[:, : t + 1]}
                 out = model(input_ids=sequences[:, t : t + 1], cache=out.cache, use_cache=True, **position,
                             **condition)  # fmt: skip
     torch.testing.assert_close(log_likelihood, stepped, rtol=1e-5, atol=1e-3)
@@ -123,7 +133,7 @@ def test_bits_per_dim_is_the_exact_sum_of_token_nlls(model_type):
     assert math.isclose(report["bits_per_dim"], -log_likelihood.mean().item() / (dims * math.log(2)), rel_tol=1e-6)
 
 
-@pytest.mark.parametrize("model_type", MODEL_TYPES)
+@pytest.mark.parametrize("model_type", VARIANTS)
 def test_pixel_lm_is_causal(model_type):
     """Changing sub-pixel k leaves the log-probs of sub-pixels 0..k-1 and of sub-pixel k's distribution unchanged."""
     model, vocabulary = tiny_pixel_lm(model_type)
@@ -160,7 +170,7 @@ def test_marginal_is_exact_and_sums_to_one_over_every_image():
     assert torch.allclose(class_frequencies([1, 1, 0], 2), torch.tensor([1 / 3, 2 / 3], dtype=torch.float64))
 
 
-@pytest.mark.parametrize("model_type", ["rnn", "imagegpt", "mamba"])
+@pytest.mark.parametrize("model_type", ["rnn", "rnn-above", "imagegpt", "mamba"])
 def test_generate_pixels_exact_length_levels_only_and_seeded(model_type):
     model, vocabulary = tiny_pixel_lm(model_type)
     labels = torch.tensor([0, 1, 2, 0])
@@ -198,7 +208,7 @@ def test_rnn_takes_the_class_at_every_step():
         unconditional(input_ids=sequence[:, :1], class_labels=torch.tensor([0]))
 
 
-@pytest.mark.parametrize("model_type", ["rnn", "transformer"])
+@pytest.mark.parametrize("model_type", ["rnn", "rnn-above", "transformer"])
 @pytest.mark.parametrize("guidance_scale", [1.0, 3.0])
 def test_class_posterior_guidance_follows_its_formula(model_type, guidance_scale):
     """At a tiny temperature the guided sampler takes the argmax of its scores; recomputing those scores from scratch
