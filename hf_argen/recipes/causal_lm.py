@@ -79,6 +79,8 @@ class CausalLMArguments(CausalLMSizeArguments):
     image_size: int | None = field(default=None, metadata={"help": "--pixels: default the dataset's image size."})
     num_channels: int | None = field(default=None, metadata={"help": "--pixels: default 3 for RGB data, else 1."})
     num_levels: int | None = field(default=None, metadata={"help": "--pixels: default 17 for digits, else 256."})
+    row_above: bool = field(default=False, metadata={"help": "--pixels, rnn: also read the three sub-pixels above the "
+                                                             "one predicted (ARRNNConfig.input_lags)."})  # fmt: skip
 
 
 def build_model(flags: CausalLMArguments, tokenizer):

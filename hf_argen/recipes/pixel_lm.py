@@ -36,7 +36,7 @@ from ..training.arguments import VALIDATION, DataArguments, RunArguments
 from ..training.loop import TensorDictDataset, TrainingLoop, TrainResult, make_accelerator
 from .cards import keep_last_grid, pixelcnn_card_metrics, publish_run
 from .datasets import load_images
-from .pixelcnn import make_eval_fn, new_processor, parse_dataset_spec, take
+from .pixelcnn import make_eval_fn, new_processor, parse_dataset_spec
 
 logger = logging.getLogger(__name__)
 
@@ -352,6 +352,12 @@ def load_tensors(name: str, split: str, processor, data_dir=None, image_column=N
     return tensors, names, sources
 
 
+def take_rows(tensors: dict, index) -> dict:
+    """The rows `index` of every tensor in `tensors` (``pixel_values`` and, if any, ``class_labels``)."""
+    index = torch.as_tensor(list(index), dtype=torch.long)
+    return {key: value[index] for key, value in tensors.items()}
+
+
 def build_data(data: DataArguments, flags, accelerator) -> PixelLMData:
     """Build data: the PixelCNN's tensors of the training split (its validation images carved out unless
     `--eval_split` names a split)."""
@@ -365,12 +371,12 @@ def build_data(data: DataArguments, flags, accelerator) -> PixelLMData:
         eval_tensors, eval_name = None, None
         if eval_split == VALIDATION:
             train_index, eval_index = validation_indices(len(train_tensors["pixel_values"]))
-            eval_tensors, train_tensors = take(train_tensors, eval_index), take(train_tensors, train_index)
+            eval_tensors, train_tensors = take_rows(train_tensors, eval_index), take_rows(train_tensors, train_index)
             eval_name = f"{name}:{split} validation (every 10th image)"
         elif eval_split is not None:
             eval_tensors, eval_name = load_tensors(name, eval_split, processor, **load)[0], f"{name}:{eval_split}"
     if data.max_eval_samples and eval_tensors is not None:
-        eval_tensors = take(eval_tensors, range(min(data.max_eval_samples, len(eval_tensors["pixel_values"]))))
+        eval_tensors = take_rows(eval_tensors, range(min(data.max_eval_samples, len(eval_tensors["pixel_values"]))))
     return PixelLMData(train_tensors, eval_tensors, names, processor, eval_name)
 
 
@@ -380,9 +386,10 @@ def build_model(flags, prepared: PixelLMData, seed: int = 0):
     vocabulary = PixelVocabulary(processor.num_levels, len(prepared.names) if prepared.names else 0)
     length = vocabulary.prefix_length + processor.num_channels * processor.image_size**2
     torch.manual_seed(seed)
+    lags = row_above_lags(processor.num_channels, processor.image_size) if flags.row_above else None
     model = build_pixel_lm(flags.model_type, vocabulary, length, flags.hidden_size, flags.num_hidden_layers,
                            flags.num_attention_heads, flags.cell_type, flags.dropout,
-                           flags.position_embedding_type)  # fmt: skip
+                           flags.position_embedding_type, input_lags=lags)  # fmt: skip
     id2label = dict(enumerate(prepared.names)) if prepared.names else None
     set_image_layout(model.config, vocabulary, processor.num_channels, processor.image_size, id2label)
     return model
