@@ -161,22 +161,32 @@ def likelihood(models, dataset_name: str, split: str, evaluation, flags) -> dict
 
 
 def consistency(model, model_name: str, seed: int, evaluation: EvaluateArguments) -> dict:
-    """Class consistency of `--num_per_class` samples per class: how often an MNIST classifier recognises the
-    requested class (the classifier is trained on first use and cached at `--classifier_path`)."""
+    """Class consistency of `--num_per_class` PixelCNN samples per class (:func:`sample_consistency`)."""
     config = model.config
-    if config.num_classes != 10 or config.image_size != 28 or config.num_channels != 1:
+
+    def sample(labels):
+        return model.generate(class_labels=labels.to(model.device), seed=seed, temperature=evaluation.temperature)
+
+    shape = (config.num_classes, config.num_channels, config.image_size)
+    return sample_consistency(sample, shape, config.num_levels, model_name, seed, evaluation, model.device)
+
+
+def sample_consistency(sample, shape: tuple, num_levels: int, model_name: str, seed: int, evaluation, device) -> dict:
+    """Class consistency of `--num_per_class` samples per class: how often an MNIST classifier recognises the
+    requested class (the classifier is trained on first use and cached at `--classifier_path`). `sample(labels)`
+    draws levels `(N, 1, 28, 28)` of the classes `labels` `(N,)`; `shape` is the model's (classes, channels, size)."""
+    if tuple(shape) != (10, 1, 28):
         raise ValueError("--num_per_class: class consistency needs a class-conditional 1x28x28 MNIST model.")
     path = evaluation.classifier_path or DEFAULT_CLASSIFIER
-    classifier = load_mnist_classifier(path, evaluation.data_dir, device=model.device)
+    classifier = load_mnist_classifier(path, evaluation.data_dir, device=device)
     test_accuracy, _ = classifier_accuracy(classifier, *mnist_tensors("test", evaluation.data_dir))
     labels = torch.arange(10).repeat(evaluation.num_per_class)
     start = time.perf_counter()
-    samples = model.generate(class_labels=labels.to(model.device), seed=seed, temperature=evaluation.temperature)
-    samples = samples.cpu()
+    samples = sample(labels).cpu()
     seconds = time.perf_counter() - start
-    result = class_consistency(classifier, samples.float() / (config.num_levels - 1), labels)
+    result = class_consistency(classifier, samples.float() / (num_levels - 1), labels)
     if evaluation.grid:
-        processor = PixelCNNImageProcessor.from_model_config(config)
+        processor = PixelCNNImageProcessor(num_levels=num_levels, num_channels=1, image_size=28)
         atomic_save_image(make_grid(processor.postprocess(samples), num_columns=10, scale=2), evaluation.grid)
     return {
         "model": model_name,
@@ -338,4 +348,4 @@ def evaluate_pixelcnn(model: str, runtime: RuntimeArguments, evaluation: Evaluat
     return result
 
 
-__all__ = ["PixelCNNEvalArguments", "evaluate_pixelcnn"]
+__all__ = ["PixelCNNEvalArguments", "evaluate_pixelcnn", "print_report", "sample_consistency"]

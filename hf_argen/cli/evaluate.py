@@ -8,6 +8,7 @@
     hf-argen evaluate --model model_cards/ar-transformer-fortunes
     hf-argen evaluate --model model_cards/pixelcnn-mnist --split none --completion_rows 14 --completion_images 500
     hf-argen evaluate --model model_cards/text-to-image-mnist-scenes --dataset_name mnist_scenes
+    hf-argen evaluate --model model_cards/pixel-rnn-mnist --split test --num_per_class 100 --guidance_scale 2
 
 The kind of evaluation follows the folder's config.json (`--kind` forces one):
 * pixelcnn: exact bits/dim on `--split`; a class-conditional model twice, conditional -log p(x | y) and marginal
@@ -21,6 +22,8 @@ The kind of evaluation follows the folder's config.json (`--kind` forces one):
   `--test_vendor`, beside a nearest-neighbour baseline).
 * text_to_image: caption round trips through the shipped captioners per guidance scale (mnist_scenes: also an MNIST
   classifier on each half; `hf_argen.cli.eval_text_to_image`).
+* pixel_lm (a causal LM over sub-pixels, `hf_argen.recipes.pixel_lm`): exact bits/dim as for a PixelCNN;
+  `--num_per_class N` the class consistency of N samples per class, `--guidance_scale` with class-posterior guidance.
 * text (causal LM): validation NLL on the held-out texts of the training split, and the share of samples that end
   with EOS.
 
@@ -42,6 +45,7 @@ from transformers import AutoConfig, AutoModelForCausalLM
 
 from .arguments import DEFAULT_MODEL, ModelArguments, RuntimeArguments, command_parser
 from .eval_captioner import CaptionerEvalArguments, evaluate_captioner
+from .eval_pixel_lm import PixelLMEvalArguments, evaluate_pixel_lm
 from .eval_pixelcnn import PixelCNNEvalArguments, evaluate_pixelcnn
 from .eval_prior import PriorEvalArguments, evaluate_prior
 from .eval_text import TextEvalArguments, evaluate_text
@@ -52,6 +56,7 @@ from .evaluation_arguments import EvaluateArguments
 # kind -> (its own flags, the function that runs it)
 KINDS = {
     "pixelcnn": (PixelCNNEvalArguments, evaluate_pixelcnn),
+    "pixel_lm": (PixelLMEvalArguments, evaluate_pixel_lm),
     "vqvae": (VQVAEEvalArguments, evaluate_vqvae),
     "prior": (PriorEvalArguments, evaluate_prior),
     "captioner": (CaptionerEvalArguments, evaluate_captioner),
@@ -68,10 +73,13 @@ MODEL_TYPE_KINDS = {
 
 
 def detect_kind(model: str) -> str:
-    """The evaluation kind of `model`'s config.json (`model_type`; any causal LM is `text`)."""
+    """The evaluation kind of `model`'s config.json (`model_type`; a causal LM over sub-pixels, with an image layout
+    `pixel_lm`, is `pixel_lm`; any other causal LM is `text`)."""
     config = AutoConfig.from_pretrained(model)
     if config.model_type in MODEL_TYPE_KINDS:
         return MODEL_TYPE_KINDS[config.model_type]
+    if getattr(config, "pixel_lm", None):
+        return "pixel_lm"
     if type(config) in AutoModelForCausalLM._model_mapping:
         return "text"
     raise ValueError(f"--model {model!r} is a {config.model_type!r} model; evaluate knows {', '.join(KINDS)} models.")

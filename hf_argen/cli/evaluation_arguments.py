@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from .arguments import positive
 
-EVALUATION_KINDS = ("pixelcnn", "vqvae", "prior", "captioner", "text", "text_to_image")
+EVALUATION_KINDS = ("pixelcnn", "pixel_lm", "vqvae", "prior", "captioner", "text", "text_to_image")
 
 
 @dataclass
