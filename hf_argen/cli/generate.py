@@ -1,6 +1,8 @@
 """hf-argen generate: sample from a saved model folder (or Hub id): a PixelCNN or a two-stage VQ-VAE + prior (a PNG
 grid, one column per requested class), a text-to-image model (`--prompt`, one or more; a PNG grid, one column per
-prompt, `--guidance_scale`), or a text causal LM (`--prompt`; samples printed, or written to a .txt `--output`).
+prompt, `--guidance_scale`), a pixel LM (a causal LM over sub-pixels: a PNG grid, one column per class;
+`--guidance_scale`: class-posterior guidance), or a text causal LM (`--prompt`; samples printed, or written to a .txt
+`--output`).
 `--complete IMAGE --num_given_rows N` completes an image from its top N rows instead (pixel rows of a PixelCNN, code
 rows of a two-stage model), `--num_images` times.
 
@@ -10,6 +12,7 @@ rows of a two-stage model), `--num_images` times.
     hf-argen generate --model model_cards/text-to-image-mnist-scenes --prompt "a 3 above a 7" "a 1 to the left of a 5" \
         --num_images 4 --guidance_scale 3 --seed 0 --output scenes.png
     hf-argen generate --model model_cards/ar-transformer-fortunes --prompt "You will" --num_images 3
+    hf-argen generate --model model_cards/pixel-rnn-mnist --num_images 4 --guidance_scale 2 --output rnn.png
     hf-argen generate --model model_cards/pixelcnn-mnist --complete demo/examples/digit_7.png --num_given_rows 14 \\
         --num_images 8 --output completions.png
 """
@@ -26,12 +29,14 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokeni
 
 from ..atomic import atomic_save_image, atomic_write_text
 from ..models import ClassConditionalImageGenerationPipeline, PixelCNNImageProcessor, TextToImagePipeline, make_grid
+from ..recipes.pixel_lm import generate_pixels, generate_pixels_guided, image_shape_of, vocabulary_of
 from . import write_json
 from .arguments import DEFAULT_MODEL, ModelArguments, RuntimeArguments, parse_command, positive
 
 IMAGE_TYPES = ("pixelcnn", "vqvae_prior")
 TEXT_TO_IMAGE_TYPES = ("vqvae_text_to_image",)
 TEXT_TYPES = ("ar_transformer", "ar_rnn")
+PIXEL_LM = "pixel_lm"  # any causal LM whose config has an image layout
 
 
 @dataclass
@@ -52,7 +57,7 @@ class GenerateArguments:
         default=None,
         metadata={
             "help": "classifier-free guidance: text-to-image, or a two-stage model whose prior has a null class "
-            "(default: the generation_config's)"
+            "(default: the generation_config's); a class-conditional pixel LM: class-posterior guidance (default: none)"
         },
     )
     temperature: float | None = field(default=None, metadata={"help": "default: the model's generation_config"})
@@ -84,11 +89,14 @@ def class_label(value: str) -> int | str:
 
 
 def model_type_of(model: str) -> str:
-    """The `model_type` of `--model`, checked to be one this command samples from."""
+    """The `model_type` of `--model`, checked to be one this command samples from; `PIXEL_LM` for a causal LM over
+    sub-pixels (a config with an image layout, `hf_argen.recipes.pixel_lm`)."""
     try:
         config = AutoConfig.from_pretrained(model)
     except (OSError, ValueError) as error:
         raise ValueError(f"--model {model!r} is not a model folder or Hub id hf-argen can load ({error}).") from None
+    if getattr(config, "pixel_lm", None):
+        return PIXEL_LM
     known = IMAGE_TYPES + TEXT_TO_IMAGE_TYPES + TEXT_TYPES
     if config.model_type not in known:
         raise ValueError(
@@ -121,6 +129,43 @@ def generate_images(model_name: str, args: GenerateArguments, seed: int, device)
     seconds = time.perf_counter() - start
     columns = len(classes) if classes else min(args.num_images, 10)
     return save_grid(images, columns, args, seconds, f"samples ({columns} per row)")
+
+
+def generate_pixel_lm_images(model_name: str, args: GenerateArguments, seed: int, device) -> dict:
+    """A pixel LM: a grid of `--num_images` rows, one column per requested class (or `--num_images` unconditional
+    samples), saved as `--output`; `--guidance_scale` samples with class-posterior guidance."""
+    if args.prompt is not None:
+        raise ValueError("--prompt is for text models; this is a pixel LM (use --class_labels).")
+    model = AutoModelForCausalLM.from_pretrained(model_name).eval().to(device)
+    num_classes = vocabulary_of(model).num_classes
+    if not num_classes and (args.class_labels or args.guidance_scale is not None):
+        raise ValueError("--class_labels and --guidance_scale are for class-conditional models; this one is not.")
+    names = {str(name): int(index) for name, index in (model.config.label2id or {}).items()}
+    classes = []
+    for value in args.class_labels or []:
+        label = class_label(value)
+        if isinstance(label, str) and label not in names:
+            raise ValueError(f"--class_labels: {label!r} is not a class of this model ({', '.join(names)}).")
+        classes.append(names[label] if isinstance(label, str) else label)
+    classes = classes or list(range(num_classes))
+    temperature = 1.0 if args.temperature is None else args.temperature
+    start = time.perf_counter()
+    if not num_classes:
+        levels = generate_pixels(model, num_images=args.num_images, seed=seed, temperature=temperature,
+                                 top_k=args.top_k or 0, top_p=args.top_p or 1.0)  # fmt: skip
+    elif args.guidance_scale is None:
+        labels = torch.tensor(classes).repeat(args.num_images)  # row by row, one column per class
+        levels = generate_pixels(model, class_labels=labels, seed=seed, temperature=temperature,
+                                 top_k=args.top_k or 0, top_p=args.top_p or 1.0)  # fmt: skip
+    else:
+        labels = torch.tensor(classes).repeat(args.num_images)
+        levels = generate_pixels_guided(model, labels, args.guidance_scale, seed=seed, temperature=temperature)
+    seconds = time.perf_counter() - start
+    channels, size, _ = image_shape_of(model)
+    processor = PixelCNNImageProcessor(num_levels=vocabulary_of(model).num_levels, num_channels=channels,
+                                       image_size=size)  # fmt: skip
+    columns = len(classes) if num_classes else min(args.num_images, 10)
+    return save_grid(processor.postprocess(levels), columns, args, seconds, f"samples ({columns} per row)")
 
 
 def save_grid(images: list, num_columns: int, args: GenerateArguments, seconds: float, what: str) -> dict:
@@ -230,9 +275,11 @@ def main(argv: list[str] | None = None) -> dict:
     if args.num_given_rows is not None and args.complete is None:
         raise ValueError("--num_given_rows is for --complete (the image to complete).")
     model_type = model_type_of(model)
-    if model_type in TEXT_TYPES + TEXT_TO_IMAGE_TYPES and args.complete is not None:
-        raise ValueError("--complete is for image models; this is a text or text-to-image model (use --prompt).")
-    if model_type in TEXT_TYPES:
+    if model_type in (*TEXT_TYPES, *TEXT_TO_IMAGE_TYPES, PIXEL_LM) and args.complete is not None:
+        raise ValueError("--complete is for PixelCNNs and two-stage models; this model samples whole images or texts.")
+    if model_type == PIXEL_LM:
+        result = generate_pixel_lm_images(model, args, runtime.seed, device)
+    elif model_type in TEXT_TYPES:
         result = generate_text(model, args, runtime.seed, device)
     elif model_type in TEXT_TO_IMAGE_TYPES:
         result = generate_from_prompts(model, args, runtime.seed, device)

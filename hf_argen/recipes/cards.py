@@ -136,12 +136,19 @@ def _description(config: dict, kind: str, folder: Path) -> str:
         layout, architecture = config["pixel_lm"], (config.get("architectures") or [config.get("model_type")])[0]
         cell = f" ({config['cell_type'].upper()})" if config.get("cell_type") else ""
         size = layout["image_size"]
+        lags, row, channels = config.get("input_lags"), layout["num_channels"] * size, layout["num_channels"]
+        also = ""
+        if lags:
+            also = f" Each step also reads the sub-pixels {', '.join(map(str, lags))} positions back (`input_lags`)"
+            if lags == [row - 1 - channels, row - 1, row - 1 + channels]:  # recipes.pixel_lm.row_above_lags
+                also += ": above left, above and above right of the sub-pixel it predicts"
+            also += "."
         return (
             f"A pixel LM: `{architecture}`{cell} (hidden_size={config.get('hidden_size')}, "
             f"{config.get('num_hidden_layers')} layers, {_num_parameters(folder) or 0:,} parameters) reading and "
             f"emitting one sub-pixel of a {layout['num_channels']}x{size}x{size} image at a time, "
             f"{layout['num_levels']}-way softmax, after a BOS token (and a class token): sub-pixels in the PixelCNN's "
-            "order (raster order, R, G, B within a pixel). Exact likelihoods, reported in bits per dimension."
+            f"order (raster order, R, G, B within a pixel). Exact likelihoods, reported in bits per dimension.{also}"
         )
     if kind == "two_stage":
         vqvae, prior = config["vqvae"], config["prior"]

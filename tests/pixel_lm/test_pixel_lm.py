@@ -365,3 +365,36 @@ def test_evaluate_command_measures_a_pixel_lm(tmp_path):
                         (["--split", "none"], "num_per_class")):  # fmt: skip
         with pytest.raises(ValueError, match=name):
             evaluate(common + flags)
+
+
+def test_generate_command_draws_a_pixel_lm_grid(tmp_path):
+    """`hf-argen generate` on a saved pixel LM: a grid with one column per requested class (names or ids), the
+    samples those of `generate_pixels` (or, with `--guidance_scale`, of `generate_pixels_guided`) with the seed."""
+    import numpy as np
+    from PIL import Image
+
+    from hf_argen import PixelCNNImageProcessor
+    from hf_argen.cli.generate import main as generate
+
+    model, vocabulary = tiny_pixel_lm("rnn-above", num_classes=3, channels=1, size=4)
+    model.config.id2label = {0: "zero", 1: "one", 2: "two"}
+    model.config.label2id = {"zero": 0, "one": 1, "two": 2}
+    model.save_pretrained(tmp_path / "model")
+    processor = PixelCNNImageProcessor(num_levels=5, num_channels=1, image_size=4)
+    common = ["--model", str(tmp_path / "model"), "--num_images", "2", "--seed", "5", "--scale", "1", "--device", "cpu"]
+    labels = torch.tensor([2, 0, 2, 0])  # two rows of the columns "two", 0
+    for flags, samples in (
+        ([], generate_pixels(model, class_labels=labels, seed=5)),
+        (["--guidance_scale", "2"], generate_pixels_guided(model, labels, 2.0, seed=5)),
+    ):
+        out = tmp_path / f"grid{len(flags)}.png"
+        result = generate(common + ["--class_labels", "two", "0", "--output", str(out), *flags])
+        assert result["num_samples"] == 4
+        grid = np.asarray(Image.open(out).convert("L"))
+        cells = [grid[1 + 5 * r : 5 + 5 * r, 1 + 5 * c : 5 + 5 * c] for r in (0, 1) for c in (0, 1)]
+        expected = [np.asarray(image.convert("L")) for image in processor.postprocess(samples)]
+        assert all(np.array_equal(cell, image) for cell, image in zip(cells, expected))
+    with pytest.raises(ValueError, match="class_labels"):
+        generate(common + ["--class_labels", "seven"])
+    with pytest.raises(ValueError, match="complete"):
+        generate(common + ["--complete", "x.png", "--num_given_rows", "1"])
