@@ -6,6 +6,10 @@ figures, measured by the benchmark on the test split.
     python scripts/ship_pixel_lm.py --benchmark_dir runs/pixel-rnn-mnist --row rnn-lstm \\
         --hub_model_id hf-argen/pixel-rnn-mnist --output_dir model_cards/pixel-rnn-mnist \\
         --benchmark_command "python benchmarks/benchmark_model_families.py ..."
+
+`--evaluation_json` adds the class consistency measured on the shipped folder by `hf-argen evaluate --split none
+--num_per_class N [--guidance_scale G] --output_json X.json` (rerun the script with the same flags plus those files:
+the folder it writes is the same).
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ class ShipArguments:
     hub_model_id: str | None = field(default=None, metadata={"help": "the Hub id the card names (e.g. "
                                                                      "hf-argen/pixel-rnn-mnist)."})  # fmt: skip
     num_per_class: int = field(default=4, metadata={"help": "samples per class in samples.png."})
+    evaluation_json: list[str] | None = field(
+        default=None,
+        metadata={"help": "`hf-argen evaluate --num_per_class N --output_json` results of the shipped folder (card)."},
+    )
     seed: int = 0
 
 
@@ -58,6 +66,24 @@ def card_metrics(figures: dict, header: str) -> list[CardMetric]:
         metrics.append(CardMetric("guided_class_consistency", name, 100 * by_seed["seed_1"], "samples", fmt=".1f",
                                   index=False, unit=" %"))  # fmt: skip
     return metrics
+
+
+def evaluation_metrics(paths: list[str], folder: Path) -> tuple[list[CardMetric], list[str]]:
+    """Card rows and commands of `hf-argen evaluate` class-consistency runs of `folder` (their `--output_json`)."""
+    metrics, commands = [], []
+    for path in paths:
+        figures = json.loads(Path(path).read_text())
+        if "consistency" not in figures or Path(figures["model"]).resolve() != folder.resolve():
+            raise ValueError(f"--evaluation_json {path!r} is not a class-consistency run of {folder}.")
+        per_class, scale = figures["num_samples"] // 10, figures.get("guidance_scale")
+        command = f"hf-argen evaluate --model {figures['model']} --split none --num_per_class {per_class} "
+        command += f"--seed {figures['seed']}" + ("" if scale is None else f" --guidance_scale {scale:g}")
+        how = "plain sampling" if scale is None else f"class-posterior guidance {scale:g}"
+        name = f"class consistency of {figures['num_samples']} samples, {how}, seed {figures['seed']}"
+        metrics.append(CardMetric("class_consistency", name, 100 * figures["consistency"], "samples", fmt=".1f",
+                                  index=False, unit=" %"))  # fmt: skip
+        commands.append(command)
+    return metrics, commands
 
 
 def main(argv=None):
@@ -86,8 +112,9 @@ def main(argv=None):
         "image_caption": f"Samples, one column per class (seed {args.seed}, temperature 1).",
         "benchmark_figures": figures,
     }
+    extra, eval_commands = evaluation_metrics(args.evaluation_json or [], out)
     atomic_write_text(out / TRAINING_INFO, json.dumps(info, indent=2))
-    write_card_for_folder(out, card_metrics(figures, header))
+    write_card_for_folder(out, card_metrics(figures, header) + extra, eval_command="\n".join(eval_commands) or None)
     export_folder(out)
     return out
 
