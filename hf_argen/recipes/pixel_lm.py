@@ -263,6 +263,7 @@ def generate_pixels_guided(
     temperature: float = 1.0,
     vocabulary: PixelVocabulary | None = None,
     image_shape: tuple[int, int, int] | None = None,
+    num_candidates: int = 1,
 ) -> torch.LongTensor:
     """Sample images `(B, C, H, W)` (long, levels, on the CPU) of the requested `class_labels` `(B,)` from a
     class-conditional pixel LM with **class-posterior guidance**: classifier-free guidance whose unconditional
@@ -273,8 +274,11 @@ def generate_pixels_guided(
     `p(x_t | x_<t) = Σ_k p(k | x_<t) p(x_t | x_<t, k)`, and the sub-pixel is drawn from
     `softmax((log p(x_t | x_<t, y) + (g - 1) (log p(x_t | x_<t, y) − log p(x_t | x_<t))) / temperature)`, then fed
     to every class's row. `guidance_scale` g = 1 is plain sampling from p(x | y); g > 1 favours sub-pixels that make
-    class y more probable. `seed` seeds a CPU generator (`None`: the global RNG). The model must take `cache=` (ours
-    and `transformers`' attention LMs do)."""
+    class y more probable. `num_candidates` n > 1 draws n candidates per image (rows `b * n .. b * n + n - 1` of the
+    same sampling with the labels repeated n times) and keeps the one the model itself finds most likely to be of
+    class y: the largest exact posterior p(y | x) of the same bookkeeping (best of n by the model's own Bayes
+    classifier, no other model involved). `seed` seeds a CPU generator (`None`: the global RNG). The model must take
+    `cache=` (ours and `transformers`' attention LMs do)."""
     vocabulary = vocabulary or vocabulary_of(model)
     if not vocabulary.num_classes:
         raise ValueError("class-posterior guidance needs a class-conditional pixel LM (num_classes > 0).")
@@ -282,33 +286,41 @@ def generate_pixels_guided(
         raise ValueError(f"`guidance_scale` must be a number >= 1 (1: no guidance), got {guidance_scale!r}.")
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature <= 0:
         raise ValueError(f"`temperature` must be a number > 0, got {temperature!r}.")
+    if isinstance(num_candidates, bool) or not isinstance(num_candidates, int) or num_candidates < 1:
+        raise ValueError(f"`num_candidates` must be an integer >= 1, got {num_candidates!r}.")
     channels, height, width = image_shape or image_shape_of(model)
     device, num_classes, levels = _model_device(model), vocabulary.num_classes, vocabulary.num_levels
-    targets = vocabulary.prefix(class_labels)[:, 1] - vocabulary.class_token_offset  # checked (B,)
-    batch = len(targets)
-    every_class = torch.arange(num_classes).repeat(batch).to(device)  # row b * K + k: image b, class k
+    requested = vocabulary.prefix(class_labels)[:, 1] - vocabulary.class_token_offset  # checked (B,)
+    targets = requested.repeat_interleave(num_candidates).to(device)  # candidate c of image b: row b * n + c
+    batch, length, prefix_length = len(targets), channels * height * width, vocabulary.prefix_length
+    every_class = torch.arange(num_classes).repeat(batch).to(device)  # row r * K + k: candidate r, class k
     generator = make_generator(seed=seed)
+    # Every row's tokens so far, filled in place (a model reading earlier tokens, `input_lags`, gets a view).
+    sequences = torch.empty(batch * num_classes, prefix_length + length, dtype=torch.long, device=device)
+    sequences[:, :prefix_length] = vocabulary.prefix(every_class).to(device)
     was_training = model.training
     model.eval()
     try:
-        sequences = vocabulary.prefix(every_class).to(device)
-        log_probs, cache = _step(model, sequences, sequences.shape[1], None, every_class, levels)
+        log_probs, cache = _step(model, sequences[:, :prefix_length], prefix_length, None, every_class, levels)
         log_posterior = torch.zeros(batch, num_classes, device=device)
-        tokens, length = [], channels * height * width
         for step in range(length):
             per_class = log_probs.view(batch, num_classes, levels)
-            conditional = per_class[torch.arange(batch), targets.to(device)]
+            conditional = per_class[torch.arange(batch), targets]
             marginal = torch.logsumexp(torch.log_softmax(log_posterior, -1)[..., None] + per_class, dim=1)
             scores = (conditional + (guidance_scale - 1) * (conditional - marginal)) / temperature
             token = torch.multinomial(torch.softmax(scores, -1).cpu(), 1, generator=generator)[:, 0].to(device)
             log_posterior += per_class.gather(2, token[:, None, None].expand(batch, num_classes, 1))[..., 0]
-            tokens.append(token)
+            sequences[:, prefix_length + step] = token.repeat_interleave(num_classes)
             if step + 1 < length:
-                sequences = torch.cat([sequences, token.repeat_interleave(num_classes)[:, None]], dim=1)
-                log_probs, cache = _step(model, sequences, 1, cache, every_class, levels)
+                filled = sequences[:, : prefix_length + step + 1]
+                log_probs, cache = _step(model, filled, 1, cache, every_class, levels)
     finally:
         model.train(was_training)
-    return vocabulary.tokens_to_levels(torch.stack(tokens, dim=1).cpu(), channels, height)
+    tokens = sequences[::num_classes, prefix_length:].cpu()  # (batch, length): the class rows share their tokens
+    if num_candidates > 1:
+        posterior = torch.log_softmax(log_posterior, -1).gather(1, targets[:, None])[:, 0].view(-1, num_candidates)
+        tokens = tokens[posterior.argmax(1).cpu() + torch.arange(len(requested)) * num_candidates]
+    return vocabulary.tokens_to_levels(tokens, channels, height)
 
 
 def make_sample_fn(processor, num_classes: int | None, seed: int = 0, num_images: int = 10, scale: int = 4):

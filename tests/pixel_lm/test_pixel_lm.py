@@ -246,6 +246,27 @@ def test_class_posterior_guidance_follows_its_formula(model_type, guidance_scale
         generate_pixels_guided(unconditional, labels, 2.0)
 
 
+@pytest.mark.parametrize("guidance_scale", [1.0, 2.0])
+def test_best_of_n_keeps_the_candidate_the_model_finds_most_likely_of_its_class(guidance_scale):
+    """`num_candidates=n` samples the labels repeated n times (the same draws) and keeps, per image, the candidate
+    with the largest exact posterior p(y | x) (uniform prior), recomputed here from uncached likelihoods."""
+    model, vocabulary = tiny_pixel_lm("rnn-above", num_levels=4, num_classes=3, channels=1, size=3)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0, 0.7, generator=torch.Generator().manual_seed(parameter.numel()))
+    labels, n = torch.tensor([0, 2, 1]), 4
+    candidates = generate_pixels_guided(model, labels.repeat_interleave(n), guidance_scale, seed=7)
+    best = generate_pixels_guided(model, labels, guidance_scale, seed=7, num_candidates=n)
+    per_class = torch.stack([pixel_lm_log_likelihood(model, candidates, torch.full((3 * n,), k)) for k in range(3)], 1)
+    posterior = torch.log_softmax(per_class.double(), 1).gather(1, labels.repeat_interleave(n)[:, None]).view(3, n)
+    assert posterior.max(1).values.sub(posterior.min(1).values).max() > 0.5  # choosing matters for some image
+    for b in range(3):
+        chosen = [c for c in range(n) if torch.equal(candidates[b * n + c], best[b])]
+        assert chosen and posterior[b, chosen[0]] >= posterior[b].max() - 1e-9
+    with pytest.raises(ValueError, match="num_candidates"):
+        generate_pixels_guided(model, labels, guidance_scale, num_candidates=0)
+
+
 def test_pixel_vocabulary_bad_inputs():
     vocabulary = PixelVocabulary(num_levels=4, num_classes=2)
     with pytest.raises(ValueError, match="class_labels"):
