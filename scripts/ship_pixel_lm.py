@@ -76,9 +76,13 @@ def evaluation_metrics(paths: list[str], folder: Path) -> tuple[list[CardMetric]
         if "consistency" not in figures or Path(figures["model"]).resolve() != folder.resolve():
             raise ValueError(f"--evaluation_json {path!r} is not a class-consistency run of {folder}.")
         per_class, scale = figures["num_samples"] // 10, figures.get("guidance_scale")
+        candidates = figures.get("num_candidates", 1)
         command = f"hf-argen evaluate --model {figures['model']} --split none --num_per_class {per_class} "
         command += f"--seed {figures['seed']}" + ("" if scale is None else f" --guidance_scale {scale:g}")
         how = "plain sampling" if scale is None else f"class-posterior guidance {scale:g}"
+        if candidates > 1:
+            command += f" --num_candidates {candidates}"
+            how += f", best of {candidates} by the model's own class posterior"
         name = f"class consistency of {figures['num_samples']} samples, {how}, seed {figures['seed']}"
         metrics.append(CardMetric("class_consistency", name, 100 * figures["consistency"], "samples", fmt=".1f",
                                   index=False, unit=" %"))  # fmt: skip

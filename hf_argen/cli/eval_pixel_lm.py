@@ -41,6 +41,13 @@ class PixelLMEvalArguments:
             "hf_argen.recipes.pixel_lm.generate_pixels_guided)"
         },
     )
+    num_candidates: int = field(
+        default=1,
+        metadata={
+            "help": "with --num_per_class: draw this many candidates per sample and keep the one the model's own exact "
+            "class posterior p(y | x) favours (best of n; with or without --guidance_scale)"
+        },
+    )
 
 
 def layout_of(model) -> SimpleNamespace:
@@ -80,8 +87,11 @@ def evaluate_pixel_lm(model: str, runtime: RuntimeArguments, evaluation: Evaluat
     split, num_per_class = evaluation.one_split(), evaluation.num_per_class or 0
     if split == "none" and not num_per_class:
         raise ValueError("--split none measures nothing without --num_per_class.")
-    if flags.guidance_scale is not None and not num_per_class:
-        raise ValueError("--guidance_scale is used with --num_per_class (it guides the samples).")
+    for flag, default in (("guidance_scale", None), ("num_candidates", 1)):
+        if getattr(flags, flag) != default and not num_per_class:
+            raise ValueError(f"--{flag} is used with --num_per_class (it changes how the samples are drawn).")
+    if flags.num_candidates < 1:
+        raise ValueError(f"--num_candidates must be >= 1, got {flags.num_candidates}.")
     for flag in ("write_card", "completion_rows"):
         if getattr(evaluation, flag) not in (False, None):
             raise ValueError(f"--{flag} is not available for pixel LMs.")
@@ -94,20 +104,21 @@ def evaluate_pixel_lm(model: str, runtime: RuntimeArguments, evaluation: Evaluat
     if num_per_class:
 
         def sample(labels):
-            if flags.guidance_scale is None:
+            if flags.guidance_scale is None and flags.num_candidates == 1:
                 return generate_pixels(lm, class_labels=labels, seed=runtime.seed, temperature=evaluation.temperature)
-            return generate_pixels_guided(lm, labels, flags.guidance_scale, seed=runtime.seed,
-                                          temperature=evaluation.temperature)  # fmt: skip
+            return generate_pixels_guided(lm, labels, flags.guidance_scale or 1.0, seed=runtime.seed,
+                                          temperature=evaluation.temperature,
+                                          num_candidates=flags.num_candidates)  # fmt: skip
 
         shape = (layout.num_classes, layout.num_channels, layout.image_size)
         result.update(sample_consistency(sample, shape, layout.num_levels, model, runtime.seed, evaluation, device))
-        result["guidance_scale"] = flags.guidance_scale
+        result.update(guidance_scale=flags.guidance_scale, num_candidates=flags.num_candidates)
     result["device"] = str(device)
     write_json(runtime.output_json, result)
     if runtime.output_json != "-":
         print_report(result, layout)
-        if flags.guidance_scale is not None:
-            print(f"(class-posterior guidance at scale {flags.guidance_scale})")
+        if flags.guidance_scale is not None or flags.num_candidates > 1:
+            print(f"(class-posterior guidance {flags.guidance_scale or 1.0:g}, best of {flags.num_candidates})")
     return result
 
 

@@ -387,14 +387,22 @@ def test_evaluate_command_measures_a_pixel_lm(tmp_path):
     assert figures["bits_per_dim"] == pytest.approx(expected["bits_per_dim"], rel=1e-5)
     classifier = load_mnist_classifier(classifier_path)
     wanted = torch.arange(10)
-    for scale, samples in ((None, generate_pixels(model, class_labels=wanted, seed=3)),
-                           (2.0, generate_pixels_guided(model, wanted, 2.0, seed=3))):  # fmt: skip
-        flags = [] if scale is None else ["--guidance_scale", "2"]
+    for flags, samples in (
+        ([], generate_pixels(model, class_labels=wanted, seed=3)),
+        (["--guidance_scale", "2"], generate_pixels_guided(model, wanted, 2.0, seed=3)),
+        (["--num_candidates", "2"], generate_pixels_guided(model, wanted, 1.0, seed=3, num_candidates=2)),
+    ):
         result = evaluate(common + ["--split", "none", "--num_per_class", "1", *flags])
-        assert result["guidance_scale"] == scale
+        assert result["guidance_scale"] == (2.0 if "--guidance_scale" in flags else None)
         assert result["consistency"] == class_consistency(classifier, samples.float() / 255, wanted)["consistency"]
-    for flags, name in ((["--guidance_scale", "2"], "num_per_class"), (["--completion_rows", "3"], "completion_rows"),
-                        (["--split", "none"], "num_per_class")):  # fmt: skip
+    refused = [
+        (["--guidance_scale", "2"], "num_per_class"),
+        (["--completion_rows", "3"], "completion_rows"),
+        (["--split", "none"], "num_per_class"),
+        (["--num_candidates", "2"], "num_per_class"),
+        (["--split", "none", "--num_per_class", "1", "--num_candidates", "0"], "num_candidates"),
+    ]
+    for flags, name in refused:
         with pytest.raises(ValueError, match=name):
             evaluate(common + flags)
 
