@@ -83,6 +83,9 @@ def evaluation_metrics(paths: list[str], folder: Path) -> tuple[list[CardMetric]
         if candidates > 1:
             command += f" --num_candidates {candidates}"
             how += f", best of {candidates} by the model's own class posterior"
+        if figures.get("temperature", 1.0) != 1.0:
+            command += f" --temperature {figures['temperature']:g}"
+            how += f", temperature {figures['temperature']:g}"
         name = f"class consistency of {figures['num_samples']} samples, {how}, seed {figures['seed']}"
         metrics.append(CardMetric("class_consistency", name, 100 * figures["consistency"], "samples", fmt=".1f",
                                   index=False, unit=" %"))  # fmt: skip

@@ -333,13 +333,15 @@ def test_ship_pixel_lm_writes_a_folder_whose_snippet_samples_each_class(tmp_path
     shipped = AutoModelForCausalLM.from_pretrained(out)
     assert shipped.config.num_classes == 10 and shipped.config.id2label[3] == "3"
     # Consistency measured on the shipped folder by `hf-argen evaluate` goes into the card with its command.
-    measured = {"model": str(out), "num_samples": 1000, "seed": 0, "consistency": 0.734, "guidance_scale": 2.0}
+    measured = {"model": str(out), "num_samples": 1000, "seed": 0, "consistency": 0.734, "guidance_scale": 2.0,
+                "temperature": 0.9}  # fmt: skip
     (tmp_path / "guided.json").write_text(json.dumps(measured))
     argv = ["--benchmark_dir", str(tmp_path / "bench"), "--output_dir", str(out), "--num_per_class", "1"]
     load_script("scripts/ship_pixel_lm.py").main(argv + ["--evaluation_json", str(tmp_path / "guided.json")])
     card = (out / "README.md").read_text()
-    assert "| class consistency of 1000 samples, class-posterior guidance 2, seed 0 | 73.4 % |" in card
-    assert f"hf-argen evaluate --model {out} --split none --num_per_class 100 --seed 0 --guidance_scale 2" in card
+    assert "| class consistency of 1000 samples, class-posterior guidance 2, temperature 0.9, seed 0 | 73.4 % |" in card
+    command = f"hf-argen evaluate --model {out} --split none --num_per_class 100 --seed 0 --guidance_scale 2"
+    assert f"{command} --temperature 0.9" in card
     (tmp_path / "other.json").write_text(json.dumps(dict(measured, model=str(tmp_path / "other"))))
     with pytest.raises(ValueError, match="evaluation_json"):
         load_script("scripts/ship_pixel_lm.py").main(argv + ["--evaluation_json", str(tmp_path / "other.json")])
