@@ -117,8 +117,10 @@ def evaluate_pixel_lm(model: str, runtime: RuntimeArguments, evaluation: Evaluat
     write_json(runtime.output_json, result)
     if runtime.output_json != "-":
         print_report(result, layout)
-        if flags.guidance_scale is not None or flags.num_candidates > 1:
-            print(f"(class-posterior guidance {flags.guidance_scale or 1.0:g}, best of {flags.num_candidates})")
+        if flags.guidance_scale is not None:
+            print(f"(class-posterior guidance {flags.guidance_scale:g})")
+        if flags.num_candidates > 1:
+            print(f"(best of {flags.num_candidates} by the model's own class posterior)")
     return result
 
 
