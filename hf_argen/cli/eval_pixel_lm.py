@@ -76,8 +76,7 @@ def likelihood(model, dataset_name: str, split: str, evaluation: EvaluateArgumen
     start = time.perf_counter()
     report = pixel_lm_likelihood_report(model, pixel_values, labels, class_prior, evaluation.batch_size or 64,
                                         progress=True)  # fmt: skip
-    extra = {"class_prior": "train"} if class_prior is not None else {}
-    extra["class_prior_probs"] = [] if class_prior is None else [round(p, 6) for p in class_prior.tolist()]
+    extra = {} if class_prior is None else {"class_prior": "train", "class_prior_probs": class_prior.tolist()}
     return {"split": split, **report, "seconds": round(time.perf_counter() - start, 2), **extra}
 
 

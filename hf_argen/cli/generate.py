@@ -137,7 +137,8 @@ def generate_pixel_lm_images(model_name: str, args: GenerateArguments, seed: int
     if args.prompt is not None:
         raise ValueError("--prompt is for text models; this is a pixel LM (use --class_labels).")
     model = AutoModelForCausalLM.from_pretrained(model_name).eval().to(device)
-    num_classes = vocabulary_of(model).num_classes
+    vocabulary = vocabulary_of(model)
+    num_classes = vocabulary.num_classes
     if not num_classes and (args.class_labels or args.guidance_scale is not None):
         raise ValueError("--class_labels and --guidance_scale are for class-conditional models; this one is not.")
     names = {str(name): int(index) for name, index in (model.config.label2id or {}).items()}
@@ -148,21 +149,18 @@ def generate_pixel_lm_images(model_name: str, args: GenerateArguments, seed: int
             raise ValueError(f"--class_labels: {label!r} is not a class of this model ({', '.join(names)}).")
         classes.append(names[label] if isinstance(label, str) else label)
     classes = classes or list(range(num_classes))
+    labels = torch.tensor(classes).repeat(args.num_images) if num_classes else None  # row by row, a column per class
     temperature = 1.0 if args.temperature is None else args.temperature
     start = time.perf_counter()
-    if not num_classes:
-        levels = generate_pixels(model, num_images=args.num_images, seed=seed, temperature=temperature,
-                                 top_k=args.top_k or 0, top_p=args.top_p or 1.0)  # fmt: skip
-    elif args.guidance_scale is None:
-        labels = torch.tensor(classes).repeat(args.num_images)  # row by row, one column per class
-        levels = generate_pixels(model, class_labels=labels, seed=seed, temperature=temperature,
-                                 top_k=args.top_k or 0, top_p=args.top_p or 1.0)  # fmt: skip
+    if args.guidance_scale is None:
+        levels = generate_pixels(model, class_labels=labels, num_images=None if num_classes else args.num_images,
+                                 seed=seed, temperature=temperature, top_k=args.top_k or 0,
+                                 top_p=args.top_p or 1.0)  # fmt: skip
     else:
-        labels = torch.tensor(classes).repeat(args.num_images)
         levels = generate_pixels_guided(model, labels, args.guidance_scale, seed=seed, temperature=temperature)
     seconds = time.perf_counter() - start
     channels, size, _ = image_shape_of(model)
-    processor = PixelCNNImageProcessor(num_levels=vocabulary_of(model).num_levels, num_channels=channels,
+    processor = PixelCNNImageProcessor(num_levels=vocabulary.num_levels, num_channels=channels,
                                        image_size=size)  # fmt: skip
     columns = len(classes) if num_classes else min(args.num_images, 10)
     return save_grid(processor.postprocess(levels), columns, args, seconds, f"samples ({columns} per row)")
