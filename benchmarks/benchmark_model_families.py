@@ -32,6 +32,9 @@ Resumable: every row trains under `output_dir/<row>/` with checkpoints (a killed
 and its figures are cached in `output_dir/rows/<row>.json`, so a rerun measures only the rows not yet done and
 prints the whole table (`output_dir/table.md`, `output_dir/table.json`). A row's training time is the wall time of its
 training; a resumed row's is extrapolated from the steps it ran in its last session (marked "resumed").
+`--init_from` starts the pixel-LM rows from a saved model of the same config (one more cosine cycle of
+`--max_train_steps`, a warm restart: how the shipped pixel RNN got more training than one run's budget); such rows
+carry `init_from` in their figures and the table's header says so.
 """
 
 from __future__ import annotations
@@ -149,6 +152,11 @@ class BenchmarkArguments:
         default_factory=list,
         metadata={"help": "also time sampling per token of every pixel LM architecture (untrained, the rows' sizes) "
                   "for square images of these sizes, e.g. 8 28: where the cost per token stays flat."},
+    )  # fmt: skip
+    init_from: str | None = field(
+        default=None,
+        metadata={"help": "a saved pixel LM (e.g. a row folder of an earlier run) to start the pixel-LM rows from: a "
+                  "warm restart, the run's steps one more cosine cycle; its config must be the row's."},
     )  # fmt: skip
     seed: int = 0
     num_threads: int | None = field(default=None, metadata={"help": "torch.set_num_threads."})
@@ -298,6 +306,8 @@ def run_pixel_lm(row: str, data: dict, context: dict, args: BenchmarkArguments) 
                            "gru" if row == "rnn-gru" else "lstm", args.dropout,
                            class_bias=row != "rnn-lstm-token", input_lags=lags)  # fmt: skip
     set_image_layout(model.config, vocabulary, shape[0], shape[1])
+    if args.init_from:
+        warm_start(model, args.init_from)
     row_dir = Path(args.output_dir, row)
     model, timing = train_row(model, row_dir, TensorDictDataset(**data["train"]), args, pixel_lm_loss(vocabulary))
     model.eval()
@@ -313,6 +323,17 @@ def run_pixel_lm(row: str, data: dict, context: dict, args: BenchmarkArguments) 
         figures["guided_class_consistency"] = guided_consistency(model, context["classify"], context["num_classes"],
                                                                  args)  # fmt: skip
     return figures, sample
+
+
+def warm_start(model, path: str) -> None:
+    """Load the weights of the saved model at `path` into `model` (same class and config, else a ValueError)."""
+    saved = type(model).from_pretrained(path)
+    mine, theirs = model.config.to_diff_dict(), saved.config.to_diff_dict()
+    metadata = {"transformers_version", "dtype", "architectures", "auto_map"}
+    differing = sorted(k for k in (set(mine) | set(theirs)) - metadata if mine.get(k) != theirs.get(k))
+    if differing:
+        raise ValueError(f"--init_from {path!r}: its config differs from the row's in {differing}.")
+    model.load_state_dict(saved.state_dict())
 
 
 def guided_consistency(model, classify, num_classes: int, args: BenchmarkArguments) -> dict:
@@ -464,6 +485,8 @@ def run_row(row: str, data: dict, context: dict, args: BenchmarkArguments) -> di
     figures.update(measure_sampling(sample, context["classify"], context["num_classes"], args))
     figures.update(row=row, model=LABELS[row], train_steps=0 if row == "independent" else args.max_train_steps,
                    train_batch_size=args.train_batch_size)  # fmt: skip
+    if args.init_from and row in PIXEL_LM_ROWS:
+        figures["init_from"] = args.init_from
     return figures
 
 
@@ -566,7 +589,8 @@ def main(argv=None):
         f"{args.dataset}: {shape[1]}x{shape[2]}, {num_levels} levels; train {len(data['train']['pixel_values']):,} / "
         f"test {len(data['test']['pixel_values']):,} images; every row {args.max_train_steps:,} steps x "
         f"{args.train_batch_size} (AdamW {args.learning_rate:g}, cosine), dropout {args.dropout}, seed {args.seed}; "
-        f"class consistency of {args.consistency_samples} samples (classifier test accuracy {100 * accuracy:.1f} %); "
+        + (f"pixel LMs started from {args.init_from} (warm restart); " if args.init_from else "")
+        + f"class consistency of {args.consistency_samples} samples (classifier test accuracy {100 * accuracy:.1f} %); "
         f"{platform.machine()} CPU, {torch.get_num_threads()} thread(s), torch {torch.__version__}"
     )
     if vqvae_figures:

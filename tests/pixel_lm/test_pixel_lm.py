@@ -312,6 +312,24 @@ def test_benchmark_runs_end_to_end_and_resumes(tmp_path):
     ]
 
 
+def test_benchmark_warm_start_continues_from_saved_weights(tmp_path):
+    """`--init_from`: the pixel-LM row starts from a saved model's weights (a run at a negligible learning rate keeps
+    its test figures), is marked as such, and a model of another config is refused by name."""
+    module = load_script("benchmarks/benchmark_model_families.py")
+    argv = ["--dataset", "digits", "--rows", "rnn-lstm-above", "--max_train_steps", "1", "--hidden_size", "8",
+            "--rnn_layers", "1", "--consistency_samples", "10", "--max_test_images", "20"]  # fmt: skip
+    (first,) = module.main(argv + ["--output_dir", str(tmp_path / "first")])
+    source = str(tmp_path / "first" / "rnn-lstm-above")
+    (warm,) = module.main(argv + ["--output_dir", str(tmp_path / "warm"), "--init_from", source,
+                                  "--learning_rate", "1e-12"])  # fmt: skip
+    assert warm["init_from"] == source and "init_from" not in first
+    assert math.isclose(warm["bits_per_dim"], first["bits_per_dim"], rel_tol=1e-6)
+    assert "warm restart" in (tmp_path / "warm" / "table.md").read_text()
+    with pytest.raises(ValueError, match=r"--init_from .*\['hidden_size'\]"):
+        narrower = [("4" if value == "8" else value) for value in argv]  # --hidden_size 4
+        module.main(narrower + ["--output_dir", str(tmp_path / "other"), "--init_from", source])
+
+
 def test_ship_pixel_lm_writes_a_folder_whose_snippet_samples_each_class(tmp_path):
     """`scripts/ship_pixel_lm.py` on a benchmark row: the saved model (class bias included), the sample grid and a
     card with the row's figures, guided consistency among them."""
