@@ -336,6 +336,11 @@ def warm_start(model, path: str) -> None:
     model.load_state_dict(saved.state_dict())
 
 
+def run_and_row(path: str) -> str:
+    """`<run folder>/<row>` of a saved row's path: how figures and cards name it (no machine path)."""
+    return Path(*Path(path).parts[-2:]).as_posix()
+
+
 def guided_consistency(model, classify, num_classes: int, args: BenchmarkArguments) -> dict:
     """`{scale: {"seed_1": ..., "seed_2": ...}}`: class consistency of `--consistency_samples` samples drawn with
     class-posterior guidance (`generate_pixels_guided`) at each `--guidance_scales` scale, for two sampling seeds."""
@@ -486,7 +491,7 @@ def run_row(row: str, data: dict, context: dict, args: BenchmarkArguments) -> di
     figures.update(row=row, model=LABELS[row], train_steps=0 if row == "independent" else args.max_train_steps,
                    train_batch_size=args.train_batch_size)  # fmt: skip
     if args.init_from and row in PIXEL_LM_ROWS:
-        figures["init_from"] = args.init_from
+        figures["init_from"] = run_and_row(args.init_from)
     return figures
 
 
@@ -585,11 +590,14 @@ def main(argv=None):
         results.append(run_row(row, data, context, args))
         atomic_write_text(path, json.dumps(results[-1], indent=2))
     shape = tuple(data["train"]["pixel_values"].shape[1:])
+    warm_restart = ""
+    if args.init_from:
+        warm_restart = f"pixel LMs started from the saved `{run_and_row(args.init_from)}` (warm restart); "
     header = (
         f"{args.dataset}: {shape[1]}x{shape[2]}, {num_levels} levels; train {len(data['train']['pixel_values']):,} / "
         f"test {len(data['test']['pixel_values']):,} images; every row {args.max_train_steps:,} steps x "
         f"{args.train_batch_size} (AdamW {args.learning_rate:g}, cosine), dropout {args.dropout}, seed {args.seed}; "
-        + (f"pixel LMs started from {args.init_from} (warm restart); " if args.init_from else "")
+        + warm_restart
         + f"class consistency of {args.consistency_samples} samples (classifier test accuracy {100 * accuracy:.1f} %); "
         f"{platform.machine()} CPU, {torch.get_num_threads()} thread(s), torch {torch.__version__}"
     )

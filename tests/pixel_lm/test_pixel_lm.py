@@ -322,9 +322,10 @@ def test_benchmark_warm_start_continues_from_saved_weights(tmp_path):
     source = str(tmp_path / "first" / "rnn-lstm-above")
     (warm,) = module.main(argv + ["--output_dir", str(tmp_path / "warm"), "--init_from", source,
                                   "--learning_rate", "1e-12"])  # fmt: skip
-    assert warm["init_from"] == source and "init_from" not in first
+    assert warm["init_from"] == "first/rnn-lstm-above" and "init_from" not in first
     assert math.isclose(warm["bits_per_dim"], first["bits_per_dim"], rel_tol=1e-6)
-    assert "warm restart" in (tmp_path / "warm" / "table.md").read_text()
+    table = (tmp_path / "warm" / "table.md").read_text()
+    assert "started from the saved `first/rnn-lstm-above` (warm restart)" in table
     with pytest.raises(ValueError, match=r"--init_from .*\['hidden_size'\]"):
         narrower = [("4" if value == "8" else value) for value in argv]  # --hidden_size 4
         module.main(narrower + ["--output_dir", str(tmp_path / "other"), "--init_from", source])
