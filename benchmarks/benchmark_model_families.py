@@ -329,7 +329,7 @@ def warm_start(model, path: str) -> None:
     """Load the weights of the saved model at `path` into `model` (same class and config, else a ValueError)."""
     saved = type(model).from_pretrained(path)
     mine, theirs = model.config.to_diff_dict(), saved.config.to_diff_dict()
-    metadata = {"transformers_version", "dtype", "architectures", "auto_map"}
+    metadata = {"transformers_version", "dtype", "architectures", "auto_map", "id2label", "label2id"}  # not weights
     differing = sorted(k for k in (set(mine) | set(theirs)) - metadata if mine.get(k) != theirs.get(k))
     if differing:
         raise ValueError(f"--init_from {path!r}: its config differs from the row's in {differing}.")
