@@ -60,6 +60,22 @@ def run_without_hf_argen():
     return _run_without_hf_argen
 
 
+@pytest.fixture
+def hf_argen_cli(capsys):
+    """`hf_argen_cli("generate", "--model", ...)`: `hf-argen` run in this process (no interpreter start-up); returns
+    `(exit status, stdout, stderr)`."""
+    from hf_argen.cli.main import main
+
+    def run(*argv):
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as exit_info:
+            main(list(argv))
+        out, err = capsys.readouterr()
+        return exit_info.value.code, out, err
+
+    return run
+
+
 # ---- the default tiny models (factories for other sizes: tests/tiny_models.py) ---------------------------------
 @pytest.fixture
 def rgb_pixelcnn():

@@ -128,18 +128,17 @@ def test_init_model_fine_tunes_from_a_saved_captioner(trained):
     assert json.loads((tuned / "config.json").read_text())["hidden_size"] == 64  # the saved model's, not the flag
 
 
-def test_evaluation_script_and_card(trained):
+def test_evaluation_script_and_card(trained, hf_argen_cli):
     data, out, tmp_path = trained
     card_dir = tmp_path / "card"
     import shutil
 
     shutil.copytree(out, card_dir, ignore=shutil.ignore_patterns("checkpoint-*", "tokenizer"))
-    run_script(
-        ["-m", "hf_argen.cli", "evaluate", "--model", str(card_dir), "--dataset_name", str(data), "--split", "test",
-         "--device", "cpu", "--num_beams", "2", "--batch_size", "5", "--output_json", str(tmp_path / "eval.json"),
-         "--write_card"],
-        tmp_path,
+    status, _, err = hf_argen_cli(
+        "evaluate", "--model", str(card_dir), "--dataset_name", str(data), "--split", "test", "--device", "cpu",
+        "--num_beams", "2", "--batch_size", "5", "--output_json", str(tmp_path / "eval.json"), "--write_card",
     )  # fmt: skip
+    assert status == 0, err[-4000:]
     rows = json.loads((tmp_path / "eval.json").read_text())
     assert [row["split"] for row in rows] == ["test"] and rows[0]["num_images"] == 36
     assert rows[0]["exact_match"] >= 80  # (BLEU-4 of 3-word captions is 0: they hold no 4-grams)
@@ -156,16 +155,12 @@ def test_evaluation_script_and_card(trained):
     assert "hf-argen evaluate --model" in card.text
 
 
-def test_export_stores_float16_weights_that_load_as_float32_and_caption_the_same(trained):
+def test_export_stores_float16_weights_that_load_as_float32_and_caption_the_same(trained, hf_argen_cli):
     data, out, tmp_path = trained
     exported = tmp_path / "exported"
-    env_offline = {"HF_HUB_OFFLINE": "1"}  # the loading option must not be saved into the folder
-    result = subprocess.run(
-        [sys.executable, "-m", "hf_argen.cli", "export", "--model", str(out), "--output", str(exported), "--float16"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env={"PYTHONPATH": str(ROOT), "HF_HOME": str(tmp_path / "hf_home"), "PATH": "/usr/bin:/bin", **env_offline},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-4000:]
+    # (offline, as every test runs: the loading option must not be saved into the folder)
+    status, _, err = hf_argen_cli("export", "--model", str(out), "--output", str(exported), "--float16")
+    assert status == 0, err[-4000:]
     from safetensors import safe_open
     from transformers import AutoModelForImageTextToText, pipeline
 
@@ -180,15 +175,16 @@ def test_export_stores_float16_weights_that_load_as_float32_and_caption_the_same
     )
 
 
-def test_export_averages_checkpoints(trained, tmp_path):
+def test_export_averages_checkpoints(trained, tmp_path, hf_argen_cli):
     from safetensors.torch import load_file
     from transformers import AutoModelForImageTextToText
 
     _, out, _ = trained
     checkpoints = [out / "checkpoint-75", out / "checkpoint-150"]
     averaged = tmp_path / "averaged"
-    run_script(["-m", "hf_argen.cli", "export", "--model", str(out), "--checkpoint", *map(str, checkpoints),
-                "--output", str(averaged)], tmp_path)  # fmt: skip
+    status, _, err = hf_argen_cli("export", "--model", str(out), "--checkpoint", *map(str, checkpoints),
+                                  "--output", str(averaged))  # fmt: skip
+    assert status == 0, err[-3000:]
     first, second = (load_file(c / "model.safetensors") for c in checkpoints)
     model = AutoModelForImageTextToText.from_pretrained(averaged)
     state = model.state_dict()
@@ -196,24 +192,20 @@ def test_export_averages_checkpoints(trained, tmp_path):
     for name in first:
         assert torch.allclose(state[name], (first[name] + second[name]) / 2, atol=1e-6), name
     assert torch.equal(model.get_output_embeddings().weight, model.get_input_embeddings().weight)  # still tied
-    result = subprocess.run(
-        [sys.executable, "-m", "hf_argen.cli", "export", "--model", str(out), "--checkpoint", str(tmp_path / "missing"),
-         "--output", str(tmp_path / "never")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env={"PYTHONPATH": str(ROOT), "HF_HOME": str(tmp_path / "hf_home"), "PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
-    assert result.returncode != 0 and "missing" in result.stderr and not (tmp_path / "never").exists()
+    status, _, err = hf_argen_cli("export", "--model", str(out), "--checkpoint", str(tmp_path / "missing"),
+                                  "--output", str(tmp_path / "never"))  # fmt: skip
+    assert status != 0 and "missing" in err and not (tmp_path / "never").exists()
 
 
-def test_export_regrids_the_encoder_to_another_image_size(trained, tmp_path):
+def test_export_regrids_the_encoder_to_another_image_size(trained, tmp_path, hf_argen_cli):
     from transformers import AutoModelForImageTextToText, AutoProcessor, pipeline
 
     data, out, _ = trained
     source = AutoModelForImageTextToText.from_pretrained(out)
     size, grid = source.config.image_size, source.config.grid_size
     larger = tmp_path / "larger"
-    run_script(["-m", "hf_argen.cli", "export", "--model", str(out), "--image_size", str(2 * size),
-                "--output", str(larger)], tmp_path)  # fmt: skip
+    status, _, err = hf_argen_cli("export", "--model", str(out), "--image_size", str(2 * size), "--output", str(larger))
+    assert status == 0, err[-3000:]
     model = AutoModelForImageTextToText.from_pretrained(larger)
     assert model.config.image_size == 2 * size and model.config.grid_size == 2 * grid
     assert AutoProcessor.from_pretrained(larger).image_processor.image_size == 2 * size
@@ -226,17 +218,13 @@ def test_export_regrids_the_encoder_to_another_image_size(trained, tmp_path):
     image = str(next((data / "test").glob("*.png")))
     assert isinstance(pipeline("image-captioning", model=str(larger))(image)[0]["generated_text"], str)
     same = tmp_path / "same"  # the same size: the positions are unchanged
-    run_script(["-m", "hf_argen.cli", "export", "--model", str(out), "--image_size", str(size), "--output", str(same)],
-               tmp_path)  # fmt: skip
+    status, _, err = hf_argen_cli("export", "--model", str(out), "--image_size", str(size), "--output", str(same))
+    assert status == 0, err[-3000:]
     assert torch.allclose(AutoModelForImageTextToText.from_pretrained(same).encoder.embed_positions,
                           source.encoder.embed_positions, atol=1e-6)  # fmt: skip
-    result = subprocess.run(
-        [sys.executable, "-m", "hf_argen.cli", "export", "--model", str(out), "--image_size", str(size + 1),
-         "--output", str(tmp_path / "never")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env={"PYTHONPATH": str(ROOT), "HF_HOME": str(tmp_path / "hf_home"), "PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
-    assert result.returncode != 0 and "--image_size" in result.stderr and not (tmp_path / "never").exists()
+    status, _, err = hf_argen_cli("export", "--model", str(out), "--image_size", str(size + 1),
+                                  "--output", str(tmp_path / "never"))  # fmt: skip
+    assert status != 0 and "--image_size" in err and not (tmp_path / "never").exists()
 
 
 def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypatch):
@@ -272,12 +260,9 @@ def test_push_writes_a_card_with_validation_figures(trained, tmp_path, monkeypat
     assert "model-index" in card and "first 20 images" in card and "user/shapes" in card
 
 
-def test_evaluation_script_errors(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "hf_argen.cli", "evaluate", "--model", str(tmp_path / "missing"), "--device", "nope"],
-        cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
-    )  # fmt: skip
-    assert result.returncode == 2 and result.stderr.startswith("error:")
+def test_evaluation_script_errors(tmp_path, hf_argen_cli):
+    status, _, err = hf_argen_cli("evaluate", "--model", str(tmp_path / "missing"), "--device", "nope")
+    assert status == 2 and err.startswith("error:")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -2,24 +2,17 @@
 subfolders), errors a user can read (under `python` and under `accelerate launch`), and every flag explained."""
 
 import importlib
-import importlib.util
 import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
+from entry_points import load_entry_point
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPES = ("pixelcnn", "vqvae", "prior", "causal_lm", "captioner")
-
-
-def load_entry_point(name: str):
-    spec = importlib.util.spec_from_file_location(f"train_{name}", ROOT / "training" / f"train_{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.parametrize("name", RECIPES)

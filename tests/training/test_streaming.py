@@ -3,13 +3,13 @@
 gave (same seed, same batches; a resumed run skips to the same batch); code maps are written to disk batch by
 batch and the prior reads them per batch."""
 
-import importlib.util
 from pathlib import Path
 
 import datasets
 import numpy as np
 import pytest
 import torch
+from entry_points import load_entry_point
 
 from hf_argen.data import ImageRows, encode_images, png_cell
 from hf_argen.models import PixelCNNImageProcessor
@@ -76,13 +76,6 @@ def test_the_loader_draws_the_batches_of_the_decoded_tensors_and_resumes_on_the_
     streamed.set_epoch(1)
     resumed = list(accelerator.skip_first_batches(streamed, 5))
     assert torch.equal(resumed[0]["pixel_values"], pairs[5][1]["pixel_values"]) and len(resumed) == 7
-
-
-def load_entry_point(name: str):
-    spec = importlib.util.spec_from_file_location(f"train_{name}", ROOT / "training" / f"train_{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 TINY = {

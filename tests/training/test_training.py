@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from entry_points import load_entry_point
 from process_groups import run_process_group
 from safetensors.torch import load_file
 
@@ -65,6 +66,11 @@ def _run(args, **kwargs):
     )
 
 
+def _run_here(args) -> None:
+    """The same run in this process (no interpreter start-up): for the runs a test compares against."""
+    load_entry_point("pixelcnn").main(args)
+
+
 def test_a_kill_while_deleting_a_checkpoint_leaves_no_partial_checkpoint(tmp_path, monkeypatch):
     """Pruning beyond checkpoints_total_limit, killed halfway through deleting the files: no `checkpoint-<step>` is
     left without its files, and the next start deletes the remains."""
@@ -109,8 +115,7 @@ def test_kill_and_resume_gives_the_same_weights(tmp_path):
         "10",
     ]
     reference = tmp_path / "reference"
-    done = _run([*TINY, *steps, "--output_dir", str(reference)])
-    assert done.returncode == 0, done.stderr[-3000:]
+    _run_here([*TINY, *steps, "--output_dir", str(reference)])
 
     killed = tmp_path / "killed"
     process = subprocess.Popen(
@@ -142,8 +147,7 @@ def test_kill_and_resume_gives_the_same_weights(tmp_path):
 
 def test_resume_past_max_train_steps_saves_the_final_model(tmp_path):
     steps = ["--checkpointing_steps", "4", "--seed", "1", "--logging_steps", "4"]
-    first = _run([*TINY, *steps, "--max_train_steps", "8", "--output_dir", str(tmp_path)])
-    assert first.returncode == 0, first.stderr[-3000:]
+    _run_here([*TINY, *steps, "--max_train_steps", "8", "--output_dir", str(tmp_path)])
     expected = _weights(tmp_path)
     (tmp_path / "model.safetensors").unlink()
     again = _run(
@@ -222,8 +226,7 @@ def test_two_process_ddp_matches_one_process_with_the_global_batch(tmp_path):
     )
     assert two.returncode == 0, two.stderr[-3000:]
     assert (tmp_path / "two" / "checkpoint-6" / "random_states_1.pkl").is_file()  # really 2 processes
-    one = _run([*args, "--train_batch_size", "16", "--output_dir", str(tmp_path / "one")])
-    assert one.returncode == 0, one.stderr[-3000:]
+    _run_here([*args, "--train_batch_size", "16", "--output_dir", str(tmp_path / "one")])
     assert _max_diff(_weights(tmp_path / "one"), _weights(tmp_path / "two")) < 1e-5
     results = [json.loads((tmp_path / d / "train_results.json").read_text()) for d in ("one", "two")]
     assert results[0]["eval_bits_per_dim"] == pytest.approx(results[1]["eval_bits_per_dim"], abs=1e-4)

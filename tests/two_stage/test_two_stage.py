@@ -231,24 +231,26 @@ def run_command(name, *args, env_extra=None):
                           env=env, timeout=600)  # fmt: skip
 
 
-def test_generate_cli_samples_every_kind_and_refuses_the_rest(tmp_path):
+def test_generate_cli_samples_every_kind_and_refuses_the_rest(tmp_path, hf_argen_cli):
     folder = save_with_pipeline(tiny_two_stage(), tmp_path / "two_stage")
-    done = run_command("generate", "--model", str(folder), "--class_labels", "one", "3", "--num_images", "2",
-                      "--device", "cpu", "--output", str(tmp_path / "grid.png"))  # fmt: skip
-    assert done.returncode == 0 and (tmp_path / "grid.png").is_file(), done.stderr[-2000:]
+    status, _, err = hf_argen_cli("generate", "--model", str(folder), "--class_labels", "one", "3", "--num_images", "2",
+                                  "--device", "cpu", "--output", str(tmp_path / "grid.png"))  # fmt: skip
+    assert status == 0 and (tmp_path / "grid.png").is_file(), err[-2000:]
     tiny_two_stage().vqvae.save_pretrained(tmp_path / "vqvae")
     for args in (["--model", str(tmp_path / "vqvae")], ["--model", str(folder), "--class_labels", "banana"]):
-        done = run_command("generate", *args, "--output", str(tmp_path / "x.png"))
-        lines = [line for line in done.stderr.splitlines() if "Loading weights" not in line and line.strip()]
-        assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), done.stderr[-2000:]
+        status, _, err = hf_argen_cli("generate", *args, "--output", str(tmp_path / "x.png"))
+        lines = [line for line in err.splitlines() if "Loading weights" not in line and line.strip()]
+        assert status == 2 and len(lines) == 1 and lines[0].startswith("error: "), err[-2000:]
 
 
-def test_push_script_dry_run_and_unreachable_hub(tmp_path):
+def test_push_script_dry_run_and_unreachable_hub(tmp_path, hf_argen_cli):
+    """The dry run lists what would be uploaded (no checkpoints); an unreachable Hub (an endpoint read when
+    `huggingface_hub` is imported, hence a subprocess) is one line and exit status 2."""
     folder = save_with_pipeline(tiny_pixelcnn(), tmp_path / "m")
     (folder / "checkpoint-1").mkdir()
     (folder / "checkpoint-1" / "optimizer.bin").write_bytes(b"x")
-    done = run_command("push", "--model", str(folder), "--hub_model_id", "me/m", "--dry_run")
-    assert done.returncode == 0 and "config.json" in done.stdout and "checkpoint" not in done.stdout
+    status, out, _ = hf_argen_cli("push", "--model", str(folder), "--hub_model_id", "me/m", "--dry_run")
+    assert status == 0 and "config.json" in out and "checkpoint" not in out
     done = run_command("push", "--model", str(folder), "--hub_model_id", "me/m",
                       env_extra={"HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_x", "HF_HUB_OFFLINE": "0",
                                  "HF_HOME": str(tmp_path / "hf")})  # fmt: skip

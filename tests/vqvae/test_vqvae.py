@@ -400,35 +400,36 @@ def latents(rank, step):
     generator = torch.Generator().manual_seed(100 * step + rank)
     return torch.randn(3, 4, 2, 2, generator=generator) * (rank + 1)
 
-def run(rank, world, out, overrides):
+def overrides(mode):
+    config = dict(image_size=8, num_embeddings=8, embedding_dim=4, downsample_factor=2, decay=0.5)
+    if mode == "exact":
+        return dict(config, kmeans_init=False, dead_code_steps=0)
+    return dict(config, kmeans_init=True, dead_code_steps=1)
+
+def run(rank, world, out):
     dist.init_process_group("gloo", init_method="file://" + os.path.join(out, "rendezvous"), rank=rank,
                             world_size=world)
-    torch.manual_seed(0)  # the same initial state on every process (DDP broadcasts it too)
-    quantizer = VQVAEQuantizer(VQVAEConfig(**overrides))
-    torch.manual_seed(1 + rank)  # different local randomness: k-means seeds and restart picks must be synced
-    for step in range(4):
-        quantizer(latents(rank, step), update=True)
-    torch.save(quantizer.state_dict(), os.path.join(out, f"rank{{rank}}.pt"))
+    for mode in ("exact", "synced"):
+        torch.manual_seed(0)  # the same initial state on every process (DDP broadcasts it too)
+        quantizer = VQVAEQuantizer(VQVAEConfig(**overrides(mode)))
+        torch.manual_seed(1 + rank)  # different local randomness: k-means seeds and restart picks must be synced
+        for step in range(4):
+            quantizer(latents(rank, step), update=True)
+        torch.save(quantizer.state_dict(), os.path.join(out, mode, f"rank{{rank}}.pt"))
     dist.destroy_process_group()
 
-def main(out, mode):
-    os.makedirs(out)
-    overrides = dict(image_size=8, num_embeddings=8, embedding_dim=4, downsample_factor=2, decay=0.5)
-    if mode == "exact":
-        overrides.update(kmeans_init=False, dead_code_steps=0)
-    else:
-        overrides.update(kmeans_init=True, dead_code_steps=1)
-    mp.spawn(run, args=(2, out, overrides), nprocs=2)
-    if mode == "exact":  # the same updates on one process, from both ranks' batches concatenated
-        torch.manual_seed(0)
-        quantizer = VQVAEQuantizer(VQVAEConfig(**overrides))
-        for step in range(4):
-            quantizer(torch.cat([latents(0, step), latents(1, step)]), update=True)
-        torch.save(quantizer.state_dict(), os.path.join(out, "single.pt"))
+def main(out):
+    for mode in ("exact", "synced"):
+        os.makedirs(os.path.join(out, mode))
+    mp.spawn(run, args=(2, out), nprocs=2)  # one process group for both modes (each start imports torch)
+    torch.manual_seed(0)  # the exact updates on one process, from both ranks' batches concatenated
+    quantizer = VQVAEQuantizer(VQVAEConfig(**overrides("exact")))
+    for step in range(4):
+        quantizer(torch.cat([latents(0, step), latents(1, step)]), update=True)
+    torch.save(quantizer.state_dict(), os.path.join(out, "exact", "single.pt"))
 
 if __name__ == "__main__":
-    for mode in ("exact", "synced"):
-        main(os.path.join(sys.argv[1], mode), mode)
+    main(sys.argv[1])
 """
 
 
