@@ -2,7 +2,9 @@
 """Fingerprints (sha256) of what every shipped model produces for fixed seeds and inputs, loaded as remote code
 from its own folder: samples of the image generators (class-conditional and text-to-image), reconstructions of the
 VQ-VAEs, captions, text. Two runs of this script before and after a change to the package or an export show whether
-the shipped models still behave byte for byte the same.
+the shipped models still behave byte for byte the same. Compare runs on one machine: float outputs differ in their
+last bits between CPU kinds (an AMD EPYC and an Intel Xeon, same code and torch, gave other hashes for the six
+folders whose output passes a VQ-VAE decoder, the same for the integer samples, captions and text).
 
     python benchmarks/shipped_fingerprints.py --output_json before.json
 """
