@@ -1,8 +1,8 @@
 """hf-argen generate: sample from a saved model folder (or Hub id): a PixelCNN or a two-stage VQ-VAE + prior (a PNG
 grid, one column per requested class), a text-to-image model (`--prompt`, one or more; a PNG grid, one column per
 prompt, `--guidance_scale`), a pixel LM (a causal LM over sub-pixels: a PNG grid, one column per class;
-`--guidance_scale`: class-posterior guidance), or a text causal LM (`--prompt`; samples printed, or written to a .txt
-`--output`).
+`--guidance_scale`: class-posterior guidance; `--num_candidates`: best of n), or a text causal LM (`--prompt`;
+samples printed, or written to a .txt `--output`).
 `--complete IMAGE --num_given_rows N` completes an image from its top N rows instead (pixel rows of a PixelCNN, code
 rows of a two-stage model), `--num_images` times.
 
@@ -12,7 +12,8 @@ rows of a two-stage model), `--num_images` times.
     hf-argen generate --model model_cards/text-to-image-mnist-scenes --prompt "a 3 above a 7" "a 1 to the left of a 5" \
         --num_images 4 --guidance_scale 3 --seed 0 --output scenes.png
     hf-argen generate --model model_cards/ar-transformer-fortunes --prompt "You will" --num_images 3
-    hf-argen generate --model model_cards/pixel-rnn-mnist --num_images 4 --guidance_scale 2 --output rnn.png
+    hf-argen generate --model model_cards/pixel-rnn-mnist --num_images 4 --guidance_scale 3 --temperature 0.9 \
+        --num_candidates 4 --output rnn.png
     hf-argen generate --model model_cards/pixelcnn-mnist --complete demo/examples/digit_7.png --num_given_rows 14 \\
         --num_images 8 --output completions.png
 """
@@ -58,6 +59,13 @@ class GenerateArguments:
         metadata={
             "help": "classifier-free guidance: text-to-image, or a two-stage model whose prior has a null class "
             "(default: the generation_config's); a class-conditional pixel LM: class-posterior guidance (default: none)"
+        },
+    )
+    num_candidates: int = field(
+        default=1,
+        metadata={
+            "help": "a class-conditional pixel LM: draw this many candidates per image and keep the one the model's "
+            "own exact class posterior p(y | x) favours (best of n; with or without --guidance_scale)"
         },
     )
     temperature: float | None = field(default=None, metadata={"help": "default: the model's generation_config"})
@@ -139,8 +147,10 @@ def generate_pixel_lm_images(model_name: str, args: GenerateArguments, seed: int
     model = AutoModelForCausalLM.from_pretrained(model_name).eval().to(device)
     vocabulary = vocabulary_of(model)
     num_classes = vocabulary.num_classes
-    if not num_classes and (args.class_labels or args.guidance_scale is not None):
-        raise ValueError("--class_labels and --guidance_scale are for class-conditional models; this one is not.")
+    if not num_classes and (args.class_labels or args.guidance_scale is not None or args.num_candidates != 1):
+        raise ValueError(
+            "--class_labels, --guidance_scale and --num_candidates are for class-conditional models; this one is not."
+        )
     names = {str(name): int(index) for name, index in (model.config.label2id or {}).items()}
     classes = []
     for value in args.class_labels or []:
@@ -152,12 +162,13 @@ def generate_pixel_lm_images(model_name: str, args: GenerateArguments, seed: int
     labels = torch.tensor(classes).repeat(args.num_images) if num_classes else None  # row by row, a column per class
     temperature = 1.0 if args.temperature is None else args.temperature
     start = time.perf_counter()
-    if args.guidance_scale is None:
+    if args.guidance_scale is None and args.num_candidates == 1:
         levels = generate_pixels(model, class_labels=labels, num_images=None if num_classes else args.num_images,
                                  seed=seed, temperature=temperature, top_k=args.top_k or 0,
                                  top_p=args.top_p or 1.0)  # fmt: skip
     else:
-        levels = generate_pixels_guided(model, labels, args.guidance_scale, seed=seed, temperature=temperature)
+        levels = generate_pixels_guided(model, labels, args.guidance_scale or 1.0, seed=seed, temperature=temperature,
+                                        num_candidates=args.num_candidates)  # fmt: skip
     seconds = time.perf_counter() - start
     channels, size, _ = image_shape_of(model)
     processor = PixelCNNImageProcessor(num_levels=vocabulary.num_levels, num_channels=channels,
@@ -268,6 +279,7 @@ def main(argv: list[str] | None = None) -> dict:
         "generate", (ModelArguments, RuntimeArguments, GenerateArguments), argv, __doc__, model=DEFAULT_MODEL
     )
     positive("num_images", args.num_images)
+    positive("num_candidates", args.num_candidates)
     device = runtime.setup()
     model = model_args.required()
     if args.num_given_rows is not None and args.complete is None:
@@ -275,6 +287,8 @@ def main(argv: list[str] | None = None) -> dict:
     model_type = model_type_of(model)
     if model_type in (*TEXT_TYPES, *TEXT_TO_IMAGE_TYPES, PIXEL_LM) and args.complete is not None:
         raise ValueError("--complete is for PixelCNNs and two-stage models; this model samples whole images or texts.")
+    if model_type != PIXEL_LM and args.num_candidates != 1:
+        raise ValueError("--num_candidates is for class-conditional pixel LMs (best of n by their class posterior).")
     if model_type == PIXEL_LM:
         result = generate_pixel_lm_images(model, args, runtime.seed, device)
     elif model_type in TEXT_TYPES:

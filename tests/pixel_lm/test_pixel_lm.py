@@ -430,7 +430,8 @@ def test_evaluate_command_measures_a_pixel_lm(tmp_path):
 
 def test_generate_command_draws_a_pixel_lm_grid(tmp_path):
     """`hf-argen generate` on a saved pixel LM: a grid with one column per requested class (names or ids), the
-    samples those of `generate_pixels` (or, with `--guidance_scale`, of `generate_pixels_guided`) with the seed."""
+    samples those of `generate_pixels` (or, with `--guidance_scale` or `--num_candidates`, of `generate_pixels_guided`)
+    with the seed."""
     import numpy as np
     from PIL import Image
 
@@ -444,11 +445,14 @@ def test_generate_command_draws_a_pixel_lm_grid(tmp_path):
     processor = PixelCNNImageProcessor(num_levels=5, num_channels=1, image_size=4)
     common = ["--model", str(tmp_path / "model"), "--num_images", "2", "--seed", "5", "--scale", "1", "--device", "cpu"]
     labels = torch.tensor([2, 0, 2, 0])  # two rows of the columns "two", 0
-    for flags, samples in (
+    for index, (flags, samples) in enumerate((
         ([], generate_pixels(model, class_labels=labels, seed=5)),
         (["--guidance_scale", "2"], generate_pixels_guided(model, labels, 2.0, seed=5)),
-    ):
-        out = tmp_path / f"grid{len(flags)}.png"
+        (["--num_candidates", "3"], generate_pixels_guided(model, labels, 1.0, seed=5, num_candidates=3)),
+        (["--guidance_scale", "2", "--temperature", "0.9", "--num_candidates", "2"],
+         generate_pixels_guided(model, labels, 2.0, seed=5, temperature=0.9, num_candidates=2)),
+    )):  # fmt: skip
+        out = tmp_path / f"grid{index}.png"
         result = generate(common + ["--class_labels", "two", "0", "--output", str(out), *flags])
         assert result["num_samples"] == 4
         grid = np.asarray(Image.open(out).convert("L"))
@@ -457,5 +461,7 @@ def test_generate_command_draws_a_pixel_lm_grid(tmp_path):
         assert all(np.array_equal(cell, image) for cell, image in zip(cells, expected))
     with pytest.raises(ValueError, match="class_labels"):
         generate(common + ["--class_labels", "seven"])
+    with pytest.raises(ValueError, match="--num_candidates must be >= 1"):
+        generate(common + ["--num_candidates", "0"])
     with pytest.raises(ValueError, match="complete"):
         generate(common + ["--complete", "x.png", "--num_given_rows", "1"])
