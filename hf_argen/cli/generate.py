@@ -9,8 +9,8 @@ rows of a two-stage model), `--num_images` times.
     hf-argen generate --model model_cards/pixelcnn-digits --class_labels 0 1 2 3 4 5 6 7 8 9 \\
         --num_images 4 --seed 0 --output digits.png
     hf-argen generate --model model_cards/vqvae-prior-mnist --class_labels 3 7 --device cpu
-    hf-argen generate --model model_cards/text-to-image-mnist-scenes --prompt "a 3 above a 7" "a 1 to the left of a 5" \\
-        --num_images 4 --guidance_scale 3 --seed 0 --output scenes.png
+    hf-argen generate --model model_cards/text-to-image-mnist-scenes \\
+        --prompt "a 3 above a 7" "a 1 to the left of a 5" --num_images 4 --guidance_scale 3 --seed 0 --output scenes.png
     hf-argen generate --model model_cards/ar-transformer-fortunes --prompt "You will" --num_images 3
     hf-argen generate --model model_cards/pixel-rnn-mnist --num_images 4 --guidance_scale 3 --temperature 0.9 \\
         --num_candidates 4 --output rnn.png
