@@ -1,9 +1,10 @@
 """Benchmark `generate()` speed of the causal LMs against `transformers`' GPT-2 of identical size.
 
-Prints two tables:
+Prints three tables:
 1. greedy tokens/s of ARTransformerForCausalLM vs GPT2LMHeadModel (same width, depth, heads, MLP, vocabulary,
    learned positions, tied embeddings: identical parameter counts), batch 4, measured interleaved in one run;
-2. ARRNNForCausalLM per-token time at several generation lengths (should be flat: O(1) per token).
+2. where a step goes at the first length: the whole `generate()` step, the model's own forward, and the rest;
+3. ARRNNForCausalLM per-token time at several generation lengths (should be flat: O(1) per token).
 
     python benchmarks/benchmark_generate.py [--num_threads 1] [--repeats 9] [--device cuda]
 """
@@ -11,7 +12,7 @@ Prints two tables:
 import time
 
 import torch
-from transformers import GPT2Config, GPT2LMHeadModel
+from transformers import DynamicCache, GPT2Config, GPT2LMHeadModel
 
 from hf_argen import ARRNNConfig, ARRNNForCausalLM, ARTransformerConfig, ARTransformerForCausalLM
 from hf_argen.cli import (
@@ -117,6 +118,34 @@ def time_generate(model, prompt, new_tokens) -> tuple[float, float]:
     return elapsed, elapsed_cpu
 
 
+@torch.inference_mode()
+def time_model_steps(model, prompt, new_tokens) -> float:
+    """Wall-clock ms per token of the model's own greedy decoding steps on a `DynamicCache` after the prompt: the
+    forward calls of `generate()` without its per-token bookkeeping (logits processing, stopping, inputs)."""
+    cache = DynamicCache(config=model.config)
+    token = model(prompt, cache=cache, use_cache=True).logits[:, -1:].argmax(-1)
+    if prompt.device.type == "cuda":
+        torch.cuda.synchronize(prompt.device)
+    start = time.perf_counter()
+    for _ in range(new_tokens - 1):
+        token = model(token, cache=cache, use_cache=True).logits[:, -1:].argmax(-1)
+    if prompt.device.type == "cuda":
+        torch.cuda.synchronize(prompt.device)
+    return 1000 * (time.perf_counter() - start) / (new_tokens - 1)
+
+
+def split_step_time(ours, gpt2, prompt, new_tokens: int, repeats: int) -> dict:
+    """Per generated token (ms, wall, fastest of `repeats`): the whole `generate()` step ((time of `new_tokens` -
+    time of 1) / (`new_tokens` - 1)) and the model's own forward step; the difference is `generate()`'s own work."""
+    split = {}
+    for name, model in (("ar_transformer", ours), ("gpt2", gpt2)):
+        one = min(time_generate(model, prompt, 1)[0] for _ in range(repeats))
+        full = min(time_generate(model, prompt, new_tokens)[0] for _ in range(repeats))
+        model_step = min(time_model_steps(model, prompt, new_tokens) for _ in range(repeats))
+        split[name] = {"generate_step_ms": 1000 * (full - one) / (new_tokens - 1), "model_step_ms": model_step}
+    return split
+
+
 def main(argv=None):
     args = parse_args(argv)
     device = resolve_device(args.device)
@@ -164,6 +193,18 @@ def main(argv=None):
                 "gpt2_tokens_per_s": tps["gpt2"][0],
             }
         )
+
+    steps = max(2, args.new_tokens[0])
+    split = split_step_time(ours, gpt2, prompt, steps, args.repeats)
+    print(f"\nWhere a step goes, {steps} new tokens (ms per token, wall): the whole generate() step, the model's own")
+    print("forward on the cache, and the rest (generate()'s per-token work: logits processing, stopping, inputs):\n")
+    print("| model | generate() step | model step | generate()'s own work |")
+    print("|---|---:|---:|---:|")
+    for name, label in (("ar_transformer", "ARTransformer"), ("gpt2", "GPT-2")):
+        row = split[name]
+        print(f"| {label} | {row['generate_step_ms']:.2f} | {row['model_step_ms']:.2f} | "
+              f"{row['generate_step_ms'] - row['model_step_ms']:.2f} |")  # fmt: skip
+    figures["step_split"] = {"new_tokens": steps, **split}
 
     print("\nPer-token time of one generate() step (batch of the same size), ms, wall / cpu:\n")
     print("| new tokens | ARRNN (2-layer LSTM) | ARTransformer |")

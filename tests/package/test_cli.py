@@ -533,3 +533,18 @@ def test_benchmark_evaluation_times_every_batch_size(tmp_path, capsys):
     rows = json.loads(out.read_text())["rows"]
     assert [row["batch_size"] for row in rows] == [2, 8]
     assert all(row["ms_per_image"] > 0 for row in rows) and min(row["relative_to_fastest"] for row in rows) == 1
+
+
+def test_generate_benchmark_times_both_models_and_splits_a_step():
+    """`benchmarks/benchmark_generate.py` at a tiny size: the throughput rows, and a step split into the model's own
+    forward and the rest of `generate()` for both models."""
+    figures = load_script("benchmarks", "benchmark_generate").main(
+        ["--hidden_size", "16", "--num_hidden_layers", "1", "--vocab_size", "32", "--prompt_length", "4",
+         "--new_tokens", "4", "--rnn_new_tokens", "4", "--repeats", "1", "--device", "cpu"]
+    )  # fmt: skip
+    assert [row["new_tokens"] for row in figures["throughput"]] == [4]
+    assert all(row["ar_transformer_tokens_per_s"] > 0 and row["gpt2_tokens_per_s"] > 0 for row in figures["throughput"])
+    split = figures["step_split"]
+    assert split["new_tokens"] == 4
+    for name in ("ar_transformer", "gpt2"):
+        assert split[name]["model_step_ms"] > 0 and split[name]["generate_step_ms"] > 0
